@@ -1,0 +1,15 @@
+"""sync_core: the reverse-ETL engine and its domain. The CLI and the dashboard use only what is exported here."""
+
+from .config import SyncConfig, Workspace, load_workspace
+from .counts import OPERATIONS, OUTCOMES, RunCounts, invariant_violations
+from .errors import ConfigError, DestinationError, ModelError, SyncCoreError, WorkspaceBusyError
+from .outcomes import ERROR_CLASSES
+from .progress import RunObserver, SilentObserver
+from .runner import run_sync
+from .state import CauseSummary, RejectionRecord, RunRecord, StateStore
+
+__all__ = [
+    "CauseSummary", "ConfigError", "DestinationError", "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES",
+    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "SilentObserver", "StateStore", "SyncConfig",
+    "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
+]

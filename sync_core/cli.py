@@ -1,0 +1,309 @@
+"""`sync-core`: run syncs and read what they did, from a terminal. A thin layer over sync_core's public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .config import Workspace, load_workspace
+from .counts import invariant_violations
+from .errors import SyncCoreError
+from .outcomes import ERROR_CLASSES
+from .runner import run_sync
+from .state import RunRecord, StateStore
+
+WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr when it is a terminal; plain phase lines otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._phase = ""
+
+    def phase(self, name: str) -> None:
+        self._end_line()
+        self._phase = name
+        self.stream.write(f"{name}...\n" if not self.tty else f"\r{name}...")
+        self.stream.flush()
+
+    def progress(self, done: int, total: int) -> None:
+        if not self.tty or total <= 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        self.stream.write(f"\r{self._phase:<7} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{100 * done / total:5.1f}%  {done:,}/{total:,} rows")
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        self._end_line()
+        self.stream.write(f"  note: {text}\n")
+        self.stream.flush()
+
+    def _end_line(self) -> None:
+        if self.tty and self._phase:
+            self.stream.write("\n")
+
+    def close(self) -> None:
+        self._end_line()
+        self._phase = ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except SyncCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sync-core", description=__doc__)
+    parser.add_argument("--workspace", "-w", metavar="DIR",
+                        help=f"the workspace folder (default: ${WORKSPACE_ENV}, else the current folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("syncs", help="list the workspace's syncs and their last run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_syncs)
+
+    p = sub.add_parser("run", help="run one sync now")
+    p.add_argument("sync", metavar="SYNC", help="the sync's id (see `sync-core syncs`)")
+    p.add_argument("--full-resync", action="store_true", help="send every row again, ignoring the snapshot")
+    p.add_argument("--dry-run", action="store_true", help="plan only: nothing is sent, recorded as synced or counted in MQR")
+    p.add_argument("--json", action="store_true", help="print the run record as JSON")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("runs", help="the run history, newest first")
+    p.add_argument("--sync", metavar="SYNC")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_runs)
+
+    p = sub.add_parser("run-show", help="one run: phases, counts, causes")
+    p.add_argument("run_id", metavar="RUN_ID", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_run_show)
+
+    p = sub.add_parser("failures", help="why rows are not synced: causes with counts and example keys")
+    p.add_argument("--sync", metavar="SYNC")
+    p.add_argument("--run", metavar="RUN_ID", type=int, help="the causes of one run (default: the current state)")
+    p.add_argument("--class", dest="error_class", choices=ERROR_CLASSES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_failures)
+
+    p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
+    p.add_argument("--port", type=int, help="default: the workspace's [sandbox] port")
+    p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
+    p.set_defaults(handler=cmd_sandbox)
+
+    demo = sub.add_parser("demo", help="the offline demo workspace").add_subparsers(dest="demo_command",
+                                                                                      metavar="ACTION")
+    p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable sandbox)")
+    p.add_argument("dir", metavar="DIR", nargs="?", help="default: --workspace, else the current folder")
+    p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
+    p.add_argument("--sandbox-port", type=int, default=8765)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(handler=cmd_demo_init)
+    p = demo.add_parser("advance", help="move the demo one simulated day forward")
+    p.add_argument("--days", type=int, default=1)
+    p.set_defaults(handler=cmd_demo_advance)
+    return parser
+
+
+def _workspace_dir(args) -> Path:
+    return Path(args.workspace or os.environ.get(WORKSPACE_ENV) or ".")
+
+
+def _workspace(args) -> Workspace:
+    return load_workspace(_workspace_dir(args))
+
+
+def _store(workspace: Workspace) -> StateStore:
+    return StateStore(workspace.state_path)
+
+
+def cmd_syncs(args) -> int:
+    workspace = _workspace(args)
+    with _store(workspace) as store:
+        rows = []
+        for sync in workspace.syncs.values():
+            last = store.list_runs(sync_id=sync.id, limit=1)
+            rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
+                         "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
+                         "last_run": last[0].to_json() if last else None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        last = r["last_run"]
+        state = f"last run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
+        print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<10} {state}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    workspace = _workspace(args)
+    progress = TerminalProgress()
+    record = run_sync(workspace, args.sync, trigger="cli", full_resync=args.full_resync, dry_run=args.dry_run,
+                      observer=progress)
+    progress.close()
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2))
+    else:
+        with _store(workspace) as store:
+            _print_run(record, store)
+    return 1 if record.status == "failed" else 0
+
+
+def cmd_runs(args) -> int:
+    workspace = _workspace(args)
+    if args.sync:
+        workspace.sync(args.sync)  # an unknown id is an error, not an empty list
+    with _store(workspace) as store:
+        runs = store.list_runs(sync_id=args.sync, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_json() for r in runs], indent=2))
+        return 0
+    if not runs:
+        print("No runs yet. Start one with `sync-core run SYNC` (see `sync-core syncs`).")
+        return 0
+    print(f"{'run':>5}  {'sync':<26} {'status':<11} {'started (UTC)':<25} {'queried':>9} {'planned':>8} "
+          f"{'synced':>8} {'expected':>8} {'other':>7} {'failed':>7}")
+    for r in runs:
+        c = r.counts.as_dict()
+        print(f"{r.id:>5}  {r.sync_id:<26} {r.status:<11} {r.started_at:<25} {c['queried']:>9,} {c['planned']:>8,} "
+              f"{c['synced']:>8,} {c['rejected_expected']:>8,} {c['rejected_other'] + c['invalid']:>7,} "
+              f"{c['failed']:>7,}")
+    return 0
+
+
+def cmd_run_show(args) -> int:
+    workspace = _workspace(args)
+    with _store(workspace) as store:
+        record = store.get_run(args.run_id)
+        if record is None:
+            print(f"error: no run {args.run_id} in {workspace.state_path} (see `sync-core runs`)", file=sys.stderr)
+            return 2
+        if args.json:
+            data = record.to_json()
+            data["causes"] = [_cause_json(c) for c in store.run_causes(record.id)]
+            print(json.dumps(data, indent=2))
+        else:
+            _print_run(record, store)
+    return 0
+
+
+def cmd_failures(args) -> int:
+    workspace = _workspace(args)
+    if args.sync:
+        workspace.sync(args.sync)
+    with _store(workspace) as store:
+        if args.run is not None:
+            if store.get_run(args.run) is None:
+                print(f"error: no run {args.run} (see `sync-core runs`)", file=sys.stderr)
+                return 2
+            causes = [c for c in store.run_causes(args.run)
+                      if args.error_class in (None, c.error_class)]
+        else:
+            causes = store.current_causes(sync_id=args.sync, error_class=args.error_class)
+    if args.json:
+        print(json.dumps([_cause_json(c) for c in causes], indent=2))
+        return 0
+    scope = f"run {args.run}" if args.run is not None else "rows not synced as they stand"
+    if not causes:
+        print(f"No failures ({scope}).")
+        return 0
+    print(f"Causes ({scope}):")
+    for c in causes:
+        print(f"  {c.rows:>9,}  {c.error_class:<10} {c.outcome:<9} {c.code}: {c.template}")
+        if c.example_keys:
+            print(f"             e.g. {', '.join(c.example_keys)}")
+    return 0
+
+
+def cmd_sandbox(args) -> int:
+    from .sandbox.server import main as sandbox_main
+    workspace = _workspace(args)
+    if workspace.sandbox is None:
+        print(f"error: {workspace.file} has no [sandbox] section", file=sys.stderr)
+        return 2
+    sb = workspace.sandbox
+    argv = ["--state", str(sb.state), "--port", str(args.port or sb.port), "--project", sb.project,
+            "--api-key", sb.api_key.resolve(workspace.root)]
+    if args.no_rate_limits:
+        argv.append("--no-rate-limits")
+    return sandbox_main(argv) or 0
+
+
+def cmd_demo_init(args) -> int:
+    from .demo.workspace import DEFAULT_CONTACTS, init_demo
+    target = Path(args.dir) if args.dir else _workspace_dir(args)
+    summary = init_demo(target, contacts=args.contacts or DEFAULT_CONTACTS, seed=args.seed,
+                        sandbox_port=args.sandbox_port)
+    print(f"Demo workspace written to {summary.root}: {summary.contacts:,} contacts, "
+          f"{summary.iterable_users:,} of them already Iterable users (created by the product).")
+    print(f"Next: `sync-core -w {summary.root} sandbox` in one terminal, then "
+          f"`sync-core -w {summary.root} run iterable-production` in another.")
+    return 0
+
+
+def cmd_demo_advance(args) -> int:
+    from .demo.workspace import advance_demo
+    workspace = _workspace(args)
+    for _ in range(args.days):
+        s = advance_demo(workspace)
+        print(f"Day {s.day} ({s.as_of:%Y-%m-%d}): {s.new_contacts:,} new contacts, {s.changed_contacts:,} changed, "
+              f"{s.removed_contacts:,} removed; the product created {len(s.product_created_users):,} Iterable users.")
+    return 0
+
+
+def _cause_json(c) -> dict:
+    return {"cause_id": c.cause_id, "code": c.code, "class": c.error_class, "outcome": c.outcome,
+            "message": c.template, "rows": c.rows, "example_keys": c.example_keys}
+
+
+def _print_run(record: RunRecord, store: StateStore) -> None:
+    c = record.counts.as_dict()
+    print(f"Run {record.id} of {record.sync_id}: {record.status.upper()}"
+          f"{' (dry run)' if record.dry_run else ''}{' (full resync)' if record.full_resync else ''}")
+    print(f"  started {record.started_at}, finished {record.finished_at or '-'}, trigger {record.trigger}, "
+          f"config {record.config_fingerprint}")
+    if record.error:
+        print(f"  error ({record.error_class}): {record.error}")
+    for note in record.notes:
+        print(f"  note: {note}")
+    if record.phases:
+        print("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in record.phases.items()))
+    print(f"  queried {c['queried']:,} = invalid {c['invalid']:,} + unchanged {c['unchanged']:,} "
+          f"+ planned {c['planned']:,} - removed {c['removed']:,}")
+    print(f"  planned {c['planned']:,} = added {c['added']:,} + changed {c['changed']:,} + removed {c['removed']:,} "
+          f"+ retried {c['retried']:,}")
+    print(f"          = synced {c['synced']:,} + rejected expected {c['rejected_expected']:,} + rejected other "
+          f"{c['rejected_other']:,} + failed {c['failed']:,} + not attempted {c['not_attempted']:,}")
+    problems = invariant_violations(c)
+    if problems:
+        print("  COUNTS DO NOT ADD UP: " + "; ".join(problems))
+    causes = store.run_causes(record.id)
+    if causes:
+        print("  causes:")
+        for cause in causes:
+            print(f"    {cause.rows:>9,}  {cause.error_class:<10} {cause.code}: {cause.template}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""workspace.toml: parsed and validated into typed objects before anything runs.
+
+Every error names the file, the key path (e.g. `syncs.iterable-production.mappings[2].column`) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .secrets import SecretRef, parse_secret_ref
+
+WORKSPACE_FILE = "workspace.toml"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SOURCE_TYPES = ("duckdb",)
+NULL_HANDLING = ("omit", "clear")
+MATCH_FIELDS = ("email", "userId")
+SCHEDULE = re.compile(r"^(manual|every (\d+)\s*(m|h|d))$")
+# What each destination type offers: object -> supported modes.
+DESTINATION_OBJECTS = {"iterable": {"user": ("upsert", "update")}}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    type: str  # "duckdb" (embedded)
+    path: Path  # the DuckDB file
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    name: str
+    type: str  # "iterable"
+    base_url: str
+    api_key: SecretRef
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    source: str
+    primary_key: str
+    entity: str  # MQR: models keying the same people share an entity so a person counts once
+    sql: str | None = None
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+
+    def query(self) -> str:
+        """The model as Snowflake SQL."""
+        if self.sql is not None:
+            return self.sql
+        return f"SELECT {', '.join(self.columns)} FROM {self.table}"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    column: str  # model column
+    field: str  # destination field
+    null: str = "omit"  # omit the field when null, or "clear" it (send null)
+
+
+@dataclass(frozen=True)
+class ExpectedErrorRule:
+    """A rejection that is expected for this sync: matched on the outcome's code, or a message pattern."""
+    code: str | None
+    message: str | None  # glob-style, `*` matches anything
+    reason: str
+
+    def matches(self, code: str, message: str) -> bool:
+        if self.code is not None and self.code != code:
+            return False
+        if self.message is not None:
+            pattern = "^" + ".*".join(re.escape(p) for p in self.message.split("*")) + "$"
+            return re.match(pattern, message, re.S) is not None
+        return True
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    id: str
+    name: str
+    model: str
+    destination: str
+    object: str
+    mode: str
+    match_field: str  # "email" or "userId"
+    match_column: str
+    mappings: tuple[Mapping, ...]
+    schedule: str
+    expected_errors: tuple[ExpectedErrorRule, ...]
+    # Share of planned rows with real (non-expected) rejections or failures above which the run is `failed`.
+    failure_threshold: float = 0.1
+
+
+@dataclass(frozen=True)
+class MqrConfig:
+    limit: int = 1_500_000
+    billing_period_start_day: int = 1
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """The local Iterable sandbox a demo workspace runs against."""
+    state: Path
+    port: int
+    project: str
+    api_key: SecretRef
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    file: Path
+    name: str
+    state_dir: Path
+    sources: dict[str, SourceConfig]
+    destinations: dict[str, DestinationConfig]
+    models: dict[str, ModelConfig]
+    syncs: dict[str, SyncConfig]
+    mqr: MqrConfig
+    sandbox: SandboxConfig | None = None
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir / "state.sqlite"
+
+    def sync(self, sync_id: str) -> SyncConfig:
+        if sync_id not in self.syncs:
+            known = ", ".join(sorted(self.syncs)) or "none"
+            hint = difflib.get_close_matches(sync_id, list(self.syncs), n=1)
+            did_you_mean = f" Did you mean '{hint[0]}'?" if hint else ""
+            raise ConfigError(self.file, f"syncs.{sync_id}",
+                              f"no sync with id '{sync_id}' (syncs: {known}).{did_you_mean}")
+        return self.syncs[sync_id]
+
+    def fingerprint(self, sync_id: str) -> str:
+        """A short digest of everything that decides what a sync sends: model, mappings, matching, mode.
+
+        Stored with every run; when it changes, rows are resent because of the change, not because of the data."""
+        sync = self.syncs[sync_id]
+        model = self.models[sync.model]
+        effective = {
+            "model": {"query": model.query(), "primary_key": model.primary_key},
+            "source_type": self.sources[model.source].type,
+            "destination_type": self.destinations[sync.destination].type,
+            "object": sync.object, "mode": sync.mode,
+            "match": [sync.match_field, sync.match_column],
+            "mappings": [asdict(m) for m in sync.mappings],
+        }
+        digest = hashlib.sha256(json.dumps(effective, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+
+class _Section:
+    """A table of workspace.toml with its key path, so every error can name where it is."""
+
+    def __init__(self, file: str, path: str, data: Any):
+        self.file, self.path = file, path
+        if not isinstance(data, dict):
+            raise ConfigError(file, path, f"must be a table, not {type(data).__name__}")
+        self.data = data
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), problem)
+
+    def only(self, *allowed: str) -> None:
+        for name in self.data:
+            if name not in allowed:
+                hint = difflib.get_close_matches(name, allowed, n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"
+                raise self.error(name, f"unknown key{extra}")
+
+    def get(self, name: str, kind: type | tuple, default: Any = ..., *, choices: tuple | None = None) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.error(name, "is required")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.error(name, f"must be {names}, not {type(value).__name__} ({value!r})")
+        if choices is not None and value not in choices:
+            raise self.error(name, f"must be one of {', '.join(map(str, choices))}, not {value!r}")
+        return value
+
+    def table(self, name: str, default: Any = ...) -> "_Section":
+        if name not in self.data and default is not ...:
+            return _Section(self.file, self.key(name), default)
+        return _Section(self.file, self.key(name), self.get(name, dict))
+
+    def tables(self, name: str) -> dict[str, "_Section"]:
+        return {k: _Section(self.file, f"{self.key(name)}.{k}", v) for k, v in self.get(name, dict, {}).items()}
+
+
+def load_workspace(path: str | Path) -> Workspace:
+    """Read and validate a workspace (a folder holding workspace.toml, or the file itself)."""
+    path = Path(path).expanduser().resolve()
+    file = path / WORKSPACE_FILE if path.is_dir() else path
+    if not file.exists():
+        raise ConfigError(file, "", "no workspace here: create one with `sync-core demo init DIR`, "
+                                    "or pass --workspace pointing to a folder holding workspace.toml")
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"not valid TOML: {exc}") from None
+    return _parse(file, data)
+
+
+def _parse(file: Path, data: dict) -> Workspace:
+    root, f = file.parent, str(file)
+    top = _Section(f, "", data)
+    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox")
+    ws = top.table("workspace", {})
+    ws.only("name", "state_dir")
+    mqr = top.table("mqr", {})
+    mqr.only("limit", "billing_period_start_day")
+    mqr_config = MqrConfig(
+        limit=mqr.get("limit", int, 1_500_000),
+        billing_period_start_day=mqr.get("billing_period_start_day", int, 1, choices=tuple(range(1, 29))))
+    if mqr_config.limit <= 0:
+        raise mqr.error("limit", "must be a positive number of records")
+
+    sources = {name: _source(s, root) for name, s in top.tables("sources").items()}
+    destinations = {name: _destination(d) for name, d in top.tables("destinations").items()}
+    models = {name: _model(m, sources) for name, m in top.tables("models").items()}
+    syncs = {sid: _sync(s, models, destinations) for sid, s in top.tables("syncs").items()}
+    sandbox = _sandbox(top.table("sandbox"), root) if "sandbox" in data else None
+    return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
+                     state_dir=(root / ws.get("state_dir", str, ".sync-state")),
+                     sources=sources, destinations=destinations, models=models, syncs=syncs,
+                     mqr=mqr_config, sandbox=sandbox)
+
+
+def _check_name(section: _Section, what: str) -> str:
+    name = section.path.rsplit(".", 1)[-1]
+    if not SLUG.match(name):
+        raise ConfigError(section.file, section.path,
+                          f"{what} id '{name}' must be a slug: lowercase letters, digits, '-' and '_'")
+    return name
+
+
+def _source(s: _Section, root: Path) -> SourceConfig:
+    name = _check_name(s, "source")
+    # Snowflake (through Snowpark) comes with its own issue; the Source protocol is ready for it.
+    s.get("type", str, choices=SOURCE_TYPES)
+    s.only("type", "path")
+    return SourceConfig(name, "duckdb", path=(root / s.get("path", str)).resolve())
+
+
+def _destination(d: _Section) -> DestinationConfig:
+    name = _check_name(d, "destination")
+    d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency")
+    kind = d.get("type", str, choices=tuple(DESTINATION_OBJECTS))
+    base_url = d.get("base_url", str, "https://api.iterable.com").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise d.error("base_url", f"must start with http:// or https://, not {base_url!r}")
+    return DestinationConfig(
+        name, kind, base_url=base_url,
+        api_key=parse_secret_ref(d.data.get("api_key"), d.file, d.key("api_key")),
+        timeout_seconds=float(d.get("timeout_seconds", (int, float), 30.0)),
+        max_attempts=d.get("max_attempts", int, 5),
+        concurrency=d.get("concurrency", int, 2))
+
+
+def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
+    name = _check_name(m, "model")
+    m.only("source", "sql", "table", "columns", "primary_key", "entity", "description")
+    source = m.get("source", str)
+    if source not in sources:
+        raise m.error("source", f"unknown source '{source}' (sources: {', '.join(sources) or 'none'})")
+    sql, table = m.get("sql", str, None), m.get("table", str, None)
+    if (sql is None) == (table is None):
+        raise ConfigError(m.file, m.path, "give either `sql` or `table` (with `columns`), not both or neither")
+    columns: tuple[str, ...] = ()
+    if table is not None:
+        columns = tuple(m.get("columns", list))
+        if not columns or not all(isinstance(c, str) and c for c in columns):
+            raise m.error("columns", "must be a non-empty list of column names")
+    return ModelConfig(name=name, source=source, primary_key=m.get("primary_key", str),
+                       entity=m.get("entity", str, name), sql=sql, table=table, columns=columns)
+
+
+def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
+    sync_id = _check_name(s, "sync")
+    s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule",
+           "expected_errors", "failure_threshold")
+    model = s.get("model", str)
+    if model not in models:
+        raise s.error("model", f"unknown model '{model}' (models: {', '.join(models) or 'none'})")
+    dest = s.get("destination", str)
+    if dest not in destinations:
+        raise s.error("destination", f"unknown destination '{dest}' (destinations: {', '.join(destinations) or 'none'})")
+    objects = DESTINATION_OBJECTS[destinations[dest].type]
+    obj = s.get("object", str, choices=tuple(objects))
+    mode = s.get("mode", str, choices=objects[obj])
+
+    match = s.table("match")
+    match.only("field", "column")
+    match_field = match.get("field", str, choices=MATCH_FIELDS)
+    match_column = match.get("column", str)
+
+    mappings = []
+    raw_mappings = s.get("mappings", list)
+    if not raw_mappings:
+        raise s.error("mappings", "must map at least one column to a destination field")
+    for i, raw in enumerate(raw_mappings):
+        mp = _Section(s.file, f"{s.key('mappings')}[{i}]", raw)
+        mp.only("column", "field", "null")
+        mappings.append(Mapping(mp.get("column", str), mp.get("field", str),
+                                mp.get("null", str, "omit", choices=NULL_HANDLING)))
+    fields = [m.field for m in mappings]
+    duplicated = sorted({f for f in fields if fields.count(f) > 1})
+    if duplicated:
+        raise s.error("mappings", f"field(s) {', '.join(duplicated)} mapped more than once")
+    if match_field in fields:
+        raise s.error("mappings", f"'{match_field}' is the match field (set by [match]); do not map it again")
+
+    rules = []
+    for i, raw in enumerate(s.get("expected_errors", list, [])):
+        r = _Section(s.file, f"{s.key('expected_errors')}[{i}]", raw)
+        r.only("code", "message", "reason")
+        code, message = r.get("code", str, None), r.get("message", str, None)
+        if code is None and message is None:
+            raise ConfigError(r.file, r.path, "give `code`, `message` (a pattern with *), or both")
+        rules.append(ExpectedErrorRule(code, message, r.get("reason", str, "declared expected in workspace.toml")))
+
+    schedule = s.get("schedule", str, "manual").strip()
+    if not SCHEDULE.match(schedule):
+        raise s.error("schedule", f"must be 'manual' or 'every N' with m, h or d (e.g. 'every 24h'), not {schedule!r}")
+    threshold = float(s.get("failure_threshold", (int, float), 0.1))
+    if not 0 <= threshold <= 1:
+        raise s.error("failure_threshold", "must be a share between 0 and 1")
+    return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,
+                      mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
+                      schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold)
+
+
+def _sandbox(s: _Section, root: Path) -> SandboxConfig:
+    s.only("state", "port", "project", "api_key")
+    return SandboxConfig(state=(root / s.get("state", str)).resolve(), port=s.get("port", int, 8765),
+                         project=s.get("project", str, "demo"),
+                         api_key=parse_secret_ref(s.data.get("api_key"), s.file, s.key("api_key")))

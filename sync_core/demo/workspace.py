@@ -1,0 +1,190 @@
+"""The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
+namespaces, the seed's four syncs, and an Iterable sandbox holding only the users the product created."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import WORKSPACE_FILE, Workspace, load_workspace
+from ..sandbox import SandboxState
+from ..secrets import SECRETS_FILE
+from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
+
+DEFAULT_CONTACTS = 20_000
+SANDBOX_PROJECT = "demo"
+
+WORKSPACE_TOML = '''\
+# Demo workspace written by `sync-core demo init`: the seed's setup on an embedded DuckDB warehouse and a
+# local Iterable sandbox. Models are Snowflake SQL; the DuckDB source translates them.
+# Secrets are references: the sandbox's API key lives in .streamlit/secrets.toml next to this file.
+
+[workspace]
+name = "Demo: marketing contacts"
+
+[mqr]
+limit = 1500000               # Monthly Queried Records in the plan
+billing_period_start_day = 1
+
+[sources.warehouse]
+type = "duckdb"
+path = "warehouse.duckdb"
+
+[destinations.iterable]
+type = "iterable"
+base_url = "http://127.0.0.1:{port}"     # the sandbox; https://api.iterable.com for the real thing
+api_key = "secrets:sandbox.iterable_api_key"
+
+[sandbox]
+state = "sandbox/iterable.sqlite"
+port = {port}
+project = "{project}"
+api_key = "secrets:sandbox.iterable_api_key"
+
+# Every contact still in the CRM, with how many namespaces they belong to.
+[models.contacts]
+source = "warehouse"
+primary_key = "email"
+entity = "person"                       # MQR: a person counts once, whichever sync queries them
+sql = """
+SELECT c.email, c.user_id, c.first_name, c.last_name, c.company, c.job_title, c.country,
+       c.lifecycle_stage, c.lead_score, c.annual_revenue, c.email_opt_in, c.created_at,
+       IFF(c.lifecycle_stage = 'customer', TRUE, FALSE) AS is_customer,
+       COUNT(DISTINCT m.namespace_id) AS namespace_count
+FROM marketing_contacts c
+LEFT JOIN namespace_members m ON m.user_id = c.user_id
+WHERE c.deleted_at IS NULL
+GROUP BY ALL
+"""
+
+# The first namespace each person created.
+[models.first_namespace]
+source = "warehouse"
+primary_key = "email"
+entity = "person"
+sql = """
+SELECT c.email, c.user_id, n.namespace_id AS first_namespace_id, n.name AS first_namespace_name,
+       n.plan AS first_namespace_plan, n.region AS first_namespace_region,
+       n.created_at AS first_namespace_created_at,
+       DATEDIFF('day', c.created_at, n.created_at) AS days_to_first_namespace
+FROM marketing_contacts c
+JOIN namespaces n ON n.created_by_user_id = c.user_id
+WHERE c.deleted_at IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY n.created_at, n.namespace_id) = 1
+"""
+
+[syncs.iterable-production]
+name = "Iterable-Production"
+model = "contacts"
+destination = "iterable"
+object = "user"
+mode = "update"                 # contacts are created in Iterable by the product, never by this sync
+match = {{ field = "email", column = "email" }}
+schedule = "every 24h"
+mappings = [
+  {{ column = "user_id", field = "userId" }},
+  {{ column = "first_name", field = "firstName" }},
+  {{ column = "last_name", field = "lastName" }},
+  {{ column = "company", field = "company" }},
+  {{ column = "job_title", field = "jobTitle" }},
+  {{ column = "country", field = "country" }},
+  {{ column = "lifecycle_stage", field = "lifecycleStage" }},
+  {{ column = "lead_score", field = "leadScore" }},
+  {{ column = "annual_revenue", field = "annualRevenue", null = "clear" }},
+  {{ column = "email_opt_in", field = "emailOptIn" }},
+  {{ column = "is_customer", field = "isCustomer" }},
+  {{ column = "namespace_count", field = "namespaceCount" }},
+  {{ column = "created_at", field = "signupDate" }},
+]
+
+[[syncs.iterable-production.expected_errors]]
+code = "NotFound"
+reason = "Update-only: people who have not signed up have no Iterable user yet; the product creates them."
+
+[syncs.iterable-first-namespace]
+name = "Iterable - First Namespace Details Sync"
+model = "first_namespace"
+destination = "iterable"
+object = "user"
+mode = "update"
+match = {{ field = "userId", column = "user_id" }}
+schedule = "every 24h"
+mappings = [
+  {{ column = "first_namespace_id", field = "firstNamespaceId" }},
+  {{ column = "first_namespace_name", field = "firstNamespaceName" }},
+  {{ column = "first_namespace_plan", field = "firstNamespacePlan" }},
+  {{ column = "first_namespace_region", field = "firstNamespaceRegion" }},
+  {{ column = "first_namespace_created_at", field = "firstNamespaceCreatedAt" }},
+  {{ column = "days_to_first_namespace", field = "daysToFirstNamespace" }},
+]
+
+[[syncs.iterable-first-namespace.expected_errors]]
+code = "NotFound"
+reason = "Update-only: the product creates Iterable users; this sync only adds namespace details."
+
+# The seed's other two syncs. Their destinations (Iterable custom events, Marketo custom activities) are
+# on the roadmap and not in this version yet, so they are declared here but commented out:
+#
+# [syncs.iterable-first-namespace-events]
+# name = "Iterable - First Namespace Details Sync"      # same display name as the user sync, as in the seed
+# model = "first_namespace"
+# destination = "iterable"
+# object = "event"                # eventName "First Namespace Created", id = first_namespace_id
+# mode = "insert"
+# schedule = "every 24h"
+#
+# [syncs.marketo-activities]
+# name = "Marketo Activities"
+# model = "first_namespace"
+# destination = "marketo"
+# object = "custom_activity"
+# mode = "insert"
+# schedule = "every 24h"
+'''
+
+
+@dataclass(frozen=True)
+class DemoInitSummary:
+    root: Path
+    contacts: int
+    iterable_users: int
+
+
+def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7,
+              sandbox_port: int = 8765) -> DemoInitSummary:
+    """Write a demo workspace in `root` (which must not hold a workspace yet)."""
+    root = Path(root).expanduser().resolve()
+    if (root / WORKSPACE_FILE).exists():
+        raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
+    root.mkdir(parents=True, exist_ok=True)
+    api_key = secrets.token_hex(16)  # the sandbox's key: a secret like any other, kept out of workspace.toml
+    secrets_file = root / SECRETS_FILE
+    secrets_file.parent.mkdir(exist_ok=True)
+    secrets_file.write_text(f'[sandbox]\niterable_api_key = "{api_key}"\n')
+    secrets_file.chmod(0o600)
+    (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
+
+    create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed)
+    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT))
+    workspace = load_workspace(root)
+    state = _sandbox_state(workspace)
+    users = initial_product_users(root / "warehouse.duckdb")
+    state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
+    return DemoInitSummary(root, contacts, len(users))
+
+
+def advance_demo(workspace: Workspace) -> AdvanceSummary:
+    """One simulated day: the warehouse changes, and the product creates some Iterable users."""
+    summary = advance_warehouse(workspace.root / "warehouse.duckdb")
+    _sandbox_state(workspace).upsert_users(SANDBOX_PROJECT, summary.product_created_users, created_by="product")
+    return summary
+
+
+def _sandbox_state(workspace: Workspace) -> SandboxState:
+    if workspace.sandbox is None:
+        raise ValueError(f"{workspace.file} has no [sandbox] section: it is not a demo workspace")
+    workspace.sandbox.state.parent.mkdir(parents=True, exist_ok=True)
+    state = SandboxState(workspace.sandbox.state)
+    state.add_project(workspace.sandbox.project, workspace.sandbox.api_key.resolve(workspace.root))
+    return state

@@ -1,0 +1,120 @@
+"""HTTP to one Iterable project: auth, timeouts, and the translation of HTTP failures into our errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from typing import Iterator
+
+import requests
+
+from ...errors import DestinationError
+from ..base import BatchRejected, TransientError
+
+# Codes that mean the request as a whole was refused and splitting it can isolate a bad row.
+SPLITTABLE_400 = ("BadParams", "BadJsonBody", "BatchTooLarge", "RequestFieldsTypesMismatched",
+                  "InvalidEmailAddressError", "InvalidUserIdError", "GenericError")
+
+
+class IterableClient:
+    def __init__(self, *, destination: str, base_url: str, api_key: str, key_reference: str, timeout: float):
+        self.destination = destination
+        self.base_url = base_url
+        self._api_key = api_key
+        self._key_reference = key_reference  # where the key comes from, for hints; never the key itself
+        self.timeout = timeout
+        self._local = threading.local()  # one requests.Session per thread
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({"Api-Key": self._api_key, "Content-Type": "application/json"})
+            self._local.session = session
+        return session
+
+    def post(self, path: str, body: bytes) -> dict:
+        response = self._call("POST", path, data=body)
+        return self._json(response)
+
+    def get_lines(self, path: str, params: list[tuple[str, str]]) -> Iterator[dict]:
+        """A streaming JSON-lines export, one object per line."""
+        response = self._call("GET", path, params=params, stream=True)
+        try:
+            for line in response.iter_lines():
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        raise TransientError("MalformedResponse", f"{path} sent a line that is not JSON") from None
+        except requests.RequestException as exc:
+            raise TransientError("ConnectionError", f"{path} stream broke: {type(exc).__name__}") from None
+        finally:
+            response.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        url = self.base_url + path
+        try:
+            response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise TransientError("Timeout", f"{method} {path} got no answer within {self.timeout:g} s") from None
+        except requests.ConnectionError as exc:
+            raise TransientError("ConnectionError", f"{method} {path} failed to connect: {type(exc).__name__}") from None
+        if response.status_code < 300:
+            return response
+        code, message = _code_and_message(response)
+        response.close()
+        status = response.status_code
+        if status == 401 or code in ("BadApiKey", "BadAuthorizationHeader", "Unauthorized"):
+            raise DestinationError(self.destination, f"HTTP {status} {code}", message,
+                                   f"Check the API key referenced by {self._key_reference}: it must be a "
+                                   "server-side key of the Iterable project this sync writes to, in the data "
+                                   f"center of {self.base_url}")
+        if status == 403 or code == "Forbidden":
+            raise DestinationError(self.destination, f"HTTP {status} {code}", message,
+                                   "The API key lacks the permission this call needs: use a server-side key")
+        if status == 429:
+            raise TransientError("RateLimitExceeded", message, _retry_after(response))
+        if status >= 500:
+            raise TransientError(f"HTTP {status} {code}", message, _retry_after(response))
+        if status in (400, 413):
+            raise BatchRejected(code or f"HTTP {status}", message)
+        raise DestinationError(self.destination, f"HTTP {status} {code}", message,
+                               f"Unexpected answer to {method} {path}; check base_url ({self.base_url})")
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransientError("MalformedResponse", "the answer was not valid JSON") from None
+        if not isinstance(body, dict):
+            raise TransientError("MalformedResponse", "the answer was not a JSON object")
+        return body
+
+
+def _code_and_message(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            return str(body.get("code") or ""), str(body.get("msg") or body.get("message") or "")[:500]
+    except ValueError:
+        pass
+    return "", (response.text or response.reason or "")[:200].strip()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After as seconds, whether given as a number or an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None

@@ -1,0 +1,171 @@
+"""Iterable users: `POST /api/users/bulkUpdate`, one outcome per row from `failedUpdates`.
+
+Update-only mode never creates a user. Checking a not-found row must not cost a write, so the run first
+learns which users exist (one streaming export of identifiers, `onlyFields`) and writes only for those.
+It also sends `updateOnly: true`, so a user deleted between that export and the write (the race this
+approach leaves) is reported not-found by Iterable rather than re-created.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from ...config import DestinationConfig, SyncConfig
+from ...planner import PlannedRow
+from ..base import Rejection, SendResult, TransientError
+from .client import IterableClient
+
+MAX_USERS_PER_REQUEST = 1000
+MAX_BODY_BYTES = 4 * 1024 * 1024
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NOT_FOUND_CODE = "NotFound"
+
+# failedUpdates list -> (code, default class, message). Classes: data = fix the source row.
+FAILURE_LISTS = {
+    "invalidEmails": ("InvalidEmailAddressError", "data", "Invalid email address"),
+    "invalidUserIds": ("InvalidUserIdError", "data", "Invalid userId"),
+    "invalidDataEmails": ("RequestFieldsTypesMismatched", "data",
+                          "A field's type does not match the type Iterable already has for it"),
+    "invalidDataUserIds": ("RequestFieldsTypesMismatched", "data",
+                           "A field's type does not match the type Iterable already has for it"),
+    "forgottenEmails": ("ForgottenUserError", "data", "The user was forgotten (privacy request); Iterable refuses updates"),
+    "forgottenUserIds": ("ForgottenUserError", "data", "The user was forgotten (privacy request); Iterable refuses updates"),
+    "conflictEmails": ("ConflictError", "data", "The email and userId belong to different users"),
+    "conflictUserIds": ("ConflictError", "data", "The email and userId belong to different users"),
+    "notFoundEmails": (NOT_FOUND_CODE, "data", None),
+    "notFoundUserIds": (NOT_FOUND_CODE, "data", None),
+}
+
+
+class IterableUsers:
+    requests_per_second = 5.0  # bulkUpdate's limit per project
+
+    def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str):
+        self.name = config.name
+        self.sync = sync
+        self.by_user_id = sync.match_field == "userId"
+        self.update_only = sync.mode == "update"
+        self.client = IterableClient(destination=config.name, base_url=config.base_url, api_key=api_key,
+                                     key_reference=f"destinations.{config.name}.api_key ({config.api_key.describe()})",
+                                     timeout=config.timeout_seconds)
+        self._null = {m.field: m.null for m in sync.mappings}
+
+    # ---- before sending ----
+
+    def identifier(self, row: PlannedRow) -> str:
+        value = "" if row.match_value is None else str(row.match_value).strip()
+        return value if self.by_user_id else value.lower()  # Iterable emails are case-insensitive
+
+    def validate(self, row: PlannedRow) -> Rejection | None:
+        ident = self.identifier(row)
+        label = "userId" if self.by_user_id else "email"
+        if not ident:
+            return Rejection(row, "MissingIdentifier", f"The match column '{self.sync.match_column}' is empty: "
+                                                       f"no {label} to look the user up by", "data")
+        if not self.by_user_id and not EMAIL.match(ident):
+            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data")
+        return None
+
+    def existing(self) -> set[str] | None:
+        if not self.update_only:
+            return None
+        field = "userId" if self.by_user_id else "email"
+        found = set()
+        for user in self.client.get_lines("/api/export/data.json",
+                                          [("dataTypeName", "user"), ("range", "All"), ("onlyFields", field)]):
+            value = user.get(field)
+            if value:
+                found.add(str(value) if self.by_user_id else str(value).lower())
+        return found
+
+    def not_found(self, row: PlannedRow) -> Rejection:
+        label = "userId" if self.by_user_id else "email"
+        return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}", "data")
+
+    # ---- requests ----
+
+    def user(self, row: PlannedRow) -> dict:
+        fields = {}
+        for name, value in row.values.items():
+            if value is None and self._null[name] == "omit":
+                continue
+            fields[name] = iterable_value(value)
+        if self.by_user_id:
+            return {"userId": str(row.match_value), "preferUserId": True, "dataFields": fields}
+        return {"email": str(row.match_value), "dataFields": fields}
+
+    def batches(self, rows: list[PlannedRow]) -> list[list[PlannedRow]]:
+        """≤ 1000 users and ≤ 4 MB per request (with room for the envelope)."""
+        out, current, size = [], [], 0
+        for row in rows:
+            row_size = len(json.dumps(self.user(row), default=str)) + 1
+            if current and (len(current) >= MAX_USERS_PER_REQUEST or size + row_size > MAX_BODY_BYTES - 1024):
+                out.append(current)
+                current, size = [], 0
+            current.append(row)
+            size += row_size
+        if current:
+            out.append(current)
+        return out
+
+    def send(self, rows: list[PlannedRow]) -> SendResult:
+        body = {"users": [self.user(r) for r in rows]}
+        if self.update_only:
+            body["updateOnly"] = True
+        answer = self.client.post("/api/users/bulkUpdate", json.dumps(body).encode())
+        return self._outcomes(rows, answer)
+
+    def _outcomes(self, rows: list[PlannedRow], answer: dict) -> SendResult:
+        failed = answer.get("failedUpdates") or {}
+        if not isinstance(failed, dict):
+            raise TransientError("MalformedResponse", "bulkUpdate answered without a failedUpdates object")
+        by_ident: dict[str, PlannedRow] = {self.identifier(r): r for r in rows}
+        result = SendResult()
+        refused: set[str] = set()
+        for list_name, (code, default_class, message) in FAILURE_LISTS.items():
+            if list_name.endswith("UserIds") != self.by_user_id:
+                continue
+            for ident in failed.get(list_name) or []:
+                ident = str(ident) if self.by_user_id else str(ident).lower()
+                row = by_ident.get(ident)
+                if row is None or ident in refused:
+                    continue
+                refused.add(ident)
+                if code == NOT_FOUND_CODE:
+                    result.rejected.append(self.not_found(row))
+                else:
+                    label = "userId" if self.by_user_id else "email"
+                    result.rejected.append(Rejection(row, code, f"{message} ({label}:{row.match_value})",
+                                                     default_class))
+        accepted = [r for r in rows if self.identifier(r) not in refused]
+        success = answer.get("successCount")
+        if isinstance(success, int) and success != len(accepted):
+            # The lists do not explain the counts: we cannot tell which rows were stored, so none is called
+            # synced; they are retried next run (at-least-once, never a false "synced").
+            for row in accepted:
+                result.rejected.append(Rejection(row, "UnexplainedFailure",
+                                                 f"Iterable reported {success} successes for {len(accepted)} "
+                                                 "rows it did not list as failed", "transient"))
+            return result
+        result.synced = accepted
+        return result
+
+
+def iterable_value(value: Any) -> Any:
+    """A warehouse value as Iterable wants it: dates as `yyyy-MM-dd HH:mm:ss +00:00`, numbers as JSON numbers."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M:%S +00:00")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value

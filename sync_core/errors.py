@@ -1,0 +1,41 @@
+"""Errors a user can act on: each message says what happened, where, and what to do next."""
+
+
+class SyncCoreError(Exception):
+    """Base class of every error sync_core raises on purpose."""
+
+
+class ConfigError(SyncCoreError):
+    """workspace.toml (or a secret it references) is wrong. Raised before any query runs."""
+
+    def __init__(self, file, key: str, problem: str):
+        self.file = str(file)
+        self.key = key
+        self.problem = problem
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {problem}")
+
+
+class ModelError(SyncCoreError):
+    """A model's SQL could not be translated or run in its source."""
+
+    def __init__(self, model: str, source: str, problem: str):
+        self.model = model
+        self.source = source
+        super().__init__(f"model '{model}' (source '{source}'): {problem}")
+
+
+class DestinationError(SyncCoreError):
+    """A destination refused the whole run (bad credentials, unreachable host).
+
+    `code` is the vendor's code or HTTP status; `hint` says what to check."""
+
+    def __init__(self, destination: str, code: str, message: str, hint: str):
+        self.destination = destination
+        self.code = code
+        self.hint = hint
+        super().__init__(f"destination '{destination}' answered {code}: {message}. {hint}")
+
+
+class WorkspaceBusyError(SyncCoreError):
+    """Another process holds a lock we need (a run of the same sync, or the warehouse file)."""

@@ -1,0 +1,108 @@
+"""The executor: planned rows -> destination requests, under the destination's rate and concurrency limits.
+
+Transient failures are retried with exponential backoff and jitter (a `Retry-After` is honoured); once the
+attempts are spent the rows are left `failed` for the next run. A batch refused as a whole is split in
+halves until the bad row stands alone. A fatal error (bad credentials) stops new requests at once.
+Results come back to the caller's thread, one per request, so the caller commits them in order of arrival.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Callable, Iterable, TypeVar
+
+from .destinations.base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
+from .errors import DestinationError
+from .planner import PlannedRow
+from .ratelimit import RateLimiter
+
+T = TypeVar("T")
+
+
+class Executor:
+    def __init__(self, destination: DestinationObject, *, max_attempts: int = 5, concurrency: int = 2,
+                 limiter: RateLimiter | None = None, base_delay: float = 0.5, max_delay: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
+                 on_retry: Callable[[str], None] = lambda message: None):
+        self.destination = destination
+        self.max_attempts = max(1, max_attempts)
+        self.concurrency = max(1, concurrency)
+        self.limiter = limiter or RateLimiter(destination.requests_per_second)
+        self.base_delay, self.max_delay = base_delay, max_delay
+        self._sleep = sleep
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._on_retry = on_retry
+        self._stop = threading.Event()
+        self.requests_sent = 0
+
+    def call(self, request: Callable[[], T], what: str) -> T:
+        """Run one request with retries on transient errors; the last TransientError escapes."""
+        for attempt in range(1, self.max_attempts + 1):
+            if self._stop.is_set():
+                raise TransientError("Stopped", "the run was stopped before this request was sent")
+            self.limiter.acquire()
+            with self._lock:
+                self.requests_sent += 1
+            try:
+                return request()
+            except TransientError as exc:
+                if attempt == self.max_attempts:
+                    raise
+                delay = self._backoff(attempt, exc.retry_after)
+                self._on_retry(f"{what}: {exc.code} ({exc.message}); attempt {attempt + 1} of "
+                               f"{self.max_attempts} in {delay:.1f} s")
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        with self._lock:
+            jitter = self._random.random()
+        if retry_after is not None:
+            return retry_after + jitter * 0.25  # spread retries a little so they do not arrive together
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
+
+    def deliver(self, batches: Iterable[list[PlannedRow]], on_result: Callable[[SendResult], None]) -> None:
+        """Send every batch, calling on_result in this thread for each one's outcome.
+
+        Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
+        then are simply not attempted (the caller knows which rows it got results for)."""
+        fatal: DestinationError | None = None
+        source = iter(batches)
+        pending: set = set()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
+            while True:
+                while not self._stop.is_set() and len(pending) < self.concurrency * 2:
+                    batch = next(source, None)
+                    if batch is None:
+                        break
+                    pending.add(pool.submit(self._deliver, batch))
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        on_result(future.result())
+                    except DestinationError as exc:
+                        self._stop.set()
+                        fatal = fatal or exc
+        if fatal is not None:
+            raise fatal
+
+    def _deliver(self, rows: list[PlannedRow]) -> SendResult:
+        try:
+            return self.call(lambda: self.destination.send(rows), f"{self.destination.name}: {len(rows)} rows")
+        except TransientError as exc:
+            if exc.code == "Stopped":
+                return SendResult()  # never sent: the caller counts these rows as not attempted
+            message = f"{exc.message} (gave up after {self.max_attempts} attempts; the next run sends it again)"
+            return SendResult(rejected=[Rejection(r, exc.code, message, "transient") for r in rows])
+        except BatchRejected as exc:
+            if len(rows) == 1:
+                return SendResult(rejected=[Rejection(rows[0], exc.code, exc.message, "data")])
+            half = len(rows) // 2
+            first, second = self._deliver(rows[:half]), self._deliver(rows[half:])
+            return SendResult(first.synced + second.synced, first.rejected + second.rejected)

@@ -1,0 +1,191 @@
+"""The planner: validate keys, hash the mapped fields of every row, and diff against the snapshot.
+
+All of it is set work in an in-process DuckDB over the source's Arrow batches and the snapshot (moved
+from SQLite as Arrow): no Python loop touches the full model. Only planned rows reach Python, batch by
+batch, when the executor asks for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from .config import ConfigError, SyncConfig, Workspace
+from .counts import RunCounts
+from .hashing import quote, row_hash_sql
+from .outcomes import RowProblem
+from .sources import Source
+from .state import StateStore
+
+SOURCE_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    key: str
+    operation: str  # added | changed | retried
+    row_hash: str
+    match_value: Any
+    values: dict[str, Any]  # destination field -> value (None = null)
+
+
+@dataclass
+class Plan:
+    sync: SyncConfig
+    fingerprint: str
+    counts: RunCounts
+    invalid: list[RowProblem]
+    removed_keys: list[str]
+    gone_rejection_keys: list[str]  # keys with a rejection state that the model no longer returns
+    notes: list[str]
+    _con: duckdb.DuckDBPyConnection = field(repr=False)
+    _columns: list[str] = field(repr=False)
+
+    def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
+        """The added, changed and retried rows, in model order, a batch at a time."""
+        mappings = self.sync.mappings
+        cols = ", ".join(quote(c) for c in self._columns)
+        reader = self._con.sql(
+            f"SELECT _key, _op, _hash, {cols} FROM planned WHERE _op <> 'unchanged' ORDER BY _ord"
+        ).to_arrow_reader(batch_rows)
+        match_column = self.sync.match_column.lower()
+        for batch in reader:
+            out = []
+            for record in batch.to_pylist():
+                values = {m.field: record[m.column.lower()] for m in mappings}
+                out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values))
+            yield out
+
+    def key_digests(self) -> list[int]:
+        """63-bit digests of the distinct keys the query returned, for the MQR ledger."""
+        return [d for (d,) in self._con.execute(
+            "SELECT DISTINCT CAST(md5_number_upper(_key) >> 1 AS BIGINT) FROM keyed WHERE _key IS NOT NULL"
+        ).fetchall()]
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema) -> None:
+    """Every column the sync reads must exist in the model: a config error, named by its key, before the query."""
+    model = workspace.models[sync.model]
+    names = [f.name for f in schema]
+    listed = ", ".join(names)
+    f = str(workspace.file)
+    if model.primary_key.lower() not in names:
+        raise ConfigError(f, f"models.{model.name}.primary_key",
+                          f"column '{model.primary_key}' is not returned by model '{model.name}' (columns: {listed})")
+    if sync.match_column.lower() not in names:
+        raise ConfigError(f, f"syncs.{sync.id}.match.column",
+                          f"column '{sync.match_column}' is not returned by model '{model.name}' (columns: {listed})")
+    for i, m in enumerate(sync.mappings):
+        if m.column.lower() not in names:
+            raise ConfigError(f, f"syncs.{sync.id}.mappings[{i}].column",
+                              f"column '{m.column}' is not returned by model '{model.name}' (columns: {listed})")
+
+
+def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore, *,
+               full_resync: bool = False) -> Plan:
+    model = workspace.models[sync.model]
+    check_columns(workspace, sync, source.schema(model))
+    key_column = model.primary_key.lower()
+    columns = list(dict.fromkeys([key_column, sync.match_column.lower()] + [m.column.lower() for m in sync.mappings]))
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        queried = _load_rows(con, source, model, columns)
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                                 "WHERE table_name = 'model_rows'").fetchall())
+        hashed = [("@match:" + sync.match_field, sync.match_column.lower(), types[sync.match_column.lower()])]
+        hashed += [(m.field, m.column.lower(), types[m.column.lower()]) for m in sync.mappings]
+        con.execute(f"""
+            CREATE TABLE keyed AS
+            SELECT *, NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '') AS _key,
+                   {row_hash_sql(hashed)} AS _hash,
+                   COUNT(*) OVER (PARTITION BY NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '')) AS _copies
+            FROM model_rows""")
+        con.register("snap", store.snapshot_table(sync.id))
+        con.register("retry", store.retry_table(sync.id))
+        con.register("rejected", pa.table({"key": pa.array(sorted(store.rejection_keys(sync.id)), pa.string())}))
+        con.execute(f"""
+            CREATE TABLE planned AS
+            SELECT k.*, CASE
+                WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
+                WHEN s.key IS NULL THEN 'added'
+                WHEN s.row_hash <> k._hash OR {bool(full_resync)} THEN 'changed'
+                ELSE 'unchanged' END AS _op
+            FROM keyed k LEFT JOIN snap s ON s.key = k._key LEFT JOIN retry r ON r.key = k._key
+            WHERE k._key IS NOT NULL AND k._copies = 1""")
+
+        counts = RunCounts(queried=queried)
+        for op, n in con.execute("SELECT _op, COUNT(*) FROM planned GROUP BY _op").fetchall():
+            if op == "unchanged":
+                counts.unchanged = n
+            else:
+                counts.plan(op, n)
+        invalid = _invalid_rows(con, model.primary_key)
+        counts.invalid = len(invalid)
+        present = "SELECT _key FROM keyed WHERE _key IS NOT NULL"
+        removed = [k for (k,) in con.execute(f"SELECT key FROM snap WHERE key NOT IN ({present}) ORDER BY key").fetchall()]
+        counts.plan("removed", len(removed))
+        gone = [k for (k,) in con.execute(f"SELECT key FROM rejected WHERE key NOT IN ({present})").fetchall()]
+
+        fingerprint = workspace.fingerprint(sync.id)
+        notes = _config_notes(store, sync, fingerprint, counts, full_resync)
+        return Plan(sync, fingerprint, counts, invalid, removed, gone, notes, con, columns)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, source: Source, model, columns: list[str]) -> int:
+    """Stream the model into `model_rows`, keeping only the columns the sync reads, plus the row's ordinal."""
+    total = 0
+    for batch in source.batches(model, SOURCE_BATCH_ROWS):
+        table = pa.Table.from_batches([batch]).select(columns)
+        table = table.append_column("_ord", pa.array(range(total, total + table.num_rows), pa.int64()))
+        con.register("incoming", table)
+        if total == 0:
+            con.execute("CREATE TABLE model_rows AS SELECT * FROM incoming")
+        else:
+            con.execute("INSERT INTO model_rows SELECT * FROM incoming")
+        con.unregister("incoming")
+        total += table.num_rows
+    if total == 0:  # an empty model still needs its (typed) table
+        schema = source.schema(model)
+        empty = pa.Table.from_batches([], schema).select(columns).append_column("_ord", pa.array([], pa.int64()))
+        con.register("incoming", empty)
+        con.execute("CREATE TABLE model_rows AS SELECT * FROM incoming")
+        con.unregister("incoming")
+    return total
+
+
+def _invalid_rows(con, key_name: str) -> list[RowProblem]:
+    problems = []
+    rows = con.execute("SELECT _key, _copies, _ord FROM keyed WHERE _key IS NULL OR _copies > 1 ORDER BY _ord").fetchall()
+    for key, copies, ordinal in rows:
+        if key is None:
+            problems.append(RowProblem(None, "invalid", "NullPrimaryKey",
+                                       f"Primary key {key_name} is null or empty (row {ordinal + 1} of the model)",
+                                       "data"))
+        else:
+            problems.append(RowProblem(key, "invalid", "DuplicatePrimaryKey",
+                                       f"Duplicate primary key: {key_name} '{key}' appears in {copies} rows of the model; "
+                                       "none of them is synced until the key is unique", "data"))
+    return problems
+
+
+def _config_notes(store: StateStore, sync: SyncConfig, fingerprint: str, counts: RunCounts,
+                  full_resync: bool) -> list[str]:
+    notes = []
+    previous = store.snapshot_fingerprint(sync.id)
+    if full_resync:
+        notes.append(f"Full resync: {counts.operation('changed'):,} rows already in the destination are sent again.")
+    elif previous is not None and previous != fingerprint:
+        notes.append(f"The sync's config changed since the last synced rows (fingerprint {previous} -> {fingerprint}): "
+                     f"{counts.operation('changed'):,} rows will be resent because their mapped values now differ.")
+    return notes

@@ -1,0 +1,155 @@
+"""One run of one sync: plan, look up, send, record. The CLI and the dashboard both call `run_sync`."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from .config import SyncConfig, Workspace
+from .counts import RunCounts
+from .destinations import Rejection, SendResult, TransientError, open_destination
+from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
+from .executor import Executor
+from .mqr import current_period_start
+from .outcomes import RowProblem, classify
+from .planner import Plan, PlannedRow, build_plan
+from .progress import RunObserver, SilentObserver
+from .sources import open_source
+from .state import RunRecord, StateStore
+
+LOOKUP_CHUNK_ROWS = 10_000
+
+
+class _Run:
+    """The bookkeeping of one run: counts, phase timings, notes, and the commit of each outcome."""
+
+    def __init__(self, store: StateStore, run_id: int, sync: SyncConfig, observer: RunObserver):
+        self.store, self.run_id, self.sync, self.observer = store, run_id, sync, observer
+        self.counts = RunCounts()
+        self.phases: dict[str, float] = {}
+        self.notes: list[str] = []
+        self.fingerprint = ""
+
+    @contextmanager
+    def phase(self, name: str):
+        self.observer.phase(name)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
+
+    def problem(self, rejection: Rejection, outcome: str | None = None) -> RowProblem:
+        error_class = classify(rejection.code, rejection.message, rejection.default_class, self.sync.expected_errors)
+        outcome = outcome or ("failed" if error_class == "transient" else "rejected")
+        return RowProblem(rejection.row.key, outcome, rejection.code, rejection.message, error_class,
+                          rejection.row.row_hash)
+
+    def commit(self, synced: list[PlannedRow], problems: list[RowProblem], operations: dict[str, str]) -> None:
+        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction."""
+        self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint,
+                                synced=[(r.key, r.row_hash) for r in synced], problems=problems)
+        for row in synced:
+            self.counts.settle(row.operation, "synced")
+        for p in problems:
+            outcome = ("failed" if p.outcome == "failed" else
+                       "rejected_expected" if p.error_class == "expected" else "rejected_other")
+            self.counts.settle(operations[p.key], outcome)
+        self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
+        settled = self.counts.planned - self.counts.outcome("not_attempted")
+        self.observer.progress(settled, self.counts.planned)
+
+    def status(self) -> str:
+        real = self.counts.outcome("rejected_other") + self.counts.outcome("failed") + self.counts.invalid
+        if not real:
+            return "healthy"
+        considered = max(1, self.counts.planned + self.counts.invalid)
+        return "failed" if real / considered > self.sync.failure_threshold else "warning"
+
+
+def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
+             dry_run: bool = False, observer: RunObserver | None = None,
+             executor_options: dict | None = None) -> RunRecord:
+    """Run a sync and return its record. Errors the user must fix are recorded on the run (status `failed`,
+    with the error and its class) and returned, not raised; only an unknown sync id raises."""
+    sync = workspace.sync(sync_id)
+    observer = observer or SilentObserver()
+    with StateStore(workspace.state_path) as store:
+        run = _Run(store, store.start_run(sync.id, trigger=trigger, config_fingerprint=workspace.fingerprint(sync.id),
+                                          dry_run=dry_run, full_resync=full_resync), sync, observer)
+        plan: Plan | None = None
+        try:
+            destination = open_destination(workspace, sync)  # secrets first: a config error before any query
+            with run.phase("query"):
+                plan = build_plan(workspace, sync, open_source(workspace.sources[workspace.models[sync.model].source]),
+                                  store, full_resync=full_resync)
+            run.counts, run.notes, run.fingerprint = plan.counts, plan.notes, plan.fingerprint
+            for note in plan.notes:
+                observer.note(note)
+            if dry_run:
+                store.finish_run(run.run_id, status="planned", counts=run.counts, phases=run.phases, notes=run.notes)
+                return store.get_run(run.run_id)
+            with run.phase("record"):
+                model = workspace.models[sync.model]
+                period = current_period_start(workspace.mqr.billing_period_start_day).isoformat()
+                store.record_queried(period, model.entity, plan.key_digests(), run.run_id)
+                store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, problems=plan.invalid)
+            executor = Executor(destination, **_executor_settings(workspace, sync, executor_options),
+                                on_retry=observer.note)
+            existing = None
+            if run.counts.planned > run.counts.operation("removed"):  # rows to write: learn who exists first
+                with run.phase("lookup"):
+                    existing = executor.call(destination.existing, f"{destination.name}: look up existing records")
+            with run.phase("sync"):
+                _send(run, plan, destination, executor, existing)
+            with run.phase("finish"):
+                store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, removed=plan.removed_keys)
+                run.counts.settle("removed", "synced", len(plan.removed_keys))
+                store.forget_rejections(sync.id, plan.gone_rejection_keys)
+            store.finish_run(run.run_id, status=run.status(), counts=run.counts, phases=run.phases, notes=run.notes)
+        except (SyncCoreError, TransientError) as exc:
+            store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
+                             error=str(exc), error_class=_error_class(exc))
+        except BaseException as exc:
+            store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
+                             error=f"internal error: {type(exc).__name__}: {exc}", error_class="internal")
+            raise
+        finally:
+            if plan is not None:
+                plan.close()
+        return store.get_run(run.run_id)
+
+
+def _send(run: _Run, plan: Plan, destination, executor: Executor, existing: set[str] | None) -> None:
+    """Refuse rows that fail local checks or whose record does not exist, then send the rest."""
+    for chunk in plan.rows(LOOKUP_CHUNK_ROWS):
+        operations = {r.key: r.operation for r in chunk}
+        local: list[Rejection] = []
+        to_send: list[PlannedRow] = []
+        for row in chunk:
+            refusal = destination.validate(row)
+            if refusal is None and existing is not None and destination.identifier(row) not in existing:
+                refusal = destination.not_found(row)
+            if refusal is not None:
+                local.append(refusal)
+            else:
+                to_send.append(row)
+        if local:
+            run.commit([], [run.problem(r) for r in local], operations)
+
+        def record(result: SendResult) -> None:
+            run.commit(result.synced, [run.problem(r) for r in result.rejected], operations)
+
+        executor.deliver(destination.batches(to_send), record)
+
+
+def _executor_settings(workspace: Workspace, sync: SyncConfig, overrides: dict | None) -> dict:
+    config = workspace.destinations[sync.destination]
+    settings = {"max_attempts": config.max_attempts, "concurrency": config.concurrency}
+    settings.update(overrides or {})
+    return settings
+
+
+def _error_class(exc: BaseException) -> str:
+    """A run-stopping error's class: config errors need the user; the rest may pass by themselves."""
+    return "config" if isinstance(exc, (ConfigError, DestinationError, ModelError)) else "transient"

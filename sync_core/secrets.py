@@ -1,0 +1,72 @@
+"""Secrets by reference.
+
+workspace.toml never holds a secret: it holds a reference, resolved only when a run needs it.
+  "env:ITERABLE_API_KEY"        an environment variable
+  "secrets:iterable.api_key"    a key in the workspace's .streamlit/secrets.toml (Streamlit's format)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    scheme: str  # "env" or "secrets"
+    name: str
+    # Where the reference was written, so an unresolvable one is reported at its key.
+    config_file: str
+    config_key: str
+
+    def describe(self) -> str:
+        return f"{self.scheme}:{self.name}"
+
+    def resolve(self, workspace_root: Path) -> str:
+        if self.scheme == "env":
+            value = os.environ.get(self.name)
+            if not value:
+                raise ConfigError(self.config_file, self.config_key,
+                                  f"environment variable {self.name} is not set (export it, then run again)")
+            return value
+        path = workspace_root / SECRETS_FILE
+        if not path.exists():
+            raise ConfigError(self.config_file, self.config_key,
+                              f"refers to '{self.name}' in {path}, which does not exist")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+        node = data
+        for part in self.name.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(self.config_file, self.config_key,
+                                  f"key '{self.name}' is missing from {path}")
+            node = node[part]
+        if not isinstance(node, str) or not node:
+            raise ConfigError(self.config_file, self.config_key, f"key '{self.name}' in {path} is not a string")
+        return node
+
+    def __repr__(self) -> str:  # never the value: only where it comes from
+        return f"SecretRef({self.describe()})"
+
+
+def parse_secret_ref(value: object, config_file: str, config_key: str) -> SecretRef:
+    """Turn a reference string into a SecretRef; refuse anything that looks like a literal secret."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(config_file, config_key, "must be a secret reference such as \"env:ITERABLE_API_KEY\"")
+    scheme, sep, name = value.partition(":")
+    if sep and scheme in ("env", "secrets") and name:
+        return SecretRef(scheme, name, config_file, config_key)
+    # Deliberately no echo of the value: it may be the secret itself.
+    raise ConfigError(
+        config_file, config_key,
+        "looks like a literal secret, which workspace.toml must not hold (it would end up in git and logs). "
+        "Reference it instead: \"env:VARIABLE\" for an environment variable, or \"secrets:section.key\" "
+        f"for a key in {SECRETS_FILE} next to workspace.toml")

@@ -1,0 +1,60 @@
+"""The embedded source: a DuckDB file, read through short-lived read-only connections.
+
+DuckDB locks its file per process (a read-write holder blocks every reader in other processes and
+the reverse), so a connection is opened for one query and closed as soon as its rows are read."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from ..config import ModelConfig, SourceConfig
+from ..errors import ModelError, WorkspaceBusyError
+from .snowflake_sql import to_duckdb
+
+
+class DuckDBSource:
+    def __init__(self, config: SourceConfig):
+        self.config = config
+
+    @contextmanager
+    def _connect(self, model: ModelConfig):
+        if not self.config.path.exists():
+            raise ModelError(model.name, self.config.name, f"the DuckDB file {self.config.path} does not exist")
+        try:
+            con = duckdb.connect(str(self.config.path), read_only=True)
+        except duckdb.IOException as exc:
+            raise WorkspaceBusyError(
+                f"source '{self.config.name}': the warehouse {self.config.path} is locked by another process "
+                f"(a `demo advance` or another writer?). Retry when it is done. ({exc})") from None
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _execute(self, con, model: ModelConfig, sql: str):
+        try:
+            return con.sql(sql)
+        except duckdb.Error as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise ModelError(model.name, self.config.name, f"query failed: {message}") from None
+
+    def schema(self, model: ModelConfig) -> pa.Schema:
+        sql = f"SELECT * FROM ({to_duckdb(model)}) AS model LIMIT 0"
+        with self._connect(model) as con:
+            return _lower(self._execute(con, model, sql).to_arrow_table().schema)
+
+    def batches(self, model: ModelConfig, rows_per_batch: int = 100_000) -> Iterator[pa.RecordBatch]:
+        sql = to_duckdb(model)
+        with self._connect(model) as con:
+            reader = self._execute(con, model, sql).to_arrow_reader(rows_per_batch)
+            schema = _lower(reader.schema)
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+
+def _lower(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_name(f.name.lower()) for f in schema])

@@ -1,0 +1,381 @@
+"""The state store: run history, row outcomes, snapshots and the MQR ledger, in one SQLite file.
+
+The app, the CLI, workers and the sandbox are separate processes, so: WAL mode (readers never block the
+writer), a busy timeout, and short `BEGIN IMMEDIATE` write transactions. Everything else in sync_core
+reaches SQLite through this class, so that a server database can replace it later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+
+from ..counts import RunCounts
+from ..outcomes import RowProblem
+from .schema import MIGRATIONS
+
+TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned")
+EXAMPLES_PER_CAUSE = 5
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunRecord:
+    id: int
+    sync_id: str
+    trigger: str
+    status: str
+    dry_run: bool
+    full_resync: bool
+    config_fingerprint: str
+    started_at: str
+    finished_at: str | None
+    counts: RunCounts
+    phases: dict[str, float]
+    notes: list[str]
+    error: str | None
+    error_class: str | None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
+                "dry_run": self.dry_run, "full_resync": self.full_resync,
+                "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
+                "finished_at": self.finished_at, "counts": self.counts.as_dict(),
+                "by_operation": self.counts.by_operation, "phases": self.phases, "notes": self.notes,
+                "error": self.error, "error_class": self.error_class}
+
+
+@dataclass
+class CauseSummary:
+    cause_id: int
+    code: str
+    error_class: str
+    template: str
+    outcome: str
+    rows: int
+    example_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RejectionRecord:
+    sync_id: str
+    key: str
+    outcome: str
+    code: str
+    error_class: str
+    message: str
+    first_seen: str
+    last_seen: str
+    times_seen: int
+    last_run_id: int
+
+
+class StateStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        self.mark_interrupted_runs()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction, taken at once so two writers never deadlock upgrading a read lock."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(f"{self.path} was written by a newer sync-core (schema {version}); upgrade")
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    # ---- runs -------------------------------------------------------------------------------------
+
+    def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, dry_run: bool = False,
+                  full_resync: bool = False) -> int:
+        """Record a new running run; refuse if this sync already has one running in a live process."""
+        with self._write() as db:
+            running = db.execute("SELECT id, pid FROM runs WHERE sync_id = ? AND status = 'running'",
+                                 (sync_id,)).fetchall()
+            for run_id, pid in running:
+                if _alive(pid):
+                    from ..errors import WorkspaceBusyError
+                    raise WorkspaceBusyError(f"sync '{sync_id}' is already running (run {run_id}, process {pid}); "
+                                             "wait for it to finish")
+                self._interrupt(db, run_id)
+            cursor = db.execute(
+                "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid)"
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, utc_now(), os.getpid()))
+            return cursor.lastrowid
+
+    def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
+        with self._write() as db:
+            self._save_counts(db, run_id, counts, phases, notes)
+
+    def finish_run(self, run_id: int, *, status: str, counts: RunCounts, phases: dict[str, float],
+                   notes: list[str], error: str | None = None, error_class: str | None = None) -> None:
+        assert status in TERMINAL_STATUSES, status
+        with self._write() as db:
+            self._save_counts(db, run_id, counts, phases, notes)
+            db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ? WHERE id = ?",
+                       (status, utc_now(), error, error_class, run_id))
+
+    @staticmethod
+    def _save_counts(db, run_id, counts: RunCounts, phases, notes) -> None:
+        db.execute("UPDATE runs SET counts = ?, by_operation = ?, phases = ?, notes = ? WHERE id = ?",
+                   (json.dumps(counts.as_dict()), json.dumps(counts.by_operation), json.dumps(phases),
+                    json.dumps(notes), run_id))
+
+    def mark_interrupted_runs(self) -> list[int]:
+        """Runs left `running` by a process that is gone (killed, crashed) become `interrupted`."""
+        rows = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        dead = [run_id for run_id, pid in rows if not _alive(pid)]
+        if dead:
+            with self._write() as db:
+                for run_id in dead:
+                    self._interrupt(db, run_id)
+        return dead
+
+    @staticmethod
+    def _interrupt(db, run_id: int) -> None:
+        db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = 'transient' "
+                   "WHERE id = ? AND status = 'running'",
+                   (utc_now(), "the process running this sync stopped before it finished; rows it had not "
+                               "confirmed are sent again by the next run", run_id))
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        args: list = []
+        if sync_id:
+            sql += " WHERE sync_id = ?"
+            args.append(sync_id)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_run(r) for r in self._db.execute(sql, args)]
+
+    # ---- snapshot and rejection state ----------------------------------------------------------------
+
+    def snapshot_table(self, sync_id: str) -> pa.Table:
+        """(key, row_hash) of every row the destination confirmed, for the planner's diff."""
+        rows = self._db.execute("SELECT key, row_hash FROM snapshot WHERE sync_id = ?", (sync_id,)).fetchall()
+        return _two_columns(rows, "row_hash")
+
+    def snapshot_fingerprint(self, sync_id: str) -> str | None:
+        row = self._db.execute("SELECT config_fingerprint FROM snapshot_meta WHERE sync_id = ?", (sync_id,)).fetchone()
+        return row[0] if row else None
+
+    def snapshot_keys(self, sync_id: str) -> set[str]:
+        return {k for (k,) in self._db.execute("SELECT key FROM snapshot WHERE sync_id = ?", (sync_id,))}
+
+    def retry_table(self, sync_id: str) -> pa.Table:
+        """(key, row_hash) of rows rejected or failed with these values: planned again as `retried`."""
+        rows = self._db.execute("SELECT key, row_hash FROM rejections WHERE sync_id = ? AND row_hash IS NOT NULL",
+                                (sync_id,)).fetchall()
+        return _two_columns(rows, "row_hash")
+
+    def commit_batch(self, run_id: int, sync_id: str, *, fingerprint: str, synced: Iterable[tuple[str, str]] = (),
+                     removed: Iterable[str] = (), problems: Iterable[RowProblem] = ()) -> None:
+        """One transaction per destination batch: confirmed rows enter the snapshot (and leave the rejection
+        state), removed keys leave it, and problems update the rejection state and the run's causes.
+        A crash loses at most the batch in flight and never marks an unsent row as synced."""
+        now = utc_now()
+        synced = list(synced)
+        with self._write() as db:
+            if synced:
+                db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id) VALUES (?, ?, ?, ?) "
+                               "ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, "
+                               "run_id = excluded.run_id", [(sync_id, k, h, run_id) for k, h in synced])
+                db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
+                               [(sync_id, k) for k, _ in synced])
+            db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in removed])
+            if synced or removed:
+                db.execute("INSERT INTO snapshot_meta (sync_id, config_fingerprint, updated_at) VALUES (?, ?, ?) "
+                           "ON CONFLICT (sync_id) DO UPDATE SET config_fingerprint = excluded.config_fingerprint, "
+                           "updated_at = excluded.updated_at", (sync_id, fingerprint, now))
+            self._record_problems(db, run_id, sync_id, problems, now)
+
+    def _record_problems(self, db, run_id: int, sync_id: str, problems: Iterable[RowProblem], now: str) -> None:
+        per_cause: dict[tuple[int, str], list] = {}
+        state_rows = []
+        cause_ids: dict[tuple[str, str, str], int] = {}
+        for p in problems:
+            ident = (p.code, p.error_class, p.template)
+            if ident not in cause_ids:
+                cause_ids[ident] = self._cause_id(db, *ident)
+            cause_id = cause_ids[ident]
+            entry = per_cause.setdefault((cause_id, p.outcome), [0, []])
+            entry[0] += 1
+            if p.key is not None:
+                if len(entry[1]) < EXAMPLES_PER_CAUSE:
+                    entry[1].append(p.key)
+                state_rows.append((sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id, run_id))
+        db.executemany(
+            "INSERT INTO rejections (sync_id, key, row_hash, outcome, cause_id, message, first_seen, last_seen,"
+            " times_seen, first_run_id, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, outcome = excluded.outcome,"
+            " cause_id = excluded.cause_id, message = excluded.message, last_seen = excluded.last_seen,"
+            " times_seen = rejections.times_seen + 1, last_run_id = excluded.last_run_id", state_rows)
+        for (cause_id, outcome), (rows, examples) in per_cause.items():
+            existing = db.execute("SELECT rows, example_keys FROM run_causes WHERE run_id = ? AND cause_id = ? "
+                                  "AND outcome = ?", (run_id, cause_id, outcome)).fetchone()
+            if existing:
+                rows += existing[0]
+                examples = (json.loads(existing[1]) + examples)[:EXAMPLES_PER_CAUSE]
+            db.execute("INSERT OR REPLACE INTO run_causes (run_id, cause_id, outcome, rows, example_keys) "
+                       "VALUES (?, ?, ?, ?, ?)", (run_id, cause_id, outcome, rows, json.dumps(examples)))
+
+    @staticmethod
+    def _cause_id(db, code: str, error_class: str, template: str) -> int:
+        db.execute("INSERT OR IGNORE INTO causes (code, error_class, template) VALUES (?, ?, ?)",
+                   (code, error_class, template))
+        return db.execute("SELECT id FROM causes WHERE code = ? AND error_class = ? AND template = ?",
+                          (code, error_class, template)).fetchone()[0]
+
+    def forget_rejections(self, sync_id: str, keys: Iterable[str]) -> None:
+        """Keys the model no longer returns have no current rejection state."""
+        with self._write() as db:
+            db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in keys])
+
+    def rejection_keys(self, sync_id: str) -> set[str]:
+        return {k for (k,) in self._db.execute("SELECT key FROM rejections WHERE sync_id = ?", (sync_id,))}
+
+    def clear_snapshot(self, sync_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM snapshot WHERE sync_id = ?", (sync_id,))
+            db.execute("DELETE FROM snapshot_meta WHERE sync_id = ?", (sync_id,))
+
+    # ---- failures: causes and the current rejection state ----------------------------------------------
+
+    def run_causes(self, run_id: int) -> list[CauseSummary]:
+        rows = self._db.execute(
+            "SELECT c.id, c.code, c.error_class, c.template, rc.outcome, rc.rows, rc.example_keys "
+            "FROM run_causes rc JOIN causes c ON c.id = rc.cause_id WHERE rc.run_id = ? ORDER BY rc.rows DESC",
+            (run_id,)).fetchall()
+        return [CauseSummary(*r[:6], json.loads(r[6])) for r in rows]
+
+    def current_causes(self, *, sync_id: str | None = None, error_class: str | None = None) -> list[CauseSummary]:
+        """Causes of the current rejection state (rows not synced as they stand), largest first."""
+        where, args = _filters(sync_id=sync_id, error_class=error_class)
+        rows = self._db.execute(
+            "SELECT c.id, c.code, c.error_class, c.template, r.outcome, COUNT(*), "
+            " json_group_array(r.key) FILTER (WHERE r.key IS NOT NULL) "
+            f"FROM rejections r JOIN causes c ON c.id = r.cause_id {where} "
+            "GROUP BY c.id, r.outcome ORDER BY COUNT(*) DESC", args).fetchall()
+        return [CauseSummary(*r[:6], json.loads(r[6])[:EXAMPLES_PER_CAUSE]) for r in rows]
+
+    def rejections(self, *, sync_id: str | None = None, cause_id: int | None = None, key: str | None = None,
+                   limit: int | None = None) -> list[RejectionRecord]:
+        where, args = _filters(sync_id=sync_id, cause_id=cause_id, key=key)
+        sql = (f"SELECT r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, r.first_seen, r.last_seen,"
+               f" r.times_seen, r.last_run_id FROM rejections r JOIN causes c ON c.id = r.cause_id {where}"
+               " ORDER BY r.last_seen DESC, r.key")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
+
+    # ---- MQR ledger ---------------------------------------------------------------------------------------
+
+    def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int) -> int:
+        """Add keys to the ledger of the billing period; returns how many were new to it."""
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO mqr_ledger (period_start, entity, key_digest, first_run_id) "
+                           "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
+            return db.total_changes - before
+
+    def mqr_usage(self, period_start: str) -> dict[str, int]:
+        rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",
+                                (period_start,)).fetchall()
+        return dict(rows)
+
+
+_RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
+                " counts, by_operation, phases, notes, error, error_class")
+
+
+def _run(row) -> RunRecord:
+    (run_id, sync_id, trigger, status, dry_run, full_resync, fingerprint, started, finished,
+     counts, by_operation, phases, notes, error, error_class) = row
+    return RunRecord(run_id, sync_id, trigger, status, bool(dry_run), bool(full_resync), fingerprint, started,
+                     finished, RunCounts.from_dict(json.loads(counts), json.loads(by_operation)),
+                     json.loads(phases), json.loads(notes), error, error_class)
+
+
+def _filters(**wanted) -> tuple[str, list]:
+    columns = {"sync_id": "r.sync_id", "error_class": "c.error_class", "cause_id": "c.id", "key": "r.key"}
+    clauses, args = [], []
+    for name, value in wanted.items():
+        if value is not None:
+            clauses.append(f"{columns[name]} = ?")
+            args.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _two_columns(rows: list[tuple], second: str) -> pa.Table:
+    keys = [r[0] for r in rows]
+    values = [r[1] for r in rows]
+    return pa.table({"key": pa.array(keys, pa.string()), second: pa.array(values, pa.string())})
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our open transaction)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
