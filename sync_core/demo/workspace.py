@@ -83,7 +83,6 @@ mode = "update"                 # contacts are created in Iterable by the produc
 match = {{ field = "email", column = "email" }}
 schedule = "every 24h"
 mappings = [
-  {{ column = "user_id", field = "userId" }},
   {{ column = "first_name", field = "firstName" }},
   {{ column = "last_name", field = "lastName" }},
   {{ column = "company", field = "company" }},
