@@ -1,0 +1,67 @@
+"""The state store: crash-visible runs, the current rejection state, per-run causes, the MQR ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+from sync_core import RunCounts, StateStore
+from sync_core.outcomes import RowProblem
+from sync_core.state.schema import MIGRATIONS
+
+
+def test_schema_is_versioned_and_wal(tmp_path):
+    StateStore(tmp_path / "s.sqlite").close()
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_run_left_running_by_a_dead_process_becomes_interrupted(tmp_path):
+    path = tmp_path / "s.sqlite"
+    code = ("from sync_core import StateStore; import os;"
+            f"s = StateStore({str(path)!r}); s.start_run('x', trigger='test', config_fingerprint='f'); os._exit(9)")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    with StateStore(path) as store:  # opening the workspace notices the dead process
+        [run] = store.list_runs()
+    assert run.status == "interrupted" and "sent again by the next run" in run.error
+
+
+def test_one_run_per_sync_at_a_time(tmp_path):
+    with StateStore(tmp_path / "s.sqlite") as store:
+        store.start_run("x", trigger="test", config_fingerprint="f")
+        try:
+            store.start_run("x", trigger="test", config_fingerprint="f")
+        except Exception as exc:
+            assert "already running" in str(exc)
+        else:
+            raise AssertionError("a second concurrent run of the same sync was allowed")
+        store.start_run("y", trigger="test", config_fingerprint="f")  # another sync may run
+
+
+def test_rejection_state_is_one_row_per_key_and_clears_when_synced(tmp_path):
+    with StateStore(tmp_path / "s.sqlite") as store:
+        problem = RowProblem("a@x.io", "rejected", "NotFound", "No record was found with lookup for email:a@x.io",
+                             "expected", "h1")
+        for _ in range(3):
+            run = store.start_run("x", trigger="test", config_fingerprint="f")
+            store.commit_batch(run, "x", fingerprint="f", problems=[problem])
+            store.finish_run(run, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        [state] = store.rejections(sync_id="x")
+        assert state.times_seen == 3 and state.error_class == "expected" and state.last_run_id == run
+        [cause] = store.run_causes(run)
+        assert (cause.rows, cause.example_keys) == (1, ["a@x.io"])
+        assert cause.template == "No record was found with lookup for email:<email>"
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        store.commit_batch(run, "x", fingerprint="f", synced=[("a@x.io", "h2")])
+        assert store.rejections(sync_id="x") == [] and store.snapshot_keys("x") == {"a@x.io"}
+
+
+def test_mqr_ledger_counts_a_key_once_per_period_and_entity(tmp_path):
+    with StateStore(tmp_path / "s.sqlite") as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        assert store.record_queried("2026-11-01", "person", [1, 2, 3], run) == 3
+        assert store.record_queried("2026-11-01", "person", [2, 3, 4], run) == 1
+        assert store.record_queried("2026-12-01", "person", [1], run) == 1
+        assert store.mqr_usage("2026-11-01") == {"person": 4}

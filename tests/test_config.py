@@ -1,0 +1,113 @@
+"""workspace.toml validation: every error names the file, the key path and what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_core import ConfigError, load_workspace
+
+BASE = '''
+[sources.wh]
+type = "duckdb"
+path = "wh.duckdb"
+
+[destinations.iterable]
+type = "iterable"
+api_key = "env:ITERABLE_API_KEY"
+
+[models.people]
+source = "wh"
+sql = "SELECT email, first_name FROM people"
+primary_key = "email"
+
+[syncs.people-to-iterable]
+name = "People"
+model = "people"
+destination = "iterable"
+object = "user"
+mode = "update"
+match = { field = "email", column = "email" }
+mappings = [{ column = "first_name", field = "firstName" }]
+'''
+
+
+def load(tmp_path, text):
+    (tmp_path / "workspace.toml").write_text(text)
+    return load_workspace(tmp_path)
+
+
+def error(tmp_path, text) -> str:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, text)
+    return str(err.value)
+
+
+def test_a_valid_workspace_loads_with_defaults(tmp_path):
+    ws = load(tmp_path, BASE)
+    sync = ws.sync("people-to-iterable")
+    assert sync.mappings[0].null == "omit" and sync.schedule == "manual" and sync.failure_threshold == 0.1
+    assert ws.models["people"].entity == "people" and ws.mqr.limit == 1_500_000
+    assert ws.destinations["iterable"].base_url == "https://api.iterable.com"
+
+
+@pytest.mark.parametrize("old, new, key, problem", [
+    ('mode = "update"', 'mode = "delete"', "syncs.people-to-iterable.mode", "must be one of upsert, update"),
+    ('mappings = [', 'mapings = [', "syncs.people-to-iterable.mapings", "did you mean 'mappings'"),
+    ('field = "firstName"', 'field = "firstName", null = "zero"', "syncs.people-to-iterable.mappings[0].null",
+     "must be one of omit, clear"),
+    ('model = "people"', 'model = "persons"', "syncs.people-to-iterable.model", "unknown model 'persons'"),
+    ('source = "wh"', 'source = "warehouse"', "models.people.source", "unknown source 'warehouse'"),
+    ('primary_key = "email"', '', "models.people.primary_key", "is required"),
+    ('[syncs.people-to-iterable]', '[syncs."People Sync"]', 'syncs.People Sync', "must be a slug"),
+    ('object = "user"', 'object = "event"', "syncs.people-to-iterable.object", "must be one of user"),
+    ('field = "email", column', 'field = "phone", column', "syncs.people-to-iterable.match.field",
+     "must be one of email, userId"),
+    ('name = "People"', 'name = "People"\nschedule = "daily-ish"', "syncs.people-to-iterable.schedule",
+     "'every N'"),
+    ('name = "People"', 'name = "People"\nfailure_threshold = 2', "syncs.people-to-iterable.failure_threshold",
+     "between 0 and 1"),
+    ('[{ column = "first_name", field = "firstName" }]',
+     '[{ column = "first_name", field = "firstName" }, { column = "x", field = "firstName" }]',
+     "syncs.people-to-iterable.mappings", "mapped more than once"),
+])
+def test_errors_name_file_key_and_problem(tmp_path, old, new, key, problem):
+    assert old in BASE
+    message = error(tmp_path, BASE.replace(old, new, 1))
+    assert f"workspace.toml: {key}" in message
+    assert problem in message
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    assert "workspace.toml: not valid TOML" in error(tmp_path, BASE + "\n[broken\n")
+
+
+def test_a_missing_workspace_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="sync-core demo init"):
+        load_workspace(tmp_path / "nowhere")
+
+
+def test_literal_secret_is_refused(tmp_path):
+    message = error(tmp_path, BASE.replace('"env:ITERABLE_API_KEY"', '"c0ffee4711"'))
+    assert "destinations.iterable.api_key" in message and "c0ffee4711" not in message
+
+
+def test_secrets_resolve_from_env_and_secrets_file(tmp_path, monkeypatch):
+    ws = load(tmp_path, BASE)
+    ref = ws.destinations["iterable"].api_key
+    monkeypatch.setenv("ITERABLE_API_KEY", "from-env")
+    assert ref.resolve(tmp_path) == "from-env" and "from-env" not in repr(ref)
+    ws = load(tmp_path, BASE.replace("env:ITERABLE_API_KEY", "secrets:iterable.key"))
+    ref = ws.destinations["iterable"].api_key
+    with pytest.raises(ConfigError, match="does not exist"):
+        ref.resolve(tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('[iterable]\nkey = "from-file"\n')
+    assert ref.resolve(tmp_path) == "from-file"
+
+
+def test_fingerprint_changes_with_mappings_not_with_display_name(tmp_path):
+    before = load(tmp_path, BASE).fingerprint("people-to-iterable")
+    renamed = load(tmp_path, BASE.replace('name = "People"', 'name = "People (renamed)"'))
+    assert renamed.fingerprint("people-to-iterable") == before
+    remapped = load(tmp_path, BASE.replace('"firstName"', '"givenName"'))
+    assert remapped.fingerprint("people-to-iterable") != before

@@ -1,0 +1,136 @@
+"""The planner's diff against the committed snapshot, with the count invariant."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from sync_core import StateStore, invariant_violations, load_workspace
+from sync_core.outcomes import RowProblem
+from sync_core.planner import build_plan
+from sync_core.sources import open_source
+
+WORKSPACE = '''
+[sources.wh]
+type = "duckdb"
+path = "wh.duckdb"
+
+[destinations.iterable]
+type = "iterable"
+api_key = "env:UNUSED"
+
+[models.people]
+source = "wh"
+sql = "SELECT email, name, score FROM people"
+primary_key = "email"
+
+[syncs.people]
+model = "people"
+destination = "iterable"
+object = "user"
+mode = "update"
+match = { field = "email", column = "email" }
+mappings = [{ column = "name", field = "name" }, { column = "score", field = "score" }]
+'''
+
+
+@pytest.fixture
+def ws(tmp_path):
+    (tmp_path / "workspace.toml").write_text(WORKSPACE)
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("CREATE TABLE people (email VARCHAR, name VARCHAR, score INTEGER)")
+        con.execute("INSERT INTO people VALUES ('a@x.io', 'A', 1), ('b@x.io', 'B', 2), ('c@x.io', 'C', 3), "
+                    "('d@x.io', 'D', 4), (NULL, 'nobody', 0), ('dup@x.io', 'D1', 5), ('dup@x.io', 'D2', 6)")
+    return load_workspace(tmp_path)
+
+
+def sql(ws, statement):
+    with duckdb.connect(str(ws.root / "wh.duckdb")) as con:
+        con.execute(statement)
+
+
+def plan(ws, **kwargs):
+    store = StateStore(ws.state_path)
+    sync = ws.sync("people")
+    p = build_plan(ws, sync, open_source(ws.sources["wh"]), store, **kwargs)
+    return store, p
+
+
+def record(store, p, *, keys=(), problems=()):
+    """Record a run in which the destination confirmed `keys` and refused with `problems`."""
+    run_id = store.start_run("people", trigger="test", config_fingerprint=p.fingerprint)
+    rows = [r for batch in p.rows() for r in batch if r.key in keys]
+    store.commit_batch(run_id, "people", fingerprint=p.fingerprint, synced=[(r.key, r.row_hash) for r in rows],
+                       problems=problems)
+    store.finish_run(run_id, status="healthy", counts=p.counts, phases={}, notes=[])
+
+
+def confirm(store, p, keys):
+    record(store, p, keys=keys)
+
+
+def ops(p):
+    return {r.key: r.operation for batch in p.rows() for r in batch}
+
+
+def test_first_plan_adds_every_valid_row_and_rejects_bad_keys(ws):
+    store, p = plan(ws)
+    c = p.counts.as_dict()
+    assert invariant_violations(c) == []
+    assert (c["queried"], c["invalid"], c["added"], c["unchanged"]) == (7, 3, 4, 0)
+    assert set(ops(p)) == {"a@x.io", "b@x.io", "c@x.io", "d@x.io"}
+    codes = sorted((pr.code, pr.key) for pr in p.invalid)
+    assert codes == [("DuplicatePrimaryKey", "dup@x.io"), ("DuplicatePrimaryKey", "dup@x.io"),
+                     ("NullPrimaryKey", None)]
+
+
+def test_diff_against_the_snapshot(ws):
+    store, p = plan(ws)
+    confirm(store, p, {"a@x.io", "b@x.io", "c@x.io"})
+    rejected = [r for batch in p.rows() for r in batch if r.key == "d@x.io"][0]
+    record(store, p, problems=[
+        RowProblem("d@x.io", "rejected", "NotFound", "No record was found with lookup for email:d@x.io",
+                   "expected", rejected.row_hash)])
+    p.close()
+    sql(ws, "UPDATE people SET score = 20 WHERE email = 'b@x.io'")
+    sql(ws, "DELETE FROM people WHERE email = 'c@x.io'")
+    sql(ws, "INSERT INTO people VALUES ('e@x.io', 'E', 5)")
+
+    store, p = plan(ws)
+    c = p.counts.as_dict()
+    assert invariant_violations(c) == []
+    assert ops(p) == {"b@x.io": "changed", "d@x.io": "retried", "e@x.io": "added"}
+    assert (c["unchanged"], c["removed"]) == (1, 1) and p.removed_keys == ["c@x.io"]
+
+
+def test_a_retried_row_that_changed_is_planned_by_its_change(ws):
+    store, p = plan(ws)
+    row = [r for batch in p.rows() for r in batch if r.key == "d@x.io"][0]
+    record(store, p, problems=[
+        RowProblem("d@x.io", "failed", "Timeout", "no answer", "transient", row.row_hash)])
+    sql(ws, "UPDATE people SET name = 'Dee' WHERE email = 'd@x.io'")
+    store, p = plan(ws)
+    assert ops(p)["d@x.io"] == "added"
+
+
+def test_full_resync_sends_confirmed_rows_again(ws):
+    store, p = plan(ws)
+    confirm(store, p, {"a@x.io"})
+    store, p = plan(ws, full_resync=True)
+    assert ops(p)["a@x.io"] == "changed" and p.counts.unchanged == 0
+    assert any("Full resync" in n for n in p.notes)
+
+
+def test_a_mapping_change_says_how_many_rows_it_resends(ws):
+    store, p = plan(ws)
+    confirm(store, p, {"a@x.io", "b@x.io"})
+    (ws.root / "workspace.toml").write_text(WORKSPACE.replace('field = "score"', 'field = "leadScore"'))
+    ws2 = load_workspace(ws.root)
+    store, p = plan(ws2)
+    assert p.counts.operation("changed") == 2
+    assert any("config changed" in n and "2 rows will be resent" in n for n in p.notes)
+
+
+def test_mqr_digests_are_distinct_queried_keys(ws):
+    _, p = plan(ws)
+    assert len(p.key_digests()) == 5  # a, b, c, d, dup (counted once); the null key is no record
