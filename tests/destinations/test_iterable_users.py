@@ -1,0 +1,106 @@
+"""The Iterable users destination against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from sync_core.config import DestinationConfig, Mapping, SyncConfig
+from sync_core.destinations.base import TransientError
+from sync_core.destinations.iterable.users import IterableUsers, iterable_value
+from sync_core.errors import DestinationError
+from sync_core.planner import PlannedRow
+from sync_core.sandbox import SandboxServer
+from sync_core.secrets import SecretRef
+
+KEY = "test-key-123"
+
+
+@pytest.fixture
+def server(tmp_path):
+    with SandboxServer(tmp_path / "sb.sqlite", port=0) as srv:
+        srv.state.add_project("p", KEY)
+        srv.state.upsert_users("p", [{"email": "known@x.io", "userId": "u1", "dataFields": {"score": 1}},
+                                     {"email": "Other@X.io", "userId": "u2", "dataFields": {}}])
+        yield srv
+
+
+def destination(server, *, mode="update", match="email", key=KEY, nulls="omit"):
+    config = DestinationConfig("iterable", "iterable", server.url, SecretRef("env", "K", "ws.toml", "k"),
+                               timeout_seconds=5)
+    sync = SyncConfig("s", "S", "m", "iterable", "user", mode, match, "email",
+                      (Mapping("score", "score"), Mapping("plan", "plan", nulls)), "manual", ())
+    return IterableUsers(config, sync, key)
+
+
+def row(ident, **values):
+    return PlannedRow(ident, "added", "h", ident, {"score": values.get("score"), "plan": values.get("plan")})
+
+
+def test_values_in_iterable_formats():
+    assert iterable_value(datetime(2026, 1, 5, 6, 7, 8)) == "2026-01-05 06:07:08 +00:00"
+    assert iterable_value(datetime(2026, 1, 5, 8, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-05 06:00:00 +00:00"
+    assert iterable_value(date(2026, 1, 5)) == "2026-01-05"
+    assert iterable_value(Decimal("12.50")) == 12.5 and iterable_value(Decimal("3.00")) == 3
+    assert iterable_value(float("nan")) is None
+
+
+def test_nulls_are_omitted_or_cleared_per_mapping(server):
+    assert destination(server).user(row("a@x.io", score=1))["dataFields"] == {"score": 1}
+    assert destination(server, nulls="clear").user(row("a@x.io", score=1))["dataFields"] == {"score": 1, "plan": None}
+
+
+def test_existing_users_come_from_one_export_of_identifiers(server):
+    dest = destination(server)
+    mark = server.state.last_request_id()
+    assert dest.existing() == {"known@x.io", "other@x.io"}
+    [req] = server.state.requests(since_id=mark)
+    assert req["endpoint"] == "export/data.json"
+    assert destination(server, mode="upsert").existing() is None
+
+
+def test_send_maps_failed_updates_to_one_outcome_per_row(server):
+    dest = destination(server)
+    result = dest.send([row("known@x.io", score=7), row("OTHER@x.io", score="seven"), row("ghost@x.io", score=1)])
+    assert [r.key for r in result.synced] == ["known@x.io"]
+    outcome = {r.row.key: r for r in result.rejected}
+    assert outcome["ghost@x.io"].message == "No record was found with lookup for email:ghost@x.io"
+    assert outcome["OTHER@x.io"].code == "RequestFieldsTypesMismatched"  # score was a number in Iterable
+    assert server.state.get_user("p", email="known@x.io")["dataFields"]["score"] == 7
+    assert server.state.get_user("p", email="ghost@x.io") is None  # update-only created nobody
+
+
+def test_invalid_emails_and_empty_identifiers_are_refused_locally(server):
+    dest = destination(server)
+    assert dest.validate(row("a@@x")).code == "InvalidEmailAddressError"
+    assert dest.validate(PlannedRow("k", "added", "h", None, {})).code == "MissingIdentifier"
+    assert dest.validate(row("fine@x.io")) is None
+
+
+def test_requests_stay_within_1000_users_and_4_mb(server):
+    dest = destination(server)
+    small = [row(f"p{i}@x.io", score=i) for i in range(2500)]
+    assert [len(b) for b in dest.batches(small)] == [1000, 1000, 500]
+    big = [row(f"p{i}@x.io", plan="x" * 10_000) for i in range(900)]
+    batches = dest.batches(big)
+    assert len(batches) >= 3
+    assert all(len(json.dumps({"users": [dest.user(r) for r in b]})) <= 4 * 1024 * 1024 for b in batches)
+
+
+def test_a_bad_key_is_fatal_with_a_hint_and_no_key_in_the_message(server):
+    with pytest.raises(DestinationError) as err:
+        destination(server, key="wrong-key").send([row("known@x.io", score=1)])
+    message = str(err.value)
+    assert "HTTP 401 BadApiKey" in message and "destinations.iterable.api_key (env:K)" in message
+    assert "wrong-key" not in message
+
+
+def test_rate_limit_answers_are_transient_with_retry_after(server):
+    dest = destination(server)
+    with pytest.raises(TransientError) as err:
+        for _ in range(10):  # no client-side limiter here: bulkUpdate allows 5 per second
+            dest.send([row("known@x.io", score=1)])
+    assert err.value.code == "RateLimitExceeded" and err.value.retry_after >= 1

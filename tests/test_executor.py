@@ -1,0 +1,88 @@
+"""The executor's retry, split and stop rules, driven by a scripted destination (the executor is under test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_core.destinations.base import BatchRejected, SendResult, TransientError
+from sync_core.errors import DestinationError
+from sync_core.executor import Executor
+from sync_core.planner import PlannedRow
+from sync_core.ratelimit import RateLimiter
+
+
+def rows(n):
+    return [PlannedRow(f"k{i}", "added", f"h{i}", f"k{i}@x.io", {}) for i in range(n)]
+
+
+class Scripted:
+    """Answers each send() from a script of exceptions, then accepts; refuses batches holding `poison`."""
+    name = "scripted"
+    requests_per_second = 1000.0
+
+    def __init__(self, script=(), poison=None, fatal_after=None):
+        self.script, self.poison, self.fatal_after = list(script), poison, fatal_after
+        self.calls = []
+
+    def send(self, batch):
+        self.calls.append([r.key for r in batch])
+        if self.fatal_after is not None and len(self.calls) > self.fatal_after:
+            raise DestinationError(self.name, "HTTP 401 BadApiKey", "Invalid API key", "check the key")
+        if self.script:
+            raise self.script.pop(0)
+        if self.poison and any(r.key == self.poison for r in batch):
+            raise BatchRejected("BadParams", "one user has a malformed field")
+        return SendResult(synced=list(batch))
+
+
+def deliver(dest, batches, **kwargs):
+    sleeps = []
+    ex = Executor(dest, sleep=sleeps.append, seed=1, limiter=RateLimiter(1000, clock=lambda: 0, sleep=lambda s: None),
+                  **kwargs)
+    results = []
+    ex.deliver(batches, results.append)
+    synced = [r.key for res in results for r in res.synced]
+    rejected = {r.row.key: r for res in results for r in res.rejected}
+    return synced, rejected, sleeps
+
+
+def test_transient_errors_are_retried_with_backoff_and_retry_after():
+    dest = Scripted([TransientError("RateLimitExceeded", "slow down", retry_after=3),
+                     TransientError("HTTP 503", "unavailable")])
+    synced, rejected, sleeps = deliver(dest, [rows(3)], concurrency=1)
+    assert synced == ["k0", "k1", "k2"] and not rejected
+    assert 3 <= sleeps[0] <= 3.25  # Retry-After honoured (plus a little jitter)
+    assert 0.25 <= sleeps[1] <= 1.0  # exponential backoff with jitter, second attempt
+
+
+def test_after_the_last_attempt_rows_are_failed_transient_for_the_next_run():
+    dest = Scripted([TransientError("Timeout", "no answer")] * 3)
+    synced, rejected, _ = deliver(dest, [rows(2)], max_attempts=3, concurrency=1)
+    assert synced == [] and {r.default_class for r in rejected.values()} == {"transient"}
+    assert "gave up after 3 attempts" in rejected["k0"].message
+
+
+def test_a_batch_refused_as_a_whole_is_split_to_isolate_the_bad_row():
+    dest = Scripted(poison="k5")
+    synced, rejected, _ = deliver(dest, [rows(8)], concurrency=1)
+    assert sorted(synced) == sorted(f"k{i}" for i in range(8) if i != 5)
+    assert list(rejected) == ["k5"] and rejected["k5"].default_class == "data"
+    assert len(dest.calls) <= 1 + 2 * 3  # halves: log2(8) levels, two requests each at most
+
+
+def test_a_fatal_error_stops_new_requests_and_is_raised():
+    dest = Scripted(fatal_after=2)
+    with pytest.raises(DestinationError, match="401"):
+        deliver(dest, [rows(2) for _ in range(10)], concurrency=1)
+    assert len(dest.calls) == 3
+
+
+def test_rate_limiter_spaces_requests_evenly():
+    now = [0.0]
+    limiter = RateLimiter(5, headroom=1.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    times = []
+    for _ in range(11):
+        limiter.acquire()
+        times.append(now[0])
+    assert times[-1] == pytest.approx(2.0)  # 10 intervals of 0.2 s: never 6 in one second
+    assert all(b - a == pytest.approx(0.2) for a, b in zip(times, times[1:]))
