@@ -1,0 +1,72 @@
+"""The CLI as a user types it: `sync-core` in a subprocess, and its JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from sync_core import StateStore, invariant_violations
+from sync_core.mqr import current_period_start
+
+RUN_FIELDS = {"id", "sync", "status", "started_at", "finished_at", "config_fingerprint", "counts"}
+COUNT_TERMS = {"queried", "invalid", "unchanged", "planned", "added", "changed", "removed", "retried", "synced",
+               "rejected_expected", "rejected_other", "failed", "not_attempted"}
+
+
+def cli(demo, *args, check=True):
+    env = dict(os.environ, SYNC_CORE_WORKSPACE=str(demo.root))
+    done = subprocess.run([sys.executable, "-m", "sync_core.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_run_then_read_history_as_json(demo):
+    shown = cli(demo, "run", "iterable-production")
+    assert "Run 1 of iterable-production: WARNING" in shown.stdout
+    assert "queried 1,5" in shown.stdout or "queried 1," in shown.stdout
+
+    [run] = json.loads(cli(demo, "runs", "--json").stdout)
+    assert RUN_FIELDS <= set(run) and set(run["counts"]) == COUNT_TERMS
+    assert invariant_violations(run["counts"]) == []
+
+    detail = json.loads(cli(demo, "run-show", str(run["id"]), "--json").stdout)
+    codes = {c["code"]: c for c in detail["causes"]}
+    assert codes["NotFound"]["class"] == "expected" and codes["NotFound"]["rows"] == run["counts"]["rejected_expected"]
+
+    failures = json.loads(cli(demo, "failures", "--class", "expected", "--json").stdout)
+    assert [f["code"] for f in failures] == ["NotFound"] and len(failures[0]["example_keys"]) == 5
+    real = json.loads(cli(demo, "failures", "--run", str(run["id"]), "--class", "data", "--json").stdout)
+    assert {f["code"] for f in real} == {"InvalidEmailAddressError", "DuplicatePrimaryKey", "NullPrimaryKey"}
+
+
+def test_dry_run_sends_nothing_and_counts_no_mqr(demo):
+    mark = demo.sandbox.last_request_id()
+    shown = cli(demo, "run", "iterable-production", "--dry-run", "--json")
+    run = json.loads(shown.stdout)
+    assert run["status"] == "planned" and run["counts"]["not_attempted"] == run["counts"]["planned"] > 0
+    assert demo.sandbox.requests(since_id=mark) == []
+    with StateStore(demo.workspace.state_path) as store:
+        assert store.snapshot_keys("iterable-production") == set()
+        assert store.mqr_usage(current_period_start(1).isoformat()) == {}
+    cli(demo, "run", "iterable-production")
+    with StateStore(demo.workspace.state_path) as store:
+        assert store.mqr_usage(current_period_start(1).isoformat())["person"] == run["counts"]["queried"] \
+            - demo.warehouse("SELECT COUNT(*) FROM marketing_contacts WHERE deleted_at IS NULL AND email IS NULL")[0][0] \
+            - demo.warehouse("SELECT COUNT(*) - COUNT(DISTINCT email) FROM marketing_contacts "
+                             "WHERE deleted_at IS NULL AND email IS NOT NULL")[0][0]
+
+
+def test_a_failed_run_exits_non_zero(demo):
+    (demo.root / ".streamlit" / "secrets.toml").write_text('[sandbox]\niterable_api_key = "wrong"\n')
+    done = cli(demo, "run", "iterable-production", check=False)
+    assert done.returncode == 1 and "FAILED" in done.stdout and "HTTP 401" in done.stdout
+
+
+def test_syncs_lists_all_syncs_and_empty_history_says_what_to_do(demo):
+    assert "No runs yet" in cli(demo, "runs").stdout
+    listing = cli(demo, "syncs").stdout
+    assert "iterable-production" in listing and "Iterable - First Namespace Details Sync" in listing
