@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_failures)
 
+    p = sub.add_parser("up", help="the demo in one command: workspace, sandbox and dashboard (Ctrl-C stops)")
+    p.add_argument("--port", type=int, default=8501, help="the dashboard's port")
+    p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
+    p.add_argument("--days", type=int, default=2, help="simulated days of history in a new demo")
+    p.set_defaults(handler=cmd_up)
+
     p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
     p.add_argument("--port", type=int, help="default: the workspace's [sandbox] port")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
@@ -234,6 +240,14 @@ def cmd_failures(args) -> int:
         if c.example_keys:
             print(f"             e.g. {', '.join(c.example_keys)}")
     return 0
+
+
+def cmd_up(args) -> int:
+    from .demo.workspace import DEFAULT_CONTACTS
+    from .launcher import up
+    root = Path(args.workspace or os.environ.get(WORKSPACE_ENV) or "demo-workspace")
+    return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
+              observer_factory=TerminalProgress)
 
 
 def cmd_sandbox(args) -> int:
