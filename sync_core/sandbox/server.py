@@ -1,0 +1,195 @@
+"""Real HTTP on loopback for the sandbox: a threading HTTP/1.1 server with keep-alive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from .clock import Clock, SystemClock
+from .iterable import Body, IterableApi
+from .state import SandboxState
+
+_JSON = {"Content-Type": "application/json"}
+_SHUTDOWN_POLL_SECONDS = 0.05  # how long stop() may wait for the serving loop to notice
+# Sandbox-only endpoints: no API key, not logged, never rate limited.
+_ADMIN_ROUTES = {
+    "/_sandbox/health": lambda: (200, _JSON, json.dumps({"ok": True}).encode()),
+}
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # open keep-alive connections must not block shutdown
+
+    def __init__(self, address: tuple[str, int], api: IterableApi) -> None:
+        self.api = api
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so a requests.Session reuses connections
+    timeout = 120  # seconds an idle keep-alive connection may hold its thread
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm and
+        # the client's delayed ACK add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the request log in SQLite is the record; stderr stays quiet
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            body = self._read_body()
+            admin = _ADMIN_ROUTES.get(url.path)
+            if admin is not None:
+                status, headers, payload = admin()
+            else:
+                query = parse_qs(url.query, keep_blank_values=True)
+                status, headers, payload = self.server.api.handle(
+                    self.command, url.path, query, self.headers, body
+                )
+        except Exception as error:  # never leave the client without an answer
+            message = {"msg": f"{type(error).__name__}: {error}", "code": "GenericError",
+                       "params": None}
+            status, headers, payload = 500, _JSON, json.dumps(message).encode()
+        try:
+            self._send(status, headers, payload)
+        except ConnectionError:
+            self.close_connection = True  # the client went away mid-answer
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked_body()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _read_chunked_body(self) -> bytes:
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # CRLF after each chunk
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(parts)
+
+    def _send(self, status: int, headers: dict[str, str], payload: Body) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if isinstance(payload, bytes):
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        # Streamed: chunked transfer, so huge exports never sit in memory whole.
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in payload:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        finally:
+            payload.close()  # runs the stream's cleanup even if the client hung up
+
+
+class SandboxServer:
+    """The Iterable sandbox on a real port; `port=0` picks a free one."""
+
+    def __init__(
+        self,
+        state_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limits: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
+        self.state = SandboxState(state_path)
+        self.clock = clock or SystemClock()
+        self.api = IterableApi(self.state, clock=self.clock, rate_limits=rate_limits)
+        self._httpd = _HttpServer((host, port), self.api)  # bound now, so .url is known
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return self._httpd.server_address[0]
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            args=(_SHUTDOWN_POLL_SECONDS,),
+            name=f"iterable-sandbox:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(_SHUTDOWN_POLL_SECONDS)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+        self.state.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self if self._thread else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local sandbox of Iterable's user API.")
+    parser.add_argument("--state", required=True, help="SQLite file holding the sandbox")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--no-rate-limits", action="store_true")
+    parser.add_argument("--project", help="ensure this project exists (needs --api-key)")
+    parser.add_argument("--api-key", help="API key of --project")
+    args = parser.parse_args(argv)
+    if (args.project is None) != (args.api_key is None):
+        parser.error("--project and --api-key go together")
+
+    server = SandboxServer(
+        args.state, host=args.host, port=args.port, rate_limits=not args.no_rate_limits
+    )
+    if args.project:
+        server.state.add_project(args.project, args.api_key)
+    print(f"Iterable sandbox listening on {server.url} (state: {args.state})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
