@@ -1,4 +1,4 @@
-"""The dashboard's run list, driven with Streamlit's AppTest."""
+"""The dashboard, driven with Streamlit's AppTest: every page, populated and empty."""
 
 from __future__ import annotations
 

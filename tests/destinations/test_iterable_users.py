@@ -104,3 +104,17 @@ def test_rate_limit_answers_are_transient_with_retry_after(server):
         for _ in range(10):  # no client-side limiter here: bulkUpdate allows 5 per second
             dest.send([row("known@x.io", score=1)])
     assert err.value.code == "RateLimitExceeded" and err.value.retry_after >= 1
+
+
+def test_a_run_of_requests_keeps_under_5_per_second_without_a_429(server):
+    from sync_core.executor import Executor
+    dest = destination(server, mode="upsert")
+    mark = server.state.last_request_id()
+    results = []
+    Executor(dest, concurrency=3).deliver([[row(f"p{b}-{i}@x.io", score=i) for i in range(5)] for b in range(12)],
+                                          results.append)
+    log = server.state.requests(endpoint="users/bulkUpdate", since_id=mark)
+    assert [r["status"] for r in log] == [200] * 12 and sum(len(r.synced) for r in results) == 60
+    times = [r["at"] for r in log]
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert busiest <= 5, f"{busiest} requests in one second"
