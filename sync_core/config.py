@@ -43,6 +43,8 @@ class DestinationConfig:
     timeout_seconds: float = 30.0
     max_attempts: int = 5
     concurrency: int = 2
+    batch_size: int | None = None  # rows per request; None: the API's maximum
+    rate_limit_reserve: float = 0.0  # share of the vendor's rate limit left to other integrations
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,8 @@ def _source(s: _Section, root: Path) -> SourceConfig:
 
 def _destination(d: _Section) -> DestinationConfig:
     name = _check_name(d, "destination")
-    d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency")
+    d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency", "batch_size",
+           "rate_limit_reserve")
     kind = d.get("type", str, choices=tuple(DESTINATION_OBJECTS))
     base_url = d.get("base_url", str, "https://api.iterable.com").rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -273,7 +276,21 @@ def _destination(d: _Section) -> DestinationConfig:
         api_key=parse_secret_ref(d.data.get("api_key"), d.file, d.key("api_key")),
         timeout_seconds=float(d.get("timeout_seconds", (int, float), 30.0)),
         max_attempts=d.get("max_attempts", int, 5),
-        concurrency=d.get("concurrency", int, 2))
+        concurrency=d.get("concurrency", int, 2),
+        batch_size=_positive(d, "batch_size", d.get("batch_size", int, None)),
+        rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True))
+
+
+def _positive(section: _Section, name: str, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise section.error(name, "must be at least 1")
+    return value
+
+
+def _share(section: _Section, name: str, value: float, *, below_one: bool = False) -> float:
+    if not (0 <= value < 1 if below_one else 0 <= value <= 1):
+        raise section.error(name, f"must be a share between 0 and 1{' (less than 1)' if below_one else ''}")
+    return float(value)
 
 
 def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
@@ -341,9 +358,7 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     schedule = s.get("schedule", str, "manual").strip()
     if not SCHEDULE.match(schedule):
         raise s.error("schedule", f"must be 'manual' or 'every N' with m, h or d (e.g. 'every 24h'), not {schedule!r}")
-    threshold = float(s.get("failure_threshold", (int, float), 0.1))
-    if not 0 <= threshold <= 1:
-        raise s.error("failure_threshold", "must be a share between 0 and 1")
+    threshold = _share(s, "failure_threshold", s.get("failure_threshold", (int, float), 0.1))
     return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,
                       mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
                       schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold)

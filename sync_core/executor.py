@@ -1,4 +1,5 @@
-"""The executor: planned rows -> destination requests, under the destination's rate and concurrency limits.
+"""The executor: planned rows -> destination requests, with bounded concurrency (the destination's client
+waits for its shared rate limits before each request).
 
 Transient failures are retried with exponential backoff and jitter (a `Retry-After` is honoured); once the
 attempts are spent the rows are left `failed` for the next run. A batch refused as a whole is split in
@@ -17,20 +18,18 @@ from typing import Callable, Iterable, TypeVar
 from .destinations.base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 from .errors import DestinationError
 from .planner import PlannedRow
-from .ratelimit import RateLimiter
 
 T = TypeVar("T")
 
 
 class Executor:
     def __init__(self, destination: DestinationObject, *, max_attempts: int = 5, concurrency: int = 2,
-                 limiter: RateLimiter | None = None, base_delay: float = 0.5, max_delay: float = 60.0,
+                 base_delay: float = 0.5, max_delay: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
                  on_retry: Callable[[str], None] = lambda message: None):
         self.destination = destination
         self.max_attempts = max(1, max_attempts)
         self.concurrency = max(1, concurrency)
-        self.limiter = limiter or RateLimiter(destination.requests_per_second)
         self.base_delay, self.max_delay = base_delay, max_delay
         self._sleep = sleep
         self._random = random.Random(seed)
@@ -44,7 +43,6 @@ class Executor:
         for attempt in range(1, self.max_attempts + 1):
             if self._stop.is_set():
                 raise TransientError("Stopped", "the run was stopped before this request was sent")
-            self.limiter.acquire()
             with self._lock:
                 self.requests_sent += 1
             try:

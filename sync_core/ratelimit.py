@@ -1,30 +1,86 @@
-"""Client-side rate limiting: keep under a vendor's requests-per-second limit instead of bouncing off it."""
+"""Client-side rate limits, shared by every thread and process that writes with the same credential.
+
+Vendors limit per project (Iterable: bulkUpdate 5 req/s, export 4 req/min), whoever sends. Two syncs to one
+project, or a sync and a look-up, must share that budget, so the limiter's memory is a small SQLite file in
+the workspace's state folder: a sliding-window log of the requests sent per key, where the key is a digest
+of the credential (never the credential) and the endpoint. A `reserve` leaves part of the limit to other
+integrations that use the same key.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import sqlite3
 import threading
-import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .clock import Clock, SystemClock
+
+# Requests are counted when sent but the vendor counts them when they arrive; a slightly longer window
+# than the vendor's absorbs the jitter between the two.
+WINDOW_MARGIN = 0.05
 
 
-class RateLimiter:
-    """Spaces requests evenly at `rate` per second.
+@dataclass(frozen=True)
+class Limit:
+    requests: int
+    per_seconds: float
 
-    Vendors count requests in sliding windows, so a burst allowance would let a window hold more than the
-    limit; even spacing (a token bucket of capacity 1) cannot. `headroom` keeps us slightly below the limit
-    because network jitter can bring requests closer together on arrival than they were sent."""
 
-    def __init__(self, rate: float, *, headroom: float = 0.97, clock=time.monotonic, sleep=time.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.interval = 1.0 / (rate * headroom)
-        self._clock, self._sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
+def credential_digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
+
+class SharedRateLimits:
+    def __init__(self, path: str | Path, credential: str, limits: dict[str, Limit], *, reserve: float = 0.0,
+                 clock: Clock | None = None):
+        if not 0 <= reserve < 1:
+            raise ValueError("reserve must be a share in [0, 1)")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.credential = credential
+        self.limits = limits
+        self.reserve = reserve
+        self.clock = clock or SystemClock()
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, at REAL NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS sent_by_key ON sent (key, at)")
+            self._local.db = db
+        return db
+
+    def allowed(self, endpoint: str) -> int:
+        """Requests per window this client may send: the vendor's limit less the reserve, at least one."""
+        return max(1, math.floor(self.limits[endpoint].requests * (1 - self.reserve)))
+
+    def acquire(self, endpoint: str) -> None:
+        """Wait until a request to `endpoint` fits in the shared window, and count it."""
+        limit = self.limits[endpoint]
+        window = limit.per_seconds * (1 + WINDOW_MARGIN)
+        allowed = self.allowed(endpoint)
+        key = f"{self.credential}:{endpoint}"
+        db = self._db()
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                now = self.clock.now()
+                db.execute("DELETE FROM sent WHERE key = ? AND at <= ?", (key, now - window))
+                recent = [at for (at,) in db.execute("SELECT at FROM sent WHERE key = ? ORDER BY at", (key,))]
+                if len(recent) < allowed:
+                    db.execute("INSERT INTO sent (key, at) VALUES (?, ?)", (key, now))
+                    db.execute("COMMIT")
+                    return
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            # The oldest request in the window leaves it at recent[-allowed] + window.
+            self.clock.sleep(max(0.001, recent[-allowed] + window - now))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+from .clock import Clock, SystemClock
 from .config import SyncConfig, Workspace
 from .counts import RunCounts
 from .destinations import Rejection, SendResult, TransientError, open_destination
@@ -68,18 +69,20 @@ class _Run:
 
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
-             dry_run: bool = False, observer: RunObserver | None = None,
-             executor_options: dict | None = None) -> RunRecord:
+             dry_run: bool = False, observer: RunObserver | None = None, clock: Clock | None = None) -> RunRecord:
     """Run a sync and return its record. Errors the user must fix are recorded on the run (status `failed`,
-    with the error and its class) and returned, not raised; only an unknown sync id raises."""
+    with the error and its class) and returned, not raised; only an unknown sync id raises.
+
+    `clock` is where rate limits and backoff take their time (tests pass a scaled or manual one)."""
     sync = workspace.sync(sync_id)
+    clock = clock or SystemClock()
     observer = observer or SilentObserver()
     with StateStore(workspace.state_path) as store:
         run = _Run(store, store.start_run(sync.id, trigger=trigger, config_fingerprint=workspace.fingerprint(sync.id),
                                           dry_run=dry_run, full_resync=full_resync), sync, observer)
         plan: Plan | None = None
         try:
-            destination = open_destination(workspace, sync)  # secrets first: a config error before any query
+            destination = open_destination(workspace, sync, clock=clock)  # secrets first: a config error before any query
             with run.phase("query"):
                 plan = build_plan(workspace, sync, open_source(workspace.sources[workspace.models[sync.model].source]),
                                   store, full_resync=full_resync)
@@ -94,8 +97,9 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 period = current_period_start(workspace.mqr.billing_period_start_day).isoformat()
                 store.record_queried(period, model.entity, plan.key_digests(), run.run_id)
                 store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, problems=plan.invalid)
-            executor = Executor(destination, **_executor_settings(workspace, sync, executor_options),
-                                on_retry=observer.note)
+            config = workspace.destinations[sync.destination]
+            executor = Executor(destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
+                                sleep=clock.sleep, on_retry=observer.note)
             existing = None
             if run.counts.planned > run.counts.operation("removed"):  # rows to write: learn who exists first
                 with run.phase("lookup"):
@@ -141,13 +145,6 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing: set[
             run.commit(result.synced, [run.problem(r) for r in result.rejected], operations)
 
         executor.deliver(destination.batches(to_send), record)
-
-
-def _executor_settings(workspace: Workspace, sync: SyncConfig, overrides: dict | None) -> dict:
-    config = workspace.destinations[sync.destination]
-    settings = {"max_attempts": config.max_attempts, "concurrency": config.concurrency}
-    settings.update(overrides or {})
-    return settings
 
 
 def _error_class(exc: BaseException) -> str:

@@ -8,7 +8,6 @@ from sync_core.destinations.base import BatchRejected, SendResult, TransientErro
 from sync_core.errors import DestinationError
 from sync_core.executor import Executor
 from sync_core.planner import PlannedRow
-from sync_core.ratelimit import RateLimiter
 
 
 def rows(n):
@@ -18,7 +17,6 @@ def rows(n):
 class Scripted:
     """Answers each send() from a script of exceptions, then accepts; refuses batches holding `poison`."""
     name = "scripted"
-    requests_per_second = 1000.0
 
     def __init__(self, script=(), poison=None, fatal_after=None):
         self.script, self.poison, self.fatal_after = list(script), poison, fatal_after
@@ -37,8 +35,7 @@ class Scripted:
 
 def deliver(dest, batches, **kwargs):
     sleeps = []
-    ex = Executor(dest, sleep=sleeps.append, seed=1, limiter=RateLimiter(1000, clock=lambda: 0, sleep=lambda s: None),
-                  **kwargs)
+    ex = Executor(dest, sleep=sleeps.append, seed=1, **kwargs)
     results = []
     ex.deliver(batches, results.append)
     synced = [r.key for res in results for r in res.synced]
@@ -75,14 +72,3 @@ def test_a_fatal_error_stops_new_requests_and_is_raised():
     with pytest.raises(DestinationError, match="401"):
         deliver(dest, [rows(2) for _ in range(10)], concurrency=1)
     assert len(dest.calls) == 3
-
-
-def test_rate_limiter_spaces_requests_evenly():
-    now = [0.0]
-    limiter = RateLimiter(5, headroom=1.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    times = []
-    for _ in range(11):
-        limiter.acquire()
-        times.append(now[0])
-    assert times[-1] == pytest.approx(2.0)  # 10 intervals of 0.2 s: never 6 in one second
-    assert all(b - a == pytest.approx(0.2) for a, b in zip(times, times[1:]))

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from ..clock import Clock
 from ..config import SyncConfig, Workspace
+from ..ratelimit import SharedRateLimits, credential_digest
 from .base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 
+RATE_LIMITS_FILE = "rate-limits.sqlite"
 
-def open_destination(workspace: Workspace, sync: SyncConfig) -> DestinationObject:
-    """The destination object a sync writes to, with its secret resolved (a ConfigError if it cannot be)."""
+
+def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | None = None) -> DestinationObject:
+    """The destination object a sync writes to, with its secret resolved (a ConfigError if it cannot be) and
+    its rate limits shared with every other process of this workspace that uses the same credential."""
     config = workspace.destinations[sync.destination]
     api_key = config.api_key.resolve(workspace.root)
     if config.type == "iterable" and sync.object == "user":
         from .iterable.users import IterableUsers
-        return IterableUsers(config, sync, api_key)
+        limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
+                                  IterableUsers.LIMITS, reserve=config.rate_limit_reserve, clock=clock)
+        return IterableUsers(config, sync, api_key, limits)
     raise AssertionError(f"config validation let through {config.type}/{sync.object}")
 
 

@@ -40,7 +40,6 @@ class SendResult:
 
 class DestinationObject(Protocol):
     name: str  # the destination's id in workspace.toml, for messages
-    requests_per_second: float
 
     def validate(self, row: PlannedRow) -> Rejection | None:
         """A local check that needs no call (e.g. an invalid email): refuse the row before sending it."""

@@ -1,6 +1,6 @@
 """Local sandboxes of destination APIs, served over real HTTP on loopback."""
 
-from .clock import Clock, ManualClock, ScaledClock, SystemClock
+from ..clock import Clock, ManualClock, ScaledClock, SystemClock
 from .iterable import IterableApi
 from .server import SandboxServer
 from .state import SandboxState

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 from .state import Outcome, SandboxState, UserUpdate
 
 MAX_BODY_BYTES = 4 * 1024 * 1024

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 from .iterable import Body, IterableApi
 from .state import SandboxState
 

@@ -13,6 +13,7 @@ from sync_core.destinations.base import TransientError
 from sync_core.destinations.iterable.users import IterableUsers, iterable_value
 from sync_core.errors import DestinationError
 from sync_core.planner import PlannedRow
+from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.sandbox import SandboxServer
 from sync_core.secrets import SecretRef
 
@@ -28,12 +29,17 @@ def server(tmp_path):
         yield srv
 
 
-def destination(server, *, mode="update", match="email", key=KEY, nulls="omit"):
+def destination(server, *, mode="update", match="email", key=KEY, nulls="omit", limits_file=None):
     config = DestinationConfig("iterable", "iterable", server.url, SecretRef("env", "K", "ws.toml", "k"),
                                timeout_seconds=5)
     sync = SyncConfig("s", "S", "m", "iterable", "user", mode, match, "email",
                       (Mapping("score", "score"), Mapping("plan", "plan", nulls)), "manual", ())
-    return IterableUsers(config, sync, key)
+    # No client-side limit unless asked: these tests look at what the API answers.
+    limits = {"users/bulkUpdate": Limit(1000, 1.0), "export/data.json": Limit(1000, 1.0)}
+    if limits_file:
+        limits = IterableUsers.LIMITS
+    shared = SharedRateLimits(limits_file or server.state.path.parent / "limits.sqlite", "test", limits)
+    return IterableUsers(config, sync, key, shared)
 
 
 def row(ident, **values):
@@ -108,7 +114,7 @@ def test_rate_limit_answers_are_transient_with_retry_after(server):
 
 def test_a_run_of_requests_keeps_under_5_per_second_without_a_429(server):
     from sync_core.executor import Executor
-    dest = destination(server, mode="upsert")
+    dest = destination(server, mode="upsert", limits_file=server.state.path.parent / "real-limits.sqlite")
     mark = server.state.last_request_id()
     results = []
     Executor(dest, concurrency=3).deliver([[row(f"p{b}-{i}@x.io", score=i) for i in range(5)] for b in range(12)],

@@ -11,6 +11,7 @@ from typing import Iterator
 import requests
 
 from ...errors import DestinationError
+from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
 
 # Codes that mean the request as a whole was refused and splitting it can isolate a bad row.
@@ -19,8 +20,10 @@ SPLITTABLE_400 = ("BadParams", "BadJsonBody", "BatchTooLarge", "RequestFieldsTyp
 
 
 class IterableClient:
-    def __init__(self, *, destination: str, base_url: str, api_key: str, key_reference: str, timeout: float):
+    def __init__(self, *, destination: str, base_url: str, api_key: str, key_reference: str, timeout: float,
+                 limits: SharedRateLimits):
         self.destination = destination
+        self.limits = limits
         self.base_url = base_url
         self._api_key = api_key
         self._key_reference = key_reference  # where the key comes from, for hints; never the key itself
@@ -56,6 +59,7 @@ class IterableClient:
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self.base_url + path
+        self.limits.acquire(path.removeprefix("/api/"))
         try:
             response = self._session().request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...config import DestinationConfig, SyncConfig
 from ...planner import PlannedRow
+from ...ratelimit import Limit, SharedRateLimits
 from ..base import Rejection, SendResult, TransientError
 from .client import IterableClient
 
@@ -43,16 +44,17 @@ FAILURE_LISTS = {
 
 
 class IterableUsers:
-    requests_per_second = 5.0  # bulkUpdate's limit per project
+    LIMITS = {"users/bulkUpdate": Limit(5, 1.0), "export/data.json": Limit(4, 60.0)}  # per project
 
-    def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str):
+    def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
         self.name = config.name
         self.sync = sync
         self.by_user_id = sync.match_field == "userId"
         self.update_only = sync.mode == "update"
         self.client = IterableClient(destination=config.name, base_url=config.base_url, api_key=api_key,
                                      key_reference=f"destinations.{config.name}.api_key ({config.api_key.describe()})",
-                                     timeout=config.timeout_seconds)
+                                     timeout=config.timeout_seconds, limits=limits)
+        self.max_rows = min(config.batch_size or MAX_USERS_PER_REQUEST, MAX_USERS_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
 
     # ---- before sending ----
@@ -104,7 +106,7 @@ class IterableUsers:
         out, current, size = [], [], 0
         for row in rows:
             row_size = len(json.dumps(self.user(row), default=str)) + 1
-            if current and (len(current) >= MAX_USERS_PER_REQUEST or size + row_size > MAX_BODY_BYTES - 1024):
+            if current and (len(current) >= self.max_rows or size + row_size > MAX_BODY_BYTES - 1024):
                 out.append(current)
                 current, size = [], 0
             current.append(row)

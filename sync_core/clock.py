@@ -1,4 +1,4 @@
-"""Injectable clocks, so rate-limit windows and timestamps can be tested without sleeping."""
+"""Injectable clocks: the engine and the sandbox take time from one, so tests control or scale it instead of sleeping."""
 
 from __future__ import annotations
 

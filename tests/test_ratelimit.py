@@ -1,0 +1,73 @@
+"""Rate limits shared by threads and processes writing with one credential."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from sync_core.clock import ManualClock
+from sync_core.ratelimit import WINDOW_MARGIN, Limit, SharedRateLimits
+
+
+def busiest_window(times: list[float], window: float) -> int:
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+
+def test_threads_never_exceed_the_limit_in_any_window(tmp_path):
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(5, 1.0)}, clock=clock)
+    sent, lock = [], threading.Lock()
+
+    def worker():
+        for _ in range(10):
+            limits.acquire("write")
+            with lock:
+                sent.append(clock.now())
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sent) == 30 and busiest_window(sent, 1.0) <= 5
+    # ...and uses the limit: 30 requests at 5 per (1 + margin) s take about 6 windows.
+    assert max(sent) - min(sent) <= 6 * (1 + WINDOW_MARGIN) + 0.01
+
+
+def test_a_reserve_leaves_part_of_the_limit_to_others(tmp_path):
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(10, 1.0)}, reserve=0.3, clock=clock)
+    assert limits.allowed("write") == 7
+    times = []
+    for _ in range(21):
+        limits.acquire("write")
+        times.append(clock.now())
+    assert busiest_window(times, 1.0) == 7
+
+
+def test_separate_credentials_do_not_share(tmp_path):
+    clock = ManualClock()
+    a = SharedRateLimits(tmp_path / "l.sqlite", "cred-a", {"write": Limit(2, 1.0)}, clock=clock)
+    b = SharedRateLimits(tmp_path / "l.sqlite", "cred-b", {"write": Limit(2, 1.0)}, clock=clock)
+    for limiter in (a, a, b, b):
+        limiter.acquire("write")
+    assert clock.now() == 1_700_000_000.0  # nobody waited
+
+
+PROCESS = """
+import sys, time
+from sync_core.ratelimit import Limit, SharedRateLimits
+limits = SharedRateLimits(sys.argv[1], "cred", {"write": Limit(5, 0.5)})
+for _ in range(8):
+    limits.acquire("write")
+    print(time.time(), flush=True)
+"""
+
+
+def test_processes_share_one_limit(tmp_path):
+    path = str(tmp_path / "l.sqlite")
+    procs = [subprocess.Popen([sys.executable, "-c", PROCESS, path], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    times = sorted(float(line) for p in procs for line in p.communicate(timeout=60)[0].split())
+    assert len(times) == 16 and busiest_window(times, 0.5) <= 5
