@@ -41,6 +41,19 @@ class ScaledClock:
         time.sleep(seconds / self.scale)
 
 
+class OffsetClock:
+    """Real time shifted by `offset` seconds: runs of a simulated day get that day's timestamps."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 class ManualClock:
     """Stands still until advanced; `sleep` advances it instantly."""
 

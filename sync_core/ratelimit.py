@@ -61,8 +61,8 @@ class SharedRateLimits:
         """Requests per window this client may send: the vendor's limit less the reserve, at least one."""
         return max(1, math.floor(self.limits[endpoint].requests * (1 - self.reserve)))
 
-    def acquire(self, endpoint: str) -> None:
-        """Wait until a request to `endpoint` fits in the shared window, and count it."""
+    def acquire(self, endpoint: str) -> float:
+        """Wait until a request to `endpoint` fits in the shared window, count it, and return when it was counted."""
         limit = self.limits[endpoint]
         window = limit.per_seconds * (1 + WINDOW_MARGIN)
         allowed = self.allowed(endpoint)
@@ -77,7 +77,7 @@ class SharedRateLimits:
                 if len(recent) < allowed:
                     db.execute("INSERT INTO sent (key, at) VALUES (?, ?)", (key, now))
                     db.execute("COMMIT")
-                    return
+                    return now
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

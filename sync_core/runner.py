@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from .clock import Clock, SystemClock
 from .config import SyncConfig, Workspace
@@ -77,7 +78,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     sync = workspace.sync(sync_id)
     clock = clock or SystemClock()
     observer = observer or SilentObserver()
-    with StateStore(workspace.state_path) as store:
+    with StateStore(workspace.state_path, clock=clock) as store:
         run = _Run(store, store.start_run(sync.id, trigger=trigger, config_fingerprint=workspace.fingerprint(sync.id),
                                           dry_run=dry_run, full_resync=full_resync), sync, observer)
         plan: Plan | None = None
@@ -94,7 +95,8 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 return store.get_run(run.run_id)
             with run.phase("record"):
                 model = workspace.models[sync.model]
-                period = current_period_start(workspace.mqr.billing_period_start_day).isoformat()
+                period = current_period_start(workspace.mqr.billing_period_start_day,
+                                              datetime.fromtimestamp(clock.now(), timezone.utc)).isoformat()
                 store.record_queried(period, model.entity, plan.key_digests(), run.run_id)
                 store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, problems=plan.invalid)
             config = workspace.destinations[sync.destination]

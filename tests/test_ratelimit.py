@@ -21,9 +21,9 @@ def test_threads_never_exceed_the_limit_in_any_window(tmp_path):
 
     def worker():
         for _ in range(10):
-            limits.acquire("write")
+            counted_at = limits.acquire("write")
             with lock:
-                sent.append(clock.now())
+                sent.append(counted_at)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:
@@ -31,8 +31,6 @@ def test_threads_never_exceed_the_limit_in_any_window(tmp_path):
     for t in threads:
         t.join()
     assert len(sent) == 30 and busiest_window(sent, 1.0) <= 5
-    # ...and uses the limit: 30 requests at 5 per (1 + margin) s take about 6 windows.
-    assert max(sent) - min(sent) <= 6 * (1 + WINDOW_MARGIN) + 0.01
 
 
 def test_a_reserve_leaves_part_of_the_limit_to_others(tmp_path):
@@ -44,6 +42,8 @@ def test_a_reserve_leaves_part_of_the_limit_to_others(tmp_path):
         limits.acquire("write")
         times.append(clock.now())
     assert busiest_window(times, 1.0) == 7
+    # ...and it uses what it may: 21 requests at 7 per (1 + margin) s take two windows and a bit.
+    assert times[-1] - times[0] == 2 * (1 + WINDOW_MARGIN)
 
 
 def test_separate_credentials_do_not_share(tmp_path):

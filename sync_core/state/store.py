@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
+from ..clock import Clock, SystemClock
 from ..counts import RunCounts
 from ..outcomes import RowProblem
 from .schema import MIGRATIONS
@@ -26,8 +27,8 @@ TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned")
 EXAMPLES_PER_CAUSE = 5
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def iso_utc(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -82,8 +83,9 @@ class RejectionRecord:
 
 
 class StateStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, clock: Clock | None = None):
         self.path = Path(path)
+        self.clock = clock or SystemClock()  # timestamps come from it (the demo dates its history with it)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -101,6 +103,9 @@ class StateStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _now(self) -> str:
+        return iso_utc(self.clock.now())
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -140,7 +145,7 @@ class StateStore:
             cursor = db.execute(
                 "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid)"
                 " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
-                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, utc_now(), os.getpid()))
+                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, self._now(), os.getpid()))
             return cursor.lastrowid
 
     def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
@@ -153,7 +158,7 @@ class StateStore:
         with self._write() as db:
             self._save_counts(db, run_id, counts, phases, notes)
             db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ? WHERE id = ?",
-                       (status, utc_now(), error, error_class, run_id))
+                       (status, self._now(), error, error_class, run_id))
 
     @staticmethod
     def _save_counts(db, run_id, counts: RunCounts, phases, notes) -> None:
@@ -171,11 +176,10 @@ class StateStore:
                     self._interrupt(db, run_id)
         return dead
 
-    @staticmethod
-    def _interrupt(db, run_id: int) -> None:
+    def _interrupt(self, db, run_id: int) -> None:
         db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = 'transient' "
                    "WHERE id = ? AND status = 'running'",
-                   (utc_now(), "the process running this sync stopped before it finished; rows it had not "
+                   (self._now(), "the process running this sync stopped before it finished; rows it had not "
                                "confirmed are sent again by the next run", run_id))
 
     def get_run(self, run_id: int) -> RunRecord | None:
@@ -219,7 +223,7 @@ class StateStore:
         """One transaction per destination batch: confirmed rows enter the snapshot (and leave the rejection
         state), removed keys leave it, and problems update the rejection state and the run's causes.
         A crash loses at most the batch in flight and never marks an unsent row as synced."""
-        now = utc_now()
+        now = self._now()
         synced = list(synced)
         with self._write() as db:
             if synced:
