@@ -302,11 +302,17 @@ class StateStore:
         """Causes of the current rejection state (rows not synced as they stand), largest first."""
         where, args = _filters(sync_id=sync_id, error_class=error_class)
         rows = self._db.execute(
-            "SELECT c.id, c.code, c.error_class, c.template, r.outcome, COUNT(*), "
-            " json_group_array(r.key) FILTER (WHERE r.key IS NOT NULL) "
+            "SELECT c.id, c.code, c.error_class, c.template, r.outcome, COUNT(*) "
             f"FROM rejections r JOIN causes c ON c.id = r.cause_id {where} "
             "GROUP BY c.id, r.outcome ORDER BY COUNT(*) DESC", args).fetchall()
-        return [CauseSummary(*r[:6], json.loads(r[6])[:EXAMPLES_PER_CAUSE]) for r in rows]
+        summaries = []
+        for cause_id, code, error_class_, template, outcome, count in rows:
+            ex_where, ex_args = _filters(sync_id=sync_id, cause_id=cause_id)
+            examples = [k for (k,) in self._db.execute(
+                f"SELECT r.key FROM rejections r JOIN causes c ON c.id = r.cause_id {ex_where} AND r.outcome = ? "
+                f"LIMIT {EXAMPLES_PER_CAUSE}", ex_args + [outcome])]
+            summaries.append(CauseSummary(cause_id, code, error_class_, template, outcome, count, examples))
+        return summaries
 
     def rejections(self, *, sync_id: str | None = None, cause_id: int | None = None, key: str | None = None,
                    limit: int | None = None) -> list[RejectionRecord]:
@@ -317,6 +323,14 @@ class StateStore:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
+
+    def read(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        """A read-only query, for sync_core's report modules (never for pages: they call those modules)."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise ValueError("StateStore.read runs SELECT statements only")
+        cursor = self._db.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return cursor.fetchall()
 
     # ---- MQR ledger ---------------------------------------------------------------------------------------
 
