@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class DestinationConfig:
     concurrency: int = 2
     batch_size: int | None = None  # rows per request; None: the API's maximum
     rate_limit_reserve: float = 0.0  # share of the vendor's rate limit left to other integrations
+    # Per-endpoint limits replacing the vendor's defaults (a project with raised limits): name -> (requests, seconds)
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ def _source(s: _Section, root: Path) -> SourceConfig:
 def _destination(d: _Section) -> DestinationConfig:
     name = _check_name(d, "destination")
     d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency", "batch_size",
-           "rate_limit_reserve")
+           "rate_limit_reserve", "rate_limits")
     kind = d.get("type", str, choices=tuple(DESTINATION_OBJECTS))
     base_url = d.get("base_url", str, "https://api.iterable.com").rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -278,7 +280,8 @@ def _destination(d: _Section) -> DestinationConfig:
         max_attempts=d.get("max_attempts", int, 5),
         concurrency=d.get("concurrency", int, 2),
         batch_size=_positive(d, "batch_size", d.get("batch_size", int, None)),
-        rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True))
+        rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
+        rate_limits=_rate_limits(d.table("rate_limits", {})))
 
 
 def _positive(section: _Section, name: str, value: int | None) -> int | None:
@@ -291,6 +294,20 @@ def _share(section: _Section, name: str, value: float, *, below_one: bool = Fals
     if not (0 <= value < 1 if below_one else 0 <= value <= 1):
         raise section.error(name, f"must be a share between 0 and 1{' (less than 1)' if below_one else ''}")
     return float(value)
+
+
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|min|minute)\s*$")
+
+
+def _rate_limits(section: _Section) -> dict[str, tuple[int, float]]:
+    """`{ "users/bulkUpdate" = "5/s", "export/data.json" = "4/min" }`"""
+    limits = {}
+    for endpoint, value in section.data.items():
+        match = RATE.match(value) if isinstance(value, str) else None
+        if not match or int(match[1]) < 1:
+            raise section.error(endpoint, f"must read like \"5/s\" or \"4/min\", not {value!r}")
+        limits[endpoint] = (int(match[1]), 1.0 if match[2].startswith("s") else 60.0)
+    return limits
 
 
 def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:

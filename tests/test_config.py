@@ -111,3 +111,13 @@ def test_fingerprint_changes_with_mappings_not_with_display_name(tmp_path):
     assert renamed.fingerprint("people-to-iterable") == before
     remapped = load(tmp_path, BASE.replace('"firstName"', '"givenName"'))
     assert remapped.fingerprint("people-to-iterable") != before
+
+
+def test_rate_limits_can_be_raised_per_endpoint(tmp_path):
+    ws = load(tmp_path, BASE.replace('api_key = "env:ITERABLE_API_KEY"',
+                                     'api_key = "env:ITERABLE_API_KEY"\nrate_limits = { "users/bulkUpdate" = "50/s", '
+                                     '"export/data.json" = "10/min" }'))
+    assert ws.destinations["iterable"].rate_limits == {"users/bulkUpdate": (50, 1.0), "export/data.json": (10, 60.0)}
+    message = error(tmp_path, BASE.replace('api_key = "env:ITERABLE_API_KEY"',
+                                           'api_key = "env:ITERABLE_API_KEY"\nrate_limits = { "users/bulkUpdate" = "fast" }'))
+    assert "destinations.iterable.rate_limits.users/bulkUpdate" in message and '"5/s"' in message

@@ -282,10 +282,15 @@ class WarehouseBusyError(WorkspaceBusyError, RuntimeError):
         )
 
 
-def create_warehouse(path: Path, *, contacts: int = 20_000, seed: int = 7) -> None:
-    """Build a new demo warehouse at `path` as of day 0; never overwrites an existing file."""
+def create_warehouse(path: Path, *, contacts: int = 20_000, seed: int = 7,
+                     product_share: float = INITIAL_PRODUCT_SHARE) -> None:
+    """Build a new demo warehouse at `path` as of day 0; never overwrites an existing file.
+
+    `product_share` of the contacts with a usable email already have an Iterable user on day 0."""
     if contacts < 1:
         raise ValueError(f"contacts must be at least 1, got {contacts}")
+    if not 0 <= product_share <= 1:
+        raise ValueError(f"product_share must be between 0 and 1, got {product_share}")
     if path.exists():
         raise FileExistsError(f"{path} already exists: the demo warehouse is never overwritten; delete it first.")
     try:
@@ -298,7 +303,7 @@ def create_warehouse(path: Path, *, contacts: int = 20_000, seed: int = 7) -> No
                           window=HISTORY, min_anomalies_each=1 if contacts >= 100 else 0)
             _add_namespaces(con, seed=seed, as_of=START_AS_OF, first_creator_id=1)
             # Nobody signs up on day 0: the product already holds a share of the existing contacts.
-            _record_product_users(con, seed=seed, day=0, signed_up_from_id=contacts + 1, share=INITIAL_PRODUCT_SHARE)
+            _record_product_users(con, seed=seed, day=0, signed_up_from_id=contacts + 1, share=product_share)
             con.execute("INSERT INTO demo_state VALUES (?, 0, ?)", [seed, START_AS_OF])
             con.commit()
     except BaseException:
@@ -307,13 +312,8 @@ def create_warehouse(path: Path, *, contacts: int = 20_000, seed: int = 7) -> No
         raise
 
 
-def initial_product_users(path: Path, *, share: float = INITIAL_PRODUCT_SHARE) -> list[dict]:
+def initial_product_users(path: Path) -> list[dict]:
     """The Iterable users the product had created before day 1, as fixed when the warehouse was created."""
-    if share != INITIAL_PRODUCT_SHARE:
-        raise ValueError(
-            f"The initial product share is fixed at {INITIAL_PRODUCT_SHARE} when the warehouse is created "
-            f"(later days build on it); got {share}."
-        )
     with _connect(path, read_only=True) as con:
         return _product_users_created_on(con, day=0)
 

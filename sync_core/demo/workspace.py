@@ -150,8 +150,8 @@ class DemoInitSummary:
     iterable_users: int
 
 
-def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7,
-              sandbox_port: int = 8765) -> DemoInitSummary:
+def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
+              product_share: float = 0.6) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet)."""
     root = Path(root).expanduser().resolve()
     if (root / WORKSPACE_FILE).exists():
@@ -164,7 +164,7 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     secrets_file.chmod(0o600)
     (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
 
-    create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed)
+    create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
     (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT))
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)

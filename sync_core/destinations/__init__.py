@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..clock import Clock
-from ..config import SyncConfig, Workspace
-from ..ratelimit import SharedRateLimits, credential_digest
+from ..config import ConfigError, SyncConfig, Workspace
+from ..ratelimit import Limit, SharedRateLimits, credential_digest
 from .base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 
 RATE_LIMITS_FILE = "rate-limits.sqlite"
@@ -18,9 +18,21 @@ def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | N
     if config.type == "iterable" and sync.object == "user":
         from .iterable.users import IterableUsers
         limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
-                                  IterableUsers.LIMITS, reserve=config.rate_limit_reserve, clock=clock)
+                                  _limits(workspace, config, IterableUsers.LIMITS), reserve=config.rate_limit_reserve,
+                                  clock=clock)
         return IterableUsers(config, sync, api_key, limits)
     raise AssertionError(f"config validation let through {config.type}/{sync.object}")
+
+
+
+def _limits(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
+    limits = dict(defaults)
+    for endpoint, (requests, seconds) in config.rate_limits.items():
+        if endpoint not in defaults:
+            raise ConfigError(workspace.file, f"destinations.{config.name}.rate_limits.{endpoint}",
+                              f"unknown endpoint (this destination calls: {', '.join(defaults)})")
+        limits[endpoint] = Limit(requests, seconds)
+    return limits
 
 
 __all__ = ["BatchRejected", "DestinationObject", "Rejection", "SendResult", "TransientError", "open_destination"]

@@ -169,9 +169,13 @@ def test_initial_product_users_are_about_60_percent_of_valid_emails(warehouse):
     assert users == initial_product_users(warehouse)
 
 
-def test_initial_share_is_fixed_at_creation(warehouse):
-    with pytest.raises(ValueError, match="fixed"):
-        initial_product_users(warehouse, share=0.5)
+def test_initial_share_is_chosen_at_creation(tmp_path):
+    create_warehouse(tmp_path / "half.duckdb", contacts=2000, seed=7, product_share=0.5)
+    usable = query(tmp_path / "half.duckdb", "SELECT count(DISTINCT email) FROM marketing_contacts "
+                   f"WHERE regexp_full_match(email, '{VALID_EMAIL_PATTERN}')")[0][0]
+    assert 0.45 < len(initial_product_users(tmp_path / "half.duckdb")) / usable < 0.55
+    with pytest.raises(ValueError, match="product_share"):
+        create_warehouse(tmp_path / "bad.duckdb", product_share=1.5)
 
 
 def test_advance_moves_one_day_forward(tmp_path):
