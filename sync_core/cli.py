@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
     p.add_argument("--port", type=int, help="default: the workspace's [sandbox] port")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
+    p.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                   help="inject a fault: ENDPOINT:KIND[:key=value,...], e.g. "
+                        "users/bulkUpdate:server_error:status=503,times=2 (repeatable)")
+    p.add_argument("--clear-faults", action="store_true", help="remove the sandbox's faults first")
+    p.add_argument("--no-serve", action="store_true",
+                   help="only change the sandbox's faults, e.g. of a sandbox already running, and exit")
     p.set_defaults(handler=cmd_sandbox)
 
     demo = sub.add_parser("demo", help="the offline demo workspace").add_subparsers(dest="demo_command",
@@ -261,6 +267,10 @@ def cmd_sandbox(args) -> int:
             "--api-key", sb.api_key.resolve(workspace.root)]
     if args.no_rate_limits:
         argv.append("--no-rate-limits")
+    for spec in args.fault:
+        argv += ["--fault", spec]
+    argv += [flag for flag, wanted in (("--clear-faults", args.clear_faults), ("--no-serve", args.no_serve))
+             if wanted]
     return sandbox_main(argv) or 0
 
 

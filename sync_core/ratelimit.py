@@ -45,15 +45,17 @@ class SharedRateLimits:
         self.reserve = reserve
         self.clock = clock or SystemClock()
         self._local = threading.local()
+        # Set up once, before any thread: switching to WAL takes an exclusive lock that does not wait.
+        db = self._db()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, at REAL NOT NULL)")
+        db.execute("CREATE INDEX IF NOT EXISTS sent_by_key ON sent (key, at)")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, at REAL NOT NULL)")
-            db.execute("CREATE INDEX IF NOT EXISTS sent_by_key ON sent (key, at)")
             self._local.db = db
         return db
 

@@ -1,8 +1,9 @@
 """Iterable's user API as the sandbox answers it, independent of the HTTP server.
 
 `IterableApi.handle` takes a parsed request and returns (status, headers, body); the body
-is bytes, or an iterator of bytes for streamed exports. Routes are one table, so new
-endpoints (events, fault injection) are new rows.
+is bytes, or an iterator of bytes for streamed exports. It raises ConnectionDropped when a
+fault says the connection closes unanswered. Routes are one table, so new endpoints are new
+rows; fault kinds are another (`_FAULT_EFFECTS`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 from ..clock import Clock, SystemClock
+from .faults import ConnectionDropped, HeldRequests
 from .state import Outcome, SandboxState, UserUpdate
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -50,6 +52,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     items: int | None = None
     identifiers: list[str] | None = None
+    stored: list[str] | None = None  # identifiers whose update was stored
+    fault: str | None = None  # kind of the fault that shaped this reply
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class IterableApi:
         self.clock = clock or SystemClock()
         self.rate_limits = rate_limits
         self._limiter = SlidingWindowLimiter(self.clock)
+        self.held = HeldRequests()  # requests parked by `hold` faults
 
     def handle(
         self,
@@ -117,8 +122,15 @@ class IterableApi:
         route, path_params = _match(method, path)
         api_key = next((v for k, v in headers.items() if k.lower() == "api-key"), None)
         project = self.state.project_for_key(api_key) if api_key else None
+        endpoint = route.endpoint if route else "unknown"
         try:
             reply = self._reply(route, project, path_params, query, body, request_id)
+        except ConnectionDropped as dropped:
+            self.state.finish_request(
+                request_id, project=project, endpoint=endpoint, status=None, code=None,
+                fault=dropped.kind, duration_ms=(time.perf_counter() - started) * 1000,
+            )
+            raise
         except Exception as error:  # a sandbox bug must still answer, and be logged
             reply = error_reply(500, "GenericError", f"{type(error).__name__}: {error}")
 
@@ -126,11 +138,13 @@ class IterableApi:
             self.state.finish_request(
                 request_id,
                 project=project,
-                endpoint=route.endpoint if route else "unknown",
+                endpoint=endpoint,
                 status=reply.status,
                 code=reply.code,
                 items=reply.items,
                 identifiers=reply.identifiers,
+                stored=reply.stored,
+                fault=reply.fault,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
 
@@ -153,7 +167,19 @@ class IterableApi:
             return error_reply(404, "NotFound", "No such endpoint")
         if project is None:
             return error_reply(401, "BadApiKey", "Invalid API key")
-        wait = self._rate_limit_wait(project, route)
+        call = Call(project, path_params, query, body, request_id)
+        # Faults see only authenticated requests of known endpoints, so a fault's request
+        # numbers (after, times, probability) count the requests a client means to make.
+        fault = self.state.take_fault(route.endpoint, body)
+        if fault is None:
+            return self._process(route, call)
+        reply = _FAULT_EFFECTS[fault.kind](self, fault.params, lambda: self._process(route, call))
+        reply.fault = fault.kind
+        return reply
+
+    def _process(self, route: Route, call: Call) -> Reply:
+        """What Iterable answers without faults: the rate limit, then the endpoint."""
+        wait = self._rate_limit_wait(call.project, route)
         if wait is not None:
             return error_reply(
                 429,
@@ -161,7 +187,7 @@ class IterableApi:
                 "Rate limit exceeded",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
-        return route.handler(self, Call(project, path_params, query, body, request_id))
+        return route.handler(self, call)
 
     def _rate_limit_wait(self, project: str, route: Route) -> float | None:
         if not (self.rate_limits and self.state.rate_limits_enabled(project)):
@@ -207,9 +233,11 @@ class IterableApi:
             Outcome.TYPE_MISMATCH: "invalidData",
             Outcome.CONFLICT: "conflict",
         }
-        for (suffix, identifier), outcome in zip(reported_as, applied.outcomes):
+        stored = []
+        for (suffix, identifier), update, outcome in zip(reported_as, updates, applied.outcomes):
             if outcome in (Outcome.CREATED, Outcome.UPDATED):
                 result["successCount"] += 1
+                stored.append(update.email or update.user_id)  # the identity it was matched by
             else:
                 failed[failure_list[outcome] + suffix].append(identifier)
         result["failCount"] = len(users) - result["successCount"]
@@ -218,7 +246,7 @@ class IterableApi:
         result["createdFields"] = applied.created_fields
         result["filteredOutFields"] = applied.filtered_out_fields
         return json_reply(
-            200, result, items=len(users), identifiers=_identifiers_carried(users)
+            200, result, items=len(users), identifiers=_identifiers_carried(users), stored=stored
         )
 
     def _get_by_email(self, call: Call) -> Reply:
@@ -294,6 +322,70 @@ class IterableApi:
         Route("GET", re.compile(r"/api/export/data\.json"), "export/data.json",
               _export_data, 4, 60.0),
     )
+
+
+# --- fault effects ------------------------------------------------------------------------
+# Each takes the fault's params and `process`, which answers the request as without faults;
+# a fault that refuses the request never calls it, so nothing is stored or rate-limited.
+FaultEffect = Callable[[IterableApi, dict, Callable[[], Reply]], Reply]
+
+
+def _rate_limited(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    headers = {"Retry-After": str(params["retry_after"])} if "retry_after" in params else {}
+    if params["body"] == "text":
+        return Reply(429, b"Rate limit exceeded", code="RateLimitExceeded",
+                     content_type="text/plain", headers=headers)
+    return error_reply(429, "RateLimitExceeded", "Rate limit exceeded", headers=headers)
+
+
+def _server_error(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    return error_reply(params["status"], "GenericError", f"Sandbox fault: HTTP {params['status']}")
+
+
+def _slow(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    time.sleep(params["delay"])  # real seconds, not the clock's: it must outlast real timeouts
+    return process()
+
+
+def _drop(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    raise ConnectionDropped("drop")
+
+
+def _malformed(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    reply = process()
+    body = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
+    # Every body (and every exported line) is a JSON object, so with its trailing "}" and
+    # newlines stripped the last value is always incomplete.
+    reply.body = body[: len(body) // 2].rstrip(b"}\n")
+    return reply
+
+
+def _bad_row(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    identifier = params["identifier"]
+    return error_reply(400, "BadParams",
+                       f"Invalid data for user {identifier}: a field failed validation")
+
+
+def _unauthorized(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    return error_reply(401, "BadApiKey", "Invalid API key")  # as for a revoked key
+
+
+def _hold(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    if api.held.hold():
+        raise ConnectionDropped("hold")
+    return process()
+
+
+_FAULT_EFFECTS: dict[str, FaultEffect] = {
+    "rate_limit": _rate_limited,
+    "server_error": _server_error,
+    "slow": _slow,
+    "drop": _drop,
+    "malformed": _malformed,
+    "bad_row": _bad_row,
+    "unauthorized": _unauthorized,
+    "hold": _hold,
+}
 
 
 def _match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:

@@ -1,4 +1,7 @@
-"""Real HTTP on loopback for the sandbox: a threading HTTP/1.1 server with keep-alive."""
+"""Real HTTP on loopback for the sandbox: a threading HTTP/1.1 server with keep-alive.
+
+`main` serves from the command line, with faults given as specs (see faults.parse_spec).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..clock import Clock, SystemClock
+from .faults import ENDPOINTS, KINDS, ConnectionDropped, FaultSpec, parse_spec
 from .iterable import Body, IterableApi
 from .state import SandboxState
 
@@ -62,6 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status, headers, payload = self.server.api.handle(
                     self.command, url.path, query, self.headers, body
                 )
+        except ConnectionDropped:
+            self.close_connection = True  # closed with no answer at all, as a crashed proxy would
+            return
         except Exception as error:  # never leave the client without an answer
             message = {"msg": f"{type(error).__name__}: {error}", "code": "GenericError",
                        "params": None}
@@ -107,7 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxServer:
-    """The Iterable sandbox on a real port; `port=0` picks a free one."""
+    """The Iterable sandbox on a real port; `port=0` picks a free one.
+
+    Faults come from the state file (`state.add_fault`, from this or any process). Requests
+    held by a `hold` fault wait for `release_held` on this object, so that kind is only
+    useful with a server running in the test's own process.
+    """
 
     def __init__(
         self,
@@ -149,7 +161,19 @@ class SandboxServer:
     def serve_forever(self) -> None:
         self._httpd.serve_forever(_SHUTDOWN_POLL_SECONDS)
 
+    def wait_for_held(self, count: int = 1, timeout: float = 10) -> bool:
+        """True once `count` requests are held by `hold` faults; False after `timeout` s."""
+        return self.api.held.wait_for(count, timeout)
+
+    def release_held(self, drop: bool = True) -> int:
+        """Let held requests go: dropped unanswered (as if the client died) or processed.
+
+        Returns how many were held.
+        """
+        return self.api.held.release(drop=drop)
+
     def stop(self) -> None:
+        self.release_held(drop=True)  # a held request must not outlive its server
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -165,22 +189,42 @@ class SandboxServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Local sandbox of Iterable's user API.")
+    parser = argparse.ArgumentParser(
+        description="Local sandbox of Iterable's user API.",
+        epilog=_FAULT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--state", required=True, help="SQLite file holding the sandbox")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--no-rate-limits", action="store_true")
     parser.add_argument("--project", help="ensure this project exists (needs --api-key)")
     parser.add_argument("--api-key", help="API key of --project")
+    parser.add_argument(
+        "--fault", action="append", default=[], type=_fault_spec, metavar="SPEC",
+        help="inject a fault, e.g. users/bulkUpdate:server_error:status=503,times=2"
+        " (ENDPOINT:KIND[:key=value,...]; repeatable)",
+    )
+    parser.add_argument("--clear-faults", action="store_true",
+                        help="remove the state file's faults before adding --fault ones")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="only apply --project and the fault options to the state file, e.g."
+                        " to change the faults of a sandbox already running")
     args = parser.parse_args(argv)
     if (args.project is None) != (args.api_key is None):
         parser.error("--project and --api-key go together")
 
+    if args.no_serve:
+        state = SandboxState(args.state)
+        try:
+            _prepare(state, args)
+        finally:
+            state.close()
+        return 0
     server = SandboxServer(
         args.state, host=args.host, port=args.port, rate_limits=not args.no_rate_limits
     )
-    if args.project:
-        server.state.add_project(args.project, args.api_key)
+    _prepare(server.state, args)
     print(f"Iterable sandbox listening on {server.url} (state: {args.state})", flush=True)
     try:
         server.serve_forever()
@@ -189,6 +233,41 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+_FAULT_HELP = "\n".join([
+    "fault specs: ENDPOINT:KIND[:key=value,...], ENDPOINT one of",
+    f"  {', '.join(sorted(ENDPOINTS))} or *;",
+    "every kind takes after=N (skip N requests), times=M (hit M, then stop),",
+    "probability=P and seed=S; faults stay in the state file until cleared. Kinds:",
+    *(f"  {kind}: {', '.join(params) or '-'}" for kind, params in KINDS.items()),
+    "hold parks requests until SandboxServer.release_held, so only tests serving",
+    "in-process can use it.",
+])
+
+
+def _fault_spec(text: str) -> FaultSpec:
+    try:
+        return parse_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _prepare(state: SandboxState, args: argparse.Namespace) -> None:
+    if args.project:
+        state.add_project(args.project, args.api_key)
+    if args.clear_faults:
+        state.clear_faults()
+    for spec in args.fault:
+        state.add_fault(spec.endpoint, spec.kind, **spec.options)
+    for fault in state.faults():
+        print(f"fault {fault['id']}: {_describe(fault)}", flush=True)
+
+
+def _describe(fault: dict) -> str:
+    settings = {name: fault[name] for name in ("after", "times", "probability", "seed")}
+    details = ", ".join(f"{k}={v}" for k, v in {**fault["params"], **settings}.items())
+    return f"{fault['endpoint']} {fault['kind']} ({details}; hit {fault['hits']} so far)"
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
+
+from .faults import Fault, validated_params
 
 # One list of statements per schema version; a file at version N gets the lists after N.
 _MIGRATIONS: list[list[str]] = [
@@ -65,12 +67,36 @@ _MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX requests_by_endpoint ON requests (endpoint, id)",
     ],
+    [
+        # fault: the kind of fault that answered the request; stored: JSON list of the
+        # identifiers whose update was stored (emails lowercased)
+        "ALTER TABLE requests ADD COLUMN fault TEXT",
+        "ALTER TABLE requests ADD COLUMN stored TEXT",
+        # seen and hits count the requests a fault matched and answered since it was added
+        """CREATE TABLE faults (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            endpoint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            after INTEGER NOT NULL,
+            times INTEGER,
+            probability REAL NOT NULL,
+            seed INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            seen INTEGER NOT NULL DEFAULT 0,
+            hits INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _LOOKUP_CHUNK = 500  # stays well under SQLite's bound-parameter limit
 _USER_COLUMNS = (
     "id, email, user_id, data_fields, profile_updated_at, created_at, created_by, last_request_id"
+)
+# Faults that can still answer a request of an endpoint, oldest first (the oldest wins).
+_LIVE_FAULTS = (
+    "SELECT * FROM faults WHERE endpoint IN (?, '*') AND (times IS NULL OR hits < times)"
+    " ORDER BY id"
 )
 
 
@@ -309,23 +335,28 @@ class SandboxState:
         *,
         project: str | None,
         endpoint: str,
-        status: int,
+        status: int | None,
         code: str | None,
         items: int | None = None,
         identifiers: list[str] | None = None,
+        stored: list[str] | None = None,
+        fault: str | None = None,
         duration_ms: float,
     ) -> None:
+        """Record the answer; status None means the connection was closed without one."""
         with self._write() as db:
             db.execute(
                 "UPDATE requests SET project = ?, endpoint = ?, status = ?, code = ?, items = ?,"
-                " identifiers = ?, duration_ms = ? WHERE id = ?",
+                " identifiers = ?, stored = ?, fault = ?, duration_ms = ? WHERE id = ?",
                 (
                     project,
                     endpoint,
                     status,
                     code,
                     items,
-                    None if identifiers is None else json.dumps(identifiers),
+                    _json_or_none(identifiers),
+                    _json_or_none(stored),
+                    fault,
                     duration_ms,
                     request_id,
                 ),
@@ -339,12 +370,103 @@ class SandboxState:
             params.append(endpoint)
         rows = self._read(sql + " ORDER BY id", tuple(params))
         return [
-            {**dict(row), "identifiers": row["identifiers"] and json.loads(row["identifiers"])}
+            {
+                **dict(row),
+                "identifiers": row["identifiers"] and json.loads(row["identifiers"]),
+                "stored": row["stored"] and json.loads(row["stored"]),
+            }
             for row in rows
         ]
 
     def last_request_id(self) -> int:
         return self._read("SELECT coalesce(max(id), 0) FROM requests")[0][0]
+
+    def stored_identifiers(
+        self, project: str, *, endpoint: str = "users/bulkUpdate", since_id: int = 0
+    ) -> set[str]:
+        """Every identifier whose update a logged request stored (emails lowercased)."""
+        rows = self._read(
+            "SELECT stored FROM requests WHERE project = ? AND endpoint = ? AND id > ?"
+            " AND stored IS NOT NULL",
+            (project, endpoint, since_id),
+        )
+        return {identifier for row in rows for identifier in json.loads(row["stored"])}
+
+    def busiest_second(
+        self, project: str, *, endpoint: str | None = None, since_id: int = 0
+    ) -> int:
+        """The most answered requests whose arrival times fit in any window [t, t + 1 s)."""
+        sql = "SELECT at FROM requests WHERE project = ? AND id > ? AND status IS NOT NULL"
+        params: list[Any] = [project, since_id]
+        if endpoint is not None:
+            sql += " AND endpoint = ?"
+            params.append(endpoint)
+        times = [row["at"] for row in self._read(sql + " ORDER BY at", tuple(params))]
+        busiest, first = 0, 0
+        for last, at in enumerate(times):
+            while times[first] <= at - 1.0:
+                first += 1
+            busiest = max(busiest, last - first + 1)
+        return busiest
+
+    # --- faults ---------------------------------------------------------------------
+
+    def add_fault(
+        self,
+        endpoint: str,
+        kind: str,
+        *,
+        after: int = 0,
+        times: int | None = None,
+        probability: float = 1.0,
+        seed: int = 0,
+        **params: Any,
+    ) -> int:
+        """Inject a fault into requests of `endpoint` (or "*"); returns its id."""
+        selection = {"after": after, "times": times, "probability": probability, "seed": seed}
+        complete = validated_params(endpoint, kind, selection, params)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO faults (endpoint, kind, after, times, probability, seed, params)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (endpoint, kind, after, times, probability, seed, json.dumps(complete)),
+            )
+        return cursor.lastrowid
+
+    def clear_faults(self) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM faults")
+
+    def faults(self) -> list[dict]:
+        """Every fault with its counters (seen, hits), oldest first."""
+        rows = self._read("SELECT * FROM faults ORDER BY id")
+        return [asdict(_fault_from_row(row)) for row in rows]
+
+    def take_fault(self, endpoint: str, body: bytes) -> Fault | None:
+        """The fault that answers this request, if any, counting it for every fault it matches.
+
+        Without live faults this is one small read; counting is one write transaction, so
+        concurrent requests, and servers in other processes, never share a request number.
+        """
+        if not self._read(_LIVE_FAULTS, (endpoint,)):
+            return None
+        with self._write() as db:
+            live = [_fault_from_row(row) for row in db.execute(_LIVE_FAULTS, (endpoint,))]
+            matching = [fault for fault in live if fault.matches(body)]
+            chosen = next((fault for fault in matching if fault.hits_next()), None)
+            db.executemany(
+                "UPDATE faults SET seen = seen + 1, hits = hits + ? WHERE id = ?",
+                [(int(fault is chosen), fault.id) for fault in matching],
+            )
+        return chosen
+
+
+def _json_or_none(value: list | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _fault_from_row(row: sqlite3.Row) -> Fault:
+    return Fault(**{**dict(row), "params": json.loads(row["params"])})
 
 
 def _identity(email: str | None, user_id: str | None) -> tuple[str, str]:

@@ -1,0 +1,343 @@
+"""Read-only reports over the state store: run history with filters, failed rows by cause (per run, now and
+over time), one cause's rows, one record's story across runs, and MQR usage.
+
+Views (the dashboard, later the CLI) call these instead of writing SQL. Everything here is a SELECT through
+`StateStore.read` or one of the store's read methods; times stay UTC ISO strings, as stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from .config import Workspace
+from .mqr import current_period_start
+from .state import CauseSummary, StateStore
+
+EXPECTED = "expected"  # the class of rejections a sync's rules expect; every other class is a real problem
+
+
+def is_expected(error_class: str) -> bool:
+    return error_class == EXPECTED
+
+
+def utc_iso(moment: datetime) -> str:
+    """A bound in the stored form (`2026-01-05T06:00:00+00:00`), so string comparison orders correctly."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---- runs ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a report covers. Empty tuples mean "all"; `since` is inclusive, `until` exclusive."""
+    sync_ids: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+    def where(self, alias: str = "runs") -> tuple[str, list]:
+        clauses, args = [], []
+        for column, values in (("sync_id", self.sync_ids), ("status", self.statuses), ("trigger", self.triggers)):
+            if values:
+                clauses.append(f"{alias}.{column} IN ({', '.join('?' * len(values))})")
+                args.extend(values)
+        if self.since:
+            clauses.append(f"{alias}.started_at >= ?")
+            args.append(self.since)
+        if self.until:
+            clauses.append(f"{alias}.started_at < ?")
+            args.append(self.until)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    sync_id: str
+    trigger: str
+    status: str
+    dry_run: bool
+    full_resync: bool
+    started_at: str
+    finished_at: str | None
+    counts: dict[str, int]
+    phases: dict[str, float]
+    error: str | None
+    error_class: str | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """The sum of the phase timings (millisecond precision); the timestamps when no phase ran."""
+        if self.phases:
+            return round(sum(self.phases.values()), 3)
+        if self.finished_at:
+            return (datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds()
+        return None
+
+    @property
+    def real_rows(self) -> int:
+        """Rows that need someone: invalid keys, real rejections, and failures."""
+        c = self.counts
+        return c.get("invalid", 0) + c.get("rejected_other", 0) + c.get("failed", 0)
+
+
+_SUMMARY_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, started_at, finished_at, counts, phases, "
+                   "error, error_class")
+
+
+def _summary(r) -> RunSummary:
+    return RunSummary(r["id"], r["sync_id"], r["trigger"], r["status"], bool(r["dry_run"]), bool(r["full_resync"]),
+                      r["started_at"], r["finished_at"], json.loads(r["counts"]), json.loads(r["phases"]),
+                      r["error"], r["error_class"])
+
+
+def runs(store: StateStore, where: RunFilter = RunFilter(), *, limit: int | None = None) -> list[RunSummary]:
+    """Runs matching the filter, newest first."""
+    clause, args = where.where()
+    sql = f"SELECT {_SUMMARY_COLUMNS} FROM runs {clause} ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return [_summary(r) for r in store.read(sql, args)]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the history holds, for filter choices: sync ids, triggers, statuses and the time span."""
+    runs: int
+    sync_ids: tuple[str, ...]
+    triggers: tuple[str, ...]
+    statuses: tuple[str, ...]
+    first_started: str | None
+    last_started: str | None
+
+
+def facets(store: StateStore) -> Facets:
+    rows = store.read("SELECT sync_id, trigger, status, COUNT(*) AS n, MIN(started_at) AS first, "
+                      "MAX(started_at) AS last FROM runs GROUP BY sync_id, trigger, status")
+    return Facets(runs=sum(r["n"] for r in rows),
+                  sync_ids=tuple(sorted({r["sync_id"] for r in rows})),
+                  triggers=tuple(sorted({r["trigger"] for r in rows})),
+                  statuses=tuple(sorted({r["status"] for r in rows})),
+                  first_started=min((r["first"] for r in rows), default=None),
+                  last_started=max((r["last"] for r in rows), default=None))
+
+
+def latest_runs(store: StateStore) -> dict[str, RunSummary]:
+    """The last run of each sync that has run."""
+    rows = store.read(f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")
+    return {r["sync_id"]: _summary(r) for r in rows}
+
+
+# ---- causes of failed rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Failed rows split the way the dashboard shows them: expected versus real."""
+    expected: int
+    real: int
+
+
+def totals(causes: list[CauseSummary]) -> Totals:
+    expected = sum(c.rows for c in causes if is_expected(c.error_class))
+    return Totals(expected=expected, real=sum(c.rows for c in causes) - expected)
+
+
+def current_causes(store: StateStore, *, sync_id: str | None = None,
+                   error_class: str | None = None) -> list[CauseSummary]:
+    """Causes of the rows not synced as they stand (the current rejection state), largest first."""
+    return store.current_causes(sync_id=sync_id, error_class=error_class)
+
+
+def run_causes(store: StateStore, run_id: int, *, error_class: str | None = None) -> list[CauseSummary]:
+    return [c for c in store.run_causes(run_id) if error_class in (None, c.error_class)]
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """Rows of one cause in one run."""
+    run_id: int
+    sync_id: str
+    started_at: str
+    cause_id: int
+    code: str
+    error_class: str
+    template: str
+    outcome: str
+    rows: int
+
+
+def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
+                error_class: str | None = None) -> list[TrendPoint]:
+    """Per run and cause, the rows it failed: each cause's trend over time. Oldest run first."""
+    clause, args = where.where("r")
+    if error_class:
+        clause = (clause + " AND" if clause else "WHERE") + " c.error_class = ?"
+        args.append(error_class)
+    rows = store.read(
+        "SELECT r.id, r.sync_id, r.started_at, c.id AS cause_id, c.code, c.error_class, c.template, rc.outcome, "
+        f"rc.rows FROM runs r JOIN run_causes rc ON rc.run_id = r.id JOIN causes c ON c.id = rc.cause_id {clause} "
+        "ORDER BY r.id", args)
+    return [TrendPoint(*tuple(r)) for r in rows]
+
+
+# ---- a cause's rows ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """One key in the current rejection state."""
+    sync_id: str
+    key: str
+    outcome: str
+    code: str
+    error_class: str
+    message: str
+    first_seen: str
+    last_seen: str
+    times_seen: int
+    first_run_id: int
+    last_run_id: int
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """Which rows of a cause: of one sync; still failing as of one run; failing at some time in [since, until).
+
+    Rows are kept as the current state per sync and key, not one row per run (DESIGN.md), so "the rows of
+    run R" are the rows that were already failing at R and have not synced since."""
+    cause_id: int
+    sync_id: str | None = None
+    run_id: int | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, args = ["r.cause_id = ?"], [self.cause_id]
+        if self.sync_id:
+            clauses.append("r.sync_id = ?")
+            args.append(self.sync_id)
+        if self.run_id is not None:
+            clauses.append("r.first_run_id <= ? AND r.last_run_id >= ?")
+            args += [self.run_id, self.run_id]
+        if self.since:
+            clauses.append("r.last_seen >= ?")
+            args.append(self.since)
+        if self.until:
+            clauses.append("r.first_seen < ?")
+            args.append(self.until)
+        return "WHERE " + " AND ".join(clauses), args
+
+
+_ROW_COLUMNS = ("r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, r.first_seen, r.last_seen, "
+                "r.times_seen, r.first_run_id, r.last_run_id")
+
+
+def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[FailedRow]:
+    """The scope's rows in (sync, key) order: the order of the cause index, so a page needs no sort."""
+    clause, args = scope.where()
+    sql = (f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id {clause} "
+           "ORDER BY r.cause_id, r.sync_id, r.key")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return [FailedRow(*tuple(r)) for r in store.read(sql, args)]
+
+
+def count_cause_rows(store: StateStore, scope: RowScope) -> int:
+    clause, args = scope.where()
+    return store.read(f"SELECT COUNT(*) AS n FROM rejections r {clause}", args)[0]["n"]
+
+
+# ---- one record across runs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """The destination confirmed this key's current values in this run."""
+    sync_id: str
+    key: str
+    run_id: int
+    started_at: str | None
+
+
+@dataclass(frozen=True)
+class Example:
+    """A run recorded this key among the examples of one of its causes."""
+    run_id: int
+    sync_id: str
+    started_at: str
+    code: str
+    error_class: str
+    template: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class RecordStory:
+    term: str
+    keys: tuple[str, ...]
+    failing: list[FailedRow] = field(default_factory=list)
+    confirmed: list[Confirmed] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.failing or self.confirmed or self.examples)
+
+
+def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> RecordStory:
+    """Where one record stands, by key (an email) or by a user id named in a rejection message: its current
+    rejection per sync, the run that confirmed it per sync, and the latest runs that cite it as an example."""
+    term = term.strip()
+    if not term:
+        return RecordStory(term, ())
+    keys = {term, term.lower()}
+    if "@" not in term:  # a user id: user-id syncs name it in their not-found message
+        pattern = "%userId:" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        keys |= {r["key"] for r in store.read("SELECT key FROM rejections WHERE message LIKE ? ESCAPE '\\'",
+                                               [pattern])}
+    keys_sorted = tuple(sorted(keys))
+    marks = ", ".join("?" * len(keys_sorted))
+    failing = [FailedRow(*tuple(r)) for r in store.read(
+        f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id WHERE r.key IN ({marks}) "
+        "ORDER BY r.sync_id", keys_sorted)]
+    sync_ids = [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]
+    confirmed = []
+    for sync_id in sync_ids:  # the snapshot's key is (sync_id, key): one seek per sync
+        for r in store.read(f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON "
+                            f"runs.id = s.run_id WHERE s.sync_id = ? AND s.key IN ({marks})", [sync_id, *keys_sorted]):
+            confirmed.append(Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]))
+    likes = " OR ".join("rc.example_keys LIKE ?" for _ in keys_sorted)
+    examples = [Example(*tuple(r)) for r in store.read(
+        "SELECT r.id, r.sync_id, r.started_at, c.code, c.error_class, c.template, rc.rows FROM run_causes rc "
+        f"JOIN runs r ON r.id = rc.run_id JOIN causes c ON c.id = rc.cause_id WHERE {likes} "
+        f"ORDER BY r.id DESC LIMIT {int(example_runs)}", [f'%{json.dumps(k)}%' for k in keys_sorted])]
+    return RecordStory(term, keys_sorted, failing, confirmed, examples)
+
+
+# ---- MQR --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MqrUsage:
+    period_start: date
+    limit: int
+    by_entity: dict[str, int]
+
+    @property
+    def used(self) -> int:
+        return sum(self.by_entity.values())
+
+    @property
+    def share(self) -> float:
+        return self.used / self.limit
+
+
+def mqr_usage(store: StateStore, workspace: Workspace, now: datetime | None = None) -> MqrUsage:
+    """Distinct records queried in the billing period holding `now`, against the workspace's limit."""
+    start = current_period_start(workspace.mqr.billing_period_start_day, now)
+    return MqrUsage(start, workspace.mqr.limit, store.mqr_usage(start.isoformat()))
