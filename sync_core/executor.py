@@ -17,7 +17,7 @@ from typing import Callable, Iterable, TypeVar
 
 from .destinations.base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 from .errors import DestinationError
-from .planner import PlannedRow
+from .rows import PlannedRow
 
 T = TypeVar("T")
 

@@ -21,10 +21,11 @@ class RowProblem:
     message: str
     error_class: str
     row_hash: str | None = None
+    known_template: str | None = None  # given by whoever knows the message's shape (regexes are slow at 500k rows)
 
     @property
     def template(self) -> str:
-        return message_template(self.message)
+        return self.known_template or message_template(self.message)
 
 
 _PATTERNS = [

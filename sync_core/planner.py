@@ -8,12 +8,14 @@ batch, when the executor asks for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
 
 from .config import ConfigError, SyncConfig, Workspace
+from .destinations.base import IdentifierRule
+from .rows import PlannedRow
 from .counts import RunCounts
 from .hashing import quote, row_hash_sql
 from .outcomes import RowProblem
@@ -21,15 +23,6 @@ from .sources import Source
 from .state import StateStore
 
 SOURCE_BATCH_ROWS = 100_000
-
-
-@dataclass(frozen=True)
-class PlannedRow:
-    key: str
-    operation: str  # added | changed | retried
-    row_hash: str
-    match_value: Any
-    values: dict[str, Any]  # destination field -> value (None = null)
 
 
 @dataclass
@@ -43,14 +36,42 @@ class Plan:
     notes: list[str]
     _con: duckdb.DuckDBPyConnection = field(repr=False)
     _columns: list[str] = field(repr=False)
+    _checked: bool = field(default=False, repr=False)  # check_identifiers has run
+
+    def check_identifiers(self, rule: IdentifierRule, existing: pa.Array | None) -> dict[str, int]:
+        """Refuse, set-wise, planned rows whose identifier is empty, malformed, or (when `existing` is given)
+        unknown to the destination; returns the number refused per kind."""
+        ident = rule.normalize_sql.format(value=quote(self.sync.match_column.lower()))
+        invalid = f"NOT regexp_full_match(_ident, '{rule.valid_pattern}')" if rule.valid_pattern else "FALSE"
+        self._con.register("existing", pa.table({"ident": existing if existing is not None
+                                                 else pa.array([], pa.string())}))
+        not_found = "e.ident IS NULL" if existing is not None else "FALSE"
+        self._con.execute(f"""
+            CREATE OR REPLACE TABLE checked AS
+            SELECT p.*, CASE WHEN _ident IS NULL OR _ident = '' THEN 'missing' WHEN {invalid} THEN 'invalid'
+                             WHEN {not_found} THEN 'not_found' END AS _refusal
+            FROM (SELECT *, {ident} AS _ident FROM planned WHERE _op <> 'unchanged') p
+            LEFT JOIN (SELECT DISTINCT ident FROM existing) e ON e.ident = p._ident""")
+        self._con.unregister("existing")
+        self._checked = True
+        return dict(self._con.execute("SELECT _refusal, COUNT(*) FROM checked WHERE _refusal IS NOT NULL "
+                                      "GROUP BY ALL").fetchall())
+
+    def refused(self, batch_rows: int = 50_000) -> Iterator[list[tuple[str, PlannedRow]]]:
+        """(kind, row) of the rows check_identifiers refused; their values are not loaded (nothing is sent)."""
+        match = quote(self.sync.match_column.lower())
+        reader = self._con.sql(f"SELECT _refusal, _key, _op, _hash, {match} FROM checked "
+                               "WHERE _refusal IS NOT NULL ORDER BY _ord").to_arrow_reader(batch_rows)
+        for batch in reader:
+            kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
+            yield [(kind, PlannedRow(key, op, h, m, {})) for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
 
     def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
-        """The added, changed and retried rows, in model order, a batch at a time."""
+        """The added, changed and retried rows to send, in model order, a batch at a time."""
         mappings = self.sync.mappings
         cols = ", ".join(quote(c) for c in self._columns)
-        reader = self._con.sql(
-            f"SELECT _key, _op, _hash, {cols} FROM planned WHERE _op <> 'unchanged' ORDER BY _ord"
-        ).to_arrow_reader(batch_rows)
+        source = "checked WHERE _refusal IS NULL" if self._checked else "planned WHERE _op <> 'unchanged'"
+        reader = self._con.sql(f"SELECT _key, _op, _hash, {cols} FROM {source} ORDER BY _ord").to_arrow_reader(batch_rows)
         match_column = self.sync.match_column.lower()
         for batch in reader:
             out = []
@@ -59,11 +80,15 @@ class Plan:
                 out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values))
             yield out
 
-    def key_digests(self) -> list[int]:
-        """63-bit digests of the distinct keys the query returned, for the MQR ledger."""
-        return [d for (d,) in self._con.execute(
-            "SELECT DISTINCT CAST(md5_number_upper(_key) >> 1 AS BIGINT) FROM keyed WHERE _key IS NOT NULL"
-        ).fetchall()]
+    def key_digests(self, already_counted: pa.Array | None = None) -> list[int]:
+        """63-bit digests of the distinct keys the query returned, for the MQR ledger, less those already counted."""
+        self._con.register("counted", pa.table({"d": already_counted if already_counted is not None
+                                                 else pa.array([], pa.int64())}))
+        digests = [d for (d,) in self._con.execute(
+            "SELECT DISTINCT CAST(md5_number_upper(_key) >> 1 AS BIGINT) AS d FROM keyed WHERE _key IS NOT NULL "
+            "EXCEPT SELECT d FROM counted").fetchall()]
+        self._con.unregister("counted")
+        return digests
 
     def close(self) -> None:
         self._con.close()
@@ -171,11 +196,14 @@ def _invalid_rows(con, key_name: str) -> list[RowProblem]:
         if key is None:
             problems.append(RowProblem(None, "invalid", "NullPrimaryKey",
                                        f"Primary key {key_name} is null or empty (row {ordinal + 1} of the model)",
-                                       "data"))
+                                       "data", known_template=f"Primary key {key_name} is null or empty"))
         else:
             problems.append(RowProblem(key, "invalid", "DuplicatePrimaryKey",
                                        f"Duplicate primary key: {key_name} '{key}' appears in {copies} rows of the model; "
-                                       "none of them is synced until the key is unique", "data"))
+                                       "none of them is synced until the key is unique", "data",
+                                       known_template=f"Duplicate primary key: {key_name} '<value>' appears in "
+                                                      "several rows of the model; none of them is synced until "
+                                                      "the key is unique"))
     return problems
 
 

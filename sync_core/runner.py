@@ -9,17 +9,19 @@ from datetime import datetime, timezone
 from .clock import Clock, SystemClock
 from .config import SyncConfig, Workspace
 from .counts import RunCounts
-from .destinations import Rejection, SendResult, TransientError, open_destination
+from .destinations import Rejection, TransientError, open_destination
 from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
 from .executor import Executor
 from .mqr import current_period_start
 from .outcomes import RowProblem, classify
-from .planner import Plan, PlannedRow, build_plan
+from .planner import Plan, build_plan
+from .rows import PlannedRow
 from .progress import RunObserver, SilentObserver
 from .sources import open_source
 from .state import RunRecord, StateStore
 
-LOOKUP_CHUNK_ROWS = 10_000
+SEND_CHUNK_ROWS = 10_000  # rows turned into requests at a time: bounds memory, keeps requests flowing
+REFUSED_CHUNK_ROWS = 50_000  # refused rows recorded per transaction
 
 
 class _Run:
@@ -41,22 +43,23 @@ class _Run:
         finally:
             self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
 
-    def problem(self, rejection: Rejection, outcome: str | None = None) -> RowProblem:
+    def problem(self, rejection: Rejection) -> RowProblem:
         error_class = classify(rejection.code, rejection.message, rejection.default_class, self.sync.expected_errors)
-        outcome = outcome or ("failed" if error_class == "transient" else "rejected")
+        outcome = "failed" if error_class == "transient" else "rejected"
         return RowProblem(rejection.row.key, outcome, rejection.code, rejection.message, error_class,
-                          rejection.row.row_hash)
+                          rejection.row.row_hash, rejection.template)
 
-    def commit(self, synced: list[PlannedRow], problems: list[RowProblem], operations: dict[str, str]) -> None:
+    def commit(self, synced: list[PlannedRow], rejected: list[Rejection]) -> None:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction."""
+        problems = [self.problem(r) for r in rejected]
         self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint,
                                 synced=[(r.key, r.row_hash) for r in synced], problems=problems)
         for row in synced:
             self.counts.settle(row.operation, "synced")
-        for p in problems:
+        for rejection, p in zip(rejected, problems):
             outcome = ("failed" if p.outcome == "failed" else
                        "rejected_expected" if p.error_class == "expected" else "rejected_other")
-            self.counts.settle(operations[p.key], outcome)
+            self.counts.settle(rejection.row.operation, outcome)
         self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
         settled = self.counts.planned - self.counts.outcome("not_attempted")
         self.observer.progress(settled, self.counts.planned)
@@ -97,7 +100,8 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 model = workspace.models[sync.model]
                 period = current_period_start(workspace.mqr.billing_period_start_day,
                                               datetime.fromtimestamp(clock.now(), timezone.utc)).isoformat()
-                store.record_queried(period, model.entity, plan.key_digests(), run.run_id)
+                counted = store.mqr_digests(period, model.entity)
+                store.record_queried(period, model.entity, plan.key_digests(counted), run.run_id)
                 store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, problems=plan.invalid)
             config = workspace.destinations[sync.destination]
             executor = Executor(destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
@@ -126,27 +130,13 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
         return store.get_run(run.run_id)
 
 
-def _send(run: _Run, plan: Plan, destination, executor: Executor, existing: set[str] | None) -> None:
-    """Refuse rows that fail local checks or whose record does not exist, then send the rest."""
-    for chunk in plan.rows(LOOKUP_CHUNK_ROWS):
-        operations = {r.key: r.operation for r in chunk}
-        local: list[Rejection] = []
-        to_send: list[PlannedRow] = []
-        for row in chunk:
-            refusal = destination.validate(row)
-            if refusal is None and existing is not None and destination.identifier(row) not in existing:
-                refusal = destination.not_found(row)
-            if refusal is not None:
-                local.append(refusal)
-            else:
-                to_send.append(row)
-        if local:
-            run.commit([], [run.problem(r) for r in local], operations)
-
-        def record(result: SendResult) -> None:
-            run.commit(result.synced, [run.problem(r) for r in result.rejected], operations)
-
-        executor.deliver(destination.batches(to_send), record)
+def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> None:
+    """Refuse, without a call, rows whose identifier is empty, malformed or unknown; then send the rest."""
+    plan.check_identifiers(destination.identifier_rule(), existing)
+    for chunk in plan.refused(REFUSED_CHUNK_ROWS):
+        run.commit([], [destination.refusal(kind, row) for kind, row in chunk])
+    for chunk in plan.rows(SEND_CHUNK_ROWS):
+        executor.deliver(destination.batches(chunk), lambda result: run.commit(result.synced, result.rejected))
 
 
 def _error_class(exc: BaseException) -> str:

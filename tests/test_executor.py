@@ -7,7 +7,7 @@ import pytest
 from sync_core.destinations.base import BatchRejected, SendResult, TransientError
 from sync_core.errors import DestinationError
 from sync_core.executor import Executor
-from sync_core.planner import PlannedRow
+from sync_core.rows import PlannedRow
 
 
 def rows(n):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..planner import PlannedRow
+import pyarrow as pa
+
+from ..rows import PlannedRow
 
 
 class TransientError(Exception):
@@ -30,6 +32,19 @@ class Rejection:
     code: str
     message: str
     default_class: str  # before the sync's expected-error rules: data | config | transient
+    template: str | None = None  # the message with its values replaced, when the destination knows its shape
+
+
+@dataclass(frozen=True)
+class IdentifierRule:
+    """How a destination spells and checks the identifier it looks records up by, as SQL, so that a plan can
+    refuse empty, malformed and (update-only) unknown identifiers set-wise, without a call."""
+    label: str  # "email", "userId": for messages
+    normalize_sql: str  # a DuckDB expression over {value}: the identifier as existing() spells it
+    valid_pattern: str | None  # a regular expression the normalized identifier must match in full
+
+
+REFUSALS = ("missing", "invalid", "not_found")  # what IdentifierRule checks can refuse a row for
 
 
 @dataclass
@@ -41,17 +56,14 @@ class SendResult:
 class DestinationObject(Protocol):
     name: str  # the destination's id in workspace.toml, for messages
 
-    def validate(self, row: PlannedRow) -> Rejection | None:
-        """A local check that needs no call (e.g. an invalid email): refuse the row before sending it."""
+    def identifier_rule(self) -> IdentifierRule:
+        """The identifier checks that need no call."""
 
-    def existing(self) -> set[str] | None:
+    def existing(self) -> pa.Array | None:
         """For modes that only write to records that exist: the identifiers that exist now (None: no check)."""
 
-    def not_found(self, row: PlannedRow) -> Rejection:
-        """The rejection of a row whose record does not exist in an update-only sync."""
-
-    def identifier(self, row: PlannedRow) -> str:
-        """The row's identifier as `existing()` spells it."""
+    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+        """The rejection of a row refused by an identifier check (`kind` is one of REFUSALS)."""
 
     def batches(self, rows: list[PlannedRow]) -> list[list[PlannedRow]]:
         """Split rows into requests within the destination's count and size limits."""

@@ -342,6 +342,12 @@ class StateStore:
                            "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
             return db.total_changes - before
 
+    def mqr_digests(self, period_start: str, entity: str) -> pa.Array:
+        """The key digests already counted in a billing period for an entity."""
+        rows = self._db.execute("SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?",
+                                (period_start, entity)).fetchall()
+        return pa.array([d for (d,) in rows], pa.int64())
+
     def mqr_usage(self, period_start: str) -> dict[str, int]:
         rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",
                                 (period_start,)).fetchall()

@@ -12,7 +12,7 @@ from sync_core.config import DestinationConfig, Mapping, SyncConfig
 from sync_core.destinations.base import TransientError
 from sync_core.destinations.iterable.users import IterableUsers, iterable_value
 from sync_core.errors import DestinationError
-from sync_core.planner import PlannedRow
+from sync_core.rows import PlannedRow
 from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.sandbox import SandboxServer
 from sync_core.secrets import SecretRef
@@ -62,7 +62,7 @@ def test_nulls_are_omitted_or_cleared_per_mapping(server):
 def test_existing_users_come_from_one_export_of_identifiers(server):
     dest = destination(server)
     mark = server.state.last_request_id()
-    assert dest.existing() == {"known@x.io", "other@x.io"}
+    assert sorted(dest.existing().to_pylist()) == ["known@x.io", "other@x.io"]
     [req] = server.state.requests(since_id=mark)
     assert req["endpoint"] == "export/data.json"
     assert destination(server, mode="upsert").existing() is None
@@ -79,11 +79,12 @@ def test_send_maps_failed_updates_to_one_outcome_per_row(server):
     assert server.state.get_user("p", email="ghost@x.io") is None  # update-only created nobody
 
 
-def test_invalid_emails_and_empty_identifiers_are_refused_locally(server):
+def test_refusals_carry_the_messages_users_know(server):
     dest = destination(server)
-    assert dest.validate(row("a@@x")).code == "InvalidEmailAddressError"
-    assert dest.validate(PlannedRow("k", "added", "h", None, {})).code == "MissingIdentifier"
-    assert dest.validate(row("fine@x.io")) is None
+    assert dest.refusal("not_found", row("ghost@x.io")).message == "No record was found with lookup for email:ghost@x.io"
+    assert dest.refusal("invalid", row("a@@x")).code == "InvalidEmailAddressError"
+    assert dest.refusal("missing", PlannedRow("k", "added", "h", None, {})).code == "MissingIdentifier"
+    assert dest.identifier_rule().valid_pattern and dest.identifier_rule().label == "email"
 
 
 def test_requests_stay_within_1000_users_and_4_mb(server):

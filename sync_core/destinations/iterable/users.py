@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from ...config import DestinationConfig, SyncConfig
-from ...planner import PlannedRow
+from ...rows import PlannedRow
 from ...ratelimit import Limit, SharedRateLimits
-from ..base import Rejection, SendResult, TransientError
+from ..base import IdentifierRule, Rejection, SendResult, TransientError
 from .client import IterableClient
 
 MAX_USERS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
 
 # failedUpdates list -> (code, default class, message). Classes: data = fix the source row.
@@ -59,35 +60,38 @@ class IterableUsers:
 
     # ---- before sending ----
 
-    def identifier(self, row: PlannedRow) -> str:
+    def identifier_rule(self) -> IdentifierRule:
+        if self.by_user_id:
+            return IdentifierRule("userId", "trim(CAST({value} AS VARCHAR))", None)
+        # Iterable emails are case-insensitive.
+        return IdentifierRule("email", "lower(trim(CAST({value} AS VARCHAR)))", EMAIL_PATTERN)
+
+    def _ident(self, row: PlannedRow) -> str:
         value = "" if row.match_value is None else str(row.match_value).strip()
-        return value if self.by_user_id else value.lower()  # Iterable emails are case-insensitive
+        return value if self.by_user_id else value.lower()
 
-    def validate(self, row: PlannedRow) -> Rejection | None:
-        ident = self.identifier(row)
-        label = "userId" if self.by_user_id else "email"
-        if not ident:
-            return Rejection(row, "MissingIdentifier", f"The match column '{self.sync.match_column}' is empty: "
-                                                       f"no {label} to look the user up by", "data")
-        if not self.by_user_id and not EMAIL.match(ident):
-            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data")
-        return None
-
-    def existing(self) -> set[str] | None:
+    def existing(self) -> pa.Array | None:
         if not self.update_only:
             return None
-        field = "userId" if self.by_user_id else "email"
+        label = self.identifier_rule().label
         found = set()
         for user in self.client.get_lines("/api/export/data.json",
-                                          [("dataTypeName", "user"), ("range", "All"), ("onlyFields", field)]):
-            value = user.get(field)
+                                          [("dataTypeName", "user"), ("range", "All"), ("onlyFields", label)]):
+            value = user.get(label)
             if value:
                 found.add(str(value) if self.by_user_id else str(value).lower())
-        return found
+        return pa.array(list(found), pa.string())
 
-    def not_found(self, row: PlannedRow) -> Rejection:
-        label = "userId" if self.by_user_id else "email"
-        return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}", "data")
+    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+        label = self.identifier_rule().label
+        if kind == "not_found":
+            return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
+                             "data", f"No record was found with lookup for {label}:<{label}>")
+        if kind == "invalid":
+            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
+                             "Invalid email address: '<value>'")
+        message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
+        return Rejection(row, "MissingIdentifier", message, "data", message)
 
     # ---- requests ----
 
@@ -126,7 +130,7 @@ class IterableUsers:
         failed = answer.get("failedUpdates") or {}
         if not isinstance(failed, dict):
             raise TransientError("MalformedResponse", "bulkUpdate answered without a failedUpdates object")
-        by_ident: dict[str, PlannedRow] = {self.identifier(r): r for r in rows}
+        by_ident: dict[str, PlannedRow] = {self._ident(r): r for r in rows}
         result = SendResult()
         refused: set[str] = set()
         for list_name, (code, default_class, message) in FAILURE_LISTS.items():
@@ -139,12 +143,12 @@ class IterableUsers:
                     continue
                 refused.add(ident)
                 if code == NOT_FOUND_CODE:
-                    result.rejected.append(self.not_found(row))
+                    result.rejected.append(self.refusal("not_found", row))
                 else:
                     label = "userId" if self.by_user_id else "email"
                     result.rejected.append(Rejection(row, code, f"{message} ({label}:{row.match_value})",
                                                      default_class))
-        accepted = [r for r in rows if self.identifier(r) not in refused]
+        accepted = [r for r in rows if self._ident(r) not in refused]
         success = answer.get("successCount")
         if isinstance(success, int) and success != len(accepted):
             # The lists do not explain the counts: we cannot tell which rows were stored, so none is called
