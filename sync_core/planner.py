@@ -37,6 +37,7 @@ class Plan:
     _con: duckdb.DuckDBPyConnection = field(repr=False)
     _columns: list[str] = field(repr=False)
     _checked: bool = field(default=False, repr=False)  # check_identifiers has run
+    _repeat_causes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def check_identifiers(self, rule: IdentifierRule, existing: pa.Array | None) -> dict[str, int]:
         """Refuse, set-wise, planned rows whose identifier is empty, malformed, or (when `existing` is given)
@@ -57,11 +58,32 @@ class Plan:
         return dict(self._con.execute("SELECT _refusal, COUNT(*) FROM checked WHERE _refusal IS NOT NULL "
                                       "GROUP BY ALL").fetchall())
 
+    def repeated_refusals(self, causes: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
+        """Per refusal kind, the retried rows refused for the same cause (id in `causes`) as last time:
+        (rows, a few example keys). They need counting, not rewriting."""
+        self._repeat_causes = causes
+        out = {}
+        for kind, cause in causes.items():
+            where = f"{self._repeat_filter(kind, cause)}"
+            n = self._con.execute(f"SELECT COUNT(*) FROM checked WHERE {where}").fetchall()[0][0]
+            if n:
+                examples = [k for (k,) in self._con.execute(f"SELECT _key FROM checked WHERE {where} "
+                                                            "ORDER BY _ord LIMIT 5").fetchall()]
+                out[kind] = (n, examples)
+        return out
+
+    @staticmethod
+    def _repeat_filter(kind: str, cause_id: int) -> str:
+        return f"_refusal = '{kind}' AND _op = 'retried' AND _prev_cause = {int(cause_id)}"
+
     def refused(self, batch_rows: int = 50_000) -> Iterator[list[tuple[str, PlannedRow]]]:
-        """(kind, row) of the rows check_identifiers refused; their values are not loaded (nothing is sent)."""
+        """(kind, row) of the rows check_identifiers refused, less the repeats counted by repeated_refusals;
+        their values are not loaded (nothing is sent)."""
         match = quote(self.sync.match_column.lower())
+        repeats = " OR ".join(f"({self._repeat_filter(k, c)})" for k, c in self._repeat_causes.items()) or "FALSE"
         reader = self._con.sql(f"SELECT _refusal, _key, _op, _hash, {match} FROM checked "
-                               "WHERE _refusal IS NOT NULL ORDER BY _ord").to_arrow_reader(batch_rows)
+                               f"WHERE _refusal IS NOT NULL AND NOT ({repeats}) ORDER BY _ord"
+                               ).to_arrow_reader(batch_rows)
         for batch in reader:
             kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
             yield [(kind, PlannedRow(key, op, h, m, {})) for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
@@ -138,7 +160,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         con.register("rejected", pa.table({"key": pa.array(sorted(store.rejection_keys(sync.id)), pa.string())}))
         con.execute(f"""
             CREATE TABLE planned AS
-            SELECT k.*, CASE
+            SELECT k.*, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
                 WHEN s.key IS NULL THEN 'added'
                 WHEN s.row_hash <> k._hash OR {bool(full_resync)} THEN 'changed'

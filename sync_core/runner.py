@@ -10,6 +10,7 @@ from .clock import Clock, SystemClock
 from .config import SyncConfig, Workspace
 from .counts import RunCounts
 from .destinations import Rejection, TransientError, open_destination
+from .destinations.base import REFUSALS
 from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
 from .executor import Executor
 from .mqr import current_period_start
@@ -64,6 +65,19 @@ class _Run:
         settled = self.counts.planned - self.counts.outcome("not_attempted")
         self.observer.progress(settled, self.counts.planned)
 
+    def refusal_causes(self, destination) -> dict[str, tuple[int, str]]:
+        """Per refusal kind, the cause id and count outcome it always gets in this sync. Empty when a rule
+        matches on message text: then each row's message must be classified on its own."""
+        if any(rule.message is not None for rule in self.sync.expected_errors):
+            return {}
+        causes = {}
+        for kind in REFUSALS:
+            sample = self.problem(destination.refusal(kind, PlannedRow("", "retried", "", "x", {})))
+            outcome = ("failed" if sample.outcome == "failed" else
+                       "rejected_expected" if sample.error_class == "expected" else "rejected_other")
+            causes[kind] = (self.store.cause_id(sample.code, sample.error_class, sample.template), outcome)
+        return causes
+
     def status(self) -> str:
         real = self.counts.outcome("rejected_other") + self.counts.outcome("failed") + self.counts.invalid
         if not real:
@@ -116,6 +130,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, removed=plan.removed_keys)
                 run.counts.settle("removed", "synced", len(plan.removed_keys))
                 store.forget_rejections(sync.id, plan.gone_rejection_keys)
+                store.sweep_rejections(sync.id, run.run_id)  # every planned row was tried: see the method
             store.finish_run(run.run_id, status=run.status(), counts=run.counts, phases=run.phases, notes=run.notes)
         except (SyncCoreError, TransientError) as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
@@ -133,6 +148,11 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
 def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> None:
     """Refuse, without a call, rows whose identifier is empty, malformed or unknown; then send the rest."""
     plan.check_identifiers(destination.identifier_rule(), existing)
+    causes = run.refusal_causes(destination)
+    for kind, (rows, examples) in plan.repeated_refusals({k: c for k, (c, _) in causes.items()}).items():
+        cause_id, outcome = causes[kind]
+        run.store.count_repeats(run.run_id, cause_id, "failed" if outcome == "failed" else "rejected", rows, examples)
+        run.counts.settle("retried", outcome, rows)
     for chunk in plan.refused(REFUSED_CHUNK_ROWS):
         run.commit([], [destination.refusal(kind, row) for kind, row in chunk])
     for chunk in plan.rows(SEND_CHUNK_ROWS):

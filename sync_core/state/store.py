@@ -213,10 +213,30 @@ class StateStore:
         return {k for (k,) in self._db.execute("SELECT key FROM snapshot WHERE sync_id = ?", (sync_id,))}
 
     def retry_table(self, sync_id: str) -> pa.Table:
-        """(key, row_hash) of rows rejected or failed with these values: planned again as `retried`."""
-        rows = self._db.execute("SELECT key, row_hash FROM rejections WHERE sync_id = ? AND row_hash IS NOT NULL",
-                                (sync_id,)).fetchall()
-        return _two_columns(rows, "row_hash")
+        """(key, row_hash, cause_id) of rows rejected or failed with these values: planned again as `retried`."""
+        rows = self._db.execute("SELECT key, row_hash, cause_id FROM rejections "
+                                "WHERE sync_id = ? AND row_hash IS NOT NULL", (sync_id,)).fetchall()
+        keys, hashes, causes = zip(*rows) if rows else ((), (), ())
+        return pa.table({"key": pa.array(keys, pa.string()), "row_hash": pa.array(hashes, pa.string()),
+                         "cause_id": pa.array(causes, pa.int64())})
+
+    def cause_id(self, code: str, error_class: str, template: str) -> int:
+        with self._write() as db:
+            return self._cause_id(db, code, error_class, template)
+
+    def count_repeats(self, run_id: int, cause_id: int, outcome: str, rows: int, example_keys: list[str]) -> None:
+        """Rows rejected again exactly as before: they count in the run's causes, their state rows are not
+        rewritten one by one (sweep_rejections marks them seen once the run has tried every row)."""
+        with self._write() as db:
+            self._add_run_cause(db, run_id, cause_id, outcome, rows, example_keys)
+
+    def sweep_rejections(self, sync_id: str, run_id: int) -> int:
+        """After a run that tried every planned row: rejections it did not rewrite were rejected again as
+        before (retried rows refused for the same cause), so they were seen in this run too."""
+        with self._write() as db:
+            return db.execute("UPDATE rejections SET last_seen = ?, times_seen = times_seen + 1, last_run_id = ? "
+                              "WHERE sync_id = ? AND last_run_id < ?",
+                              (self._now(), run_id, sync_id, run_id)).rowcount
 
     def commit_batch(self, run_id: int, sync_id: str, *, fingerprint: str, synced: Iterable[tuple[str, str]] = (),
                      removed: Iterable[str] = (), problems: Iterable[RowProblem] = ()) -> None:
@@ -261,13 +281,17 @@ class StateStore:
             " cause_id = excluded.cause_id, message = excluded.message, last_seen = excluded.last_seen,"
             " times_seen = rejections.times_seen + 1, last_run_id = excluded.last_run_id", state_rows)
         for (cause_id, outcome), (rows, examples) in per_cause.items():
-            existing = db.execute("SELECT rows, example_keys FROM run_causes WHERE run_id = ? AND cause_id = ? "
-                                  "AND outcome = ?", (run_id, cause_id, outcome)).fetchone()
-            if existing:
-                rows += existing[0]
-                examples = (json.loads(existing[1]) + examples)[:EXAMPLES_PER_CAUSE]
-            db.execute("INSERT OR REPLACE INTO run_causes (run_id, cause_id, outcome, rows, example_keys) "
-                       "VALUES (?, ?, ?, ?, ?)", (run_id, cause_id, outcome, rows, json.dumps(examples)))
+            self._add_run_cause(db, run_id, cause_id, outcome, rows, examples)
+
+    @staticmethod
+    def _add_run_cause(db, run_id: int, cause_id: int, outcome: str, rows: int, examples: list[str]) -> None:
+        existing = db.execute("SELECT rows, example_keys FROM run_causes WHERE run_id = ? AND cause_id = ? "
+                              "AND outcome = ?", (run_id, cause_id, outcome)).fetchone()
+        if existing:
+            rows += existing[0]
+            examples = (json.loads(existing[1]) + examples)[:EXAMPLES_PER_CAUSE]
+        db.execute("INSERT OR REPLACE INTO run_causes (run_id, cause_id, outcome, rows, example_keys) "
+                   "VALUES (?, ?, ?, ?, ?)", (run_id, cause_id, outcome, rows, json.dumps(examples)))
 
     @staticmethod
     def _cause_id(db, code: str, error_class: str, template: str) -> int:
