@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sync_core import load_workspace, run_sync
+from sync_core import StateStore, load_workspace, run_sync
 from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
 from sync_core.sandbox import SandboxServer, SandboxState
 
@@ -17,17 +18,29 @@ DEMO_CONTACTS = 1_500
 @pytest.fixture
 def demo(tmp_path: Path):
     """A fresh demo workspace and its sandbox, serving on a free port (rate limits on, as in real life)."""
+    with demo_workspace(tmp_path) as d:
+        yield d
+
+
+@contextmanager
+def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, destination_settings: str = ""):
+    """A demo workspace and its sandbox. `destination_settings` are TOML lines added to [destinations.iterable]
+    (batch_size, timeout_seconds, rate_limits...); `clock` is shared by the sandbox and the runs."""
     root = tmp_path / "ws"
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)
-    with SandboxServer(state_file, port=0) as server:
+    with SandboxServer(state_file, port=0, rate_limits=rate_limits, clock=clock) as server:
         init_demo(root, contacts=DEMO_CONTACTS, sandbox_port=server.port)
-        yield Demo(root, server)
+        d = Demo(root, server, clock)
+        if destination_settings:
+            d.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"\n',
+                             f'api_key = "secrets:sandbox.iterable_api_key"\n{destination_settings}\n')
+        yield d
 
 
 class Demo:
-    def __init__(self, root: Path, server: SandboxServer):
-        self.root, self.server = root, server
+    def __init__(self, root: Path, server: SandboxServer, clock=None):
+        self.root, self.server, self.clock = root, server, clock
         self.sandbox = SandboxState(root / "sandbox" / "iterable.sqlite")
 
     @property
@@ -35,7 +48,22 @@ class Demo:
         return load_workspace(self.root)
 
     def run(self, sync_id: str, **kwargs):
+        kwargs.setdefault("clock", self.clock)
         return run_sync(self.workspace, sync_id, trigger="test", **kwargs)
+
+    def snapshot(self, sync_id: str = "iterable-production") -> set[str]:
+        with StateStore(self.workspace.state_path) as store:
+            return store.snapshot_keys(sync_id)
+
+    def valid_emails(self) -> set[str]:
+        """Keys of the contacts model that are neither null nor duplicated."""
+        rows = self.warehouse("SELECT email FROM marketing_contacts WHERE deleted_at IS NULL AND email IS NOT NULL "
+                              "GROUP BY email HAVING COUNT(*) = 1")
+        return {e for (e,) in rows}
+
+    def stored(self, since_id: int = 0) -> set[str]:
+        """Identifiers the sandbox really stored (lower-cased emails), from its own log."""
+        return self.sandbox.stored_identifiers(SANDBOX_PROJECT, since_id=since_id)
 
     def warehouse(self, sql: str) -> list[tuple]:
         """Independent SQL over the warehouse (read-only, closed at once)."""

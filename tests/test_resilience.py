@@ -1,0 +1,90 @@
+"""Every fault the sandbox can inject, met by a whole run: the final counts, and nothing marked synced that
+the sandbox did not store. The sandbox and the run share a clock running 20x fast, so Retry-After and
+backoff waits take a twentieth of their time."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_core import StateStore, invariant_violations
+from sync_core.clock import ScaledClock
+from conftest import demo_workspace
+
+BATCH = 100
+
+
+@pytest.fixture
+def faulty(tmp_path):
+    clock = ScaledClock(20)
+    settings = f"batch_size = {BATCH}\ntimeout_seconds = 0.5\nmax_attempts = 4"
+    with demo_workspace(tmp_path, clock=clock, destination_settings=settings) as d:
+        d.existing = {u["email"] for u in d.users()} & d.valid_emails()  # the rows a run can sync
+        yield d
+
+
+def run_with_fault(demo, kind, **options):
+    demo.sandbox.add_fault("users/bulkUpdate", kind, **options)
+    record = demo.run("iterable-production")
+    counts = record.counts.as_dict()
+    assert invariant_violations(counts) == []
+    assert {k.lower() for k in demo.snapshot()} <= demo.stored(), "marked synced but never stored"
+    return record, counts
+
+
+def everyone_synced(demo, counts):
+    assert {k.lower() for k in demo.snapshot()} == demo.existing & demo.stored()
+    assert counts["synced"] == len(demo.existing) and counts["failed"] == 0
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("rate_limit", {"retry_after": 2, "times": 3}),
+    ("rate_limit", {"times": 3}),  # no Retry-After: backoff
+    ("rate_limit", {"body": "text", "times": 2}),
+    ("server_error", {"status": 500, "times": 2}),
+    ("server_error", {"status": 502, "times": 2}),
+    ("server_error", {"status": 503, "times": 3}),
+    ("slow", {"delay": 1.0, "times": 1}),  # past the 0.5 s client timeout: stored, then sent again
+    ("drop", {"times": 2}),
+    ("malformed", {"times": 2}),  # stored, but the answer is unreadable: sent again
+])
+def test_transient_faults_are_retried_within_the_run(faulty, kind, options):
+    record, counts = run_with_fault(faulty, kind, **options)
+    assert record.status == "warning"  # the demo's invalid keys; no failure left by the fault
+    everyone_synced(faulty, counts)
+    [fault] = faulty.sandbox.faults()
+    assert fault["hits"] == options["times"]
+
+
+def test_a_fault_that_outlasts_the_retries_leaves_rows_failed_for_the_next_run(faulty):
+    record, counts = run_with_fault(faulty, "server_error", status=503, after=2)
+    assert counts["synced"] == 2 * BATCH and counts["failed"] == len(faulty.existing) - 2 * BATCH
+    assert record.status == "failed"  # far over the sync's 10% threshold
+    with StateStore(faulty.workspace.state_path) as store:
+        causes = {c.code: c for c in store.run_causes(record.id)}
+    assert causes["HTTP 503 GenericError"].error_class == "transient"
+    faulty.sandbox.clear_faults()
+    second = faulty.run("iterable-production")
+    assert second.counts.as_dict()["retried"] >= counts["failed"]
+    everyone_synced(faulty, second.counts.as_dict() | {"synced": counts["synced"] + second.counts.as_dict()["synced"]})
+
+
+def test_a_batch_refused_for_one_bad_row_is_split_and_only_that_row_is_rejected(faulty):
+    bad = sorted(faulty.existing)[17]
+    record, counts = run_with_fault(faulty, "bad_row", identifier=bad)
+    assert bad not in demo_snapshot_lower(faulty) and bad not in faulty.stored()
+    with StateStore(faulty.workspace.state_path) as store:
+        [state] = store.rejections(key=bad)
+    assert (state.code, state.error_class) == ("BadParams", "data") and bad in state.message
+    assert counts["synced"] == len(faulty.existing) - 1
+
+
+def test_a_401_in_the_middle_stops_the_run_with_a_config_error(faulty):
+    record, counts = run_with_fault(faulty, "unauthorized", after=3)
+    assert record.status == "failed" and record.error_class == "config"
+    assert "destination 'iterable'" in record.error and "HTTP 401" in record.error
+    assert counts["synced"] == 3 * BATCH and counts["not_attempted"] > 0
+    assert len(faulty.stored()) == 3 * BATCH
+
+
+def demo_snapshot_lower(demo) -> set[str]:
+    return {k.lower() for k in demo.snapshot()}
