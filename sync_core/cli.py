@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sync-core runs | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,10 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_failures)
 
-    p = sub.add_parser("up", help="the demo in one command: workspace, sandbox and dashboard (Ctrl-C stops)")
-    p.add_argument("--port", type=int, default=8501, help="the dashboard's port")
+    p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
+    p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
-    p.add_argument("--days", type=int, default=2, help="simulated days of history in a new demo")
+    p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
+    p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
@@ -251,9 +255,12 @@ def cmd_failures(args) -> int:
 def cmd_up(args) -> int:
     from .demo.workspace import DEFAULT_CONTACTS
     from .launcher import up
+    if args.days < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 2
     root = Path(args.workspace or os.environ.get(WORKSPACE_ENV) or "demo-workspace")
     return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
-              observer_factory=TerminalProgress)
+              sandbox_port=args.sandbox_port, observer_factory=TerminalProgress)
 
 
 def cmd_sandbox(args) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from .config import ConfigError, SyncConfig, Workspace
@@ -51,7 +52,8 @@ class Plan:
             CREATE OR REPLACE TABLE checked AS
             SELECT p.*, CASE WHEN _ident IS NULL OR _ident = '' THEN 'missing' WHEN {invalid} THEN 'invalid'
                              WHEN {not_found} THEN 'not_found' END AS _refusal
-            FROM (SELECT *, {ident} AS _ident FROM planned WHERE _op <> 'unchanged') p
+            FROM (SELECT planned.*, {ident} AS _ident FROM planned JOIN model_rows USING (_ord)
+                  WHERE _op <> 'unchanged') p
             LEFT JOIN (SELECT DISTINCT ident FROM existing) e ON e.ident = p._ident""")
         self._con.unregister("existing")
         self._checked = True
@@ -81,7 +83,7 @@ class Plan:
         their values are not loaded (nothing is sent)."""
         match = quote(self.sync.match_column.lower())
         repeats = " OR ".join(f"({self._repeat_filter(k, c)})" for k, c in self._repeat_causes.items()) or "FALSE"
-        reader = self._con.sql(f"SELECT _refusal, _key, _op, _hash, {match} FROM checked "
+        reader = self._con.sql(f"SELECT _refusal, _key, _op, _hash, {match} FROM checked JOIN model_rows USING (_ord) "
                                f"WHERE _refusal IS NOT NULL AND NOT ({repeats}) ORDER BY _ord"
                                ).to_arrow_reader(batch_rows)
         for batch in reader:
@@ -92,8 +94,9 @@ class Plan:
         """The added, changed and retried rows to send, in model order, a batch at a time."""
         mappings = self.sync.mappings
         cols = ", ".join(quote(c) for c in self._columns)
-        source = "checked WHERE _refusal IS NULL" if self._checked else "planned WHERE _op <> 'unchanged'"
-        reader = self._con.sql(f"SELECT _key, _op, _hash, {cols} FROM {source} ORDER BY _ord").to_arrow_reader(batch_rows)
+        table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged'")
+        reader = self._con.sql(f"SELECT _key, _op, _hash, {cols} FROM model_rows JOIN {table} USING (_ord) "
+                               f"WHERE {to_send} ORDER BY _ord").to_arrow_reader(batch_rows)
         match_column = self.sync.match_column.lower()
         for batch in reader:
             out = []
@@ -149,23 +152,24 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                                  "WHERE table_name = 'model_rows'").fetchall())
         hashed = [("@match:" + sync.match_field, sync.match_column.lower(), types[sync.match_column.lower()])]
         hashed += [(m.field, m.column.lower(), types[m.column.lower()]) for m in sync.mappings]
+        # The model's rows are held once (model_rows); the plan's tables are narrow and join back by _ord.
         con.execute(f"""
             CREATE TABLE keyed AS
-            SELECT *, NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '') AS _key,
+            SELECT _ord, NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '') AS _key,
                    {row_hash_sql(hashed)} AS _hash,
                    COUNT(*) OVER (PARTITION BY NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '')) AS _copies
             FROM model_rows""")
         con.register("snap", store.snapshot_table(sync.id))
-        con.register("retry", store.retry_table(sync.id))
-        con.register("rejected", pa.table({"key": pa.array(sorted(store.rejection_keys(sync.id)), pa.string())}))
+        con.register("rejected", store.rejection_table(sync.id))
         con.execute(f"""
             CREATE TABLE planned AS
-            SELECT k.*, r.cause_id AS _prev_cause, CASE
+            SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
                 WHEN s.key IS NULL THEN 'added'
                 WHEN s.row_hash <> k._hash OR {bool(full_resync)} THEN 'changed'
                 ELSE 'unchanged' END AS _op
-            FROM keyed k LEFT JOIN snap s ON s.key = k._key LEFT JOIN retry r ON r.key = k._key
+            FROM keyed k LEFT JOIN snap s ON s.key = k._key
+            LEFT JOIN (SELECT * FROM rejected WHERE row_hash IS NOT NULL) r ON r.key = k._key
             WHERE k._key IS NOT NULL AND k._copies = 1""")
 
         counts = RunCounts(queried=queried)
@@ -194,7 +198,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, source: Source, model, columns: l
     total = 0
     for batch in source.batches(model, SOURCE_BATCH_ROWS):
         table = pa.Table.from_batches([batch]).select(columns)
-        table = table.append_column("_ord", pa.array(range(total, total + table.num_rows), pa.int64()))
+        table = table.append_column("_ord", pa.array(np.arange(total, total + table.num_rows, dtype=np.int64)))
         con.register("incoming", table)
         if total == 0:
             con.execute("CREATE TABLE model_rows AS SELECT * FROM incoming")

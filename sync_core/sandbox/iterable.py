@@ -281,8 +281,10 @@ class IterableApi:
             return error_reply(400, "BadParams", str(error))
         only_fields = [name for name in call.query.get("onlyFields", []) if name]
         omit_fields = {name for name in (_first(call.query, "omitFields") or "").split(",") if name}
+        identity_only = bool(only_fields) and set(only_fields) <= {"email", "userId", "profileUpdatedAt"}
         users = self.state.iter_users(
-            call.project, updated_from=updated_from, updated_before=updated_before
+            call.project, updated_from=updated_from, updated_before=updated_before,
+            with_fields=not identity_only,
         )
         return Reply(
             200,

@@ -212,10 +212,11 @@ class StateStore:
     def snapshot_keys(self, sync_id: str) -> set[str]:
         return {k for (k,) in self._db.execute("SELECT key FROM snapshot WHERE sync_id = ?", (sync_id,))}
 
-    def retry_table(self, sync_id: str) -> pa.Table:
-        """(key, row_hash, cause_id) of rows rejected or failed with these values: planned again as `retried`."""
-        rows = self._db.execute("SELECT key, row_hash, cause_id FROM rejections "
-                                "WHERE sync_id = ? AND row_hash IS NOT NULL", (sync_id,)).fetchall()
+    def rejection_table(self, sync_id: str) -> pa.Table:
+        """(key, row_hash, cause_id) of the current rejection state. A row rejected or failed with these values
+        is planned again as `retried`; row_hash is null for rows the planner refused (duplicate keys)."""
+        rows = self._db.execute("SELECT key, row_hash, cause_id FROM rejections WHERE sync_id = ?",
+                                (sync_id,)).fetchall()
         keys, hashes, causes = zip(*rows) if rows else ((), (), ())
         return pa.table({"key": pa.array(keys, pa.string()), "row_hash": pa.array(hashes, pa.string()),
                          "cause_id": pa.array(causes, pa.int64())})
@@ -304,9 +305,6 @@ class StateStore:
         """Keys the model no longer returns have no current rejection state."""
         with self._write() as db:
             db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in keys])
-
-    def rejection_keys(self, sync_id: str) -> set[str]:
-        return {k for (k,) in self._db.execute("SELECT key FROM rejections WHERE sync_id = ?", (sync_id,))}
 
     def clear_snapshot(self, sync_id: str) -> None:
         with self._write() as db:
