@@ -1,0 +1,184 @@
+"""The sync benchmark: the seed's update-only user sync (Iterable-Production) on a large demo warehouse.
+
+    python bench/sync_benchmark.py                      # 1,000,000 contacts (about 15 minutes here)
+    python bench/sync_benchmark.py --contacts 20000     # a quick look
+
+The Iterable sandbox runs in a separate process. About half of the contacts are unknown to it. Phases:
+  1. limit off: a full run, then a rerun after 1% of the contacts changed (client and sandbox rate limits off)
+  2. Iterable's real limit (bulkUpdate 5 req/s, export 4 req/min, enforced by the sandbox and kept by the
+     client): a full resync, then a rerun after another 1% changed
+It prints one table of figures measured in this run, ready for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import requests
+
+from sync_core import load_workspace
+from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
+from sync_core.sandbox import SandboxState
+
+SYNC = "iterable-production"
+NO_LIMIT = 'rate_limits = { "users/bulkUpdate" = "100000/s", "export/data.json" = "100000/min" }'
+VENDOR_LIMIT = 5.0  # bulkUpdate requests per second
+
+
+@dataclass
+class Run:
+    label: str
+    wall: float
+    peak_rss_mb: float
+    record: dict
+    requests: int
+    writes: int
+    write_rate: float  # bulkUpdate requests per second, first to last
+    sandbox_busy: float  # seconds the sandbox spent answering, intervals merged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--changed", type=float, default=0.01, help="share of contacts changed before a rerun")
+    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.workdir or tmp) / "bench-workspace"
+        port = free_port()
+        started = time.perf_counter()
+        init_demo(root, contacts=args.contacts, sandbox_port=port, product_share=0.5)
+        print(f"demo workspace: {args.contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
+        toml = root / "workspace.toml"
+        default_toml = toml.read_text()
+        toml.write_text(default_toml.replace('api_key = "secrets:sandbox.iterable_api_key"\n',
+                                             f'api_key = "secrets:sandbox.iterable_api_key"\n{NO_LIMIT}\n', 1))
+
+        runs = []
+        with Sandbox(root, port, rate_limits=False) as sandbox:
+            runs.append(measure(root, sandbox, "full, limit off"))
+            change_contacts(root, args.changed, seed=1)
+            runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, limit off"))
+        toml.write_text(default_toml)  # the client keeps Iterable's published limits again
+        with Sandbox(root, port, rate_limits=True) as sandbox:
+            runs.append(measure(root, sandbox, "full resync, real limit", "--full-resync"))
+            change_contacts(root, args.changed, seed=2)
+            runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, real limit"))
+        report(args, runs)
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sandbox:
+    """The sandbox in its own process, as a real vendor would be."""
+
+    def __init__(self, root: Path, port: int, *, rate_limits: bool):
+        self.root, self.port, self.rate_limits = root, port, rate_limits
+        self.state = SandboxState(load_workspace(root).sandbox.state)
+
+    def __enter__(self):
+        argv = [sys.executable, "-m", "sync_core.cli", "-w", str(self.root), "sandbox"]
+        self.process = subprocess.Popen(argv + ([] if self.rate_limits else ["--no-rate-limits"]),
+                                        stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/_sandbox/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise SystemExit("the sandbox did not start")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def measure(root: Path, sandbox: Sandbox, label: str, *flags: str) -> Run:
+    mark = sandbox.state.last_request_id()
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "run", SYNC, "--json",
+                                    *flags], stdout=subprocess.PIPE, stderr=errors)
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this process alone
+        wall = time.perf_counter() - started
+        try:
+            record = json.loads(output)
+        except ValueError:
+            errors.seek(0)
+            raise SystemExit(f"{label}: the sync failed (exit {os.waitstatus_to_exitcode(status)}):\n"
+                             f"{output.decode()[:2000]}\n{errors.read().decode()[-3000:]}") from None
+    log = [r for r in sandbox.state.requests(since_id=mark) if r["status"] is not None]
+    writes = [r for r in log if r["endpoint"] == "users/bulkUpdate"]
+    rate = (len(writes) - 1) / (writes[-1]["at"] - writes[0]["at"]) if len(writes) > 1 else 0.0
+    run = Run(label, wall, usage.ru_maxrss / 1024, record, len(log), len(writes), rate, busy_seconds(log))
+    c = record["counts"]
+    print(f"{label}: {wall:.1f} s, status {record['status']}, synced {c['synced']:,}, expected rejections "
+          f"{c['rejected_expected']:,}, {run.requests} requests, phases {record['phases']}", flush=True)
+    return run
+
+
+def busy_seconds(log: list[dict]) -> float:
+    """The sandbox's own time answering, with overlapping requests counted once."""
+    spans = sorted((r["at"], r["at"] + (r["duration_ms"] or 0) / 1000) for r in log)
+    busy, end = 0.0, float("-inf")
+    for start, stop in spans:
+        if stop > end:
+            busy += stop - max(start, end)
+            end = stop
+    return busy
+
+
+def change_contacts(root: Path, share: float, *, seed: int) -> None:
+    """Change a field of `share` of the contacts, as a day of CRM edits would."""
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        con.execute("UPDATE marketing_contacts SET lead_score = (lead_score + 1) % 101 "
+                    "WHERE (hash(contact_id, ?) % 10000) < ?", [seed, int(share * 10000)])
+
+
+def report(args, runs: list[Run]) -> None:
+    full, rerun, real_full, real_rerun = runs
+    queried = full.record["counts"]["queried"]
+    print()
+    print(f"## Sync benchmark: {args.contacts:,} contacts, about half unknown to Iterable")
+    print()
+    print(f"Command: `python bench/sync_benchmark.py --contacts {args.contacts}`")
+    print()
+    print("| run | wall s | rows/s | synced | expected rejections | API calls / 1,000 rows | bulkUpdate req/s "
+          "| sandbox busy | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        c = r.record["counts"]
+        print(f"| {r.label} | {r.wall:.1f} | {queried / r.wall:,.0f} | {c['synced']:,} | {c['rejected_expected']:,} "
+              f"| {1000 * r.requests / queried:.2f} | {r.write_rate:.2f} | {r.sandbox_busy / r.wall:.0%} "
+              f"| {r.peak_rss_mb:,.0f} MB |")
+    print()
+    print(f"- incremental / full wall time, limit off: **{rerun.wall / full.wall:.1%}** "
+          f"({rerun.wall:.1f} s / {full.wall:.1f} s)")
+    print(f"- incremental / full wall time, real limit: **{real_rerun.wall / real_full.wall:.1%}** "
+          f"({real_rerun.wall:.1f} s / {real_full.wall:.1f} s)")
+    print(f"- peak RSS of the sync process: **{max(r.peak_rss_mb for r in runs):,.0f} MB**")
+    print(f"- throughput under the real limit: **{real_full.write_rate / VENDOR_LIMIT:.0%}** of bulkUpdate's "
+          f"{VENDOR_LIMIT:g} req/s ({real_full.write_rate:.2f} req/s over {real_full.writes} requests)")
+    for r in runs:
+        print(f"- phases, {r.label}: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.record["phases"].items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

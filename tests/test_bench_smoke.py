@@ -1,0 +1,19 @@
+"""A scaled-down run of the sync benchmark, so it keeps working (its figures are not judged here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "bench" / "sync_benchmark.py"
+
+
+def test_sync_benchmark_runs_end_to_end_on_a_small_warehouse(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH), "--contacts", "3000", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("incremental / full wall time, limit off", "incremental / full wall time, real limit",
+                 "peak RSS of the sync process", "throughput under the real limit"):
+        assert line in done.stdout
+    assert "| full, limit off |" in done.stdout
