@@ -147,6 +147,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
         queried = _load_rows(con, source, model, columns)
         types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
                                  "WHERE table_name = 'model_rows'").fetchall())

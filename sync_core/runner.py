@@ -13,6 +13,7 @@ from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
 from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
 from .executor import Executor
+from .lookup import existing_identifiers
 from .mqr import current_period_start
 from .outcomes import RowProblem, classify
 from .planner import Plan, build_plan
@@ -121,9 +122,11 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             executor = Executor(destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
                                 sleep=clock.sleep, on_retry=observer.note)
             existing = None
-            if run.counts.planned > run.counts.operation("removed"):  # rows to write: learn who exists first
+            to_write = run.counts.planned > run.counts.operation("removed")
+            if to_write and destination.lookup_scope is not None:  # update-only: learn who exists first
                 with run.phase("lookup"):
-                    existing = executor.call(destination.existing, f"{destination.name}: look up existing records")
+                    existing, note = existing_identifiers(store, destination, executor, clock, full=full_resync)
+                run.notes.append(note)
             with run.phase("sync"):
                 _send(run, plan, destination, executor, existing)
             with run.phase("finish"):
@@ -156,7 +159,15 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> N
     for chunk in plan.refused(REFUSED_CHUNK_ROWS):
         run.commit([], [destination.refusal(kind, row) for kind, row in chunk])
     for chunk in plan.rows(SEND_CHUNK_ROWS):
-        executor.deliver(destination.batches(chunk), lambda result: run.commit(result.synced, result.rejected))
+        executor.deliver(destination.batches(chunk), lambda result: _record(run, destination, result))
+
+
+def _record(run: _Run, destination, result) -> None:
+    run.commit(result.synced, result.rejected)
+    # Records the destination says are gone (deleted since the look-up) leave the known identifiers.
+    gone = [r.row.match_value for r in result.rejected if r.code == "NotFound"]
+    if gone and destination.lookup_scope is not None:
+        run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in gone])
 
 
 def _error_class(exc: BaseException) -> str:

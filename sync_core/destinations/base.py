@@ -59,8 +59,13 @@ class DestinationObject(Protocol):
     def identifier_rule(self) -> IdentifierRule:
         """The identifier checks that need no call."""
 
-    def existing(self) -> pa.Array | None:
-        """For modes that only write to records that exist: the identifiers that exist now (None: no check)."""
+    lookup_scope: str | None  # for modes that only write to existing records: whose identifiers; else None
+
+    def existing(self, updated_since: float | None) -> pa.Array:
+        """Identifiers of the records that exist (all of them, or those updated since an epoch time)."""
+
+    def normalize(self, match_value) -> str:
+        """A match value as existing() spells identifiers."""
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         """The rejection of a row refused by an identifier check (`kind` is one of REFUSALS)."""

@@ -31,6 +31,7 @@ class DuckDBSource:
                 f"source '{self.config.name}': the warehouse {self.config.path} is locked by another process "
                 f"(a `demo advance` or another writer?). Retry when it is done. ({exc})") from None
         try:
+            con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
             yield con
         finally:
             con.close()

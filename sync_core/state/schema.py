@@ -57,9 +57,10 @@ MIGRATIONS = [
         first_run_id INTEGER NOT NULL,
         last_run_id INTEGER NOT NULL,
         PRIMARY KEY (sync_id, key)
-    ) WITHOUT ROWID;
+    );
+    -- A rowid table: its cause index then grows at the end of each cause's run instead of at random places
+    -- (half the cost per row at 500k rejections). Look-ups by key go through the primary key, sync by sync.
     CREATE INDEX rejections_by_cause ON rejections (cause_id);
-    CREATE INDEX rejections_by_key ON rejections (key);
 
     -- What the destination confirmed: only rows it accepted, committed batch by batch.
     CREATE TABLE snapshot (
@@ -84,5 +85,19 @@ MIGRATIONS = [
         first_run_id INTEGER NOT NULL,
         PRIMARY KEY (period_start, entity, key_digest)
     ) WITHOUT ROWID;
+    """,
+    # 2: identifiers known to exist in a destination (update-only look-ups), per credential and identifier kind.
+    """
+    CREATE TABLE known_identifiers (
+        scope TEXT NOT NULL,              -- a digest of the credential, and 'email' or 'userId'; never the key
+        ident TEXT NOT NULL,
+        PRIMARY KEY (scope, ident)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE known_identifier_scopes (
+        scope TEXT PRIMARY KEY,
+        full_export_at REAL NOT NULL,     -- when the last export of every identifier started (epoch seconds)
+        last_export_at REAL NOT NULL      -- when the last export (full or of recent changes) started
+    );
     """,
 ]

@@ -354,6 +354,33 @@ class StateStore:
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()
 
+    # ---- identifiers known to exist in a destination --------------------------------------------------------
+
+    def known_identifiers(self, scope: str) -> tuple[pa.Array, float, float] | None:
+        """(identifiers, full_export_at, last_export_at) of a look-up scope, or None if never looked up."""
+        times = self._db.execute("SELECT full_export_at, last_export_at FROM known_identifier_scopes WHERE scope = ?",
+                                 (scope,)).fetchone()
+        if times is None:
+            return None
+        idents = [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))]
+        return pa.array(idents, pa.string()), times[0], times[1]
+
+    def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool) -> None:
+        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it."""
+        with self._write() as db:
+            if full:
+                db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
+            db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
+                           ((scope, i) for i in idents.to_pylist()))
+            db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (scope) DO UPDATE SET last_export_at = excluded.last_export_at, "
+                       "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
+                       (scope, exported_at, exported_at, full))
+
+    def forget_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
+        with self._write() as db:
+            db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?", ((scope, i) for i in idents))
+
     # ---- MQR ledger ---------------------------------------------------------------------------------------
 
     def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int) -> int:
@@ -395,6 +422,9 @@ def _filters(**wanted) -> tuple[str, list]:
         if value is not None:
             clauses.append(f"{columns[name]} = ?")
             args.append(value)
+    if wanted.get("key") is not None and wanted.get("sync_id") is None:
+        # Through the primary key (sync_id, key), one sync at a time, rather than a scan.
+        clauses.append("r.sync_id IN (SELECT DISTINCT sync_id FROM runs)")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

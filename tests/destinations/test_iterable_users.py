@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -62,10 +63,19 @@ def test_nulls_are_omitted_or_cleared_per_mapping(server):
 def test_existing_users_come_from_one_export_of_identifiers(server):
     dest = destination(server)
     mark = server.state.last_request_id()
-    assert sorted(dest.existing().to_pylist()) == ["known@x.io", "other@x.io"]
+    assert sorted(dest.existing(None).to_pylist()) == ["known@x.io", "other@x.io"]
     [req] = server.state.requests(since_id=mark)
     assert req["endpoint"] == "export/data.json"
-    assert destination(server, mode="upsert").existing() is None
+    assert destination(server, mode="upsert").lookup_scope is None  # upsert needs no look-up
+
+
+def test_an_export_of_changes_returns_only_users_updated_since(server):
+    dest = destination(server)
+    later = time.time() + 1000
+    assert dest.existing(later).to_pylist() == []
+    server.state.upsert_users("p", [{"email": "New@x.io", "dataFields": {}}], now=later + 5)
+    assert dest.existing(later).to_pylist() == ["new@x.io"]
+    assert "test-key" not in dest.lookup_scope and dest.lookup_scope.endswith(":email")
 
 
 def test_send_maps_failed_updates_to_one_outcome_per_row(server):

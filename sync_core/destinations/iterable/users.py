@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
-from ...ratelimit import Limit, SharedRateLimits
+from ...ratelimit import Limit, SharedRateLimits, credential_digest
 from ..base import IdentifierRule, Rejection, SendResult, TransientError
 from .client import IterableClient
 
@@ -57,6 +58,8 @@ class IterableUsers:
                                      timeout=config.timeout_seconds, limits=limits)
         self.max_rows = min(config.batch_size or MAX_USERS_PER_REQUEST, MAX_USERS_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
+        label = self.identifier_rule().label
+        self.lookup_scope = f"{credential_digest(config.base_url, api_key)}:{label}" if self.update_only else None
 
     # ---- before sending ----
 
@@ -66,17 +69,26 @@ class IterableUsers:
         # Iterable emails are case-insensitive.
         return IdentifierRule("email", "lower(trim(CAST({value} AS VARCHAR)))", EMAIL_PATTERN)
 
-    def _ident(self, row: PlannedRow) -> str:
-        value = "" if row.match_value is None else str(row.match_value).strip()
+    def normalize(self, match_value) -> str:
+        """The identifier as existing() spells it (the Python twin of identifier_rule().normalize_sql)."""
+        value = "" if match_value is None else str(match_value).strip()
         return value if self.by_user_id else value.lower()
 
-    def existing(self) -> pa.Array | None:
-        if not self.update_only:
-            return None
+    def _ident(self, row: PlannedRow) -> str:
+        return self.normalize(row.match_value)
+
+    def existing(self, updated_since: float | None) -> pa.Array:
+        """One streaming export of identifiers (`onlyFields`): of every user, or of users whose profile changed
+        since `updated_since` (new users among them)."""
         label = self.identifier_rule().label
+        if updated_since is None:
+            window = [("range", "All")]
+        else:
+            window = [("startDateTime", _iterable_export_time(updated_since)),
+                      ("endDateTime", _iterable_export_time(time.time() + 86_400))]
         found = set()
         for user in self.client.get_lines("/api/export/data.json",
-                                          [("dataTypeName", "user"), ("range", "All"), ("onlyFields", label)]):
+                                          [("dataTypeName", "user"), *window, ("onlyFields", label)]):
             value = user.get(label)
             if value:
                 found.add(str(value) if self.by_user_id else str(value).lower())
@@ -160,6 +172,10 @@ class IterableUsers:
             return result
         result.synced = accepted
         return result
+
+
+def _iterable_export_time(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def iterable_value(value: Any) -> Any:

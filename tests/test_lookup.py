@@ -1,0 +1,46 @@
+"""Update-only look-ups: a full export of identifiers first, then exports of recent changes only."""
+
+from __future__ import annotations
+
+import time
+
+from sync_core import StateStore, lookup
+from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo
+
+
+def export_paths(demo, since_id):
+    return [r for r in demo.sandbox.requests(endpoint="export/data.json", since_id=since_id)]
+
+
+def test_later_runs_export_only_what_changed(demo, monkeypatch):
+    # One machine, one clock: no margin for clock differences needed, and the runs are seconds apart.
+    monkeypatch.setattr(lookup, "OVERLAP", 0)
+    first = demo.run("iterable-production")
+    assert any("full export" in n for n in first.notes)
+    time.sleep(1.1)  # export windows have whole seconds: keep the first run's writes out of the third's window
+    demo.run("iterable-production")  # writes nothing: no profile changes after its look-up began
+    day = advance_demo(demo.workspace)  # the product creates some users
+    third = demo.run("iterable-production")
+    [note] = [n for n in third.notes if "Looked up" in n]
+    changed = int(note.split(",")[1].split()[0].replace(",", ""))
+    assert changed == len({u["email"].lower() for u in day.product_created_users})
+    # ...and they are synced now, through that small export.
+    created_and_valid = {u["email"] for u in day.product_created_users} & demo.valid_emails()
+    assert created_and_valid and created_and_valid <= demo.snapshot()
+
+
+def test_a_user_deleted_since_the_look_up_is_rejected_not_found_and_forgotten(demo):
+    demo.run("iterable-production")
+    victim = sorted(demo.snapshot())[0]
+    demo.sandbox.delete_user(SANDBOX_PROJECT, email=victim)
+    demo.edit_workspace("{ column = \"lead_score\", field = \"leadScore\" }",
+                        "{ column = \"lead_score\", field = \"leadScoreV2\" }")  # every row changes: all are sent
+    record = demo.run("iterable-production")
+    with StateStore(demo.workspace.state_path) as store:
+        [state] = store.rejections(key=victim)
+        scope = next(r["scope"] for r in store.read("SELECT DISTINCT scope FROM known_identifiers"))
+        known = set(store.known_identifiers(scope)[0].to_pylist())
+    assert (state.code, state.error_class) == ("NotFound", "expected")  # Iterable said so: updateOnly
+    assert victim not in known
+    assert demo.sandbox.get_user(SANDBOX_PROJECT, email=victim) is None  # and nobody was re-created
+    assert record.counts.as_dict()["rejected_expected"] >= 1
