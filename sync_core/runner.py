@@ -59,24 +59,20 @@ class _Run:
         for row in synced:
             self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
-            outcome = ("failed" if p.outcome == "failed" else
-                       "rejected_expected" if p.error_class == "expected" else "rejected_other")
-            self.counts.settle(rejection.row.operation, outcome)
+            self.counts.settle(rejection.row.operation, _count_outcome(p))
         self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
         settled = self.counts.planned - self.counts.outcome("not_attempted")
         self.observer.progress(settled, self.counts.planned)
 
-    def refusal_causes(self, destination) -> dict[str, tuple[int, str]]:
-        """Per refusal kind, the cause id and count outcome it always gets in this sync. Empty when a rule
-        matches on message text: then each row's message must be classified on its own."""
+    def refusal_causes(self, destination) -> dict[str, tuple[int, RowProblem]]:
+        """Per refusal kind, the cause (id, and a sample problem) it always gets in this sync. Empty when a
+        rule matches on message text: then each row's message must be classified on its own."""
         if any(rule.message is not None for rule in self.sync.expected_errors):
             return {}
         causes = {}
         for kind in REFUSALS:
             sample = self.problem(destination.refusal(kind, PlannedRow("", "retried", "", "x", {})))
-            outcome = ("failed" if sample.outcome == "failed" else
-                       "rejected_expected" if sample.error_class == "expected" else "rejected_other")
-            causes[kind] = (self.store.cause_id(sample.code, sample.error_class, sample.template), outcome)
+            causes[kind] = (self.store.cause_id(sample.code, sample.error_class, sample.template), sample)
         return causes
 
     def status(self) -> str:
@@ -153,9 +149,9 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> N
     plan.check_identifiers(destination.identifier_rule(), existing)
     causes = run.refusal_causes(destination)
     for kind, (rows, examples) in plan.repeated_refusals({k: c for k, (c, _) in causes.items()}).items():
-        cause_id, outcome = causes[kind]
-        run.store.count_repeats(run.run_id, cause_id, "failed" if outcome == "failed" else "rejected", rows, examples)
-        run.counts.settle("retried", outcome, rows)
+        cause_id, sample = causes[kind]
+        run.store.count_repeats(run.run_id, cause_id, sample.outcome, rows, examples)
+        run.counts.settle("retried", _count_outcome(sample), rows)
     for chunk in plan.refused(REFUSED_CHUNK_ROWS):
         run.commit([], [destination.refusal(kind, row) for kind, row in chunk])
     for chunk in plan.rows(SEND_CHUNK_ROWS):
@@ -168,6 +164,13 @@ def _record(run: _Run, destination, result) -> None:
     gone = [r.row.match_value for r in result.rejected if r.code == "NotFound"]
     if gone and destination.lookup_scope is not None:
         run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in gone])
+
+
+def _count_outcome(problem: RowProblem) -> str:
+    """Where a problem row counts in the invariant's outcomes."""
+    if problem.outcome == "failed":
+        return "failed"
+    return "rejected_expected" if problem.error_class == "expected" else "rejected_other"
 
 
 def _error_class(exc: BaseException) -> str:
