@@ -27,7 +27,7 @@ import duckdb
 import requests
 
 from sync_core import load_workspace
-from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
+from sync_core.demo.workspace import init_demo
 from sync_core.sandbox import SandboxState
 
 SYNC = "iterable-production"

@@ -10,37 +10,11 @@ import pytest
 import requests
 
 from sync_core import cli
-from sync_core.sandbox import IterableApi, ManualClock, SandboxServer, SandboxState
+from sync_core.sandbox import IterableApi, SandboxServer, SandboxState
 from sync_core.sandbox.faults import ENDPOINTS, FaultSpec, parse_spec
 from sync_core.sandbox.server import main
 
-PROJECT = "demo"
-API_KEY = "demo-key"
-START = 1_700_000_000.0
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def state_path(tmp_path):
-    return tmp_path / "sandbox.db"
-
-
-@pytest.fixture
-def server(state_path, clock):
-    with SandboxServer(state_path, clock=clock) as running:
-        running.state.add_project(PROJECT, API_KEY)
-        yield running
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.headers["Api-Key"] = API_KEY
-        yield session
+from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
 
 
 def bulk_update(server, http, users, **kwargs) -> requests.Response:

@@ -11,33 +11,7 @@ import requests
 from sync_core.sandbox import ManualClock, SandboxServer, SandboxState, ScaledClock
 from sync_core.sandbox.server import main
 
-PROJECT = "demo"
-API_KEY = "demo-key"
-START = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def state_path(tmp_path):
-    return tmp_path / "sandbox.db"
-
-
-@pytest.fixture
-def server(state_path, clock):
-    with SandboxServer(state_path, clock=clock) as running:
-        running.state.add_project(PROJECT, API_KEY)
-        yield running
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.headers["Api-Key"] = API_KEY
-        yield session
+from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
 
 
 def bulk_update(server, http, users, **options) -> requests.Response:
