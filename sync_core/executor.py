@@ -15,9 +15,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Callable, Iterable, TypeVar
 
-from .destinations.base import BatchRejected, DestinationObject, Rejection, SendResult, TransientError
+from .destinations.base import Batch, BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 from .errors import DestinationError
-from .rows import PlannedRow
 
 T = TypeVar("T")
 
@@ -63,7 +62,7 @@ class Executor:
             return retry_after + jitter * 0.25  # spread retries a little so they do not arrive together
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
 
-    def deliver(self, batches: Iterable[list[PlannedRow]], on_result: Callable[[SendResult], None]) -> None:
+    def deliver(self, batches: Iterable[Batch], on_result: Callable[[SendResult], None]) -> None:
         """Send every batch, calling on_result in this thread for each one's outcome.
 
         Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
@@ -90,9 +89,10 @@ class Executor:
         if fatal is not None:
             raise fatal
 
-    def _deliver(self, rows: list[PlannedRow]) -> SendResult:
+    def _deliver(self, batch: Batch) -> SendResult:
+        rows = batch.rows
         try:
-            return self.call(lambda: self.destination.send(rows), f"{self.destination.name}: {len(rows)} rows")
+            return self.call(lambda: self.destination.send(batch), f"{self.destination.name}: {len(rows)} rows")
         except TransientError as exc:
             if exc.code == "Stopped":
                 return SendResult()  # never sent: the caller counts these rows as not attempted
@@ -101,6 +101,5 @@ class Executor:
         except BatchRejected as exc:
             if len(rows) == 1:
                 return SendResult(rejected=[Rejection(rows[0], exc.code, exc.message, "data")])
-            half = len(rows) // 2
-            first, second = self._deliver(rows[:half]), self._deliver(rows[half:])
+            first, second = (self._deliver(half) for half in batch.halves())
             return SendResult(first.synced + second.synced, first.rejected + second.rejected)

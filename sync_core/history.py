@@ -14,7 +14,9 @@ from datetime import date, datetime, timezone
 from .config import Workspace
 from .mqr import current_period_start
 from .state import CauseSummary, StateStore
+from .state.store import TERMINAL_STATUSES
 
+RUN_STATUSES = ("running", *TERMINAL_STATUSES)
 EXPECTED = "expected"  # the class of rejections a sync's rules expect; every other class is a real problem
 
 
@@ -297,9 +299,8 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
         return RecordStory(term, ())
     keys = {term, term.lower()}
     if "@" not in term:  # a user id: user-id syncs name it in their not-found message
-        pattern = "%userId:" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         keys |= {r["key"] for r in store.read("SELECT key FROM rejections WHERE message LIKE ? ESCAPE '\\'",
-                                               [pattern])}
+                                               ["%userId:" + _literal(term)])}
     keys_sorted = tuple(sorted(keys))
     marks = ", ".join("?" * len(keys_sorted))
     failing = [FailedRow(*tuple(r)) for r in store.read(
@@ -311,12 +312,17 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
         for r in store.read(f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON "
                             f"runs.id = s.run_id WHERE s.sync_id = ? AND s.key IN ({marks})", [sync_id, *keys_sorted]):
             confirmed.append(Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]))
-    likes = " OR ".join("rc.example_keys LIKE ?" for _ in keys_sorted)
+    likes = " OR ".join("rc.example_keys LIKE ? ESCAPE '\\'" for _ in keys_sorted)
     examples = [Example(*tuple(r)) for r in store.read(
         "SELECT r.id, r.sync_id, r.started_at, c.code, c.error_class, c.template, rc.rows FROM run_causes rc "
         f"JOIN runs r ON r.id = rc.run_id JOIN causes c ON c.id = rc.cause_id WHERE {likes} "
-        f"ORDER BY r.id DESC LIMIT {int(example_runs)}", [f'%{json.dumps(k)}%' for k in keys_sorted])]
+        f"ORDER BY r.id DESC LIMIT {int(example_runs)}", [f"%{_literal(json.dumps(k))}%" for k in keys_sorted])]
     return RecordStory(term, keys_sorted, failing, confirmed, examples)
+
+
+def _literal(text: str) -> str:
+    """Text for a LIKE pattern (with ESCAPE '\\'): its own % and _ match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # ---- MQR --------------------------------------------------------------------------------------------------------

@@ -1,57 +1,102 @@
-"""`sync-core up`: the demo in one command. Creates the demo workspace if it is missing (with a first few
-days of history), starts its Iterable sandbox and the dashboard, and stops both on Ctrl-C."""
+"""`sync-core up`: the demo in one command. Creates the demo workspace if it is missing, gives it a few days of
+dated history on its first start, starts its Iterable sandbox and the dashboard, and stops both on Ctrl-C."""
 
 from __future__ import annotations
 
-import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
-from .config import WORKSPACE_FILE, load_workspace
+from .clock import OffsetClock
+from .config import WORKSPACE_FILE, Workspace, load_workspace
 from .demo.workspace import advance_demo, init_demo
 from .runner import run_sync
+from .state import StateStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+DAY_SECONDS = 86_400
+# The demo's MQR limit: 1.5 records per contact, so its usage sits at about two thirds of the limit, as a real
+# plan's would. Syncing enough contacts to fill the seed's 1.5M would take far longer than the 3 minutes the
+# demo may take to start (README, "Demo size").
+DEMO_MQR_LIMIT_PER_CONTACT = 1.5
+LONG_WAIT_SECONDS = 3  # a sleep this long is a rate-limit window: show a countdown
 
 
-def up(root: Path, *, contacts: int, days: int, port: int, observer_factory) -> int:
+def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, observer_factory) -> int:
+    started = time.monotonic()
     root = root.expanduser().resolve()
-    fresh = not (root / WORKSPACE_FILE).exists()
-    if fresh:
-        print(f"Creating the demo workspace in {root} ({contacts:,} contacts)...")
-        init_demo(root, contacts=contacts)
+    _require_free_port(port, "--port")
+    if not (root / WORKSPACE_FILE).exists():
+        _require_free_port(sandbox_port, "--sandbox-port")
+        print(f"Creating the demo workspace in {root} ({contacts:,} contacts)...", flush=True)
+        init_demo(root, contacts=contacts, sandbox_port=sandbox_port)
+        _scale_mqr_limit(root, contacts)
     workspace = load_workspace(root)
     children: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
     try:
         if workspace.sandbox is not None:
             children.append(_start_sandbox(root, workspace.sandbox.port))
-        if fresh:
-            _build_history(workspace, days, observer_factory)
-        if not APP.exists():
-            print(f"error: the dashboard ({APP}) is not next to the package; install from a checkout "
-                  "(pip install -e .)", file=sys.stderr)
-            return 2
-        print(f"Dashboard: http://localhost:{port}  (Ctrl-C stops the dashboard and the sandbox)")
+            if not _has_runs(workspace):
+                _build_history(workspace, days, observer_factory)
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-                                "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                               env=dict(os.environ, SYNC_CORE_WORKSPACE=str(root)), cwd=APP.parent)
+                                "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                                "--", "--workspace", str(root)], cwd=APP.parent)
         children.append(app)
+        _wait_for_dashboard(app, port)
+        print(f"Dashboard ready after {time.monotonic() - started:.0f} s: http://localhost:{port}  "
+              "(Ctrl-C stops the dashboard and the sandbox)", flush=True)
         return app.wait()
     except KeyboardInterrupt:
-        print("\nStopping...")
+        print("\nStopping...", flush=True)
         return 0
     finally:
-        for child in reversed(children):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _stop(children)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
             child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _require_free_port(port: int, flag: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"error: port {port} is already in use: stop what uses it, or choose another "
+                             f"with {flag}") from None
+
+
+def _scale_mqr_limit(root: Path, contacts: int) -> None:
+    """Write the demo's scaled MQR limit into its workspace.toml, saying so in a comment."""
+    path = root / WORKSPACE_FILE
+    limit = max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3)))
+    text, replaced = re.subn(r"(?m)^limit = \d+.*$", f"limit = {limit}                 # demo scale: "
+                             f"{DEMO_MQR_LIMIT_PER_CONTACT:g} per contact (the seed's plan: 1500000)",
+                             path.read_text(), count=1)
+    if replaced != 1:
+        raise RuntimeError(f"{path}: no [mqr] limit line to scale")
+    path.write_text(text)
 
 
 def _start_sandbox(root: Path, port: int) -> subprocess.Popen:
@@ -64,7 +109,7 @@ def _start_sandbox(root: Path, port: int) -> subprocess.Popen:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if _healthy(url):
-            print(f"Iterable sandbox: http://127.0.0.1:{port}")
+            print(f"Iterable sandbox: http://127.0.0.1:{port}", flush=True)
             return child
         if child.poll() is not None:
             raise SystemExit(f"error: the sandbox stopped at start (exit {child.returncode}); "
@@ -74,6 +119,21 @@ def _start_sandbox(root: Path, port: int) -> subprocess.Popen:
     raise SystemExit(f"error: the sandbox did not answer on port {port} within 20 s")
 
 
+def _wait_for_dashboard(app: subprocess.Popen, port: int) -> None:
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            raise SystemExit(f"error: the dashboard stopped at start (exit {app.returncode}); see its output above")
+        try:
+            if requests.get(url, timeout=1).text.strip() == "ok":
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"error: the dashboard did not answer on port {port} within 60 s")
+
+
 def _healthy(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).ok
@@ -81,17 +141,47 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _build_history(workspace, days: int, observer_factory) -> None:
-    """Run every sync once per simulated day, so the dashboard opens on a history."""
+def _has_runs(workspace: Workspace) -> bool:
+    with StateStore(workspace.state_path) as store:
+        return bool(store.list_runs(limit=1))
+
+
+class _DayClock(OffsetClock):
+    """Real time moved back to a simulated day, so its runs carry that day's date; it waits in real time (the
+    sandbox's rate limits are real) and counts down a long wait instead of going quiet."""
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < LONG_WAIT_SECONDS:
+            return super().sleep(seconds)
+        end = time.monotonic() + seconds
+        tty = sys.stdout.isatty()
+        while (left := end - time.monotonic()) > 0:
+            if tty:
+                print(f"\r  waiting for Iterable's rate limit: {left:4.0f} s", end="", flush=True)
+            time.sleep(min(1.0, left) if tty else left)
+        print("\r  waiting for Iterable's rate limit: done   " if tty else
+              f"  waited {seconds:.0f} s for Iterable's rate limit", flush=True)
+
+
+def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
+    """Run every sync once per simulated day, the last day being today, so the dashboard opens on a history.
+    Each update-only run starts with an export, limited to 4 a minute: from the third day on, runs wait."""
+    started = time.monotonic()
     for day in range(days):
+        clock = _DayClock(-(days - 1 - day) * DAY_SECONDS)
         if day:
             summary = advance_demo(workspace)
-            print(f"Day {summary.day}: {summary.new_contacts:,} new contacts, {summary.changed_contacts:,} changed, "
-                  f"{summary.removed_contacts:,} removed")
+            change = (f": {summary.new_contacts:,} new contacts, {summary.changed_contacts:,} changed, "
+                      f"{summary.removed_contacts:,} removed")
+        else:
+            change = ""
+        date = datetime.fromtimestamp(clock.now(), timezone.utc)
+        print(f"Day {day + 1} of {days} ({date:%Y-%m-%d}){change}", flush=True)
         for sync_id in workspace.syncs:
             observer = observer_factory()
-            record = run_sync(workspace, sync_id, trigger="demo", observer=observer)
+            record = run_sync(workspace, sync_id, trigger="demo", observer=observer, clock=clock)
             observer.close()
             c = record.counts.as_dict()
             print(f"  {sync_id}: {record.status}, {c['synced']:,} synced, {c['rejected_expected']:,} expected "
-                  f"rejections, {c['rejected_other'] + c['invalid']:,} other")
+                  f"rejections, {c['rejected_other'] + c['invalid'] + c['failed']:,} real problems", flush=True)
+    print(f"History ready: {days} days in {time.monotonic() - started:.0f} s", flush=True)

@@ -154,8 +154,9 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> N
         run.counts.settle("retried", _count_outcome(sample), rows)
     for chunk in plan.refused(REFUSED_CHUNK_ROWS):
         run.commit([], [destination.refusal(kind, row) for kind, row in chunk])
-    for chunk in plan.rows(SEND_CHUNK_ROWS):
-        executor.deliver(destination.batches(chunk), lambda result: _record(run, destination, result))
+    # One stream of requests over every chunk, so the pipeline never drains between chunks.
+    batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS) for batch in destination.batches(chunk))
+    executor.deliver(batches, lambda result: _record(run, destination, result))
 
 
 def _record(run: _Run, destination, result) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_core.destinations.base import BatchRejected, SendResult, TransientError
+from sync_core.destinations.base import Batch, BatchRejected, SendResult, TransientError
 from sync_core.errors import DestinationError
 from sync_core.executor import Executor
 from sync_core.rows import PlannedRow
@@ -23,6 +23,7 @@ class Scripted:
         self.calls = []
 
     def send(self, batch):
+        batch = batch.rows
         self.calls.append([r.key for r in batch])
         if self.fatal_after is not None and len(self.calls) > self.fatal_after:
             raise DestinationError(self.name, "HTTP 401 BadApiKey", "Invalid API key", "check the key")
@@ -34,6 +35,7 @@ class Scripted:
 
 
 def deliver(dest, batches, **kwargs):
+    batches = [Batch(rows, [""] * len(rows)) for rows in batches]
     sleeps = []
     ex = Executor(dest, sleep=sleeps.append, seed=1, **kwargs)
     results = []

@@ -47,6 +47,17 @@ class IdentifierRule:
 REFUSALS = ("missing", "invalid", "not_found")  # what IdentifierRule checks can refuse a row for
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The rows of one request, each row's part of the body serialized once (sizing and sending share it)."""
+    rows: list[PlannedRow]
+    parts: list[str]
+
+    def halves(self) -> tuple["Batch", "Batch"]:
+        middle = len(self.rows) // 2
+        return (Batch(self.rows[:middle], self.parts[:middle]), Batch(self.rows[middle:], self.parts[middle:]))
+
+
 @dataclass
 class SendResult:
     synced: list[PlannedRow] = field(default_factory=list)
@@ -70,8 +81,8 @@ class DestinationObject(Protocol):
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         """The rejection of a row refused by an identifier check (`kind` is one of REFUSALS)."""
 
-    def batches(self, rows: list[PlannedRow]) -> list[list[PlannedRow]]:
+    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
         """Split rows into requests within the destination's count and size limits."""
 
-    def send(self, rows: list[PlannedRow]) -> SendResult:
+    def send(self, batch: Batch) -> SendResult:
         """One request. Raises TransientError, BatchRejected or errors.DestinationError (fatal: stop the run)."""

@@ -80,7 +80,8 @@ def test_an_export_of_changes_returns_only_users_updated_since(server):
 
 def test_send_maps_failed_updates_to_one_outcome_per_row(server):
     dest = destination(server)
-    result = dest.send([row("known@x.io", score=7), row("OTHER@x.io", score="seven"), row("ghost@x.io", score=1)])
+    [batch] = dest.batches([row("known@x.io", score=7), row("OTHER@x.io", score="seven"), row("ghost@x.io", score=1)])
+    result = dest.send(batch)
     assert [r.key for r in result.synced] == ["known@x.io"]
     outcome = {r.row.key: r for r in result.rejected}
     assert outcome["ghost@x.io"].message == "No record was found with lookup for email:ghost@x.io"
@@ -100,16 +101,17 @@ def test_refusals_carry_the_messages_users_know(server):
 def test_requests_stay_within_1000_users_and_4_mb(server):
     dest = destination(server)
     small = [row(f"p{i}@x.io", score=i) for i in range(2500)]
-    assert [len(b) for b in dest.batches(small)] == [1000, 1000, 500]
+    assert [len(b.rows) for b in dest.batches(small)] == [1000, 1000, 500]
     big = [row(f"p{i}@x.io", plan="x" * 10_000) for i in range(900)]
     batches = dest.batches(big)
     assert len(batches) >= 3
-    assert all(len(json.dumps({"users": [dest.user(r) for r in b]})) <= 4 * 1024 * 1024 for b in batches)
+    assert all(len(json.dumps({"users": [dest.user(r) for r in b.rows]})) <= 4 * 1024 * 1024 for b in batches)
 
 
 def test_a_bad_key_is_fatal_with_a_hint_and_no_key_in_the_message(server):
     with pytest.raises(DestinationError) as err:
-        destination(server, key="wrong-key").send([row("known@x.io", score=1)])
+        dest = destination(server, key="wrong-key")
+        dest.send(dest.batches([row("known@x.io", score=1)])[0])
     message = str(err.value)
     assert "HTTP 401 BadApiKey" in message and "destinations.iterable.api_key (env:K)" in message
     assert "wrong-key" not in message
@@ -119,7 +121,7 @@ def test_rate_limit_answers_are_transient_with_retry_after(server):
     dest = destination(server)
     with pytest.raises(TransientError) as err:
         for _ in range(10):  # no client-side limiter here: bulkUpdate allows 5 per second
-            dest.send([row("known@x.io", score=1)])
+            dest.send(dest.batches([row("known@x.io", score=1)])[0])
     assert err.value.code == "RateLimitExceeded" and err.value.retry_after >= 1
 
 
@@ -128,8 +130,8 @@ def test_a_run_of_requests_keeps_under_5_per_second_without_a_429(server):
     dest = destination(server, mode="upsert", limits_file=server.state.path.parent / "real-limits.sqlite")
     mark = server.state.last_request_id()
     results = []
-    Executor(dest, concurrency=3).deliver([[row(f"p{b}-{i}@x.io", score=i) for i in range(5)] for b in range(12)],
-                                          results.append)
+    Executor(dest, concurrency=3).deliver([dest.batches([row(f"p{b}-{i}@x.io", score=i) for i in range(5)])[0]
+                                           for b in range(12)], results.append)
     log = server.state.requests(endpoint="users/bulkUpdate", since_id=mark)
     assert [r["status"] for r in log] == [200] * 12 and sum(len(r.synced) for r in results) == 60
     times = [r["at"] for r in log]

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
 from ...ratelimit import Limit, SharedRateLimits, credential_digest
-from ..base import IdentifierRule, Rejection, SendResult, TransientError
+from ..base import Batch, IdentifierRule, Rejection, SendResult, TransientError
 from .client import IterableClient
 
 MAX_USERS_PER_REQUEST = 1000
@@ -117,26 +117,25 @@ class IterableUsers:
             return {"userId": str(row.match_value), "preferUserId": True, "dataFields": fields}
         return {"email": str(row.match_value), "dataFields": fields}
 
-    def batches(self, rows: list[PlannedRow]) -> list[list[PlannedRow]]:
+    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
         """≤ 1000 users and ≤ 4 MB per request (with room for the envelope)."""
-        out, current, size = [], [], 0
+        out, current, parts, size = [], [], [], 0
         for row in rows:
-            row_size = len(json.dumps(self.user(row), default=str)) + 1
-            if current and (len(current) >= self.max_rows or size + row_size > MAX_BODY_BYTES - 1024):
-                out.append(current)
-                current, size = [], 0
+            part = json.dumps(self.user(row), default=str)
+            if current and (len(current) >= self.max_rows or size + len(part) + 1 > MAX_BODY_BYTES - 1024):
+                out.append(Batch(current, parts))
+                current, parts, size = [], [], 0
             current.append(row)
-            size += row_size
+            parts.append(part)
+            size += len(part) + 1
         if current:
-            out.append(current)
+            out.append(Batch(current, parts))
         return out
 
-    def send(self, rows: list[PlannedRow]) -> SendResult:
-        body = {"users": [self.user(r) for r in rows]}
-        if self.update_only:
-            body["updateOnly"] = True
-        answer = self.client.post("/api/users/bulkUpdate", json.dumps(body).encode())
-        return self._outcomes(rows, answer)
+    def send(self, batch: Batch) -> SendResult:
+        body = '{"users": [' + ", ".join(batch.parts) + "]" + (', "updateOnly": true' if self.update_only else "") + "}"
+        answer = self.client.post("/api/users/bulkUpdate", body.encode())
+        return self._outcomes(batch.rows, answer)
 
     def _outcomes(self, rows: list[PlannedRow], answer: dict) -> SendResult:
         failed = answer.get("failedUpdates") or {}
