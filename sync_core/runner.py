@@ -22,7 +22,8 @@ from .progress import RunObserver, SilentObserver
 from .sources import open_source
 from .state import RunRecord, StateStore
 
-SEND_CHUNK_ROWS = 10_000  # rows turned into requests at a time: bounds memory, keeps requests flowing
+SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
+# (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
 REFUSED_CHUNK_ROWS = 50_000  # refused rows recorded per transaction
 
 

@@ -1,37 +1,65 @@
-"""The dashboard, driven with Streamlit's AppTest: every page, populated and empty."""
+"""The dashboard's frame, driven with Streamlit's AppTest: navigation, the workspace header, errors with a next step.
+The pages themselves are tested in tests/ui/, populated and empty."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).parent.parent / "app.py")
+from sync_core import StateStore
+from sync_core.mqr import current_period_start
+
+APP = Path(__file__).parent.parent / "app.py"
 
 
-def app_for(monkeypatch, root) -> AppTest:
+def app_for(monkeypatch, root, page: str | None = None) -> AppTest:
     monkeypatch.setenv("SYNC_CORE_WORKSPACE", str(root))
-    return AppTest.from_file(APP, default_timeout=30).run()
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
-def test_lists_runs_with_counts(demo, monkeypatch):
-    record = demo.run("iterable-production")
+def test_every_page_is_registered_under_its_file_stem(demo, monkeypatch):
+    """switch_page falls back to the default page when a url_path differs from the file stem: each title proves
+    the page itself ran."""
+    titles = {}
+    for page in sorted((APP.parent / "pages").glob("*.py")):
+        titles[page.stem] = app_for(monkeypatch, demo.root, f"pages/{page.name}").title[0].value
+    assert titles == {"failed_rows": "Failed rows", "run": "Run details", "runs": "Run history"}
+
+
+def test_header_names_the_workspace_and_how_it_was_chosen(demo, monkeypatch):
     at = app_for(monkeypatch, demo.root)
-    assert not at.exception
-    frame = at.dataframe[0].value
-    row = frame[frame["run"] == record.id].iloc[0]
-    c = record.counts.as_dict()
-    assert (row["synced"], row["expected rejections"]) == (c["synced"], c["rejected_expected"])
-    assert bool(row["counts add up"])
-    assert [m.value for m in at.metric][:1] == ["WARNING"]
+    assert at.sidebar.markdown[0].value == f"### {demo.workspace.name}"
+    assert any(str(demo.root) in c.value and "$SYNC_CORE_WORKSPACE" in c.value for c in at.sidebar.caption)
 
 
-def test_empty_workspace_says_what_to_do(demo, monkeypatch):
+def test_mqr_figure_is_this_periods_usage_and_says_it_is_demo_scale(demo, monkeypatch):
+    demo.run("iterable-production")
+    with StateStore(demo.workspace.state_path) as store:
+        used = sum(store.mqr_usage(current_period_start(1, datetime.now(timezone.utc)).isoformat()).values())
     at = app_for(monkeypatch, demo.root)
-    assert not at.exception and "No runs yet" in at.info[0].value
+    [mqr] = at.sidebar.metric
+    assert (mqr.label, mqr.value) == ("MQR this period (demo scale)", f"{used:,}") and used > 0
+    limit = demo.workspace.mqr.limit
+    assert at.sidebar.get("progress")[0].proto.text == f"{used / limit:.0%} of {limit:,}"
+    assert any("Demo workspace" in c.value and "scales the demo's MQR limit" in c.value for c in at.sidebar.caption)
 
 
 def test_missing_workspace_is_an_error_with_a_next_step(tmp_path, monkeypatch):
     at = app_for(monkeypatch, tmp_path / "nowhere")
-    assert not at.exception
     assert "could not be opened" in at.error[0].value and "sync-core up" in at.info[0].value
+
+
+def test_a_broken_state_store_is_an_error_with_a_next_step_not_a_traceback(demo, monkeypatch):
+    state = demo.workspace.state_path
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_bytes(b"this is not a SQLite database" * 100)
+    for page in ("pages/runs.py", "pages/run.py", "pages/failed_rows.py"):
+        at = app_for(monkeypatch, demo.root, page)
+        assert "This page failed" in at.error[0].value and "not a database" in at.error[0].value
+        assert "Next step" in at.info[0].value and f"sync-core -w {demo.root} runs" in at.info[0].value

@@ -8,13 +8,15 @@ rows; fault kinds are another (`_FAULT_EFFECTS`).
 
 from __future__ import annotations
 
+import bisect
+
 import calendar
 import json
 import math
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
@@ -41,6 +43,7 @@ class Call:
     query: dict[str, list[str]]
     body: bytes
     request_id: int
+    arrived_at: float  # rate limits count arrivals, as an API gateway does, not the moment work starts
 
 
 @dataclass
@@ -83,19 +86,19 @@ class SlidingWindowLimiter:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._hits: dict[Any, deque[float]] = defaultdict(deque)
+        # Sorted lists: arrivals can reach the limiter out of order (threads), so they are inserted in place.
+        self._hits: dict[Any, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def acquire(self, key: Any, limit: int, window: float) -> float | None:
-        """Take a slot and return None, or return the seconds until a slot frees."""
-        now = self._clock.now()
+    def acquire(self, key: Any, limit: int, window: float, *, now: float | None = None) -> float | None:
+        """Take a slot at `now` (default: the clock's now) and return None, or the seconds until a slot frees."""
+        now = self._clock.now() if now is None else now
         with self._lock:
             hits = self._hits[key]
-            while hits and hits[0] <= now - window:
-                hits.popleft()
+            del hits[:bisect.bisect_right(hits, now - window)]
             if len(hits) >= limit:
-                return hits[0] + window - now
-            hits.append(now)
+                return hits[-limit] + window - now
+            bisect.insort(hits, now)
             return None
 
 
@@ -116,15 +119,18 @@ class IterableApi:
         query: dict[str, list[str]],
         headers: Mapping[str, str],
         body: bytes,
+        *,
+        arrived_at: float | None = None,
     ) -> tuple[int, dict[str, str], Body]:
         started = time.perf_counter()
-        request_id = self.state.begin_request(at=self.clock.now(), method=method, path=path)
+        arrived_at = self.clock.now() if arrived_at is None else arrived_at
+        request_id = self.state.begin_request(at=arrived_at, method=method, path=path)
         route, path_params = _match(method, path)
         api_key = next((v for k, v in headers.items() if k.lower() == "api-key"), None)
         project = self.state.project_for_key(api_key) if api_key else None
         endpoint = route.endpoint if route else "unknown"
         try:
-            reply = self._reply(route, project, path_params, query, body, request_id)
+            reply = self._reply(route, project, path_params, query, body, request_id, arrived_at)
         except ConnectionDropped as dropped:
             self.state.finish_request(
                 request_id, project=project, endpoint=endpoint, status=None, code=None,
@@ -162,12 +168,13 @@ class IterableApi:
         query: dict[str, list[str]],
         body: bytes,
         request_id: int,
+        arrived_at: float,
     ) -> Reply:
         if route is None:
             return error_reply(404, "NotFound", "No such endpoint")
         if project is None:
             return error_reply(401, "BadApiKey", "Invalid API key")
-        call = Call(project, path_params, query, body, request_id)
+        call = Call(project, path_params, query, body, request_id, arrived_at)
         # Faults see only authenticated requests of known endpoints, so a fault's request
         # numbers (after, times, probability) count the requests a client means to make.
         fault = self.state.take_fault(route.endpoint, body)
@@ -179,7 +186,7 @@ class IterableApi:
 
     def _process(self, route: Route, call: Call) -> Reply:
         """What Iterable answers without faults: the rate limit, then the endpoint."""
-        wait = self._rate_limit_wait(call.project, route)
+        wait = self._rate_limit_wait(call, route)
         if wait is not None:
             return error_reply(
                 429,
@@ -189,10 +196,10 @@ class IterableApi:
             )
         return route.handler(self, call)
 
-    def _rate_limit_wait(self, project: str, route: Route) -> float | None:
-        if not (self.rate_limits and self.state.rate_limits_enabled(project)):
+    def _rate_limit_wait(self, call: Call, route: Route) -> float | None:
+        if not (self.rate_limits and self.state.rate_limits_enabled(call.project)):
             return None
-        return self._limiter.acquire((project, route.endpoint), route.limit, route.window)
+        return self._limiter.acquire((call.project, route.endpoint), route.limit, route.window, now=call.arrived_at)
 
     # --- users ----------------------------------------------------------------------
 

@@ -56,6 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
+        # A request arrives with its headers; reading a large body under load takes a while, and a gateway
+        # counts the request against the rate limit when it arrives.
+        arrived_at = self.server.api.clock.now()
         try:
             body = self._read_body()
             admin = _ADMIN_ROUTES.get(url.path)
@@ -64,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 query = parse_qs(url.query, keep_blank_values=True)
                 status, headers, payload = self.server.api.handle(
-                    self.command, url.path, query, self.headers, body
+                    self.command, url.path, query, self.headers, body, arrived_at=arrived_at
                 )
         except ConnectionDropped:
             self.close_connection = True  # closed with no answer at all, as a crashed proxy would

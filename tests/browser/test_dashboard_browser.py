@@ -1,0 +1,180 @@
+"""The dashboard in a real browser: Debian's chromium through playwright, on an app started by the README's main
+command (`sync-core up`). Every page renders without an exception element and shows data; one screenshot per page
+is saved under test-artifacts/browser/. A missing chromium fails this test: CI installs it (.ci/run)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import queue
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, sync_playwright
+
+from sync_core import load_workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+DAYS = 2  # two days of both syncs: four exports, within Iterable's 4 a minute, so nobody waits
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Launched:
+    def __init__(self, root: Path, port: int, sandbox_port: int):
+        self.root, self.port, self.sandbox_port = root, port, sandbox_port
+        self.url = f"http://127.0.0.1:{port}"
+        self.lines: list[str] = []
+        self._queue: queue.Queue = queue.Queue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sync_core.cli", "-w", str(root), "up", "--contacts", "1500", "--days", str(DAYS),
+             "--port", str(port), "--sandbox-port", str(sandbox_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("sync-core up exited:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} within {timeout} s:\n" + "\n".join(self.lines))
+
+    def sql(self, query: str, args=()) -> list[tuple]:
+        with sqlite3.connect(f"file:{self.root / '.sync-state' / 'state.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute(query, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory):
+    app = Launched(tmp_path_factory.mktemp("browser") / "demo-workspace", free_port(), free_port())
+    try:
+        app.wait_for("Dashboard ready", timeout=180)
+        yield app
+    finally:
+        if app.process.poll() is None:
+            app.process.send_signal(signal.SIGINT)
+            try:
+                app.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(app.process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def settle(page: Page, timeout: float = 60) -> None:
+    """Wait until the page has content, its script has stopped running and every element has drawn (no
+    skeletons), three checks in a row: a page that reruns through app.py stops and starts again."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    deadline, calm = time.monotonic() + timeout, 0
+    while calm < 3:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+        drawn = page.locator('[data-testid="stMain"] [data-testid="stHeading"]').count()
+        assert time.monotonic() < deadline, f"the page did not settle: {busy} busy, {drawn} headings, " + \
+            page.inner_text("body")[:500]
+        calm = calm + 1 if drawn and not busy else 0
+        page.wait_for_timeout(500)
+
+
+def open_page(browser, launched, path: str, name: str) -> Page:
+    page = browser.new_page(viewport={"width": 1500, "height": 1600}, accept_downloads=True)
+    page.goto(launched.url + path)
+    settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 60_000  # a page with charts and tables (a blank one is about 20 kB)
+    return page
+
+
+def test_the_main_command_builds_dated_history_and_a_scaled_demo(launched):
+    assert any(line.startswith(f"Day {DAYS} of {DAYS}") for line in launched.lines)
+    assert any(line.startswith("History ready") for line in launched.lines)
+    started = [datetime.fromisoformat(s).date() for (s,) in launched.sql("SELECT started_at FROM runs ORDER BY id")]
+    today = datetime.now(timezone.utc).date()
+    assert started == [today - timedelta(days=1)] * 2 + [today] * 2  # each simulated day carries its own date
+    assert load_workspace(launched.root).mqr.limit == 2_000  # 1.5 per contact, rounded (README, "Demo size")
+    assert requests.get(f"http://127.0.0.1:{launched.sandbox_port}/_sandbox/health", timeout=5).ok
+
+
+def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
+    """Opened first, on a fresh server: Streamlit's legacy pages/ mode must not show the page without the app."""
+    run_id = launched.sql("SELECT MAX(id) FROM runs")[0][0]
+    page = open_page(browser, launched, f"/run?run={run_id}", "run")
+    body = page.inner_text("body")
+    assert f"Run {run_id}:" in body and body.count("✓") == 3  # the three identities hold
+    assert "Run history" in body and "Failed rows" in body and "Demo: marketing contacts" in body
+    assert "chosen by the --workspace argument" in body
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the phases
+
+
+def test_run_history_shows_the_runs(browser, launched):
+    page = open_page(browser, launched, "/", "runs")
+    assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    body = page.inner_text("body")
+    assert "WARNING" in body and "Iterable-Production" in body and "68% of 2,000" not in body
+
+
+def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
+    run_id = launched.sql("SELECT MAX(id) FROM runs WHERE sync_id = 'iterable-production'")[0][0]
+    [(cause_id, rows)] = launched.sql("SELECT rc.cause_id, rc.rows FROM run_causes rc JOIN causes c ON "
+                                      "c.id = rc.cause_id WHERE rc.run_id = ? AND c.code = 'NotFound'", (run_id,))
+    page = open_page(browser, launched, f"/failed_rows?run={run_id}&cause={cause_id}", "failed_rows")
+    body = page.inner_text("body")
+    assert f"Expected (in run {run_id})" in body and f"{rows:,}" in body
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # real and expected trends
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all").click()
+    table = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    keys = {k for (k,) in launched.sql("SELECT key FROM rejections WHERE cause_id = ? AND sync_id = "
+                                       "'iterable-production' AND first_run_id <= ? AND last_run_id >= ?",
+                                       (cause_id, run_id, run_id))}
+    assert {r["key"] for r in table} == keys and len(table) == len(keys) == rows
+    assert all(r["message"].startswith("No record was found with lookup for email:") for r in table)
+
+
+def test_ctrl_c_stops_the_dashboard_and_the_sandbox(launched):
+    launched.process.send_signal(signal.SIGINT)
+    assert launched.process.wait(timeout=30) == 0
+    for port in (launched.port, launched.sandbox_port):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"

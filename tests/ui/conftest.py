@@ -1,0 +1,146 @@
+"""A demo workspace with three simulated days of history (built once per session), and for each run the numbers
+the dashboard must show, computed independently: from the warehouse and the sandbox as they stood at run time."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sync_core import load_workspace, run_sync
+from sync_core.clock import OffsetClock
+from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo, init_demo
+from sync_core.sandbox import SandboxServer, SandboxState
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+CONTACTS = 1_500
+DAYS = 3
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CONTACTS_KEYS = """
+    SELECT email FROM (
+        SELECT c.email, c.user_id, c.first_name, c.last_name, c.company, c.job_title, c.country,
+               c.lifecycle_stage, c.lead_score, c.annual_revenue, c.email_opt_in, c.created_at,
+               c.lifecycle_stage = 'customer' AS is_customer, COUNT(DISTINCT m.namespace_id) AS namespace_count
+        FROM marketing_contacts c LEFT JOIN namespace_members m ON m.user_id = c.user_id
+        WHERE c.deleted_at IS NULL GROUP BY ALL)"""  # the contacts model's rows, one per contact
+FIRST_NAMESPACE_KEYS = """
+    SELECT c.email, c.user_id FROM marketing_contacts c JOIN namespaces n ON n.created_by_user_id = c.user_id
+    WHERE c.deleted_at IS NULL
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY n.created_at, n.namespace_id) = 1"""
+
+
+@dataclass
+class Expectation:
+    """What one run must show, from sources other than the state store's run record."""
+    sync_id: str
+    expected: int                      # valid keys whose person the sandbox did not hold at run time
+    expected_keys: set[str]
+    expected_identifiers: set[str]     # what the sync would have sent for them: emails, or user ids
+    real_from_warehouse: int | None    # null and duplicate keys plus malformed emails (the email-keyed sync)
+    first_request_id: int              # the sandbox's request log for this run: ids in (first, last]
+    last_request_id: int = 0
+
+
+@dataclass
+class History:
+    root: Path
+    runs: dict[int, Expectation] = field(default_factory=dict)
+
+    @property
+    def workspace(self):
+        return load_workspace(self.root)
+
+    def state_sql(self, sql: str, args=()) -> list[tuple]:
+        """Independent SQL over the state store (read-only)."""
+        with sqlite3.connect(f"file:{self.root / '.sync-state' / 'state.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute(sql, args).fetchall()
+
+    def sandbox_requests(self, run_id: int, endpoint: str) -> list[dict]:
+        e = self.runs[run_id]
+        return [r for r in SandboxState(self.root / "sandbox" / "iterable.sqlite").requests(
+            endpoint=endpoint, since_id=e.first_request_id) if r["id"] <= e.last_request_id]
+
+
+def _warehouse(root: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _expectation(root: Path, sync_id: str, sandbox: SandboxState) -> Expectation:
+    users = sandbox.users(SANDBOX_PROJECT)
+    mark = sandbox.last_request_id()
+    if sync_id == "iterable-production":
+        emails = [e for (e,) in _warehouse(root, CONTACTS_KEYS)]
+        counts: dict = {}
+        for e in emails:
+            counts[e] = counts.get(e, 0) + 1
+        unique = {e for e, n in counts.items() if e and e.strip() and n == 1}
+        valid = {e for e in unique if re.match(EMAIL, e)}
+        known = {u["email"] for u in users}
+        missing = valid - known
+        nulls = sum(1 for e in emails if e is None or not e.strip())
+        duplicate_rows = sum(n for e, n in counts.items() if e and e.strip() and n > 1)
+        return Expectation(sync_id, len(missing), missing, missing, nulls + duplicate_rows + len(unique - valid), mark)
+    rows = _warehouse(root, FIRST_NAMESPACE_KEYS)
+    counts = {}
+    for email, _ in rows:
+        counts[email] = counts.get(email, 0) + 1
+    known_ids = {u["userId"] for u in users}
+    missing = {(email, uid) for email, uid in rows if email and counts[email] == 1 and uid not in known_ids}
+    return Expectation(sync_id, len(missing), {e for e, _ in missing}, {u for _, u in missing}, None, mark)
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory) -> History:
+    """Three simulated days (ending today) of both demo syncs, against a sandbox without rate limits: the
+    dashboard is under test here, not the limits, and 6 exports would otherwise wait a minute."""
+    root = tmp_path_factory.mktemp("history") / "ws"
+    state_file = root / "sandbox" / "iterable.sqlite"
+    state_file.parent.mkdir(parents=True)
+    built = History(root)
+    with SandboxServer(state_file, port=0, rate_limits=False) as server:
+        init_demo(root, contacts=CONTACTS, sandbox_port=server.port)
+        workspace = load_workspace(root)
+        sandbox = SandboxState(state_file)
+        for day in range(DAYS):
+            if day:
+                advance_demo(workspace)
+            clock = OffsetClock(-(DAYS - 1 - day) * 86_400)
+            for sync_id in workspace.syncs:
+                expectation = _expectation(root, sync_id, sandbox)
+                record = run_sync(workspace, sync_id, trigger="test", clock=clock)
+                expectation.last_request_id = sandbox.last_request_id()
+                built.runs[record.id] = expectation
+    return built
+
+
+@pytest.fixture
+def open_app(monkeypatch):
+    """open_app(root, page=None, **query): the app on `root`, on a page (a file under pages/), with query
+    parameters as a deep link sets them."""
+    def open_(root, page: str | None = None, **query) -> AppTest:
+        monkeypatch.setenv("SYNC_CORE_WORKSPACE", str(root))
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        if page or query:
+            for name, value in query.items():
+                at.query_params[name] = str(value)
+            at.switch_page(page or "pages/runs.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception element and no error box: the page rendered as intended."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
+def clean():
+    return assert_clean

@@ -1,0 +1,153 @@
+"""Failed rows: expected versus real per run equal independent counts; causes, trends, a cause's rows, one record."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+import numpy as np
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.main.metric}
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def values(array) -> list:
+    if isinstance(array, dict):  # plotly's typed-array encoding
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def test_expected_and_real_per_run_equal_independent_counts(history, open_app, clean):
+    for run_id, independent in sorted(history.runs.items()):
+        at = open_app(history.root, "pages/failed_rows.py", run=run_id)
+        clean(at)
+        shown = metrics(at)
+        expected, real = number(shown[f"Expected (in run {run_id})"]), number(shown[f"Real problems (in run {run_id})"])
+
+        # Expected: the warehouse's valid keys whose person the sandbox did not hold when the run started.
+        assert expected == independent.expected > 0
+        # ... and the sandbox's request log shows that none of them was sent: they were refused before any write.
+        sent = {i for r in history.sandbox_requests(run_id, "users/bulkUpdate") for i in r["identifiers"]}
+        assert sent and not sent & independent.expected_identifiers
+        # Real: by SQL over the state store, and (for the email-keyed sync) from the warehouse alone.
+        [(by_sql,)] = history.state_sql("SELECT SUM(rc.rows) FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
+                                        "WHERE rc.run_id = ? AND c.error_class != 'expected'", (run_id,))
+        assert real == by_sql > 0
+        if independent.real_from_warehouse is not None:
+            assert real == independent.real_from_warehouse
+
+
+def test_now_shows_the_current_rejection_state_split_by_class(history, open_app):
+    at = open_app(history.root, "pages/failed_rows.py")
+    by_class = dict(history.state_sql("SELECT c.error_class = 'expected', COUNT(*) FROM rejections r "
+                                      "JOIN causes c ON c.id = r.cause_id GROUP BY 1"))
+    shown = metrics(at)
+    assert number(shown["Expected (not synced now)"]) == by_class[1]
+    assert number(shown["Real problems (not synced now)"]) == by_class[0]
+
+
+def test_causes_are_grouped_by_template_with_class_and_kept_apart(history, open_app):
+    run_id = max(history.runs)
+    at = open_app(history.root, "pages/failed_rows.py", run=run_id)
+    real, expected = at.dataframe[0].value, at.dataframe[1].value
+    assert set(expected["class"]) == {"expected"} and "expected" not in set(real["class"])
+    stored = history.state_sql("SELECT c.code, c.template, rc.rows FROM run_causes rc JOIN causes c "
+                               "ON c.id = rc.cause_id WHERE rc.run_id = ?", (run_id,))
+    shown = {(r["code"], r["message"], r["rows"]) for frame in (real, expected) for _, r in frame.iterrows()}
+    assert shown == set(stored)
+    headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert ":red[" in headings[0] and "Real problems" in headings[0]
+    assert ":gray[" in headings[1] and "Expected" in headings[1]
+
+
+def test_each_cause_has_its_trend_over_the_days(history, open_app):
+    at = open_app(history.root, "pages/failed_rows.py")
+    expected_chart = json.loads(at.get("plotly_chart")[1].proto.spec)
+    per_day = history.state_sql(
+        "SELECT c.code, c.template, r.started_at, rc.rows FROM run_causes rc JOIN runs r ON r.id = rc.run_id "
+        "JOIN causes c ON c.id = rc.cause_id WHERE c.error_class = 'expected' ORDER BY r.id")
+    for trace in expected_chart["data"]:
+        code, template = trace["name"].split(": ", 1)
+        days = {datetime.fromisoformat(at_).astimezone().date().isoformat(): n
+                for c, t, at_, n in per_day if c == code and t.startswith(template)}
+        assert dict(zip(trace["x"], values(trace["y"]))) == days and len(days) == 3
+    sparks = at.dataframe[1].value["trend"]
+    assert all(len(s) == 3 for s in sparks)
+
+
+def test_filters_by_sync_class_and_dates(history, open_app):
+    at = open_app(history.root, "pages/failed_rows.py")
+    at.selectbox(key="fr_sync").select("iterable-first-namespace").run()
+    [(n,)] = history.state_sql("SELECT COUNT(*) FROM rejections r JOIN causes c ON c.id = r.cause_id "
+                               "WHERE r.sync_id = 'iterable-first-namespace' AND c.error_class = 'expected'")
+    assert number(metrics(at)["Expected (not synced now)"]) == n
+    run_choices = at.selectbox(key="fr_run").options
+    assert len(run_choices) == 1 + sum(1 for e in history.runs.values() if e.sync_id == "iterable-first-namespace")
+
+    at.selectbox(key="fr_class").select("transient").run()
+    assert "No rows of class transient are failing now" in at.info[0].value  # the sandbox answered every request
+
+    at.selectbox(key="fr_sync").select(None).run()
+    at.selectbox(key="fr_class").select("data").run()
+    [(n,)] = history.state_sql("SELECT COUNT(*) FROM rejections r JOIN causes c ON c.id = r.cause_id "
+                               "WHERE c.error_class = 'data'")
+    assert number(metrics(at)["Real problems (not synced now)"]) == n > 0
+    assert number(metrics(at)["Expected (not synced now)"]) == 0
+    assert any("None in this scope" in c.value for c in at.caption)
+
+    first = min(history.state_sql("SELECT started_at FROM runs"))[0]
+    day = datetime.fromisoformat(first).astimezone().date()
+    at.date_input(key="fr_dates").set_value((day, day)).run()
+    assert len(at.selectbox(key="fr_run").options) == 3  # "now" and the two syncs' runs of that day
+
+
+def test_drill_into_a_cause_lists_its_rows_with_a_download(history, open_app):
+    run_id = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
+    [(cause_id,)] = history.state_sql("SELECT rc.cause_id FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
+                                      "WHERE rc.run_id = ? AND c.error_class = 'expected'", (run_id,))
+    at = open_app(history.root, "pages/failed_rows.py", run=run_id, cause=cause_id)
+    keys = {k for (k,) in history.state_sql(
+        "SELECT key FROM rejections WHERE cause_id = ? AND sync_id = 'iterable-production' AND first_run_id <= ? "
+        "AND last_run_id >= ?", (cause_id, run_id, run_id))}
+    assert keys == history.runs[run_id].expected_keys  # the latest run: its rows are exactly the current ones
+    rows = at.dataframe[2].value
+    assert set(rows.columns) >= {"key", "message", "times seen"} and any("first seen" in c for c in rows.columns)
+    assert set(rows["key"]) <= keys and len(rows) == min(len(keys), 500)
+    assert (rows["message"].str.startswith("No record was found with lookup for email:")).all()
+    [download] = at.get("download_button")
+    assert download.proto.label == f"Download all {len(keys):,} rows as CSV (times in UTC)"
+    assert at.query_params["cause"] == str(cause_id)
+
+
+def test_search_finds_a_record_across_runs_and_the_current_state(history, open_app):
+    at = open_app(history.root, "pages/failed_rows.py")
+    last = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
+    missing = sorted(history.runs[last].expected_keys)[0]
+    at.text_input(key="fr_term").set_value(missing).run()
+    failing = at.dataframe[0].value.set_index("sync")  # one row per sync that has not synced it
+    assert set(failing["key"]) == {missing} and set(failing["class"]) == {"expected"}
+    assert failing.loc["iterable-production", "runs"].endswith(f"to {last}")
+    assert set(failing.index) == {e.sync_id for r, e in history.runs.items()
+                                  if missing in e.expected_keys and r > max(history.runs) - 2}
+
+    [(synced, confirmed_by)] = history.state_sql(
+        "SELECT key, run_id FROM snapshot WHERE sync_id = 'iterable-production' ORDER BY key LIMIT 1")
+    at.text_input(key="fr_term").set_value(synced).run()
+    confirmed = at.dataframe[0].value
+    assert (confirmed["key"].iloc[0], confirmed["confirmed by run"].iloc[0]) == (synced, confirmed_by)
+
+    first_ns = max(r for r, e in history.runs.items() if e.sync_id == "iterable-first-namespace")
+    user_id = sorted(history.runs[first_ns].expected_identifiers)[0]
+    at.text_input(key="fr_term").set_value(user_id).run()
+    found = at.dataframe[0].value
+    assert found["message"].iloc[0].endswith(f"userId:{user_id}")
+    assert found["key"].iloc[0] in history.runs[first_ns].expected_keys
+
+    at.text_input(key="fr_term").set_value("nobody@nowhere.example").run()
+    assert "No sync has a trace" in at.info[0].value

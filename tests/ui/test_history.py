@@ -1,0 +1,81 @@
+"""sync_core.history, the read-only reports the dashboard shows, checked against SQL over the state store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sync_core import StateStore, history as reports
+from sync_core.history import RowScope, RunFilter
+
+
+def store(history) -> StateStore:
+    return StateStore(history.root / ".sync-state" / "state.sqlite")
+
+
+def test_runs_filter_by_sync_status_trigger_and_time(history):
+    all_runs = history.state_sql("SELECT id, sync_id, started_at FROM runs ORDER BY id DESC")
+    with store(history) as s:
+        assert [r.id for r in reports.runs(s)] == [i for i, *_ in all_runs]
+        only = reports.runs(s, RunFilter(sync_ids=("iterable-first-namespace",)))
+        assert [r.id for r in only] == [i for i, sync, _ in all_runs if sync == "iterable-first-namespace"]
+        assert reports.runs(s, RunFilter(statuses=("failed",))) == []
+        assert reports.runs(s, RunFilter(triggers=("cli",))) == []
+        middle = sorted(at for *_, at in all_runs)[2]
+        later = reports.runs(s, RunFilter(since=middle))
+        assert {r.id for r in later} == {i for i, _, at in all_runs if at >= middle}
+        assert {r.id for r in reports.runs(s, RunFilter(until=middle))} == {i for i, _, at in all_runs if at < middle}
+        facets = reports.facets(s)
+    assert facets.runs == len(all_runs) and facets.triggers == ("test",)
+    assert (facets.first_started, facets.last_started) == (min(a for *_, a in all_runs), max(a for *_, a in all_runs))
+
+
+def test_latest_runs_and_durations(history):
+    with store(history) as s:
+        latest = reports.latest_runs(s)
+        summaries = reports.runs(s)
+    assert {k: r.id for k, r in latest.items()} == dict(
+        history.state_sql("SELECT sync_id, MAX(id) FROM runs GROUP BY sync_id"))
+    assert all(r.duration_seconds == round(sum(r.phases.values()), 3) > 0 for r in summaries)
+
+
+def test_cause_trend_is_run_causes_per_run(history):
+    with store(history) as s:
+        points = reports.cause_trend(s, error_class="expected")
+    expected = history.state_sql("SELECT rc.run_id, rc.cause_id, rc.rows FROM run_causes rc JOIN causes c "
+                                 "ON c.id = rc.cause_id WHERE c.error_class = 'expected' ORDER BY rc.run_id")
+    assert sorted((p.run_id, p.cause_id, p.rows) for p in points) == sorted(expected)
+
+
+def test_a_causes_rows_in_key_order_with_their_count(history):
+    [(cause_id, sync_id, n)] = history.state_sql(
+        "SELECT cause_id, sync_id, COUNT(*) FROM rejections GROUP BY cause_id, sync_id ORDER BY COUNT(*) DESC LIMIT 1")
+    scope = RowScope(cause_id, sync_id=sync_id)
+    with store(history) as s:
+        first = reports.cause_rows(s, scope, limit=10)
+        every = reports.cause_rows(s, scope)
+        assert reports.count_cause_rows(s, scope) == n == len(every)
+    assert [r.key for r in every] == sorted(r.key for r in every) and every[:10] == first
+    assert all(r.first_run_id <= r.last_run_id for r in every)
+
+
+def test_find_record_by_email_user_id_and_nothing_else(history):
+    last = max(r for r, e in history.runs.items() if e.sync_id == "iterable-first-namespace")
+    user_id = sorted(history.runs[last].expected_identifiers)[0]
+    with store(history) as s:
+        story = reports.find_record(s, user_id)
+        by_email = reports.find_record(s, story.failing[0].key.upper())
+        wildcard = reports.find_record(s, "%")
+        underscore = reports.find_record(s, "usr_")
+    assert story.found and story.failing[0].message.endswith(f"userId:{user_id}")
+    assert {r.sync_id for r in by_email.failing} >= {"iterable-first-namespace"}  # emails match in lower case
+    assert not wildcard.found and not underscore.found  # LIKE's wildcards are taken literally
+
+
+def test_mqr_usage_is_the_periods_distinct_keys(history):
+    now = datetime.now(timezone.utc)
+    with store(history) as s:
+        usage = reports.mqr_usage(s, history.workspace, now)
+    [(n,)] = history.state_sql("SELECT COUNT(*) FROM mqr_ledger WHERE period_start = ?",
+                               (usage.period_start.isoformat(),))
+    assert usage.used == n > 0 and usage.limit == history.workspace.mqr.limit
+    assert usage.period_start == now.date().replace(day=1)

@@ -1,0 +1,87 @@
+"""One run's view: reached by deep link; its counts satisfy the invariant; its phases and causes are the stored ones."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sync_core import OPERATIONS, OUTCOMES, invariant_violations
+
+TERM = re.compile(r"([a-z][a-z ]*?) ([\d,]+)")
+
+
+def page_counts(at) -> dict[str, int]:
+    """Every term of the three identities, read back from the page's text."""
+    lines = [m.value for m in at.markdown if m.value.startswith((":green[✓]", ":red[✗]"))]
+    assert len(lines) == 3 and all(line.startswith(":green[✓]") for line in lines), lines
+    counts: dict[str, int] = {}
+    for line in lines:
+        body = line.split("** ", 1)[1].replace("−", "-")
+        head, rest = body.split(" = ", 1)
+        counts[re.search(r"\*\*(\w+)", line).group(1)] = int(head.replace(",", ""))
+        for name, number in TERM.findall(rest):
+            counts[name.strip().replace(" ", "_")] = int(number.replace(",", ""))
+    return counts
+
+
+def test_deep_link_opens_that_run(history, open_app, clean):
+    run_id = sorted(history.runs)[2]
+    at = open_app(history.root, "pages/run.py", run=run_id)
+    clean(at)
+    assert at.title[0].value.startswith(f"Run {run_id}:")
+    assert at.selectbox(key="run_pick").value == run_id
+    assert at.query_params["run"] == str(run_id)
+
+
+def test_counts_on_the_page_satisfy_the_invariant_and_match_the_store(history, open_app):
+    for run_id in sorted(history.runs):
+        at = open_app(history.root, "pages/run.py", run=run_id)
+        [(stored,)] = history.state_sql("SELECT counts FROM runs WHERE id = ?", (run_id,))
+        shown = page_counts(at)
+        assert shown == json.loads(stored)
+        assert invariant_violations(shown) == []
+
+        matrix = at.dataframe[0].value  # operation x outcome, with totals
+        [(by_operation,)] = history.state_sql("SELECT by_operation FROM runs WHERE id = ?", (run_id,))
+        by_operation = json.loads(by_operation)
+        for op in OPERATIONS:
+            assert [matrix.loc[op, o.replace("_", " ")] for o in OUTCOMES] == [by_operation[op][o] for o in OUTCOMES]
+        assert matrix.loc["total", "total"] == shown["planned"]
+        assert [matrix.loc["total", o.replace("_", " ")] for o in OUTCOMES] == [shown[o] for o in OUTCOMES]
+
+
+def test_phases_and_causes_are_the_runs_own(history, open_app):
+    run_id = max(history.runs)
+    at = open_app(history.root, "pages/run.py", run=run_id)
+    [(phases,)] = history.state_sql("SELECT phases FROM runs WHERE id = ?", (run_id,))
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert dict(zip(figure["y"], figure["x"])) == json.loads(phases)
+
+    causes = history.state_sql("SELECT c.error_class, rc.rows FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
+                               "WHERE rc.run_id = ?", (run_id,))
+    real = sum(n for cls, n in causes if cls != "expected")
+    expected = sum(n for cls, n in causes if cls == "expected")
+    headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert len(headings) == 2
+    assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} rows")
+    assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} rows")
+    assert sum(at.dataframe[1].value["rows"]) == real and sum(at.dataframe[2].value["rows"]) == expected
+    [link] = [p.proto for p in at.get("page_link") if p.proto.page == "failed_rows"]
+    assert link.query_string == f"run={run_id}&sync={history.runs[run_id].sync_id}"
+
+
+def test_unknown_run_says_so_and_shows_the_latest(history, open_app):
+    at = open_app(history.root, "pages/run.py", run=99999)
+    assert "no run `99999`" in at.error[0].value and "Pick a run" in at.info[0].value
+    assert at.title[0].value.startswith(f"Run {max(history.runs)}:")
+
+
+def test_a_failed_run_shows_its_error_with_a_next_step(demo, open_app):
+    demo.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"', 'api_key = "env:NO_SUCH_KEY_VARIABLE"')
+    record = demo.run("iterable-production")
+    assert record.status == "failed" and record.error_class == "config"
+
+    at = open_app(demo.root, "pages/run.py", run=record.id)
+    assert f"Run {record.id} stopped" in at.error[0].value and "NO_SUCH_KEY_VARIABLE" in at.error[0].value
+    assert "Fix the setup" in at.info[0].value and "sync-core" in at.info[0].value
+    assert any("stopped before planning" in i.value for i in at.info)

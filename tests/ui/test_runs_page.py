@@ -1,0 +1,103 @@
+"""Run history: the last run of each sync, the chart, the table, the filters and the way into one run."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+
+from sync_core import invariant_violations
+
+
+def values(array) -> list:
+    """A trace's array from the figure's JSON: a list, or plotly's typed-array encoding."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def runs_by_id(history) -> dict[int, tuple]:
+    """(sync, status, trigger, started_at, counts) per run, by SQL over the state store."""
+    return {i: (s, st, t, at, json.loads(c)) for i, s, st, t, at, c in
+            history.state_sql("SELECT id, sync_id, status, trigger, started_at, counts FROM runs")}
+
+
+def test_table_lists_every_run_with_its_counts(history, open_app, clean):
+    at = open_app(history.root)
+    clean(at)
+    expected = runs_by_id(history)
+    table = at.dataframe[0].value
+    assert sorted(table["run"]) == sorted(expected) and list(table["run"]) == sorted(expected, reverse=True)
+    for _, row in table.iterrows():
+        sync, status, trigger, _, c = expected[row["run"]]
+        assert (row["sync"], row["status"], row["trigger"]) == (sync, status, trigger)
+        assert (row["synced"], row["expected rejections"], row["real problems"]) == (
+            c["synced"], c["rejected_expected"], c["invalid"] + c["rejected_other"] + c["failed"])
+        assert row["counts add up"] == (invariant_violations(c) == [])
+
+
+def test_each_sync_shows_its_last_run(history, open_app, clean):
+    at = open_app(history.root)
+    last = {s: st for s, st in history.state_sql(
+        "SELECT sync_id, status FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")}
+    names = {s.id: s.name for s in history.workspace.syncs.values()}
+    shown = {m.label: m.value for m in at.main.metric}
+    assert shown == {names[s]: status.upper() for s, status in last.items()}
+
+
+def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, clean):
+    at = open_app(history.root)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {t["name"]: t for t in figure["data"]}
+    expected = runs_by_id(history)
+    ordered = [expected[i] for i in sorted(expected)]
+    assert values(traces["synced"]["y"]) == [c["synced"] for *_, c in ordered]
+    assert values(traces["rejected, expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
+    statuses = {status for _, status, *_ in ordered}
+    markers = [t for t in figure["data"] if t["type"] == "scatter"]
+    assert {t["name"] for t in markers} == statuses
+    assert sum(len(values(t["y"])) for t in markers) == len(ordered)
+    assert all(y > 0 for t in markers for y in values(t["y"]))  # a duration per run
+
+
+def test_filters_narrow_the_runs(history, open_app, clean):
+    at = open_app(history.root)
+    expected = runs_by_id(history)
+
+    at.multiselect(key="runs_syncs").select("iterable-first-namespace").run()
+    assert set(at.dataframe[0].value["run"]) == {i for i, r in expected.items() if r[0] == "iterable-first-namespace"}
+
+    at.multiselect(key="runs_syncs").unselect("iterable-first-namespace").run()
+    at.multiselect(key="runs_statuses").select("healthy").run()
+    assert not any(r[1] == "healthy" for r in expected.values())  # the demo's warehouse holds invalid rows
+    assert "No runs match these filters" in at.info[0].value and not at.dataframe
+
+    at.multiselect(key="runs_statuses").unselect("healthy").run()
+    at.multiselect(key="runs_triggers").select("test").run()
+    assert len(at.dataframe[0].value) == len(expected)
+
+    first_day = min(datetime.fromisoformat(r[3]) for r in expected.values()).astimezone().date()
+    at.date_input(key="runs_dates").set_value((first_day, first_day)).run()
+    on_first_day = {i for i, r in expected.items()
+                    if datetime.fromisoformat(r[3]).astimezone().date() == first_day}
+    assert set(at.dataframe[0].value["run"]) == on_first_day and len(on_first_day) == 2
+
+
+def test_selecting_a_run_links_to_its_view_and_failed_rows(history, open_app, clean):
+    at = open_app(history.root)
+    second = int(at.dataframe[0].value["run"].iloc[1])
+    at.session_state["runs_table"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    links = {(p.proto.label, p.proto.page, p.proto.query_string) for p in at.get("page_link")}
+    assert (f"Open run {second}", "run", f"run={second}") in links
+    assert (f"Failed rows of run {second}", "failed_rows", f"run={second}") in links
+
+
+def test_times_are_stored_utc_and_labelled_where_shown(history, open_app, clean):
+    at = open_app(history.root)
+    started = [r[3] for r in runs_by_id(history).values()]
+    assert all(datetime.fromisoformat(s).tzinfo == timezone.utc for s in started)
+    assert any(c.startswith("started (") for c in at.dataframe[0].value.columns)
+    assert any("Times are shown in" in c.value for c in at.sidebar.caption)
