@@ -10,8 +10,6 @@ and the hash is md5 over `field=value` pairs joined by a unit separator, in mapp
 
 from __future__ import annotations
 
-import re
-
 NULL = "'null'"
 _NUMERIC_INT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                 "UBIGINT", "UHUGEINT")
@@ -56,7 +54,3 @@ def row_hash_sql(fields: list[tuple[str, str, str]]) -> str:
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
-
-def is_numeric_type(duckdb_type: str) -> bool:
-    t = duckdb_type.upper()
-    return t in _NUMERIC_INT or bool(re.match(r"^(DECIMAL|DOUBLE|FLOAT|REAL)", t))

@@ -306,11 +306,6 @@ class StateStore:
         with self._write() as db:
             db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in keys])
 
-    def clear_snapshot(self, sync_id: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM snapshot WHERE sync_id = ?", (sync_id,))
-            db.execute("DELETE FROM snapshot_meta WHERE sync_id = ?", (sync_id,))
-
     # ---- failures: causes and the current rejection state ----------------------------------------------
 
     def run_causes(self, run_id: int) -> list[CauseSummary]:
