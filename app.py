@@ -3,15 +3,7 @@
 
 import streamlit as st
 
-from ui.context import current_workspace
+from ui import frame
 
 st.set_page_config(page_title="Sync operations", page_icon=":material/sync_alt:", layout="wide")
-
-workspace = current_workspace()
-st.sidebar.markdown(f"**{workspace.name}**")
-st.sidebar.caption(f"Workspace: `{workspace.root}`")
-
-navigation = st.navigation({
-    "Monitor": [st.Page("pages/runs.py", title="Runs", icon=":material/history:", url_path="runs", default=True)],
-})
-navigation.run()
+frame.run(frame.navigation())  # st.navigation over pages/ (Monitor, Investigate), inside the header and error guard

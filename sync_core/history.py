@@ -17,6 +17,7 @@ from .state import CauseSummary, StateStore
 from .state.store import TERMINAL_STATUSES
 
 RUN_STATUSES = ("running", *TERMINAL_STATUSES)
+EXAMPLES = 5  # example keys per cause
 EXPECTED = "expected"  # the class of rejections a sync's rules expect; every other class is a real problem
 
 
@@ -151,8 +152,43 @@ def totals(causes: list[CauseSummary]) -> Totals:
 
 def current_causes(store: StateStore, *, sync_id: str | None = None,
                    error_class: str | None = None) -> list[CauseSummary]:
-    """Causes of the rows not synced as they stand (the current rejection state), largest first."""
-    return store.current_causes(sync_id=sync_id, error_class=error_class)
+    """Causes of the rows not synced as they stand (the current rejection state), largest first.
+
+    Rows are counted per cause on the cause index alone: a million rows in about 80 ms, where reading each
+    row's outcome as well takes a second (docs/benchmarks.md, "Page speed"). A cause's outcome is the one its
+    runs recorded; the rare cause recorded with several outcomes is counted row by row."""
+    clauses, args = [], []
+    if sync_id:
+        clauses.append("sync_id = ?")
+        args.append(sync_id)
+    if error_class:
+        clauses.append("cause_id IN (SELECT id FROM causes WHERE error_class = ?)")
+        args.append(error_class)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    counts = {r["cause_id"]: r["n"] for r in store.read(
+        f"SELECT cause_id, COUNT(*) AS n FROM rejections {where} GROUP BY cause_id", args)}
+    if not counts:
+        return []
+    marks = ", ".join("?" * len(counts))
+    causes = {r["id"]: r for r in store.read(
+        f"SELECT id, code, error_class, template FROM causes WHERE id IN ({marks})", list(counts))}
+    outcomes: dict[int, set[str]] = {}
+    for r in store.read(f"SELECT DISTINCT cause_id, outcome FROM run_causes WHERE cause_id IN ({marks})", list(counts)):
+        outcomes.setdefault(r["cause_id"], set()).add(r["outcome"])
+    of_sync, sync_args = (" AND sync_id = ?", [sync_id]) if sync_id else ("", [])
+    summaries = []
+    for cause_id, rows in counts.items():
+        cause = causes[cause_id]
+        known = outcomes.get(cause_id, set())
+        split = {next(iter(known)): rows} if len(known) == 1 else {r["outcome"]: r["n"] for r in store.read(
+            f"SELECT outcome, COUNT(*) AS n FROM rejections WHERE cause_id = ?{of_sync} GROUP BY outcome",
+            [cause_id, *sync_args])}
+        examples = [r["key"] for r in store.read(
+            f"SELECT key FROM rejections WHERE cause_id = ?{of_sync} LIMIT {EXAMPLES}", [cause_id, *sync_args])]
+        for outcome, n in split.items():
+            summaries.append(CauseSummary(cause_id, cause["code"], cause["error_class"], cause["template"], outcome,
+                                          n, examples))
+    return sorted(summaries, key=lambda c: (-c.rows, c.cause_id))
 
 
 def run_causes(store: StateStore, run_id: int, *, error_class: str | None = None) -> list[CauseSummary]:
@@ -240,7 +276,7 @@ _ROW_COLUMNS = ("r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, 
 
 
 def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[FailedRow]:
-    """The scope's rows in (sync, key) order: the order of the cause index, so a page needs no sort."""
+    """The scope's rows in (sync, key) order: the primary key's, so a page of one sync's rows needs no sort."""
     clause, args = scope.where()
     sql = (f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id {clause} "
            "ORDER BY r.cause_id, r.sync_id, r.key")
@@ -303,15 +339,15 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
                                                ["%userId:" + _literal(term)])}
     keys_sorted = tuple(sorted(keys))
     marks = ", ".join("?" * len(keys_sorted))
-    failing = [FailedRow(*tuple(r)) for r in store.read(
-        f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id WHERE r.key IN ({marks}) "
-        "ORDER BY r.sync_id", keys_sorted)]
-    sync_ids = [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]
-    confirmed = []
-    for sync_id in sync_ids:  # the snapshot's key is (sync_id, key): one seek per sync
-        for r in store.read(f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON "
-                            f"runs.id = s.run_id WHERE s.sync_id = ? AND s.key IN ({marks})", [sync_id, *keys_sorted]):
-            confirmed.append(Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]))
+    failing, confirmed = [], []
+    for sync_id in [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]:
+        # both tables are keyed (sync_id, key): one seek per sync, no index on the key alone to keep up to date
+        failing += [FailedRow(*tuple(r)) for r in store.read(
+            f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id "
+            f"WHERE r.sync_id = ? AND r.key IN ({marks})", [sync_id, *keys_sorted])]
+        confirmed += [Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]) for r in store.read(
+            f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON runs.id = s.run_id "
+            f"WHERE s.sync_id = ? AND s.key IN ({marks})", [sync_id, *keys_sorted])]
     likes = " OR ".join("rc.example_keys LIKE ? ESCAPE '\\'" for _ in keys_sorted)
     examples = [Example(*tuple(r)) for r in store.read(
         "SELECT r.id, r.sync_id, r.started_at, c.code, c.error_class, c.template, rc.rows FROM run_causes rc "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sync_core import StateStore, history as reports
+from sync_core import StateStore
+from sync_core import history as reports
 from sync_core.history import RowScope, RunFilter
 
 

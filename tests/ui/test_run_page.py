@@ -63,8 +63,8 @@ def test_phases_and_causes_are_the_runs_own(history, open_app):
     expected = sum(n for cls, n in causes if cls == "expected")
     headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert len(headings) == 2
-    assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} rows")
-    assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} rows")
+    assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} row{'s' * (real != 1)}")
+    assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} row{'s' * (expected != 1)}")
     assert sum(at.dataframe[1].value["rows"]) == real and sum(at.dataframe[2].value["rows"]) == expected
     [link] = [p.proto for p in at.get("page_link") if p.proto.page == "failed_rows"]
     assert link.query_string == f"run={run_id}&sync={history.runs[run_id].sync_id}"

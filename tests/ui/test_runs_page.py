@@ -101,3 +101,15 @@ def test_times_are_stored_utc_and_labelled_where_shown(history, open_app, clean)
     assert all(datetime.fromisoformat(s).tzinfo == timezone.utc for s in started)
     assert any(c.startswith("started (") for c in at.dataframe[0].value.columns)
     assert any("Times are shown in" in c.value for c in at.sidebar.caption)
+
+
+def test_an_open_page_shows_runs_of_a_new_day(demo, open_app):
+    """The date range follows the history: a page left open shows the next day's runs on its next rerun."""
+    from sync_core.clock import OffsetClock
+
+    first = demo.run("iterable-production")
+    at = open_app(demo.root)
+    assert list(at.dataframe[0].value["run"]) == [first.id]
+    tomorrow = demo.run("iterable-first-namespace", clock=OffsetClock(86_400))
+    at.run()
+    assert list(at.dataframe[0].value["run"]) == [tomorrow.id, first.id]

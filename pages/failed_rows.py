@@ -1,0 +1,52 @@
+"""Failed rows: why rows are not synced, expected versus real, over time; a cause's rows; one record's story."""
+
+import streamlit as st
+
+from ui import data, failures, frame
+from ui.context import current_workspace
+from ui.errors import empty
+from ui.filters import sync_label
+from ui.formatting import local_times, rows
+from ui.lookup import record_search
+
+frame.require_app()
+
+workspace = current_workspace()
+st.title("Failed rows")
+with st.container(border=True):
+    record_search(workspace)
+
+facets = data.facets(workspace)
+if not facets.runs:
+    empty("No runs yet, so no failed rows.",
+          f"Run a sync: `sync-core -w {workspace.root} run {next(iter(workspace.syncs), 'SYNC')}`.")
+    st.stop()
+
+scope = failures.scope_filters(workspace, facets)
+if scope.sync_id and scope.sync_id not in facets.sync_ids:
+    empty(f"{sync_label(workspace, scope.sync_id)} has never run, so it has no failed rows.",
+          f"Run it: `sync-core -w {workspace.root} run {scope.sync_id}`.")
+    st.stop()
+
+causes = data.causes_frame(workspace, sync_id=scope.sync_id, run_id=scope.run_id, error_class=scope.error_class)
+expected, real = failures.split(causes)
+failures.totals(real, expected, scope)
+if causes.empty:
+    of_class = f" of class {scope.error_class}" if scope.error_class else ""
+    empty(f"No failed rows{of_class} in run {scope.run_id}." if scope.run_id else f"No rows{of_class} are failing now.",
+          "Nothing to fix here. Widen the filters to see other runs, or open Run history.")
+    st.stop()
+
+runs_in_range = data.runs_frame(workspace, scope.runs())
+days = sorted(set(local_times(runs_in_range["started"]).dt.date)) if not runs_in_range.empty else []
+daily = failures.daily_trend(data.trend_frame(workspace, scope.runs(), scope.error_class), days)
+mark = failures.marked_day(scope, workspace)
+failures.cause_section(failures.REAL, real, daily, key="fr_real", marked_day=mark)
+failures.cause_section(failures.EXPECTED, expected, daily, key="fr_expected", marked_day=mark)
+
+st.subheader("Rows of a cause")
+cause_id = failures.cause_picker(causes)
+if cause_id is not None:
+    failures.cause_rows(workspace, scope, cause_id)
+else:
+    st.caption(f"{len(causes)} causes, {rows(int(causes['rows'].sum()))} in all.")

@@ -1,0 +1,73 @@
+"""One run: its phases and timings, its counts (the invariant visible), its causes. Deep link: /run?run=ID."""
+
+import streamlit as st
+
+from sync_core.history import RunFilter
+from ui import charts, data, frame, run_view
+from ui.context import current_workspace
+from ui.errors import empty, problem
+from ui.filters import seed_from_url, sync_label, to_url
+from ui.formatting import local_text, status_markdown, zone_label
+
+frame.require_app()
+
+workspace = current_workspace()
+facets = data.facets(workspace)
+if not facets.runs:
+    st.title("Run details")
+    empty("No runs yet, so there is no run to show.",
+          f"Run a sync: `sync-core -w {workspace.root} run {next(iter(workspace.syncs), 'SYNC')}`, then come back "
+          "or open it from Run history.")
+    st.stop()
+
+runs = data.runs_frame(workspace, RunFilter())
+labels = {int(r.run): f"#{r.run} · {r.sync} · {local_text(r.started)} · {r.status}" for r in runs.itertuples()}
+unusable = seed_from_url("run_pick", "run", int, labels)
+if unusable is not None:
+    problem(f"There is no run `{unusable}` in this workspace's history.",
+            "Pick a run below, or open Run history and select one. Showing the latest run.")
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run_pick")
+to_url("run", run_id)
+record, causes = data.run_detail(workspace, run_id)
+
+st.title(f"Run {record.id}: {sync_label(workspace, record.sync_id)}")
+flags = [f for f, on in (("dry run", record.dry_run), ("full resync", record.full_resync)) if on]
+st.markdown(f"{status_markdown(record.status)}{' · ' + ', '.join(flags) if flags else ''} · trigger "
+            f"`{record.trigger}` · started {local_text(record.started_at)}, finished "
+            f"{local_text(record.finished_at)} ({zone_label()}) · config `{record.config_fingerprint}`")
+run_view.run_error(record, workspace.root)
+for note in record.notes:
+    st.info(note, icon=":material/lightbulb:")
+
+c = record.counts.as_dict()
+tiles = [("queried", c["queried"]), ("planned", c["planned"]), ("synced", c["synced"]),
+         ("expected rejections", c["rejected_expected"]),
+         ("real problems", c["invalid"] + c["rejected_other"] + c["failed"]), ("not attempted", c["not_attempted"])]
+for column, (label, value) in zip(st.columns(len(tiles)), tiles):
+    column.metric(label, f"{value:,}")
+
+counts, timing = st.columns([3, 2])
+with counts:
+    st.subheader("Counts")
+    run_view.invariant(record)
+    st.dataframe(run_view.operations_table(record), width="stretch", key="run_operations")
+with timing:
+    st.subheader("Phases")
+    if record.phases:
+        st.plotly_chart(charts.phases(record.phases), width="stretch", key="run_phases")
+    else:
+        st.caption("No phase ran: the run stopped before its query.")
+
+st.subheader("Failed rows")
+if causes:
+    run_view.causes_split(causes)
+    st.page_link("pages/failed_rows.py", label=f"Inspect the failed rows of run {record.id}", icon=":material/report:",
+                 query_params={"run": record.id, "sync": record.sync_id})
+elif record.dry_run:
+    empty("A dry run sends nothing and records no failed rows: its counts show what a run would do.",
+          f"Run it for real: `sync-core -w {workspace.root} run {record.sync_id}`.")
+elif record.error and not record.counts.planned:
+    empty("This run recorded no rows: it stopped before planning.", "Fix the error above and run the sync again.")
+else:
+    empty(f"No failed rows in run {record.id}: every planned row was synced.",
+          "Nothing to fix. Run history shows the other runs of this sync.")

@@ -1,0 +1,185 @@
+"""Parts of the failed-rows page: its scope (sync, run, class, dates), the two kinds of causes with their
+trends, and one cause's rows with a CSV download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from sync_core import ERROR_CLASSES, Workspace
+from sync_core.history import Facets, RowScope, RunFilter, is_expected
+from ui import charts, data
+from ui.filters import date_range, seed_from_url, sync_ids, sync_label, to_url
+from ui.formatting import (
+    CLASS_LABELS,
+    EXPECTED_HEADING,
+    REAL_HEADING,
+    local_date,
+    local_text,
+    local_times,
+    rows,
+    zone_label,
+)
+
+NOW = None  # the run choice meaning "the rows not synced as they stand"
+
+
+@dataclass(frozen=True)
+class Scope:
+    sync_id: str | None
+    run_id: int | None
+    run_sync_id: str | None  # the chosen run's sync, which its rows belong to
+    error_class: str | None
+    since: str
+    until: str
+
+    def runs(self) -> RunFilter:
+        return RunFilter(sync_ids=(self.sync_id,) if self.sync_id else (), since=self.since, until=self.until)
+
+    def rows_of(self, cause_id: int) -> RowScope:
+        return RowScope(cause_id, sync_id=self.run_sync_id or self.sync_id, run_id=self.run_id, since=self.since,
+                        until=self.until)
+
+
+def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
+    syncs = [None] + sync_ids(workspace, facets)
+    seed_from_url("fr_sync", "sync", str, syncs)
+    sync_col, class_col, dates_col = st.columns([3, 2, 2])
+    sync_id = sync_col.selectbox("Sync", syncs, key="fr_sync",
+                                 format_func=lambda s: "All syncs" if s is None else sync_label(workspace, s))
+    error_class = class_col.selectbox("Class", [None, *ERROR_CLASSES], key="fr_class",
+                                      format_func=lambda c: "All classes" if c is None else CLASS_LABELS[c])
+    with dates_col:
+        since, until = date_range(facets, "fr_dates")
+    in_range = data.runs_frame(workspace, RunFilter(sync_ids=(sync_id,) if sync_id else (), since=since, until=until))
+    labels = {int(r.run): _run_label(r.run, r.sync, r.started, r.status) for r in in_range.itertuples()}
+    linked = st.query_params.get("run")
+    if linked and linked.isdigit() and int(linked) not in labels:  # a deep link outside the date range still works
+        record, _ = data.run_detail(workspace, int(linked))
+        if record:
+            labels[record.id] = _run_label(record.id, record.sync_id, record.started_at, record.status)
+    options = [NOW] + list(labels)
+    seed_from_url("fr_run", "run", int, options)
+    run_id = st.selectbox("Run", options, key="fr_run",
+                          format_func=lambda r: "Now: rows not synced as they stand" if r is NOW else labels[r],
+                          help=f"Runs of the chosen sync and dates ({zone_label()}), newest first.")
+    to_url("sync", sync_id)
+    to_url("run", run_id)
+    run_sync = None
+    if run_id is not None:
+        run_sync = data.run_detail(workspace, run_id)[0].sync_id
+    return Scope(sync_id, run_id, run_sync, error_class, since, until)
+
+
+def split(causes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(expected, real) causes."""
+    expected = causes["class"].map(is_expected).astype(bool)  # astype: an empty map is not a boolean mask
+    return causes[expected], causes[~expected]
+
+
+def totals(real: pd.DataFrame, expected: pd.DataFrame, scope: Scope) -> None:
+    where = f"in run {scope.run_id}" if scope.run_id else "not synced now"
+    real_tile, expected_tile = st.columns(2)
+    real_tile.metric(f"Real problems ({where})", f"{int(real['rows'].sum()):,}",
+                     help="Rows of every class but expected: invalid keys, data and config rejections, failures."
+                          + ("" if scope.run_id else " A row whose key is null has no state to keep: it counts in "
+                                                     "each run's figures only."))
+    expected_tile.metric(f"Expected ({where})", f"{int(expected['rows'].sum()):,}",
+                         help="Rows a rule of the sync expects, e.g. not-found in update-only mode.")
+
+
+def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:
+    return f"Run {run_id} · {sync_id} · {local_text(started_at)} · {status}"
+
+
+def daily_trend(trend: pd.DataFrame, days: list) -> pd.DataFrame:
+    """Rows per local day and cause (summed over the scope's runs); a day with runs but no such rows is 0."""
+    if trend.empty:
+        return pd.DataFrame(columns=["cause_id", "label", "day", "rows"])
+    frame = trend.assign(day=local_times(trend["started"]).dt.date,
+                         label=trend["code"] + ": " + trend["message"].str.slice(0, 60))
+    summed = frame.groupby(["cause_id", "label", "day"], as_index=False)["rows"].sum()
+    causes = summed[["cause_id", "label"]].drop_duplicates()
+    grid = causes.merge(pd.DataFrame({"day": days}), how="cross")
+    return grid.merge(summed, on=["cause_id", "label", "day"], how="left").fillna({"rows": 0})
+
+
+REAL, EXPECTED = "real", "expected"
+HEADINGS = {REAL: REAL_HEADING, EXPECTED: EXPECTED_HEADING}
+
+
+def cause_section(kind: str, causes: pd.DataFrame, daily: pd.DataFrame, *, key: str, marked_day) -> None:
+    """One kind of cause (real or expected): a table with each cause's trend, and a chart of the trends."""
+    with st.container(border=True):
+        st.markdown(f"#### {HEADINGS[kind]}: {rows(int(causes['rows'].sum()))}")
+        if causes.empty:
+            st.caption("None in this scope.")
+            return
+        sparks = daily.sort_values("day").groupby("cause_id")["rows"].apply(list)
+        shown = pd.DataFrame({
+            "rows": causes["rows"], "class": causes["class"].map(lambda c: CLASS_LABELS.get(c, c)),
+            "code": causes["code"], "message": causes["message"],
+            "trend": causes["cause_id"].map(lambda c: sparks.get(c, [])), "examples": causes["examples"]})
+        ids = list(causes["cause_id"])
+        st.dataframe(shown, key=key, hide_index=True, width="stretch", on_select=_pick_from(key, ids),
+                     selection_mode="single-row", column_config={
+                         "trend": st.column_config.LineChartColumn("rows per day", y_min=0),
+                         "message": st.column_config.TextColumn(width="large")})
+        picked = daily[daily["cause_id"].isin(ids)]
+        if not picked.empty:
+            st.plotly_chart(charts.cause_trend(picked, zone_label(), marked_day, real=kind == REAL), width="stretch",
+                            key=f"{key}_chart")
+
+
+def _pick_from(table_key: str, cause_ids: list[int]):
+    def pick() -> None:
+        selected = st.session_state[table_key].selection.rows
+        if selected:
+            st.session_state["fr_cause"] = cause_ids[selected[0]]
+    return pick
+
+
+def cause_picker(causes: pd.DataFrame) -> int | None:
+    by_id = causes.drop_duplicates("cause_id").set_index("cause_id")
+    options = list(by_id.index)
+    seed_from_url("fr_cause", "cause", int, options)
+    if st.session_state.get("fr_cause") not in options:
+        st.session_state.pop("fr_cause", None)  # a cause of another scope
+    cause_id = st.selectbox("Rows of cause", options, index=None, key="fr_cause",
+                            placeholder="Choose a cause (or select one in a table above) to list its rows",
+                            format_func=lambda c: f"{by_id.loc[c, 'code']} ({by_id.loc[c, 'class']}): "
+                                                  f"{by_id.loc[c, 'message']}")
+    to_url("cause", cause_id)
+    return cause_id
+
+
+def cause_rows(workspace: Workspace, scope: Scope, cause_id: int) -> None:
+    row_scope = scope.rows_of(cause_id)
+    frame, total = data.cause_rows(workspace, row_scope)
+    where = f"still failing since run {scope.run_id}" if scope.run_id else "not synced as they stand"
+    st.markdown(f"**{rows(total)}** {where}" + (f", first {len(frame):,} shown" if total > len(frame) else ""))
+    if scope.run_id:
+        st.caption("Failed rows are kept as the current state of each key, not one row per run: these are the rows "
+                   "of this cause that were failing at this run and have not synced since. The run's own count per "
+                   "cause is in the tables above.")
+    if frame.empty:
+        st.caption("No rows in this scope: they have synced since, or left the model.")
+        return
+    zone = zone_label()
+    shown = frame.assign(first_seen=local_times(frame["first_seen"]).dt.tz_localize(None),
+                         last_seen=local_times(frame["last_seen"]).dt.tz_localize(None))
+    shown = shown.rename(columns={"first_seen": f"first seen ({zone})", "last_seen": f"last seen ({zone})",
+                                  "times_seen": "times seen", "first_run": "first run", "last_run": "last run"})
+    st.dataframe(shown, hide_index=True, width="stretch", key="fr_rows")
+    st.download_button(f"Download all {rows(total)} as CSV (times in UTC)",
+                       data=lambda: data.cause_rows_csv(str(workspace.state_path), row_scope),
+                       file_name=f"cause-{cause_id}-rows.csv", mime="text/csv", icon=":material/download:",
+                       on_click="ignore", key="fr_csv")
+
+
+def marked_day(scope: Scope, workspace: Workspace):
+    if scope.run_id is None:
+        return None
+    return local_date(data.run_detail(workspace, scope.run_id)[0].started_at)
