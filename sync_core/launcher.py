@@ -3,7 +3,6 @@ dated history on its first start, starts its Iterable sandbox and the dashboard,
 
 from __future__ import annotations
 
-import re
 import signal
 import socket
 import subprocess
@@ -36,8 +35,8 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
     if not (root / WORKSPACE_FILE).exists():
         _require_free_port(sandbox_port, "--sandbox-port")
         print(f"Creating the demo workspace in {root} ({contacts:,} contacts)...", flush=True)
-        init_demo(root, contacts=contacts, sandbox_port=sandbox_port)
-        _scale_mqr_limit(root, contacts)
+        init_demo(root, contacts=contacts, sandbox_port=sandbox_port,
+                  mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))))
     workspace = load_workspace(root)
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
@@ -85,18 +84,6 @@ def _require_free_port(port: int, flag: str) -> None:
         except OSError:
             raise SystemExit(f"error: port {port} is already in use: stop what uses it, or choose another "
                              f"with {flag}") from None
-
-
-def _scale_mqr_limit(root: Path, contacts: int) -> None:
-    """Write the demo's scaled MQR limit into its workspace.toml, saying so in a comment."""
-    path = root / WORKSPACE_FILE
-    limit = max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3)))
-    text, replaced = re.subn(r"(?m)^limit = \d+.*$", f"limit = {limit}                 # demo scale: "
-                             f"{DEMO_MQR_LIMIT_PER_CONTACT:g} per contact (the seed's plan: 1500000)",
-                             path.read_text(), count=1)
-    if replaced != 1:
-        raise RuntimeError(f"{path}: no [mqr] limit line to scale")
-    path.write_text(text)
 
 
 def _start_sandbox(root: Path, port: int) -> subprocess.Popen:

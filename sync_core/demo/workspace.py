@@ -24,7 +24,7 @@ WORKSPACE_TOML = '''\
 name = "Demo: marketing contacts"
 
 [mqr]
-limit = 1500000               # Monthly Queried Records in the plan
+limit = {mqr_limit}{mqr_comment}
 billing_period_start_day = 1
 
 [sources.warehouse]
@@ -150,9 +150,13 @@ class DemoInitSummary:
     iterable_users: int
 
 
+SEED_MQR_LIMIT = 1_500_000
+
+
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
-              product_share: float = 0.6) -> DemoInitSummary:
-    """Write a demo workspace in `root` (which must not hold a workspace yet)."""
+              product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT) -> DemoInitSummary:
+    """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
+    seed's 1.5M is written with a comment saying the limit is scaled to the demo's size."""
     root = Path(root).expanduser().resolve()
     if (root / WORKSPACE_FILE).exists():
         raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
@@ -165,7 +169,10 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
 
     create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
-    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT))
+    comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
+               f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
+    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT,
+                                                             mqr_limit=mqr_limit, mqr_comment=comment))
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
