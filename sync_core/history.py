@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from .config import Workspace
 from .mqr import current_period_start
-from .state import CauseSummary, StateStore
+from .state import CauseSummary, RejectionRecord, StateStore
 from .state.store import TERMINAL_STATUSES
 
 RUN_STATUSES = ("running", *TERMINAL_STATUSES)
@@ -227,22 +227,6 @@ def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
 
 
 @dataclass(frozen=True)
-class FailedRow:
-    """One key in the current rejection state."""
-    sync_id: str
-    key: str
-    outcome: str
-    code: str
-    error_class: str
-    message: str
-    first_seen: str
-    last_seen: str
-    times_seen: int
-    first_run_id: int
-    last_run_id: int
-
-
-@dataclass(frozen=True)
 class RowScope:
     """Which rows of a cause: of one sync; still failing as of one run; failing at some time in [since, until).
 
@@ -275,14 +259,14 @@ _ROW_COLUMNS = ("r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, 
                 "r.times_seen, r.first_run_id, r.last_run_id")
 
 
-def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[FailedRow]:
+def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[RejectionRecord]:
     """The scope's rows in (sync, key) order: the primary key's, so a page of one sync's rows needs no sort."""
     clause, args = scope.where()
     sql = (f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id {clause} "
            "ORDER BY r.cause_id, r.sync_id, r.key")
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return [FailedRow(*tuple(r)) for r in store.read(sql, args)]
+    return [RejectionRecord(*tuple(r)) for r in store.read(sql, args)]
 
 
 def count_cause_rows(store: StateStore, scope: RowScope) -> int:
@@ -318,7 +302,7 @@ class Example:
 class RecordStory:
     term: str
     keys: tuple[str, ...]
-    failing: list[FailedRow] = field(default_factory=list)
+    failing: list[RejectionRecord] = field(default_factory=list)
     confirmed: list[Confirmed] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
 
@@ -342,7 +326,7 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
     failing, confirmed = [], []
     for sync_id in [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]:
         # both tables are keyed (sync_id, key): one seek per sync, no index on the key alone to keep up to date
-        failing += [FailedRow(*tuple(r)) for r in store.read(
+        failing += [RejectionRecord(*tuple(r)) for r in store.read(
             f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id "
             f"WHERE r.sync_id = ? AND r.key IN ({marks})", [sync_id, *keys_sorted])]
         confirmed += [Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]) for r in store.read(

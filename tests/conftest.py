@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from sync_core import StateStore, load_workspace, run_sync
-from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
-from sync_core.sandbox import SandboxServer, SandboxState
-
-DEMO_CONTACTS = 1_500
+from demo_helpers import demo_workspace
 
 
 @pytest.fixture
@@ -22,62 +16,3 @@ def demo(tmp_path: Path):
         yield d
 
 
-@contextmanager
-def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, destination_settings: str = ""):
-    """A demo workspace and its sandbox. `destination_settings` are TOML lines added to [destinations.iterable]
-    (batch_size, timeout_seconds, rate_limits...); `clock` is shared by the sandbox and the runs."""
-    root = tmp_path / "ws"
-    state_file = root / "sandbox" / "iterable.sqlite"
-    state_file.parent.mkdir(parents=True)
-    with SandboxServer(state_file, port=0, rate_limits=rate_limits, clock=clock) as server:
-        init_demo(root, contacts=DEMO_CONTACTS, sandbox_port=server.port)
-        d = Demo(root, server, clock)
-        if destination_settings:
-            d.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"\n',
-                             f'api_key = "secrets:sandbox.iterable_api_key"\n{destination_settings}\n')
-        yield d
-
-
-class Demo:
-    def __init__(self, root: Path, server: SandboxServer, clock=None):
-        self.root, self.server, self.clock = root, server, clock
-        self.sandbox = SandboxState(root / "sandbox" / "iterable.sqlite")
-
-    @property
-    def workspace(self):
-        return load_workspace(self.root)
-
-    def run(self, sync_id: str, **kwargs):
-        kwargs.setdefault("clock", self.clock)
-        return run_sync(self.workspace, sync_id, trigger="test", **kwargs)
-
-    def snapshot(self, sync_id: str = "iterable-production") -> set[str]:
-        with StateStore(self.workspace.state_path) as store:
-            return store.snapshot_keys(sync_id)
-
-    def valid_emails(self) -> set[str]:
-        """Keys of the contacts model that are neither null nor duplicated."""
-        rows = self.warehouse("SELECT email FROM marketing_contacts WHERE deleted_at IS NULL AND email IS NOT NULL "
-                              "GROUP BY email HAVING COUNT(*) = 1")
-        return {e for (e,) in rows}
-
-    def stored(self, since_id: int = 0) -> set[str]:
-        """Identifiers the sandbox really stored (lower-cased emails), from its own log."""
-        return self.sandbox.stored_identifiers(SANDBOX_PROJECT, since_id=since_id)
-
-    def warehouse(self, sql: str) -> list[tuple]:
-        """Independent SQL over the warehouse (read-only, closed at once)."""
-        with duckdb.connect(str(self.root / "warehouse.duckdb"), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def users(self) -> list[dict]:
-        return self.sandbox.users(SANDBOX_PROJECT)
-
-    def writes_since(self, request_id: int) -> list[dict]:
-        return [r for r in self.sandbox.requests(endpoint="users/bulkUpdate", since_id=request_id)]
-
-    def edit_workspace(self, old: str, new: str) -> None:
-        path = self.root / "workspace.toml"
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new, 1))

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from sync_core import StateStore, invariant_violations
-from conftest import demo_workspace
+from demo_helpers import demo_workspace
 
 BATCH = 40
 FAST = f'batch_size = {BATCH}\nrate_limits = {{ "users/bulkUpdate" = "200/s", "export/data.json" = "100/min" }}'

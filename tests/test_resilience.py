@@ -8,7 +8,7 @@ import pytest
 
 from sync_core import StateStore, invariant_violations
 from sync_core.clock import ScaledClock
-from conftest import demo_workspace
+from demo_helpers import demo_workspace
 
 BATCH = 100
 

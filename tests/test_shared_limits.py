@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from sync_core.demo.workspace import SANDBOX_PROJECT
-from conftest import demo_workspace
+from demo_helpers import demo_workspace
 
 
 def test_two_sync_processes_never_exceed_the_project_limit_together(tmp_path):

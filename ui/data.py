@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from sync_core import StateStore, Workspace, history, invariant_violations
+from sync_core import RejectionRecord, StateStore, Workspace, history, invariant_violations
 
 TTL_SECONDS = 60
 ROWS_SHOWN = 500  # a cause's rows listed on the page; the CSV has them all
@@ -151,7 +151,7 @@ def _cause_rows(path: str, version, scope: history.RowScope) -> tuple[pd.DataFra
     return _rows_frame(found), total
 
 
-def _rows_frame(found: list[history.FailedRow]) -> pd.DataFrame:
+def _rows_frame(found: list[RejectionRecord]) -> pd.DataFrame:
     return pd.DataFrame([(r.sync_id, r.key, r.outcome, r.code, r.error_class, r.message, r.first_seen, r.last_seen,
                           r.times_seen, r.first_run_id, r.last_run_id) for r in found], columns=ROW_COLUMNS)
 

@@ -68,8 +68,9 @@ class CauseSummary:
     example_keys: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RejectionRecord:
+    """One key in the current rejection state."""
     sync_id: str
     key: str
     outcome: str
@@ -79,6 +80,7 @@ class RejectionRecord:
     first_seen: str
     last_seen: str
     times_seen: int
+    first_run_id: int
     last_run_id: int
 
 
@@ -335,7 +337,7 @@ class StateStore:
                    limit: int | None = None) -> list[RejectionRecord]:
         where, args = _filters(sync_id=sync_id, cause_id=cause_id, key=key)
         sql = (f"SELECT r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, r.first_seen, r.last_seen,"
-               f" r.times_seen, r.last_run_id FROM rejections r JOIN causes c ON c.id = r.cause_id {where}"
+               f" r.times_seen, r.first_run_id, r.last_run_id FROM rejections r JOIN causes c ON c.id = r.cause_id {where}"
                " ORDER BY r.last_seen DESC, r.key")
         if limit:
             sql += f" LIMIT {int(limit)}"
