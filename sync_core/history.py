@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from .config import Workspace
 from .mqr import current_period_start
 from .state import CauseSummary, RejectionRecord, StateStore
-from .state.store import TERMINAL_STATUSES
+from .state.store import RUN_COLUMNS, TERMINAL_STATUSES, RunRecord, run_from_row
 
 RUN_STATUSES = ("running", *TERMINAL_STATUSES)
 EXAMPLES = 5  # example keys per cause
@@ -57,54 +57,13 @@ class RunFilter:
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    id: int
-    sync_id: str
-    trigger: str
-    status: str
-    dry_run: bool
-    full_resync: bool
-    started_at: str
-    finished_at: str | None
-    counts: dict[str, int]
-    phases: dict[str, float]
-    error: str | None
-    error_class: str | None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """The sum of the phase timings (millisecond precision); the timestamps when no phase ran."""
-        if self.phases:
-            return round(sum(self.phases.values()), 3)
-        if self.finished_at:
-            return (datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds()
-        return None
-
-    @property
-    def real_rows(self) -> int:
-        """Rows that need someone: invalid keys, real rejections, and failures."""
-        c = self.counts
-        return c.get("invalid", 0) + c.get("rejected_other", 0) + c.get("failed", 0)
-
-
-_SUMMARY_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, started_at, finished_at, counts, phases, "
-                   "error, error_class")
-
-
-def _summary(r) -> RunSummary:
-    return RunSummary(r["id"], r["sync_id"], r["trigger"], r["status"], bool(r["dry_run"]), bool(r["full_resync"]),
-                      r["started_at"], r["finished_at"], json.loads(r["counts"]), json.loads(r["phases"]),
-                      r["error"], r["error_class"])
-
-
-def runs(store: StateStore, where: RunFilter = RunFilter(), *, limit: int | None = None) -> list[RunSummary]:
+def runs(store: StateStore, where: RunFilter = RunFilter(), *, limit: int | None = None) -> list[RunRecord]:
     """Runs matching the filter, newest first."""
     clause, args = where.where()
-    sql = f"SELECT {_SUMMARY_COLUMNS} FROM runs {clause} ORDER BY id DESC"
+    sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [_summary(r) for r in store.read(sql, args)]
+    return [run_from_row(tuple(r)) for r in store.read(sql, args)]
 
 
 @dataclass(frozen=True)
@@ -129,10 +88,10 @@ def facets(store: StateStore) -> Facets:
                   last_started=max((r["last"] for r in rows), default=None))
 
 
-def latest_runs(store: StateStore) -> dict[str, RunSummary]:
+def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     """The last run of each sync that has run."""
-    rows = store.read(f"SELECT {_SUMMARY_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")
-    return {r["sync_id"]: _summary(r) for r in rows}
+    rows = store.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")
+    return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
 
 
 # ---- causes of failed rows -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from sync_core import RejectionRecord, StateStore, Workspace, history, invariant_violations
+from sync_core import RejectionRecord, RunRecord, StateStore, Workspace, history, invariant_violations
 
 TTL_SECONDS = 60
 ROWS_SHOWN = 500  # a cause's rows listed on the page; the CSV has them all
@@ -47,12 +47,12 @@ def _facets(path: str, version) -> history.Facets:
         return history.facets(store)
 
 
-def latest_runs(workspace: Workspace) -> dict[str, history.RunSummary]:
+def latest_runs(workspace: Workspace) -> dict[str, RunRecord]:
     return _latest_runs(*_key(workspace))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _latest_runs(path: str, version) -> dict[str, history.RunSummary]:
+def _latest_runs(path: str, version) -> dict[str, RunRecord]:
     with StateStore(path) as store:
         return history.latest_runs(store)
 
@@ -73,9 +73,9 @@ RUN_COLUMNS = ["run", "sync", "status", "trigger", "started", "finished", "durat
                "synced", "expected", "real", "invalid", "rejected_other", "failed", "not_attempted", "adds_up", "error"]
 
 
-def _run_row(r: history.RunSummary) -> dict:
-    c = r.counts
-    adds_up = not invariant_violations(c) if c else True  # a run stopped before planning has no counts yet
+def _run_row(r: RunRecord) -> dict:
+    c = r.counts.as_dict()
+    adds_up = not invariant_violations(c)
     return {"run": r.id, "sync": r.sync_id, "status": r.status, "trigger": r.trigger, "started": r.started_at,
             "finished": r.finished_at, "duration_s": r.duration_seconds, "queried": c.get("queried", 0),
             "planned": c.get("planned", 0), "synced": c.get("synced", 0), "expected": c.get("rejected_expected", 0),

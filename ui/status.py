@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sync_core import Workspace
-from sync_core.history import RunSummary
+from sync_core import RunRecord, Workspace
 from ui.formatting import local_text, zone_label
 
 
-def last_runs(workspace: Workspace, latest: dict[str, RunSummary]) -> None:
+def last_runs(workspace: Workspace, latest: dict[str, RunRecord]) -> None:
     ids = list(workspace.syncs) + [s for s in latest if s not in workspace.syncs]
     for column, sync_id in zip(st.columns(max(1, len(ids))), ids):
         sync = workspace.syncs.get(sync_id)
@@ -21,7 +20,7 @@ def last_runs(workspace: Workspace, latest: dict[str, RunSummary]) -> None:
                 st.caption(f"Run it: `sync-core run {sync_id}`")
                 continue
             st.metric(name, run.status.upper(), help=f"Sync `{sync_id}`, run {run.id}")
-            c = run.counts
+            c = run.counts.as_dict()
             st.caption(f"Run {run.id}, {local_text(run.started_at)} ({zone_label()}): "
                        f"{c.get('synced', 0):,} synced, {c.get('rejected_expected', 0):,} expected, "
                        f"{run.real_rows:,} real")

@@ -48,6 +48,20 @@ class RunRecord:
     error: str | None
     error_class: str | None
 
+    @property
+    def duration_seconds(self) -> float | None:
+        """The sum of the phase timings (millisecond precision); the timestamps when no phase ran."""
+        if self.phases:
+            return round(sum(self.phases.values()), 3)
+        if self.finished_at:
+            return (datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds()
+        return None
+
+    @property
+    def real_rows(self) -> int:
+        """Rows that need someone: invalid keys, real rejections, and failures."""
+        return self.counts.invalid + self.counts.outcome("rejected_other") + self.counts.outcome("failed")
+
     def to_json(self) -> dict:
         return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
                 "dry_run": self.dry_run, "full_resync": self.full_resync,
@@ -185,11 +199,11 @@ class StateStore:
                                "confirmed are sent again by the next run", run_id))
 
     def get_run(self, run_id: int) -> RunRecord | None:
-        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return run_from_row(row) if row else None
 
     def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
         args: list = []
         if sync_id:
             sql += " WHERE sync_id = ?"
@@ -198,7 +212,7 @@ class StateStore:
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
-        return [_run(r) for r in self._db.execute(sql, args)]
+        return [run_from_row(r) for r in self._db.execute(sql, args)]
 
     # ---- snapshot and rejection state ----------------------------------------------------------------
 
@@ -400,11 +414,11 @@ class StateStore:
         return dict(rows)
 
 
-_RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
+RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
                 " counts, by_operation, phases, notes, error, error_class")
 
 
-def _run(row) -> RunRecord:
+def run_from_row(row) -> RunRecord:
     (run_id, sync_id, trigger, status, dry_run, full_resync, fingerprint, started, finished,
      counts, by_operation, phases, notes, error, error_class) = row
     return RunRecord(run_id, sync_id, trigger, status, bool(dry_run), bool(full_resync), fingerprint, started,
