@@ -44,3 +44,9 @@ def test_a_user_deleted_since_the_look_up_is_rejected_not_found_and_forgotten(de
     assert victim not in known
     assert demo.sandbox.get_user(SANDBOX_PROJECT, email=victim) is None  # and nobody was re-created
     assert record.counts.as_dict()["rejected_expected"] >= 1
+
+
+def test_a_full_resync_refreshes_the_whole_list(demo):
+    demo.run("iterable-production")
+    resync = demo.run("iterable-production", full_resync=True)
+    assert any("full export" in n for n in resync.notes)

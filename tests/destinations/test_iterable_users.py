@@ -137,3 +137,13 @@ def test_a_run_of_requests_keeps_under_5_per_second_without_a_429(server):
     times = [r["at"] for r in log]
     busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
     assert busiest <= 5, f"{busiest} requests in one second"
+
+
+def test_an_answer_whose_counts_do_not_add_up_marks_no_row_synced(server):
+    dest = destination(server)
+    rows = [row("a@x.io"), row("b@x.io"), row("c@x.io")]
+    # Three rows sent, nothing listed as failed, yet only two successes: which one failed is unknown.
+    result = dest._outcomes(rows, {"successCount": 2, "failCount": 1, "failedUpdates": {}})
+    assert result.synced == []
+    assert {r.code for r in result.rejected} == {"UnexplainedFailure"}
+    assert {r.default_class for r in result.rejected} == {"transient"}  # sent again by the next run
