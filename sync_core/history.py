@@ -190,12 +190,19 @@ class RowScope:
     """Which rows of a cause: of one sync; still failing as of one run; failing at some time in [since, until).
 
     Rows are kept as the current state per sync and key, not one row per run (DESIGN.md), so "the rows of
-    run R" are the rows that were already failing at R and have not synced since."""
+    run R" are the rows that were already failing at R and have not synced since. The clauses read the view
+    `rejection_state`, whose last_seen and last_run_id count the runs that swept a row as refused again."""
     cause_id: int
     sync_id: str | None = None
     run_id: int | None = None
     since: str | None = None
     until: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What to count from: the view when a filter needs the swept last_seen or last_run_id, else the table,
+        whose rows of a cause are counted on the cause index alone (the view joins each row to its sync's sweeps)."""
+        return "rejection_state" if self.run_id is not None or self.since else "rejections"
 
     def where(self) -> tuple[str, list]:
         clauses, args = ["r.cause_id = ?"], [self.cause_id]
@@ -221,7 +228,7 @@ _ROW_COLUMNS = ("r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, 
 def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[RejectionRecord]:
     """The scope's rows in (sync, key) order: the primary key's, so a page of one sync's rows needs no sort."""
     clause, args = scope.where()
-    sql = (f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id {clause} "
+    sql = (f"SELECT {_ROW_COLUMNS} FROM rejection_state r JOIN causes c ON c.id = r.cause_id {clause} "
            "ORDER BY r.cause_id, r.sync_id, r.key")
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
@@ -230,7 +237,7 @@ def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, 
 
 def count_cause_rows(store: StateStore, scope: RowScope) -> int:
     clause, args = scope.where()
-    return store.read(f"SELECT COUNT(*) AS n FROM rejections r {clause}", args)[0]["n"]
+    return store.read(f"SELECT COUNT(*) AS n FROM {scope.source} r {clause}", args)[0]["n"]
 
 
 # ---- one record across runs ---------------------------------------------------------------------------------------
@@ -286,7 +293,7 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
     for sync_id in [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]:
         # both tables are keyed (sync_id, key): one seek per sync, no index on the key alone to keep up to date
         failing += [RejectionRecord(*tuple(r)) for r in store.read(
-            f"SELECT {_ROW_COLUMNS} FROM rejections r JOIN causes c ON c.id = r.cause_id "
+            f"SELECT {_ROW_COLUMNS} FROM rejection_state r JOIN causes c ON c.id = r.cause_id "
             f"WHERE r.sync_id = ? AND r.key IN ({marks})", [sync_id, *keys_sorted])]
         confirmed += [Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]) for r in store.read(
             f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON runs.id = s.run_id "

@@ -16,6 +16,8 @@ as not found (expected), and the identifier is forgotten then.
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow as pa
 
 from .clock import Clock
@@ -27,19 +29,40 @@ FULL_EXPORT_EVERY = 7 * 86_400
 OVERLAP = 600  # an export of changes starts this long before the previous one began: clock differences
 
 
-def existing_identifiers(store: StateStore, destination: DestinationObject, executor: Executor, clock: Clock, *,
-                         full: bool = False) -> tuple[pa.Array, str]:
-    """The identifiers that exist now, and a note saying how they were learned."""
-    scope = destination.lookup_scope
-    known = store.known_identifiers(scope)
-    started = clock.now()
-    what = f"{destination.name}: look up existing records"
-    if full or known is None or started - known[1] > FULL_EXPORT_EVERY:
-        idents = executor.call(lambda: destination.existing(None), what)
-        store.save_known_identifiers(scope, idents, exported_at=started, full=True)
-        return idents, f"Looked up all {len(idents):,} existing records (full export)."
-    cached, _, last_export = known
-    changed = executor.call(lambda: destination.existing(last_export - OVERLAP), what)
-    store.save_known_identifiers(scope, changed, exported_at=started, full=False)
-    return pa.concat_arrays([cached, changed]), (
-        f"Looked up existing records: {len(cached):,} known, {len(changed):,} new or updated since the last look-up.")
+class PendingLookup:
+    """An export of identifiers running in the background (the destination works while the model is queried
+    and hashed here); `result` waits for it and records what it learned."""
+
+    def __init__(self, store: StateStore, destination: DestinationObject, executor: Executor, clock: Clock, *,
+                 full: bool = False):
+        self.store, self.scope = store, destination.lookup_scope
+        self.known = store.known_identifiers(self.scope)
+        self.started = clock.now()
+        self.full = full or self.known is None or self.started - self.known.full_export_at > FULL_EXPORT_EVERY
+        since = None if self.full else self.known.last_export_at - OVERLAP
+        what = f"{destination.name}: look up existing records"
+        self._found: pa.Array | None = None
+        self._error: BaseException | None = None
+
+        def export() -> None:
+            try:
+                self._found = executor.call(lambda: destination.existing(since), what)
+            except BaseException as exc:  # raised again in the caller's thread, by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=export, name="lookup", daemon=True)
+        self._thread.start()
+
+    def result(self) -> tuple[pa.Array, str]:
+        """The identifiers that exist now, and a note saying how they were learned."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        found = self._found
+        if self.full:
+            self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True)
+            return found, f"Looked up all {len(found):,} existing records (full export)."
+        self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=False, known=self.known)
+        return pa.concat_arrays([self.known.idents, found]), (
+            f"Looked up existing records: {len(self.known.idents):,} known, {len(found):,} new or updated since "
+            "the last look-up.")

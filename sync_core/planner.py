@@ -8,10 +8,9 @@ batch, when the executor asks for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from .config import ConfigError, SyncConfig, Workspace
@@ -22,8 +21,7 @@ from .hashing import quote, row_hash_sql
 from .outcomes import RowProblem
 from .sources import Source
 from .state import StateStore
-
-SOURCE_BATCH_ROWS = 100_000
+from .state.key_state import KeyState
 
 
 @dataclass
@@ -138,10 +136,16 @@ def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema) -> 
                               f"column '{m.column}' is not returned by model '{model.name}' (columns: {listed})")
 
 
-def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore, *,
-               full_resync: bool = False) -> Plan:
+def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore,
+               key_state: KeyState | None = None, *, full_resync: bool = False,
+               columns_checked: Callable[[], None] | None = None) -> Plan:
+    """The plan of a run, against `key_state` (the sync's current one when not given). `columns_checked` is
+    called once the model's columns are known good, before the query's long part."""
     model = workspace.models[sync.model]
     check_columns(workspace, sync, source.schema(model))
+    if columns_checked is not None:
+        columns_checked()
+    key_state = key_state or store.key_state(sync.id)
     key_column = model.primary_key.lower()
     columns = list(dict.fromkeys([key_column, sync.match_column.lower()] + [m.column.lower() for m in sync.mappings]))
 
@@ -149,7 +153,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
-        queried = _load_rows(con, source, model, columns)
+        queried = source.load_into(con, model, columns)
         types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
                                  "WHERE table_name = 'model_rows'").fetchall())
         hashed = [("@match:" + sync.match_field, sync.match_column.lower(), types[sync.match_column.lower()])]
@@ -161,8 +165,8 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                    {row_hash_sql(hashed)} AS _hash,
                    COUNT(*) OVER (PARTITION BY NULLIF(trim(CAST({quote(key_column)} AS VARCHAR)), '')) AS _copies
             FROM model_rows""")
-        con.register("snap", store.snapshot_table(sync.id))
-        con.register("rejected", store.rejection_table(sync.id))
+        con.register("snap", key_state.snapshot)
+        con.register("rejected", key_state.rejections)
         con.execute(f"""
             CREATE TABLE planned AS
             SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
@@ -193,28 +197,6 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
     except BaseException:
         con.close()
         raise
-
-
-def _load_rows(con: duckdb.DuckDBPyConnection, source: Source, model, columns: list[str]) -> int:
-    """Stream the model into `model_rows`, keeping only the columns the sync reads, plus the row's ordinal."""
-    total = 0
-    for batch in source.batches(model, SOURCE_BATCH_ROWS):
-        table = pa.Table.from_batches([batch]).select(columns)
-        table = table.append_column("_ord", pa.array(np.arange(total, total + table.num_rows, dtype=np.int64)))
-        con.register("incoming", table)
-        if total == 0:
-            con.execute("CREATE TABLE model_rows AS SELECT * FROM incoming")
-        else:
-            con.execute("INSERT INTO model_rows SELECT * FROM incoming")
-        con.unregister("incoming")
-        total += table.num_rows
-    if total == 0:  # an empty model still needs its (typed) table
-        schema = source.schema(model)
-        empty = pa.Table.from_batches([], schema).select(columns).append_column("_ord", pa.array([], pa.int64()))
-        con.register("incoming", empty)
-        con.execute("CREATE TABLE model_rows AS SELECT * FROM incoming")
-        con.unregister("incoming")
-    return total
 
 
 def _invalid_rows(con, key_name: str) -> list[RowProblem]:

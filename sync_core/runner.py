@@ -13,7 +13,7 @@ from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
 from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
 from .executor import Executor
-from .lookup import existing_identifiers
+from .lookup import PendingLookup
 from .mqr import current_period_start
 from .outcomes import RowProblem, classify
 from .planner import Plan, build_plan
@@ -21,6 +21,7 @@ from .rows import PlannedRow
 from .progress import RunObserver, SilentObserver
 from .sources import open_source
 from .state import RunRecord, StateStore
+from .state.key_state import KeyStateChanges
 
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
@@ -36,6 +37,8 @@ class _Run:
         self.phases: dict[str, float] = {}
         self.notes: list[str] = []
         self.fingerprint = ""
+        self.changes = KeyStateChanges()  # what this run commits to the sync's key state, for its cached copy
+        self._cause_ids: dict[tuple[str, str, str], int] = {}
 
     @contextmanager
     def phase(self, name: str):
@@ -55,8 +58,7 @@ class _Run:
     def commit(self, synced: list[PlannedRow], rejected: list[Rejection]) -> None:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction."""
         problems = [self.problem(r) for r in rejected]
-        self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint,
-                                synced=[(r.key, r.row_hash) for r in synced], problems=problems)
+        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems)
         for row in synced:
             self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
@@ -64,6 +66,24 @@ class _Run:
         self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
         settled = self.counts.planned - self.counts.outcome("not_attempted")
         self.observer.progress(settled, self.counts.planned)
+
+    def commit_changes(self, *, synced: list[tuple[str, str]] = (), problems: list[RowProblem] = (),
+                       removed: list[str] = (), forgotten: list[str] = ()) -> None:
+        """Commit to the state store, and note the change to the sync's key state."""
+        self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint, synced=synced,
+                                removed=removed, problems=problems)
+        if forgotten:
+            self.store.forget_rejections(self.sync.id, forgotten)
+        self.changes.synced(synced)
+        self.changes.rejected((p.key, p.row_hash, self._cause_id(p)) for p in problems if p.key is not None)
+        self.changes.removed(removed)
+        self.changes.forgotten(forgotten)
+
+    def _cause_id(self, p: RowProblem) -> int:
+        ident = (p.code, p.error_class, p.template)
+        if ident not in self._cause_ids:
+            self._cause_ids[ident] = self.store.cause_id(*ident)
+        return self._cause_ids[ident]
 
     def refusal_causes(self, destination) -> dict[str, tuple[int, RowProblem]]:
         """Per refusal kind, the cause (id, and a sample problem) it always gets in this sync. Empty when a
@@ -99,9 +119,20 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
         plan: Plan | None = None
         try:
             destination = open_destination(workspace, sync, clock=clock)  # secrets first: a config error before any query
+            config = workspace.destinations[sync.destination]
+            executor = Executor(destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
+                                sleep=clock.sleep, on_retry=observer.note)
+            lookup: PendingLookup | None = None
+
+            def start_lookup() -> None:  # update-only: learn who exists while the model is queried
+                nonlocal lookup
+                if destination.lookup_scope is not None and not dry_run:
+                    lookup = PendingLookup(store, destination, executor, clock, full=full_resync)
+
             with run.phase("query"):
+                key_state = store.key_state(sync.id)
                 plan = build_plan(workspace, sync, open_source(workspace.sources[workspace.models[sync.model].source]),
-                                  store, full_resync=full_resync)
+                                  store, key_state, full_resync=full_resync, columns_checked=start_lookup)
             run.counts, run.notes, run.fingerprint = plan.counts, plan.notes, plan.fingerprint
             for note in plan.notes:
                 observer.note(note)
@@ -113,24 +144,20 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 period = current_period_start(workspace.mqr.billing_period_start_day,
                                               datetime.fromtimestamp(clock.now(), timezone.utc)).isoformat()
                 counted = store.mqr_digests(period, model.entity)
-                store.record_queried(period, model.entity, plan.key_digests(counted), run.run_id)
-                store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, problems=plan.invalid)
-            config = workspace.destinations[sync.destination]
-            executor = Executor(destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
-                                sleep=clock.sleep, on_retry=observer.note)
+                store.record_queried(period, model.entity, plan.key_digests(counted.digests), run.run_id, counted)
+                run.commit_changes(problems=plan.invalid)
             existing = None
-            to_write = run.counts.planned > run.counts.operation("removed")
-            if to_write and destination.lookup_scope is not None:  # update-only: learn who exists first
-                with run.phase("lookup"):
-                    existing, note = existing_identifiers(store, destination, executor, clock, full=full_resync)
+            if lookup is not None:
+                with run.phase("lookup"):  # the wait for the export, if it is still running
+                    existing, note = lookup.result()
                 run.notes.append(note)
             with run.phase("sync"):
                 _send(run, plan, destination, executor, existing)
             with run.phase("finish"):
-                store.commit_batch(run.run_id, sync.id, fingerprint=plan.fingerprint, removed=plan.removed_keys)
+                run.commit_changes(removed=plan.removed_keys, forgotten=plan.gone_rejection_keys)
                 run.counts.settle("removed", "synced", len(plan.removed_keys))
-                store.forget_rejections(sync.id, plan.gone_rejection_keys)
                 store.sweep_rejections(sync.id, run.run_id)  # every planned row was tried: see the method
+                store.save_key_state(key_state, run.changes)
             store.finish_run(run.run_id, status=run.status(), counts=run.counts, phases=run.phases, notes=run.notes)
         except (SyncCoreError, TransientError) as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,

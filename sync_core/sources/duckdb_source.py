@@ -13,6 +13,8 @@ import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
 from ..errors import ModelError, WorkspaceBusyError
+from ..hashing import quote
+from . import MODEL_TABLE
 from .snowflake_sql import to_duckdb
 
 
@@ -22,19 +24,44 @@ class DuckDBSource:
 
     @contextmanager
     def _connect(self, model: ModelConfig):
-        if not self.config.path.exists():
-            raise ModelError(model.name, self.config.name, f"the DuckDB file {self.config.path} does not exist")
+        self._check_exists(model)
         try:
             con = duckdb.connect(str(self.config.path), read_only=True)
         except duckdb.IOException as exc:
-            raise WorkspaceBusyError(
-                f"source '{self.config.name}': the warehouse {self.config.path} is locked by another process "
-                f"(a `demo advance` or another writer?). Retry when it is done. ({exc})") from None
+            raise self._busy(exc) from None
         try:
             con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
             yield con
         finally:
             con.close()
+
+    def _check_exists(self, model: ModelConfig) -> None:
+        if not self.config.path.exists():
+            raise ModelError(model.name, self.config.name, f"the DuckDB file {self.config.path} does not exist")
+
+    def _busy(self, exc: Exception) -> WorkspaceBusyError:
+        return WorkspaceBusyError(
+            f"source '{self.config.name}': the warehouse {self.config.path} is locked by another process "
+            f"(a `demo advance` or another writer?). Retry when it is done. ({exc})")
+
+    def load_into(self, con: duckdb.DuckDBPyConnection, model: ModelConfig, columns: list[str]) -> int:
+        """The warehouse file is attached to the planner's DuckDB, so the rows go from the query into the table
+        without crossing into Python as Arrow batches (1M rows: 2.1 s against 3-6 s)."""
+        self._check_exists(model)
+        path = str(self.config.path).replace("'", "''")
+        try:
+            con.execute(f"ATTACH '{path}' AS model_source (READ_ONLY)")
+        except duckdb.IOException as exc:
+            raise self._busy(exc) from None
+        try:
+            con.execute("USE model_source")  # the model's table names are the warehouse's, unqualified
+            selected = ", ".join(f"{quote(c)} AS {quote(c)}" for c in columns)
+            self._execute(con, model, f"CREATE TABLE memory.main.{MODEL_TABLE} AS SELECT {selected}, "
+                                      f"row_number() OVER () - 1 AS _ord FROM ({to_duckdb(model)}) AS model")
+        finally:
+            con.execute("USE memory")
+            con.execute("DETACH model_source")
+        return con.execute(f"SELECT COUNT(*) FROM {MODEL_TABLE}").fetchone()[0]
 
     def _execute(self, con, model: ModelConfig, sql: str):
         try:

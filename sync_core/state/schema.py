@@ -100,4 +100,37 @@ MIGRATIONS = [
         last_export_at REAL NOT NULL      -- when the last export (full or of recent changes) started
     );
     """,
+    # 3: sweeps (a run that refused rows again exactly as before records one row, instead of touching each of
+    # them), and per-domain versions that tell a cached copy of bulk state whether it is still exact.
+    """
+    CREATE TABLE rejection_sweeps (
+        sync_id TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        swept_at TEXT NOT NULL,           -- UTC ISO-8601
+        seq INTEGER NOT NULL,             -- 1, 2, 3... per sync: the sweeps after a run are two look-ups away
+        PRIMARY KEY (sync_id, run_id)
+    ) WITHOUT ROWID;
+
+    -- The rejection state as readers must see it: a row last written in run L was seen again by every sweep of
+    -- its sync after L. last_seen and last_run_id come from the sync's latest sweep, joined (no per-row query, so
+    -- counts filtered on them stay cheap); times_seen adds the latest sweep's seq less the seq of the last sweep
+    -- up to L (one primary-key seek, only when selected).
+    CREATE VIEW rejection_state AS
+    SELECT r.sync_id, r.key, r.row_hash, r.outcome, r.cause_id, r.message, r.first_seen,
+           CASE WHEN latest.run_id > r.last_run_id THEN latest.swept_at ELSE r.last_seen END AS last_seen,
+           r.times_seen + coalesce(latest.seq, 0) - coalesce((SELECT s.seq FROM rejection_sweeps s
+               WHERE s.sync_id = r.sync_id AND s.run_id <= r.last_run_id ORDER BY s.run_id DESC LIMIT 1), 0)
+               AS times_seen,
+           r.first_run_id,
+           CASE WHEN latest.run_id > r.last_run_id THEN latest.run_id ELSE r.last_run_id END AS last_run_id
+    FROM rejections r LEFT JOIN (
+        -- with a lone MAX(), SQLite takes swept_at from the row holding the maximum
+        SELECT sync_id, MAX(run_id) AS run_id, swept_at, seq FROM rejection_sweeps GROUP BY sync_id
+    ) latest ON latest.sync_id = r.sync_id;
+
+    CREATE TABLE state_versions (
+        name TEXT PRIMARY KEY,            -- 'sync:<id>' (snapshot and rejection state), 'known:<scope>'
+        version INTEGER NOT NULL          -- bumped by every transaction that changes that state
+    ) WITHOUT ROWID;
+    """,
 ]

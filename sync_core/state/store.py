@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..clock import Clock, SystemClock
 from ..counts import RunCounts
 from ..outcomes import RowProblem
+from .bulk_cache import BulkCache
+from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .schema import MIGRATIONS
 
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned")
@@ -98,6 +102,19 @@ class RejectionRecord:
     last_run_id: int
 
 
+class KnownIdentifiers(NamedTuple):
+    idents: pa.Array
+    full_export_at: float  # epoch seconds when the last full export began
+    last_export_at: float  # when the last export (full or of changes) began
+    stamp: Stamp
+
+
+class CountedKeys(NamedTuple):
+    """The key digests a billing period's ledger holds for an entity."""
+    digests: pa.Array
+    stamp: Stamp
+
+
 class StateStore:
     def __init__(self, path: str | Path, *, clock: Clock | None = None):
         self.path = Path(path)
@@ -108,6 +125,8 @@ class StateStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._cache = BulkCache(self.path.with_name(self.path.stem + "-cache"))
+        self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
         self._migrate()
         self.mark_interrupted_runs()
 
@@ -143,6 +162,33 @@ class StateStore:
                 for statement in _statements(script):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+
+    # ---- versions of bulk state, for its cached copies ---------------------------------------------------
+
+    def _bump(self, db: sqlite3.Connection, name: str) -> int:
+        """Inside a write transaction that changes `name`: cached copies of it are no longer current. Returns
+        the new version (the one this transaction's state has)."""
+        self._own_bumps[name] += 1
+        return db.execute("INSERT INTO state_versions (name, version) VALUES (?, 1) ON CONFLICT (name) "
+                          "DO UPDATE SET version = version + 1 RETURNING version", (name,)).fetchone()[0]
+
+    def _stamp(self, name: str) -> Stamp:
+        row = self._db.execute("SELECT version FROM state_versions WHERE name = ?", (name,)).fetchone()
+        return Stamp(name, row[0] if row else 0, self._own_bumps[name])
+
+    def _version_if_only_ours(self, stamp: Stamp) -> int | None:
+        """The current version of the stamp's state if only this connection wrote it since the stamp."""
+        current = self._stamp(stamp.name)
+        return current.version if current.version - stamp.version == current.own_bumps - stamp.own_bumps else None
+
+    @contextmanager
+    def _consistent_read(self) -> Iterator[None]:
+        """Several reads from one point in time (WAL: a read transaction sees one snapshot)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     # ---- runs -------------------------------------------------------------------------------------
 
@@ -219,7 +265,36 @@ class StateStore:
     def snapshot_table(self, sync_id: str) -> pa.Table:
         """(key, row_hash) of every row the destination confirmed, for the planner's diff."""
         rows = self._db.execute("SELECT key, row_hash FROM snapshot WHERE sync_id = ?", (sync_id,)).fetchall()
-        return _two_columns(rows, "row_hash")
+        return pa.table([pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())],
+                        schema=SNAPSHOT_SCHEMA)
+
+    def key_state(self, sync_id: str) -> KeyState:
+        """The snapshot and rejection keys of a sync, for the planner: from the cached copy when it is current
+        (1M keys in milliseconds), else from SQLite (seconds), and then cached."""
+        name = f"sync:{sync_id}"
+        stamp = self._stamp(name)
+        snapshot = self._cache.load(f"snapshot:{sync_id}", stamp.version)
+        rejections = self._cache.load(f"rejections:{sync_id}", stamp.version)
+        if snapshot is not None and rejections is not None:
+            return KeyState(sync_id, snapshot, rejections, stamp, from_cache=True)
+        with self._consistent_read():
+            stamp = self._stamp(name)
+            snapshot, rejections = self.snapshot_table(sync_id), self.rejection_table(sync_id)
+        self._save_key_state(sync_id, stamp.version, snapshot, rejections)
+        return KeyState(sync_id, snapshot, rejections, stamp)
+
+    def save_key_state(self, state: KeyState, changes: KeyStateChanges) -> bool:
+        """Cache the state a run leaves: its starting copy plus the changes it committed. Skipped (False) when
+        another process wrote this sync's state meanwhile; the next run then reads SQLite."""
+        version = self._version_if_only_ours(state.stamp)
+        if version is None:
+            return False
+        self._save_key_state(state.sync_id, version, *changes.apply(state.snapshot, state.rejections))
+        return True
+
+    def _save_key_state(self, sync_id: str, version: int, snapshot: pa.Table, rejections: pa.Table) -> None:
+        self._cache.save(f"snapshot:{sync_id}", version, snapshot)
+        self._cache.save(f"rejections:{sync_id}", version, rejections)
 
     def snapshot_fingerprint(self, sync_id: str) -> str | None:
         row = self._db.execute("SELECT config_fingerprint FROM snapshot_meta WHERE sync_id = ?", (sync_id,)).fetchone()
@@ -234,8 +309,8 @@ class StateStore:
         rows = self._db.execute("SELECT key, row_hash, cause_id FROM rejections WHERE sync_id = ?",
                                 (sync_id,)).fetchall()
         keys, hashes, causes = zip(*rows) if rows else ((), (), ())
-        return pa.table({"key": pa.array(keys, pa.string()), "row_hash": pa.array(hashes, pa.string()),
-                         "cause_id": pa.array(causes, pa.int64())})
+        return pa.table([pa.array(keys, pa.string()), pa.array(hashes, pa.string()), pa.array(causes, pa.int64())],
+                        schema=REJECTION_SCHEMA)
 
     def cause_id(self, code: str, error_class: str, template: str) -> int:
         with self._write() as db:
@@ -247,13 +322,16 @@ class StateStore:
         with self._write() as db:
             self._add_run_cause(db, run_id, cause_id, outcome, rows, example_keys)
 
-    def sweep_rejections(self, sync_id: str, run_id: int) -> int:
+    def sweep_rejections(self, sync_id: str, run_id: int) -> None:
         """After a run that tried every planned row: rejections it did not rewrite were rejected again as
-        before (retried rows refused for the same cause), so they were seen in this run too."""
+        before (retried rows refused for the same cause), so they were seen in this run too.
+
+        One row records that, not an update of each of them (500k not-found rows took 5 s): the view
+        `rejection_state` adds the sweeps after a row's last write to its last_seen, times_seen and last_run_id."""
         with self._write() as db:
-            return db.execute("UPDATE rejections SET last_seen = ?, times_seen = times_seen + 1, last_run_id = ? "
-                              "WHERE sync_id = ? AND last_run_id < ?",
-                              (self._now(), run_id, sync_id, run_id)).rowcount
+            db.execute("INSERT OR IGNORE INTO rejection_sweeps (sync_id, run_id, swept_at, seq) SELECT ?, ?, ?, "
+                       "coalesce(MAX(seq), 0) + 1 FROM rejection_sweeps WHERE sync_id = ?",
+                       (sync_id, run_id, self._now(), sync_id))
 
     def commit_batch(self, run_id: int, sync_id: str, *, fingerprint: str, synced: Iterable[tuple[str, str]] = (),
                      removed: Iterable[str] = (), problems: Iterable[RowProblem] = ()) -> None:
@@ -275,11 +353,14 @@ class StateStore:
                            "ON CONFLICT (sync_id) DO UPDATE SET config_fingerprint = excluded.config_fingerprint, "
                            "updated_at = excluded.updated_at", (sync_id, fingerprint, now))
             self._record_problems(db, run_id, sync_id, problems, now)
+            self._bump(db, f"sync:{sync_id}")
 
     def _record_problems(self, db, run_id: int, sync_id: str, problems: Iterable[RowProblem], now: str) -> None:
         per_cause: dict[tuple[int, str], list] = {}
         state_rows = []
         cause_ids: dict[tuple[str, str, str], int] = {}
+        latest_sweep = db.execute("SELECT coalesce(MAX(seq), 0) FROM rejection_sweeps WHERE sync_id = ?",
+                                  (sync_id,)).fetchone()[0]
         for p in problems:
             ident = (p.code, p.error_class, p.template)
             if ident not in cause_ids:
@@ -290,13 +371,19 @@ class StateStore:
             if p.key is not None:
                 if len(entry[1]) < EXAMPLES_PER_CAUSE:
                     entry[1].append(p.key)
-                state_rows.append((sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id, run_id))
+                state_rows.append((sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id, run_id,
+                                   latest_sweep))
+        # Rewriting a row moves its last_run_id past the sweeps it has not absorbed yet: fold them into times_seen
+        # (the sync's latest sweep's seq, less that of the last sweep the row had seen: one primary-key seek).
         db.executemany(
             "INSERT INTO rejections (sync_id, key, row_hash, outcome, cause_id, message, first_seen, last_seen,"
             " times_seen, first_run_id, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
             "ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, outcome = excluded.outcome,"
             " cause_id = excluded.cause_id, message = excluded.message, last_seen = excluded.last_seen,"
-            " times_seen = rejections.times_seen + 1, last_run_id = excluded.last_run_id", state_rows)
+            " times_seen = rejections.times_seen + 1 + ?11 - coalesce((SELECT s.seq FROM rejection_sweeps s"
+            " WHERE s.sync_id = rejections.sync_id AND s.run_id <= rejections.last_run_id"
+            " ORDER BY s.run_id DESC LIMIT 1), 0),"
+            " last_run_id = excluded.last_run_id", state_rows)
         for (cause_id, outcome), (rows, examples) in per_cause.items():
             self._add_run_cause(db, run_id, cause_id, outcome, rows, examples)
 
@@ -321,6 +408,7 @@ class StateStore:
         """Keys the model no longer returns have no current rejection state."""
         with self._write() as db:
             db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in keys])
+            self._bump(db, f"sync:{sync_id}")
 
     # ---- failures: causes and the current rejection state ----------------------------------------------
 
@@ -351,8 +439,8 @@ class StateStore:
                    limit: int | None = None) -> list[RejectionRecord]:
         where, args = _filters(sync_id=sync_id, cause_id=cause_id, key=key)
         sql = (f"SELECT r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, r.first_seen, r.last_seen,"
-               f" r.times_seen, r.first_run_id, r.last_run_id FROM rejections r JOIN causes c ON c.id = r.cause_id {where}"
-               " ORDER BY r.last_seen DESC, r.key")
+               f" r.times_seen, r.first_run_id, r.last_run_id FROM rejection_state r JOIN causes c ON c.id = r.cause_id"
+               f" {where} ORDER BY r.last_seen DESC, r.key")
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
@@ -367,46 +455,80 @@ class StateStore:
 
     # ---- identifiers known to exist in a destination --------------------------------------------------------
 
-    def known_identifiers(self, scope: str) -> tuple[pa.Array, float, float] | None:
-        """(identifiers, full_export_at, last_export_at) of a look-up scope, or None if never looked up."""
-        times = self._db.execute("SELECT full_export_at, last_export_at FROM known_identifier_scopes WHERE scope = ?",
-                                 (scope,)).fetchone()
+    def known_identifiers(self, scope: str) -> KnownIdentifiers | None:
+        """The identifiers known to exist in a look-up scope, or None if it was never looked up."""
+        name = f"known:{scope}"
+        with self._consistent_read():
+            times = self._db.execute("SELECT full_export_at, last_export_at FROM known_identifier_scopes "
+                                     "WHERE scope = ?", (scope,)).fetchone()
+            stamp = self._stamp(name)
+            cached = self._cache.load(name, stamp.version) if times else None
+            if times and cached is None:
+                idents = [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?",
+                                                          (scope,))]
+                cached = pa.table({"ident": pa.array(idents, pa.string())})
+                self._cache.save(name, stamp.version, cached)
         if times is None:
             return None
-        idents = [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))]
-        return pa.array(idents, pa.string()), times[0], times[1]
+        return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
 
-    def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool) -> None:
-        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it."""
+    def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
+                               known: KnownIdentifiers | None = None) -> None:
+        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it
+        (only the identifiers not in `known`, the list it was read as, are written)."""
+        name = f"known:{scope}"
+        added = idents if full or known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
         with self._write() as db:
             if full:
                 db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
             db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
-                           ((scope, i) for i in idents.to_pylist()))
+                           ((scope, i) for i in added.to_pylist()))
             db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "
                        "ON CONFLICT (scope) DO UPDATE SET last_export_at = excluded.last_export_at, "
                        "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
                        (scope, exported_at, exported_at, full))
+            version = self._bump(db, name)
+        if full:  # the list is now the export, whatever was known before
+            self._cache.save(name, version, pa.table({"ident": pc.unique(idents)}))
+        elif known is not None and version == known.stamp.version + 1:  # nobody else wrote it in between
+            self._cache.save(name, version, pa.table({"ident": pa.concat_arrays([known.idents, added])}))
 
     def forget_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
         with self._write() as db:
             db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?", ((scope, i) for i in idents))
+            self._bump(db, f"known:{scope}")
 
     # ---- MQR ledger ---------------------------------------------------------------------------------------
 
-    def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int) -> int:
-        """Add keys to the ledger of the billing period; returns how many were new to it."""
+    def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int,
+                       counted: CountedKeys | None = None) -> int:
+        """Add keys to the ledger of the billing period; returns how many were new to it. With `counted` (the
+        ledger as read before), the cached copy is brought up to date too."""
+        name = f"mqr:{period_start}:{entity}"
+        key_digests = list(key_digests)
         with self._write() as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO mqr_ledger (period_start, entity, key_digest, first_run_id) "
                            "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
-            return db.total_changes - before
+            added = db.total_changes - before
+            version = self._bump(db, name)
+        if counted is not None and version == counted.stamp.version + 1:  # nobody else counted keys in between
+            self._cache.save(name, version, pa.table({"d": pa.concat_arrays(
+                [counted.digests, pa.array(key_digests, pa.int64())])}))
+        return added
 
-    def mqr_digests(self, period_start: str, entity: str) -> pa.Array:
+    def mqr_digests(self, period_start: str, entity: str) -> CountedKeys:
         """The key digests already counted in a billing period for an entity."""
-        rows = self._db.execute("SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?",
-                                (period_start, entity)).fetchall()
-        return pa.array([d for (d,) in rows], pa.int64())
+        name = f"mqr:{period_start}:{entity}"
+        with self._consistent_read():
+            stamp = self._stamp(name)
+            cached = self._cache.load(name, stamp.version)
+            if cached is None:
+                rows = self._db.execute("SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?",
+                                        (period_start, entity)).fetchall()
+                cached = pa.table({"d": pa.array([d for (d,) in rows], pa.int64())})
+                self._cache.save(name, stamp.version, cached)
+        return CountedKeys(cached.column("d").combine_chunks(), stamp)
 
     def mqr_usage(self, period_start: str) -> dict[str, int]:
         rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",
@@ -437,12 +559,6 @@ def _filters(**wanted) -> tuple[str, list]:
         # Through the primary key (sync_id, key), one sync at a time, rather than a scan.
         clauses.append("r.sync_id IN (SELECT DISTINCT sync_id FROM runs)")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-
-def _two_columns(rows: list[tuple], second: str) -> pa.Table:
-    keys = [r[0] for r in rows]
-    values = [r[1] for r in rows]
-    return pa.table({"key": pa.array(keys, pa.string()), second: pa.array(values, pa.string())})
 
 
 def _statements(script: str) -> list[str]:

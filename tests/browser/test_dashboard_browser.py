@@ -166,7 +166,7 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
     with page.expect_download() as download:
         page.get_by_role("button", name="Download all").click()
     table = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    keys = {k for (k,) in launched.sql("SELECT key FROM rejections WHERE cause_id = ? AND sync_id = "
+    keys = {k for (k,) in launched.sql("SELECT key FROM rejection_state WHERE cause_id = ? AND sync_id = "
                                        "'iterable-production' AND first_run_id <= ? AND last_run_id >= ?",
                                        (cause_id, run_id, run_id))}
     assert {r["key"] for r in table} == keys and len(table) == len(keys) == rows

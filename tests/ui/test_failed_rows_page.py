@@ -113,8 +113,8 @@ def test_drill_into_a_cause_lists_its_rows_with_a_download(history, open_app):
                                       "WHERE rc.run_id = ? AND c.error_class = 'expected'", (run_id,))
     at = open_app(history.root, "pages/failed_rows.py", run=run_id, cause=cause_id)
     keys = {k for (k,) in history.state_sql(
-        "SELECT key FROM rejections WHERE cause_id = ? AND sync_id = 'iterable-production' AND first_run_id <= ? "
-        "AND last_run_id >= ?", (cause_id, run_id, run_id))}
+        "SELECT key FROM rejection_state WHERE cause_id = ? AND sync_id = 'iterable-production' "
+        "AND first_run_id <= ? AND last_run_id >= ?", (cause_id, run_id, run_id))}
     assert keys == history.runs[run_id].expected_keys  # the latest run: its rows are exactly the current ones
     rows = at.dataframe[2].value
     assert set(rows.columns) >= {"key", "message", "times seen"} and any("first seen" in c for c in rows.columns)

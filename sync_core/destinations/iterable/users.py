@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
@@ -86,13 +87,12 @@ class IterableUsers:
         else:
             window = [("startDateTime", _iterable_export_time(updated_since)),
                       ("endDateTime", _iterable_export_time(time.time() + 86_400))]
-        found = set()
-        for user in self.client.get_lines("/api/export/data.json",
-                                          [("dataTypeName", "user"), *window, ("onlyFields", label)]):
-            value = user.get(label)
-            if value:
-                found.add(str(value) if self.by_user_id else str(value).lower())
-        return pa.array(list(found), pa.string())
+        values = self.client.get_column("/api/export/data.json",
+                                        [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
+        values = pc.utf8_trim_whitespace(values.drop_null())
+        if not self.by_user_id:
+            values = pc.utf8_lower(values)
+        return pc.unique(values.filter(pc.not_equal(values, "")))
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         label = self.identifier_rule().label

@@ -1,0 +1,92 @@
+"""A sync's per-key state as the planner reads it, and the changes a run makes to it.
+
+The state is two tables: the snapshot (key, hash of the values the destination confirmed) and the rejection
+state (key, hash of the refused values, cause). A run records its changes as it commits them, so that at its
+end the next run's copy is built from this run's copy plus the changes, without reading SQLite again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+
+SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
+REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
+_CHANGE_SCHEMA = pa.schema([("seq", pa.int64()), ("kind", pa.string()), ("key", pa.string()),
+                            ("row_hash", pa.string()), ("cause_id", pa.int64())])
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which version of a part of the state a copy reflects, and how many of its bumps this process had made
+    when it was read: together they tell whether anyone else has written since."""
+    name: str
+    version: int
+    own_bumps: int
+
+
+@dataclass
+class KeyState:
+    sync_id: str
+    snapshot: pa.Table  # SNAPSHOT_SCHEMA
+    rejections: pa.Table  # REJECTION_SCHEMA; row_hash is null for keys the planner refused (duplicates)
+    stamp: Stamp
+    from_cache: bool = False  # read from the cached copy, not from SQLite
+
+
+class KeyStateChanges:
+    """The snapshot and rejection-state changes of one run, in commit order (the order SQLite applied them)."""
+
+    def __init__(self) -> None:
+        self._batches: list[pa.RecordBatch] = []
+        self._seq = 0
+
+    def _add(self, kind: str, keys: list[str], hashes: list[str | None] | None = None,
+             causes: list[int | None] | None = None) -> None:
+        if not keys:
+            return
+        n = len(keys)
+        self._batches.append(pa.record_batch([
+            pa.array(range(self._seq, self._seq + n), pa.int64()), pa.array([kind] * n, pa.string()),
+            pa.array(keys, pa.string()), pa.array(hashes or [None] * n, pa.string()),
+            pa.array(causes or [None] * n, pa.int64())], schema=_CHANGE_SCHEMA))
+        self._seq += n
+
+    def synced(self, pairs: Iterable[tuple[str, str]]) -> None:
+        pairs = list(pairs)
+        self._add("synced", [k for k, _ in pairs], [h for _, h in pairs])
+
+    def rejected(self, rows: Iterable[tuple[str, str | None, int]]) -> None:
+        rows = list(rows)
+        self._add("rejected", [k for k, _, _ in rows], [h for _, h, _ in rows], [c for _, _, c in rows])
+
+    def removed(self, keys: Iterable[str]) -> None:
+        self._add("removed", list(keys))
+
+    def forgotten(self, keys: Iterable[str]) -> None:
+        self._add("forgotten", list(keys))
+
+    def apply(self, snapshot: pa.Table, rejections: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """The two tables after this run's changes, as SQLite holds them now. A synced key enters the snapshot
+        and leaves the rejection state; a removed key leaves the snapshot; a rejected key's state is replaced;
+        a forgotten key leaves the rejection state. The latest change of a key wins."""
+        if not self._batches:
+            return snapshot, rejections
+        with duckdb.connect() as con:
+            con.register("snap", snapshot)
+            con.register("rej", rejections)
+            con.register("changes", pa.Table.from_batches(self._batches, _CHANGE_SCHEMA))
+            latest = ("SELECT * FROM changes WHERE kind IN ({}) "
+                      "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1")
+            new_snapshot = con.sql(f"""
+                WITH s AS ({latest.format("'synced', 'removed'")})
+                SELECT key, row_hash FROM snap ANTI JOIN s USING (key)
+                UNION ALL SELECT key, row_hash FROM s WHERE kind = 'synced'""").to_arrow_table()
+            new_rejections = con.sql(f"""
+                WITH r AS ({latest.format("'rejected', 'synced', 'forgotten'")})
+                SELECT key, row_hash, cause_id FROM rej ANTI JOIN r USING (key)
+                UNION ALL SELECT key, row_hash, cause_id FROM r WHERE kind = 'rejected'""").to_arrow_table()
+        return new_snapshot.cast(SNAPSHOT_SCHEMA), new_rejections.cast(REJECTION_SCHEMA)

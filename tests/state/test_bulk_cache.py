@@ -1,0 +1,95 @@
+"""Cached copies of bulk state: used only while exact, and always equal to what SQLite holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+import pytest
+
+from demo_helpers import demo_workspace
+from sync_core import StateStore
+from sync_core.demo.workspace import advance_demo
+from sync_core.mqr import current_period_start
+from sync_core.state.bulk_cache import BulkCache
+from sync_core.state.key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyStateChanges
+
+SYNCS = ("iterable-production", "iterable-first-namespace")
+
+
+@pytest.fixture
+def demo(tmp_path: Path):
+    """Limits off: these tests run more update-only look-ups than Iterable's 4 exports a minute."""
+    unlimited = 'rate_limits = { "users/bulkUpdate" = "1000/s", "export/data.json" = "1000/min" }'
+    with demo_workspace(tmp_path, rate_limits=False, destination_settings=unlimited) as d:
+        yield d
+
+
+def rows(table: pa.Table) -> set[tuple]:
+    return set(zip(*(table.column(n).to_pylist() for n in table.column_names)))
+
+
+def test_a_copy_is_used_only_at_its_version(tmp_path: Path):
+    cache = BulkCache(tmp_path / "cache")
+    cache.save("sync:a", 7, pa.table({"key": ["x", "y"]}))
+    assert cache.load("sync:a", 7).column("key").to_pylist() == ["x", "y"]
+    assert cache.load("sync:a", 8) is None and cache.load("sync:b", 7) is None
+    cache._file("sync:a").write_bytes(b"ARROW1 cut short by a crash")
+    assert cache.load("sync:a", 7) is None
+
+
+def test_changes_apply_as_sqlite_applies_them():
+    snapshot = pa.table({"key": ["a", "b", "c"], "row_hash": ["ha", "hb", "hc"]}, schema=SNAPSHOT_SCHEMA)
+    rejections = pa.table({"key": ["d", "e", "f"], "row_hash": ["hd", "he", None], "cause_id": [1, 1, 2]},
+                          schema=REJECTION_SCHEMA)
+    changes = KeyStateChanges()
+    changes.synced([("b", "hb2"), ("d", "hd2")])  # b changed; d was rejected, now synced
+    changes.rejected([("a", "ha2", 3), ("e", "he2", 1)])  # a's new values refused (its snapshot row stays)
+    changes.removed(["c"])
+    changes.forgotten(["f"])
+    changes.rejected([("d", "hd3", 4)])  # the latest change of a key wins
+    new_snapshot, new_rejections = changes.apply(snapshot, rejections)
+    assert rows(new_snapshot) == {("a", "ha"), ("b", "hb2"), ("d", "hd2")}
+    assert rows(new_rejections) == {("a", "ha2", 3), ("e", "he2", 1), ("d", "hd3", 4)}
+
+
+def assert_cache_matches_sqlite(store: StateStore, sync_id: str) -> None:
+    state = store.key_state(sync_id)
+    assert state.from_cache, "the run left no current copy"
+    assert rows(state.snapshot) == rows(store.snapshot_table(sync_id))
+    assert rows(state.rejections) == rows(store.rejection_table(sync_id))
+
+
+def test_after_every_run_the_copy_equals_the_state_store(demo):
+    for day in range(2):
+        for sync_id in SYNCS:
+            demo.run(sync_id)
+            with StateStore(demo.workspace.state_path) as store:
+                assert_cache_matches_sqlite(store, sync_id)
+        advance_demo(demo.workspace)
+    demo.run("iterable-production", full_resync=True)
+    with StateStore(demo.workspace.state_path) as store:
+        assert_cache_matches_sqlite(store, "iterable-production")
+        # The known identifiers and the MQR ledger are cached the same way.
+        for scope in {s for (s,) in store._db.execute("SELECT scope FROM known_identifier_scopes")}:
+            known = store.known_identifiers(scope)
+            listed = {i for (i,) in store._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))}
+            assert set(known.idents.to_pylist()) == listed
+        period = current_period_start(demo.workspace.mqr.billing_period_start_day).isoformat()
+        ledger = {d for (d,) in store._db.execute("SELECT key_digest FROM mqr_ledger WHERE period_start = ?",
+                                                  (period,))}
+        assert set(store.mqr_digests(period, "person").digests.to_pylist()) == ledger
+
+
+def test_a_write_by_another_process_makes_the_next_run_read_sqlite(demo):
+    sync_id = "iterable-production"
+    demo.run(sync_id)
+    with StateStore(demo.workspace.state_path) as store, StateStore(demo.workspace.state_path) as other:
+        state = store.key_state(sync_id)
+        key = state.snapshot.column("key")[0].as_py()
+        other.commit_batch(1, sync_id, fingerprint="x", removed=[key])  # meanwhile, elsewhere
+        assert not store.save_key_state(state, KeyStateChanges())
+        fresh = store.key_state(sync_id)
+        assert not fresh.from_cache and key not in fresh.snapshot.column("key").to_pylist()
+    assert demo.run(sync_id).counts.operation("added") >= 1  # the removed key is planned again, from SQLite's truth
