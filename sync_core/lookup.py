@@ -60,9 +60,10 @@ class PendingLookup:
             raise self._error
         found = self._found
         if self.full:
-            self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True)
-            return found, f"Looked up all {len(found):,} existing records (full export)."
-        self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=False, known=self.known)
-        return pa.concat_arrays([self.known.idents, found]), (
+            listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True)
+            return listed, f"Looked up all {len(found):,} existing records (full export)."
+        listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=False,
+                                                   known=self.known)
+        return listed, (
             f"Looked up existing records: {len(self.known.idents):,} known, {len(found):,} new or updated since "
             "the last look-up.")

@@ -288,16 +288,15 @@ class IterableApi:
             return error_reply(400, "BadParams", str(error))
         only_fields = [name for name in call.query.get("onlyFields", []) if name]
         omit_fields = {name for name in (_first(call.query, "omitFields") or "").split(",") if name}
-        identity_only = bool(only_fields) and set(only_fields) <= {"email", "userId", "profileUpdatedAt"}
-        users = self.state.iter_users(
-            call.project, updated_from=updated_from, updated_before=updated_before,
-            with_fields=not identity_only,
-        )
-        return Reply(
-            200,
-            _export_chunks(users, only_fields, omit_fields),
-            content_type="application/x-json-stream",
-        )
+        if only_fields and set(only_fields) <= {"email", "userId", "profileUpdatedAt"}:  # an export of identifiers
+            fields = [name for name in dict.fromkeys(only_fields) if name not in omit_fields]
+            chunks = self.state.identity_lines(
+                call.project, fields, updated_from=updated_from, updated_before=updated_before
+            )
+        else:
+            users = self.state.iter_users(call.project, updated_from=updated_from, updated_before=updated_before)
+            chunks = _export_chunks(users, only_fields, omit_fields)
+        return Reply(200, chunks, content_type="application/x-json-stream")
 
     def _export_window(self, query: dict[str, list[str]]) -> tuple[float | None, float | None]:
         """(inclusive start, exclusive end) on profileUpdatedAt; None is unbounded."""

@@ -93,6 +93,13 @@ _LOOKUP_CHUNK = 500  # stays well under SQLite's bound-parameter limit
 _USER_COLUMNS = (
     "id, email, user_id, data_fields, profile_updated_at, created_at, created_by, last_request_id"
 )
+# A member of an exported line, per identity field: NULL (left out) when the user has no such value.
+_IDENTITY_JSON = {
+    "email": """CASE WHEN email IS NOT NULL THEN '"email": ' || json_quote(email) END""",
+    "userId": """CASE WHEN user_id IS NOT NULL THEN '"userId": ' || json_quote(user_id) END""",
+    "profileUpdatedAt": """'"profileUpdatedAt": ' ||"""
+    """ json_quote(strftime('%Y-%m-%d %H:%M:%S +00:00', profile_updated_at, 'unixepoch'))""",
+}
 # Faults that can still answer a request of an endpoint, oldest first (the oldest wins).
 _LIVE_FAULTS = (
     "SELECT * FROM faults WHERE endpoint IN (?, '*') AND (times IS NULL OR hits < times)"
@@ -285,11 +292,8 @@ class SandboxState:
         updated_from: float | None = None,
         updated_before: float | None = None,
         page_size: int = 1000,
-        with_fields: bool = True,
     ) -> Iterator[dict]:
-        """Users in creation order, read a page at a time so huge projects stream.
-
-        `with_fields=False` leaves dataFields empty: an export of identifiers need not decode every profile."""
+        """Users in creation order, read a page at a time so huge projects stream."""
         conditions, params = ["project = ?"], [project]
         if updated_from is not None:
             conditions.append("profile_updated_at >= ?")
@@ -304,10 +308,44 @@ class SandboxState:
         last_id = 0
         while True:
             page = self._read(sql, (*params, last_id, page_size))
-            yield from (_user_from_row(row, with_fields) for row in page)
+            yield from (_user_from_row(row) for row in page)
             if len(page) < page_size:
                 return
             last_id = page[-1]["id"]
+
+    def identity_lines(
+        self,
+        project: str,
+        fields: list[str],
+        *,
+        updated_from: float | None = None,
+        updated_before: float | None = None,
+        page_size: int = 10_000,
+    ) -> Iterator[bytes]:
+        """JSON lines holding only `fields` (of email, userId, profileUpdatedAt; a user lacking one leaves it
+        out), in creation order, a page at a time. SQLite writes the lines: an export of 500k identifiers is
+        a fraction of a second, not seconds of Python (as Iterable's own servers would not compete with the
+        client for its CPU)."""
+        conditions, params = ["project = ?"], [project]
+        if updated_from is not None:
+            conditions.append("profile_updated_at >= ?")
+            params.append(updated_from)
+        if updated_before is not None:
+            conditions.append("profile_updated_at < ?")
+            params.append(updated_before)
+        members = " || ".join(f"coalesce(', ' || {_IDENTITY_JSON[name]}, '')" for name in fields) or "''"
+        sql = (
+            "SELECT group_concat(line, char(10)) || char(10), MAX(id), COUNT(*) FROM ("
+            f"SELECT id, '{{' || substr({members}, 3) || '}}' AS line FROM users"
+            f" WHERE {' AND '.join(conditions)} AND id > ? ORDER BY id LIMIT ?)"
+        )
+        last_id = 0
+        while True:
+            text, last_id, count = self._read(sql, (*params, last_id, page_size))[0]
+            if count:
+                yield text.encode()
+            if count < page_size:
+                return
 
     def delete_user(
         self, project: str, *, email: str | None = None, user_id: str | None = None
@@ -478,11 +516,11 @@ def _identity(email: str | None, user_id: str | None) -> tuple[str, str]:
     return ("email", email.lower()) if email is not None else ("user_id", user_id)
 
 
-def _user_from_row(row: sqlite3.Row, with_fields: bool = True) -> dict:
+def _user_from_row(row: sqlite3.Row) -> dict:
     return {
         "email": row["email"],
         "userId": row["user_id"],
-        "dataFields": json.loads(row["data_fields"]) if with_fields else {},
+        "dataFields": json.loads(row["data_fields"]),
         "profileUpdatedAt": row["profile_updated_at"],
         "createdAt": row["created_at"],
         "createdBy": row["created_by"],

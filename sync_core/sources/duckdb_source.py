@@ -13,8 +13,6 @@ import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
 from ..errors import ModelError, WorkspaceBusyError
-from ..hashing import quote
-from . import MODEL_TABLE
 from .snowflake_sql import to_duckdb
 
 
@@ -44,9 +42,10 @@ class DuckDBSource:
             f"source '{self.config.name}': the warehouse {self.config.path} is locked by another process "
             f"(a `demo advance` or another writer?). Retry when it is done. ({exc})")
 
-    def load_into(self, con: duckdb.DuckDBPyConnection, model: ModelConfig, columns: list[str]) -> int:
-        """The warehouse file is attached to the planner's DuckDB, so the rows go from the query into the table
-        without crossing into Python as Arrow batches (1M rows: 2.1 s against 3-6 s)."""
+    @contextmanager
+    def scan(self, con: duckdb.DuckDBPyConnection, model: ModelConfig) -> Iterator[str]:
+        """The warehouse file is attached to the planner's DuckDB for the block, so rows go from the model's
+        query into the planner's tables without crossing into Python as Arrow batches."""
         self._check_exists(model)
         path = str(self.config.path).replace("'", "''")
         try:
@@ -55,13 +54,10 @@ class DuckDBSource:
             raise self._busy(exc) from None
         try:
             con.execute("USE model_source")  # the model's table names are the warehouse's, unqualified
-            selected = ", ".join(f"{quote(c)} AS {quote(c)}" for c in columns)
-            self._execute(con, model, f"CREATE TABLE memory.main.{MODEL_TABLE} AS SELECT {selected}, "
-                                      f"row_number() OVER () - 1 AS _ord FROM ({to_duckdb(model)}) AS model")
+            yield f"({to_duckdb(model)}) AS model"
         finally:
             con.execute("USE memory")
             con.execute("DETACH model_source")
-        return con.execute(f"SELECT COUNT(*) FROM {MODEL_TABLE}").fetchone()[0]
 
     def _execute(self, con, model: ModelConfig, sql: str):
         try:

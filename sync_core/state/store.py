@@ -473,9 +473,9 @@ class StateStore:
         return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
-                               known: KnownIdentifiers | None = None) -> None:
+                               known: KnownIdentifiers | None = None) -> pa.Array:
         """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it
-        (only the identifiers not in `known`, the list it was read as, are written)."""
+        (only the identifiers not in `known`, the list it was read as, are written). Returns the list now."""
         name = f"known:{scope}"
         added = idents if full or known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
         with self._write() as db:
@@ -488,10 +488,10 @@ class StateStore:
                        "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
                        (scope, exported_at, exported_at, full))
             version = self._bump(db, name)
-        if full:  # the list is now the export, whatever was known before
-            self._cache.save(name, version, pa.table({"ident": pc.unique(idents)}))
-        elif known is not None and version == known.stamp.version + 1:  # nobody else wrote it in between
-            self._cache.save(name, version, pa.table({"ident": pa.concat_arrays([known.idents, added])}))
+        listed = pc.unique(idents) if full or known is None else pa.concat_arrays([known.idents, added])
+        if full or (known is not None and version == known.stamp.version + 1):  # else another process wrote too
+            self._cache.save(name, version, pa.table({"ident": listed}))
+        return listed
 
     def forget_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
         with self._write() as db:
