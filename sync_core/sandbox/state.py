@@ -294,16 +294,9 @@ class SandboxState:
         page_size: int = 1000,
     ) -> Iterator[dict]:
         """Users in creation order, read a page at a time so huge projects stream."""
-        conditions, params = ["project = ?"], [project]
-        if updated_from is not None:
-            conditions.append("profile_updated_at >= ?")
-            params.append(updated_from)
-        if updated_before is not None:
-            conditions.append("profile_updated_at < ?")
-            params.append(updated_before)
+        where, params = _updated_between(project, updated_from, updated_before)
         sql = (
-            f"SELECT {_USER_COLUMNS} FROM users WHERE {' AND '.join(conditions)}"
-            " AND id > ? ORDER BY id LIMIT ?"
+            f"SELECT {_USER_COLUMNS} FROM users WHERE {where} AND id > ? ORDER BY id LIMIT ?"
         )
         last_id = 0
         while True:
@@ -326,18 +319,12 @@ class SandboxState:
         out), in creation order, a page at a time. SQLite writes the lines: an export of 500k identifiers is
         a fraction of a second, not seconds of Python (as Iterable's own servers would not compete with the
         client for its CPU)."""
-        conditions, params = ["project = ?"], [project]
-        if updated_from is not None:
-            conditions.append("profile_updated_at >= ?")
-            params.append(updated_from)
-        if updated_before is not None:
-            conditions.append("profile_updated_at < ?")
-            params.append(updated_before)
+        where, params = _updated_between(project, updated_from, updated_before)
         members = " || ".join(f"coalesce(', ' || {_IDENTITY_JSON[name]}, '')" for name in fields) or "''"
         sql = (
             "SELECT group_concat(line, char(10)) || char(10), MAX(id), COUNT(*) FROM ("
             f"SELECT id, '{{' || substr({members}, 3) || '}}' AS line FROM users"
-            f" WHERE {' AND '.join(conditions)} AND id > ? ORDER BY id LIMIT ?)"
+            f" WHERE {where} AND id > ? ORDER BY id LIMIT ?)"
         )
         last_id = 0
         while True:
@@ -514,6 +501,18 @@ def _identity(email: str | None, user_id: str | None) -> tuple[str, str]:
     if (email is None) == (user_id is None):
         raise ValueError("give exactly one of email or user_id")
     return ("email", email.lower()) if email is not None else ("user_id", user_id)
+
+
+def _updated_between(project: str, updated_from: float | None, updated_before: float | None) -> tuple[str, list]:
+    """A WHERE clause (and its parameters) for a project's users updated in [updated_from, updated_before)."""
+    conditions, params = ["project = ?"], [project]
+    if updated_from is not None:
+        conditions.append("profile_updated_at >= ?")
+        params.append(updated_from)
+    if updated_before is not None:
+        conditions.append("profile_updated_at < ?")
+        params.append(updated_before)
+    return " AND ".join(conditions), params
 
 
 def _user_from_row(row: sqlite3.Row) -> dict:
