@@ -51,6 +51,11 @@ def row_hash_sql(fields: list[tuple[str, str, str]]) -> str:
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
+def key_digest_sql(key: str) -> str:
+    """The 63-bit digest of a key expression that the MQR ledger counts (NULL for a null key)."""
+    return f"CAST(md5_number_upper({key}) >> 1 AS BIGINT)"
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
