@@ -5,8 +5,7 @@ and the sync's key state (Arrow): no Python loop touches the full model. Only pl
 batch by batch, when the executor asks for them.
 
 Tables: `model_rows` holds the model once, with each row's key, hash and MQR digest; a row is known by its
-rowid (`_ord` in the narrow tables `planned` and `checked`, which carry its key, hash and match value, and
-join back to it only for the values of rows to send).
+rowid (`_ord` in the narrow tables `planned` and `checked`, which join back to it).
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ class Plan:
     def check_identifiers(self, rule: IdentifierRule, existing: pa.Array | None) -> dict[str, int]:
         """Refuse, set-wise, planned rows whose identifier is empty, malformed, or (when `existing` is given)
         unknown to the destination; returns the number refused per kind."""
-        ident = rule.normalize_sql.format(value="_match")
+        ident = rule.normalize_sql.format(value=quote(self.sync.match_column.lower()))
         invalid = f"NOT regexp_full_match(_ident, '{rule.valid_pattern}')" if rule.valid_pattern else "FALSE"
         self._con.register("existing", pa.table({"ident": existing if existing is not None
                                                  else pa.array([], pa.string())}))
@@ -55,7 +54,8 @@ class Plan:
             CREATE OR REPLACE TABLE checked AS
             SELECT p.*, CASE WHEN _ident IS NULL OR _ident = '' THEN 'missing' WHEN {invalid} THEN 'invalid'
                              WHEN {not_found} THEN 'not_found' END AS _refusal
-            FROM (SELECT planned.*, {ident} AS _ident FROM planned WHERE _op <> 'unchanged') p
+            FROM (SELECT planned.*, {ident} AS _ident FROM planned JOIN model_rows m ON m.rowid = planned._ord
+                  WHERE _op <> 'unchanged') p
             LEFT JOIN (SELECT DISTINCT ident FROM existing) e ON e.ident = p._ident""")
         self._con.unregister("existing")
         self._checked = True
@@ -83,9 +83,11 @@ class Plan:
     def refused(self, batch_rows: int = 50_000) -> Iterator[list[tuple[str, PlannedRow]]]:
         """(kind, row) of the rows check_identifiers refused, less the repeats counted by repeated_refusals;
         their values are not loaded (nothing is sent)."""
+        match = quote(self.sync.match_column.lower())
         repeats = " OR ".join(f"({self._repeat_filter(k, c)})" for k, c in self._repeat_causes.items()) or "FALSE"
-        reader = self._con.sql(f"SELECT _refusal, _key, _op, _hash, _match FROM checked "
-                               f"WHERE _refusal IS NOT NULL AND NOT ({repeats}) ORDER BY _ord").to_arrow_reader(batch_rows)
+        reader = self._con.sql(f"SELECT c._refusal, c._key, c._op, c._hash, m.{match} FROM checked c "
+                               f"JOIN model_rows m ON m.rowid = c._ord WHERE c._refusal IS NOT NULL AND NOT ({repeats}) "
+                               "ORDER BY c._ord").to_arrow_reader(batch_rows)
         for batch in reader:
             kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
             yield [(kind, PlannedRow(key, op, h, m, {})) for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
@@ -164,12 +166,12 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         con.register("rejected", key_state.rejections)
         con.execute(f"""
             CREATE TABLE planned AS
-            SELECT k._ord, k._key, k._hash, k._match, r.cause_id AS _prev_cause, CASE
+            SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
                 WHEN s.key IS NULL THEN 'added'
                 WHEN s.row_hash <> k._hash OR {bool(full_resync)} THEN 'changed'
                 ELSE 'unchanged' END AS _op
-            FROM (SELECT rowid AS _ord, _key, _hash, {quote(sync.match_column.lower())} AS _match FROM model_rows
+            FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
                   WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)) k
             LEFT JOIN snap s ON s.key = k._key
             LEFT JOIN (SELECT * FROM rejected WHERE row_hash IS NOT NULL) r ON r.key = k._key""")
