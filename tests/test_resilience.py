@@ -88,3 +88,25 @@ def test_a_401_in_the_middle_stops_the_run_with_a_config_error(faulty):
 
 def demo_snapshot_lower(demo) -> set[str]:
     return {k.lower() for k in demo.snapshot()}
+
+
+# The look-up's export runs in a thread while the model is queried: its faults must reach the run the same way.
+
+def test_a_401_on_the_look_up_stops_the_run_before_any_write(faulty):
+    faulty.sandbox.add_fault("export/data.json", "unauthorized")
+    record = faulty.run("iterable-production")
+    assert record.status == "failed" and record.error_class == "config"
+    assert "destination 'iterable'" in record.error and "HTTP 401" in record.error
+    assert invariant_violations(record.counts.as_dict()) == []
+    assert faulty.sandbox.requests(endpoint="users/bulkUpdate") == [] and faulty.snapshot() == set()
+
+
+@pytest.mark.parametrize("kind, options", [("server_error", {"status": 503, "times": 2}),
+                                           ("malformed", {"times": 1}), ("drop", {"times": 1})])
+def test_a_look_up_that_fails_for_a_moment_is_retried(faulty, kind, options):
+    faulty.sandbox.add_fault("export/data.json", kind, **options)
+    record = faulty.run("iterable-production")
+    assert record.status == "warning"
+    everyone_synced(faulty, record.counts.as_dict())
+    [fault] = faulty.sandbox.faults()
+    assert fault["hits"] == options["times"]
