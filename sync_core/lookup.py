@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .clock import Clock
 from .destinations.base import DestinationObject
@@ -42,11 +43,14 @@ class PendingLookup:
         since = None if self.full else self.known.last_export_at - OVERLAP
         what = f"{destination.name}: look up existing records"
         self._found: pa.Array | None = None
+        self._new: pa.Array | None = None  # of an export of changes: the identifiers not known yet
         self._error: BaseException | None = None
 
         def export() -> None:
             try:
                 self._found = executor.call(lambda: destination.existing(since), what)
+                if not self.full:  # here, not in result(): the comparison runs beside the query too
+                    self._new = self._found.filter(pc.invert(pc.is_in(self._found, self.known.idents)))
             except BaseException as exc:  # raised again in the caller's thread, by result()
                 self._error = exc
 
@@ -62,7 +66,7 @@ class PendingLookup:
         if self.full:
             listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True)
             return listed, f"Looked up all {len(found):,} existing records (full export)."
-        listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=False,
+        listed = self.store.save_known_identifiers(self.scope, self._new, exported_at=self.started, full=False,
                                                    known=self.known)
         return listed, (
             f"Looked up existing records: {len(self.known.idents):,} known, {len(found):,} new or updated since "
