@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .clock import Clock, SystemClock
+from .wal import use_wal
 
 # Requests are counted when sent but the vendor counts them when they arrive; a slightly longer window
 # than the vendor's absorbs the jitter between the two.
@@ -45,9 +46,9 @@ class SharedRateLimits:
         self.reserve = reserve
         self.clock = clock or SystemClock()
         self._local = threading.local()
-        # Set up once, before any thread: switching to WAL takes an exclusive lock that does not wait.
+        # Set up once, before any thread.
         db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
+        use_wal(db)
         db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, at REAL NOT NULL)")
         db.execute("CREATE INDEX IF NOT EXISTS sent_by_key ON sent (key, at)")
 

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..wal import use_wal
 from .faults import Fault, validated_params
 
 # One list of statements per schema version; a file at version N gets the lists after N.
@@ -156,7 +157,7 @@ class SandboxState:
         )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA busy_timeout = 10000")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous = NORMAL")  # WAL stays consistent; skips fsyncs
         self._migrate()
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from ..clock import Clock, SystemClock
 from ..counts import RunCounts
 from ..outcomes import RowProblem
+from ..wal import use_wal
 from .bulk_cache import BulkCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .schema import MIGRATIONS
@@ -121,7 +122,7 @@ class StateStore:
         self.clock = clock or SystemClock()  # timestamps come from it (the demo dates its history with it)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA foreign_keys=ON")
