@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import ContextManager, Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from ..clock import Clock, SystemClock
 from ..counts import RunCounts
 from ..outcomes import RowProblem
-from ..wal import use_wal
+from ..wal import use_wal, write_transaction
 from .bulk_cache import BulkCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .schema import MIGRATIONS
@@ -143,16 +143,8 @@ class StateStore:
     def _now(self) -> str:
         return iso_utc(self.clock.now())
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction, taken at once so two writers never deadlock upgrading a read lock."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> ContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
     def _migrate(self) -> None:
         with self._write() as db:

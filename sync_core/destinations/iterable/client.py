@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
@@ -56,7 +55,7 @@ class IterableClient:
             raise TransientError("ConnectionError", f"{path} stream broke: {type(exc).__name__}") from None
         finally:
             response.close()
-        if not body.getbuffer().nbytes or not body.getvalue().strip():
+        if not body.getvalue().strip():
             return pa.array([], pa.string())
         try:
             table = _read_json_lines(body, field, pa.string())
