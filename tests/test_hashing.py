@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
-from sync_core.hashing import row_hash_sql
+from sync_core.hashing import key_digest_sql, row_hash_sql
 
 FIELDS = ["score", "amount", "seen", "name", "flag"]
 
@@ -48,3 +48,32 @@ def test_a_changed_value_changes_the_hash():
     base = {"score": [1], "amount": [1.0], "seen": pa.array([None], pa.timestamp("us")), "name": ["a"], "flag": [True]}
     changed = dict(base, amount=[1.01])
     assert hash_of(pa.table(base)) != hash_of(pa.table(changed))
+
+
+GOLDEN_ROWS = """SELECT * FROM (VALUES
+ (1, 42::INTEGER, 9007199254740993::BIGINT, 170141183460469231731687303715884105727::HUGEINT, 10.00::DECIMAL(12,2),
+  12345678901234567890123456789012345678::DECIMAL(38,0), 1.123456789123::DECIMAL(38,12), 0.000000001::DECIMAL(18,9),
+  2.5::DOUBLE, TRUE, DATE '2026-02-28', TIMESTAMP '2026-01-05 06:00:00.123456', TIMESTAMPTZ '2026-01-05 08:00:00+02',
+  'Ada', [1, 2], {'a': 'x'}),
+ (2, -7, 0, -1, -0.50, 0, 0, -1.000000000, -0.0, FALSE, DATE '1970-01-01', TIMESTAMP '1999-12-31 23:59:59',
+  TIMESTAMPTZ '2000-01-01 00:00:00+00', '', [], {'a': NULL}),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (4, 0, -9223372036854775808, 0, 0.00, -99999999999999999999999999999999999999, 0.000000000001, 123456789.123456789,
+  1e300, TRUE, DATE '2400-12-31', TIMESTAMP '2026-11-29 00:00:00', TIMESTAMPTZ '2026-11-29 23:30:00-05', 'null', [NULL],
+  {'a': 'é "q"'})
+) v(id, i, b, h, d2, d38, d38s12, d9, f, flag, dt, ts, tstz, s, l, st)"""
+
+
+def test_hashes_and_digests_never_change_between_releases():
+    """Every snapshot holds these hashes and every MQR ledger these digests: a release that computed other
+    values would resend every row of every sync, and count every record of the period a second time."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE TABLE t AS {GOLDEN_ROWS}")
+    fields = [(name, name, dtype) for name, dtype in con.execute("SELECT column_name, column_type FROM (DESCRIBE t)")
+              .fetchall() if name != "id"]
+    assert con.execute(f"SELECT id, {row_hash_sql(fields)}, {key_digest_sql('s')} FROM t ORDER BY id").fetchall() == [
+        (1, "47e1e41bdec69d7a5455696206779d58", 3755967297921227789),
+        (2, "50d5a7c5f07333fc6193c3ffb9f139ef", 169166769918185194),
+        (3, "26b277ae35952e4f54df7876c129c2ca", None),
+        (4, "b9db8127da774b64a1000bda574806bf", 8173295415246115611)]
