@@ -13,12 +13,13 @@ import random
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from .destinations.base import Batch, BatchRejected, DestinationObject, Rejection, SendResult, TransientError
 from .errors import DestinationError
 
 T = TypeVar("T")
+_DONE = object()
 
 
 class Executor:
@@ -62,14 +63,21 @@ class Executor:
             return retry_after + jitter * 0.25  # spread retries a little so they do not arrive together
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
 
-    def deliver(self, batches: Iterable[Batch], on_result: Callable[[SendResult], None]) -> None:
+    def deliver(self, batches: Iterable[Batch], on_result: Callable[[SendResult], None], *,
+                meanwhile: Iterator[object] | None = None) -> None:
         """Send every batch, calling on_result in this thread for each one's outcome.
+
+        `meanwhile` is the caller's own work, a step per next() (recording refused rows): this thread runs a
+        step whenever no result is waiting, so the work overlaps the requests in flight instead of preceding
+        them; the steps left when the last result is in run then, even after a fatal error.
 
         Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
         then are simply not attempted (the caller knows which rows it got results for)."""
         fatal: DestinationError | None = None
         source = iter(batches)
         pending: set = set()
+        meanwhile = meanwhile if meanwhile is not None else iter(())
+        working = True  # steps of `meanwhile` may remain
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
             while True:
                 while not self._stop.is_set() and len(pending) < self.concurrency * 2:
@@ -79,13 +87,17 @@ class Executor:
                     pending.add(pool.submit(self._deliver, batch))
                 if not pending:
                     break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=0 if working else None, return_when=FIRST_COMPLETED)
+                if not done:
+                    working = next(meanwhile, _DONE) is not _DONE
                 for future in done:
                     try:
                         on_result(future.result())
                     except DestinationError as exc:
                         self._stop.set()
                         fatal = fatal or exc
+        for _ in meanwhile:
+            pass
         if fatal is not None:
             raise fatal
 

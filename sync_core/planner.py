@@ -87,12 +87,15 @@ class Plan:
         their values are not loaded (nothing is sent)."""
         match = quote(self.sync.match_column.lower())
         repeats = " OR ".join(f"({self._repeat_filter(k, c)})" for k, c in self._repeat_causes.items()) or "FALSE"
-        reader = self._con.sql(f"SELECT c._refusal, c._key, c._op, c._hash, m.{match} FROM checked c "
-                               f"JOIN model_rows m ON m.rowid = c._ord WHERE c._refusal IS NOT NULL AND NOT ({repeats}) "
-                               "ORDER BY c._ord").to_arrow_reader(batch_rows)
-        for batch in reader:
-            kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
-            yield [(kind, PlannedRow(key, op, h, m, {})) for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
+        # A cursor of its own: this stream is read while rows() streams the rows to send.
+        with self._con.cursor() as cursor:
+            reader = cursor.sql(f"SELECT c._refusal, c._key, c._op, c._hash, m.{match} FROM checked c "
+                                f"JOIN model_rows m ON m.rowid = c._ord WHERE c._refusal IS NOT NULL "
+                                f"AND NOT ({repeats}) ORDER BY c._ord").to_arrow_reader(batch_rows)
+            for batch in reader:
+                kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
+                yield [(kind, PlannedRow(key, op, h, m, {}))
+                       for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
 
     def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
         """The added, changed and retried rows to send, in model order, a batch at a time."""

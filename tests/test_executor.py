@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sync_core.destinations.base import Batch, BatchRejected, SendResult, TransientError
@@ -74,3 +76,45 @@ def test_a_fatal_error_stops_new_requests_and_is_raised():
     with pytest.raises(DestinationError, match="401"):
         deliver(dest, [rows(2) for _ in range(10)], concurrency=1)
     assert len(dest.calls) == 3
+
+
+class Gated(Scripted):
+    """Holds every request until `gate` opens."""
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+
+    def send(self, batch):
+        assert self.gate.wait(timeout=10), "the request was never let through"
+        return super().send(batch)
+
+
+def test_the_callers_work_runs_while_requests_are_in_flight():
+    dest = Gated()
+    log = []
+
+    def work():  # three steps; the second opens the gate, so requests can only finish after it ran
+        for step in range(3):
+            log.append(f"step {step}")
+            if step == 1:
+                dest.gate.set()
+            yield
+
+    batches = [Batch(r, [""] * len(r)) for r in (rows(2), rows(2))]
+    Executor(dest, concurrency=1).deliver(batches, lambda result: log.append("result"), meanwhile=work())
+    assert log[:2] == ["step 0", "step 1"]
+    assert log.count("result") == 2 and "step 2" in log
+
+
+def test_the_callers_work_left_runs_even_after_a_fatal_error():
+    dest = Scripted(fatal_after=0)
+    done = []
+
+    def work():
+        for step in range(5):
+            done.append(step)
+            yield
+
+    with pytest.raises(DestinationError, match="401"):
+        Executor(dest, concurrency=1).deliver([Batch(rows(1), [""])], lambda result: None, meanwhile=work())
+    assert done == [0, 1, 2, 3, 4]
