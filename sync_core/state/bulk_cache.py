@@ -45,3 +45,6 @@ class BulkCache:
         with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         os.replace(temporary, target)
+
+    def drop(self, name: str) -> None:
+        self._file(name).unlink(missing_ok=True)

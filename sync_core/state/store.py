@@ -521,7 +521,16 @@ class StateStore:
                                         (period_start, entity)).fetchall()
                 cached = pa.table({"d": pa.array([d for (d,) in rows], pa.int64())})
                 self._cache.save(name, stamp.version, cached)
+                self._drop_earlier_periods(period_start, entity)
         return CountedKeys(cached.column("d").combine_chunks(), stamp)
+
+    def _drop_earlier_periods(self, period_start: str, entity: str) -> None:
+        """Runs count keys in the current period only: the copies of earlier periods' digests (8 MB per
+        million keys) would only pile up. Their ledger stays in SQLite."""
+        for (name,) in self._db.execute("SELECT name FROM state_versions WHERE name LIKE 'mqr:%' AND name < ?",
+                                        (f"mqr:{period_start}",)).fetchall():
+            if name.endswith(f":{entity}"):
+                self._cache.drop(name)
 
     def mqr_usage(self, period_start: str) -> dict[str, int]:
         rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",

@@ -93,3 +93,20 @@ def test_a_write_by_another_process_makes_the_next_run_read_sqlite(demo):
         fresh = store.key_state(sync_id)
         assert not fresh.from_cache and key not in fresh.snapshot.column("key").to_pylist()
     assert demo.run(sync_id).counts.operation("added") >= 1  # the removed key is planned again, from SQLite's truth
+
+
+def test_a_new_billing_period_drops_the_copy_of_the_last_one(tmp_path: Path):
+    with StateStore(tmp_path / "state.sqlite") as store:
+        store.record_queried("2026-10-01", "person", [1, 2, 3], run_id=1)
+        store.record_queried("2026-10-01", "account", [9], run_id=1)
+        store.mqr_digests("2026-10-01", "person")
+        store.mqr_digests("2026-10-01", "account")
+        assert store._cache._file("mqr:2026-10-01:person").exists()
+
+        november = store.mqr_digests("2026-11-01", "person")
+        store.record_queried("2026-11-01", "person", [2, 4], run_id=2, counted=november)
+        assert not store._cache._file("mqr:2026-10-01:person").exists()
+        assert store._cache._file("mqr:2026-10-01:account").exists()  # another entity keeps its copy
+        assert store.mqr_digests("2026-11-01", "person").digests.to_pylist() == [2, 4]
+        # the earlier period still reads right, from SQLite
+        assert sorted(store.mqr_digests("2026-10-01", "person").digests.to_pylist()) == [1, 2, 3]
