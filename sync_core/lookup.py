@@ -64,7 +64,8 @@ class PendingLookup:
             raise self._error
         found = self._found
         if self.full:
-            listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True)
+            listed = self.store.save_known_identifiers(self.scope, found, exported_at=self.started, full=True,
+                                                       known=self.known)
             return listed, f"Looked up all {len(found):,} existing records (full export)."
         listed = self.store.save_known_identifiers(self.scope, self._new, exported_at=self.started, full=False,
                                                    known=self.known)

@@ -467,13 +467,21 @@ class StateStore:
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
                                known: KnownIdentifiers | None = None) -> pa.Array:
-        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it
-        (only the identifiers not in `known`, the list it was read as, are written). Returns the list now."""
+        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it.
+        Only the difference from `known`, the list as it was read, is written (a full export of 500k users that
+        rewrote them all took 4 s), unless someone changed the list since it was read. Returns the list now."""
         name = f"known:{scope}"
-        added = idents if full or known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
+        added = idents if known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
         with self._write() as db:
             if full:
-                db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
+                current = db.execute("SELECT version FROM state_versions WHERE name = ?", (name,)).fetchone()
+                if known is not None and current is not None and current[0] == known.stamp.version:
+                    gone = known.idents.filter(pc.invert(pc.is_in(known.idents, idents)))
+                    db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?",
+                                   ((scope, i) for i in gone.to_pylist()))
+                else:
+                    db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
+                    added = idents
             db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
                            ((scope, i) for i in added.to_pylist()))
             db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "

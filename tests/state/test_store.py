@@ -6,6 +6,8 @@ import sqlite3
 import subprocess
 import sys
 
+import pyarrow as pa
+
 from sync_core import RunCounts, StateStore
 from sync_core.outcomes import RowProblem
 from sync_core.state.schema import MIGRATIONS
@@ -65,3 +67,31 @@ def test_mqr_ledger_counts_a_key_once_per_period_and_entity(tmp_path):
         assert store.record_queried("2026-11-01", "person", [2, 3, 4], run) == 1
         assert store.record_queried("2026-12-01", "person", [1], run) == 1
         assert store.mqr_usage("2026-11-01") == {"person": 4}
+
+
+def known(store: StateStore, scope: str = "s") -> set[str]:
+    return {i for (i,) in store._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))}
+
+
+def test_a_full_export_replaces_the_known_list_writing_only_the_difference(tmp_path):
+    first = pa.array([f"u{i}@x.io" for i in range(1000)])
+    second = pa.array([f"u{i}@x.io" for i in range(1, 1001)])  # u0 gone, u1000 new
+    with StateStore(tmp_path / "state.sqlite") as store:
+        store.save_known_identifiers("s", first, exported_at=1.0, full=True)
+        before = store._db.total_changes
+        listed = store.save_known_identifiers("s", second, exported_at=2.0, full=True,
+                                              known=store.known_identifiers("s"))
+        # one row out, one in, the scope's times and its version: not 1,000 deletes and 1,000 inserts
+        assert store._db.total_changes - before == 4
+        assert known(store) == set(second.to_pylist()) == set(listed.to_pylist())
+        assert set(store.known_identifiers("s").idents.to_pylist()) == set(second.to_pylist())
+
+
+def test_a_full_export_replaces_the_whole_list_when_it_changed_since_it_was_read(tmp_path):
+    with StateStore(tmp_path / "state.sqlite") as store, StateStore(tmp_path / "state.sqlite") as other:
+        store.save_known_identifiers("s", pa.array(["a@x.io", "b@x.io"]), exported_at=1.0, full=True)
+        as_read = store.known_identifiers("s")
+        other.save_known_identifiers("s", pa.array(["c@x.io"]), exported_at=1.5, full=False)  # meanwhile
+        store.save_known_identifiers("s", pa.array(["b@x.io", "d@x.io"]), exported_at=2.0, full=True,
+                                     known=as_read)
+        assert known(store) == {"b@x.io", "d@x.io"}  # c is gone too: the export did not list it
