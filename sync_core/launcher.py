@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from .clock import OffsetClock
+from .clock import OffsetClock, SystemClock
 from .config import WORKSPACE_FILE, Workspace, load_workspace
 from .demo.workspace import advance_demo, init_demo
 from .runner import run_sync
@@ -133,9 +133,8 @@ def _has_runs(workspace: Workspace) -> bool:
         return bool(store.list_runs(limit=1))
 
 
-class _DayClock(OffsetClock):
-    """Real time moved back to a simulated day, so its runs carry that day's date; it waits in real time (the
-    sandbox's rate limits are real) and counts down a long wait instead of going quiet."""
+class _WaitingClock(SystemClock):
+    """Real time, as the sandbox's rate limits count it, that counts down a long wait instead of going quiet."""
 
     def sleep(self, seconds: float) -> None:
         if seconds < LONG_WAIT_SECONDS:
@@ -155,18 +154,19 @@ def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
     Each update-only run starts with an export, limited to 4 a minute: from the third day on, runs wait."""
     started = time.monotonic()
     for day in range(days):
-        clock = _DayClock(-(days - 1 - day) * DAY_SECONDS)
+        dated = OffsetClock(-(days - 1 - day) * DAY_SECONDS)  # the runs carry their simulated day's date
         if day:
             summary = advance_demo(workspace)
             change = (f": {summary.new_contacts:,} new contacts, {summary.changed_contacts:,} changed, "
                       f"{summary.removed_contacts:,} removed")
         else:
             change = ""
-        date = datetime.fromtimestamp(clock.now(), timezone.utc)
+        date = datetime.fromtimestamp(dated.now(), timezone.utc)
         print(f"Day {day + 1} of {days} ({date:%Y-%m-%d}){change}", flush=True)
         for sync_id in workspace.syncs:
             observer = observer_factory()
-            record = run_sync(workspace, sync_id, trigger="demo", observer=observer, clock=clock)
+            record = run_sync(workspace, sync_id, trigger="demo", observer=observer, clock=_WaitingClock(),
+                              dated=dated)
             observer.close()
             c = record.counts.as_dict()
             print(f"  {sync_id}: {record.status}, {c['synced']:,} synced, {c['rejected_expected']:,} expected "

@@ -110,15 +110,20 @@ class _Run:
 
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
-             dry_run: bool = False, observer: RunObserver | None = None, clock: Clock | None = None) -> RunRecord:
+             dry_run: bool = False, observer: RunObserver | None = None, clock: Clock | None = None,
+             dated: Clock | None = None) -> RunRecord:
     """Run a sync and return its record. Errors the user must fix are recorded on the run (status `failed`,
     with the error and its class) and returned, not raised; only an unknown sync id raises.
 
-    `clock` is where rate limits and backoff take their time (tests pass a scaled or manual one)."""
+    `clock` is where rate limits, backoff and look-ups take their time: the destination's own (tests pass a
+    scaled or manual one, shared with the sandbox). `dated` gives the time the run's records carry and the
+    MQR period it counts in, when it is not `clock`'s (the demo's history runs on simulated days; its rate
+    limits must still count in the sandbox's real time)."""
     sync = workspace.sync(sync_id)
     clock = clock or SystemClock()
+    dated = dated or clock
     observer = observer or SilentObserver()
-    with StateStore(workspace.state_path, clock=clock) as store:
+    with StateStore(workspace.state_path, clock=dated) as store:
         run = _Run(store, store.start_run(sync.id, trigger=trigger, config_fingerprint=workspace.fingerprint(sync.id),
                                           dry_run=dry_run, full_resync=full_resync), sync, observer)
         plan: Plan | None = None
@@ -147,7 +152,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             with run.phase("record"):
                 model = workspace.models[sync.model]
                 period = current_period_start(workspace.mqr.billing_period_start_day,
-                                              datetime.fromtimestamp(clock.now(), timezone.utc)).isoformat()
+                                              datetime.fromtimestamp(dated.now(), timezone.utc)).isoformat()
                 counted = store.mqr_digests(period, model.entity)
                 store.record_queried(period, model.entity, plan.key_digests(counted.digests), run.run_id, counted)
                 run.commit_changes(problems=plan.invalid)

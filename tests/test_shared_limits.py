@@ -1,10 +1,12 @@
-"""Two syncs writing to one Iterable project share its 5 requests/s, across processes."""
+"""Runs writing to one Iterable project share its limits: two syncs its 5 requests/s, across processes, and
+runs dated on other days (the demo's history) its 4 exports a minute."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from sync_core.clock import ManualClock, OffsetClock
 from sync_core.demo.workspace import SANDBOX_PROJECT
 from demo_helpers import demo_workspace
 
@@ -26,3 +28,14 @@ def test_two_sync_processes_never_exceed_the_project_limit_together(tmp_path):
         # Both processes were writing at the same time (their requests interleave).
         first_ids = {r["id"] for r in writes if any(i and "@" not in i for i in r["identifiers"])}
         assert first_ids and min(first_ids) < max(r["id"] for r in writes if r["id"] not in first_ids)
+
+
+def test_runs_dated_on_earlier_days_still_keep_the_export_limit(tmp_path):
+    """`sync-core up` dates its history on simulated days; the limit counts in the destination's time."""
+    clock = ManualClock()  # the sandbox's and the client's: it stands still, so five exports are one instant
+    with demo_workspace(tmp_path, clock=clock) as demo:  # Iterable's limits: 4 exports a minute
+        for day in range(5):
+            demo.run("iterable-production", dated=OffsetClock(-(4 - day) * 86_400))
+        exports = demo.sandbox.requests(endpoint="export/data.json")
+    assert [r["status"] for r in exports] == [200] * 5  # the fifth waited on the client's side: no 429
+    assert exports[4]["at"] - exports[0]["at"] >= 60

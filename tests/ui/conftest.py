@@ -113,7 +113,7 @@ def history(tmp_path_factory) -> History:
             clock = OffsetClock(-(DAYS - 1 - day) * 86_400)
             for sync_id in workspace.syncs:
                 expectation = _expectation(root, sync_id, sandbox)
-                record = run_sync(workspace, sync_id, trigger="test", clock=clock)
+                record = run_sync(workspace, sync_id, trigger="test", dated=clock)
                 expectation.last_request_id = sandbox.last_request_id()
                 built.runs[record.id] = expectation
     return built

@@ -110,6 +110,6 @@ def test_an_open_page_shows_runs_of_a_new_day(demo, open_app):
     first = demo.run("iterable-production")
     at = open_app(demo.root)
     assert list(at.dataframe[0].value["run"]) == [first.id]
-    tomorrow = demo.run("iterable-first-namespace", clock=OffsetClock(86_400))
+    tomorrow = demo.run("iterable-first-namespace", dated=OffsetClock(86_400))
     at.run()
     assert list(at.dataframe[0].value["run"]) == [tomorrow.id, first.id]
