@@ -264,9 +264,11 @@ def cases(root: Path) -> list[tuple[str, str, dict]]:
 
 def time_page(root: Path, page: str, query: dict, title: str, *, cold: bool) -> float:
     import streamlit as st
+    import streamlit.logger
     from streamlit.testing.v1 import AppTest
 
-    logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest outside a server warns on every run
+    # AppTest outside a server warns on every run; Streamlit sets each of its loggers' level itself
+    streamlit.logger.set_log_level(logging.ERROR)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()  # a first run, as switch_page needs
     for name, value in query.items():
         at.query_params[name] = str(value)
