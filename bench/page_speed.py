@@ -207,8 +207,7 @@ class Generator:
                   "lookup": round(2 + counts.queried / 400_000, 3), "sync": round(counts.planned / 4_000, 3),
                   "finish": 0.2}
         self.clock.advance(sum(phases.values()))
-        real = counts.invalid + counts.outcome("rejected_other") + counts.outcome("failed")
-        status = "warning" if real else "healthy"
+        status = "warning" if counts.real_rows else "healthy"
         self.store.finish_run(run_id, status=status, counts=counts, phases=phases, notes=[])
 
     def record_mqr(self, model: SyncModel, day: int, members, new, run_id: int) -> None:

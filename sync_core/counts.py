@@ -49,6 +49,11 @@ class RunCounts:
     def planned(self) -> int:
         return sum(self.operation(op) for op in OPERATIONS)
 
+    @property
+    def real_rows(self) -> int:
+        """Rows that need someone: invalid keys, real rejections, and failures (not expected rejections)."""
+        return self.invalid + self.outcome("rejected_other") + self.outcome("failed")
+
     def as_dict(self) -> dict[str, int]:
         flat = {"queried": self.queried, "invalid": self.invalid, "unchanged": self.unchanged,
                 "planned": self.planned}

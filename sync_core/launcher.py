@@ -170,5 +170,5 @@ def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
             observer.close()
             c = record.counts.as_dict()
             print(f"  {sync_id}: {record.status}, {c['synced']:,} synced, {c['rejected_expected']:,} expected "
-                  f"rejections, {c['rejected_other'] + c['invalid'] + c['failed']:,} real problems", flush=True)
+                  f"rejections, {record.counts.real_rows:,} real problems", flush=True)
     print(f"History ready: {days} days in {time.monotonic() - started:.0f} s", flush=True)

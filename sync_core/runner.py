@@ -102,7 +102,7 @@ class _Run:
         return causes
 
     def status(self) -> str:
-        real = self.counts.outcome("rejected_other") + self.counts.outcome("failed") + self.counts.invalid
+        real = self.counts.real_rows
         if not real:
             return "healthy"
         considered = max(1, self.counts.planned + self.counts.invalid)

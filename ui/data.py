@@ -79,7 +79,7 @@ def _run_row(r: RunRecord) -> dict:
     return {"run": r.id, "sync": r.sync_id, "status": r.status, "trigger": r.trigger, "started": r.started_at,
             "finished": r.finished_at, "duration_s": r.duration_seconds, "queried": c.get("queried", 0),
             "planned": c.get("planned", 0), "synced": c.get("synced", 0), "expected": c.get("rejected_expected", 0),
-            "real": r.real_rows, "invalid": c.get("invalid", 0), "rejected_other": c.get("rejected_other", 0),
+            "real": r.counts.real_rows, "invalid": c.get("invalid", 0), "rejected_other": c.get("rejected_other", 0),
             "failed": c.get("failed", 0), "not_attempted": c.get("not_attempted", 0), "adds_up": adds_up,
             "error": r.error or ""}
 

@@ -23,5 +23,5 @@ def last_runs(workspace: Workspace, latest: dict[str, RunRecord]) -> None:
             c = run.counts.as_dict()
             st.caption(f"Run {run.id}, {local_text(run.started_at)} ({zone_label()}): "
                        f"{c.get('synced', 0):,} synced, {c.get('rejected_expected', 0):,} expected, "
-                       f"{run.real_rows:,} real")
+                       f"{run.counts.real_rows:,} real")
             st.page_link("pages/run.py", label="Open", icon=":material/arrow_forward:", query_params={"run": run.id})

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator, NamedTuple
+from typing import Callable, ContextManager, Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,11 +61,6 @@ class RunRecord:
         if self.finished_at:
             return (datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds()
         return None
-
-    @property
-    def real_rows(self) -> int:
-        """Rows that need someone: invalid keys, real rejections, and failures."""
-        return self.counts.invalid + self.counts.outcome("rejected_other") + self.counts.outcome("failed")
 
     def to_json(self) -> dict:
         return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
@@ -173,6 +168,14 @@ class StateStore:
         """The current version of the stamp's state if only this connection wrote it since the stamp."""
         current = self._stamp(stamp.name)
         return current.version if current.version - stamp.version == current.own_bumps - stamp.own_bumps else None
+
+    def _read_through(self, name: str, stamp: Stamp, read: Callable[[], pa.Table]) -> pa.Table:
+        """The cached copy of `name` at the stamp's version, else `read()` from SQLite, cached for next time."""
+        table = self._cache.load(name, stamp.version)
+        if table is None:
+            table = read()
+            self._cache.save(name, stamp.version, table)
+        return table
 
     @contextmanager
     def _consistent_read(self) -> Iterator[None]:
@@ -454,15 +457,12 @@ class StateStore:
         with self._consistent_read():
             times = self._db.execute("SELECT full_export_at, last_export_at FROM known_identifier_scopes "
                                      "WHERE scope = ?", (scope,)).fetchone()
+            if times is None:
+                return None
             stamp = self._stamp(name)
-            cached = self._cache.load(name, stamp.version) if times else None
-            if times and cached is None:
-                idents = [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?",
-                                                          (scope,))]
-                cached = pa.table({"ident": pa.array(idents, pa.string())})
-                self._cache.save(name, stamp.version, cached)
-        if times is None:
-            return None
+            cached = self._read_through(name, stamp, lambda: pa.table({"ident": pa.array(
+                [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))],
+                pa.string())}))
         return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
@@ -523,13 +523,13 @@ class StateStore:
         name = f"mqr:{period_start}:{entity}"
         with self._consistent_read():
             stamp = self._stamp(name)
-            cached = self._cache.load(name, stamp.version)
-            if cached is None:
-                rows = self._db.execute("SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?",
-                                        (period_start, entity)).fetchall()
-                cached = pa.table({"d": pa.array([d for (d,) in rows], pa.int64())})
-                self._cache.save(name, stamp.version, cached)
-                self._drop_earlier_periods(period_start, entity)
+
+            def read() -> pa.Table:
+                self._drop_earlier_periods(period_start, entity)  # a new period's first read, most often
+                return pa.table({"d": pa.array([d for (d,) in self._db.execute(
+                    "SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?", (period_start, entity))],
+                    pa.int64())})
+            cached = self._read_through(name, stamp, read)
         return CountedKeys(cached.column("d").combine_chunks(), stamp)
 
     def _drop_earlier_periods(self, period_start: str, entity: str) -> None:
