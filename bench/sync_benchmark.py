@@ -5,6 +5,7 @@
 
 The Iterable sandbox runs in a separate process. About half of the contacts are unknown to it. Phases:
   1. limit off: a full run, then a rerun after 1% of the contacts changed (client and sandbox rate limits off)
+     and a rerun with nothing changed: the floor of any rerun (the model's query, hashing, the diff, no write)
   2. Iterable's real limit (bulkUpdate 5 req/s, export 4 req/min, enforced by the sandbox and kept by the
      client): a full resync, then a rerun after another 1% changed
 It prints one table of figures measured in this run, ready for docs/benchmarks.md.
@@ -29,6 +30,7 @@ import requests
 from sync_core import load_workspace
 from sync_core.demo.workspace import init_demo
 from sync_core.sandbox import SandboxState
+from sync_core.sources.snowflake_sql import to_duckdb
 
 SYNC = "iterable-production"
 NO_LIMIT = 'rate_limits = { "users/bulkUpdate" = "100000/s", "export/data.json" = "100000/min" }'
@@ -70,12 +72,14 @@ def main() -> int:
             runs.append(measure(root, sandbox, "full, limit off"))
             change_contacts(root, args.changed, seed=1)
             runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, limit off"))
+            runs.append(measure(root, sandbox, "rerun with nothing changed, limit off"))
+        model_query = model_query_seconds(root)
         toml.write_text(default_toml)  # the client keeps Iterable's published limits again
         with Sandbox(root, port, rate_limits=True) as sandbox:
             runs.append(measure(root, sandbox, "full resync, real limit", "--full-resync"))
             change_contacts(root, args.changed, seed=2)
             runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, real limit"))
-        report(args, runs)
+        report(args, runs, model_query)
     return 0
 
 
@@ -145,6 +149,20 @@ def busy_seconds(log: list[dict]) -> float:
     return busy
 
 
+def model_query_seconds(root: Path) -> float:
+    """The sync's model query alone, as the planner runs it on DuckDB (no hash, no diff): what any run costs."""
+    workspace = load_workspace(root)
+    model = workspace.models[workspace.sync(SYNC).model]
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        path = str(root / "warehouse.duckdb").replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS model_source (READ_ONLY)")
+        con.execute("USE model_source")
+        started = time.perf_counter()
+        con.execute(f"CREATE TABLE memory.main.model_rows AS SELECT * FROM ({to_duckdb(model)}) AS model")
+        return time.perf_counter() - started
+
+
 def change_contacts(root: Path, share: float, *, seed: int) -> None:
     """Change a field of `share` of the contacts, as a day of CRM edits would."""
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
@@ -152,8 +170,8 @@ def change_contacts(root: Path, share: float, *, seed: int) -> None:
                     "WHERE (hash(contact_id, ?) % 10000) < ?", [seed, int(share * 10000)])
 
 
-def report(args, runs: list[Run]) -> None:
-    full, rerun, real_full, real_rerun = runs
+def report(args, runs: list[Run], model_query: float) -> None:
+    full, rerun, unchanged, real_full, real_rerun = runs
     queried = full.record["counts"]["queried"]
     print()
     print(f"## Sync benchmark: {args.contacts:,} contacts, about half unknown to Iterable")
@@ -173,6 +191,9 @@ def report(args, runs: list[Run]) -> None:
           f"({rerun.wall:.1f} s / {full.wall:.1f} s)")
     print(f"- incremental / full wall time, real limit: **{real_rerun.wall / real_full.wall:.1%}** "
           f"({real_rerun.wall:.1f} s / {real_full.wall:.1f} s)")
+    print(f"- floor, a rerun with nothing changed: {unchanged.wall:.1f} s, {unchanged.wall / full.wall:.1%} of the "
+          f"limit-off full run and {unchanged.wall / real_full.wall:.1%} of the real-limit one; the model's own "
+          f"query alone: {model_query:.1f} s ({model_query / full.wall:.1%} and {model_query / real_full.wall:.1%})")
     print(f"- peak RSS of the sync process: **{max(r.peak_rss_mb for r in runs):,.0f} MB**")
     print(f"- throughput under the real limit: **{real_full.write_rate / VENDOR_LIMIT:.0%}** of bulkUpdate's "
           f"{VENDOR_LIMIT:g} req/s ({real_full.write_rate:.2f} req/s over {real_full.writes} requests)")
