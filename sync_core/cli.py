@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .config import Workspace, load_workspace
@@ -13,6 +14,7 @@ from .counts import invariant_violations
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
 from .runner import run_sync
+from .secrets import redact
 from .state import RunRecord, StateStore
 
 WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
@@ -72,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `sync-core runs | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+    except Exception:  # a bug: its traceback, less any secret value its messages may quote
+        print(redact(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,7 +20,9 @@ from .planner import Plan, build_plan
 from .rows import PlannedRow
 from .progress import RunObserver, SilentObserver
 from .sources import open_source
+from .secrets import redact
 from .state import RunRecord, StateStore
+from .state.store import INTERRUPTED_ERROR
 from .state.key_state import KeyStateChanges
 
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
@@ -172,9 +174,13 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
         except (SyncCoreError, TransientError) as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
                              error=str(exc), error_class=_error_class(exc))
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller turns it into one (`sync-core up`)
+            store.finish_run(run.run_id, status="interrupted", counts=run.counts, phases=run.phases, notes=run.notes,
+                             error=INTERRUPTED_ERROR, error_class="transient")
+            raise
         except BaseException as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
-                             error=f"internal error: {type(exc).__name__}: {exc}", error_class="internal")
+                             error=redact(f"internal error: {type(exc).__name__}: {exc}"), error_class="internal")
             raise
         finally:
             if plan is not None:

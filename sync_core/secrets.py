@@ -3,11 +3,15 @@
 workspace.toml never holds a secret: it holds a reference, resolved only when a run needs it.
   "env:ITERABLE_API_KEY"        an environment variable
   "secrets:iterable.api_key"    a key in the workspace's .streamlit/secrets.toml (Streamlit's format)
+
+Every value resolved in this process is remembered, so `redact` can take it out of a text that could reach a
+log or the state store (an unexpected exception's message may quote a request header).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +19,19 @@ from pathlib import Path
 from .errors import ConfigError
 
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+REDACTED = "<redacted>"
+
+_resolved: set[str] = set()
+_resolved_lock = threading.Lock()
+
+
+def redact(text: str) -> str:
+    """`text` with every secret value resolved in this process replaced by REDACTED."""
+    with _resolved_lock:
+        values = sorted(_resolved, key=len, reverse=True)  # a longer secret first, should one contain another
+    for value in values:
+        text = text.replace(value, REDACTED)
+    return text
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,16 @@ class SecretRef:
         return f"{self.scheme}:{self.name}"
 
     def resolve(self, workspace_root: Path) -> str:
+        """The value, without line breaks at its ends (a secret mounted from a file often ends with one)."""
+        value = self._read(workspace_root).strip("\r\n")
+        if not value:
+            raise ConfigError(self.config_file, self.config_key, f"{self.describe()} is empty")
+        if len(value) >= 4:  # shorter would redact ordinary words; no real secret is that short
+            with _resolved_lock:
+                _resolved.add(value)
+        return value
+
+    def _read(self, workspace_root: Path) -> str:
         if self.scheme == "env":
             value = os.environ.get(self.name)
             if not value:

@@ -109,3 +109,34 @@ def test_null_and_duplicate_keys_and_invalid_emails_reject_only_those_rows(demo)
     assert causes["NullPrimaryKey"].rows >= 1
     assert record.status == "warning"  # the run went on: everyone else was synced
     assert record.counts.as_dict()["synced"] > 0
+
+
+def sandbox_key(demo) -> str:
+    import tomllib
+    return tomllib.loads((demo.root / ".streamlit" / "secrets.toml").read_text())["sandbox"]["iterable_api_key"]
+
+
+def test_a_key_mounted_from_a_file_with_its_line_break_still_works(demo, monkeypatch):
+    monkeypatch.setenv("ITERABLE_TEST_KEY", sandbox_key(demo) + "\n")
+    demo.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"', 'api_key = "env:ITERABLE_TEST_KEY"')
+    record = demo.run("iterable-production")
+    assert record.error is None and record.counts.as_dict()["synced"] > 0
+
+
+def test_a_key_no_header_can_hold_stops_the_run_and_is_never_shown(synced_once, monkeypatch, capsys):
+    demo = synced_once
+    broken = "pk-live-1234\nsecond-line-5678"
+    monkeypatch.setenv("ITERABLE_TEST_KEY", broken)
+    demo.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"', 'api_key = "env:ITERABLE_TEST_KEY"')
+    before = state_of(demo)
+    assert cli(["-w", str(demo.root), "run", "iterable-production", "--full-resync"]) == 1
+    with StateStore(demo.workspace.state_path) as store:
+        record = store.list_runs(limit=1)[0]
+    assert record.status == "failed" and record.error_class == "config"
+    assert "destination 'iterable' answered InvalidApiKey" in record.error and "env:ITERABLE_TEST_KEY" in record.error
+    printed = capsys.readouterr()
+    stored = b"".join(p.read_bytes() for p in demo.workspace.state_path.parent.rglob("*") if p.is_file())
+    for part in ("pk-live-1234", "second-line-5678"):
+        assert part not in record.error and part not in printed.out + printed.err
+        assert part.encode() not in stored
+    assert state_of(demo) == before

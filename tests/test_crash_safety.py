@@ -62,3 +62,31 @@ def test_kill_after_k_of_n_batches_loses_nothing(fast_demo, k):
     sent_twice = sum(len(r["stored"] or []) for r in demo.sandbox.requests(endpoint="users/bulkUpdate")) \
         - len(demo.stored())
     assert 0 <= sent_twice <= 2 * BATCH
+
+
+def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_the_rest(fast_demo):
+    demo = fast_demo
+    existing = {u["email"] for u in demo.users()}
+    demo.sandbox.add_fault("users/bulkUpdate", "hold", after=2)
+    sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run", "iterable-production"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.server.wait_for_held(1, timeout=60), "the sync never reached its third batch"
+        sync.send_signal(signal.SIGINT)
+    finally:
+        demo.sandbox.clear_faults()
+        demo.server.release_held(drop=True)
+        _, err = sync.communicate(timeout=60)
+    assert sync.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+
+    with StateStore(demo.workspace.state_path) as store:
+        [stopped] = store.list_runs()
+        in_snapshot = store.snapshot_keys("iterable-production")
+    assert stopped.status == "interrupted" and stopped.error_class == "transient", stopped.error
+    assert "sent again by the next run" in stopped.error
+    assert invariant_violations(stopped.counts.as_dict()) == []
+    assert {key.lower() for key in in_snapshot} <= demo.stored()
+    rerun = demo.run("iterable-production")
+    assert {key.lower() for key in demo.snapshot()} == demo.stored() == existing & demo.valid_emails()
+    assert rerun.status == "warning"

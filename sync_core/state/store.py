@@ -28,6 +28,8 @@ from .bulk_cache import BulkCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .schema import MIGRATIONS
 
+INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
+                     "sent again by the next run")
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned")
 EXAMPLES_PER_CAUSE = 5
 
@@ -237,8 +239,7 @@ class StateStore:
     def _interrupt(self, db, run_id: int) -> None:
         db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = 'transient' "
                    "WHERE id = ? AND status = 'running'",
-                   (self._now(), "the process running this sync stopped before it finished; rows it had not "
-                               "confirmed are sent again by the next run", run_id))
+                   (self._now(), INTERRUPTED_ERROR, run_id))
 
     def get_run(self, run_id: int) -> RunRecord | None:
         row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()

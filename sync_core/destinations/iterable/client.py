@@ -77,6 +77,12 @@ class IterableClient:
             raise TransientError("Timeout", f"{method} {path} got no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as exc:
             raise TransientError("ConnectionError", f"{method} {path} failed to connect: {type(exc).__name__}") from None
+        except requests.exceptions.InvalidHeader:  # its message quotes the header: never pass it on
+            raise DestinationError(self.destination, "InvalidApiKey", "the API key cannot be sent as a header: it "
+                                   "holds a line break or another control character, or starts with a space",
+                                   f"Check the value referenced by {self._key_reference}") from None
+        except requests.RequestException as exc:  # a broken stream, a redirect loop: the next attempt may pass
+            raise TransientError(type(exc).__name__, f"{method} {path} failed: {type(exc).__name__}") from None
         if response.status_code < 300:
             return response
         code, message = _code_and_message(response)
