@@ -169,12 +169,14 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                     "WHERE _key IS NOT NULL GROUP BY _key HAVING COUNT(*) > 1")
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
+        # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
+        # failed write may have been stored (a timeout), and its rejection must not outlive it.
         con.execute(f"""
             CREATE TABLE planned AS
             SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
                 WHEN s.key IS NULL THEN 'added'
-                WHEN s.row_hash <> k._hash OR {bool(full_resync)} THEN 'changed'
+                WHEN s.row_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)} THEN 'changed'
                 ELSE 'unchanged' END AS _op
             FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
                   WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)) k

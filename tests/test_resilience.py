@@ -110,3 +110,32 @@ def test_a_look_up_that_fails_for_a_moment_is_retried(faulty, kind, options):
     everyone_synced(faulty, record.counts.as_dict())
     [fault] = faulty.sandbox.faults()
     assert fault["hits"] == options["times"]
+
+
+def lead_score_in_sandbox(demo, email: str):
+    [user] = [u for u in demo.users() if u["email"] == email]
+    return user["dataFields"].get("leadScore")
+
+
+def test_a_failed_change_that_is_reverted_is_still_sent_again(faulty):
+    """A timed-out write may have been stored: once its row is back to the synced values, they must be resent,
+    or the destination keeps the value that failed for good."""
+    demo = faulty
+    first = demo.run("iterable-production")
+    key = sorted(demo.existing)[3]
+    [(score,)] = demo.warehouse(f"SELECT lead_score FROM marketing_contacts WHERE email = '{key}'")
+    assert lead_score_in_sandbox(demo, key) == score and first.counts.as_dict()["failed"] == 0
+
+    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
+        con.execute("UPDATE marketing_contacts SET lead_score = lead_score + 1000 WHERE email = ?", [key])
+    record, counts = run_with_fault(demo, "slow", delay=1.0)  # stored, but every answer comes too late
+    assert counts["failed"] == 1 and lead_score_in_sandbox(demo, key) == score + 1000
+    demo.sandbox.clear_faults()
+
+    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
+        con.execute("UPDATE marketing_contacts SET lead_score = lead_score - 1000 WHERE email = ?", [key])
+    third = demo.run("iterable-production")
+    assert third.counts.as_dict()["synced"] == 1 and third.counts.as_dict()["failed"] == 0
+    assert lead_score_in_sandbox(demo, key) == score
+    with StateStore(demo.workspace.state_path) as store:
+        assert store.rejections(key=key) == []
