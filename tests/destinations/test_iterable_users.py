@@ -147,3 +147,20 @@ def test_an_answer_whose_counts_do_not_add_up_marks_no_row_synced(server):
     assert result.synced == []
     assert {r.code for r in result.rejected} == {"UnexplainedFailure"}
     assert {r.default_class for r in result.rejected} == {"transient"}  # sent again by the next run
+
+
+def test_an_answer_without_a_success_count_is_malformed_and_marks_no_row_synced(server):
+    dest = destination(server)
+    with pytest.raises(TransientError) as err:  # retried by the executor, then left failed: never "synced"
+        dest._outcomes([row("a@x.io"), row("b@x.io")], {"failedUpdates": {}})
+    assert err.value.code == "MalformedResponse"
+
+
+def test_two_keys_naming_one_user_share_its_outcome(server):
+    dest = destination(server)
+    [batch] = dest.batches([row("Ghost@x.io", score=1), row("ghost@x.io", score=2), row("known@x.io", score=3)])
+    result = dest.send(batch)
+    assert [r.key for r in result.synced] == ["known@x.io"]
+    assert sorted(r.row.key for r in result.rejected) == ["Ghost@x.io", "ghost@x.io"]
+    assert {r.message for r in result.rejected} == {"No record was found with lookup for email:Ghost@x.io",
+                                                    "No record was found with lookup for email:ghost@x.io"}

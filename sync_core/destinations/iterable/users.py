@@ -141,7 +141,12 @@ class IterableUsers:
         failed = answer.get("failedUpdates") or {}
         if not isinstance(failed, dict):
             raise TransientError("MalformedResponse", "bulkUpdate answered without a failedUpdates object")
-        by_ident: dict[str, PlannedRow] = {self._ident(r): r for r in rows}
+        success = answer.get("successCount")
+        if not isinstance(success, int):  # then nothing says which rows were stored
+            raise TransientError("MalformedResponse", "bulkUpdate answered without a successCount")
+        by_ident: dict[str, list[PlannedRow]] = {}  # two keys can name one user (Bob@x.io and bob@x.io)
+        for r in rows:
+            by_ident.setdefault(self._ident(r), []).append(r)
         result = SendResult()
         refused: set[str] = set()
         for list_name, (code, default_class, message) in FAILURE_LISTS.items():
@@ -149,19 +154,18 @@ class IterableUsers:
                 continue
             for ident in failed.get(list_name) or []:
                 ident = str(ident) if self.by_user_id else str(ident).lower()
-                row = by_ident.get(ident)
-                if row is None or ident in refused:
+                if ident not in by_ident or ident in refused:
                     continue
                 refused.add(ident)
-                if code == NOT_FOUND_CODE:
-                    result.rejected.append(self.refusal("not_found", row))
-                else:
-                    label = "userId" if self.by_user_id else "email"
-                    result.rejected.append(Rejection(row, code, f"{message} ({label}:{row.match_value})",
-                                                     default_class))
+                for row in by_ident[ident]:
+                    if code == NOT_FOUND_CODE:
+                        result.rejected.append(self.refusal("not_found", row))
+                    else:
+                        label = "userId" if self.by_user_id else "email"
+                        result.rejected.append(Rejection(row, code, f"{message} ({label}:{row.match_value})",
+                                                         default_class))
         accepted = [r for r in rows if self._ident(r) not in refused]
-        success = answer.get("successCount")
-        if isinstance(success, int) and success != len(accepted):
+        if success != len(accepted):
             # The lists do not explain the counts: we cannot tell which rows were stored, so none is called
             # synced; they are retried next run (at-least-once, never a false "synced").
             for row in accepted:
