@@ -54,6 +54,16 @@ class RunCounts:
         """Rows that need someone: invalid keys, real rejections, and failures (not expected rejections)."""
         return self.invalid + self.outcome("rejected_other") + self.outcome("failed")
 
+    def status(self, failure_threshold: float) -> str:
+        """healthy, warning or failed (a run that finished). Failed writes are a share of the rows planned, and
+        invalid keys a share of the rows queried: those repeat in every run, so over the planned rows alone
+        they would fail a rerun that had nothing else to do."""
+        if not self.real_rows:
+            return "healthy"
+        failed_writes = (self.outcome("rejected_other") + self.outcome("failed")) / max(1, self.planned)
+        invalid_keys = self.invalid / max(1, self.queried)
+        return "failed" if max(failed_writes, invalid_keys) > failure_threshold else "warning"
+
     def as_dict(self) -> dict[str, int]:
         flat = {"queried": self.queried, "invalid": self.invalid, "unchanged": self.unchanged,
                 "planned": self.planned}

@@ -104,11 +104,7 @@ class _Run:
         return causes
 
     def status(self) -> str:
-        real = self.counts.real_rows
-        if not real:
-            return "healthy"
-        considered = max(1, self.counts.planned + self.counts.invalid)
-        return "failed" if real / considered > self.sync.failure_threshold else "warning"
+        return self.counts.status(self.sync.failure_threshold)
 
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
