@@ -37,5 +37,9 @@ class DestinationError(SyncCoreError):
         super().__init__(f"destination '{destination}' answered {code}: {message}. {hint}")
 
 
+class DestinationUnavailable(DestinationError):
+    """A destination kept failing past the retries (5xx, timeouts, rate limits): it may pass by itself."""
+
+
 class WorkspaceBusyError(SyncCoreError):
     """Another process holds a lock we need (a run of the same sync, or the warehouse file)."""

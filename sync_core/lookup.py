@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clock import Clock
-from .destinations.base import DestinationObject
+from .destinations.base import BatchRejected, DestinationObject, TransientError
+from .errors import DestinationError, DestinationUnavailable
 from .executor import Executor
 from .state import StateStore
 
@@ -51,6 +52,15 @@ class PendingLookup:
                 self._found = executor.call(lambda: destination.existing(since), what)
                 if not self.full:  # here, not in result(): the comparison runs beside the query too
                     self._new = self._found.filter(pc.invert(pc.is_in(self._found, self.known.idents)))
+            except TransientError as exc:  # past the executor's retries
+                self._error = DestinationUnavailable(
+                    destination.name, exc.code, f"the look-up of existing records failed {executor.max_attempts} "
+                    f"times, the last with: {exc.message}", "Nothing was sent: the next run tries again. If it "
+                    "keeps failing, check the vendor's status page and the destination's base_url")
+            except BatchRejected as exc:
+                self._error = DestinationError(
+                    destination.name, exc.code, f"the look-up of existing records was refused: {exc.message}",
+                    "Nothing was sent. Check that the API key may export users (a server-side key)")
             except BaseException as exc:  # raised again in the caller's thread, by result()
                 self._error = exc
 

@@ -11,7 +11,7 @@ from .config import SyncConfig, Workspace
 from .counts import RunCounts
 from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
-from .errors import ConfigError, DestinationError, ModelError, SyncCoreError
+from .errors import ConfigError, DestinationError, DestinationUnavailable, ModelError, SyncCoreError
 from .executor import Executor
 from .lookup import PendingLookup
 from .mqr import current_period_start
@@ -218,4 +218,6 @@ def _count_outcome(problem: RowProblem) -> str:
 
 def _error_class(exc: BaseException) -> str:
     """A run-stopping error's class: config errors need the user; the rest may pass by themselves."""
+    if isinstance(exc, DestinationUnavailable):
+        return "transient"
     return "config" if isinstance(exc, (ConfigError, DestinationError, ModelError)) else "transient"

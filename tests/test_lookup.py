@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sync_core import StateStore, lookup
+from sync_core.clock import SystemClock
+from sync_core.destinations.base import BatchRejected
+from sync_core.errors import DestinationError
+from sync_core.executor import Executor
 from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo
 
 
@@ -50,3 +56,20 @@ def test_a_full_resync_refreshes_the_whole_list(demo):
     demo.run("iterable-production")
     resync = demo.run("iterable-production", full_resync=True)
     assert any("full export" in n for n in resync.notes)
+
+
+class RefusedExport:
+    """A destination whose export answers a 400 (the sandbox answers one only to a malformed request)."""
+    name, lookup_scope = "iterable", "scope"
+
+    def existing(self, updated_since):
+        raise BatchRejected("BadParams", "onlyFields must name a user field")
+
+
+def test_an_export_refused_as_a_whole_is_a_config_error_naming_the_destination(tmp_path):
+    with StateStore(tmp_path / "state.sqlite") as store:
+        pending = lookup.PendingLookup(store, RefusedExport(), Executor(RefusedExport()), SystemClock())
+        with pytest.raises(DestinationError) as err:
+            pending.result()
+    assert str(err.value).startswith("destination 'iterable' answered BadParams: the look-up of existing records "
+                                     "was refused: onlyFields must name a user field")

@@ -112,6 +112,16 @@ def test_a_look_up_that_fails_for_a_moment_is_retried(faulty, kind, options):
     assert fault["hits"] == options["times"]
 
 
+def test_a_look_up_that_keeps_failing_stops_the_run_naming_the_destination(faulty):
+    faulty.sandbox.add_fault("export/data.json", "server_error", status=503)
+    record = faulty.run("iterable-production")
+    assert record.status == "failed" and record.error_class == "transient"
+    assert record.error.startswith("destination 'iterable' answered HTTP 503")
+    assert "the look-up of existing records failed 4 times" in record.error and "the next run tries again" in record.error
+    assert invariant_violations(record.counts.as_dict()) == []
+    assert faulty.sandbox.requests(endpoint="users/bulkUpdate") == [] and faulty.snapshot() == set()
+
+
 def lead_score_in_sandbox(demo, email: str):
     [user] = [u for u in demo.users() if u["email"] == email]
     return user["dataFields"].get("leadScore")
