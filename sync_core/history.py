@@ -187,7 +187,7 @@ def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
 
 @dataclass(frozen=True)
 class RowScope:
-    """Which rows of a cause: of one sync; still failing as of one run; failing at some time in [since, until).
+    """Which rows of a cause: of one sync; still failing as of one run (else: failing now).
 
     Rows are kept as the current state per sync and key, not one row per run (DESIGN.md), so "the rows of
     run R" are the rows that were already failing at R and have not synced since. The clauses read the view
@@ -195,14 +195,12 @@ class RowScope:
     cause_id: int
     sync_id: str | None = None
     run_id: int | None = None
-    since: str | None = None
-    until: str | None = None
 
     @property
     def source(self) -> str:
-        """What to count from: the view when a filter needs the swept last_seen or last_run_id, else the table,
-        whose rows of a cause are counted on the cause index alone (the view joins each row to its sync's sweeps)."""
-        return "rejection_state" if self.run_id is not None or self.since else "rejections"
+        """What to count from: the view when a filter needs the swept last_run_id, else the table, whose rows of
+        a cause are counted on the cause index alone (the view joins each row to its sync's sweeps)."""
+        return "rejection_state" if self.run_id is not None else "rejections"
 
     def where(self) -> tuple[str, list]:
         clauses, args = ["r.cause_id = ?"], [self.cause_id]
@@ -212,12 +210,6 @@ class RowScope:
         if self.run_id is not None:
             clauses.append("r.first_run_id <= ? AND r.last_run_id >= ?")
             args += [self.run_id, self.run_id]
-        if self.since:
-            clauses.append("r.last_seen >= ?")
-            args.append(self.since)
-        if self.until:
-            clauses.append("r.first_seen < ?")
-            args.append(self.until)
         return "WHERE " + " AND ".join(clauses), args
 
 

@@ -39,8 +39,8 @@ class Scope:
         return RunFilter(sync_ids=(self.sync_id,) if self.sync_id else (), since=self.since, until=self.until)
 
     def rows_of(self, cause_id: int) -> RowScope:
-        return RowScope(cause_id, sync_id=self.run_sync_id or self.sync_id, run_id=self.run_id, since=self.since,
-                        until=self.until)
+        """The rows behind a cause of the table above: like it, they follow the run picked, not the dates."""
+        return RowScope(cause_id, sync_id=self.run_sync_id or self.sync_id, run_id=self.run_id)
 
 
 def scope_filters(workspace: Workspace, facets: Facets) -> Scope:

@@ -8,6 +8,9 @@ from datetime import datetime
 
 import numpy as np
 
+from sync_core import StateStore
+from sync_core.clock import OffsetClock
+
 
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.main.metric}
@@ -123,6 +126,20 @@ def test_drill_into_a_cause_lists_its_rows_with_a_download(history, open_app):
     [download] = at.get("download_button")
     assert download.proto.label == f"Download all {len(keys):,} rows as CSV (times in UTC)"
     assert at.query_params["cause"] == str(cause_id)
+
+
+def test_a_cause_lists_the_rows_the_table_counts_whatever_the_dates(demo, open_app):
+    """A sync whose last run is older than the default dates still has rows failing now: the table counts them
+    and picking their cause lists them all."""
+    demo.run("iterable-production", dated=OffsetClock(-40 * 86_400))
+    demo.run("iterable-first-namespace")
+    with StateStore(demo.workspace.state_path) as store:
+        [cause] = [c for c in store.current_causes(sync_id="iterable-production") if c.error_class == "expected"]
+    at = open_app(demo.root, "pages/failed_rows.py", cause=cause.cause_id)
+    assert at.selectbox(key="fr_run").value is None  # "Now": the rows not synced as they stand
+    assert len(at.selectbox(key="fr_run").options) == 2  # now, and the one run in the default dates
+    [download] = at.get("download_button")
+    assert download.proto.label == f"Download all {cause.rows:,} rows as CSV (times in UTC)"
 
 
 def test_search_finds_a_record_across_runs_and_the_current_state(history, open_app):
