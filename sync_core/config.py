@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -276,9 +277,9 @@ def _destination(d: _Section) -> DestinationConfig:
     return DestinationConfig(
         name, kind, base_url=base_url,
         api_key=parse_secret_ref(d.data.get("api_key"), d.file, d.key("api_key")),
-        timeout_seconds=float(d.get("timeout_seconds", (int, float), 30.0)),
-        max_attempts=d.get("max_attempts", int, 5),
-        concurrency=d.get("concurrency", int, 2),
+        timeout_seconds=_above_zero(d, "timeout_seconds", float(d.get("timeout_seconds", (int, float), 30.0))),
+        max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
+        concurrency=_positive(d, "concurrency", d.get("concurrency", int, 2)),
         batch_size=_positive(d, "batch_size", d.get("batch_size", int, None)),
         rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
         rate_limits=_rate_limits(d.table("rate_limits", {})))
@@ -287,6 +288,12 @@ def _destination(d: _Section) -> DestinationConfig:
 def _positive(section: _Section, name: str, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise section.error(name, "must be at least 1")
+    return value
+
+
+def _above_zero(section: _Section, name: str, value: float) -> float:
+    if not 0 < value < math.inf:
+        raise section.error(name, f"must be a number of seconds above 0, not {value!r}")
     return value
 
 
