@@ -36,18 +36,25 @@ class Executor:
         self._lock = threading.Lock()
         self._on_retry = on_retry
         self._stop = threading.Event()
+        self._fatal: DestinationError | None = None  # the first fatal error of a deliver()
         self.requests_sent = 0
 
     def call(self, request: Callable[[], T], what: str) -> T:
-        """Run one request with retries on transient errors; the last TransientError escapes."""
+        """Run one request with retries on transient errors; the last TransientError escapes, with its
+        `attempts`. A stop before the first attempt raises `Stopped` (nothing went out); a stop before a retry
+        raises the last error, as the request may have been stored."""
+        last: TransientError | None = None
         for attempt in range(1, self.max_attempts + 1):
             if self._stop.is_set():
-                raise TransientError("Stopped", "the run was stopped before this request was sent")
+                if last is None:
+                    raise TransientError("Stopped", "the run was stopped before this request was sent")
+                raise last
             with self._lock:
                 self.requests_sent += 1
             try:
                 return request()
             except TransientError as exc:
+                exc.attempts, last = attempt, exc
                 if attempt == self.max_attempts:
                     raise
                 delay = self._backoff(attempt, exc.retry_after)
@@ -72,43 +79,60 @@ class Executor:
         them; the steps left when the last result is in run then, even after a fatal error.
 
         Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
-        then are simply not attempted (the caller knows which rows it got results for)."""
-        fatal: DestinationError | None = None
+        then are simply not attempted (the caller knows which rows it got results for). On Ctrl-C nothing
+        more is sent, and the requests in flight are waited for and their results passed on before it is
+        raised again: a stored write is never left without a trace."""
+        self._fatal = None
         source = iter(batches)
         pending: set = set()
         meanwhile = meanwhile if meanwhile is not None else iter(())
         working = True  # steps of `meanwhile` may remain
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
-            while True:
-                while not self._stop.is_set() and len(pending) < self.concurrency * 2:
-                    batch = next(source, None)
-                    if batch is None:
+            try:
+                while True:
+                    while not self._stop.is_set() and len(pending) < self.concurrency * 2:
+                        batch = next(source, None)
+                        if batch is None:
+                            break
+                        pending.add(pool.submit(self._deliver, batch))
+                    if not pending:
                         break
-                    pending.add(pool.submit(self._deliver, batch))
-                if not pending:
-                    break
-                done, pending = wait(pending, timeout=0 if working else None, return_when=FIRST_COMPLETED)
-                if not done:
-                    working = next(meanwhile, _DONE) is not _DONE
-                for future in done:
-                    try:
+                    done, pending = wait(pending, timeout=0 if working else None, return_when=FIRST_COMPLETED)
+                    if not done:
+                        working = next(meanwhile, _DONE) is not _DONE
+                    for future in done:
                         on_result(future.result())
-                    except DestinationError as exc:
-                        self._stop.set()
-                        fatal = fatal or exc
+            except KeyboardInterrupt:
+                self._stop.set()
+                for future in pending:
+                    if not future.cancel():  # already sending
+                        on_result(future.result())
+                raise
+            except BaseException:
+                self._stop.set()
+                for future in pending:
+                    future.cancel()
+                raise
         for _ in meanwhile:
             pass
-        if fatal is not None:
-            raise fatal
+        if self._fatal is not None:
+            raise self._fatal
 
     def _deliver(self, batch: Batch) -> SendResult:
         rows = batch.rows
         try:
             return self.call(lambda: self.destination.send(batch), f"{self.destination.name}: {len(rows)} rows")
+        except DestinationError as exc:  # fatal: no request is sent from now on; this one was refused whole
+            with self._lock:
+                self._fatal = self._fatal or exc
+            self._stop.set()
+            return SendResult()
         except TransientError as exc:
             if exc.code == "Stopped":
                 return SendResult()  # never sent: the caller counts these rows as not attempted
-            message = f"{exc.message} (gave up after {self.max_attempts} attempts; the next run sends it again)"
+            why = (f"gave up after {exc.attempts} attempts" if exc.attempts >= self.max_attempts else
+                   f"the run stopped after {exc.attempts} attempt{'s' if exc.attempts > 1 else ''}")
+            message = f"{exc.message} ({why}; the next run sends it again)"
             return SendResult(rejected=[Rejection(r, exc.code, message, "transient") for r in rows])
         except BatchRejected as exc:
             if len(rows) == 1:

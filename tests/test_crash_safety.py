@@ -71,7 +71,7 @@ def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_th
     sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run", "iterable-production"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert demo.server.wait_for_held(1, timeout=60), "the sync never reached its third batch"
+        assert demo.server.wait_for_held(2, timeout=60), "the sync never had its third and fourth batch in flight"
         sync.send_signal(signal.SIGINT)
     finally:
         demo.sandbox.clear_faults()
@@ -79,6 +79,8 @@ def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_th
         _, err = sync.communicate(timeout=60)
     assert sync.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    # Nothing was sent after Ctrl-C: not the queued batches, nor a retry of the two dropped in flight.
+    assert len(demo.sandbox.requests(endpoint="users/bulkUpdate")) == 4
 
     with StateStore(demo.workspace.state_path) as store:
         [stopped] = store.list_runs()
@@ -86,6 +88,7 @@ def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_th
     assert stopped.status == "interrupted" and stopped.error_class == "transient", stopped.error
     assert "sent again by the next run" in stopped.error
     assert invariant_violations(stopped.counts.as_dict()) == []
+    assert stopped.counts.as_dict()["failed"] == 2 * BATCH  # the two in flight: maybe stored, so sent again
     assert {key.lower() for key in in_snapshot} <= demo.stored()
     rerun = demo.run("iterable-production")
     assert {key.lower() for key in demo.snapshot()} == demo.stored() == existing & demo.valid_emails()

@@ -78,6 +78,33 @@ def test_a_fatal_error_stops_new_requests_and_is_raised():
     assert len(dest.calls) == 3
 
 
+def test_the_rows_a_fatal_error_cut_short_are_kept_not_dropped():
+    """A fatal error in the second half of a split batch keeps the first half's results; a request that went
+    out once and is not retried because of it is left failed, as it may have been stored."""
+    dest = Scripted(poison="k2", fatal_after=2)  # the whole batch is refused, its first half synced, then a 401
+    results = []
+    with pytest.raises(DestinationError, match="401"):
+        Executor(dest, sleep=lambda s: None, concurrency=1).deliver([Batch(rows(4), [""] * 4)], results.append)
+    [result] = results
+    assert [r.key for r in result.synced] == ["k0", "k1"] and result.rejected == []  # k2, k3: not attempted
+
+    class TimeoutThen401:
+        name = "scripted"
+
+        def send(self, batch):
+            if batch.rows[0].key == "k0":
+                raise TransientError("Timeout", "no answer")
+            raise DestinationError(self.name, "HTTP 401 BadApiKey", "Invalid API key", "check the key")
+
+    results = []
+    executor = Executor(TimeoutThen401(), concurrency=2, sleep=lambda s: executor._stop.wait(10))
+    with pytest.raises(DestinationError):
+        executor.deliver([Batch(rows(2), [""] * 2), Batch(rows(4)[2:], [""] * 2)], results.append)
+    failed = {r.row.key: r for res in results for r in res.rejected}
+    assert sorted(failed) == ["k0", "k1"] and {r.default_class for r in failed.values()} == {"transient"}
+    assert "the run stopped after 1 attempt; the next run sends it again" in failed["k0"].message
+
+
 class Gated(Scripted):
     """Holds every request until `gate` opens."""
     def __init__(self, **kwargs):
