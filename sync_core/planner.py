@@ -170,7 +170,8 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
         # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
-        # failed write may have been stored (a timeout), and its rejection must not outlive it.
+        # failed write may have been stored (a timeout), and its rejection must not outlive it. So is a key
+        # refused as a duplicate (no hash) that is unique again.
         con.execute(f"""
             CREATE TABLE planned AS
             SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
@@ -181,7 +182,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
             FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
                   WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)) k
             LEFT JOIN snap s ON s.key = k._key
-            LEFT JOIN (SELECT * FROM rejected WHERE row_hash IS NOT NULL) r ON r.key = k._key""")
+            LEFT JOIN rejected r ON r.key = k._key""")
 
         counts = RunCounts(queried=queried)
         for op, n in con.execute("SELECT _op, COUNT(*) FROM planned GROUP BY _op").fetchall():

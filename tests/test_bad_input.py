@@ -140,3 +140,20 @@ def test_a_key_no_header_can_hold_stops_the_run_and_is_never_shown(synced_once, 
         assert part not in record.error and part not in printed.out + printed.err
         assert part.encode() not in stored
     assert state_of(demo) == before
+
+
+def test_a_key_duplicated_for_a_day_is_cleared_once_unique_again(synced_once):
+    demo = synced_once
+    key = sorted(demo.snapshot())[0]
+    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
+        con.execute("INSERT INTO marketing_contacts SELECT * REPLACE ('Copy' AS first_name) FROM marketing_contacts "
+                    "WHERE email = ?", [key])
+    demo.run("iterable-production")
+    with StateStore(demo.workspace.state_path) as store:
+        assert [r.code for r in store.rejections(key=key)] == ["DuplicatePrimaryKey"]
+    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
+        con.execute("DELETE FROM marketing_contacts WHERE email = ? AND first_name = 'Copy'", [key])
+    fixed = demo.run("iterable-production")
+    with StateStore(demo.workspace.state_path) as store:
+        assert store.rejections(key=key) == []  # no longer counted among the duplicates
+    assert fixed.counts.as_dict()["changed"] >= 1 and key in demo.snapshot()
