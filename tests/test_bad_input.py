@@ -157,3 +157,18 @@ def test_a_key_duplicated_for_a_day_is_cleared_once_unique_again(synced_once):
     with StateStore(demo.workspace.state_path) as store:
         assert store.rejections(key=key) == []  # no longer counted among the duplicates
     assert fixed.counts.as_dict()["changed"] >= 1 and key in demo.snapshot()
+
+
+def test_an_email_padded_with_spaces_syncs_to_its_user(synced_once):
+    demo = synced_once
+    key = sorted(demo.snapshot())[5]
+    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
+        con.execute("UPDATE marketing_contacts SET email = ' ' || email || ' ', lead_score = lead_score + 1 "
+                    "WHERE email = ?", [key])
+    record = demo.run("iterable-production")
+    assert record.counts.as_dict()["failed"] == 0  # before: its whole request, on every run
+    with StateStore(demo.workspace.state_path) as store:
+        assert store.rejections(key=key) == []
+    [user] = [u for u in demo.users() if u["email"] == key]
+    [(score,)] = demo.warehouse(f"SELECT lead_score FROM marketing_contacts WHERE trim(email) = '{key}'")
+    assert user["dataFields"]["leadScore"] == score

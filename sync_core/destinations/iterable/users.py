@@ -113,9 +113,11 @@ class IterableUsers:
             if value is None and self._null[name] == "omit":
                 continue
             fields[name] = iterable_value(value)
+        # The identifier as it was checked and looked up: trimmed (a padded email is invalid to Iterable).
+        ident = str(row.match_value).strip()
         if self.by_user_id:
-            return {"userId": str(row.match_value), "preferUserId": True, "dataFields": fields}
-        return {"email": str(row.match_value), "dataFields": fields}
+            return {"userId": ident, "preferUserId": True, "dataFields": fields}
+        return {"email": ident, "dataFields": fields}
 
     def batches(self, rows: list[PlannedRow]) -> list[Batch]:
         """≤ 1000 users and ≤ 4 MB per request (with room for the envelope)."""
@@ -153,7 +155,7 @@ class IterableUsers:
             if list_name.endswith("UserIds") != self.by_user_id:
                 continue
             for ident in failed.get(list_name) or []:
-                ident = str(ident) if self.by_user_id else str(ident).lower()
+                ident = self.normalize(ident)
                 if ident not in by_ident or ident in refused:
                     continue
                 refused.add(ident)
