@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -85,8 +84,8 @@ class IterableUsers:
         if updated_since is None:
             window = [("range", "All")]
         else:
-            window = [("startDateTime", _iterable_export_time(updated_since)),
-                      ("endDateTime", _iterable_export_time(time.time() + 86_400))]
+            window = [("startDateTime", _iterable_export_time(updated_since)),  # both in the destination's time
+                      ("endDateTime", _iterable_export_time(self.client.limits.clock.now() + 86_400))]
         values = self.client.get_column("/api/export/data.json",
                                         [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
         values = pc.utf8_trim_whitespace(values.drop_null())
