@@ -163,7 +163,7 @@ def cmd_syncs(args) -> int:
     with _store(workspace) as store:
         rows = []
         for sync in workspace.syncs.values():
-            last = store.list_runs(sync_id=sync.id, limit=1)
+            last = store.list_runs(sync_id=sync.id, limit=1, dry_runs=False)
             rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
                          "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
                          "last_run": last[0].to_json() if last else None})
@@ -204,11 +204,11 @@ def cmd_runs(args) -> int:
         print("No runs yet. Start one with `sync-core run SYNC` (see `sync-core syncs`).")
         return 0
     print(f"{'run':>5}  {'sync':<26} {'status':<11} {'started (UTC)':<25} {'queried':>9} {'planned':>8} "
-          f"{'synced':>8} {'expected':>8} {'other':>7} {'failed':>7}")
+          f"{'synced':>8} {'expected':>8} {'invalid':>7} {'other':>7} {'failed':>7}")
     for r in runs:
         c = r.counts.as_dict()
         print(f"{r.id:>5}  {r.sync_id:<26} {r.status:<11} {r.started_at:<25} {c['queried']:>9,} {c['planned']:>8,} "
-              f"{c['synced']:>8,} {c['rejected_expected']:>8,} {c['rejected_other'] + c['invalid']:>7,} "
+              f"{c['synced']:>8,} {c['rejected_expected']:>8,} {c['invalid']:>7,} {c['rejected_other']:>7,} "
               f"{c['failed']:>7,}")
     return 0
 

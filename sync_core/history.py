@@ -89,8 +89,9 @@ def facets(store: StateStore) -> Facets:
 
 
 def latest_runs(store: StateStore) -> dict[str, RunRecord]:
-    """The last run of each sync that has run."""
-    rows = store.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")
+    """The last run of each sync that has run (a dry run is a preview, not the sync's last result)."""
+    rows = store.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN "
+                      "(SELECT MAX(id) FROM runs WHERE NOT dry_run GROUP BY sync_id)")
     return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
 
 

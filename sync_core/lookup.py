@@ -80,5 +80,5 @@ class PendingLookup:
         listed = self.store.save_known_identifiers(self.scope, self._new, exported_at=self.started, full=False,
                                                    known=self.known)
         return listed, (
-            f"Looked up existing records: {len(self.known.idents):,} known, {len(found):,} new or updated since "
-            "the last look-up.")
+            f"Looked up existing records: {len(self._new):,} new since the last look-up ({len(found):,} updated "
+            f"since then), {len(listed):,} known in all.")

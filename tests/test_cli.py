@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from sync_core import StateStore, invariant_violations
+from sync_core import StateStore, history, invariant_violations
 from sync_core.mqr import current_period_start
 
 RUN_FIELDS = {"id", "sync", "status", "started_at", "finished_at", "config_fingerprint", "counts"}
@@ -58,6 +58,21 @@ def test_dry_run_sends_nothing_and_counts_no_mqr(demo):
             - demo.warehouse("SELECT COUNT(*) FROM marketing_contacts WHERE deleted_at IS NULL AND email IS NULL")[0][0] \
             - demo.warehouse("SELECT COUNT(*) - COUNT(DISTINCT email) FROM marketing_contacts "
                              "WHERE deleted_at IS NULL AND email IS NOT NULL")[0][0]
+
+
+def test_a_dry_run_is_not_the_syncs_last_run(demo):
+    cli(demo, "run", "iterable-production")
+    cli(demo, "run", "iterable-production", "--dry-run")
+    [production] = [s for s in json.loads(cli(demo, "syncs", "--json").stdout) if s["id"] == "iterable-production"]
+    assert (production["last_run"]["id"], production["last_run"]["status"]) == (1, "warning")
+    with StateStore(demo.workspace.state_path) as store:
+        assert history.latest_runs(store)["iterable-production"].id == 1  # the dashboard's "last runs"
+    header, *lines = cli(demo, "runs").stdout.splitlines()
+    assert header.split()[-4:] == ["expected", "invalid", "other", "failed"]
+    counts = json.loads(cli(demo, "run-show", "1", "--json").stdout)["counts"]
+    [first] = [line for line in lines if line.split()[0] == "1"]
+    assert [int(v.replace(",", "")) for v in first.split()[-4:]] == [
+        counts["rejected_expected"], counts["invalid"], counts["rejected_other"], counts["failed"]]
 
 
 def test_a_failed_run_exits_non_zero(demo):
