@@ -36,7 +36,9 @@ class Scope:
     until: str
 
     def runs(self) -> RunFilter:
-        return RunFilter(sync_ids=(self.sync_id,) if self.sync_id else (), since=self.since, until=self.until)
+        """The runs the trend draws: of the chosen run's sync when a run is chosen, else of the chosen sync."""
+        sync_id = self.run_sync_id or self.sync_id
+        return RunFilter(sync_ids=(sync_id,) if sync_id else (), since=self.since, until=self.until)
 
     def rows_of(self, cause_id: int) -> RowScope:
         """The rows behind a cause of the table above: like it, they follow the run picked, not the dates."""
@@ -58,10 +60,12 @@ def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
     linked = st.query_params.get("run")
     if linked and linked.isdigit() and int(linked) not in labels:  # a deep link outside the date range still works
         record, _ = data.run_detail(workspace, int(linked))
-        if record:
+        if record and sync_id in (None, record.sync_id):
             labels[record.id] = _run_label(record.id, record.sync_id, record.started_at, record.status)
     options = [NOW] + list(labels)
     seed_from_url("fr_run", "run", int, options)
+    if st.session_state.get("fr_run", NOW) not in options:  # a run of another sync than the one now chosen
+        st.session_state["fr_run"] = NOW
     run_id = st.selectbox("Run", options, key="fr_run",
                           format_func=lambda r: "Now: rows not synced as they stand" if r is NOW else labels[r],
                           help=f"Runs of the chosen sync and dates ({zone_label()}), newest first.")

@@ -84,6 +84,22 @@ def test_each_cause_has_its_trend_over_the_days(history, open_app):
     assert all(len(s) == 3 for s in sparks)
 
 
+def test_a_run_shows_the_trend_of_its_own_sync_and_another_sync_leaves_it(history, open_app):
+    run_id = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
+    at = open_app(history.root, "pages/failed_rows.py", run=run_id)
+    per_day = history.state_sql(
+        "SELECT c.code, r.started_at, rc.rows FROM run_causes rc JOIN runs r ON r.id = rc.run_id "
+        "JOIN causes c ON c.id = rc.cause_id WHERE c.error_class = 'data' AND r.sync_id = 'iterable-production'")
+    real_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    for trace in real_chart["data"]:
+        code = trace["name"].split(": ", 1)[0]
+        days = {datetime.fromisoformat(at_).astimezone().date().isoformat(): n for c, at_, n in per_day if c == code}
+        assert dict(zip(trace["x"], values(trace["y"]))) == days  # not the two syncs added together
+
+    at.selectbox(key="fr_sync").select("iterable-first-namespace").run()
+    assert at.selectbox(key="fr_run").value is None and "run" not in at.query_params
+
+
 def test_filters_by_sync_class_and_dates(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py")
     at.selectbox(key="fr_sync").select("iterable-first-namespace").run()
