@@ -47,6 +47,6 @@ failures.cause_section(failures.EXPECTED, expected, daily, key="fr_expected", ma
 st.subheader("Rows of a cause")
 cause_id = failures.cause_picker(causes)
 if cause_id is not None:
-    failures.cause_rows(workspace, scope, cause_id)
+    failures.cause_rows(workspace, scope, causes[causes["cause_id"] == cause_id].iloc[0])
 else:
     st.caption(f"{len(causes)} causes, {rows(int(causes['rows'].sum()))} in all.")

@@ -9,6 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from . import history
 from .config import Workspace, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
@@ -238,10 +239,9 @@ def cmd_failures(args) -> int:
             if store.get_run(args.run) is None:
                 print(f"error: no run {args.run} (see `sync-core runs`)", file=sys.stderr)
                 return 2
-            causes = [c for c in store.run_causes(args.run)
-                      if args.error_class in (None, c.error_class)]
+            causes = history.run_causes(store, args.run, error_class=args.error_class)
         else:
-            causes = store.current_causes(sync_id=args.sync, error_class=args.error_class)
+            causes = history.current_causes(store, sync_id=args.sync, error_class=args.error_class)
     if args.json:
         print(json.dumps([_cause_json(c) for c in causes], indent=2))
         return 0

@@ -112,11 +112,20 @@ def totals(causes: list[CauseSummary]) -> Totals:
 
 def current_causes(store: StateStore, *, sync_id: str | None = None,
                    error_class: str | None = None) -> list[CauseSummary]:
-    """Causes of the rows not synced as they stand (the current rejection state), largest first.
+    """Causes of the rows not synced as they stand, largest first.
 
-    Rows are counted per cause on the cause index alone: a million rows in about 80 ms, where reading each
-    row's outcome as well takes a second (docs/benchmarks.md, "Page speed"). A cause's outcome is the one its
-    runs recorded; the rare cause recorded with several outcomes is counted row by row."""
+    Most come from the current rejection state, counted per cause on the cause index alone: a million rows in
+    about 80 ms, where reading each row's outcome as well takes a second (docs/benchmarks.md, "Page speed"). A
+    cause's outcome is the one its runs recorded; the rare cause recorded with several outcomes is counted row
+    by row. Invalid keys are the exception: every run finds them all again, they are model rows (a duplicated
+    key is several), and a null key has no state to keep; so they are the latest recording run's, per sync."""
+    invalid = {r["cause_id"] for r in store.read("SELECT DISTINCT cause_id FROM run_causes WHERE outcome = 'invalid'")}
+    return sorted(_state_causes(store, sync_id, error_class, invalid) + _invalid_causes(store, sync_id, error_class),
+                  key=lambda c: (-c.rows, c.cause_id))
+
+
+def _state_causes(store: StateStore, sync_id: str | None, error_class: str | None,
+                  invalid: set[int]) -> list[CauseSummary]:
     clauses, args = [], []
     if sync_id:
         clauses.append("sync_id = ?")
@@ -124,6 +133,8 @@ def current_causes(store: StateStore, *, sync_id: str | None = None,
     if error_class:
         clauses.append("cause_id IN (SELECT id FROM causes WHERE error_class = ?)")
         args.append(error_class)
+    if invalid:
+        clauses.append(f"cause_id NOT IN ({', '.join(str(int(c)) for c in invalid)})")
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     counts = {r["cause_id"]: r["n"] for r in store.read(
         f"SELECT cause_id, COUNT(*) AS n FROM rejections {where} GROUP BY cause_id", args)}
@@ -148,7 +159,29 @@ def current_causes(store: StateStore, *, sync_id: str | None = None,
         for outcome, n in split.items():
             summaries.append(CauseSummary(cause_id, cause["code"], cause["error_class"], cause["template"], outcome,
                                           n, examples))
-    return sorted(summaries, key=lambda c: (-c.rows, c.cause_id))
+    return summaries
+
+
+def _invalid_causes(store: StateStore, sync_id: str | None, error_class: str | None) -> list[CauseSummary]:
+    """The invalid keys of each sync's latest run that recorded them (not a dry run, not one that stopped first)."""
+    latest, args = "SELECT MAX(id) FROM runs WHERE NOT dry_run AND json_extract(phases, '$.record') IS NOT NULL", []
+    if sync_id:
+        latest += " AND sync_id = ?"
+        args.append(sync_id)
+    latest += " GROUP BY sync_id"
+    of_class = ""
+    if error_class:
+        of_class = " AND c.error_class = ?"
+        args.append(error_class)
+    per_cause: dict[int, CauseSummary] = {}
+    for r in store.read("SELECT c.id, c.code, c.error_class, c.template, rc.rows, rc.example_keys FROM run_causes rc "
+                        f"JOIN causes c ON c.id = rc.cause_id WHERE rc.outcome = 'invalid' AND rc.run_id IN ({latest})"
+                        f"{of_class} ORDER BY rc.run_id", args):
+        seen = per_cause.get(r["id"])
+        rows = r["rows"] + (seen.rows if seen else 0)
+        examples = ((seen.example_keys if seen else []) + json.loads(r["example_keys"]))[:EXAMPLES]
+        per_cause[r["id"]] = CauseSummary(r["id"], r["code"], r["error_class"], r["template"], "invalid", rows, examples)
+    return list(per_cause.values())
 
 
 def run_causes(store: StateStore, run_id: int, *, error_class: str | None = None) -> list[CauseSummary]:

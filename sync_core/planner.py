@@ -27,6 +27,8 @@ from .sources import Source
 from .state import StateStore
 from .state.key_state import KeyState
 
+NULL_KEY = "NullPrimaryKey"  # the code of rows whose key is null or empty: no state can be kept for them
+
 
 @dataclass
 class Plan:
@@ -228,7 +230,7 @@ def _invalid_rows(con, key_name: str) -> list[RowProblem]:
                        "WHERE m._key IS NULL OR d.copies IS NOT NULL ORDER BY m.rowid").fetchall()
     for key, copies, ordinal in rows:
         if key is None:
-            problems.append(RowProblem(None, "invalid", "NullPrimaryKey",
+            problems.append(RowProblem(None, "invalid", NULL_KEY,
                                        f"Primary key {key_name} is null or empty (row {ordinal + 1} of the model)",
                                        "data", known_template=f"Primary key {key_name} is null or empty"))
         else:

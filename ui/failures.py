@@ -10,6 +10,7 @@ import streamlit as st
 
 from sync_core import ERROR_CLASSES, Workspace
 from sync_core.history import Facets, RowScope, RunFilter, is_expected
+from sync_core.planner import NULL_KEY
 from ui import charts, data
 from ui.filters import date_range, seed_from_url, sync_ids, sync_label, to_url
 from ui.formatting import (
@@ -159,11 +160,19 @@ def cause_picker(causes: pd.DataFrame) -> int | None:
     return cause_id
 
 
-def cause_rows(workspace: Workspace, scope: Scope, cause_id: int) -> None:
+def cause_rows(workspace: Workspace, scope: Scope, cause: pd.Series) -> None:
+    """The rows of one cause (a row of the causes table): the keys still failing, with a CSV download."""
+    cause_id = int(cause["cause_id"])
+    if cause["code"] == NULL_KEY:
+        _null_key_rows(workspace, scope, int(cause["rows"]))
+        return
     row_scope = scope.rows_of(cause_id)
     frame, total = data.cause_rows(workspace, row_scope)
     where = f"still failing since run {scope.run_id}" if scope.run_id else "not synced as they stand"
     st.markdown(f"**{rows(total)}** {where}" + (f", first {len(frame):,} shown" if total > len(frame) else ""))
+    if cause["outcome"] == "invalid":
+        st.caption(f"Listed by key: each of these keys is in several rows of the model ({rows(int(cause['rows']))} "
+                   "in the table above). Only one of them can be synced: make the key unique in the model.")
     if scope.run_id:
         st.caption("Failed rows are kept as the current state of each key, not one row per run: these are the rows "
                    "of this cause that were failing at this run and have not synced since. The run's own count per "
@@ -181,6 +190,18 @@ def cause_rows(workspace: Workspace, scope: Scope, cause_id: int) -> None:
                        data=lambda: data.cause_rows_csv(str(workspace.state_path), row_scope),
                        file_name=f"cause-{cause_id}-rows.csv", mime="text/csv", icon=":material/download:",
                        on_click="ignore", key="fr_csv")
+
+
+def _null_key_rows(workspace: Workspace, scope: Scope, count: int) -> None:
+    """Rows without a key cannot be listed: no state is kept for them. Say where to find them instead."""
+    syncs = [scope.run_sync_id or scope.sync_id] if (scope.run_sync_id or scope.sync_id) else list(workspace.syncs)
+    models = dict.fromkeys(workspace.models[workspace.syncs[s].model] for s in syncs if s in workspace.syncs)
+    where = f"in run {scope.run_id}" if scope.run_id else "in the latest run of each sync"
+    st.markdown(f"**{rows(count)}** with a null or empty primary key {where}")
+    st.info("A row without a key cannot be synced, listed or followed from run to run: nothing identifies it. "
+            "Find these rows in the warehouse, then give each a key (or leave it out of the model):\n\n"
+            + "\n".join(f"- model `{m.name}`: `SELECT * FROM (<its SQL>) WHERE {m.primary_key} IS NULL OR "
+                        f"trim(CAST({m.primary_key} AS VARCHAR)) = ''`" for m in models), icon=":material/key_off:")
 
 
 def marked_day(scope: Scope, workspace: Workspace):

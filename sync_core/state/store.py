@@ -417,22 +417,6 @@ class StateStore:
             (run_id,)).fetchall()
         return [CauseSummary(*r[:6], json.loads(r[6])) for r in rows]
 
-    def current_causes(self, *, sync_id: str | None = None, error_class: str | None = None) -> list[CauseSummary]:
-        """Causes of the current rejection state (rows not synced as they stand), largest first."""
-        where, args = _filters(sync_id=sync_id, error_class=error_class)
-        rows = self._db.execute(
-            "SELECT c.id, c.code, c.error_class, c.template, r.outcome, COUNT(*) "
-            f"FROM rejections r JOIN causes c ON c.id = r.cause_id {where} "
-            "GROUP BY c.id, r.outcome ORDER BY COUNT(*) DESC", args).fetchall()
-        summaries = []
-        for cause_id, code, error_class_, template, outcome, count in rows:
-            ex_where, ex_args = _filters(sync_id=sync_id, cause_id=cause_id)
-            examples = [k for (k,) in self._db.execute(
-                f"SELECT r.key FROM rejections r JOIN causes c ON c.id = r.cause_id {ex_where} AND r.outcome = ? "
-                f"LIMIT {EXAMPLES_PER_CAUSE}", ex_args + [outcome])]
-            summaries.append(CauseSummary(cause_id, code, error_class_, template, outcome, count, examples))
-        return summaries
-
     def rejections(self, *, sync_id: str | None = None, cause_id: int | None = None, key: str | None = None,
                    limit: int | None = None) -> list[RejectionRecord]:
         where, args = _filters(sync_id=sync_id, cause_id=cause_id, key=key)

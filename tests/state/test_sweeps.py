@@ -100,7 +100,7 @@ def test_row_scopes_see_the_swept_runs(tmp_path):
         swept = run(store, clock)
         swept_at = iso_utc(clock.now())
         third = run(store, clock, problems=[not_found("c@x.io")], sweep=False)
-        [cause] = store.current_causes(sync_id=SYNC)
+        [cause] = history.current_causes(store, sync_id=SYNC)
 
         def keys(**scope) -> tuple[list[str], int]:
             row_scope = RowScope(cause.cause_id, sync_id=SYNC, **scope)

@@ -44,6 +44,7 @@ class Expectation:
     real_from_warehouse: int | None    # null and duplicate keys plus malformed emails (the email-keyed sync)
     first_request_id: int              # the sandbox's request log for this run: ids in (first, last]
     last_request_id: int = 0
+    invalid_rows: int = 0              # model rows whose key is null, empty or duplicated
 
 
 @dataclass
@@ -59,6 +60,11 @@ class History:
         """Independent SQL over the state store (read-only)."""
         with sqlite3.connect(f"file:{self.root / '.sync-state' / 'state.sqlite'}?mode=ro", uri=True) as db:
             return db.execute(sql, args).fetchall()
+
+    def invalid_rows_now(self, sync_id: str | None = None) -> int:
+        """Null, empty and duplicated keys in each sync's latest run, from the warehouse as it stood then."""
+        latest = {e.sync_id: e for _, e in sorted(self.runs.items())}
+        return sum(e.invalid_rows for s, e in latest.items() if sync_id in (None, s))
 
     def sandbox_requests(self, run_id: int, endpoint: str) -> list[dict]:
         e = self.runs[run_id]
@@ -85,14 +91,17 @@ def _expectation(root: Path, sync_id: str, sandbox: SandboxState) -> Expectation
         missing = valid - known
         nulls = sum(1 for e in emails if e is None or not e.strip())
         duplicate_rows = sum(n for e, n in counts.items() if e and e.strip() and n > 1)
-        return Expectation(sync_id, len(missing), missing, missing, nulls + duplicate_rows + len(unique - valid), mark)
+        return Expectation(sync_id, len(missing), missing, missing, nulls + duplicate_rows + len(unique - valid), mark,
+                           invalid_rows=nulls + duplicate_rows)
     rows = _warehouse(root, FIRST_NAMESPACE_KEYS)
     counts = {}
     for email, _ in rows:
         counts[email] = counts.get(email, 0) + 1
     known_ids = {u["userId"] for u in users}
     missing = {(email, uid) for email, uid in rows if email and counts[email] == 1 and uid not in known_ids}
-    return Expectation(sync_id, len(missing), {e for e, _ in missing}, {u for _, u in missing}, None, mark)
+    invalid = sum(n for e, n in counts.items() if not (e and e.strip()) or n > 1)
+    return Expectation(sync_id, len(missing), {e for e, _ in missing}, {u for _, u in missing}, None, mark,
+                       invalid_rows=invalid)
 
 
 @pytest.fixture(scope="session")

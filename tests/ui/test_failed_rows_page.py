@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from sync_core import StateStore
+from sync_core import StateStore, history
 from sync_core.clock import OffsetClock
 
 
@@ -46,13 +46,17 @@ def test_expected_and_real_per_run_equal_independent_counts(history, open_app, c
             assert real == independent.real_from_warehouse
 
 
+KEYED = "c.code NOT IN ('NullPrimaryKey', 'DuplicatePrimaryKey')"  # the state of keys that can be synced
+
+
 def test_now_shows_the_current_rejection_state_split_by_class(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py")
     by_class = dict(history.state_sql("SELECT c.error_class = 'expected', COUNT(*) FROM rejections r "
-                                      "JOIN causes c ON c.id = r.cause_id GROUP BY 1"))
+                                      f"JOIN causes c ON c.id = r.cause_id WHERE {KEYED} GROUP BY 1"))
     shown = metrics(at)
     assert number(shown["Expected (not synced now)"]) == by_class[1]
-    assert number(shown["Real problems (not synced now)"]) == by_class[0]
+    # Keys that cannot be synced count as model rows, as the latest runs found them (a null key has no state).
+    assert number(shown["Real problems (not synced now)"]) == by_class[0] + history.invalid_rows_now() > by_class[0]
 
 
 def test_causes_are_grouped_by_template_with_class_and_kept_apart(history, open_app):
@@ -115,8 +119,8 @@ def test_filters_by_sync_class_and_dates(history, open_app):
     at.selectbox(key="fr_sync").select(None).run()
     at.selectbox(key="fr_class").select("data").run()
     [(n,)] = history.state_sql("SELECT COUNT(*) FROM rejections r JOIN causes c ON c.id = r.cause_id "
-                               "WHERE c.error_class = 'data'")
-    assert number(metrics(at)["Real problems (not synced now)"]) == n > 0
+                               f"WHERE c.error_class = 'data' AND {KEYED}")
+    assert number(metrics(at)["Real problems (not synced now)"]) == n + history.invalid_rows_now() > n > 0
     assert number(metrics(at)["Expected (not synced now)"]) == 0
     assert any("None in this scope" in c.value for c in at.caption)
 
@@ -150,7 +154,7 @@ def test_a_cause_lists_the_rows_the_table_counts_whatever_the_dates(demo, open_a
     demo.run("iterable-production", dated=OffsetClock(-40 * 86_400))
     demo.run("iterable-first-namespace")
     with StateStore(demo.workspace.state_path) as store:
-        [cause] = [c for c in store.current_causes(sync_id="iterable-production") if c.error_class == "expected"]
+        [cause] = [c for c in history.current_causes(store, sync_id="iterable-production") if c.error_class == "expected"]
     at = open_app(demo.root, "pages/failed_rows.py", cause=cause.cause_id)
     assert at.selectbox(key="fr_run").value is None  # "Now": the rows not synced as they stand
     assert len(at.selectbox(key="fr_run").options) == 2  # now, and the one run in the default dates
@@ -184,3 +188,22 @@ def test_search_finds_a_record_across_runs_and_the_current_state(history, open_a
 
     at.text_input(key="fr_term").set_value("nobody@nowhere.example").run()
     assert "No sync has a trace" in at.info[0].value
+
+
+def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history, open_app):
+    [(null_cause,)] = history.state_sql("SELECT id FROM causes WHERE code = 'NullPrimaryKey'")
+    at = open_app(history.root, "pages/failed_rows.py", sync="iterable-production", cause=null_cause)
+    latest = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
+    [(nulls,)] = history.state_sql("SELECT rows FROM run_causes WHERE run_id = ? AND cause_id = ?", (latest, null_cause))
+    assert any(f"**{nulls:,} rows** with a null or empty primary key" in m.value for m in at.markdown)
+    [hint] = [i.value for i in at.info if "cannot be synced, listed or followed" in i.value]
+    assert "model `contacts`: `SELECT * FROM (<its SQL>) WHERE email IS NULL" in hint
+    assert not at.get("download_button")
+
+    [(dup_cause,)] = history.state_sql("SELECT id FROM causes WHERE code = 'DuplicatePrimaryKey'")
+    at = open_app(history.root, "pages/failed_rows.py", sync="iterable-production", cause=dup_cause)
+    [(keys,)] = history.state_sql("SELECT COUNT(*) FROM rejections WHERE sync_id = 'iterable-production' AND "
+                                  "cause_id = ?", (dup_cause,))
+    [download] = at.get("download_button")
+    assert download.proto.label == f"Download all {keys:,} rows as CSV (times in UTC)"
+    assert any("each of these keys is in several rows of the model" in c.value for c in at.caption)
