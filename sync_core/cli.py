@@ -303,8 +303,10 @@ def cmd_demo_advance(args) -> int:
     workspace = _workspace(args)
     for _ in range(args.days):
         s = advance_demo(workspace)
-        print(f"Day {s.day} ({s.as_of:%Y-%m-%d}): {s.new_contacts:,} new contacts, {s.changed_contacts:,} changed, "
-              f"{s.removed_contacts:,} removed; the product created {len(s.product_created_users):,} Iterable users.")
+        # Day 1 is the warehouse as created (its day 0), as `sync-core up` counts the days of its history.
+        print(f"Day {s.day + 1} of the demo (warehouse data as of {s.as_of:%Y-%m-%d}): {s.new_contacts:,} new "
+              f"contacts, {s.changed_contacts:,} changed, {s.removed_contacts:,} removed; the product created "
+              f"{len(s.product_created_users):,} Iterable users.")
     return 0
 
 

@@ -162,7 +162,7 @@ def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
         else:
             change = ""
         date = datetime.fromtimestamp(dated.now(), timezone.utc)
-        print(f"Day {day + 1} of {days} ({date:%Y-%m-%d}){change}", flush=True)
+        print(f"Day {day + 1} of {days} (runs dated {date:%Y-%m-%d}){change}", flush=True)
         for sync_id in workspace.syncs:
             observer = observer_factory()
             record = run_sync(workspace, sync_id, trigger="demo", observer=observer, clock=_WaitingClock(),
