@@ -55,6 +55,14 @@ def test_missing_workspace_is_an_error_with_a_next_step(tmp_path, monkeypatch):
     assert "could not be opened" in at.error[0].value and "sync-core up" in at.info[0].value
 
 
+def test_a_workspace_toml_with_a_mistake_says_to_fix_it_not_to_create_one(demo, monkeypatch):
+    demo.edit_workspace('mode = "update"', 'mode = "updat"')
+    at = app_for(monkeypatch, demo.root)
+    assert "workspace.toml: syncs.iterable-production.mode" in at.error[0].value
+    assert "Fix workspace.toml" in at.info[0].value and "sync-core up" not in at.info[0].value
+    assert any("could not be opened" in c.value for c in at.sidebar.caption)
+
+
 def test_a_broken_state_store_is_an_error_with_a_next_step_not_a_traceback(demo, monkeypatch):
     state = demo.workspace.state_path
     state.parent.mkdir(parents=True, exist_ok=True)

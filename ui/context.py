@@ -6,10 +6,12 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
 from sync_core import SyncCoreError, Workspace, load_workspace
+from sync_core.config import WORKSPACE_FILE
 from ui.errors import problem
 
 WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
@@ -38,13 +40,24 @@ def workspace_dir() -> str:
     return workspace_choice().path
 
 
+def workspace_file_exists(path: str) -> bool:
+    """Whether there is a workspace.toml to fix (else there is no workspace at all)."""
+    chosen = Path(path).expanduser()
+    return (chosen / WORKSPACE_FILE if chosen.is_dir() else chosen).is_file()
+
+
 def current_workspace() -> Workspace:
     """The workspace (read on every run: it takes a millisecond), or a clear error and a stop of this run."""
     choice = workspace_choice()
     try:
         return load_workspace(choice.path)
     except SyncCoreError as exc:
-        problem(f"**The workspace could not be opened.** {exc}",
-                "Create the demo with `sync-core up`, or point the app at a workspace: "
-                "`streamlit run app.py -- --workspace DIR` (or set $" + WORKSPACE_ENV + ").")
+        if workspace_file_exists(choice.path):
+            problem(f"**The workspace could not be opened.** {exc}",
+                    "Fix workspace.toml where the message says, then reload this page "
+                    f"(`sync-core -w {choice.path} syncs` checks it from a terminal).")
+        else:
+            problem(f"**The workspace could not be opened.** {exc}",
+                    "Create the demo with `sync-core up`, or point the app at a workspace: "
+                    "`streamlit run app.py -- --workspace DIR` (or set $" + WORKSPACE_ENV + ").")
         st.stop()

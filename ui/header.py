@@ -6,7 +6,7 @@ import streamlit as st
 
 from sync_core import SyncCoreError, load_workspace
 from ui import data
-from ui.context import WorkspaceChoice
+from ui.context import WorkspaceChoice, workspace_file_exists
 from ui.formatting import zone_label
 
 
@@ -16,7 +16,8 @@ def workspace_header(choice: WorkspaceChoice) -> None:
         try:
             workspace = load_workspace(choice.path)
         except SyncCoreError:
-            st.caption(f"No workspace at `{choice.path}` (chosen by {choice.source}).")
+            state = "A workspace that could not be opened" if workspace_file_exists(choice.path) else "No workspace"
+            st.caption(f"{state} at `{choice.path}` (chosen by {choice.source}).")
             return
         st.markdown(f"### {workspace.name}")
         st.caption(f"Workspace `{workspace.root}`, chosen by {choice.source}.")
