@@ -14,7 +14,7 @@ OUTCOME_BARS = [("synced", "synced", "#2E9E5B"), ("expected", "rejected, expecte
 
 
 def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
-    """Per run, oldest left: its duration coloured by status, and its planned rows by outcome.
+    """Per run, oldest left: its duration coloured by status, and its rows by outcome (planned, and invalid keys).
 
     Runs are categories in time order (the label says when): runs of several syncs minutes apart would
     otherwise draw as hairlines on a time axis."""
@@ -22,7 +22,8 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
     x = [f"#{r} · {w}" for r, w in zip(runs["run"], runs["when"])]
     hover = [f"run {r} · {s}" for r, s in zip(runs["run"], runs["sync"])]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.35, 0.65],
-                        subplot_titles=("Duration (s), coloured by status", "Planned rows by outcome"))
+                        subplot_titles=("Duration (s), coloured by status",
+                                        "Rows by outcome: the planned rows, and the invalid keys"))
     for status, colour in STATUS_COLOURS.items():
         mask = (runs["status"] == status).to_numpy()
         if mask.any():
