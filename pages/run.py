@@ -8,6 +8,7 @@ from ui.context import current_workspace
 from ui.errors import empty, problem
 from ui.filters import seed_from_url, sync_label, to_url
 from ui.formatting import local_text, status_markdown, zone_label
+from ui.tables import COUNT
 
 frame.require_app()
 
@@ -50,7 +51,8 @@ counts, timing = st.columns([3, 2])
 with counts:
     st.subheader("Counts")
     run_view.invariant(record)
-    st.dataframe(run_view.operations_table(record), width="stretch", key="run_operations")
+    table = run_view.operations_table(record)
+    st.dataframe(table, width="stretch", key="run_operations", column_config={c: COUNT for c in table.columns})
 with timing:
     st.subheader("Phases")
     if record.phases:

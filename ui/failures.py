@@ -12,6 +12,7 @@ from sync_core import ERROR_CLASSES, Workspace
 from sync_core.history import Facets, RowScope, RunFilter, is_expected
 from sync_core.planner import NULL_KEY
 from ui import charts, data
+from ui.tables import COUNT
 from ui.filters import date_range, seed_from_url, sync_ids, sync_label, to_url
 from ui.formatting import (
     CLASS_LABELS,
@@ -130,7 +131,7 @@ def cause_section(kind: str, causes: pd.DataFrame, daily: pd.DataFrame, *, key: 
         ids = list(causes["cause_id"])
         st.dataframe(shown, key=key, hide_index=True, width="stretch", on_select=_pick_from(key, ids),
                      selection_mode="single-row", column_config={
-                         "trend": st.column_config.LineChartColumn("rows per day", y_min=0),
+                         "rows": COUNT, "trend": st.column_config.LineChartColumn("rows per day", y_min=0),
                          "message": st.column_config.TextColumn(width="large")})
         picked = daily[daily["cause_id"].isin(ids)]
         if not picked.empty:

@@ -9,6 +9,7 @@ from sync_core import OPERATIONS, OUTCOMES, RunRecord, invariant_violations
 from sync_core.history import is_expected, totals
 from ui.errors import problem
 from ui.formatting import CLASS_LABELS, EXPECTED_HEADING, REAL_HEADING, rows
+from ui.tables import COUNT
 
 NEXT_STEP = {
     "config": "Fix the setup the message names (workspace.toml, a secret, the model), then run the sync again.",
@@ -71,4 +72,4 @@ def causes_split(causes) -> None:
             st.dataframe(pd.DataFrame([{"rows": c.rows, "class": CLASS_LABELS.get(c.error_class, c.error_class),
                                         "outcome": c.outcome, "code": c.code, "message": c.template,
                                         "example keys": ", ".join(c.example_keys)} for c in group]),
-                         hide_index=True, width="stretch", key=f"run_causes_{kind}")
+                         hide_index=True, width="stretch", key=f"run_causes_{kind}", column_config={"rows": COUNT})

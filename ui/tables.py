@@ -8,6 +8,10 @@ import streamlit as st
 from ui.formatting import STATUS_COLOURS, local_times, zone_label
 
 
+COUNT = st.column_config.NumberColumn(format="localized")  # a count of rows: 20,292, not 20292
+COUNT_COLUMNS = ("queried", "planned", "synced", "expected rejections", "not attempted")
+
+
 def runs_table(frame: pd.DataFrame, *, key: str) -> int | None:
     """The runs, newest first; returns the selected run's id."""
     zone = zone_label()
@@ -24,8 +28,9 @@ def runs_table(frame: pd.DataFrame, *, key: str) -> int | None:
                              "run": st.column_config.NumberColumn(format="%d", width="small"),
                              f"started ({zone})": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
                              "duration (s)": st.column_config.NumberColumn(format="%.2f"),
+                             **{name: COUNT for name in COUNT_COLUMNS},
                              "real problems": st.column_config.NumberColumn(
-                                 help="invalid keys + real rejections + failed rows"),
+                                 format="localized", help="invalid keys + real rejections + failed rows"),
                              "counts add up": st.column_config.CheckboxColumn(
                                  help="queried = invalid + unchanged + planned - removed, and planned = the sum of "
                                       "its operations = the sum of its outcomes")})
