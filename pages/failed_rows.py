@@ -6,7 +6,7 @@ from ui import data, failures, frame
 from ui.context import current_workspace
 from ui.errors import empty
 from ui.filters import sync_label
-from ui.formatting import local_times, rows
+from ui.formatting import rows
 from ui.lookup import record_search
 
 frame.require_app()
@@ -38,8 +38,7 @@ if causes.empty:
     st.stop()
 
 runs_in_range = data.runs_frame(workspace, scope.runs())
-days = sorted(set(local_times(runs_in_range["started"]).dt.date)) if not runs_in_range.empty else []
-daily = failures.daily_trend(data.trend_frame(workspace, scope.runs(), scope.error_class), days)
+daily = failures.daily_trend(data.trend_frame(workspace, scope.runs(), scope.error_class), runs_in_range)
 mark = failures.marked_day(scope, workspace)
 failures.cause_section(failures.REAL, real, daily, key="fr_real", marked_day=mark)
 failures.cause_section(failures.EXPECTED, expected, daily, key="fr_expected", marked_day=mark)

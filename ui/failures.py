@@ -100,10 +100,15 @@ def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:
     return f"Run {run_id} · {sync_id} · {local_text(started_at)} · {status}"
 
 
-def daily_trend(trend: pd.DataFrame, days: list) -> pd.DataFrame:
-    """Rows per local day and cause (summed over the scope's runs); a day with runs but no such rows is 0."""
-    if trend.empty:
+def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows per local day and cause: of each sync's last run that day that read its model (an hourly sync's
+    failing rows are not counted 24 times), summed over the syncs; a day with runs but no such rows is 0."""
+    if trend.empty or runs.empty:
         return pd.DataFrame(columns=["cause_id", "label", "day", "rows"])
+    days = sorted(set(local_times(runs["started"]).dt.date))
+    read = runs[runs["queried"] > 0].assign(day=local_times(runs["started"]).dt.date)
+    last_of_day = set(read.groupby(["sync", "day"])["run"].max())
+    trend = trend[trend["run"].isin(last_of_day)]
     frame = trend.assign(day=local_times(trend["started"]).dt.date,
                          label=trend["code"] + ": " + trend["message"].str.slice(0, 60))
     summed = frame.groupby(["cause_id", "label", "day"], as_index=False)["rows"].sum()

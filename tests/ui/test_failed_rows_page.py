@@ -207,3 +207,16 @@ def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history,
     [download] = at.get("download_button")
     assert download.proto.label == f"Download all {keys:,} rows as CSV (times in UTC)"
     assert any("each of these keys is in several rows of the model" in c.value for c in at.caption)
+
+
+def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
+    import pandas as pd
+    from ui.failures import daily_trend
+    runs = pd.DataFrame({"run": [1, 2, 3, 4], "sync": ["a", "a", "b", "a"], "queried": [10, 10, 10, 0],
+                         "started": ["2026-11-28T12:00:00+00:00", "2026-11-28T13:30:00+00:00",
+                                     "2026-11-28T12:30:00+00:00", "2026-11-28T14:00:00+00:00"]})  # one day anywhere
+    trend = pd.DataFrame({"run": [1, 2, 3], "sync": ["a", "a", "b"], "started": runs["started"][:3],
+                          "cause_id": [7, 7, 7], "code": ["X"] * 3, "class": ["data"] * 3, "message": ["m"] * 3,
+                          "outcome": ["rejected"] * 3, "rows": [40, 30, 5]})
+    daily = daily_trend(trend, runs)  # run 4 failed before reading the model: a's day is run 2's
+    assert daily["rows"].tolist() == [35]
