@@ -7,9 +7,11 @@ import json
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 
 from sync_core import StateStore, history
 from sync_core.clock import OffsetClock
+from ui.failures import daily_trend
 
 
 def metrics(at) -> dict[str, str]:
@@ -210,8 +212,6 @@ def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history,
 
 
 def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
-    import pandas as pd
-    from ui.failures import daily_trend
     runs = pd.DataFrame({"run": [1, 2, 3, 4], "sync": ["a", "a", "b", "a"], "queried": [10, 10, 10, 0],
                          "started": ["2026-11-28T12:00:00+00:00", "2026-11-28T13:30:00+00:00",
                                      "2026-11-28T12:30:00+00:00", "2026-11-28T14:00:00+00:00"]})  # one day anywhere
