@@ -54,7 +54,7 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
               "(Ctrl-C stops the dashboard and the sandbox)", flush=True)
         return app.wait()
     except KeyboardInterrupt:
-        print("\nStopping...", flush=True)
+        print("\nStopping the dashboard and the sandbox...", flush=True)  # Streamlit prints its own "Stopping..."
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
