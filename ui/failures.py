@@ -49,7 +49,10 @@ class Scope:
 
 def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
     syncs = [None] + sync_ids(workspace, facets)
-    seed_from_url("fr_sync", "sync", str, syncs)
+    unknown = seed_from_url("fr_sync", "sync", str, syncs)
+    if unknown is not None:
+        st.warning(f"This link names a sync `{unknown}` that this workspace does not have: showing all syncs.",
+                   icon=":material/link_off:")
     sync_col, class_col, dates_col = st.columns([3, 2, 2])
     sync_id = sync_col.selectbox("Sync", syncs, key="fr_sync",
                                  format_func=lambda s: "All syncs" if s is None else sync_label(workspace, s))
@@ -155,7 +158,8 @@ def _pick_from(table_key: str, cause_ids: list[int]):
 def cause_picker(causes: pd.DataFrame) -> int | None:
     by_id = causes.drop_duplicates("cause_id").set_index("cause_id")
     options = list(by_id.index)
-    seed_from_url("fr_cause", "cause", int, options)
+    if seed_from_url("fr_cause", "cause", int, options) is not None:
+        st.caption("The cause this link names has no rows in this scope: choose one below.")
     if st.session_state.get("fr_cause") not in options:
         st.session_state.pop("fr_cause", None)  # a cause of another scope
     cause_id = st.selectbox("Rows of cause", options, index=None, key="fr_cause",

@@ -220,3 +220,10 @@ def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
                           "outcome": ["rejected"] * 3, "rows": [40, 30, 5]})
     daily = daily_trend(trend, runs)  # run 4 failed before reading the model: a's day is run 2's
     assert daily["rows"].tolist() == [35]
+
+
+def test_a_link_to_an_unknown_sync_or_cause_says_so(history, open_app):
+    at = open_app(history.root, "pages/failed_rows.py", sync="nope", cause=999_999)
+    assert any("names a sync `nope` that this workspace does not have" in w.value for w in at.warning)
+    assert at.selectbox(key="fr_sync").value is None  # all syncs
+    assert any("The cause this link names has no rows in this scope" in c.value for c in at.caption)
