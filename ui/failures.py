@@ -179,10 +179,12 @@ def cause_rows(workspace: Workspace, scope: Scope, cause: pd.Series) -> None:
     row_scope = scope.rows_of(cause_id)
     frame, total = data.cause_rows(workspace, row_scope)
     where = f"still failing since run {scope.run_id}" if scope.run_id else "not synced as they stand"
-    st.markdown(f"**{rows(total)}** {where}" + (f", first {len(frame):,} shown" if total > len(frame) else ""))
-    if cause["outcome"] == "invalid":
+    by_key = cause["outcome"] == "invalid"  # a duplicated key: one state row for several model rows
+    what = f"{total:,} key{'' if total == 1 else 's'}" if by_key else rows(total)
+    st.markdown(f"**{what}** {where}" + (f", first {len(frame):,} shown" if total > len(frame) else ""))
+    if by_key:
         st.caption(f"Listed by key: each of these keys is in several rows of the model ({rows(int(cause['rows']))} "
-                   "in the table above). Only one of them can be synced: make the key unique in the model.")
+                   "in the table above). None of them is synced until the key is unique in the model.")
     if scope.run_id:
         st.caption("Failed rows are kept as the current state of each key, not one row per run: these are the rows "
                    "of this cause that were failing at this run and have not synced since. The run's own count per "
@@ -196,7 +198,7 @@ def cause_rows(workspace: Workspace, scope: Scope, cause: pd.Series) -> None:
     shown = shown.rename(columns={"first_seen": f"first seen ({zone})", "last_seen": f"last seen ({zone})",
                                   "times_seen": "times seen", "first_run": "first run", "last_run": "last run"})
     st.dataframe(shown, hide_index=True, width="stretch", key="fr_rows")
-    st.download_button(f"Download all {rows(total)} as CSV (times in UTC)",
+    st.download_button(f"Download all {what} as CSV (times in UTC)",
                        data=lambda: data.cause_rows_csv(str(workspace.state_path), row_scope),
                        file_name=f"cause-{cause_id}-rows.csv", mime="text/csv", icon=":material/download:",
                        on_click="ignore", key="fr_csv")
@@ -206,7 +208,8 @@ def _null_key_rows(workspace: Workspace, scope: Scope, count: int) -> None:
     """Rows without a key cannot be listed: no state is kept for them. Say where to find them instead."""
     syncs = [scope.run_sync_id or scope.sync_id] if (scope.run_sync_id or scope.sync_id) else list(workspace.syncs)
     models = dict.fromkeys(workspace.models[workspace.syncs[s].model] for s in syncs if s in workspace.syncs)
-    where = f"in run {scope.run_id}" if scope.run_id else "in the latest run of each sync"
+    where = (f"in run {scope.run_id}" if scope.run_id else
+             "in its latest run" if scope.sync_id else "in the latest run of each sync")
     st.markdown(f"**{rows(count)}** with a null or empty primary key {where}")
     st.info("A row without a key cannot be synced, listed or followed from run to run: nothing identifies it. "
             "Find these rows in the warehouse, then give each a key (or leave it out of the model):\n\n"

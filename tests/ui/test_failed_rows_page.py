@@ -197,7 +197,8 @@ def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history,
     at = open_app(history.root, "pages/failed_rows.py", sync="iterable-production", cause=null_cause)
     latest = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
     [(nulls,)] = history.state_sql("SELECT rows FROM run_causes WHERE run_id = ? AND cause_id = ?", (latest, null_cause))
-    assert any(f"**{nulls:,} rows** with a null or empty primary key" in m.value for m in at.markdown)
+    assert any(f"**{nulls:,} rows** with a null or empty primary key in its latest run" in m.value
+               for m in at.markdown)
     [hint] = [i.value for i in at.info if "cannot be synced, listed or followed" in i.value]
     assert "model `contacts`: `SELECT * FROM (<its SQL>) WHERE email IS NULL" in hint
     assert not at.get("download_button")
@@ -207,7 +208,7 @@ def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history,
     [(keys,)] = history.state_sql("SELECT COUNT(*) FROM rejections WHERE sync_id = 'iterable-production' AND "
                                   "cause_id = ?", (dup_cause,))
     [download] = at.get("download_button")
-    assert download.proto.label == f"Download all {keys:,} rows as CSV (times in UTC)"
+    assert download.proto.label == f"Download all {keys:,} keys as CSV (times in UTC)"
     assert any("each of these keys is in several rows of the model" in c.value for c in at.caption)
 
 
