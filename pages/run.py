@@ -70,6 +70,10 @@ elif record.dry_run:
           f"Run it for real: `sync-core -w {workspace.root} run {record.sync_id}`.")
 elif record.error and not record.counts.planned:
     empty("This run recorded no rows: it stopped before planning.", "Fix the error above and run the sync again.")
+elif unsent := record.counts.outcome("not_attempted"):
+    empty(f"No failed rows in run {record.id}, but {unsent:,} planned rows were not attempted: "
+          + ("it is still running." if record.status == "running" else "it stopped before sending them."),
+          "The next run sends them" + (", once the error above is fixed." if record.error_class == "config" else "."))
 else:
     empty(f"No failed rows in run {record.id}: every planned row was synced.",
           "Nothing to fix. Run history shows the other runs of this sync.")

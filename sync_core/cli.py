@@ -340,7 +340,7 @@ def _print_run(record: RunRecord, store: StateStore) -> None:
     if causes:
         print("  causes:")
         for cause in causes:
-            print(f"    {cause.rows:>9,}  {cause.error_class:<10} {cause.code}: {cause.template}")
+            print(f"    {cause.rows:>9,}  {cause.error_class:<10} {cause.outcome:<9} {cause.code}: {cause.template}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,10 @@ def test_run_then_read_history_as_json(demo):
     assert [f["code"] for f in failures] == ["NotFound"] and len(failures[0]["example_keys"]) == 5
     real = json.loads(cli(demo, "failures", "--run", str(run["id"]), "--class", "data", "--json").stdout)
     assert {f["code"] for f in real} == {"InvalidEmailAddressError", "DuplicatePrimaryKey", "NullPrimaryKey"}
+    [duplicates] = [f for f in real if f["code"] == "DuplicatePrimaryKey"]
+    assert len(set(duplicates["example_keys"])) == len(duplicates["example_keys"]) > 1  # a key once, not per copy
+    shown = cli(demo, "run-show", str(run["id"])).stdout
+    assert re.search(r"\d+  data\s+invalid\s+DuplicatePrimaryKey", shown)  # the outcome, as `failures` shows it
 
 
 def test_dry_run_sends_nothing_and_counts_no_mqr(demo):

@@ -367,7 +367,7 @@ class StateStore:
             entry = per_cause.setdefault((cause_id, p.outcome), [0, []])
             entry[0] += 1
             if p.key is not None:
-                if len(entry[1]) < EXAMPLES_PER_CAUSE:
+                if len(entry[1]) < EXAMPLES_PER_CAUSE and p.key not in entry[1]:  # a duplicated key: once
                     entry[1].append(p.key)
                 state_rows.append((sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id, run_id,
                                    latest_sweep))

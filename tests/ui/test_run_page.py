@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import duckdb
+
 from sync_core import OPERATIONS, OUTCOMES, invariant_violations
 
 TERM = re.compile(r"([a-z][a-z ]*?) ([\d,]+)")
@@ -85,3 +87,19 @@ def test_a_failed_run_shows_its_error_with_a_next_step(demo, open_app):
     assert f"Run {record.id} stopped" in at.error[0].value and "NO_SUCH_KEY_VARIABLE" in at.error[0].value
     assert "Fix the setup" in at.info[0].value and "sync-core" in at.info[0].value
     assert any("stopped before planning" in i.value for i in at.info)
+
+
+def test_a_run_stopped_before_sending_does_not_claim_its_rows_were_synced(demo, open_app):
+    with duckdb.connect(str(demo.root / "warehouse.duckdb")) as con:  # no bad keys: nothing refused while planning
+        con.execute("DELETE FROM marketing_contacts WHERE email IS NULL OR NOT regexp_full_match(email, '[^@ ]+@[^@ ]+[.][^@ ]+') "
+                    "OR email IN (SELECT email FROM marketing_contacts GROUP BY email HAVING COUNT(*) > 1)")
+    demo.sandbox.add_fault("export/data.json", "unauthorized")
+    record = demo.run("iterable-production")
+    unsent = record.counts.as_dict()["not_attempted"]
+    assert record.status == "failed" and unsent > 0 and record.counts.as_dict()["synced"] == 0
+
+    at = open_app(demo.root, "pages/run.py", run=record.id)
+    texts = [i.value for i in at.info]
+    assert not any("every planned row was synced" in t for t in texts)
+    assert any(f"{unsent:,} planned rows were not attempted: it stopped before sending them" in t for t in texts)
+    assert any("once the error above is fixed" in t for t in texts)
