@@ -86,6 +86,14 @@ def test_a_401_in_the_middle_stops_the_run_with_a_config_error(faulty):
     assert len(faulty.stored()) == 3 * BATCH
 
 
+def test_a_request_refused_whatever_it_holds_stops_the_run_without_splitting(faulty):
+    record, counts = run_with_fault(faulty, "refused", code="NotAllowed")
+    assert record.status == "failed" and record.error_class == "config"
+    assert record.error.startswith("destination 'iterable' answered HTTP 400 NotAllowed")
+    assert len(faulty.sandbox.requests(endpoint="users/bulkUpdate")) <= 2  # the two in flight, neither split
+    assert counts["synced"] == 0 and faulty.snapshot() == set()
+
+
 def demo_snapshot_lower(demo) -> set[str]:
     return {k.lower() for k in demo.snapshot()}
 

@@ -49,6 +49,8 @@ _DELAY = Param(float, lambda v: _is_number(v) and 0 < v < math.inf, "a number of
                required=True)
 _IDENTIFIER = Param(str, lambda v: isinstance(v, str) and v != "", "an email or userId",
                     required=True)
+_CODE = Param(str, lambda v: isinstance(v, str) and v.isidentifier(), "an error code such as NotAllowed",
+              default="NotAllowed")
 
 # kind -> its parameters; what each kind answers is IterableApi's fault effects table.
 KINDS: dict[str, dict[str, Param]] = {
@@ -59,6 +61,7 @@ KINDS: dict[str, dict[str, Param]] = {
     "malformed": {},
     "bad_row": {"identifier": _IDENTIFIER},
     "unauthorized": {},
+    "refused": {"code": _CODE},
     "hold": {},
 }
 _ONLY_ENDPOINT = {"bad_row": "users/bulkUpdate"}  # kinds that make sense on one endpoint only

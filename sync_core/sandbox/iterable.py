@@ -378,6 +378,11 @@ def _unauthorized(api: IterableApi, params: dict, process: Callable[[], Reply]) 
     return error_reply(401, "BadApiKey", "Invalid API key")  # as for a revoked key
 
 
+def _refused(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
+    # A 400 for the request itself, whatever rows it holds (an account setting, a parameter the project refuses).
+    return error_reply(400, params["code"], "The request was refused for this project")
+
+
 def _hold(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
     if api.held.hold():
         raise ConnectionDropped("hold")
@@ -392,6 +397,7 @@ _FAULT_EFFECTS: dict[str, FaultEffect] = {
     "malformed": _malformed,
     "bad_row": _bad_row,
     "unauthorized": _unauthorized,
+    "refused": _refused,
     "hold": _hold,
 }
 

@@ -100,8 +100,12 @@ class IterableClient:
             raise TransientError("RateLimitExceeded", message, _retry_after(response))
         if status >= 500:
             raise TransientError(f"HTTP {status} {code}", message, _retry_after(response))
-        if status in (400, 413):
+        if status == 413 or (status == 400 and code in SPLITTABLE_400):
             raise BatchRejected(code or f"HTTP {status}", message)
+        if status == 400:  # a code no row can cause: splitting would send every row alone, to the same answer
+            raise DestinationError(self.destination, f"HTTP 400 {code}".rstrip(), message,
+                                   f"Iterable refused {method} {path} whatever it held: check what the code says "
+                                   "about the project (for an update-only sync, whether the account allows it)")
         raise DestinationError(self.destination, f"HTTP {status} {code}", message,
                                f"Unexpected answer to {method} {path}; check base_url ({self.base_url})")
 
