@@ -105,7 +105,15 @@ def test_requests_stay_within_1000_users_and_4_mb(server):
     big = [row(f"p{i}@x.io", plan="x" * 10_000) for i in range(900)]
     batches = dest.batches(big)
     assert len(batches) >= 3
-    assert all(len(json.dumps({"users": [dest.user(r) for r in b.rows]})) <= 4 * 1024 * 1024 for b in batches)
+    assert all(len(dest.body(b)) <= 4 * 1024 * 1024 for b in batches)
+    # 999 users whose parts, with one byte each for a separator, fill 4 MB less 1 KB exactly: with their real
+    # ", " separators and the envelope, the body would be 6 bytes over.
+    rows = [row(f"p{i:03d}@x.io", plan="x" * 4000) for i in range(998)]
+    used = sum(len(json.dumps(dest.user(r))) + 1 for r in rows)
+    last = row("p998@x.io", plan="")
+    missing = 4 * 1024 * 1024 - 1024 - used - (len(json.dumps(dest.user(last))) + 1)
+    rows += [row("p998@x.io", plan="x" * missing), row("p999@x.io", plan="x" * 4000)]
+    assert all(len(dest.body(b)) <= 4 * 1024 * 1024 for b in dest.batches(rows))
 
 
 def test_a_bad_key_is_fatal_with_a_hint_and_no_key_in_the_message(server):

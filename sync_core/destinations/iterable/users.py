@@ -123,20 +123,25 @@ class IterableUsers:
         out, current, parts, size = [], [], [], 0
         for row in rows:
             part = json.dumps(self.user(row), default=str)
-            if current and (len(current) >= self.max_rows or size + len(part) + 1 > MAX_BODY_BYTES - 1024):
+            # Each part costs its length and the ", " before it; 1 KB is left for the envelope.
+            if current and (len(current) >= self.max_rows or size + len(part) + 2 > MAX_BODY_BYTES - 1024):
                 out.append(Batch(current, parts))
                 current, parts, size = [], [], 0
             current.append(row)
             parts.append(part)
-            size += len(part) + 1
+            size += len(part) + 2
         if current:
             out.append(Batch(current, parts))
         return out
 
     def send(self, batch: Batch) -> SendResult:
-        body = '{"users": [' + ", ".join(batch.parts) + "]" + (', "updateOnly": true' if self.update_only else "") + "}"
-        answer = self.client.post("/api/users/bulkUpdate", body.encode())
+        answer = self.client.post("/api/users/bulkUpdate", self.body(batch))
         return self._outcomes(batch.rows, answer)
+
+    def body(self, batch: Batch) -> bytes:
+        """The request body: the parts are ASCII JSON (json.dumps escapes the rest), so characters are bytes."""
+        return ('{"users": [' + ", ".join(batch.parts) + "]" + (', "updateOnly": true' if self.update_only else "")
+                + "}").encode()
 
     def _outcomes(self, rows: list[PlannedRow], answer: dict) -> SendResult:
         failed = answer.get("failedUpdates") or {}
