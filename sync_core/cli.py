@@ -162,12 +162,13 @@ def _store(workspace: Workspace) -> StateStore:
 def cmd_syncs(args) -> int:
     workspace = _workspace(args)
     with _store(workspace) as store:
-        rows = []
-        for sync in workspace.syncs.values():
-            last = store.list_runs(sync_id=sync.id, limit=1, dry_runs=False)
-            rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
-                         "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
-                         "last_run": last[0].to_json() if last else None})
+        latest = history.latest_runs(store)  # a dry run is a preview, not a sync's last run
+    rows = []
+    for sync in workspace.syncs.values():
+        last = latest.get(sync.id)
+        rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
+                     "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
+                     "last_run": last.to_json() if last else None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

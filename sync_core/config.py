@@ -211,10 +211,15 @@ class _Section:
         return {k: _Section(self.file, f"{self.key(name)}.{k}", v) for k, v in self.get(name, dict, {}).items()}
 
 
+def workspace_file(path: str | Path) -> Path:
+    """The workspace.toml a path names: the file itself, or the one in the folder."""
+    path = Path(path).expanduser().resolve()
+    return path / WORKSPACE_FILE if path.is_dir() else path
+
+
 def load_workspace(path: str | Path) -> Workspace:
     """Read and validate a workspace (a folder holding workspace.toml, or the file itself)."""
-    path = Path(path).expanduser().resolve()
-    file = path / WORKSPACE_FILE if path.is_dir() else path
+    file = workspace_file(path)
     if not file.exists():
         raise ConfigError(file, "", "no workspace here: create one with `sync-core demo init DIR`, "
                                     "or pass --workspace pointing to a folder holding workspace.toml")

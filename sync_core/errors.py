@@ -2,11 +2,14 @@
 
 
 class SyncCoreError(Exception):
-    """Base class of every error sync_core raises on purpose."""
+    """Base class of every error sync_core raises on purpose. `error_class` is what a run it stops is recorded
+    with: `config` needs the user; `transient` may pass by itself."""
+    error_class = "transient"
 
 
 class ConfigError(SyncCoreError):
     """workspace.toml (or a secret it references) is wrong. Raised before any query runs."""
+    error_class = "config"
 
     def __init__(self, file, key: str, problem: str):
         self.file = str(file)
@@ -18,6 +21,7 @@ class ConfigError(SyncCoreError):
 
 class ModelError(SyncCoreError):
     """A model's SQL could not be translated or run in its source."""
+    error_class = "config"
 
     def __init__(self, model: str, source: str, problem: str):
         self.model = model
@@ -29,6 +33,7 @@ class DestinationError(SyncCoreError):
     """A destination refused the whole run (bad credentials, unreachable host).
 
     `code` is the vendor's code or HTTP status; `hint` says what to check."""
+    error_class = "config"
 
     def __init__(self, destination: str, code: str, message: str, hint: str):
         self.destination = destination
@@ -39,6 +44,7 @@ class DestinationError(SyncCoreError):
 
 class DestinationUnavailable(DestinationError):
     """A destination kept failing past the retries (5xx, timeouts, rate limits): it may pass by itself."""
+    error_class = "transient"
 
 
 class WorkspaceBusyError(SyncCoreError):

@@ -11,7 +11,7 @@ from .config import SyncConfig, Workspace
 from .counts import RunCounts
 from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
-from .errors import ConfigError, DestinationError, DestinationUnavailable, ModelError, SyncCoreError
+from .errors import SyncCoreError
 from .executor import Executor
 from .lookup import PendingLookup
 from .mqr import current_period_start
@@ -169,7 +169,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             store.finish_run(run.run_id, status=run.status(), counts=run.counts, phases=run.phases, notes=run.notes)
         except (SyncCoreError, TransientError) as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
-                             error=str(exc), error_class=_error_class(exc))
+                             error=str(exc), error_class=getattr(exc, "error_class", "transient"))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller turns it into one (`sync-core up`)
             store.finish_run(run.run_id, status="interrupted", counts=run.counts, phases=run.phases, notes=run.notes,
                              error=INTERRUPTED_ERROR, error_class="transient")
@@ -215,9 +215,3 @@ def _count_outcome(problem: RowProblem) -> str:
         return "failed"
     return "rejected_expected" if problem.error_class == "expected" else "rejected_other"
 
-
-def _error_class(exc: BaseException) -> str:
-    """A run-stopping error's class: config errors need the user; the rest may pass by themselves."""
-    if isinstance(exc, DestinationUnavailable):
-        return "transient"
-    return "config" if isinstance(exc, (ConfigError, DestinationError, ModelError)) else "transient"

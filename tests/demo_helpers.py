@@ -64,6 +64,16 @@ class Demo:
         with duckdb.connect(str(self.root / "warehouse.duckdb"), read_only=True) as con:
             return con.execute(sql).fetchall()
 
+    def edit_warehouse(self, sql: str, params=()) -> None:
+        """A change to the warehouse, as the CRM or the product would make it between runs."""
+        with duckdb.connect(str(self.root / "warehouse.duckdb")) as con:
+            con.execute(sql, list(params))
+
+    def rejections(self, key: str, sync_id: str = "iterable-production") -> list:
+        """The key's current rejection state (empty once it synced)."""
+        with StateStore(self.workspace.state_path) as store:
+            return store.rejections(sync_id=sync_id, key=key)
+
     def users(self) -> list[dict]:
         return self.sandbox.users(SANDBOX_PROJECT)
 

@@ -145,30 +145,24 @@ def test_a_key_no_header_can_hold_stops_the_run_and_is_never_shown(synced_once, 
 def test_a_key_duplicated_for_a_day_is_cleared_once_unique_again(synced_once):
     demo = synced_once
     key = sorted(demo.snapshot())[0]
-    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
-        con.execute("INSERT INTO marketing_contacts SELECT * REPLACE ('Copy' AS first_name) FROM marketing_contacts "
-                    "WHERE email = ?", [key])
+    demo.edit_warehouse("INSERT INTO marketing_contacts SELECT * REPLACE ('Copy' AS first_name) FROM marketing_contacts "
+                        "WHERE email = ?", [key])
     demo.run("iterable-production")
-    with StateStore(demo.workspace.state_path) as store:
-        assert [r.code for r in store.rejections(key=key)] == ["DuplicatePrimaryKey"]
-    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
-        con.execute("DELETE FROM marketing_contacts WHERE email = ? AND first_name = 'Copy'", [key])
+    assert [r.code for r in demo.rejections(key)] == ["DuplicatePrimaryKey"]
+    demo.edit_warehouse("DELETE FROM marketing_contacts WHERE email = ? AND first_name = 'Copy'", [key])
     fixed = demo.run("iterable-production")
-    with StateStore(demo.workspace.state_path) as store:
-        assert store.rejections(key=key) == []  # no longer counted among the duplicates
+    assert demo.rejections(key) == []  # no longer counted among the duplicates
     assert fixed.counts.as_dict()["changed"] >= 1 and key in demo.snapshot()
 
 
 def test_an_email_padded_with_spaces_syncs_to_its_user(synced_once):
     demo = synced_once
     key = sorted(demo.snapshot())[5]
-    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
-        con.execute("UPDATE marketing_contacts SET email = ' ' || email || ' ', lead_score = lead_score + 1 "
-                    "WHERE email = ?", [key])
+    demo.edit_warehouse("UPDATE marketing_contacts SET email = ' ' || email || ' ', lead_score = lead_score + 1 "
+                        "WHERE email = ?", [key])
     record = demo.run("iterable-production")
     assert record.counts.as_dict()["failed"] == 0  # before: its whole request, on every run
-    with StateStore(demo.workspace.state_path) as store:
-        assert store.rejections(key=key) == []
+    assert demo.rejections(key) == []
     [user] = [u for u in demo.users() if u["email"] == key]
     [(score,)] = demo.warehouse(f"SELECT lead_score FROM marketing_contacts WHERE trim(email) = '{key}'")
     assert user["dataFields"]["leadScore"] == score

@@ -144,16 +144,13 @@ def test_a_failed_change_that_is_reverted_is_still_sent_again(faulty):
     [(score,)] = demo.warehouse(f"SELECT lead_score FROM marketing_contacts WHERE email = '{key}'")
     assert lead_score_in_sandbox(demo, key) == score and first.counts.as_dict()["failed"] == 0
 
-    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
-        con.execute("UPDATE marketing_contacts SET lead_score = lead_score + 1000 WHERE email = ?", [key])
+    demo.edit_warehouse("UPDATE marketing_contacts SET lead_score = lead_score + 1000 WHERE email = ?", [key])
     record, counts = run_with_fault(demo, "slow", delay=1.0)  # stored, but every answer comes too late
     assert counts["failed"] == 1 and lead_score_in_sandbox(demo, key) == score + 1000
     demo.sandbox.clear_faults()
 
-    with __import__("duckdb").connect(str(demo.root / "warehouse.duckdb")) as con:
-        con.execute("UPDATE marketing_contacts SET lead_score = lead_score - 1000 WHERE email = ?", [key])
+    demo.edit_warehouse("UPDATE marketing_contacts SET lead_score = lead_score - 1000 WHERE email = ?", [key])
     third = demo.run("iterable-production")
     assert third.counts.as_dict()["synced"] == 1 and third.counts.as_dict()["failed"] == 0
     assert lead_score_in_sandbox(demo, key) == score
-    with StateStore(demo.workspace.state_path) as store:
-        assert store.rejections(key=key) == []
+    assert demo.rejections(key) == []

@@ -6,12 +6,11 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
 from sync_core import SyncCoreError, Workspace, load_workspace
-from sync_core.config import WORKSPACE_FILE
+from sync_core.config import workspace_file
 from ui.errors import problem
 
 WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
@@ -42,8 +41,7 @@ def workspace_dir() -> str:
 
 def workspace_file_exists(path: str) -> bool:
     """Whether there is a workspace.toml to fix (else there is no workspace at all)."""
-    chosen = Path(path).expanduser()
-    return (chosen / WORKSPACE_FILE if chosen.is_dir() else chosen).is_file()
+    return workspace_file(path).is_file()
 
 
 def current_workspace() -> Workspace:

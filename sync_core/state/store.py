@@ -245,13 +245,12 @@ class StateStore:
         row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return run_from_row(row) if row else None
 
-    def list_runs(self, *, sync_id: str | None = None, limit: int | None = None,
-                  dry_runs: bool = True) -> list[RunRecord]:
-        clauses, args = [] if dry_runs else ["NOT dry_run"], []
+    def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
+        args: list = []
         if sync_id:
-            clauses.append("sync_id = ?")
+            sql += " WHERE sync_id = ?"
             args.append(sync_id)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         sql += " ORDER BY id DESC"
         if limit:
             sql += " LIMIT ?"

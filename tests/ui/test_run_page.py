@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import duckdb
-
 from sync_core import OPERATIONS, OUTCOMES, invariant_violations
 
 TERM = re.compile(r"([a-z][a-z ]*?) ([\d,]+)")
@@ -90,9 +88,9 @@ def test_a_failed_run_shows_its_error_with_a_next_step(demo, open_app):
 
 
 def test_a_run_stopped_before_sending_does_not_claim_its_rows_were_synced(demo, open_app):
-    with duckdb.connect(str(demo.root / "warehouse.duckdb")) as con:  # no bad keys: nothing refused while planning
-        con.execute("DELETE FROM marketing_contacts WHERE email IS NULL OR NOT regexp_full_match(email, '[^@ ]+@[^@ ]+[.][^@ ]+') "
-                    "OR email IN (SELECT email FROM marketing_contacts GROUP BY email HAVING COUNT(*) > 1)")
+    demo.edit_warehouse(  # no bad keys: nothing refused while planning
+        "DELETE FROM marketing_contacts WHERE email IS NULL OR NOT regexp_full_match(email, '[^@ ]+@[^@ ]+[.][^@ ]+') "
+        "OR email IN (SELECT email FROM marketing_contacts GROUP BY email HAVING COUNT(*) > 1)")
     demo.sandbox.add_fault("export/data.json", "unauthorized")
     record = demo.run("iterable-production")
     unsent = record.counts.as_dict()["not_attempted"]
