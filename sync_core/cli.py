@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sync", metavar="SYNC", help="the sync's id (see `sync-core syncs`)")
     p.add_argument("--full-resync", action="store_true", help="send every row again, ignoring the snapshot")
     p.add_argument("--dry-run", action="store_true", help="plan only: nothing is sent, recorded as synced or counted in MQR")
+    p.add_argument("--allow-removals", action="store_true",
+                   help="accept, this once, a model that returns no rows or removes more than the sync's "
+                        "max_removal_share of the snapshot (a change guard blocks such a run otherwise)")
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     p.set_defaults(handler=cmd_run)
 
@@ -183,14 +186,14 @@ def cmd_run(args) -> int:
     workspace = _workspace(args)
     progress = TerminalProgress()
     record = run_sync(workspace, args.sync, trigger="cli", full_resync=args.full_resync, dry_run=args.dry_run,
-                      observer=progress)
+                      allow_removals=args.allow_removals, observer=progress)
     progress.close()
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
     else:
         with _store(workspace) as store:
             _print_run(record, store)
-    return 1 if record.status == "failed" else 0
+    return 1 if record.status in ("failed", "blocked") else 0
 
 
 def cmd_runs(args) -> int:
@@ -334,6 +337,10 @@ def _print_run(record: RunRecord, store: StateStore) -> None:
           f"+ retried {c['retried']:,}")
     print(f"          = synced {c['synced']:,} + rejected expected {c['rejected_expected']:,} + rejected other "
           f"{c['rejected_other']:,} + failed {c['failed']:,} + not attempted {c['not_attempted']:,}")
+    standing = record.counts
+    if standing.repeated_expected or standing.repeated_other:
+        print(f"  standing: {standing.repeated_other:,} real and {standing.repeated_expected:,} expected rejections "
+              "repeat an earlier run's, for the same cause (not new problems)")
     problems = invariant_violations(c)
     if problems:
         print("  COUNTS DO NOT ADD UP: " + "; ".join(problems))

@@ -105,6 +105,8 @@ class SyncConfig:
     expected_errors: tuple[ExpectedErrorRule, ...]
     # Share of planned rows with real (non-expected) rejections or failures above which the run is `failed`.
     failure_threshold: float = 0.1
+    # Share of the snapshot a run may remove (rows gone from the model) before it is blocked (guards.py).
+    max_removal_share: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
     s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule",
-           "expected_errors", "failure_threshold")
+           "expected_errors", "failure_threshold", "max_removal_share")
     model = s.get("model", str)
     if model not in models:
         raise s.error("model", f"unknown model '{model}' (models: {', '.join(models) or 'none'})")
@@ -388,9 +390,11 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     if not SCHEDULE.match(schedule):
         raise s.error("schedule", f"must be 'manual' or 'every N' with m, h or d (e.g. 'every 24h'), not {schedule!r}")
     threshold = _share(s, "failure_threshold", s.get("failure_threshold", (int, float), 0.1))
+    removal_share = _share(s, "max_removal_share", s.get("max_removal_share", (int, float), 0.2))
     return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,
                       mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
-                      schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold)
+                      schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold,
+                      max_removal_share=removal_share)
 
 
 def _sandbox(s: _Section, root: Path) -> SandboxConfig:

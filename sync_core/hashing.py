@@ -62,7 +62,7 @@ def row_hash_sql(fields: list[tuple[str, str, str]]) -> str:
     for i, (name, column, dtype) in enumerate(fields):
         tag, value = _tagged(quote(column), dtype)
         prefix = ("" if i == 0 else _SEPARATOR) + name + "="
-        parts.append(f"coalesce({_sql_string(prefix + tag)} || {value}, {_sql_string(prefix + 'null')})")
+        parts.append(f"coalesce({sql_string(prefix + tag)} || {value}, {sql_string(prefix + 'null')})")
     return f"md5(concat({', '.join(parts)}))"
 
 
@@ -73,5 +73,5 @@ def key_digest_sql(key: str) -> str:
     return f"CAST((md5_number({key}) & 18446744073709551615) >> 1 AS BIGINT)"
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

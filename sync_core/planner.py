@@ -18,16 +18,17 @@ import pyarrow as pa
 
 from .config import ConfigError, SyncConfig, Workspace
 from .errors import ModelError
-from .destinations.base import IdentifierRule
+from .destinations.base import DestinationObject, IdentifierRule, trimmed_sql
 from .rows import PlannedRow
 from .counts import RunCounts
-from .hashing import key_digest_sql, quote, row_hash_sql
+from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
 from .outcomes import RowProblem
 from .sources import Source
 from .state import StateStore
 from .state.key_state import KeyState
 
 NULL_KEY = "NullPrimaryKey"  # the code of rows whose key is null or empty: no state can be kept for them
+SHARED_IDENTIFIER = "SharedIdentifier"  # rows with different keys naming one destination record
 
 
 @dataclass
@@ -38,17 +39,22 @@ class Plan:
     invalid: list[RowProblem]
     removed_keys: list[str]
     gone_rejection_keys: list[str]  # keys with a rejection state that the model no longer returns
+    invalid_synced_keys: list[str]  # keys of the snapshot whose rows are invalid now: they leave it
     notes: list[str]
     _con: duckdb.DuckDBPyConnection = field(repr=False)
     _columns: list[str] = field(repr=False)
-    _checked: bool = field(default=False, repr=False)  # check_identifiers has run
+    _types: dict[str, str] = field(repr=False)  # column -> DuckDB type
+    _checked: bool = field(default=False, repr=False)  # check_rows has run
     _repeat_causes: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def check_identifiers(self, rule: IdentifierRule, existing: pa.Array | None) -> dict[str, int]:
+    def check_rows(self, destination: DestinationObject, existing: pa.Array | None) -> dict[str, int]:
         """Refuse, set-wise, planned rows whose identifier is empty, malformed, or (when `existing` is given)
-        unknown to the destination; returns the number refused per kind."""
+        unknown to the destination, and rows holding a value the destination cannot take; returns the number
+        refused per kind (REFUSALS)."""
+        rule = destination.identifier_rule()
         ident = rule.normalize_sql.format(value=quote(self.sync.match_column.lower()))
         invalid = f"NOT regexp_full_match(_ident, '{rule.valid_pattern}')" if rule.valid_pattern else "FALSE"
+        unsendable = self._unsendable_sql(destination)
         self._con.register("existing", pa.table({"ident": existing if existing is not None
                                                  else pa.array([], pa.string())}))
         # NOT IN over the list: a semi join, without the DISTINCT a join would need (0.3 s against 0.5 s for
@@ -57,14 +63,25 @@ class Plan:
                      else "FALSE")
         self._con.execute(f"""
             CREATE OR REPLACE TABLE checked AS
-            SELECT p.*, CASE WHEN _ident IS NULL OR _ident = '' THEN 'missing' WHEN {invalid} THEN 'invalid'
-                             WHEN {not_found} THEN 'not_found' END AS _refusal
-            FROM (SELECT planned.*, {ident} AS _ident FROM planned JOIN model_rows m ON m.rowid = planned._ord
-                  WHERE _op <> 'unchanged') p""")
+            SELECT p.*, CASE WHEN _ident IS NULL OR _ident = '' THEN 'missing'
+                             WHEN {invalid} THEN 'invalid' WHEN {not_found} THEN 'not_found'
+                             WHEN _unsendable IS NOT NULL THEN 'unsendable' END AS _refusal
+            FROM (SELECT planned.*, {ident} AS _ident, {unsendable} AS _unsendable
+                  FROM planned JOIN model_rows m ON m.rowid = planned._ord WHERE _op <> 'unchanged') p""")
         self._con.unregister("existing")
         self._checked = True
         return dict(self._con.execute("SELECT _refusal, COUNT(*) FROM checked WHERE _refusal IS NOT NULL "
                                       "GROUP BY ALL").fetchall())
+
+    def _unsendable_sql(self, destination: DestinationObject) -> str:
+        """The first mapped field whose value the destination cannot take, as `field<US>value`, else NULL."""
+        cases = []
+        for m in self.sync.mappings:
+            column = "m." + quote(m.column.lower())
+            refused = destination.unsendable_sql(column, self._types[m.column.lower()])
+            if refused is not None:
+                cases.append(f"WHEN {refused} THEN {sql_string(m.field + _DETAIL_SEPARATOR)} || CAST({column} AS VARCHAR)")
+        return f"CASE {' '.join(cases)} END" if cases else "CAST(NULL AS VARCHAR)"
 
     def repeated_refusals(self, causes: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
         """Per refusal kind, the retried rows refused for the same cause (id in `causes`) as last time:
@@ -85,26 +102,28 @@ class Plan:
         return f"_refusal = '{kind}' AND _op = 'retried' AND _prev_cause = {int(cause_id)}"
 
     def refused(self, batch_rows: int = 50_000) -> Iterator[list[tuple[str, PlannedRow]]]:
-        """(kind, row) of the rows check_identifiers refused, less the repeats counted by repeated_refusals;
-        their values are not loaded (nothing is sent)."""
+        """(kind, row) of the rows check_rows refused, less the repeats counted by repeated_refusals; their
+        values are not loaded (nothing is sent), except the refused field of an `unsendable` row."""
         match = quote(self.sync.match_column.lower())
         repeats = " OR ".join(f"({self._repeat_filter(k, c)})" for k, c in self._repeat_causes.items()) or "FALSE"
         # A cursor of its own: this stream is read while rows() streams the rows to send.
         with self._con.cursor() as cursor:
-            reader = cursor.sql(f"SELECT c._refusal, c._key, c._op, c._hash, m.{match} FROM checked c "
+            reader = cursor.sql(f"SELECT c._refusal, c._key, c._op, c._hash, m.{match}, "
+                                f"CASE WHEN c._refusal = 'unsendable' THEN c._unsendable END, c._prev_cause "
+                                f"FROM checked c "
                                 f"JOIN model_rows m ON m.rowid = c._ord WHERE c._refusal IS NOT NULL "
                                 f"AND NOT ({repeats}) ORDER BY c._ord").to_arrow_reader(batch_rows)
             for batch in reader:
-                kinds, keys, ops, hashes, matches = (c.to_pylist() for c in batch.columns)
-                yield [(kind, PlannedRow(key, op, h, m, {}))
-                       for kind, key, op, h, m in zip(kinds, keys, ops, hashes, matches)]
+                kinds, keys, ops, hashes, matches, details, causes = (c.to_pylist() for c in batch.columns)
+                yield [(kind, PlannedRow(key, op, h, m, dict([d.split(_DETAIL_SEPARATOR, 1)]) if d else {}, cause))
+                       for kind, key, op, h, m, d, cause in zip(kinds, keys, ops, hashes, matches, details, causes)]
 
     def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
         """The added, changed and retried rows to send, in model order, a batch at a time."""
         mappings = self.sync.mappings
         cols = ", ".join("m." + quote(c) for c in self._columns)
         table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged'")
-        reader = self._con.sql(f"SELECT t._key, t._op, t._hash, {cols} FROM {table} t "
+        reader = self._con.sql(f"SELECT t._key, t._op, t._hash, t._prev_cause, {cols} FROM {table} t "
                                f"JOIN model_rows m ON m.rowid = t._ord WHERE {to_send} ORDER BY t._ord"
                                ).to_arrow_reader(batch_rows)
         match_column = self.sync.match_column.lower()
@@ -112,7 +131,8 @@ class Plan:
             out = []
             for record in batch.to_pylist():
                 values = {m.field: record[m.column.lower()] for m in mappings}
-                out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values))
+                out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values,
+                                      record["_prev_cause"]))
             yield out
 
     def key_digests(self, already_counted: pa.Array | None = None) -> list[int]:
@@ -130,8 +150,10 @@ class Plan:
         self._con.close()
 
 
-def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema) -> None:
-    """Every column the sync reads must exist in the model: a config error, named by its key, before the query."""
+def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
+                  destination: DestinationObject | None = None) -> None:
+    """Every column the sync reads must exist in the model, with a type the destination can take: a config
+    error, named by its key, before the query."""
     model = workspace.models[sync.model]
     names = [f.name for f in schema]
     listed = ", ".join(names)
@@ -146,15 +168,24 @@ def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema) -> 
         if m.column.lower() not in names:
             raise ConfigError(f, f"syncs.{sync.id}.mappings[{i}].column",
                               f"column '{m.column}' is not returned by model '{model.name}' (columns: {listed})")
+        refused = destination.unsupported_type(schema.field(m.column.lower()).type) if destination else None
+        if refused:
+            raise ConfigError(f, f"syncs.{sync.id}.mappings[{i}].column",
+                              f"column '{m.column}' of model '{model.name}' is a {refused}, which "
+                              f"{sync.destination} cannot store as it is: convert it in the model's SQL "
+                              "(to text or JSON with TO_VARCHAR / TO_JSON, or to a number)")
 
 
 def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore,
-               key_state: KeyState | None = None, *, full_resync: bool = False,
+               key_state: KeyState | None = None, *, full_resync: bool = False, resend: pa.Array | None = None,
+               destination: DestinationObject | None = None,
                columns_checked: Callable[[], None] | None = None) -> Plan:
-    """The plan of a run, against `key_state` (the sync's current one when not given). `columns_checked` is
-    called once the model's columns are known good, before the query's long part."""
+    """The plan of a run, against `key_state` (the sync's current one when not given). `resend` are keys of
+    the snapshot to send again though unchanged (the rest of an interrupted full resync). `destination`
+    decides which column types it takes and which rows name one of its records. `columns_checked` is called
+    once the model's columns are known good, before the query's long part."""
     model = workspace.models[sync.model]
-    check_columns(workspace, sync, source.schema(model))
+    check_columns(workspace, sync, source.schema(model), destination)
     if columns_checked is not None:
         columns_checked()
     key_state = key_state or store.key_state(sync.id)
@@ -165,12 +196,14 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
-        _load_model(con, source, model, sync, columns)
+        types = _load_model(con, source, model, sync, columns)
         queried = con.execute("SELECT COUNT(*) FROM model_rows").fetchone()[0]
         con.execute("CREATE TABLE duplicates AS SELECT _key, COUNT(*) AS copies FROM model_rows "
                     "WHERE _key IS NOT NULL GROUP BY _key HAVING COUNT(*) > 1")
+        _find_shared_identifiers(con, sync, destination.identifier_rule() if destination else None)
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
+        con.register("resend", pa.table({"key": resend if resend is not None else pa.array([], pa.string())}))
         # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
         # failed write may have been stored (a timeout), and its rejection must not outlive it. So is a key
         # refused as a duplicate (no hash) that is unique again.
@@ -179,10 +212,12 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
             SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
                 WHEN s.key IS NULL THEN 'added'
-                WHEN s.row_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)} THEN 'changed'
+                WHEN s.row_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)} OR k._key IN (SELECT key FROM resend)
+                    THEN 'changed'
                 ELSE 'unchanged' END AS _op
             FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
-                  WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)) k
+                  WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)
+                  AND _key NOT IN (SELECT _key FROM shared)) k
             LEFT JOIN snap s ON s.key = k._key
             LEFT JOIN rejected r ON r.key = k._key""")
 
@@ -192,8 +227,11 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                 counts.unchanged = n
             else:
                 counts.plan(op, n)
-        invalid = _invalid_rows(con, model.primary_key)
+        invalid = _invalid_rows(con, model.primary_key, sync)
         counts.invalid = len(invalid)
+        invalid_synced = [k for (k,) in con.execute(
+            "SELECT key FROM snap WHERE key IN (SELECT _key FROM duplicates UNION ALL SELECT _key FROM shared)"
+        ).fetchall()]
         present = "SELECT _key FROM model_rows WHERE _key IS NOT NULL"
         removed = [k for (k,) in con.execute(f"SELECT key FROM snap WHERE key NOT IN ({present}) ORDER BY key").fetchall()]
         counts.plan("removed", len(removed))
@@ -201,31 +239,65 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
 
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
-        return Plan(sync, fingerprint, counts, invalid, removed, gone, notes, con, columns)
+        return Plan(sync, fingerprint, counts, invalid, removed, gone, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
         raise
 
 
-def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: SyncConfig, columns: list[str]) -> None:
+def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: SyncConfig,
+                columns: list[str]) -> dict[str, str]:
     """model_rows: the columns the sync reads, and each row's key, hash and MQR digest, computed as the rows
-    arrive (one pass: 1M rows in 3.5 s here, against 4.6 s for a copy and then a pass to hash it)."""
+    arrive (one pass: 1M rows in 3.5 s here, against 4.6 s for a copy and then a pass to hash it). Returns the
+    DuckDB type of each column read."""
     with source.scan(con, model) as rows:
         types = {name.lower(): (name, dtype) for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {rows}").fetchall()}
         hashed = [("@match:" + sync.match_field, *types[sync.match_column.lower()])]
         hashed += [(m.field, *types[m.column.lower()]) for m in sync.mappings]
         selected = ", ".join(f"{quote(types[c][0])} AS {quote(c)}" for c in columns)
-        key = f"NULLIF(trim(CAST({quote(types[model.primary_key.lower()][0])} AS VARCHAR)), '')"
+        key = f"NULLIF({trimmed_sql(quote(types[model.primary_key.lower()][0]))}, '')"
         try:
             con.execute(f"CREATE TABLE memory.main.model_rows AS SELECT {selected}, {key} AS _key, "
                         f"{row_hash_sql(hashed)} AS _hash, {key_digest_sql(key)} AS _digest FROM {rows}")
         except duckdb.Error as exc:
             message = str(exc).strip().splitlines()[0]
             raise ModelError(model.name, model.source, f"query failed: {message}") from None
+    return {c: types[c][1] for c in columns}
 
 
-def _invalid_rows(con, key_name: str) -> list[RowProblem]:
+def _find_shared_identifiers(con, sync: SyncConfig, rule: IdentifierRule | None) -> None:
+    """shared(_key, _ident, _keys): rows whose keys differ but name one record as the destination compares
+    identifiers (Bob@x.io and bob@x.io are one Iterable user). Sending both would store one row's values and
+    call both synced, so none of them is sent until one row names the record."""
+    if rule is None:
+        con.execute("CREATE TABLE shared (_key VARCHAR, _ident VARCHAR, _keys VARCHAR[])")
+        return
+    ident = rule.normalize_sql.format(value=quote(sync.match_column.lower()))
+    # Grouped first by a 64-bit hash of the identifier, then by the text of the few candidates: 1M rows in
+    # 0.5 s here, against 0.8 s grouping the text of every row. (DuckDB's hash() is not stable across
+    # releases, so it is never stored.)
+    con.execute(f"""
+        CREATE TABLE shared AS
+        WITH idents AS (SELECT _key, {ident} AS _ident FROM model_rows
+                        WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)),
+        clashes AS (SELECT hash(_ident) AS h FROM idents WHERE _ident <> '' GROUP BY h HAVING COUNT(*) > 1),
+        candidates AS (SELECT * FROM idents WHERE hash(_ident) IN (SELECT h FROM clashes)),
+        named AS (SELECT _ident, list(_key ORDER BY _key) AS _keys FROM candidates GROUP BY _ident
+                  HAVING COUNT(*) > 1)
+        SELECT c._key, c._ident, n._keys FROM candidates c JOIN named n USING (_ident)""")
+
+
+def _invalid_rows(con, key_name: str, sync: SyncConfig) -> list[RowProblem]:
     problems = []
+    label = sync.match_field
+    for key, ident, keys in con.execute("SELECT _key, _ident, _keys FROM shared ORDER BY _ident, _key").fetchall():
+        listed = ", ".join(f"'{k}'" for k in keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        problems.append(RowProblem(key, "invalid", SHARED_IDENTIFIER,
+                                   f"Rows with keys {listed} name one record in {sync.destination} ({label} "
+                                   f"'{ident}'); none of them is synced until one row names it",
+                                   "data", known_template=f"Rows with different keys name one record in "
+                                                          f"{sync.destination} ({label} '<{label}>'); none of "
+                                                          "them is synced until one row names it"))
     rows = con.execute("SELECT m._key, d.copies, m.rowid FROM model_rows m LEFT JOIN duplicates d USING (_key) "
                        "WHERE m._key IS NULL OR d.copies IS NOT NULL ORDER BY m.rowid").fetchall()
     for key, copies, ordinal in rows:
@@ -253,3 +325,6 @@ def _config_notes(store: StateStore, sync: SyncConfig, fingerprint: str, counts:
         notes.append(f"The sync's config changed since the last synced rows (fingerprint {previous} -> {fingerprint}): "
                      f"{counts.operation('changed'):,} rows will be resent because their mapped values now differ.")
     return notes
+
+
+_DETAIL_SEPARATOR = "\x1f"  # between a refused field's name and its value's text

@@ -13,3 +13,4 @@ class PlannedRow:
     row_hash: str
     match_value: Any
     values: dict[str, Any]  # destination field -> value (None = null)
+    prev_cause: int | None = None  # the cause of the row's current rejection, if it has one

@@ -13,6 +13,7 @@ from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
 from .errors import SyncCoreError
 from .executor import Executor
+from .guards import RunBlocked, check_change_guards
 from .lookup import PendingLookup
 from .mqr import current_period_start
 from .outcomes import RowProblem, classify
@@ -59,13 +60,18 @@ class _Run:
                           rejection.row.row_hash, rejection.template)
 
     def commit(self, synced: list[PlannedRow], rejected: list[Rejection]) -> None:
-        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction."""
+        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction, and rows
+        whose record the destination does not hold leave it."""
         problems = [self.problem(r) for r in rejected]
-        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems)
+        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems,
+                            removed=[r.row.key for r in rejected if r.record_missing])
         for row in synced:
             self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
-            self.counts.settle(rejection.row.operation, _count_outcome(p))
+            outcome = _count_outcome(p)
+            self.counts.settle(rejection.row.operation, outcome)
+            if rejection.row.operation == "retried" and rejection.row.prev_cause == self._cause_id(p):
+                self.counts.repeat(outcome)
         self.save_progress()
 
     def save_progress(self) -> None:
@@ -99,7 +105,7 @@ class _Run:
             return {}
         causes = {}
         for kind in REFUSALS:
-            sample = self.problem(destination.refusal(kind, PlannedRow("", "retried", "", "x", {})))
+            sample = self.problem(destination.refusal(kind, PlannedRow("", "retried", "", "x", {"<field>": "<value>"})))
             causes[kind] = (self.store.cause_id(sample.code, sample.error_class, sample.template), sample)
         return causes
 
@@ -108,10 +114,11 @@ class _Run:
 
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
-             dry_run: bool = False, observer: RunObserver | None = None, clock: Clock | None = None,
-             dated: Clock | None = None) -> RunRecord:
+             dry_run: bool = False, allow_removals: bool = False, observer: RunObserver | None = None,
+             clock: Clock | None = None, dated: Clock | None = None) -> RunRecord:
     """Run a sync and return its record. Errors the user must fix are recorded on the run (status `failed`,
-    with the error and its class) and returned, not raised; only an unknown sync id raises.
+    with the error and its class) and returned, not raised; only an unknown sync id raises. A change guard
+    (guards.py) records the run as `blocked` before anything changes; `allow_removals` accepts its change.
 
     `clock` is where rate limits, backoff and look-ups take their time: the destination's own (tests pass a
     scaled or manual one, shared with the sandbox). `dated` gives the time the run's records carry and the
@@ -139,21 +146,36 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
 
             with run.phase("query"):
                 key_state = store.key_state(sync.id)
+                resync_from = store.resync_in_progress(sync.id)
+                resend = store.confirmed_before(sync.id, resync_from) if resync_from and not full_resync else None
                 plan = build_plan(workspace, sync, open_source(workspace.sources[workspace.models[sync.model].source]),
-                                  store, key_state, full_resync=full_resync, columns_checked=start_lookup)
+                                  store, key_state, full_resync=full_resync, resend=resend, destination=destination,
+                                  columns_checked=start_lookup)
             run.counts, run.notes, run.fingerprint = plan.counts, plan.notes, plan.fingerprint
-            for note in plan.notes:
+            if resend is not None:
+                run.notes.append(f"Continuing the full resync started by run {resync_from}, which did not finish: "
+                                 f"{len(resend):,} rows confirmed before it are sent again.")
+            for note in run.notes:
                 observer.note(note)
+            try:
+                check_change_guards(sync.id, plan.counts, key_state.snapshot.num_rows, sync.max_removal_share,
+                                    allow_removals=allow_removals)
+            except RunBlocked as exc:
+                if not dry_run:
+                    raise
+                run.notes.append(f"A run would be blocked. {exc}")
             if dry_run:
                 store.finish_run(run.run_id, status="planned", counts=run.counts, phases=run.phases, notes=run.notes)
                 return store.get_run(run.run_id)
+            if full_resync:  # owed until a run has tried every row: an interrupted one is continued by the next
+                store.start_resync(sync.id, run.run_id)
             with run.phase("record"):
                 model = workspace.models[sync.model]
                 period = current_period_start(workspace.mqr.billing_period_start_day,
                                               datetime.fromtimestamp(dated.now(), timezone.utc)).isoformat()
                 counted = store.mqr_digests(period, model.entity)
                 store.record_queried(period, model.entity, plan.key_digests(counted.digests), run.run_id, counted)
-                run.commit_changes(problems=plan.invalid)
+                run.commit_changes(problems=plan.invalid, removed=plan.invalid_synced_keys)
             existing = None
             if lookup is not None:
                 with run.phase("lookup"):  # the wait for the export, if it is still running
@@ -165,8 +187,13 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
                 run.commit_changes(removed=plan.removed_keys, forgotten=plan.gone_rejection_keys)
                 run.counts.settle("removed", "synced", len(plan.removed_keys))
                 store.sweep_rejections(sync.id, run.run_id)  # every planned row was tried: see the method
+                if resync_from or full_resync:
+                    store.finish_resync(sync.id)
                 store.save_key_state(key_state, run.changes)
             store.finish_run(run.run_id, status=run.status(), counts=run.counts, phases=run.phases, notes=run.notes)
+        except RunBlocked as exc:  # before anything was recorded: the run only reports its plan
+            store.finish_run(run.run_id, status="blocked", counts=run.counts, phases=run.phases, notes=run.notes,
+                             error=str(exc), error_class=exc.error_class)
         except (SyncCoreError, TransientError) as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
                              error=str(exc), error_class=getattr(exc, "error_class", "transient"))
@@ -186,12 +213,13 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
 
 def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> None:
     """Refuse, without a call, rows whose identifier is empty, malformed or unknown; then send the rest."""
-    plan.check_identifiers(destination.identifier_rule(), existing)
+    plan.check_rows(destination, existing)
     causes = run.refusal_causes(destination)
     for kind, (rows, examples) in plan.repeated_refusals({k: c for k, (c, _) in causes.items()}).items():
         cause_id, sample = causes[kind]
         run.store.count_repeats(run.run_id, cause_id, sample.outcome, rows, examples)
         run.counts.settle("retried", _count_outcome(sample), rows)
+        run.counts.repeat(_count_outcome(sample), rows)
     run.save_progress()  # before any request: a run killed from here on shows what it had not attempted
     # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
     # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
@@ -204,7 +232,7 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> N
 def _record(run: _Run, destination, result) -> None:
     run.commit(result.synced, result.rejected)
     # Records the destination says are gone (deleted since the look-up) leave the known identifiers.
-    gone = [r.row.match_value for r in result.rejected if r.code == "NotFound"]
+    gone = [r.row.match_value for r in result.rejected if r.record_missing]
     if gone and destination.lookup_scope is not None:
         run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in gone])
 

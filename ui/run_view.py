@@ -14,6 +14,7 @@ from ui.tables import COUNT
 NEXT_STEP = {
     "config": "Fix the setup the message names (workspace.toml, a secret, the model), then run the sync again.",
     "transient": "Run the sync again: rows it had not confirmed are sent by the next run.",
+    "data": "Fix the model or the rows the message names (or accept the change as it says), then run the sync again.",
     "internal": "This is a bug in sync-core: report the message. The next run starts from the last confirmed batch.",
 }
 
@@ -42,6 +43,11 @@ def invariant(record: RunRecord) -> None:
     for (term, text), marker in zip(lines, ("queried", "added + changed", "synced + rejected")):
         holds = not any(marker in b for b in broken)  # which identity each message of invariant_violations is about
         st.markdown(f"{':green[✓]' if holds else ':red[✗]'} **{term}** {text}")
+    standing = record.counts
+    if standing.repeated_other or standing.repeated_expected:
+        st.caption(f"Standing: {standing.repeated_other:,} real and {standing.repeated_expected:,} expected rejections "
+                   "repeat an earlier run's, for the same cause. They are not new problems: the status weighs the "
+                   "new ones against the rows planned, and all of them against the rows queried.")
     if broken:
         problem("**These counts do not add up:** " + "; ".join(broken),
                 "This is a bug in sync-core's bookkeeping: report the run id. Rows are not lost: rows not confirmed "

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from ..hashing import sql_string
 from ..rows import PlannedRow
 
 
@@ -34,18 +35,59 @@ class Rejection:
     message: str
     default_class: str  # before the sync's expected-error rules: data | config | transient
     template: str | None = None  # the message with its values replaced, when the destination knows its shape
+    record_missing: bool = False  # the destination holds no record for the row (not found): it leaves the snapshot
+
+
+# What "trimmed" means for keys and identifiers, in SQL and in Python alike (str.strip() without arguments
+# also strips Unicode spaces, which DuckDB's trim does not: the two must agree, or a key checked in SQL is sent
+# otherwise by Python).
+WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+def trimmed_sql(value_sql: str) -> str:
+    """A DuckDB expression: the value as text, without leading and trailing WHITESPACE."""
+    return f"trim(CAST({value_sql} AS VARCHAR), {sql_string(WHITESPACE)})"
 
 
 @dataclass(frozen=True)
 class IdentifierRule:
-    """How a destination spells and checks the identifier it looks records up by, as SQL, so that a plan can
-    refuse empty, malformed and (update-only) unknown identifiers set-wise, without a call."""
+    """How a destination spells and compares the identifier it looks records up by, as SQL, so that a plan can
+    refuse empty, malformed and (update-only) unknown identifiers set-wise, without a call, and find model rows
+    that name one record under two keys."""
     label: str  # "email", "userId": for messages
-    normalize_sql: str  # a DuckDB expression over {value}: the identifier as existing() spells it
+    normalize_sql: str  # a DuckDB expression over {value}: the identifier as the destination compares it
     valid_pattern: str | None  # a regular expression the normalized identifier must match in full
+    compared: str = "trimmed"  # how the destination compares identifiers, for messages
 
 
-REFUSALS = ("missing", "invalid", "not_found")  # what IdentifierRule checks can refuse a row for
+REFUSALS = ("missing", "invalid", "not_found", "unsendable")  # what the plan's checks can refuse a row for
+
+
+def unsendable_json_sql(column_sql: str, duckdb_type: str) -> str | None:
+    """For a JSON API: a DuckDB expression over a column that is true where its value cannot be sent as JSON the
+    destination stores (NaN and infinities; dates outside years 1-9999, which also have no Python form), or None
+    when no value of the type can be refused. Such a row is a `data` rejection naming the field, never a value
+    sent as null (which would clear the destination's)."""
+    t = duckdb_type.upper()
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return f"(isnan({column_sql}) OR isinf({column_sql}))"
+    if t == "DATE" or t.startswith("TIMESTAMP"):
+        day = f"CAST({column_sql} AS DATE)"
+        return f"(NOT isfinite({column_sql}) OR {day} < DATE '0001-01-01' OR {day} > DATE '9999-12-31')"
+    return None
+
+
+def unsupported_json_type(arrow_type: pa.DataType) -> str | None:
+    """The name of a column type no JSON destination can take as it is (it would be sent as something else:
+    a MAP as a list of pairs, a BLOB as Python's bytes text, an INTERVAL as a list of numbers), else None."""
+    if pa.types.is_map(arrow_type):
+        return "MAP"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type) or \
+            pa.types.is_fixed_size_binary(arrow_type):
+        return "BLOB"
+    if arrow_type == pa.month_day_nano_interval() or pa.types.is_duration(arrow_type):
+        return "INTERVAL"
+    return None
 
 
 @dataclass(frozen=True)
@@ -79,8 +121,15 @@ class DestinationObject(Protocol):
     def normalize(self, match_value) -> str:
         """A match value as existing() spells identifiers."""
 
+    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
+        """True where a column's value cannot be sent (see unsendable_json_sql), or None."""
+
+    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
+        """The name of a column type the destination cannot take at all (see unsupported_json_type), or None."""
+
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
-        """The rejection of a row refused by an identifier check (`kind` is one of REFUSALS)."""
+        """The rejection of a row refused by a check of the plan (`kind` is one of REFUSALS; for `unsendable`,
+        row.values holds the one field refused and its value's text)."""
 
     def batches(self, rows: list[PlannedRow]) -> list[Batch]:
         """Split rows into requests within the destination's count and size limits."""

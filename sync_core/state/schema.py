@@ -133,4 +133,24 @@ MIGRATIONS = [
         version INTEGER NOT NULL          -- bumped by every transaction that changes that state
     ) WITHOUT ROWID;
     """,
+    # 3: full resyncs in progress; standing rejections per run; rows the destination said it does not hold
+    # leave the snapshot.
+    """
+    ALTER TABLE runs ADD COLUMN standing TEXT NOT NULL DEFAULT '{}';  -- JSON: rejections repeating an earlier run's
+
+    -- A full resync outlives the run that started it: until a run has tried every row, rows of the snapshot
+    -- last confirmed before `run_id` are sent again by the next runs.
+    CREATE TABLE resync_intents (
+        sync_id TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL,          -- the run that started the full resync
+        started_at TEXT NOT NULL          -- UTC ISO-8601
+    ) WITHOUT ROWID;
+
+    -- Earlier releases kept a key in the snapshot after the destination answered that it holds no such record
+    -- (Iterable's NotFound): the snapshot must only say what the destination holds.
+    DELETE FROM snapshot WHERE EXISTS (
+        SELECT 1 FROM rejections r JOIN causes c ON c.id = r.cause_id
+        WHERE r.sync_id = snapshot.sync_id AND r.key = snapshot.key AND c.code = 'NotFound');
+    UPDATE state_versions SET version = version + 1 WHERE name LIKE 'sync:%';
+    """,
 ]

@@ -30,7 +30,7 @@ from .schema import MIGRATIONS
 
 INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
                      "sent again by the next run")
-TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned")
+TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked")
 EXAMPLES_PER_CAUSE = 5
 
 
@@ -69,7 +69,8 @@ class RunRecord:
                 "dry_run": self.dry_run, "full_resync": self.full_resync,
                 "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
                 "finished_at": self.finished_at, "counts": self.counts.as_dict(),
-                "by_operation": self.counts.by_operation, "phases": self.phases, "notes": self.notes,
+                "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
+                "phases": self.phases, "notes": self.notes,
                 "error": self.error, "error_class": self.error_class}
 
 
@@ -222,9 +223,9 @@ class StateStore:
 
     @staticmethod
     def _save_counts(db, run_id, counts: RunCounts, phases, notes) -> None:
-        db.execute("UPDATE runs SET counts = ?, by_operation = ?, phases = ?, notes = ? WHERE id = ?",
-                   (json.dumps(counts.as_dict()), json.dumps(counts.by_operation), json.dumps(phases),
-                    json.dumps(notes), run_id))
+        db.execute("UPDATE runs SET counts = ?, by_operation = ?, standing = ?, phases = ?, notes = ? WHERE id = ?",
+                   (json.dumps(counts.as_dict()), json.dumps(counts.by_operation), json.dumps(counts.standing()),
+                    json.dumps(phases), json.dumps(notes), run_id))
 
     def mark_interrupted_runs(self) -> list[int]:
         """Runs left `running` by a process that is gone (killed, crashed) become `interrupted`."""
@@ -292,6 +293,33 @@ class StateStore:
     def _save_key_state(self, sync_id: str, version: int, snapshot: pa.Table, rejections: pa.Table) -> None:
         self._cache.save(f"snapshot:{sync_id}", version, snapshot)
         self._cache.save(f"rejections:{sync_id}", version, rejections)
+
+    def snapshot_size(self, sync_id: str) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM snapshot WHERE sync_id = ?", (sync_id,)).fetchone()[0]
+
+    # ---- full resyncs in progress ----------------------------------------------------------------------
+
+    def resync_in_progress(self, sync_id: str) -> int | None:
+        """The run that started a full resync of the sync not yet completed by any run, if there is one."""
+        row = self._db.execute("SELECT run_id FROM resync_intents WHERE sync_id = ?", (sync_id,)).fetchone()
+        return row[0] if row else None
+
+    def start_resync(self, sync_id: str, run_id: int) -> int:
+        """Note that a full resync starts; an unfinished earlier one keeps its start (its rows confirmed before it
+        are still owed). Returns the run the resync counts from."""
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO resync_intents (sync_id, run_id, started_at) VALUES (?, ?, ?)",
+                       (sync_id, run_id, self._now()))
+            return db.execute("SELECT run_id FROM resync_intents WHERE sync_id = ?", (sync_id,)).fetchone()[0]
+
+    def finish_resync(self, sync_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM resync_intents WHERE sync_id = ?", (sync_id,))
+
+    def confirmed_before(self, sync_id: str, run_id: int) -> pa.Array:
+        """Keys of the snapshot last confirmed by a run before `run_id`."""
+        return pa.array([k for (k,) in self._db.execute(
+            "SELECT key FROM snapshot WHERE sync_id = ? AND run_id < ?", (sync_id, run_id))], pa.string())
 
     def snapshot_fingerprint(self, sync_id: str) -> str | None:
         row = self._db.execute("SELECT config_fingerprint FROM snapshot_meta WHERE sync_id = ?", (sync_id,)).fetchone()
@@ -532,14 +560,14 @@ class StateStore:
 
 
 RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
-                " counts, by_operation, phases, notes, error, error_class")
+               " counts, by_operation, standing, phases, notes, error, error_class")
 
 
 def run_from_row(row) -> RunRecord:
     (run_id, sync_id, trigger, status, dry_run, full_resync, fingerprint, started, finished,
-     counts, by_operation, phases, notes, error, error_class) = row
+     counts, by_operation, standing, phases, notes, error, error_class) = row
     return RunRecord(run_id, sync_id, trigger, status, bool(dry_run), bool(full_resync), fingerprint, started,
-                     finished, RunCounts.from_dict(json.loads(counts), json.loads(by_operation)),
+                     finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
                      json.loads(phases), json.loads(notes), error, error_class)
 
 

@@ -20,13 +20,16 @@ import pyarrow.compute as pc
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
 from ...ratelimit import Limit, SharedRateLimits, credential_digest
-from ..base import Batch, IdentifierRule, Rejection, SendResult, TransientError
+from ..base import (WHITESPACE, Batch, IdentifierRule, Rejection, SendResult, TransientError, trimmed_sql,
+                    unsendable_json_sql, unsupported_json_type)
 from .client import IterableClient
 
 MAX_USERS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
+UNSENDABLE = ("Iterable cannot store NaN, infinity, or a date outside years 1-9999. Fix the value in the model "
+              "(e.g. NULLIF, or a CASE that maps it to a value or to NULL)")
 
 # failedUpdates list -> (code, default class, message). Classes: data = fix the source row.
 FAILURE_LISTS = {
@@ -65,13 +68,14 @@ class IterableUsers:
 
     def identifier_rule(self) -> IdentifierRule:
         if self.by_user_id:
-            return IdentifierRule("userId", "trim(CAST({value} AS VARCHAR))", None)
+            return IdentifierRule("userId", trimmed_sql("{value}"), None, "trimmed, letter case kept")
         # Iterable emails are case-insensitive.
-        return IdentifierRule("email", "lower(trim(CAST({value} AS VARCHAR)))", EMAIL_PATTERN)
+        return IdentifierRule("email", f"lower({trimmed_sql('{value}')})", EMAIL_PATTERN,
+                              "trimmed and case-insensitively")
 
     def normalize(self, match_value) -> str:
         """The identifier as existing() spells it (the Python twin of identifier_rule().normalize_sql)."""
-        value = "" if match_value is None else str(match_value).strip()
+        value = "" if match_value is None else str(match_value).strip(WHITESPACE)
         return value if self.by_user_id else value.lower()
 
     def _ident(self, row: PlannedRow) -> str:
@@ -88,7 +92,7 @@ class IterableUsers:
                       ("endDateTime", _iterable_export_time(self.client.limits.clock.now() + 86_400))]
         values = self.client.get_column("/api/export/data.json",
                                         [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
-        values = pc.utf8_trim_whitespace(values.drop_null())
+        values = pc.utf8_trim(values.drop_null(), WHITESPACE)
         if not self.by_user_id:
             values = pc.utf8_lower(values)
         return pc.unique(values.filter(pc.not_equal(values, "")))
@@ -97,12 +101,22 @@ class IterableUsers:
         label = self.identifier_rule().label
         if kind == "not_found":
             return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
-                             "data", f"No record was found with lookup for {label}:<{label}>")
+                             "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
+        if kind == "unsendable":
+            [(field, value)] = row.values.items()
+            return Rejection(row, "UnsendableValue", f"Field '{field}' holds {value}: {UNSENDABLE}", "data",
+                             f"Field '<field>' holds <value>: {UNSENDABLE}")
         if kind == "invalid":
             return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
                              "Invalid email address: '<value>'")
         message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
         return Rejection(row, "MissingIdentifier", message, "data", message)
+
+    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
+        return unsendable_json_sql(column_sql, duckdb_type)
+
+    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
+        return unsupported_json_type(arrow_type)
 
     # ---- requests ----
 
@@ -113,7 +127,7 @@ class IterableUsers:
                 continue
             fields[name] = iterable_value(value)
         # The identifier as it was checked and looked up: trimmed (a padded email is invalid to Iterable).
-        ident = str(row.match_value).strip()
+        ident = str(row.match_value).strip(WHITESPACE)
         if self.by_user_id:
             return {"userId": ident, "preferUserId": True, "dataFields": fields}
         return {"email": ident, "dataFields": fields}
@@ -188,13 +202,16 @@ def _iterable_export_time(epoch_seconds: float) -> str:
 
 
 def iterable_value(value: Any) -> Any:
-    """A warehouse value as Iterable wants it: dates as `yyyy-MM-dd HH:mm:ss +00:00`, numbers as JSON numbers."""
+    """A warehouse value as Iterable wants it: dates as `yyyy-MM-dd HH:mm:ss +00:00`, numbers as JSON numbers.
+    Years are written with four digits (strftime writes year 1 as `1`). NaN and infinities never get here: the
+    plan refuses their rows (unsendable_json_sql)."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc)
-        return value.strftime("%Y-%m-%d %H:%M:%S +00:00")
+        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+                f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} +00:00")
     if isinstance(value, date):
-        return value.strftime("%Y-%m-%d")
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):

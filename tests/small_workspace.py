@@ -1,0 +1,108 @@
+"""A small workspace of a few hand-written rows, synced to a real Iterable sandbox on loopback: for tests of
+what one row's values, keys or types do to a run (the demo's 1,500 contacts hide single rows).
+
+In its own module (not conftest.py) so that tests import it by a name no other conftest.py shadows."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from sync_core import StateStore, load_workspace, run_sync
+from sync_core.sandbox import SandboxServer, SandboxState
+
+PROJECT, KEY = "small", "small-test-key"
+
+WORKSPACE = '''
+[sources.wh]
+type = "duckdb"
+path = "wh.duckdb"
+
+[destinations.iterable]
+type = "iterable"
+base_url = "{url}"
+api_key = "env:SMALL_ITERABLE_KEY"
+{destination_settings}
+
+[models.people]
+source = "wh"
+sql = "SELECT * FROM people"
+primary_key = "{primary_key}"
+
+[syncs.people]
+model = "people"
+destination = "iterable"
+object = "user"
+mode = "{mode}"
+match = {{ field = "email", column = "email" }}
+mappings = [{mappings}]
+{sync_settings}
+
+[[syncs.people.expected_errors]]
+code = "NotFound"
+reason = "update-only"
+'''
+
+
+class Small:
+    def __init__(self, root: Path, server: SandboxServer):
+        self.root, self.server = root, server
+        self.sandbox: SandboxState = server.state
+
+    @property
+    def workspace(self):
+        return load_workspace(self.root)
+
+    def run(self, **kwargs):
+        return run_sync(self.workspace, "people", trigger="test", **kwargs)
+
+    def sql(self, statement: str, params=()) -> list[tuple]:
+        with duckdb.connect(str(self.root / "wh.duckdb")) as con:
+            return con.execute(statement, list(params)).fetchall()
+
+    def user(self, email: str) -> dict | None:
+        return self.sandbox.get_user(PROJECT, email=email)
+
+    def create_users(self, *emails: str, **fields) -> None:
+        self.sandbox.upsert_users(PROJECT, [{"email": e, "dataFields": dict(fields)} for e in emails])
+
+    def snapshot(self) -> dict[str, str]:
+        with StateStore(self.workspace.state_path) as store:
+            return {r["key"]: r["row_hash"] for r in store.snapshot_table("people").to_pylist()}
+
+    def rejections(self) -> dict[str, str]:
+        """key -> code of the current rejection state."""
+        with StateStore(self.workspace.state_path) as store:
+            return {r.key: r.code for r in store.rejections(sync_id="people")}
+
+    def causes(self, run_id: int) -> dict[str, int]:
+        with StateStore(self.workspace.state_path) as store:
+            return {c.code: c.rows for c in store.run_causes(run_id)}
+
+    def writes_since(self, request_id: int) -> list[dict]:
+        return self.sandbox.requests(endpoint="users/bulkUpdate", since_id=request_id)
+
+
+@contextmanager
+def small_workspace(tmp_path: Path, monkeypatch, *, table: str, rows: list[tuple], mappings: list[tuple[str, str]],
+                    mode: str = "update", primary_key: str = "email", destination_settings: str = "",
+                    sync_settings: str = ""):
+    """A workspace whose model is `SELECT * FROM people`, the table `table` (its DuckDB column list) filled with
+    `rows`; `mappings` are (column, field) pairs. The sandbox starts empty: create users with create_users."""
+    root = tmp_path / "small"
+    root.mkdir()
+    monkeypatch.setenv("SMALL_ITERABLE_KEY", KEY)
+    with SandboxServer(root / "sandbox.sqlite", port=0, rate_limits=False) as server:
+        server.state.add_project(PROJECT, KEY, rate_limits=False)
+        with duckdb.connect(str(root / "wh.duckdb")) as con:
+            con.execute(f"CREATE TABLE people ({table})")
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                con.executemany(f"INSERT INTO people VALUES ({marks})", rows)
+        listed = ", ".join(f'{{ column = "{c}", field = "{f}" }}' for c, f in mappings)
+        (root / "workspace.toml").write_text(WORKSPACE.format(
+            url=server.url, destination_settings=destination_settings, primary_key=primary_key, mode=mode,
+            mappings=listed, sync_settings=sync_settings))
+        yield Small(root, server)
