@@ -29,6 +29,14 @@ def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | N
     raise AssertionError(f"config validation let through {config.type}/{sync.object}")
 
 
+def max_batch_size(kind: str) -> int:
+    """The most rows one request to a destination of this type may carry (config.py checks batch_size with it)."""
+    if kind == "iterable":
+        from .iterable.users import MAX_USERS_PER_REQUEST
+        return MAX_USERS_PER_REQUEST
+    raise AssertionError(f"no request size known for destination type {kind!r}")
+
+
 def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
     """When base_url is the workspace's own sandbox: how to start it."""
     where = urlsplit(base_url)
