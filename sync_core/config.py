@@ -287,9 +287,19 @@ def _destination(d: _Section) -> DestinationConfig:
         timeout_seconds=_above_zero(d, "timeout_seconds", float(d.get("timeout_seconds", (int, float), 30.0))),
         max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
         concurrency=_positive(d, "concurrency", d.get("concurrency", int, 2)),
-        batch_size=_positive(d, "batch_size", d.get("batch_size", int, None)),
+        batch_size=_batch_size(d, kind),
         rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
         rate_limits=_rate_limits(d.table("rate_limits", {})))
+
+
+def _batch_size(d: _Section, kind: str) -> int | None:
+    value = _positive(d, "batch_size", d.get("batch_size", int, None))
+    from .destinations import max_batch_size  # the destination type's own limit (here: a cycle at import time)
+    most = max_batch_size(kind)
+    if value is not None and value > most:
+        raise d.error("batch_size", f"{value:,} rows is more than one request to a '{kind}' destination may carry: "
+                                    f"at most {most:,} (leave batch_size out to send the most)")
+    return value
 
 
 def _positive(section: _Section, name: str, value: int | None) -> int | None:

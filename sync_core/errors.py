@@ -43,7 +43,8 @@ class DestinationError(SyncCoreError):
 
 
 class DestinationUnavailable(DestinationError):
-    """A destination kept failing past the retries (5xx, timeouts, rate limits): it may pass by itself."""
+    """A destination kept failing past the retries (5xx, timeouts, rate limits), or refused connections: it may
+    pass by itself (or once the service is started), so the next run tries again."""
     error_class = "transient"
 
 

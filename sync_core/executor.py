@@ -74,49 +74,61 @@ class Executor:
                 meanwhile: Iterator[object] | None = None) -> None:
         """Send every batch, calling on_result in this thread for each one's outcome.
 
+        At most `concurrency` requests are ever sent and not yet passed to on_result: a batch is handed to a
+        sender only once the result of an earlier one is committed. So a kill loses the outcomes of at most
+        `concurrency` requests (the duplicate window), however long a commit takes.
+
         `meanwhile` is the caller's own work, a step per next() (recording refused rows): this thread runs a
         step whenever no result is waiting, so the work overlaps the requests in flight instead of preceding
         them; the steps left when the last result is in run then, even after a fatal error.
 
         Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
-        then are simply not attempted (the caller knows which rows it got results for). On Ctrl-C nothing
-        more is sent, and the requests in flight are waited for and their results passed on before it is
-        raised again: a stored write is never left without a trace."""
+        then are simply not attempted (the caller knows which rows it got results for). Whatever else stops
+        it (Ctrl-C, an error in on_result, in `meanwhile` or in the batches) nothing more is sent, and the
+        requests already sending are waited for and their results passed on before it is raised again: a
+        stored write is never left without a trace."""
         self._fatal = None
         source = iter(batches)
-        pending: set = set()
+        unsettled: set = set()  # requests submitted whose result on_result has not had yet
         meanwhile = meanwhile if meanwhile is not None else iter(())
         working = True  # steps of `meanwhile` may remain
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
             try:
                 while True:
-                    while not self._stop.is_set() and len(pending) < self.concurrency * 2:
+                    while not self._stop.is_set() and len(unsettled) < self.concurrency:
                         batch = next(source, None)
                         if batch is None:
                             break
-                        pending.add(pool.submit(self._deliver, batch))
-                    if not pending:
+                        unsettled.add(pool.submit(self._deliver, batch))
+                    if not unsettled:
                         break
-                    done, pending = wait(pending, timeout=0 if working else None, return_when=FIRST_COMPLETED)
+                    done, _ = wait(unsettled, timeout=0 if working else None, return_when=FIRST_COMPLETED)
                     if not done:
                         working = next(meanwhile, _DONE) is not _DONE
                     for future in done:
-                        on_result(future.result())
-            except KeyboardInterrupt:
-                self._stop.set()
-                for future in pending:
-                    if not future.cancel():  # already sending
-                        on_result(future.result())
-                raise
+                        result = future.result()
+                        unsettled.discard(future)
+                        on_result(result)
             except BaseException:
                 self._stop.set()
-                for future in pending:
-                    future.cancel()
+                self._settle(unsettled, on_result)
                 raise
         for _ in meanwhile:
             pass
         if self._fatal is not None:
             raise self._fatal
+
+    @staticmethod
+    def _settle(unsettled: set, on_result: Callable[[SendResult], None]) -> None:
+        """After a stop: cancel what has not started, wait for what is sending, and pass each result on.
+        An error passing one on does not keep the others from being passed (the first stop is what is raised)."""
+        for future in unsettled:
+            if future.cancel():
+                continue
+            try:
+                on_result(future.result())
+            except Exception:  # noqa: BLE001 - the error that stopped the run is the one raised
+                continue
 
     def _deliver(self, batch: Batch) -> SendResult:
         rows = batch.rows

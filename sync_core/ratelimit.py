@@ -5,6 +5,11 @@ project, or a sync and a look-up, must share that budget, so the limiter's memor
 the workspace's state folder: a sliding-window log of the requests sent per key, where the key is a digest
 of the credential (never the credential) and the endpoint. A `reserve` leaves part of the limit to other
 integrations that use the same key.
+
+A limit counted per second is also spaced: consecutive requests leave at least window/allowed apart, so the
+requests of any vendor window stay within the limit even when some arrive later than they were counted (a
+burst of 5 counted at once, one of them delayed, then the next burst: 6 arrive within one second). A request
+that never reached the vendor (the connection was refused) gives its slot back.
 """
 
 from __future__ import annotations
@@ -24,10 +29,21 @@ from .wal import use_wal
 WINDOW_MARGIN = 0.05
 
 
+# Limits over windows up to this long are spaced (see above); over a minute, the margin (3 s) dwarfs any jitter,
+# and spacing would only delay back-to-back runs.
+SPACED_WINDOWS_UP_TO = 1.0
+
+
 @dataclass(frozen=True)
 class Limit:
     requests: int
     per_seconds: float
+    spaced: bool = False  # consecutive requests at least window/allowed apart
+
+
+def vendor_limit(requests: int, per_seconds: float) -> Limit:
+    """A vendor's published limit, spaced if its window is short."""
+    return Limit(requests, per_seconds, spaced=per_seconds <= SPACED_WINDOWS_UP_TO)
 
 
 def credential_digest(*parts: str) -> str:
@@ -65,11 +81,13 @@ class SharedRateLimits:
         return max(1, math.floor(self.limits[endpoint].requests * (1 - self.reserve)))
 
     def acquire(self, endpoint: str) -> float:
-        """Wait until a request to `endpoint` fits in the shared window, count it, and return when it was counted."""
+        """Wait until a request to `endpoint` fits in the shared window (and, for a spaced limit, is far enough
+        from the previous one), count it, and return when it was counted."""
         limit = self.limits[endpoint]
         window = limit.per_seconds * (1 + WINDOW_MARGIN)
         allowed = self.allowed(endpoint)
-        key = f"{self.credential}:{endpoint}"
+        spacing = window / allowed if limit.spaced else 0.0
+        key = self._key(endpoint)
         db = self._db()
         while True:
             db.execute("BEGIN IMMEDIATE")
@@ -77,7 +95,11 @@ class SharedRateLimits:
                 now = self.clock.now()
                 db.execute("DELETE FROM sent WHERE key = ? AND at <= ?", (key, now - window))
                 recent = [at for (at,) in db.execute("SELECT at FROM sent WHERE key = ? ORDER BY at", (key,))]
-                if len(recent) < allowed:
+                # The oldest request in the window leaves it at recent[-allowed] + window.
+                wait = recent[-allowed] + window - now if len(recent) >= allowed else 0.0
+                if recent:
+                    wait = max(wait, recent[-1] + spacing - now)
+                if wait <= 0:
                     db.execute("INSERT INTO sent (key, at) VALUES (?, ?)", (key, now))
                     db.execute("COMMIT")
                     return now
@@ -85,5 +107,13 @@ class SharedRateLimits:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            # The oldest request in the window leaves it at recent[-allowed] + window.
-            self.clock.sleep(max(0.001, recent[-allowed] + window - now))
+            self.clock.sleep(max(0.001, wait))
+
+    def release(self, endpoint: str, counted_at: float) -> None:
+        """Give back the slot a request counted at `counted_at` took: it never reached the vendor."""
+        key = self._key(endpoint)
+        self._db().execute("DELETE FROM sent WHERE rowid = (SELECT rowid FROM sent WHERE key = ? AND at = ? LIMIT 1)",
+                           (key, counted_at))
+
+    def _key(self, endpoint: str) -> str:
+        return f"{self.credential}:{endpoint}"

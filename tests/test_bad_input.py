@@ -123,9 +123,10 @@ def test_a_key_mounted_from_a_file_with_its_line_break_still_works(demo, monkeyp
     assert record.error is None and record.counts.as_dict()["synced"] > 0
 
 
-def test_a_key_no_header_can_hold_stops_the_run_and_is_never_shown(synced_once, monkeypatch, capsys):
+@pytest.mark.parametrize("broken", ["pk-live-1234\nsecond-line-5678",
+                                    "pk-live-1234\N{GRINNING FACE}second-line-5678"])  # an emoji: no header holds it
+def test_a_key_no_header_can_hold_stops_the_run_and_is_never_shown(synced_once, monkeypatch, capsys, broken):
     demo = synced_once
-    broken = "pk-live-1234\nsecond-line-5678"
     monkeypatch.setenv("ITERABLE_TEST_KEY", broken)
     demo.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"', 'api_key = "env:ITERABLE_TEST_KEY"')
     before = state_of(demo)

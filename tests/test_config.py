@@ -72,6 +72,8 @@ def test_a_valid_workspace_loads_with_defaults(tmp_path):
      "destinations.iterable.max_attempts", "at least 1"),
     ('api_key = "env:ITERABLE_API_KEY"', 'api_key = "env:ITERABLE_API_KEY"\nconcurrency = -2',
      "destinations.iterable.concurrency", "at least 1"),
+    ('api_key = "env:ITERABLE_API_KEY"', 'api_key = "env:ITERABLE_API_KEY"\nbatch_size = 5000',
+     "destinations.iterable.batch_size", "at most 1,000"),  # Iterable's bulkUpdate maximum: refused, not capped
     ('[{ column = "first_name", field = "firstName" }]',
      '[{ column = "first_name", field = "firstName" }, { column = "x", field = "firstName" }]',
      "syncs.people-to-iterable.mappings", "mapped more than once"),

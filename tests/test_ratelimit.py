@@ -16,23 +16,48 @@ def busiest_window(times: list[float], window: float) -> int:
     return max(sum(1 for t in times if start <= t < start + window) for start in times)
 
 
-def test_threads_never_exceed_the_limit_in_any_window(tmp_path):
-    clock = ManualClock()
-    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(5, 1.0)}, clock=clock)
+def acquire_from_threads(limits: SharedRateLimits, *, threads: int, each: int) -> list[float]:
+    """When each acquisition was counted, `each` acquisitions from each of `threads` threads."""
     sent, lock = [], threading.Lock()
 
     def worker():
-        for _ in range(10):
+        for _ in range(each):
             counted_at = limits.acquire("write")
             with lock:
                 sent.append(counted_at)
 
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for t in threads:
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
+    return sent
+
+
+def test_threads_never_exceed_the_limit_in_any_window(tmp_path):
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(5, 1.0)}, clock=clock)
+    sent = acquire_from_threads(limits, threads=3, each=10)
     assert len(sent) == 30 and busiest_window(sent, 1.0) <= 5
+
+
+def test_a_spaced_limit_sends_no_burst_even_from_many_threads(tmp_path):
+    """5 a second means one every 0.21 s (the window with its margin, over 5), not 5 at once then a pause:
+    a request that arrives a little late then cannot put 6 in the vendor's second."""
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(5, 1.0, spaced=True)}, clock=clock)
+    sent = sorted(acquire_from_threads(limits, threads=4, each=5))
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert len(sent) == 20 and min(gaps) >= (1 + WINDOW_MARGIN) / 5 - 1e-9
+    assert busiest_window(sent, 1.0) <= 5
+
+
+def test_a_slot_given_back_is_free_again(tmp_path):
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"export": Limit(1, 60.0)}, clock=clock)
+    limits.release("export", limits.acquire("export"))  # e.g. the connection was refused: nothing reached the vendor
+    limits.acquire("export")
+    assert clock.now() == 1_700_000_000.0  # nobody waited
 
 
 def test_a_reserve_leaves_part_of_the_limit_to_others(tmp_path):

@@ -4,10 +4,12 @@ backoff waits take a twentieth of their time."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from sync_core import StateStore, invariant_violations
-from sync_core.clock import ScaledClock
+from sync_core.clock import ManualClock, ScaledClock
 from demo_helpers import demo_workspace
 
 BATCH = 100
@@ -154,3 +156,25 @@ def test_a_failed_change_that_is_reverted_is_still_sent_again(faulty):
     assert third.counts.as_dict()["synced"] == 1 and third.counts.as_dict()["failed"] == 0
     assert lead_score_in_sandbox(demo, key) == score
     assert demo.rejections(key) == []
+
+
+def test_a_destination_that_refuses_connections_fails_the_run_at_once_saying_to_start_the_sandbox(tmp_path):
+    """Nothing listens at base_url (the sandbox is not running): the run stops after one short retry, instead of
+    spending the export's 4-a-minute slots on attempts that never reached the vendor and waiting a minute."""
+    clock = ManualClock()  # advances only when the client waits: the test reads the time the run spent waiting
+    with socket.socket() as dead, demo_workspace(tmp_path, clock=clock) as demo:
+        dead.bind(("127.0.0.1", 0))  # bound, never listening: connections to it are refused
+        port = dead.getsockname()[1]
+        demo.edit_workspace(f"127.0.0.1:{demo.server.port}", f"127.0.0.1:{port}")
+        demo.edit_workspace(f"port = {demo.server.port}", f"port = {port}")
+        started = clock.now()
+        runs = [demo.run("iterable-production") for _ in range(3)]
+        waited = clock.now() - started
+    for record in runs:
+        assert record.status == "failed" and record.error_class == "transient"  # the next run tries again
+        assert record.error.startswith("destination 'iterable' answered ConnectionRefused")
+        assert f"127.0.0.1:{port}" in record.error and f"sync-core -w {demo.root} sandbox" in record.error
+        assert invariant_violations(record.counts.as_dict()) == []
+        assert record.counts.as_dict()["synced"] == 0
+    # Three runs, each one pause of a second before its second try; no backoff, no wait for a rate-limit window.
+    assert waited <= 3 * 1.0 + 0.5

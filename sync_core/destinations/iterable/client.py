@@ -7,17 +7,23 @@ import threading
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 
+from urllib.parse import urlsplit
+
 import pyarrow as pa
 import pyarrow.json as pa_json
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from ...errors import DestinationError
+from ...errors import DestinationError, DestinationUnavailable
 from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
 
 # Codes that mean the request as a whole was refused and splitting it can isolate a bad row.
 SPLITTABLE_400 = ("BadParams", "BadJsonBody", "BatchTooLarge", "RequestFieldsTypesMismatched",
                   "InvalidEmailAddressError", "InvalidUserIdError", "GenericError")
+# A connection refused is tried once more after this pause (a server restarting), then stops the run: nothing
+# listens there, and retrying with backoff would only delay the news.
+REFUSED_PAUSE_SECONDS = 1.0
 
 
 class IterableClient:
@@ -30,6 +36,9 @@ class IterableClient:
         self._key_reference = key_reference  # where the key comes from, for hints; never the key itself
         self.timeout = timeout
         self._local = threading.local()  # one requests.Session per thread
+        # What to do when nothing listens at base_url; open_destination knows more (the workspace's sandbox).
+        self.unreachable_hint = unreachable_hint(base_url)
+        _check_header_value(api_key, destination, key_reference)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -69,18 +78,14 @@ class IterableClient:
         return table.column(field).combine_chunks().cast(pa.string())
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        url = self.base_url + path
-        self.limits.acquire(path.removeprefix("/api/"))
         try:
-            response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+            response = self._request(method, path, **kwargs)
         except requests.Timeout:
             raise TransientError("Timeout", f"{method} {path} got no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as exc:
             raise TransientError("ConnectionError", f"{method} {path} failed to connect: {type(exc).__name__}") from None
         except requests.exceptions.InvalidHeader:  # its message quotes the header: never pass it on
-            raise DestinationError(self.destination, "InvalidApiKey", "the API key cannot be sent as a header: it "
-                                   "holds a line break or another control character, or starts with a space",
-                                   f"Check the value referenced by {self._key_reference}") from None
+            raise _invalid_key(self.destination, self._key_reference) from None
         except requests.RequestException as exc:  # a broken stream, a redirect loop: the next attempt may pass
             raise TransientError(type(exc).__name__, f"{method} {path} failed: {type(exc).__name__}") from None
         if response.status_code < 300:
@@ -109,6 +114,29 @@ class IterableClient:
         raise DestinationError(self.destination, f"HTTP {status} {code}", message,
                                f"Unexpected answer to {method} {path}; check base_url ({self.base_url})")
 
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One request, in a slot of the endpoint's rate limit. A request that never connected gives its slot
+        back (the vendor never saw it); a connection refused is tried once more, then stops the run."""
+        endpoint = path.removeprefix("/api/")
+        for attempt in (1, 2):
+            counted_at = self.limits.acquire(endpoint)
+            try:
+                return self._session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            except requests.ConnectionError as exc:
+                chain = _causes(exc)
+                if not any(isinstance(e, (NewConnectionError, ConnectTimeoutError)) for e in chain):
+                    raise  # it connected: the vendor may have seen it, and counted it
+                self.limits.release(endpoint, counted_at)
+                if not any(isinstance(e, ConnectionRefusedError) for e in chain):
+                    raise
+                if attempt == 1:
+                    self.limits.clock.sleep(REFUSED_PAUSE_SECONDS)
+        where = urlsplit(self.base_url)
+        raise DestinationUnavailable(self.destination, "ConnectionRefused",
+                                     f"nothing accepts connections at {where.hostname}:{where.port or _PORTS[where.scheme]}"
+                                     f" (connection refused twice, {REFUSED_PAUSE_SECONDS:g} s apart; nothing was sent)",
+                                     self.unreachable_hint)
+
     @staticmethod
     def _json(response: requests.Response) -> dict:
         try:
@@ -118,6 +146,46 @@ class IterableClient:
         if not isinstance(body, dict):
             raise TransientError("MalformedResponse", "the answer was not a JSON object")
         return body
+
+
+_PORTS = {"http": 80, "https": 443}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def unreachable_hint(base_url: str) -> str:
+    """What to check when nothing listens at base_url."""
+    if urlsplit(base_url).hostname in LOOPBACK:
+        return (f"base_url ({base_url}) is on this machine: start the service it points to, or correct base_url. "
+                "The next run tries again")
+    return (f"Check base_url ({base_url}) and that this machine can reach it (a proxy or firewall may refuse the "
+            "connection). The next run tries again")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and every one it wraps (requests wraps urllib3, which wraps the socket's error)."""
+    found, stack = [], [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        stack += [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *(a for a in current.args if isinstance(a, BaseException))]
+    return found
+
+
+def _check_header_value(api_key: str, destination: str, key_reference: str) -> None:
+    """Refuse, before any request, a key no HTTP header can carry: a character outside printable ASCII (a line
+    break, a control character, an emoji) or a leading space. The key itself is never quoted."""
+    if not (api_key.isascii() and api_key.isprintable()) or api_key[:1].isspace():
+        raise _invalid_key(destination, key_reference)
+
+
+def _invalid_key(destination: str, key_reference: str) -> DestinationError:
+    return DestinationError(destination, "InvalidApiKey", "the API key cannot be sent as a header: it holds a line "
+                            "break, another control character or a character that is not plain ASCII (such as an "
+                            "emoji or an accented letter), or starts with a space",
+                            f"Check the value referenced by {key_reference}")
 
 
 def _read_json_lines(body: io.BytesIO, field: str, kind: pa.DataType | None) -> pa.Table:
