@@ -1,4 +1,4 @@
-"""A run's counts and the invariant they keep (DESIGN.md, Decisions):
+"""A run's counts and the invariant they keep (docs/architecture.md, The count invariant):
 
     queried = invalid + unchanged + (planned - removed)
     planned = added + changed + removed + retried

@@ -1,5 +1,10 @@
 """Errors a user can act on: each message says what happened, where, and what to do next."""
 
+# The class a run is recorded with when an error stops it (rows have their own: outcomes.ERROR_CLASSES).
+# `internal` is a bug in sync-core, never raised on purpose.
+RUN_ERROR_CLASSES = ("config", "data", "transient", "internal")
+INTERNAL = "internal"
+
 
 class SyncCoreError(Exception):
     """Base class of every error sync_core raises on purpose. `error_class` is what a run it stops is recorded

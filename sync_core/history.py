@@ -223,7 +223,7 @@ def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
 class RowScope:
     """Which rows of a cause: of one sync; still failing as of one run (else: failing now).
 
-    Rows are kept as the current state per sync and key, not one row per run (DESIGN.md), so "the rows of
+    Rows are kept as the current state per sync and key, not one row per run (docs/architecture.md, The state layout), so "the rows of
     run R" are the rows that were already failing at R and have not synced since. The clauses read the view
     `rejection_state`, whose last_seen and last_run_id count the runs that swept a row as refused again."""
     cause_id: int

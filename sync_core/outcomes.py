@@ -1,7 +1,8 @@
 """What happened to a row that was not synced, and which class of problem it is.
 
-Classes (DESIGN.md): `expected` (a rule of the sync says so, e.g. not-found in update-only mode),
-`data` (fix the source), `config` (fix the setup), `transient` (retried; left for the next run)."""
+Row classes (docs/architecture.md, Error classes): `expected` (a rule of the sync says so, e.g. not-found in
+update-only mode), `data` (fix the source), `config` (fix the setup), `transient` (retried; left for the next
+run). A run that stops is recorded with a class of errors.RUN_ERROR_CLASSES instead."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class Plan:
     counts: RunCounts
     invalid: list[RowProblem]
     removed_keys: list[str]
-    gone_rejection_keys: list[str]  # keys with a rejection state that the model no longer returns
+    rejections_not_in_model: list[str]  # keys with a rejection state that the model no longer returns
     invalid_synced_keys: list[str]  # keys of the snapshot whose rows are invalid now: they leave it
     notes: list[str]
     _con: duckdb.DuckDBPyConnection = field(repr=False)
@@ -235,11 +235,11 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         present = "SELECT _key FROM model_rows WHERE _key IS NOT NULL"
         removed = [k for (k,) in con.execute(f"SELECT key FROM snap WHERE key NOT IN ({present}) ORDER BY key").fetchall()]
         counts.plan("removed", len(removed))
-        gone = [k for (k,) in con.execute(f"SELECT key FROM rejected WHERE key NOT IN ({present})").fetchall()]
+        departed = [k for (k,) in con.execute(f"SELECT key FROM rejected WHERE key NOT IN ({present})").fetchall()]
 
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
-        return Plan(sync, fingerprint, counts, invalid, removed, gone, invalid_synced, notes, con, columns, types)
+        return Plan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
         raise

@@ -9,7 +9,7 @@ from typing import Protocol
 
 class RunObserver(Protocol):
     def phase(self, name: str) -> None:
-        """A new phase started: query, plan, lookup, sync, finish."""
+        """A new phase started: query, record, lookup, sync, finish (runner.run_sync)."""
 
     def progress(self, done: int, total: int) -> None:
         """Rows settled so far in the current phase, out of total."""

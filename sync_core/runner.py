@@ -11,7 +11,7 @@ from .config import SyncConfig, Workspace
 from .counts import RunCounts
 from .destinations import Rejection, TransientError, open_destination
 from .destinations.base import REFUSALS
-from .errors import SyncCoreError
+from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
 from .guards import RunBlocked, check_change_guards
 from .lookup import PendingLookup
@@ -184,7 +184,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             with run.phase("sync"):
                 _send(run, plan, destination, executor, existing)
             with run.phase("finish"):
-                run.commit_changes(removed=plan.removed_keys, forgotten=plan.gone_rejection_keys)
+                run.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
                 run.counts.settle("removed", "synced", len(plan.removed_keys))
                 store.sweep_rejections(sync.id, run.run_id)  # every planned row was tried: see the method
                 if resync_from or full_resync:
@@ -203,7 +203,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             raise
         except BaseException as exc:
             store.finish_run(run.run_id, status="failed", counts=run.counts, phases=run.phases, notes=run.notes,
-                             error=redact(f"internal error: {type(exc).__name__}: {exc}"), error_class="internal")
+                             error=redact(f"internal error: {type(exc).__name__}: {exc}"), error_class=INTERNAL)
             raise
         finally:
             if plan is not None:
@@ -231,10 +231,10 @@ def _send(run: _Run, plan: Plan, destination, executor: Executor, existing) -> N
 
 def _record(run: _Run, destination, result) -> None:
     run.commit(result.synced, result.rejected)
-    # Records the destination says are gone (deleted since the look-up) leave the known identifiers.
-    gone = [r.row.match_value for r in result.rejected if r.record_missing]
-    if gone and destination.lookup_scope is not None:
-        run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in gone])
+    # Records the destination says it does not hold (deleted since the look-up) leave the known identifiers.
+    missing = [r.row.match_value for r in result.rejected if r.record_missing]
+    if missing and destination.lookup_scope is not None:
+        run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in missing])
 
 
 def _count_outcome(problem: RowProblem) -> str:
