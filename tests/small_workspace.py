@@ -16,7 +16,7 @@ from sync_core.sandbox import SandboxServer, SandboxState
 PROJECT, KEY = "small", "small-test-key"
 
 WORKSPACE = '''
-sources.wh = { type = "duckdb", path = "wh.duckdb" }
+sources.wh = {{ type = "duckdb", path = "wh.duckdb" }}
 
 [destinations.iterable]
 type = "iterable"
