@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .secrets import SecretRef, parse_secret_ref
 
@@ -22,10 +23,7 @@ WORKSPACE_FILE = "workspace.toml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb",)
 NULL_HANDLING = ("omit", "clear")
-MATCH_FIELDS = ("email", "userId")
 SCHEDULE = re.compile(r"^(manual|every (\d+)\s*(m|h|d))$")
-# What each destination type offers: object -> supported modes.
-DESTINATION_OBJECTS = {"iterable": {"user": ("upsert", "update")}}
 
 
 @dataclass(frozen=True)
@@ -277,8 +275,8 @@ def _destination(d: _Section) -> DestinationConfig:
     name = _check_name(d, "destination")
     d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency", "batch_size",
            "rate_limit_reserve", "rate_limits")
-    kind = d.get("type", str, choices=tuple(DESTINATION_OBJECTS))
-    base_url = d.get("base_url", str, "https://api.iterable.com").rstrip("/")
+    kind = d.get("type", str, choices=tuple(DESTINATION_TYPES))
+    base_url = d.get("base_url", str, DESTINATION_TYPES[kind].default_base_url).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise d.error("base_url", f"must start with http:// or https://, not {base_url!r}")
     return DestinationConfig(
@@ -294,8 +292,7 @@ def _destination(d: _Section) -> DestinationConfig:
 
 def _batch_size(d: _Section, kind: str) -> int | None:
     value = _positive(d, "batch_size", d.get("batch_size", int, None))
-    from .destinations import max_batch_size  # the destination type's own limit (here: a cycle at import time)
-    most = max_batch_size(kind)
+    most = DESTINATION_TYPES[kind].max_batch_size
     if value is not None and value > most:
         raise d.error("batch_size", f"{value:,} rows is more than one request to a '{kind}' destination may carry: "
                                     f"at most {most:,} (leave batch_size out to send the most)")
@@ -362,13 +359,13 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     dest = s.get("destination", str)
     if dest not in destinations:
         raise s.error("destination", f"unknown destination '{dest}' (destinations: {', '.join(destinations) or 'none'})")
-    objects = DESTINATION_OBJECTS[destinations[dest].type]
+    objects = DESTINATION_TYPES[destinations[dest].type].objects
     obj = s.get("object", str, choices=tuple(objects))
-    mode = s.get("mode", str, choices=objects[obj])
+    mode = s.get("mode", str, choices=objects[obj].modes)
 
     match = s.table("match")
     match.only("field", "column")
-    match_field = match.get("field", str, choices=MATCH_FIELDS)
+    match_field = match.get("field", str, choices=objects[obj].match_fields)
     match_column = match.get("column", str)
 
     mappings = []

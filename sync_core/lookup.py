@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clock import Clock
-from .destinations.base import BatchRejected, DestinationObject, TransientError
+from .destinations.base import BatchRejected, ExistenceExport, TransientError
 from .errors import DestinationError, DestinationUnavailable
 from .executor import Executor
 from .state import StateStore
@@ -35,7 +35,7 @@ class PendingLookup:
     """An export of identifiers running in the background (the destination works while the model is queried
     and hashed here); `result` waits for it and records what it learned."""
 
-    def __init__(self, store: StateStore, destination: DestinationObject, executor: Executor, clock: Clock, *,
+    def __init__(self, store: StateStore, destination: ExistenceExport, executor: Executor, clock: Clock, *,
                  full: bool = False):
         self.store, self.scope = store, destination.lookup_scope
         self.known = store.known_identifiers(self.scope)

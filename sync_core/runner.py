@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from .clock import Clock, SystemClock
 from .config import SyncConfig, Workspace
 from .counts import RunCounts
-from .destinations import Rejection, TransientError, open_destination
-from .destinations.base import REFUSALS
+from .destinations import Rejection, TransientError
+from .destinations.opening import open_destination
+from .destinations.base import REFUSALS, ExistenceExport
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
 from .guards import RunBlocked, check_change_guards
@@ -141,7 +142,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
 
             def start_lookup() -> None:  # update-only: learn who exists while the model is queried
                 nonlocal lookup
-                if destination.lookup_scope is not None and not dry_run:
+                if needs_lookup(destination) and not dry_run:
                     lookup = PendingLookup(store, destination, executor, clock, full=full_resync)
 
             with run.phase("query"):
@@ -233,7 +234,7 @@ def _record(run: _Run, destination, result) -> None:
     run.commit(result.synced, result.rejected)
     # Records the destination says it does not hold (deleted since the look-up) leave the known identifiers.
     missing = [r.row.match_value for r in result.rejected if r.record_missing]
-    if missing and destination.lookup_scope is not None:
+    if missing and needs_lookup(destination):
         run.store.forget_known_identifiers(destination.lookup_scope, [destination.normalize(v) for v in missing])
 
 
@@ -243,3 +244,7 @@ def _count_outcome(problem: RowProblem) -> str:
         return "failed"
     return "rejected_expected" if problem.error_class == "expected" else "rejected_other"
 
+
+def needs_lookup(destination) -> bool:
+    """The sync writes only to existing records, and the destination can list them (ExistenceExport)."""
+    return isinstance(destination, ExistenceExport) and destination.lookup_scope is not None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..hashing import sql_string
 from ..rows import PlannedRow
@@ -51,13 +52,30 @@ def trimmed_sql(value_sql: str) -> str:
 
 @dataclass(frozen=True)
 class IdentifierRule:
-    """How a destination spells and compares the identifier it looks records up by, as SQL, so that a plan can
-    refuse empty, malformed and (update-only) unknown identifiers set-wise, without a call, and find model rows
-    that name one record under two keys."""
+    """How a destination spells and compares the identifier it looks records up by: the one definition, written
+    for the three engines that apply it. The plan (DuckDB SQL) refuses empty, malformed and unknown identifiers
+    set-wise and finds rows naming one record under two keys; exports of who exists (Arrow) and answers
+    (Python) are read with the same rule, so a key checked one way is never matched another."""
     label: str  # "email", "userId": for messages
-    normalize_sql: str  # a DuckDB expression over {value}: the identifier as the destination compares it
+    case_insensitive: bool  # compared without letter case (Iterable emails); always trimmed of WHITESPACE
     valid_pattern: str | None  # a regular expression the normalized identifier must match in full
-    compared: str = "trimmed"  # how the destination compares identifiers, for messages
+
+    @property
+    def compared(self) -> str:
+        return "trimmed, without letter case" if self.case_insensitive else "trimmed, letter case kept"
+
+    def sql(self, value_sql: str) -> str:
+        """A DuckDB expression: the identifier as the destination compares it."""
+        trimmed = trimmed_sql(value_sql)
+        return f"lower({trimmed})" if self.case_insensitive else trimmed
+
+    def python(self, value) -> str:
+        value = "" if value is None else str(value).strip(WHITESPACE)
+        return value.lower() if self.case_insensitive else value
+
+    def arrow(self, values: pa.Array) -> pa.Array:
+        trimmed = pc.utf8_trim(values, WHITESPACE)
+        return pc.utf8_lower(trimmed) if self.case_insensitive else trimmed
 
 
 REFUSALS = ("missing", "invalid", "not_found", "unsendable")  # what the plan's checks can refuse a row for
@@ -108,18 +126,11 @@ class SendResult:
 
 
 class DestinationObject(Protocol):
+    """The core contract of one API object. Abilities beyond it are capabilities (below), checked where used."""
     name: str  # the destination's id in workspace.toml, for messages
 
     def identifier_rule(self) -> IdentifierRule:
-        """The identifier checks that need no call."""
-
-    lookup_scope: str | None  # for modes that only write to existing records: whose identifiers; else None
-
-    def existing(self, updated_since: float | None) -> pa.Array:
-        """Identifiers of the records that exist (all of them, or those updated since an epoch time)."""
-
-    def normalize(self, match_value) -> str:
-        """A match value as existing() spells identifiers."""
+        """How the destination spells and compares the identifier records are matched by."""
 
     def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
         """True where a column's value cannot be sent (see unsendable_json_sql), or None."""
@@ -136,3 +147,16 @@ class DestinationObject(Protocol):
 
     def send(self, batch: Batch) -> SendResult:
         """One request. Raises TransientError, BatchRejected or errors.DestinationError (fatal: stop the run)."""
+
+
+@runtime_checkable
+class ExistenceExport(Protocol):
+    """Capability: list the identifiers of the records that exist (Iterable: one streaming export), so that a
+    run that only writes to existing records (update-only) learns who exists first and writes only for them."""
+    lookup_scope: str | None  # whose identifiers (credential and identifier kind) when the sync's mode needs them
+
+    def existing(self, updated_since: float | None) -> pa.Array:
+        """Identifiers of the records that exist (all of them, or those updated since an epoch time)."""
+
+    def normalize(self, match_value) -> str:
+        """A match value as existing() spells identifiers."""

@@ -1,0 +1,13 @@
+"""Iterable: what the type declares (catalog.py lists it); users.py is its user object, client.py its HTTP."""
+
+from ..types import DestinationType, ObjectType
+
+MAX_USERS_PER_REQUEST = 1000  # POST /api/users/bulkUpdate
+
+ITERABLE = DestinationType(
+    name="iterable",
+    default_base_url="https://api.iterable.com",
+    max_batch_size=MAX_USERS_PER_REQUEST,
+    objects={"user": ObjectType(modes=("upsert", "update"), match_fields=("email", "userId"),
+                                implementation="sync_core.destinations.iterable.users:IterableUsers")},
+)

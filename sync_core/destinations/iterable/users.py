@@ -20,11 +20,12 @@ import pyarrow.compute as pc
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
 from ...ratelimit import Limit, SharedRateLimits, credential_digest
-from ..base import (WHITESPACE, Batch, IdentifierRule, Rejection, SendResult, TransientError, trimmed_sql,
-                    unsendable_json_sql, unsupported_json_type)
+from ..base import (WHITESPACE, Batch, IdentifierRule, Rejection, SendResult, TransientError, unsendable_json_sql,
+                    unsupported_json_type)
+from . import MAX_USERS_PER_REQUEST
 from .client import IterableClient
 
-MAX_USERS_PER_REQUEST = 1000
+
 MAX_BODY_BYTES = 4 * 1024 * 1024
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
@@ -61,6 +62,7 @@ class IterableUsers:
                                      timeout=config.timeout_seconds, limits=limits)
         self.max_rows = min(config.batch_size or MAX_USERS_PER_REQUEST, MAX_USERS_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
+        self._rule = self.identifier_rule()
         label = self.identifier_rule().label
         self.lookup_scope = f"{credential_digest(config.base_url, api_key)}:{label}" if self.update_only else None
 
@@ -68,15 +70,12 @@ class IterableUsers:
 
     def identifier_rule(self) -> IdentifierRule:
         if self.by_user_id:
-            return IdentifierRule("userId", trimmed_sql("{value}"), None, "trimmed, letter case kept")
-        # Iterable emails are case-insensitive.
-        return IdentifierRule("email", f"lower({trimmed_sql('{value}')})", EMAIL_PATTERN,
-                              "trimmed and case-insensitively")
+            return IdentifierRule("userId", case_insensitive=False, valid_pattern=None)
+        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Iterable's emails
 
     def normalize(self, match_value) -> str:
-        """The identifier as existing() spells it (the Python twin of identifier_rule().normalize_sql)."""
-        value = "" if match_value is None else str(match_value).strip(WHITESPACE)
-        return value if self.by_user_id else value.lower()
+        """The identifier as existing() spells it."""
+        return self._rule.python(match_value)
 
     def _ident(self, row: PlannedRow) -> str:
         return self.normalize(row.match_value)
@@ -92,9 +91,7 @@ class IterableUsers:
                       ("endDateTime", _iterable_export_time(self.client.limits.clock.now() + 86_400))]
         values = self.client.get_column("/api/export/data.json",
                                         [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
-        values = pc.utf8_trim(values.drop_null(), WHITESPACE)
-        if not self.by_user_id:
-            values = pc.utf8_lower(values)
+        values = self._rule.arrow(values.drop_null())
         return pc.unique(values.filter(pc.not_equal(values, "")))
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:

@@ -1,0 +1,6 @@
+"""Every destination type, by workspace.toml's `type`: one entry per type (each declared in its own folder)."""
+
+from .iterable import ITERABLE
+from .types import DestinationType
+
+DESTINATION_TYPES: dict[str, DestinationType] = {t.name: t for t in (ITERABLE,)}

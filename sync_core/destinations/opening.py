@@ -1,0 +1,50 @@
+"""Opening the destination object a sync writes to: its type's implementation (catalog.py), its secret, and
+rate limits shared with every process of the workspace that uses the same credential."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..clock import Clock
+from ..config import ConfigError, SyncConfig, Workspace
+from ..ratelimit import Limit, SharedRateLimits, credential_digest, vendor_limit
+from .base import DestinationObject
+from .catalog import DESTINATION_TYPES
+from .iterable.client import LOOPBACK
+
+RATE_LIMITS_FILE = "rate-limits.sqlite"
+
+
+def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | None = None) -> DestinationObject:
+    """The destination object a sync writes to, with its secret resolved (a ConfigError if it cannot be) and
+    its rate limits shared with every other process of this workspace that uses the same credential."""
+    config = workspace.destinations[sync.destination]
+    api_key = config.api_key.resolve(workspace.root)
+    implementation = DESTINATION_TYPES[config.type].objects[sync.object].load()
+    limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
+                              _limits(workspace, config, implementation.LIMITS), reserve=config.rate_limit_reserve,
+                              clock=clock)
+    destination = implementation(config, sync, api_key, limits)
+    destination.client.unreachable_hint = (sandbox_hint(workspace, config.base_url)
+                                           or destination.client.unreachable_hint)
+    return destination
+
+
+def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
+    """When base_url is the workspace's own sandbox: how to start it."""
+    where = urlsplit(base_url)
+    if workspace.sandbox is None or where.hostname not in LOOPBACK or where.port != workspace.sandbox.port:
+        return None
+    return (f"It is this workspace's local Iterable sandbox, and it is not running: start it with "
+            f"`sync-core -w {workspace.root} sandbox` in another terminal (or `sync-core -w {workspace.root} up`, "
+            "which starts it with the dashboard), then run the sync again")
+
+
+def _limits(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
+    limits = {endpoint: vendor_limit(limit.requests, limit.per_seconds) for endpoint, limit in defaults.items()}
+    for endpoint, (requests, seconds) in config.rate_limits.items():
+        if endpoint not in defaults:
+            raise ConfigError(workspace.file, f"destinations.{config.name}.rate_limits.{endpoint}",
+                              f"unknown endpoint (this destination calls: {', '.join(defaults)})")
+        limits[endpoint] = vendor_limit(requests, seconds)
+    return limits
