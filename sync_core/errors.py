@@ -60,7 +60,8 @@ class StateStoreError(SyncCoreError):
         self.path = str(path)
         self.problem = problem
         self.next_step = next_step
-        super().__init__(f"{self.what.format(path=self.path)}: {problem}. {next_step}")
+        self.summary = f"{self.what.format(path=self.path)}: {problem}"  # what happened, where
+        super().__init__(f"{self.summary}. {next_step}")
 
 
 class StateDamaged(StateStoreError):

@@ -118,11 +118,9 @@ class CountedKeys(NamedTuple):
 
 
 class StateStore:
-    """Opening one checks the file (see integrity.py): a damaged store raises StateDamaged, a failed write
+    """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
     StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
-
-    `read_only` is for what only reads (`sync-core runs`, `run-show`, `syncs`, `failures`, the dashboard): no
-    migration, no write lock, no file written. Runs left `running` by a dead process read as interrupted."""
+    `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
 
     def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False):
         self.path = Path(path)
@@ -268,11 +266,11 @@ class StateStore:
 
     def _dead_runs(self) -> list[int]:
         """Runs recorded as running whose process is gone, or is another process now (a reused pid)."""
-        rows = self._db.execute("SELECT id, pid, pid_started FROM runs WHERE status = 'running'").fetchall()
+        started = "pid_started" if self._db.execute("PRAGMA user_version").fetchone()[0] >= 4 else "NULL"  # read-only
+        rows = self._db.execute(f"SELECT id, pid, {started} FROM runs WHERE status = 'running'").fetchall()
         return [run_id for run_id, pid, started in rows if not process.alive(pid, started)]
 
-    def run_process(self, run_id: int) -> tuple[int | None, bool]:
-        """The pid a run recorded, and whether that process still runs (see process.py)."""
+    def run_process(self, run_id: int) -> tuple[int | None, bool]:  # the pid, and whether it still runs
         row = self._db.execute("SELECT pid, pid_started FROM runs WHERE id = ?", (run_id,)).fetchone()
         return (row[0], process.alive(*row)) if row else (None, False)
 
