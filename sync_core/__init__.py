@@ -2,7 +2,8 @@
 
 from .config import SyncConfig, Workspace, load_workspace
 from .counts import OPERATIONS, OUTCOMES, RunCounts, invariant_violations
-from .errors import ConfigError, DestinationError, ModelError, SyncCoreError, WorkspaceBusyError
+from .errors import (ConfigError, DestinationError, ModelError, StateDamaged, StateStoreError, StateUnwritable,
+                     SyncCoreError, WorkspaceBusyError)
 from .outcomes import ERROR_CLASSES
 from .progress import RunObserver, SilentObserver
 from .runner import run_sync
@@ -10,6 +11,7 @@ from .state import CauseSummary, RejectionRecord, RunRecord, StateStore
 
 __all__ = [
     "CauseSummary", "ConfigError", "DestinationError", "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES",
-    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "SilentObserver", "StateStore", "SyncConfig",
+    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "SilentObserver", "StateDamaged", "StateStore",
+    "StateStoreError", "StateUnwritable", "SyncConfig",
     "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
 ]

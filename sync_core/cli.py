@@ -9,7 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import history
+from . import cli_state, history
 from .config import Workspace, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
@@ -118,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_failures)
 
+    cli_state.add_commands(sub)  # run-cancel, state check|restore|reset
+
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
@@ -159,7 +161,8 @@ def _workspace(args) -> Workspace:
 
 
 def _store(workspace: Workspace) -> StateStore:
-    return StateStore(workspace.state_path)
+    """For the commands that only read: opened read-only, they work on a read-only workspace and never write."""
+    return StateStore(workspace.state_path, read_only=True)
 
 
 def cmd_syncs(args) -> int:

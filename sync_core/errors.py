@@ -55,3 +55,27 @@ class DestinationUnavailable(DestinationError):
 
 class WorkspaceBusyError(SyncCoreError):
     """Another process holds a lock we need (a run of the same sync, or the warehouse file)."""
+
+
+class StateStoreError(SyncCoreError):
+    """The state store's file cannot be used: `path` is the file, `next_step` what the user can do."""
+    error_class = "config"
+    what = "cannot use the state store {path}"
+
+    def __init__(self, path, problem: str, next_step: str):
+        self.path = str(path)
+        self.problem = problem
+        self.next_step = next_step
+        self.summary = f"{self.what.format(path=self.path)}: {problem}"  # what happened, where
+        super().__init__(f"{self.summary}. {next_step}")
+
+
+class StateDamaged(StateStoreError):
+    """The file is damaged (empty, truncated, not a database, or failing SQLite's integrity check). Nothing runs
+    on it: a run on a damaged store could resend everything, or count rows as synced that were never sent."""
+    what = "the state store {path} is damaged"
+
+
+class StateUnwritable(StateStoreError):
+    """A write failed: a read-only file or folder, a full disk, an I/O error."""
+    what = "cannot write the state store {path}"

@@ -43,7 +43,7 @@ def facets(workspace: Workspace) -> history.Facets:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _facets(path: str, version) -> history.Facets:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         return history.facets(store)
 
 
@@ -53,7 +53,7 @@ def latest_runs(workspace: Workspace) -> dict[str, RunRecord]:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _latest_runs(path: str, version) -> dict[str, RunRecord]:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         return history.latest_runs(store)
 
 
@@ -64,7 +64,7 @@ def runs_frame(workspace: Workspace, where: history.RunFilter) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _runs_frame(path: str, version, where: history.RunFilter) -> pd.DataFrame:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         found = history.runs(store, where)
     return pd.DataFrame([_run_row(r) for r in found], columns=RUN_COLUMNS)
 
@@ -91,7 +91,7 @@ def run_detail(workspace: Workspace, run_id: int):
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _run_detail(path: str, version, run_id: int):
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         record = store.get_run(run_id)
         return record, (store.run_causes(run_id) if record else [])
 
@@ -109,7 +109,7 @@ def causes_frame(workspace: Workspace, *, sync_id: str | None, run_id: int | Non
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _causes_frame(path: str, version, sync_id, run_id, error_class) -> pd.DataFrame:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         if run_id is not None:
             causes = history.run_causes(store, run_id, error_class=error_class)
         else:
@@ -128,7 +128,7 @@ def trend_frame(workspace: Workspace, where: history.RunFilter, error_class: str
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _trend_frame(path: str, version, where: history.RunFilter, error_class) -> pd.DataFrame:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         points = history.cause_trend(store, where, error_class=error_class)
     return pd.DataFrame([(p.run_id, p.sync_id, p.started_at, p.cause_id, p.code, p.error_class, p.template,
                           p.outcome, p.rows) for p in points], columns=TREND_COLUMNS)
@@ -145,7 +145,7 @@ def cause_rows(workspace: Workspace, scope: history.RowScope) -> tuple[pd.DataFr
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _cause_rows(path: str, version, scope: history.RowScope) -> tuple[pd.DataFrame, int]:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         found = history.cause_rows(store, scope, limit=ROWS_SHOWN)
         total = len(found) if len(found) < ROWS_SHOWN else history.count_cause_rows(store, scope)
     return _rows_frame(found), total
@@ -158,7 +158,7 @@ def _rows_frame(found: list[RejectionRecord]) -> pd.DataFrame:
 
 def cause_rows_csv(state_path: str, scope: history.RowScope) -> bytes:
     """Every row of a cause in scope as CSV (times in UTC), built when the download is clicked."""
-    with StateStore(state_path) as store:
+    with StateStore(state_path, read_only=True) as store:
         found = history.cause_rows(store, scope)
     buffer = io.StringIO()
     _rows_frame(found).to_csv(buffer, index=False)
@@ -171,7 +171,7 @@ def record_story(workspace: Workspace, term: str) -> history.RecordStory:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=100)
 def _record_story(path: str, version, term: str) -> history.RecordStory:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         return history.find_record(store, term)
 
 
@@ -181,5 +181,5 @@ def mqr_usage(workspace: Workspace) -> history.MqrUsage:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs={Workspace: lambda w: (str(w.root), w.mqr)})
 def _mqr_usage(path: str, version, workspace: Workspace) -> history.MqrUsage:
-    with StateStore(path) as store:
+    with StateStore(path, read_only=True) as store:
         return history.mqr_usage(store, workspace)

@@ -7,7 +7,7 @@ import sqlite3
 
 import streamlit as st
 
-from sync_core import SyncCoreError
+from sync_core import StateStoreError, SyncCoreError
 
 log = logging.getLogger("sync_core.dashboard")
 
@@ -29,6 +29,10 @@ def unexpected(exc: Exception, workspace_dir: str) -> None:
         problem("**The state store is busy:** another process held a write lock for longer than 30 s.",
                 "Reload the page in a few seconds. If it stays busy, check for a stuck run with "
                 f"`sync-core -w {workspace_dir} runs`.")
+    elif isinstance(exc, StateStoreError):  # damaged, or cannot be written: the way back is in the terminal
+        problem(f"**This page failed:** {exc.summary}.",
+                f"{exc.next_step} Give each command `-w {workspace_dir}`; `sync-core -w {workspace_dir} runs` "
+                "shows whether the state store reads.")
     elif isinstance(exc, SyncCoreError):
         problem(f"**{exc}**", f"Fix what the message names, then reload. `sync-core -w {workspace_dir} syncs` "
                 "checks the workspace from a terminal.")

@@ -9,6 +9,7 @@ commit and the copy's write leaves an old version that is simply not used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -18,9 +19,15 @@ import pyarrow as pa
 VERSION_KEY = b"sync_core.version"
 
 
+def cache_folder(state_path: Path) -> Path:
+    """Where the copies of a state store's bulk state live (`.sync-state/state-cache/`)."""
+    return state_path.with_name(state_path.stem + "-cache")
+
+
 class BulkCache:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, read_only: bool = False):
         self.folder = folder
+        self.read_only = read_only  # a read-only open of the store writes no copy either
 
     def _file(self, name: str) -> Path:
         return self.folder / (hashlib.sha256(name.encode()).hexdigest()[:24] + ".arrow")
@@ -37,14 +44,21 @@ class BulkCache:
             return None
 
     def save(self, name: str, version: int, table: pa.Table) -> None:
-        """Write a copy atomically: readers see the old file or the new one, never a part."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write a copy atomically: readers see the old file or the new one, never a part. A copy that cannot be
+        written (a full disk, a read-only folder) is skipped: it only saves time."""
+        if self.read_only:
+            return
         target = self._file(name)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
         table = table.replace_schema_metadata({VERSION_KEY: str(version).encode()})
-        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(temporary, target)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            os.replace(temporary, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
     def drop(self, name: str) -> None:
         self._file(name).unlink(missing_ok=True)

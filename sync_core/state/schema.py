@@ -1,5 +1,13 @@
 """The state store's schema, as a list of migrations; `PRAGMA user_version` says how many have run."""
 
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import StateStoreError
+from ..wal import write_transaction
+
 MIGRATIONS = [
     # 1: runs, causes, current rejection state, snapshots, MQR ledger.
     """
@@ -133,7 +141,7 @@ MIGRATIONS = [
         version INTEGER NOT NULL          -- bumped by every transaction that changes that state
     ) WITHOUT ROWID;
     """,
-    # 3: full resyncs in progress; standing rejections per run; rows the destination said it does not hold
+    # 4: full resyncs in progress; standing rejections per run; rows the destination said it does not hold
     # leave the snapshot.
     """
     ALTER TABLE runs ADD COLUMN standing TEXT NOT NULL DEFAULT '{}';  -- JSON: rejections repeating an earlier run's
@@ -153,4 +161,39 @@ MIGRATIONS = [
         WHERE r.sync_id = snapshot.sync_id AND r.key = snapshot.key AND c.code = 'NotFound');
     UPDATE state_versions SET version = version + 1 WHERE name LIKE 'sync:%';
     """,
+    # 5: a run's process is its pid and its start time (a pid can be reused by another process).
+    """
+    ALTER TABLE runs ADD COLUMN pid_started INTEGER;  -- the process's start time (clock ticks since boot)
+    """,
 ]
+
+
+def check_version(db: sqlite3.Connection, path: Path) -> int:
+    """The store's schema version; an error if a newer sync-core wrote it. Reading the header is also where
+    SQLite first notices a file that is not a database."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StateStoreError(path, f"it was written by a newer sync-core (schema {version}, this one knows "
+                                    f"{len(MIGRATIONS)})", "Upgrade sync-core.")
+    return version
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Run the migrations the store has not had, in one write transaction (the connection is in autocommit)."""
+    with write_transaction(db):
+        version = check_version(db, path)
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our open transaction)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

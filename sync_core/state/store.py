@@ -8,14 +8,13 @@ reaches SQLite through this class, so that a server database can replace it late
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, ContextManager, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,13 +22,18 @@ import pyarrow.compute as pc
 from ..clock import Clock, SystemClock
 from ..counts import RunCounts
 from ..outcomes import RowProblem
-from ..wal import use_wal, write_transaction
-from .bulk_cache import BulkCache
+from ..errors import WorkspaceBusyError
+from ..wal import write_transaction
+from . import backup, process
+from .bulk_cache import BulkCache, cache_folder
+from .integrity import as_state_error, open_read_only, open_read_write, quick_check, show_as_interrupted
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
-from .schema import MIGRATIONS
+from .schema import migrate
 
 INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
                      "sent again by the next run")
+CANCELLED_ERROR = ("cancelled with `sync-core run-cancel`: marked interrupted by hand (sync-core did not stop its "
+                   "process); rows it had not confirmed are sent again by the next run")
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked")
 EXAMPLES_PER_CAUSE = 5
 
@@ -115,19 +119,28 @@ class CountedKeys(NamedTuple):
 
 
 class StateStore:
-    def __init__(self, path: str | Path, *, clock: Clock | None = None):
+    """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
+    StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
+    `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False):
         self.path = Path(path)
         self.clock = clock or SystemClock()  # timestamps come from it (the demo dates its history with it)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        use_wal(self._db)
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._cache = BulkCache(self.path.with_name(self.path.stem + "-cache"))
+        self.read_only = read_only
+        self._running: int | None = None  # the run this store started and has not finished
+        self._cache = BulkCache(cache_folder(self.path), read_only=read_only)
         self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
-        self._migrate()
-        self.mark_interrupted_runs()
+        with self._translated():
+            self._db = (open_read_only if read_only else open_read_write)(self.path)
+            try:
+                if read_only:
+                    show_as_interrupted(self._db, self._dead_runs(), INTERRUPTED_ERROR)
+                else:
+                    migrate(self._db, self.path)
+                    self.mark_interrupted_runs()
+            except BaseException:
+                self._db.close()
+                raise
 
     def close(self) -> None:
         self._db.close()
@@ -135,24 +148,30 @@ class StateStore:
     def __enter__(self) -> "StateStore":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+        error = as_state_error(exc, self.path, running_run=self._running)
+        if error is not None:
+            raise error from exc
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQLite's errors on this store as errors a user can act on (damage, a failed write)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            error = as_state_error(exc, self.path, running_run=self._running)
+            if error is None:
+                raise
+            raise error from exc
 
     def _now(self) -> str:
         return iso_utc(self.clock.now())
 
-    def _write(self) -> ContextManager[sqlite3.Connection]:
-        return write_transaction(self._db)
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise RuntimeError(f"{self.path} was written by a newer sync-core (schema {version}); upgrade")
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._translated(), write_transaction(self._db) as db:
+            yield db
 
     # ---- versions of bulk state, for its cached copies ---------------------------------------------------
 
@@ -193,20 +212,26 @@ class StateStore:
 
     def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, dry_run: bool = False,
                   full_resync: bool = False) -> int:
-        """Record a new running run; refuse if this sync already has one running in a live process."""
+        """Record a new running run; refuse if this sync already has one running in a live process, or if the
+        store fails SQLite's quick check (run here, not at every open: see integrity.py)."""
+        with self._translated():
+            quick_check(self._db, self.path)
+        pid, started = process.current()
         with self._write() as db:
-            running = db.execute("SELECT id, pid FROM runs WHERE sync_id = ? AND status = 'running'",
+            running = db.execute("SELECT id, pid, pid_started FROM runs WHERE sync_id = ? AND status = 'running'",
                                  (sync_id,)).fetchall()
-            for run_id, pid in running:
-                if _alive(pid):
-                    from ..errors import WorkspaceBusyError
-                    raise WorkspaceBusyError(f"sync '{sync_id}' is already running (run {run_id}, process {pid}); "
-                                             "wait for it to finish")
+            for run_id, run_pid, run_started in running:
+                if process.alive(run_pid, run_started):
+                    raise WorkspaceBusyError(
+                        f"sync '{sync_id}' is already running (run {run_id}, process {run_pid}); wait for it to "
+                        f"finish. If that process is not running this sync, `sync-core run-cancel {run_id}` "
+                        "marks the run interrupted")
                 self._interrupt(db, run_id)
             cursor = db.execute(
-                "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid)"
-                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
-                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, self._now(), os.getpid()))
+                "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid,"
+                " pid_started) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, self._now(), pid, started))
+            self._running = cursor.lastrowid
             return cursor.lastrowid
 
     def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
@@ -220,6 +245,10 @@ class StateStore:
             self._save_counts(db, run_id, counts, phases, notes)
             db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ? WHERE id = ?",
                        (status, self._now(), error, error_class, run_id))
+        if self._running == run_id:
+            self._running = None
+        if status in ("healthy", "warning") and backup.due(self.path):  # a rolling backup: see backup.py
+            backup.take(self._db, self.path, lambda: quick_check(self._db, self.path))
 
     @staticmethod
     def _save_counts(db, run_id, counts: RunCounts, phases, notes) -> None:
@@ -229,18 +258,31 @@ class StateStore:
 
     def mark_interrupted_runs(self) -> list[int]:
         """Runs left `running` by a process that is gone (killed, crashed) become `interrupted`."""
-        rows = self._db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
-        dead = [run_id for run_id, pid in rows if not _alive(pid)]
+        dead = self._dead_runs()
         if dead:
             with self._write() as db:
                 for run_id in dead:
                     self._interrupt(db, run_id)
         return dead
 
-    def _interrupt(self, db, run_id: int) -> None:
-        db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = 'transient' "
-                   "WHERE id = ? AND status = 'running'",
-                   (self._now(), INTERRUPTED_ERROR, run_id))
+    def _dead_runs(self) -> list[int]:
+        """Runs recorded as running whose process is gone, or is another process now (a reused pid)."""
+        started = "pid_started" if self._db.execute("PRAGMA user_version").fetchone()[0] >= 4 else "NULL"  # read-only
+        rows = self._db.execute(f"SELECT id, pid, {started} FROM runs WHERE status = 'running'").fetchall()
+        return [run_id for run_id, pid, started in rows if not process.alive(pid, started)]
+
+    def run_process(self, run_id: int) -> tuple[int | None, bool]:  # the pid, and whether it still runs
+        row = self._db.execute("SELECT pid, pid_started FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return (row[0], process.alive(*row)) if row else (None, False)
+
+    def cancel_run(self, run_id: int) -> bool:
+        """Mark a running run interrupted by hand (`sync-core run-cancel`); False if it was not running."""
+        with self._write() as db:
+            return self._interrupt(db, run_id, CANCELLED_ERROR)
+
+    def _interrupt(self, db, run_id: int, error: str = INTERRUPTED_ERROR) -> bool:
+        return db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = "
+                          "'transient' WHERE id = ? AND status = 'running'", (self._now(), error, run_id)).rowcount == 1
 
     def get_run(self, run_id: int) -> RunRecord | None:
         row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -583,25 +625,3 @@ def _filters(**wanted) -> tuple[str, list]:
         clauses.append("r.sync_id IN (SELECT DISTINCT sync_id FROM runs)")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit our open transaction)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return statements
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,0 +1,65 @@
+"""A run recorded as `running` by a process id that now belongs to another process does not block the sync; a run
+whose process cannot be told apart from a live one is cancelled with `sync-core run-cancel`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+from sync_core import StateStore
+
+
+def start_time(pid: int) -> int:
+    """Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot."""
+    stat = open(f"/proc/{pid}/stat").read()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+from test_damage import cli
+
+
+def record_running_run(demo, pid: int, started: int | None) -> int:
+    """A run left `running` by (pid, process start time), as a crash before a reboot leaves it."""
+    db = sqlite3.connect(demo.workspace.state_path)
+    with db:
+        run_id = db.execute("INSERT INTO runs (sync_id, trigger, status, config_fingerprint, started_at, pid) "
+                            "VALUES ('iterable-production', 'cli', 'running', 'f', '2026-01-01T00:00:00+00:00', ?)",
+                            (pid,)).lastrowid
+        try:
+            db.execute("UPDATE runs SET pid_started = ? WHERE id = ?", (started, run_id))
+        except sqlite3.OperationalError:  # a sync-core that records no start time
+            pass
+    db.close()
+    return run_id
+
+
+def test_a_live_process_that_reused_the_runs_pid_does_not_block_the_next_run(demo):
+    StateStore(demo.workspace.state_path).close()  # the state store exists
+    # This test's process is alive and is no sync; it started at another time than the run recorded.
+    stale = record_running_run(demo, os.getpid(), start_time(os.getpid()) - 1)
+    done = cli(demo, "run", "iterable-production", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "warning"
+    runs = {r["id"]: r for r in json.loads(cli(demo, "runs", "--json").stdout)}
+    assert runs[stale]["status"] == "interrupted"
+
+
+def test_run_cancel_frees_a_sync_whose_run_looks_alive(demo):
+    StateStore(demo.workspace.state_path).close()
+    # A run recorded before runs kept their process's start time: the pid alone says "alive".
+    stuck = record_running_run(demo, os.getpid(), None)
+    refused = cli(demo, "run", "iterable-production")
+    assert refused.returncode != 0 and "already running" in refused.stderr, refused.stderr
+    assert f"sync-core run-cancel {stuck}" in refused.stderr
+
+    declined = cli(demo, "run-cancel", str(stuck), stdin="n\n")
+    assert declined.returncode == 1 and f"process {os.getpid()} is still running" in declined.stderr
+    assert json.loads(cli(demo, "run-show", str(stuck), "--json").stdout)["status"] == "running"
+
+    cancelled = cli(demo, "run-cancel", str(stuck), "--yes")
+    assert cancelled.returncode == 0, cancelled.stderr
+    shown = json.loads(cli(demo, "run-show", str(stuck), "--json").stdout)
+    assert shown["status"] == "interrupted" and "run-cancel" in shown["error"]
+    assert cli(demo, "run", "iterable-production").returncode == 0
+    again = cli(demo, "run-cancel", str(stuck), "--yes")
+    assert again.returncode == 2 and "not running" in again.stderr
