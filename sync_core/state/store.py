@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..clock import Clock, SystemClock
 from ..counts import RunCounts
@@ -27,7 +26,9 @@ from ..wal import write_transaction
 from . import backup, process
 from .bulk_cache import BulkCache, cache_folder
 from .integrity import as_state_error, open_read_only, open_read_write, quick_check, show_as_interrupted
+from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
+from .mqr_ledger import MqrLedger
 from .schema import migrate
 
 INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
@@ -105,20 +106,7 @@ class RejectionRecord:
     last_run_id: int
 
 
-class KnownIdentifiers(NamedTuple):
-    idents: pa.Array
-    full_export_at: float  # epoch seconds when the last full export began
-    last_export_at: float  # when the last export (full or of changes) began
-    stamp: Stamp
-
-
-class CountedKeys(NamedTuple):
-    """The key digests a billing period's ledger holds for an entity."""
-    digests: pa.Array
-    stamp: Stamp
-
-
-class StateStore:
+class StateStore(KnownIdentifierCache, MqrLedger):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
     StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
@@ -503,102 +491,6 @@ class StateStore:
         cursor = self._db.execute(sql, params)
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()
-
-    # ---- identifiers known to exist in a destination --------------------------------------------------------
-
-    def known_identifiers(self, scope: str) -> KnownIdentifiers | None:
-        """The identifiers known to exist in a look-up scope, or None if it was never looked up."""
-        name = f"known:{scope}"
-        with self._consistent_read():
-            times = self._db.execute("SELECT full_export_at, last_export_at FROM known_identifier_scopes "
-                                     "WHERE scope = ?", (scope,)).fetchone()
-            if times is None:
-                return None
-            stamp = self._stamp(name)
-            cached = self._read_through(name, stamp, lambda: pa.table({"ident": pa.array(
-                [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))],
-                pa.string())}))
-        return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
-
-    def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
-                               known: KnownIdentifiers | None = None) -> pa.Array:
-        """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it.
-        Only the difference from `known`, the list as it was read, is written (a full export of 500k users that
-        rewrote them all took 4 s), unless someone changed the list since it was read. Returns the list now."""
-        name = f"known:{scope}"
-        added = idents if known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
-        with self._write() as db:
-            if full:
-                current = db.execute("SELECT version FROM state_versions WHERE name = ?", (name,)).fetchone()
-                if known is not None and current is not None and current[0] == known.stamp.version:
-                    gone = known.idents.filter(pc.invert(pc.is_in(known.idents, idents)))
-                    db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?",
-                                   ((scope, i) for i in gone.to_pylist()))
-                else:
-                    db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
-                    added = idents
-            db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
-                           ((scope, i) for i in added.to_pylist()))
-            db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (scope) DO UPDATE SET last_export_at = excluded.last_export_at, "
-                       "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
-                       (scope, exported_at, exported_at, full))
-            version = self._bump(db, name)
-        listed = pc.unique(idents) if full or known is None else pa.concat_arrays([known.idents, added])
-        if full or (known is not None and version == known.stamp.version + 1):  # else another process wrote too
-            self._cache.save(name, version, pa.table({"ident": listed}))
-        return listed
-
-    def forget_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
-        with self._write() as db:
-            db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?", ((scope, i) for i in idents))
-            self._bump(db, f"known:{scope}")
-
-    # ---- MQR ledger ---------------------------------------------------------------------------------------
-
-    def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int,
-                       counted: CountedKeys | None = None) -> int:
-        """Add keys to the ledger of the billing period; returns how many were new to it. With `counted` (the
-        ledger as read before), the cached copy is brought up to date too."""
-        name = f"mqr:{period_start}:{entity}"
-        key_digests = list(key_digests)
-        with self._write() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO mqr_ledger (period_start, entity, key_digest, first_run_id) "
-                           "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
-            added = db.total_changes - before
-            version = self._bump(db, name)
-        if counted is not None and version == counted.stamp.version + 1:  # nobody else counted keys in between
-            self._cache.save(name, version, pa.table({"d": pa.concat_arrays(
-                [counted.digests, pa.array(key_digests, pa.int64())])}))
-        return added
-
-    def mqr_digests(self, period_start: str, entity: str) -> CountedKeys:
-        """The key digests already counted in a billing period for an entity."""
-        name = f"mqr:{period_start}:{entity}"
-        with self._consistent_read():
-            stamp = self._stamp(name)
-
-            def read() -> pa.Table:
-                self._drop_earlier_periods(period_start, entity)  # a new period's first read, most often
-                return pa.table({"d": pa.array([d for (d,) in self._db.execute(
-                    "SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?", (period_start, entity))],
-                    pa.int64())})
-            cached = self._read_through(name, stamp, read)
-        return CountedKeys(cached.column("d").combine_chunks(), stamp)
-
-    def _drop_earlier_periods(self, period_start: str, entity: str) -> None:
-        """Runs count keys in the current period only: the copies of earlier periods' digests (8 MB per
-        million keys) would only pile up. Their ledger stays in SQLite."""
-        for (name,) in self._db.execute("SELECT name FROM state_versions WHERE name LIKE 'mqr:%' AND name < ?",
-                                        (f"mqr:{period_start}",)).fetchall():
-            if name.endswith(f":{entity}"):
-                self._cache.drop(name)
-
-    def mqr_usage(self, period_start: str) -> dict[str, int]:
-        rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",
-                                (period_start,)).fetchall()
-        return dict(rows)
 
 
 RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
