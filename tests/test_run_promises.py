@@ -23,8 +23,8 @@ def people(tmp_path, monkeypatch, rows=ROWS, **kwargs):
 
 
 def mqr_keys(s) -> int:
-    with StateStore(s.workspace.state_path) as store:
-        return sum(store.read("SELECT COUNT(*) AS n FROM mqr_ledger")[0])
+    [(n,)] = s.state_sql("SELECT COUNT(*) FROM mqr_ledger")
+    return n
 
 
 # ---- change guards -----------------------------------------------------------------------------------------
