@@ -273,7 +273,7 @@ def cmd_up(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from .sandbox.server import main as sandbox_main
+    from .sandbox.serve import main as sandbox_main
     workspace = _workspace(args)
     if workspace.sandbox is None:
         print(f"error: {workspace.file} has no [sandbox] section", file=sys.stderr)
