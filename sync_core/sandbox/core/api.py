@@ -30,12 +30,13 @@ Body = bytes | Iterator[bytes]
 class Call:
     """What a route handler needs from one request."""
 
-    project: str  # the vendor's account the credential belongs to
+    project: str | None  # the vendor's account the credential belongs to (None: none; refused before handlers)
     path_params: dict[str, str]
     query: dict[str, list[str]]
     body: bytes
     request_id: int
     arrived_at: float  # rate limits count arrivals, as an API gateway does, not the moment work starts
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the token a handler checks for expiry
 
 
 @dataclass
@@ -144,7 +145,8 @@ class VendorApi:
         project = self.account_for(headers, query)
         endpoint = route.endpoint if route else "unknown"
         try:
-            reply = self._reply(route, project, path_params, query, body, request_id, arrived_at)
+            call = Call(project, path_params, query, body, request_id, arrived_at, headers)
+            reply = self._reply(route, call)
         except ConnectionDropped as dropped:
             self.state.finish_request(
                 request_id, project=project, endpoint=endpoint, status=None, code=None,
@@ -167,24 +169,14 @@ class VendorApi:
             return reply.status, headers_out, reply.body
         return reply.status, headers_out, _finish_when_streamed(reply.body, finish)
 
-    def _reply(
-        self,
-        route: Route | None,
-        project: str | None,
-        path_params: dict[str, str],
-        query: dict[str, list[str]],
-        body: bytes,
-        request_id: int,
-        arrived_at: float,
-    ) -> Reply:
+    def _reply(self, route: Route | None, call: Call) -> Reply:
         if route is None:
             return self.not_found_reply()
-        if project is None:
+        if call.project is None:
             return self.unauthorized_reply()
-        call = Call(project, path_params, query, body, request_id, arrived_at)
         # Faults see only authenticated requests of known endpoints, so a fault's request
         # numbers (after, times, probability) count the requests a client means to make.
-        fault = self.state.take_fault(route.endpoint, body)
+        fault = self.state.take_fault(route.endpoint, call.body)
         if fault is None:
             return self._process(route, call)
         reply = self.FAULT_EFFECTS[fault.kind](self, fault.params, lambda: self._process(route, call))
