@@ -42,7 +42,6 @@ FAULTS = FaultCatalog(ENDPOINTS, {
     # a 400 for the request itself, with a code no row can cause
     "refused": FaultKind({"code": _CODE}),
 })
-KINDS = FAULTS.kinds
 
 
 def parse_spec(text: str) -> FaultSpec:
