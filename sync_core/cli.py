@@ -127,8 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
     p.set_defaults(handler=cmd_up)
 
-    p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
-    p.add_argument("--port", type=int, help="default: the workspace's [sandbox] port")
+    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (its Iterable sandbox) until Ctrl-C")
+    p.add_argument("--name", metavar="NAME", help="only this one of the sandboxes workspace.toml declares")
+    p.add_argument("--port", type=int, help="default: the sandbox's port in workspace.toml")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="inject a fault: ENDPOINT:KIND[:key=value,...], e.g. "
@@ -276,21 +277,29 @@ def cmd_up(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from .sandbox.server import main as sandbox_main
+    from .sandbox.serve import Setup, run
+    from .sandbox.vendors import vendor_named
     workspace = _workspace(args)
-    if workspace.sandbox is None:
-        print(f"error: {workspace.file} has no [sandbox] section", file=sys.stderr)
+    if not workspace.sandboxes:
+        print(f"error: {workspace.file} has no [sandbox] section (nor [sandboxes.NAME] tables)", file=sys.stderr)
         return 2
-    sb = workspace.sandbox
-    argv = ["--state", str(sb.state), "--port", str(args.port or sb.port), "--project", sb.project,
-            "--api-key", sb.api_key.resolve(workspace.root)]
-    if args.no_rate_limits:
-        argv.append("--no-rate-limits")
-    for spec in args.fault:
-        argv += ["--fault", spec]
-    argv += [flag for flag, wanted in (("--clear-faults", args.clear_faults), ("--no-serve", args.no_serve))
-             if wanted]
-    return sandbox_main(argv) or 0
+    if args.name is not None and args.name not in workspace.sandboxes:
+        print(f"error: {workspace.file} declares no sandbox '{args.name}' (sandboxes: "
+              f"{', '.join(workspace.sandboxes)})", file=sys.stderr)
+        return 2
+    chosen = [workspace.sandboxes[args.name]] if args.name else list(workspace.sandboxes.values())
+    if len(chosen) > 1 and (args.port or args.fault):
+        print(f"error: --port and --fault apply to one sandbox: name it with --name (sandboxes: "
+              f"{', '.join(workspace.sandboxes)})", file=sys.stderr)
+        return 2
+    setups = [Setup(vendor_named(sb.vendor), sb.state, args.port or sb.port, sb.project,
+                    sb.api_key.resolve(workspace.root)) for sb in chosen]
+    try:
+        return run(setups, faults=args.fault, clear_faults=args.clear_faults, serve=not args.no_serve,
+                   rate_limits=not args.no_rate_limits)
+    except ValueError as error:  # a bad --fault spec, before anything changed
+        print(f"error: argument --fault: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_demo_init(args) -> int:
