@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
 
 from . import cli_state, history
-from .config import Workspace, load_workspace
+from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
@@ -18,7 +17,6 @@ from .runner import run_sync
 from .secrets import redact
 from .state import RunRecord, StateStore
 
-WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
 
 
 class TerminalProgress:
@@ -153,12 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _workspace_dir(args) -> Path:
-    return Path(args.workspace or os.environ.get(WORKSPACE_ENV) or ".")
-
-
 def _workspace(args) -> Workspace:
-    return load_workspace(_workspace_dir(args))
+    return load_workspace(chosen_workspace_dir(args.workspace))
 
 
 def _store(workspace: Workspace) -> StateStore:
@@ -271,7 +265,7 @@ def cmd_up(args) -> int:
     if args.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return 2
-    root = Path(args.workspace or os.environ.get(WORKSPACE_ENV) or "demo-workspace")
+    root = chosen_workspace_dir(args.workspace, "demo-workspace")
     return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
               sandbox_port=args.sandbox_port, observer_factory=TerminalProgress)
 
@@ -304,7 +298,7 @@ def cmd_sandbox(args) -> int:
 
 def cmd_demo_init(args) -> int:
     from .demo.workspace import DEFAULT_CONTACTS, init_demo
-    target = Path(args.dir) if args.dir else _workspace_dir(args)
+    target = Path(args.dir) if args.dir else chosen_workspace_dir(args.workspace)
     summary = init_demo(target, contacts=args.contacts or DEFAULT_CONTACTS, seed=args.seed,
                         sandbox_port=args.sandbox_port)
     print(f"Demo workspace written to {summary.root}: {summary.contacts:,} contacts, "

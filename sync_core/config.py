@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -219,6 +220,14 @@ class _Section:
 
     def tables(self, name: str) -> dict[str, "_Section"]:
         return {k: _Section(self.file, f"{self.key(name)}.{k}", v) for k, v in self.get(name, dict, {}).items()}
+
+
+WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"  # the workspace folder when a command or the dashboard is not given one
+
+
+def chosen_workspace_dir(explicit: str | None, default: str = ".") -> Path:
+    """The workspace folder: the one given (`-w DIR`), else $SYNC_CORE_WORKSPACE, else `default`."""
+    return Path(explicit or os.environ.get(WORKSPACE_ENV) or default)
 
 
 def workspace_file(path: str | Path) -> Path:
