@@ -29,10 +29,15 @@ from .state.key_state import KeyState
 
 NULL_KEY = "NullPrimaryKey"  # the code of rows whose key is null or empty: no state can be kept for them
 SHARED_IDENTIFIER = "SharedIdentifier"  # rows with different keys naming one destination record
+# The planner's DuckDB may hold this much; past it, it spills to a folder in the workspace's state directory
+# instead of growing (DuckDB's default is 80% of the machine's memory, shared with the app and the workers).
+MEMORY_LIMIT = "1GB"
+SPILL_FOLDER = "planner-spill"
 
 
 @dataclass
-class Plan:
+class LocalPlan:
+    """A plan (plan.Plan) computed in an in-process DuckDB over the model's rows and the sync's key state."""
     sync: SyncConfig
     fingerprint: str
     counts: RunCounts
@@ -179,7 +184,7 @@ def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
 def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore,
                key_state: KeyState | None = None, *, full_resync: bool = False, resend: pa.Array | None = None,
                destination: DestinationObject | None = None,
-               columns_checked: Callable[[], None] | None = None) -> Plan:
+               columns_checked: Callable[[], None] | None = None) -> LocalPlan:
     """The plan of a run, against `key_state` (the sync's current one when not given). `resend` are keys of
     the snapshot to send again though unchanged (the rest of an interrupted full resync). `destination`
     decides which column types it takes and which rows name one of its records. `columns_checked` is called
@@ -192,7 +197,9 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
     key_column = model.primary_key.lower()
     columns = list(dict.fromkeys([key_column, sync.match_column.lower()] + [m.column.lower() for m in sync.mappings]))
 
-    con = duckdb.connect()
+    spill = workspace.state_dir / SPILL_FOLDER
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
@@ -239,7 +246,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
 
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
-        return Plan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
+        return LocalPlan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
         raise

@@ -19,7 +19,8 @@ from .executor import Executor
 from .guards import RunBlocked, check_change_guards
 from .lookup import PendingLookup
 from .mqr import current_period_start
-from .planner import Plan, build_plan
+from .plan import Plan
+from .planner import build_plan
 from .progress import RunObserver, SilentObserver
 from .run_context import CancelToken, RunCancelled, RunContext, RunEvents, RunRequest, count_outcome
 from .secrets import redact

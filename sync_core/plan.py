@@ -1,0 +1,46 @@
+"""What a run needs of a plan, whoever computed it: the local planner (planner.py: the model's rows diffed in an
+in-process DuckDB) today, a warehouse-side planner (the snapshot kept in Snowflake and the diff run there, so
+only changed rows leave it) next. The runner depends on this contract only.
+
+The contract is rows in, plan out: counts that keep the invariant, the problems found before sending, the keys
+that leave the snapshot, and the rows to send or refuse, streamed in batches."""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+import pyarrow as pa
+
+from .counts import RunCounts
+from .destinations.base import DestinationObject
+from .outcomes import RowProblem
+from .rows import PlannedRow
+
+
+class Plan(Protocol):
+    counts: RunCounts  # queried, invalid, unchanged, and every planned row as not attempted
+    fingerprint: str  # the sync's config fingerprint the plan was made with
+    notes: list[str]  # what the user should read before the rows are sent (a config change, a full resync)
+    invalid: list[RowProblem]  # rows refused before sending: null keys, duplicated keys, keys naming one record
+    invalid_synced_keys: list[str]  # keys of the snapshot whose rows are invalid now: they leave it
+    removed_keys: list[str]  # keys of the snapshot the model no longer returns
+    rejections_not_in_model: list[str]  # keys with a rejection state the model no longer returns
+
+    def key_digests(self, already_counted: pa.Array | None = None) -> list[int]:
+        """MQR digests of the distinct keys queried, less those already counted in the period."""
+
+    def check_rows(self, destination: DestinationObject, existing: pa.Array | None) -> dict[str, int]:
+        """Refuse, without a call, rows the destination cannot take (destinations.base.REFUSALS); returns the
+        number refused per kind. `existing`: the identifiers known to exist (update-only), else None."""
+
+    def repeated_refusals(self, causes: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
+        """Per refusal kind, the retried rows refused for the same cause as last time: (rows, example keys)."""
+
+    def refused(self, batch_rows: int) -> Iterator[list[tuple[str, PlannedRow]]]:
+        """(kind, row) of the other refused rows, a batch at a time."""
+
+    def rows(self, batch_rows: int) -> Iterator[list[PlannedRow]]:
+        """The rows to send, a batch at a time, in model order."""
+
+    def close(self) -> None:
+        """Free what the plan holds (its engine's tables)."""
