@@ -165,6 +165,11 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN pid_started INTEGER;  -- the process's start time (clock ticks since boot)
     """,
+    # 6: a running run holds a lease that it renews (run_log.py): any process, on any host, can tell a dead run.
+    """
+    ALTER TABLE runs ADD COLUMN host TEXT;              -- where its pid names its process (host, pid namespace)
+    ALTER TABLE runs ADD COLUMN lease_expires_at TEXT;  -- UTC ISO-8601; NULL once released (and before leases)
+    """,
 ]
 
 

@@ -64,11 +64,14 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
     StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
 
-    def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False):
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False,
+                 lease_clock: Clock | None = None):
         self.path = Path(path)
         self.clock = clock or SystemClock()  # timestamps come from it (the demo dates its history with it)
+        self.lease_clock = lease_clock or SystemClock()  # runs' leases: real time, compared across processes
         self.read_only = read_only
         self._running: int | None = None  # the run this store started and has not finished
+        self._heartbeat = None  # renews that run's lease (run_log.py)
         self._cache = BulkCache(cache_folder(self.path), read_only=read_only)
         self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
         with self._translated():
@@ -84,6 +87,7 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
                 raise
 
     def close(self) -> None:
+        self._stop_heartbeat()
         self._db.close()
 
     def __enter__(self) -> "StateStore":
