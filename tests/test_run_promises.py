@@ -24,7 +24,7 @@ def people(tmp_path, monkeypatch, rows=ROWS, **kwargs):
 
 def mqr_keys(s) -> int:
     with StateStore(s.workspace.state_path) as store:
-        return sum(store.read("SELECT COUNT(*) AS n FROM mqr_ledger")[0])
+        return store._db.execute("SELECT COUNT(*) FROM mqr_ledger").fetchone()[0]
 
 
 # ---- change guards -----------------------------------------------------------------------------------------

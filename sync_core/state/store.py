@@ -349,10 +349,8 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
             sql += f" LIMIT {int(limit)}"
         return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
 
-    def read(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
-        """A read-only query, for sync_core's report modules (never for pages: they call those modules)."""
-        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-            raise ValueError("StateStore.read runs SELECT statements only")
+    def _select(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        """A query of the reports' (reports.py), its rows addressable by column name."""
         cursor = self._db.execute(sql, params)
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()

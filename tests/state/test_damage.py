@@ -122,6 +122,6 @@ def test_no_backup_is_taken_of_a_damaged_store(tmp_path):
     backup.unlink()
     corrupt_page_of(path, "rejections_by_cause")  # damage that this run's own writes do not touch
     with StateStore(path) as store:
-        run = store.read("SELECT MAX(id) FROM runs")[0][0]
+        run = store.list_runs(limit=1)[0].id
         store.finish_run(run, status="healthy", counts=store.get_run(run).counts, phases={}, notes=[])
     assert list((tmp_path / "backups").iterdir()) == []
