@@ -27,7 +27,7 @@ from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChan
 from .mqr_ledger import MqrLedger
 from .run_log import (CANCELLED_ERROR, INTERRUPTED_ERROR, RUN_COLUMNS, TERMINAL_STATUSES, RunLog, RunRecord,  # noqa: F401
                       iso_utc, run_from_row)
-from .schema import migrate
+from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
 
@@ -72,7 +72,6 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
         self.read_only = read_only
         self._running: int | None = None  # the run this store started and has not finished
         self._heartbeat = None  # renews that run's lease (run_log.py)
-        self._cache = BulkCache(cache_folder(self.path), read_only=read_only)
         self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
         with self._translated():
             self._db = (open_read_only if read_only else open_read_write)(self.path)
@@ -82,9 +81,11 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
                 else:
                     migrate(self._db, self.path)
                     self.mark_interrupted_runs()
+                self.identity = identity(self._db)  # a random id made with the store: see bulk_cache.py
             except BaseException:
                 self._db.close()
                 raise
+        self._cache = BulkCache(cache_folder(self.path), identity=self.identity, read_only=read_only)
 
     def close(self) -> None:
         self._stop_heartbeat()
