@@ -7,6 +7,8 @@ reaches SQLite through this class, so that a server database can replace it late
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
 from collections import Counter
@@ -59,9 +61,29 @@ class RejectionRecord:
     last_run_id: int
 
 
+def _translating_errors(cls):
+    """Every public method of the store (and `_select`, the reports') raises SQLite's errors as the errors a user
+    can act on (`_translated`): damage met by a read in the middle of a run is StateDamaged, which the run
+    records as its error (runner.run_sync), not an internal error."""
+    for name, method in inspect.getmembers(cls, inspect.isfunction):
+        if (name == "_select" or not name.startswith("_")) and name != "close" and not isinstance(
+                inspect.getattr_static(cls, name), staticmethod):
+            setattr(cls, name, _translating(method))
+    return cls
+
+
+def _translating(method):
+    @functools.wraps(method)
+    def translated(self, *args, **kwargs):
+        with self._translated():
+            return method(self, *args, **kwargs)
+    return translated
+
+
+@_translating_errors
 class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
-    StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
+    StateUnwritable, each naming the file and the next step; so do SQLite's errors in any of its methods.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
 
     def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False,
