@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
 
 from . import cli_state, history
-from .config import Workspace, load_workspace
+from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
@@ -18,7 +17,6 @@ from .runner import run_sync
 from .secrets import redact
 from .state import RunRecord, StateStore
 
-WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
 
 
 class TerminalProgress:
@@ -127,8 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
     p.set_defaults(handler=cmd_up)
 
-    p = sub.add_parser("sandbox", help="serve the workspace's local Iterable sandbox until Ctrl-C")
-    p.add_argument("--port", type=int, help="default: the workspace's [sandbox] port")
+    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (its Iterable sandbox) until Ctrl-C")
+    p.add_argument("--name", metavar="NAME", help="only this one of the sandboxes workspace.toml declares")
+    p.add_argument("--port", type=int, help="default: the sandbox's port in workspace.toml")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="inject a fault: ENDPOINT:KIND[:key=value,...], e.g. "
@@ -152,12 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _workspace_dir(args) -> Path:
-    return Path(args.workspace or os.environ.get(WORKSPACE_ENV) or ".")
-
-
 def _workspace(args) -> Workspace:
-    return load_workspace(_workspace_dir(args))
+    return load_workspace(chosen_workspace_dir(args.workspace))
 
 
 def _store(workspace: Workspace) -> StateStore:
@@ -196,7 +191,7 @@ def cmd_run(args) -> int:
     else:
         with _store(workspace) as store:
             _print_run(record, store)
-    return 1 if record.status in ("failed", "blocked") else 0
+    return 1 if record.status in ("failed", "blocked", "cancelled") else 0
 
 
 def cmd_runs(args) -> int:
@@ -270,32 +265,40 @@ def cmd_up(args) -> int:
     if args.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return 2
-    root = Path(args.workspace or os.environ.get(WORKSPACE_ENV) or "demo-workspace")
+    root = chosen_workspace_dir(args.workspace, "demo-workspace")
     return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
               sandbox_port=args.sandbox_port, observer_factory=TerminalProgress)
 
 
 def cmd_sandbox(args) -> int:
-    from .sandbox.server import main as sandbox_main
+    from .sandbox.serve import Setup, run
+    from .sandbox.vendors import vendor_named
     workspace = _workspace(args)
-    if workspace.sandbox is None:
-        print(f"error: {workspace.file} has no [sandbox] section", file=sys.stderr)
+    if not workspace.sandboxes:
+        print(f"error: {workspace.file} has no [sandbox] section (nor [sandboxes.NAME] tables)", file=sys.stderr)
         return 2
-    sb = workspace.sandbox
-    argv = ["--state", str(sb.state), "--port", str(args.port or sb.port), "--project", sb.project,
-            "--api-key", sb.api_key.resolve(workspace.root)]
-    if args.no_rate_limits:
-        argv.append("--no-rate-limits")
-    for spec in args.fault:
-        argv += ["--fault", spec]
-    argv += [flag for flag, wanted in (("--clear-faults", args.clear_faults), ("--no-serve", args.no_serve))
-             if wanted]
-    return sandbox_main(argv) or 0
+    if args.name is not None and args.name not in workspace.sandboxes:
+        print(f"error: {workspace.file} declares no sandbox '{args.name}' (sandboxes: "
+              f"{', '.join(workspace.sandboxes)})", file=sys.stderr)
+        return 2
+    chosen = [workspace.sandboxes[args.name]] if args.name else list(workspace.sandboxes.values())
+    if len(chosen) > 1 and (args.port or args.fault):
+        print(f"error: --port and --fault apply to one sandbox: name it with --name (sandboxes: "
+              f"{', '.join(workspace.sandboxes)})", file=sys.stderr)
+        return 2
+    setups = [Setup(vendor_named(sb.vendor), sb.state, args.port or sb.port, sb.project,
+                    sb.api_key.resolve(workspace.root)) for sb in chosen]
+    try:
+        return run(setups, faults=args.fault, clear_faults=args.clear_faults, serve=not args.no_serve,
+                   rate_limits=not args.no_rate_limits)
+    except ValueError as error:  # a bad --fault spec, before anything changed
+        print(f"error: argument --fault: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_demo_init(args) -> int:
     from .demo.workspace import DEFAULT_CONTACTS, init_demo
-    target = Path(args.dir) if args.dir else _workspace_dir(args)
+    target = Path(args.dir) if args.dir else chosen_workspace_dir(args.workspace)
     summary = init_demo(target, contacts=args.contacts or DEFAULT_CONTACTS, seed=args.seed,
                         sandbox_port=args.sandbox_port)
     print(f"Demo workspace written to {summary.root}: {summary.contacts:,} contacts, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import Workspace
+from .config import Workspace, chosen_workspace_dir, load_workspace
 from .state import StateStore
 from .state import backup, integrity
 
@@ -32,8 +32,7 @@ def add_commands(sub) -> None:
 
 
 def _workspace(args) -> Workspace:
-    from .cli import _workspace as load  # cli.py imports this module: at call time, not at import
-    return load(args)
+    return load_workspace(chosen_workspace_dir(args.workspace))
 
 
 def confirm(question: str, yes: bool) -> bool:

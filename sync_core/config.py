@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb",)
 NULL_HANDLING = ("omit", "clear")
 SCHEDULE = re.compile(r"^(manual|every (\d+)\s*(m|h|d))$")
+# Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
+SANDBOX_VENDORS = ("iterable",)
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,14 @@ class MqrConfig:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """The local Iterable sandbox a demo workspace runs against."""
+    """A local sandbox of a vendor's API that the workspace runs against (the demo's Iterable)."""
     state: Path
     port: int
     project: str
     api_key: SecretRef
+    name: str = "iterable"
+    vendor: str = "iterable"
+    key: str = "sandbox"  # its table in workspace.toml, for messages: "sandbox" or "sandboxes.<name>"
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,12 @@ class Workspace:
     models: dict[str, ModelConfig]
     syncs: dict[str, SyncConfig]
     mqr: MqrConfig
-    sandbox: SandboxConfig | None = None
+    sandboxes: dict[str, SandboxConfig] = field(default_factory=dict)
+
+    @property
+    def sandbox(self) -> SandboxConfig | None:
+        """The workspace's Iterable sandbox, if it declares one (what callers from before several sandboxes mean)."""
+        return next((s for s in self.sandboxes.values() if s.vendor == "iterable"), None)
 
     @property
     def state_path(self) -> Path:
@@ -211,6 +222,14 @@ class _Section:
         return {k: _Section(self.file, f"{self.key(name)}.{k}", v) for k, v in self.get(name, dict, {}).items()}
 
 
+WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"  # the workspace folder when a command or the dashboard is not given one
+
+
+def chosen_workspace_dir(explicit: str | None, default: str = ".") -> Path:
+    """The workspace folder: the one given (`-w DIR`), else $SYNC_CORE_WORKSPACE, else `default`."""
+    return Path(explicit or os.environ.get(WORKSPACE_ENV) or default)
+
+
 def workspace_file(path: str | Path) -> Path:
     """The workspace.toml a path names: the file itself, or the one in the folder."""
     path = Path(path).expanduser().resolve()
@@ -233,7 +252,7 @@ def load_workspace(path: str | Path) -> Workspace:
 def _parse(file: Path, data: dict) -> Workspace:
     root, f = file.parent, str(file)
     top = _Section(f, "", data)
-    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox")
+    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes")
     ws = top.table("workspace", {})
     ws.only("name", "state_dir")
     mqr = top.table("mqr", {})
@@ -248,11 +267,11 @@ def _parse(file: Path, data: dict) -> Workspace:
     destinations = {name: _destination(d) for name, d in top.tables("destinations").items()}
     models = {name: _model(m, sources) for name, m in top.tables("models").items()}
     syncs = {sid: _sync(s, models, destinations) for sid, s in top.tables("syncs").items()}
-    sandbox = _sandbox(top.table("sandbox"), root) if "sandbox" in data else None
+    sandboxes = _sandboxes(top, root)
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
                      state_dir=(root / ws.get("state_dir", str, ".sync-state")),
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
-                     mqr=mqr_config, sandbox=sandbox)
+                     mqr=mqr_config, sandboxes=sandboxes)
 
 
 def _check_name(section: _Section, what: str) -> str:
@@ -404,8 +423,36 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
                       max_removal_share=removal_share)
 
 
-def _sandbox(s: _Section, root: Path) -> SandboxConfig:
-    s.only("state", "port", "project", "api_key")
+def _sandboxes(top: _Section, root: Path) -> dict[str, SandboxConfig]:
+    """`[sandboxes.NAME]` tables, and `[sandbox]`: the Iterable sandbox of workspaces written before several
+    sandboxes could be declared (demo workspaces on disk have it)."""
+    sandboxes = {name: _sandbox(s, root, name) for name, s in top.tables("sandboxes").items()}
+    if "sandbox" in top.data:
+        legacy = top.table("sandbox")
+        if "iterable" in sandboxes:
+            raise ConfigError(top.file, "sandbox", "declares the Iterable sandbox a second time: keep "
+                                                   "[sandboxes.iterable] or [sandbox], not both")
+        sandboxes["iterable"] = _sandbox(legacy, root, "iterable")
+    ports: dict[int, str] = {}
+    for sandbox in sandboxes.values():
+        if sandbox.port in ports:
+            raise ConfigError(top.file, f"{sandbox.key}.port",
+                              f"port {sandbox.port} is also the port of [{ports[sandbox.port]}]: give each sandbox "
+                              "its own")
+        ports[sandbox.port] = sandbox.key
+    return sandboxes
+
+
+def _sandbox(s: _Section, root: Path, name: str) -> SandboxConfig:
+    legacy = s.path == "sandbox"
+    if legacy:
+        s.only("state", "port", "project", "api_key")
+        vendor = "iterable"
+    else:
+        _check_name(s, "sandbox")
+        s.only("vendor", "state", "port", "project", "api_key")
+        vendor = s.get("vendor", str, choices=SANDBOX_VENDORS)
     return SandboxConfig(state=(root / s.get("state", str)).resolve(), port=s.get("port", int, 8765),
                          project=s.get("project", str, "demo"),
-                         api_key=parse_secret_ref(s.data.get("api_key"), s.file, s.key("api_key")))
+                         api_key=parse_secret_ref(s.data.get("api_key"), s.file, s.key("api_key")),
+                         name=name, vendor=vendor, key=s.path)

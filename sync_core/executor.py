@@ -26,7 +26,7 @@ class Executor:
     def __init__(self, destination: DestinationObject, *, max_attempts: int = 5, concurrency: int = 2,
                  base_delay: float = 0.5, max_delay: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
-                 on_retry: Callable[[str], None] = lambda message: None):
+                 on_retry: Callable[[str], None] = lambda message: None, cancel: threading.Event | None = None):
         self.destination = destination
         self.max_attempts = max(1, max_attempts)
         self.concurrency = max(1, concurrency)
@@ -35,7 +35,8 @@ class Executor:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._on_retry = on_retry
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # set by a fatal error or Ctrl-C inside deliver()
+        self._cancel = cancel or threading.Event()  # set by the caller: send nothing more (run_context.CancelToken)
         self._fatal: DestinationError | None = None  # the first fatal error of a deliver()
         self.requests_sent = 0
 
@@ -45,7 +46,7 @@ class Executor:
         raises the last error, as the request may have been stored."""
         last: TransientError | None = None
         for attempt in range(1, self.max_attempts + 1):
-            if self._stop.is_set():
+            if self._stopping():
                 if last is None:
                     raise TransientError("Stopped", "the run was stopped before this request was sent")
                 raise last
@@ -62,6 +63,9 @@ class Executor:
                                f"{self.max_attempts} in {delay:.1f} s")
                 self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._cancel.is_set()
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         with self._lock:
@@ -95,7 +99,7 @@ class Executor:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
             try:
                 while True:
-                    while not self._stop.is_set() and len(unsettled) < self.concurrency:
+                    while not self._stopping() and len(unsettled) < self.concurrency:
                         batch = next(source, None)
                         if batch is None:
                             break

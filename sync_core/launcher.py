@@ -17,6 +17,7 @@ from .clock import OffsetClock, SystemClock
 from .config import WORKSPACE_FILE, Workspace, load_workspace
 from .demo.workspace import advance_demo, init_demo
 from .runner import run_sync
+from .sandbox.vendors import vendor_named
 from .state import StateStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -41,8 +42,8 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
     try:
-        if workspace.sandbox is not None:
-            children.append(_start_sandbox(root, workspace.sandbox.port))
+        if workspace.sandboxes:
+            children.append(_start_sandboxes(root, workspace))
             if not _has_runs(workspace):
                 _build_history(workspace, days, observer_factory)
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
@@ -86,24 +87,33 @@ def _require_free_port(port: int, flag: str) -> None:
                              f"with {flag}") from None
 
 
-def _start_sandbox(root: Path, port: int) -> subprocess.Popen:
-    url = f"http://127.0.0.1:{port}/_sandbox/health"
-    if _healthy(url):
-        raise SystemExit(f"error: something already answers on port {port}: stop it, or change [sandbox] port "
-                         f"and destinations.*.base_url in {root / WORKSPACE_FILE}")
+def _start_sandboxes(root: Path, workspace: Workspace) -> subprocess.Popen:
+    """Every sandbox workspace.toml declares, served by one `sync-core sandbox` process."""
+    sandboxes = list(workspace.sandboxes.values())
+    for sandbox in sandboxes:
+        if _healthy(_health_url(sandbox.port)):
+            raise SystemExit(f"error: something already answers on port {sandbox.port}: stop it, or change "
+                             f"[{sandbox.key}] port and destinations.*.base_url in {root / WORKSPACE_FILE}")
     child = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "sandbox"],
                              stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
+    waiting = list(sandboxes)
     while time.monotonic() < deadline:
-        if _healthy(url):
-            print(f"Iterable sandbox: http://127.0.0.1:{port}", flush=True)
+        for sandbox in [s for s in waiting if _healthy(_health_url(s.port))]:
+            print(f"{vendor_named(sandbox.vendor).title} sandbox: http://127.0.0.1:{sandbox.port}", flush=True)
+            waiting.remove(sandbox)
+        if not waiting:
             return child
         if child.poll() is not None:
             raise SystemExit(f"error: the sandbox stopped at start (exit {child.returncode}); "
                              f"try `sync-core -w {root} sandbox` to see why")
         time.sleep(0.2)
     child.terminate()
-    raise SystemExit(f"error: the sandbox did not answer on port {port} within 20 s")
+    raise SystemExit(f"error: the sandbox did not answer on port {waiting[0].port} within 20 s")
+
+
+def _health_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/_sandbox/health"
 
 
 def _wait_for_dashboard(app: subprocess.Popen, port: int) -> None:

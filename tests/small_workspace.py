@@ -5,7 +5,8 @@ In its own module (not conftest.py) so that tests import it by a name no other c
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import sqlite3
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -78,6 +79,11 @@ class Small:
     def causes(self, run_id: int) -> dict[str, int]:
         with StateStore(self.workspace.state_path) as store:
             return {c.code: c.rows for c in store.run_causes(run_id)}
+
+    def state_sql(self, sql: str) -> list[tuple]:
+        """Independent SQL over the state store (read-only)."""
+        with closing(sqlite3.connect(f"file:{self.workspace.state_path}?mode=ro", uri=True)) as db:
+            return db.execute(sql).fetchall()
 
     def writes_since(self, request_id: int) -> list[dict]:
         return self.sandbox.requests(endpoint="users/bulkUpdate", since_id=request_id)

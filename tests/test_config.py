@@ -129,3 +129,58 @@ def test_rate_limits_can_be_raised_per_endpoint(tmp_path):
     message = error(tmp_path, BASE.replace('api_key = "env:ITERABLE_API_KEY"',
                                            'api_key = "env:ITERABLE_API_KEY"\nrate_limits = { "users/bulkUpdate" = "fast" }'))
     assert "destinations.iterable.rate_limits.users/bulkUpdate" in message and '"5/s"' in message
+
+
+# --- sandboxes -------------------------------------------------------------------------------
+
+SANDBOX = '\n[sandbox]\nstate = "sandbox/iterable.sqlite"\nport = 8765\napi_key = "env:SANDBOX_KEY"\n'
+SANDBOXES = ('\n[sandboxes.iterable]\nvendor = "iterable"\nstate = "sandbox/iterable.sqlite"\nport = 8765\n'
+             'api_key = "env:SANDBOX_KEY"\n')
+
+
+def test_sandbox_is_the_iterable_sandbox_as_before(tmp_path):
+    ws = load(tmp_path, BASE + SANDBOX)
+
+    assert list(ws.sandboxes) == ["iterable"] and ws.sandbox is ws.sandboxes["iterable"]
+    assert (ws.sandbox.vendor, ws.sandbox.port, ws.sandbox.project, ws.sandbox.key) == (
+        "iterable", 8765, "demo", "sandbox")
+    assert ws.sandbox.state == (tmp_path / "sandbox" / "iterable.sqlite").resolve()
+
+
+def test_sandboxes_are_declared_by_name_each_naming_its_vendor(tmp_path):
+    ws = load(tmp_path, BASE + SANDBOXES.replace("[sandboxes.iterable]", "[sandboxes.local-iterable]"))
+
+    assert list(ws.sandboxes) == ["local-iterable"] and ws.sandbox is ws.sandboxes["local-iterable"]
+    assert (ws.sandbox.name, ws.sandbox.vendor, ws.sandbox.key) == (
+        "local-iterable", "iterable", "sandboxes.local-iterable")
+
+
+def test_a_workspace_without_sandboxes_has_none(tmp_path):
+    ws = load(tmp_path, BASE)
+
+    assert ws.sandboxes == {} and ws.sandbox is None
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    (SANDBOXES.replace('vendor = "iterable"', 'vendor = "marketo"'), "sandboxes.iterable.vendor",
+     "must be one of iterable, not 'marketo'"),
+    (SANDBOXES.replace('vendor = "iterable"\n', ''), "sandboxes.iterable.vendor", "is required"),
+    (SANDBOXES.replace("port = 8765", 'prot = 8765'), "sandboxes.iterable.prot", "did you mean 'port'"),
+    (SANDBOXES + SANDBOX, "sandbox", "declares the Iterable sandbox a second time"),
+    (SANDBOXES + SANDBOXES.replace("[sandboxes.iterable]", "[sandboxes.second]"), "sandboxes.second.port",
+     "port 8765 is also the port of [sandboxes.iterable]"),
+    (SANDBOXES.replace("[sandboxes.iterable]", "[sandboxes.Iterable]"), "sandboxes.Iterable",
+     "must be a slug"),
+    (SANDBOX.replace("port = 8765", 'vendor = "iterable"'), "sandbox.vendor", "unknown key"),
+])
+def test_sandbox_errors_name_the_file_and_key(tmp_path, text, key, problem):
+    message = error(tmp_path, BASE + text)
+
+    assert str(tmp_path / "workspace.toml") in message and key in message and problem in message
+
+
+def test_config_knows_every_sandbox_vendor():
+    from sync_core.config import SANDBOX_VENDORS
+    from sync_core.sandbox import VENDORS
+
+    assert set(SANDBOX_VENDORS) == set(VENDORS)

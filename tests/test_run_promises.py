@@ -23,8 +23,8 @@ def people(tmp_path, monkeypatch, rows=ROWS, **kwargs):
 
 
 def mqr_keys(s) -> int:
-    with StateStore(s.workspace.state_path) as store:
-        return store._db.execute("SELECT COUNT(*) FROM mqr_ledger").fetchone()[0]
+    [(n,)] = s.state_sql("SELECT COUNT(*) FROM mqr_ledger")
+    return n
 
 
 # ---- change guards -----------------------------------------------------------------------------------------

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from sync_core import SyncCoreError, Workspace, load_workspace
-from sync_core.config import workspace_file
+from sync_core.config import WORKSPACE_ENV, workspace_file
 from ui.errors import problem
 
-WORKSPACE_ENV = "SYNC_CORE_WORKSPACE"
 DEFAULT_DIR = "demo-workspace"
 
 

@@ -11,10 +11,12 @@ import streamlit as st
 from sync_core.history import utc_iso
 
 STATUS_COLOURS = {"healthy": "#2E9E5B", "warning": "#E0A100", "failed": "#D64545", "interrupted": "#7A7F8C",
-                  "planned": "#4C7BD9", "running": "#5B47FB", "blocked": "#B5651D"}
+                  "planned": "#4C7BD9", "running": "#5B47FB", "blocked": "#B5651D",
+                  "cancelled": "#7A7F8C"}
 # Markdown colours of Streamlit's palette, for a status in text (headless browsers may lack emoji fonts).
 STATUS_MARKDOWN = {"healthy": "green", "warning": "orange", "failed": "red", "interrupted": "gray", "planned": "blue",
-                   "running": "violet", "blocked": "orange"}
+                   "running": "violet", "blocked": "orange",
+                   "cancelled": "gray"}
 # Real problems and expected rejections never look alike: warm red versus grey, each with its own icon.
 REAL_HEADING = ":red[:material/error: Real problems]"
 EXPECTED_HEADING = ":gray[:material/task_alt: Expected]"

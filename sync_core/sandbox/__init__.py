@@ -1,16 +1,46 @@
-"""Local sandboxes of destination APIs, served over real HTTP on loopback."""
+"""Local sandboxes of destination APIs, served over real HTTP on loopback, for the demo and the tests.
+
+- `core/`: what every vendor shares: the HTTP server, the request pipeline (log, routing, credentials, faults,
+  rate limits), fault selection and storage, the request log, the state file and its migration runner. Time
+  comes from `sync_core.clock`.
+- `iterable/`: Iterable's user API: its routes and envelope, its users, its schema, its own fault kinds.
+- `vendors.py`: the registry of vendors by name; `serve.py`: serving them from a command line.
+
+Adding a vendor (say Marketo):
+1. Copy `iterable/` to `marketo/`. In `schema.py`, give your tables a `Schema("marketo", ...)` (table names
+   prefixed `marketo_`); the core's runner applies it and records its version apart from the others.
+2. `state.py`: subclass `core.SandboxStore`, with `SCHEMAS = SandboxStore.CORE_SCHEMAS + (MARKETO_SCHEMA,)`,
+   `FAULTS` (a `FaultCatalog` of your endpoint names and `HTTP_KINDS` plus your kinds), `WRITE_ENDPOINT`, and
+   the records your API keeps.
+3. `api.py`: subclass `core.VendorApi`: `ROUTES`, `account_for` (which account a credential opens),
+   `error_reply` and the replies built on it (Marketo: HTTP 200 with `success: false`), and `FAULT_EFFECTS`
+   (`HTTP_FAULT_EFFECTS` plus effects for your kinds). The pipeline, faults and the log come with it.
+4. `__init__.py`: a `Vendor(name, title, state, api, default_port)`; register it in `vendors.py`, and add its
+   name to `config.SANDBOX_VENDORS` so workspace.toml can declare `[sandboxes.NAME] vendor = "marketo"`.
+5. Tests in `tests/sandbox/`, over real HTTP, as Iterable's are.
+
+`SandboxServer` and `SandboxState` here are Iterable's (the names from before the sandbox had vendors); the
+vendor-neutral server is `core.SandboxServer(path, vendor)`.
+"""
 
 from ..clock import Clock, ManualClock, ScaledClock, SystemClock
-from .iterable import IterableApi
-from .server import SandboxServer
-from .state import SandboxState
+from .iterable import ITERABLE, IterableApi, IterableSandbox, IterableState
+from .vendors import VENDORS, vendor_named
+
+SandboxServer = IterableSandbox
+SandboxState = IterableState
 
 __all__ = [
     "Clock",
+    "ITERABLE",
     "IterableApi",
+    "IterableSandbox",
+    "IterableState",
     "ManualClock",
     "SandboxServer",
     "SandboxState",
     "ScaledClock",
     "SystemClock",
+    "VENDORS",
+    "vendor_named",
 ]

@@ -45,7 +45,7 @@ INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; 
                      "sent again by the next run")
 CANCELLED_ERROR = ("cancelled with `sync-core run-cancel`: marked interrupted by hand (sync-core did not stop its "
                    "process); rows it had not confirmed are sent again by the next run")
-TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked")
+TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked", "cancelled")
 
 
 def iso_utc(epoch_seconds: float) -> str:

@@ -11,8 +11,9 @@ import requests
 
 from sync_core import cli
 from sync_core.sandbox import IterableApi, SandboxServer, SandboxState
-from sync_core.sandbox.faults import ENDPOINTS, FaultSpec, parse_spec
-from sync_core.sandbox.server import main
+from sync_core.sandbox.core import FaultSpec
+from sync_core.sandbox.iterable.faults import ENDPOINTS, parse_spec
+from sync_core.sandbox.serve import main
 
 from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
 

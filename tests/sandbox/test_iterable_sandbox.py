@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from sync_core.sandbox import ManualClock, SandboxServer, SandboxState, ScaledClock
-from sync_core.sandbox.server import main
+from sync_core.sandbox.serve import main
 
 from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
 

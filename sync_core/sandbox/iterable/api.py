@@ -1,29 +1,21 @@
-"""Iterable's user API as the sandbox answers it, independent of the HTTP server.
+"""Iterable's user API as the sandbox answers it: its routes, its error envelope, and its own fault kinds.
 
-`IterableApi.handle` takes a parsed request and returns (status, headers, body); the body
-is bytes, or an iterator of bytes for streamed exports. It raises ConnectionDropped when a
-fault says the connection closes unanswered. Routes are one table, so new endpoints are new
-rows; fault kinds are another (`_FAULT_EFFECTS`).
+The request pipeline (log, route, authenticate, faults, rate limits) is the core's `VendorApi`; this module holds
+what Iterable answers: `POST /api/users/bulkUpdate` (with `updateOnly`), `getByEmail`, `byUserId`,
+`GET /api/users/{email}`, and `GET /api/export/data.json` with `onlyFields` and `omitFields`.
 """
 
 from __future__ import annotations
 
-import bisect
-
 import calendar
 import json
-import math
 import re
-import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
-from urllib.parse import unquote
 
-from ..clock import Clock, SystemClock
-from .faults import ConnectionDropped, HeldRequests
-from .state import Outcome, SandboxState, UserUpdate
+from ..core import HTTP_FAULT_EFFECTS, Call, Reply, Route, VendorApi, json_reply
+from .state import IterableState
+from .user_batch import Outcome, UserUpdate
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_USER_ID_LENGTH = 512
@@ -31,49 +23,9 @@ EXPORT_LINES_PER_CHUNK = 1000
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _DAY = 86400
 
-Body = bytes | Iterator[bytes]
-
-
-@dataclass
-class Call:
-    """What a route handler needs from one request."""
-
-    project: str
-    path_params: dict[str, str]
-    query: dict[str, list[str]]
-    body: bytes
-    request_id: int
-    arrived_at: float  # rate limits count arrivals, as an API gateway does, not the moment work starts
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Body
-    code: str | None = "Success"  # Iterable code, for the request log
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    items: int | None = None
-    identifiers: list[str] | None = None
-    stored: list[str] | None = None  # identifiers whose update was stored
-    fault: str | None = None  # kind of the fault that shaped this reply
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern
-    endpoint: str  # stable name used by the request log and rate limits
-    handler: Callable[["IterableApi", Call], Reply]
-    limit: int  # requests per window, per project
-    window: float  # seconds
-
-
-def json_reply(status: int, payload: Any, **extra: Any) -> Reply:
-    return Reply(status, json.dumps(payload).encode(), **extra)
-
 
 def error_reply(status: int, code: str, msg: str, **extra: Any) -> Reply:
+    """Iterable's error envelope: `{"msg", "code", "params"}`, with the code in the request log."""
     return json_reply(status, {"msg": msg, "code": code, "params": None}, code=code, **extra)
 
 
@@ -81,125 +33,21 @@ def iterable_time(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S +00:00", time.gmtime(epoch))
 
 
-class SlidingWindowLimiter:
-    """Counts hits per key over the last `window` seconds of the injected clock."""
+class IterableApi(VendorApi):
+    state: IterableState
 
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        # Sorted lists: arrivals can reach the limiter out of order (threads), so they are inserted in place.
-        self._hits: dict[Any, list[float]] = defaultdict(list)
-        self._lock = threading.Lock()
-
-    def acquire(self, key: Any, limit: int, window: float, *, now: float | None = None) -> float | None:
-        """Take a slot at `now` (default: the clock's now) and return None, or the seconds until a slot frees."""
-        now = self._clock.now() if now is None else now
-        with self._lock:
-            hits = self._hits[key]
-            del hits[:bisect.bisect_right(hits, now - window)]
-            if len(hits) >= limit:
-                return hits[-limit] + window - now
-            bisect.insort(hits, now)
-            return None
-
-
-class IterableApi:
-    def __init__(
-        self, state: SandboxState, *, clock: Clock | None = None, rate_limits: bool = True
-    ) -> None:
-        self.state = state
-        self.clock = clock or SystemClock()
-        self.rate_limits = rate_limits
-        self._limiter = SlidingWindowLimiter(self.clock)
-        self.held = HeldRequests()  # requests parked by `hold` faults
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        arrived_at: float | None = None,
-    ) -> tuple[int, dict[str, str], Body]:
-        started = time.perf_counter()
-        arrived_at = self.clock.now() if arrived_at is None else arrived_at
-        request_id = self.state.begin_request(at=arrived_at, method=method, path=path)
-        route, path_params = _match(method, path)
+    def account_for(self, headers: Mapping[str, str], query: dict[str, list[str]]) -> str | None:
         api_key = next((v for k, v in headers.items() if k.lower() == "api-key"), None)
-        project = self.state.project_for_key(api_key) if api_key else None
-        endpoint = route.endpoint if route else "unknown"
-        try:
-            reply = self._reply(route, project, path_params, query, body, request_id, arrived_at)
-        except ConnectionDropped as dropped:
-            self.state.finish_request(
-                request_id, project=project, endpoint=endpoint, status=None, code=None,
-                fault=dropped.kind, duration_ms=(time.perf_counter() - started) * 1000,
-            )
-            raise
-        except Exception as error:  # a sandbox bug must still answer, and be logged
-            reply = error_reply(500, "GenericError", f"{type(error).__name__}: {error}")
+        return self.state.project_for_key(api_key) if api_key else None
 
-        def finish() -> None:
-            self.state.finish_request(
-                request_id,
-                project=project,
-                endpoint=endpoint,
-                status=reply.status,
-                code=reply.code,
-                items=reply.items,
-                identifiers=reply.identifiers,
-                stored=reply.stored,
-                fault=reply.fault,
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
+    def rate_limited_account(self, project: str) -> bool:
+        return self.state.rate_limits_enabled(project)
 
-        headers_out = {"Content-Type": reply.content_type, **reply.headers}
-        if isinstance(reply.body, bytes):
-            finish()
-            return reply.status, headers_out, reply.body
-        return reply.status, headers_out, _finish_when_streamed(reply.body, finish)
+    def error_reply(self, status: int, code: str, message: str, **extra: Any) -> Reply:
+        return error_reply(status, code, message, **extra)
 
-    def _reply(
-        self,
-        route: Route | None,
-        project: str | None,
-        path_params: dict[str, str],
-        query: dict[str, list[str]],
-        body: bytes,
-        request_id: int,
-        arrived_at: float,
-    ) -> Reply:
-        if route is None:
-            return error_reply(404, "NotFound", "No such endpoint")
-        if project is None:
-            return error_reply(401, "BadApiKey", "Invalid API key")
-        call = Call(project, path_params, query, body, request_id, arrived_at)
-        # Faults see only authenticated requests of known endpoints, so a fault's request
-        # numbers (after, times, probability) count the requests a client means to make.
-        fault = self.state.take_fault(route.endpoint, body)
-        if fault is None:
-            return self._process(route, call)
-        reply = _FAULT_EFFECTS[fault.kind](self, fault.params, lambda: self._process(route, call))
-        reply.fault = fault.kind
-        return reply
-
-    def _process(self, route: Route, call: Call) -> Reply:
-        """What Iterable answers without faults: the rate limit, then the endpoint."""
-        wait = self._rate_limit_wait(call, route)
-        if wait is not None:
-            return error_reply(
-                429,
-                "RateLimitExceeded",
-                "Rate limit exceeded",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        return route.handler(self, call)
-
-    def _rate_limit_wait(self, call: Call, route: Route) -> float | None:
-        if not (self.rate_limits and self.state.rate_limits_enabled(call.project)):
-            return None
-        return self._limiter.acquire((call.project, route.endpoint), route.limit, route.window, now=call.arrived_at)
+    def unauthorized_reply(self) -> Reply:
+        return error_reply(401, "BadApiKey", "Invalid API key")
 
     # --- users ----------------------------------------------------------------------
 
@@ -331,51 +179,12 @@ class IterableApi:
               _export_data, 4, 60.0),
     )
 
-
-# --- fault effects ------------------------------------------------------------------------
-# Each takes the fault's params and `process`, which answers the request as without faults;
-# a fault that refuses the request never calls it, so nothing is stored or rate-limited.
-FaultEffect = Callable[[IterableApi, dict, Callable[[], Reply]], Reply]
-
-
-def _rate_limited(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    headers = {"Retry-After": str(params["retry_after"])} if "retry_after" in params else {}
-    if params["body"] == "text":
-        return Reply(429, b"Rate limit exceeded", code="RateLimitExceeded",
-                     content_type="text/plain", headers=headers)
-    return error_reply(429, "RateLimitExceeded", "Rate limit exceeded", headers=headers)
-
-
-def _server_error(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    return error_reply(params["status"], "GenericError", f"Sandbox fault: HTTP {params['status']}")
-
-
-def _slow(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    time.sleep(params["delay"])  # real seconds, not the clock's: it must outlast real timeouts
-    return process()
-
-
-def _drop(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    raise ConnectionDropped("drop")
-
-
-def _malformed(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    reply = process()
-    body = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
-    # Every body (and every exported line) is a JSON object, so with its trailing "}" and
-    # newlines stripped the last value is always incomplete.
-    reply.body = body[: len(body) // 2].rstrip(b"}\n")
-    return reply
+# --- Iterable's own fault kinds ---------------------------------------------------------
 
 
 def _bad_row(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
     identifier = params["identifier"]
-    return error_reply(400, "BadParams",
-                       f"Invalid data for user {identifier}: a field failed validation")
-
-
-def _unauthorized(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    return error_reply(401, "BadApiKey", "Invalid API key")  # as for a revoked key
+    return error_reply(400, "BadParams", f"Invalid data for user {identifier}: a field failed validation")
 
 
 def _refused(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
@@ -383,32 +192,7 @@ def _refused(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Re
     return error_reply(400, params["code"], "The request was refused for this project")
 
 
-def _hold(api: IterableApi, params: dict, process: Callable[[], Reply]) -> Reply:
-    if api.held.hold():
-        raise ConnectionDropped("hold")
-    return process()
-
-
-_FAULT_EFFECTS: dict[str, FaultEffect] = {
-    "rate_limit": _rate_limited,
-    "server_error": _server_error,
-    "slow": _slow,
-    "drop": _drop,
-    "malformed": _malformed,
-    "bad_row": _bad_row,
-    "unauthorized": _unauthorized,
-    "refused": _refused,
-    "hold": _hold,
-}
-
-
-def _match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-    for route in IterableApi.ROUTES:
-        found = route.pattern.fullmatch(path)
-        if found and route.method == method:
-            # decode after matching, so an encoded "/" stays inside one path segment
-            return route, {name: unquote(value) for name, value in found.groupdict().items()}
-    return None, {}
+IterableApi.FAULT_EFFECTS = {**HTTP_FAULT_EFFECTS, "bad_row": _bad_row, "refused": _refused}
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
@@ -495,11 +279,3 @@ def _export_chunks(
             lines = []
     if lines:
         yield "".join(lines).encode()
-
-
-def _finish_when_streamed(chunks: Iterator[bytes], finish: Callable[[], None]) -> Iterator[bytes]:
-    """Log a streamed reply once it is fully sent (or abandoned)."""
-    try:
-        yield from chunks
-    finally:
-        finish()

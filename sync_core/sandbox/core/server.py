@@ -1,27 +1,22 @@
-"""Real HTTP on loopback for the sandbox: a threading HTTP/1.1 server with keep-alive.
-
-`main` serves from the command line, with faults given as specs (see faults.parse_spec).
-"""
+"""Real HTTP on loopback for a vendor's sandbox: a threading HTTP/1.1 server with keep-alive."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from ..clock import Clock, SystemClock
-from .faults import ENDPOINTS, KINDS, ConnectionDropped, FaultSpec, parse_spec
-from .iterable import Body, IterableApi
-from .state import SandboxState
+from ...clock import Clock, SystemClock
+from .api import Body, VendorApi
+from .faults import ConnectionDropped
+from .vendor import Vendor
 
 _JSON = {"Content-Type": "application/json"}
 _SHUTDOWN_POLL_SECONDS = 0.05  # how long stop() may wait for the serving loop to notice
-# Sandbox-only endpoints: no API key, not logged, never rate limited.
+# Sandbox-only endpoints: no credential, not logged, never rate limited.
 _ADMIN_ROUTES = {
     "/_sandbox/health": lambda: (200, _JSON, json.dumps({"ok": True}).encode()),
 }
@@ -30,7 +25,7 @@ _ADMIN_ROUTES = {
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True  # open keep-alive connections must not block shutdown
 
-    def __init__(self, address: tuple[str, int], api: IterableApi) -> None:
+    def __init__(self, address: tuple[str, int], api: VendorApi) -> None:
         self.api = api
         super().__init__(address, _Handler)
 
@@ -73,9 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # closed with no answer at all, as a crashed proxy would
             return
         except Exception as error:  # never leave the client without an answer
-            message = {"msg": f"{type(error).__name__}: {error}", "code": "GenericError",
-                       "params": None}
-            status, headers, payload = 500, _JSON, json.dumps(message).encode()
+            reply = self.server.api.server_error_reply(500, f"{type(error).__name__}: {error}")
+            status, headers, payload = reply.status, {"Content-Type": reply.content_type}, reply.body
         try:
             self._send(status, headers, payload)
         except ConnectionError:
@@ -117,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxServer:
-    """The Iterable sandbox on a real port; `port=0` picks a free one.
+    """A vendor's sandbox on a real port; `port=0` picks a free one.
 
     Faults come from the state file (`state.add_fault`, from this or any process). Requests
     held by a `hold` fault wait for `release_held` on this object, so that kind is only
@@ -127,15 +121,17 @@ class SandboxServer:
     def __init__(
         self,
         state_path: str | Path,
+        vendor: Vendor,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
         clock: Clock | None = None,
     ) -> None:
-        self.state = SandboxState(state_path)
+        self.vendor = vendor
+        self.state = vendor.state(state_path)
         self.clock = clock or SystemClock()
-        self.api = IterableApi(self.state, clock=self.clock, rate_limits=rate_limits)
+        self.api = vendor.api(self.state, clock=self.clock, rate_limits=rate_limits)
         self._httpd = _HttpServer((host, port), self.api)  # bound now, so .url is known
         self._thread: threading.Thread | None = None
 
@@ -155,7 +151,7 @@ class SandboxServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             args=(_SHUTDOWN_POLL_SECONDS,),
-            name=f"iterable-sandbox:{self.port}",
+            name=f"{self.vendor.name}-sandbox:{self.port}",
             daemon=True,
         )
         self._thread.start()
@@ -189,89 +185,3 @@ class SandboxServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Local sandbox of Iterable's user API.",
-        epilog=_FAULT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--state", required=True, help="SQLite file holding the sandbox")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--no-rate-limits", action="store_true")
-    parser.add_argument("--project", help="ensure this project exists (needs --api-key)")
-    parser.add_argument("--api-key", help="API key of --project")
-    parser.add_argument(
-        "--fault", action="append", default=[], type=_fault_spec, metavar="SPEC",
-        help="inject a fault, e.g. users/bulkUpdate:server_error:status=503,times=2"
-        " (ENDPOINT:KIND[:key=value,...]; repeatable)",
-    )
-    parser.add_argument("--clear-faults", action="store_true",
-                        help="remove the state file's faults before adding --fault ones")
-    parser.add_argument("--no-serve", action="store_true",
-                        help="only apply --project and the fault options to the state file, e.g."
-                        " to change the faults of a sandbox already running")
-    args = parser.parse_args(argv)
-    if (args.project is None) != (args.api_key is None):
-        parser.error("--project and --api-key go together")
-
-    if args.no_serve:
-        state = SandboxState(args.state)
-        try:
-            _prepare(state, args)
-        finally:
-            state.close()
-        return 0
-    server = SandboxServer(
-        args.state, host=args.host, port=args.port, rate_limits=not args.no_rate_limits
-    )
-    _prepare(server.state, args)
-    print(f"Iterable sandbox listening on {server.url} (state: {args.state})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
-
-
-_FAULT_HELP = "\n".join([
-    "fault specs: ENDPOINT:KIND[:key=value,...], ENDPOINT one of",
-    f"  {', '.join(sorted(ENDPOINTS))} or *;",
-    "every kind takes after=N (skip N requests), times=M (hit M, then stop),",
-    "probability=P and seed=S; faults stay in the state file until cleared. Kinds:",
-    *(f"  {kind}: {', '.join(params) or '-'}" for kind, params in KINDS.items()),
-    "hold parks requests until SandboxServer.release_held, so only tests serving",
-    "in-process can use it.",
-])
-
-
-def _fault_spec(text: str) -> FaultSpec:
-    try:
-        return parse_spec(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _prepare(state: SandboxState, args: argparse.Namespace) -> None:
-    if args.project:
-        state.add_project(args.project, args.api_key)
-    if args.clear_faults:
-        state.clear_faults()
-    for spec in args.fault:
-        state.add_fault(spec.endpoint, spec.kind, **spec.options)
-    for fault in state.faults():
-        print(f"fault {fault['id']}: {_describe(fault)}", flush=True)
-
-
-def _describe(fault: dict) -> str:
-    settings = {name: fault[name] for name in ("after", "times", "probability", "seed")}
-    details = ", ".join(f"{k}={v}" for k, v in {**fault["params"], **settings}.items())
-    return f"{fault['endpoint']} {fault['kind']} ({details}; hit {fault['hits']} so far)"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

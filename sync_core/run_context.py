@@ -1,0 +1,178 @@
+"""What one run carries from its first stage to its last: its id (known from the start), its request, the
+bookkeeping (counts, phase timings, notes, the commit of each outcome), a cancel token, and the events a
+caller or an alert can hang on. runner.py runs the stages over it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .config import SyncConfig
+from .counts import RunCounts
+from .destinations import Rejection
+from .destinations.base import REFUSALS
+from .errors import SyncCoreError
+from .outcomes import RowProblem, classify
+from .progress import RunObserver
+from .rows import PlannedRow
+from .state import RunRecord, StateStore
+from .state.key_state import KeyStateChanges
+
+RUN_TYPES = ("sync", "dry_run")  # a dry run plans and records nothing else; reconciliation will be a third
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run, as a caller asks for it (the CLI, the dashboard, a schedule)."""
+    sync_id: str
+    trigger: str = "cli"
+    run_type: str = "sync"
+    full_resync: bool = False  # send every row again, whatever the snapshot says
+    allow_removals: bool = False  # accept, this once, a change a guard would block
+
+    def __post_init__(self):
+        if self.run_type not in RUN_TYPES:
+            raise ValueError(f"run_type must be one of {RUN_TYPES}, not {self.run_type!r}")
+
+    @property
+    def dry_run(self) -> bool:
+        return self.run_type == "dry_run"
+
+
+class CancelToken:
+    """Set by whoever wants the run to stop (a user's cancel, a shutdown). The run checks it between stages, and
+    the executor sends no new request once it is set; requests in flight are waited for and recorded."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def cancel(self) -> None:
+        self.event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.is_set()
+
+
+class RunCancelled(SyncCoreError):
+    """The run's cancel token was set: it stopped between two requests, and what it had not sent is left for the
+    next run."""
+    error_class = "transient"
+
+    def __init__(self):
+        super().__init__("cancelled: the run stopped before it had tried every row; rows it had not confirmed are "
+                         "sent by the next run")
+
+
+@dataclass
+class RunEvents:
+    """Callbacks a caller hangs on a run: `started(run_id)` as soon as the run is recorded (so a caller can link
+    to it while it runs), `finished(record)` once its record is final, whatever its status."""
+    started: list[Callable[[int], None]] = field(default_factory=list)
+    finished: list[Callable[[RunRecord], None]] = field(default_factory=list)
+
+    def announce_start(self, run_id: int) -> None:
+        for callback in self.started:
+            callback(run_id)
+
+    def announce_finish(self, record: RunRecord) -> None:
+        for callback in self.finished:
+            callback(record)
+
+
+class RunContext:
+    """The bookkeeping of one run: counts, phase timings, notes, and the commit of each outcome."""
+
+    def __init__(self, store: StateStore, run_id: int, sync: SyncConfig, request: RunRequest, observer: RunObserver,
+                 cancel: CancelToken):
+        self.store, self.run_id, self.sync, self.request = store, run_id, sync, request
+        self.observer, self.cancel = observer, cancel
+        self.counts = RunCounts()
+        self.phases: dict[str, float] = {}
+        self.notes: list[str] = []
+        self.fingerprint = ""
+        self.changes = KeyStateChanges()  # what this run commits to the sync's key state, for its cached copy
+        self._cause_ids: dict[tuple[str, str, str], int] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        self.observer.phase(name)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.observer.note(text)
+
+    def check_cancel(self) -> None:
+        if self.cancel.cancelled:
+            raise RunCancelled()
+
+    def problem(self, rejection: Rejection) -> RowProblem:
+        error_class = classify(rejection.code, rejection.message, rejection.default_class, self.sync.expected_errors)
+        outcome = "failed" if error_class == "transient" else "rejected"
+        return RowProblem(rejection.row.key, outcome, rejection.code, rejection.message, error_class,
+                          rejection.row.row_hash, rejection.template)
+
+    def commit(self, synced: list[PlannedRow], rejected: list[Rejection]) -> None:
+        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction, and rows
+        whose record the destination does not hold leave it."""
+        problems = [self.problem(r) for r in rejected]
+        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems,
+                            removed=[r.row.key for r in rejected if r.record_missing])
+        for row in synced:
+            self.counts.settle(row.operation, "synced")
+        for rejection, p in zip(rejected, problems):
+            outcome = count_outcome(p)
+            self.counts.settle(rejection.row.operation, outcome)
+            if rejection.row.operation == "retried" and rejection.row.prev_cause == self._cause_id(p):
+                self.counts.repeat(outcome)
+        self.save_progress()
+
+    def save_progress(self) -> None:
+        """The counts so far, on the run's record (what a killed run leaves) and to the observer."""
+        self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
+        settled = self.counts.planned - self.counts.outcome("not_attempted")
+        self.observer.progress(settled, self.counts.planned)
+
+    def commit_changes(self, *, synced: list[tuple[str, str]] = (), problems: list[RowProblem] = (),
+                       removed: list[str] = (), forgotten: list[str] = ()) -> None:
+        """Commit to the state store, and note the change to the sync's key state."""
+        self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint, synced=synced,
+                                removed=removed, problems=problems)
+        if forgotten:
+            self.store.forget_rejections(self.sync.id, forgotten)
+        self.changes.synced(synced)
+        self.changes.rejected((p.key, p.row_hash, self._cause_id(p)) for p in problems if p.key is not None)
+        self.changes.removed(removed)
+        self.changes.forgotten(forgotten)
+
+    def _cause_id(self, p: RowProblem) -> int:
+        ident = (p.code, p.error_class, p.template)
+        if ident not in self._cause_ids:
+            self._cause_ids[ident] = self.store.cause_id(*ident)
+        return self._cause_ids[ident]
+
+    def refusal_causes(self, destination) -> dict[str, tuple[int, RowProblem]]:
+        """Per refusal kind, the cause (id, and a sample problem) it always gets in this sync. Empty when a
+        rule matches on message text: then each row's message must be classified on its own."""
+        if any(rule.message is not None for rule in self.sync.expected_errors):
+            return {}
+        causes = {}
+        for kind in REFUSALS:
+            sample = self.problem(destination.refusal(kind, PlannedRow("", "retried", "", "x", {"<field>": "<value>"})))
+            causes[kind] = (self.store.cause_id(sample.code, sample.error_class, sample.template), sample)
+        return causes
+
+
+def count_outcome(problem: RowProblem) -> str:
+    """Where a problem row counts in the invariant's outcomes."""
+    if problem.outcome == "failed":
+        return "failed"
+    return "rejected_expected" if problem.error_class == "expected" else "rejected_other"
