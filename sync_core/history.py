@@ -1,23 +1,23 @@
 """Read-only reports over the state store: run history with filters, failed rows by cause (per run, now and
 over time), one cause's rows, one record's story across runs, and MQR usage.
 
-Views (the dashboard, later the CLI) call these instead of writing SQL. Everything here is a SELECT through
-`StateStore.read` or one of the store's read methods; times stay UTC ISO strings, as stored.
+Views (the dashboard, the CLI) call these instead of writing SQL. The SQL lives in the state package
+(`sync_core/state/reports.py`, and the store's read methods); this module builds the reports from it. Times stay
+UTC ISO strings, as stored.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from .config import Workspace
 from .mqr import current_period_start
-from .state import CauseSummary, RejectionRecord, StateStore
-from .state.store import RUN_COLUMNS, TERMINAL_STATUSES, RunRecord, run_from_row
+from .state import CauseSummary, RejectionRecord, StateStore, reports
+from .state.reports import EXAMPLES, RowScope, RunFilter  # noqa: F401 (part of this module's API)
+from .state.run_log import TERMINAL_STATUSES, RunRecord
 
 RUN_STATUSES = ("running", *TERMINAL_STATUSES)
-EXAMPLES = 5  # example keys per cause
 EXPECTED = "expected"  # the class of rejections a sync's rules expect; every other class is a real problem
 
 
@@ -33,37 +33,9 @@ def utc_iso(moment: datetime) -> str:
 # ---- runs ----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs a report covers. Empty tuples mean "all"; `since` is inclusive, `until` exclusive."""
-    sync_ids: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    triggers: tuple[str, ...] = ()
-    since: str | None = None
-    until: str | None = None
-
-    def where(self, alias: str = "runs") -> tuple[str, list]:
-        clauses, args = [], []
-        for column, values in (("sync_id", self.sync_ids), ("status", self.statuses), ("trigger", self.triggers)):
-            if values:
-                clauses.append(f"{alias}.{column} IN ({', '.join('?' * len(values))})")
-                args.extend(values)
-        if self.since:
-            clauses.append(f"{alias}.started_at >= ?")
-            args.append(self.since)
-        if self.until:
-            clauses.append(f"{alias}.started_at < ?")
-            args.append(self.until)
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-
 def runs(store: StateStore, where: RunFilter = RunFilter(), *, limit: int | None = None) -> list[RunRecord]:
     """Runs matching the filter, newest first."""
-    clause, args = where.where()
-    sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY id DESC"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return [run_from_row(tuple(r)) for r in store.read(sql, args)]
+    return reports.runs(store, where, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -78,21 +50,18 @@ class Facets:
 
 
 def facets(store: StateStore) -> Facets:
-    rows = store.read("SELECT sync_id, trigger, status, COUNT(*) AS n, MIN(started_at) AS first, "
-                      "MAX(started_at) AS last FROM runs GROUP BY sync_id, trigger, status")
-    return Facets(runs=sum(r["n"] for r in rows),
-                  sync_ids=tuple(sorted({r["sync_id"] for r in rows})),
-                  triggers=tuple(sorted({r["trigger"] for r in rows})),
-                  statuses=tuple(sorted({r["status"] for r in rows})),
-                  first_started=min((r["first"] for r in rows), default=None),
-                  last_started=max((r["last"] for r in rows), default=None))
+    groups = reports.run_groups(store)
+    return Facets(runs=sum(n for *_, n, _, _ in groups),
+                  sync_ids=tuple(sorted({g[0] for g in groups})),
+                  triggers=tuple(sorted({g[1] for g in groups})),
+                  statuses=tuple(sorted({g[2] for g in groups})),
+                  first_started=min((g[4] for g in groups), default=None),
+                  last_started=max((g[5] for g in groups), default=None))
 
 
 def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     """The last run of each sync that has run (a dry run is a preview, not the sync's last result)."""
-    rows = store.read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN "
-                      "(SELECT MAX(id) FROM runs WHERE NOT dry_run GROUP BY sync_id)")
-    return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
+    return reports.latest_runs(store)
 
 
 # ---- causes of failed rows -------------------------------------------------------------------------------------
@@ -112,76 +81,8 @@ def totals(causes: list[CauseSummary]) -> Totals:
 
 def current_causes(store: StateStore, *, sync_id: str | None = None,
                    error_class: str | None = None) -> list[CauseSummary]:
-    """Causes of the rows not synced as they stand, largest first.
-
-    Most come from the current rejection state, counted per cause on the cause index alone: a million rows in
-    about 80 ms, where reading each row's outcome as well takes a second (docs/benchmarks.md, "Page speed"). A
-    cause's outcome is the one its runs recorded; the rare cause recorded with several outcomes is counted row
-    by row. Invalid keys are the exception: every run finds them all again, they are model rows (a duplicated
-    key is several), and a null key has no state to keep; so they are the latest recording run's, per sync."""
-    invalid = {r["cause_id"] for r in store.read("SELECT DISTINCT cause_id FROM run_causes WHERE outcome = 'invalid'")}
-    return sorted(_state_causes(store, sync_id, error_class, invalid) + _invalid_causes(store, sync_id, error_class),
-                  key=lambda c: (-c.rows, c.cause_id))
-
-
-def _state_causes(store: StateStore, sync_id: str | None, error_class: str | None,
-                  invalid: set[int]) -> list[CauseSummary]:
-    clauses, args = [], []
-    if sync_id:
-        clauses.append("sync_id = ?")
-        args.append(sync_id)
-    if error_class:
-        clauses.append("cause_id IN (SELECT id FROM causes WHERE error_class = ?)")
-        args.append(error_class)
-    if invalid:
-        clauses.append(f"cause_id NOT IN ({', '.join(str(int(c)) for c in invalid)})")
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    counts = {r["cause_id"]: r["n"] for r in store.read(
-        f"SELECT cause_id, COUNT(*) AS n FROM rejections {where} GROUP BY cause_id", args)}
-    if not counts:
-        return []
-    marks = ", ".join("?" * len(counts))
-    causes = {r["id"]: r for r in store.read(
-        f"SELECT id, code, error_class, template FROM causes WHERE id IN ({marks})", list(counts))}
-    outcomes: dict[int, set[str]] = {}
-    for r in store.read(f"SELECT DISTINCT cause_id, outcome FROM run_causes WHERE cause_id IN ({marks})", list(counts)):
-        outcomes.setdefault(r["cause_id"], set()).add(r["outcome"])
-    of_sync, sync_args = (" AND sync_id = ?", [sync_id]) if sync_id else ("", [])
-    summaries = []
-    for cause_id, rows in counts.items():
-        cause = causes[cause_id]
-        known = outcomes.get(cause_id, set())
-        split = {next(iter(known)): rows} if len(known) == 1 else {r["outcome"]: r["n"] for r in store.read(
-            f"SELECT outcome, COUNT(*) AS n FROM rejections WHERE cause_id = ?{of_sync} GROUP BY outcome",
-            [cause_id, *sync_args])}
-        examples = [r["key"] for r in store.read(
-            f"SELECT key FROM rejections WHERE cause_id = ?{of_sync} LIMIT {EXAMPLES}", [cause_id, *sync_args])]
-        for outcome, n in split.items():
-            summaries.append(CauseSummary(cause_id, cause["code"], cause["error_class"], cause["template"], outcome,
-                                          n, examples))
-    return summaries
-
-
-def _invalid_causes(store: StateStore, sync_id: str | None, error_class: str | None) -> list[CauseSummary]:
-    """The invalid keys of each sync's latest run that recorded them (not a dry run, not one that stopped first)."""
-    latest, args = "SELECT MAX(id) FROM runs WHERE NOT dry_run AND json_extract(phases, '$.record') IS NOT NULL", []
-    if sync_id:
-        latest += " AND sync_id = ?"
-        args.append(sync_id)
-    latest += " GROUP BY sync_id"
-    of_class = ""
-    if error_class:
-        of_class = " AND c.error_class = ?"
-        args.append(error_class)
-    per_cause: dict[int, CauseSummary] = {}
-    for r in store.read("SELECT c.id, c.code, c.error_class, c.template, rc.rows, rc.example_keys FROM run_causes rc "
-                        f"JOIN causes c ON c.id = rc.cause_id WHERE rc.outcome = 'invalid' AND rc.run_id IN ({latest})"
-                        f"{of_class} ORDER BY rc.run_id", args):
-        seen = per_cause.get(r["id"])
-        rows = r["rows"] + (seen.rows if seen else 0)
-        examples = ((seen.example_keys if seen else []) + json.loads(r["example_keys"]))[:EXAMPLES]
-        per_cause[r["id"]] = CauseSummary(r["id"], r["code"], r["error_class"], r["template"], "invalid", rows, examples)
-    return list(per_cause.values())
+    """Causes of the rows not synced as they stand, largest first (how they are counted: reports.current_causes)."""
+    return reports.current_causes(store, sync_id=sync_id, error_class=error_class)
 
 
 def run_causes(store: StateStore, run_id: int, *, error_class: str | None = None) -> list[CauseSummary]:
@@ -205,65 +106,19 @@ class TrendPoint:
 def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
                 error_class: str | None = None) -> list[TrendPoint]:
     """Per run and cause, the rows it failed: each cause's trend over time. Oldest run first."""
-    clause, args = where.where("r")
-    if error_class:
-        clause = (clause + " AND" if clause else "WHERE") + " c.error_class = ?"
-        args.append(error_class)
-    rows = store.read(
-        "SELECT r.id, r.sync_id, r.started_at, c.id AS cause_id, c.code, c.error_class, c.template, rc.outcome, "
-        f"rc.rows FROM runs r JOIN run_causes rc ON rc.run_id = r.id JOIN causes c ON c.id = rc.cause_id {clause} "
-        "ORDER BY r.id", args)
-    return [TrendPoint(*tuple(r)) for r in rows]
+    return [TrendPoint(*point) for point in reports.cause_trend(store, where, error_class=error_class)]
 
 
 # ---- a cause's rows ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RowScope:
-    """Which rows of a cause: of one sync; still failing as of one run (else: failing now).
-
-    Rows are kept as the current state per sync and key, not one row per run (docs/architecture.md, The state layout), so "the rows of
-    run R" are the rows that were already failing at R and have not synced since. The clauses read the view
-    `rejection_state`, whose last_seen and last_run_id count the runs that swept a row as refused again."""
-    cause_id: int
-    sync_id: str | None = None
-    run_id: int | None = None
-
-    @property
-    def source(self) -> str:
-        """What to count from: the view when a filter needs the swept last_run_id, else the table, whose rows of
-        a cause are counted on the cause index alone (the view joins each row to its sync's sweeps)."""
-        return "rejection_state" if self.run_id is not None else "rejections"
-
-    def where(self) -> tuple[str, list]:
-        clauses, args = ["r.cause_id = ?"], [self.cause_id]
-        if self.sync_id:
-            clauses.append("r.sync_id = ?")
-            args.append(self.sync_id)
-        if self.run_id is not None:
-            clauses.append("r.first_run_id <= ? AND r.last_run_id >= ?")
-            args += [self.run_id, self.run_id]
-        return "WHERE " + " AND ".join(clauses), args
-
-
-_ROW_COLUMNS = ("r.sync_id, r.key, r.outcome, c.code, c.error_class, r.message, r.first_seen, r.last_seen, "
-                "r.times_seen, r.first_run_id, r.last_run_id")
-
-
 def cause_rows(store: StateStore, scope: RowScope, *, limit: int | None = None, offset: int = 0) -> list[RejectionRecord]:
     """The scope's rows in (sync, key) order: the primary key's, so a page of one sync's rows needs no sort."""
-    clause, args = scope.where()
-    sql = (f"SELECT {_ROW_COLUMNS} FROM rejection_state r JOIN causes c ON c.id = r.cause_id {clause} "
-           "ORDER BY r.cause_id, r.sync_id, r.key")
-    if limit is not None:
-        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return [RejectionRecord(*tuple(r)) for r in store.read(sql, args)]
+    return reports.cause_rows(store, scope, limit=limit, offset=offset)
 
 
 def count_cause_rows(store: StateStore, scope: RowScope) -> int:
-    clause, args = scope.where()
-    return store.read(f"SELECT COUNT(*) AS n FROM {scope.source} r {clause}", args)[0]["n"]
+    return reports.count_cause_rows(store, scope)
 
 
 # ---- one record across runs ---------------------------------------------------------------------------------------
@@ -311,30 +166,11 @@ def find_record(store: StateStore, term: str, *, example_runs: int = 50) -> Reco
         return RecordStory(term, ())
     keys = {term, term.lower()}
     if "@" not in term:  # a user id: user-id syncs name it in their not-found message
-        keys |= {r["key"] for r in store.read("SELECT key FROM rejections WHERE message LIKE ? ESCAPE '\\'",
-                                               ["%userId:" + _literal(term)])}
+        keys |= reports.keys_named_by_user_id(store, term)
     keys_sorted = tuple(sorted(keys))
-    marks = ", ".join("?" * len(keys_sorted))
-    failing, confirmed = [], []
-    for sync_id in [r["sync_id"] for r in store.read("SELECT DISTINCT sync_id FROM runs")]:
-        # both tables are keyed (sync_id, key): one seek per sync, no index on the key alone to keep up to date
-        failing += [RejectionRecord(*tuple(r)) for r in store.read(
-            f"SELECT {_ROW_COLUMNS} FROM rejection_state r JOIN causes c ON c.id = r.cause_id "
-            f"WHERE r.sync_id = ? AND r.key IN ({marks})", [sync_id, *keys_sorted])]
-        confirmed += [Confirmed(sync_id, r["key"], r["run_id"], r["started_at"]) for r in store.read(
-            f"SELECT s.key, s.run_id, runs.started_at FROM snapshot s LEFT JOIN runs ON runs.id = s.run_id "
-            f"WHERE s.sync_id = ? AND s.key IN ({marks})", [sync_id, *keys_sorted])]
-    likes = " OR ".join("rc.example_keys LIKE ? ESCAPE '\\'" for _ in keys_sorted)
-    examples = [Example(*tuple(r)) for r in store.read(
-        "SELECT r.id, r.sync_id, r.started_at, c.code, c.error_class, c.template, rc.rows FROM run_causes rc "
-        f"JOIN runs r ON r.id = rc.run_id JOIN causes c ON c.id = rc.cause_id WHERE {likes} "
-        f"ORDER BY r.id DESC LIMIT {int(example_runs)}", [f"%{_literal(json.dumps(k))}%" for k in keys_sorted])]
-    return RecordStory(term, keys_sorted, failing, confirmed, examples)
-
-
-def _literal(text: str) -> str:
-    """Text for a LIKE pattern (with ESCAPE '\\'): its own % and _ match only themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    failing, confirmed = reports.record_state(store, keys_sorted)
+    examples = [Example(*cited) for cited in reports.citations(store, keys_sorted, limit=example_runs)]
+    return RecordStory(term, keys_sorted, failing, [Confirmed(*c) for c in confirmed], examples)
 
 
 # ---- MQR --------------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_a_user_deleted_since_the_look_up_is_rejected_not_found_and_forgotten(de
     record = demo.run("iterable-production")
     with StateStore(demo.workspace.state_path) as store:
         [state] = store.rejections(key=victim)
-        scope = next(r["scope"] for r in store.read("SELECT DISTINCT scope FROM known_identifiers"))
+        scope = store._db.execute("SELECT DISTINCT scope FROM known_identifiers").fetchone()[0]
         known = set(store.known_identifiers(scope)[0].to_pylist())
     assert (state.code, state.error_class) == ("NotFound", "expected")  # Iterable said so: updateOnly
     assert victim not in known

@@ -4,8 +4,10 @@
   `.sync-state/backups/`, at most once every BACKUP_EVERY_HOURS (by the files' real time, not a run's dated
   clock), keeping the last KEEP. A copy is taken only of a store that passes `PRAGMA quick_check`: a backup of
   damage would be no way back.
+- Each backup gets an identity of its own (schema.py): put back, by `state restore` or by hand, it never uses
+  the cached copies of bulk state taken of another file, whose versions may match its own (bulk_cache.py).
 - Restore and reset move the current file (and its -wal) aside, never delete it, and drop the cached copies
-  of bulk state: their versions count from the state they were taken of, and would match the wrong state.
+  of bulk state (they could not be used: they are another file's).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable
 
 from ..errors import SyncCoreError
 from .bulk_cache import cache_folder
+from .schema import new_identity
 
 BACKUP_EVERY_HOURS = 6
 KEEP = 3
@@ -68,9 +71,10 @@ def take(db: sqlite3.Connection, path: Path, check: Callable[[], None]) -> Path 
     try:
         check()
         target.parent.mkdir(parents=True, exist_ok=True)
-        copy = sqlite3.connect(temporary)
+        copy = sqlite3.connect(temporary, isolation_level=None)
         try:
             db.backup(copy)
+            new_identity(copy)  # it lives on apart from the store: its cached copies are not the store's
         finally:
             copy.close()
         os.replace(temporary, target)

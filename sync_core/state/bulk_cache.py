@@ -1,10 +1,12 @@
 """Exact copies of bulk state (a sync's snapshot and rejection keys, known identifiers, MQR digests) as Arrow
 files next to the state store, so that a run reads a million keys in a few milliseconds instead of seconds.
 
-SQLite stays the truth: every write goes there first, in its transaction. A copy carries the version of the
-state it reflects, and is used only while that version is current; otherwise the caller reads SQLite and
-writes a fresh copy. So a stale or missing copy costs time, never correctness: a crash between the SQLite
-commit and the copy's write leaves an old version that is simply not used.
+SQLite stays the truth: every write goes there first, in its transaction. A copy carries the identity of the
+store and the version of the state it reflects, and is used only while both are current; otherwise the caller
+reads SQLite and writes a fresh copy. So a stale or missing copy costs time, never correctness: a crash between
+the SQLite commit and the copy's write leaves an old version that is simply not used. Versions count per store
+file, so a version alone does not say which state: a backup put back, or another workspace's file, reaches the
+same numbers with other contents; its identity differs (schema.py, migration 7; each backup gets its own).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 VERSION_KEY = b"sync_core.version"
+IDENTITY_KEY = b"sync_core.store"
 
 
 def cache_folder(state_path: Path) -> Path:
@@ -25,19 +28,26 @@ def cache_folder(state_path: Path) -> Path:
 
 
 class BulkCache:
-    def __init__(self, folder: Path, *, read_only: bool = False):
+    def __init__(self, folder: Path, *, identity: str | None, read_only: bool = False):
         self.folder = folder
+        self.identity = identity  # the store's; None (a store not migrated yet): no copy is used or written
         self.read_only = read_only  # a read-only open of the store writes no copy either
+
+    def _stamp(self, version: int) -> dict[bytes, bytes]:
+        return {VERSION_KEY: str(version).encode(), IDENTITY_KEY: str(self.identity).encode()}
 
     def _file(self, name: str) -> Path:
         return self.folder / (hashlib.sha256(name.encode()).hexdigest()[:24] + ".arrow")
 
     def load(self, name: str, version: int) -> pa.Table | None:
-        """The copy of `name` if it reflects `version` of the state, else None."""
+        """The copy of `name` if it reflects `version` of this store's state, else None."""
+        if self.identity is None:
+            return None
         try:
             with pa.memory_map(str(self._file(name))) as source:
                 reader = pa.ipc.open_file(source)
-                if (reader.schema.metadata or {}).get(VERSION_KEY) != str(version).encode():
+                metadata = reader.schema.metadata or {}
+                if any(metadata.get(key) != value for key, value in self._stamp(version).items()):
                     return None
                 return reader.read_all()
         except (FileNotFoundError, pa.ArrowInvalid):  # never written, or cut short by a crash before the rename
@@ -46,11 +56,11 @@ class BulkCache:
     def save(self, name: str, version: int, table: pa.Table) -> None:
         """Write a copy atomically: readers see the old file or the new one, never a part. A copy that cannot be
         written (a full disk, a read-only folder) is skipped: it only saves time."""
-        if self.read_only:
+        if self.read_only or self.identity is None:
             return
         target = self._file(name)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        table = table.replace_schema_metadata({VERSION_KEY: str(version).encode()})
+        table = table.replace_schema_metadata(self._stamp(version))
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:

@@ -165,6 +165,19 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN pid_started INTEGER;  -- the process's start time (clock ticks since boot)
     """,
+    # 6: a running run holds a lease that it renews (run_log.py): any process, on any host, can tell a dead run.
+    """
+    ALTER TABLE runs ADD COLUMN host TEXT;              -- where its pid names its process (host, pid namespace)
+    ALTER TABLE runs ADD COLUMN lease_expires_at TEXT;  -- UTC ISO-8601; NULL once released (and before leases)
+    """,
+    # 7: the store's identity: cached copies of its bulk state are used only for the store they were taken of.
+    """
+    CREATE TABLE meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row
+        identity TEXT NOT NULL                  -- random, made with the store; each backup gets its own
+    );
+    INSERT INTO meta (id, identity) VALUES (1, lower(hex(randomblob(16))));
+    """,
 ]
 
 
@@ -176,6 +189,20 @@ def check_version(db: sqlite3.Connection, path: Path) -> int:
         raise StateStoreError(path, f"it was written by a newer sync-core (schema {version}, this one knows "
                                     f"{len(MIGRATIONS)})", "Upgrade sync-core.")
     return version
+
+
+def identity(db: sqlite3.Connection) -> str | None:
+    """The store's identity; None for a store an older sync-core wrote, read without migrating it."""
+    try:
+        return db.execute("SELECT identity FROM meta").fetchone()[0]
+    except sqlite3.OperationalError:  # no such table
+        return None
+
+
+def new_identity(db: sqlite3.Connection) -> None:
+    """Give a copy of a store an identity of its own (a backup: it lives on apart from the store)."""
+    with write_transaction(db):
+        db.execute("UPDATE meta SET identity = lower(hex(randomblob(16)))")
 
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:

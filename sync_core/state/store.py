@@ -7,76 +7,31 @@ reaches SQLite through this class, so that a server database can replace it late
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
 from ..clock import Clock, SystemClock
-from ..counts import RunCounts
 from ..outcomes import RowProblem
-from ..errors import WorkspaceBusyError
 from ..wal import write_transaction
-from . import backup, process
 from .bulk_cache import BulkCache, cache_folder
-from .integrity import as_state_error, open_read_only, open_read_write, quick_check, show_as_interrupted
+from .integrity import as_state_error, open_read_only, open_read_write, show_as_interrupted
 from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .mqr_ledger import MqrLedger
-from .schema import migrate
+from .run_log import (CANCELLED_ERROR, INTERRUPTED_ERROR, RUN_COLUMNS, TERMINAL_STATUSES, RunLog, RunRecord,  # noqa: F401
+                      iso_utc, run_from_row)
+from .schema import identity, migrate
 
-INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
-                     "sent again by the next run")
-CANCELLED_ERROR = ("cancelled with `sync-core run-cancel`: marked interrupted by hand (sync-core did not stop its "
-                   "process); rows it had not confirmed are sent again by the next run")
-TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked", "cancelled")
 EXAMPLES_PER_CAUSE = 5
-
-
-def iso_utc(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class RunRecord:
-    id: int
-    sync_id: str
-    trigger: str
-    status: str
-    dry_run: bool
-    full_resync: bool
-    config_fingerprint: str
-    started_at: str
-    finished_at: str | None
-    counts: RunCounts
-    phases: dict[str, float]
-    notes: list[str]
-    error: str | None
-    error_class: str | None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """The sum of the phase timings (millisecond precision); the timestamps when no phase ran."""
-        if self.phases:
-            return round(sum(self.phases.values()), 3)
-        if self.finished_at:
-            return (datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds()
-        return None
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
-                "dry_run": self.dry_run, "full_resync": self.full_resync,
-                "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
-                "finished_at": self.finished_at, "counts": self.counts.as_dict(),
-                "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
-                "phases": self.phases, "notes": self.notes,
-                "error": self.error, "error_class": self.error_class}
 
 
 @dataclass
@@ -106,17 +61,39 @@ class RejectionRecord:
     last_run_id: int
 
 
-class StateStore(KnownIdentifierCache, MqrLedger):
+def _translating_errors(cls):
+    """Every public method of the store (and `_select`, the reports') raises SQLite's errors as the errors a user
+    can act on (`_translated`): damage met by a read in the middle of a run is StateDamaged, which the run
+    records as its error (runner.run_sync), not an internal error."""
+    for name, method in inspect.getmembers(cls, inspect.isfunction):
+        if (name == "_select" or not name.startswith("_")) and name != "close" and not isinstance(
+                inspect.getattr_static(cls, name), staticmethod):
+            setattr(cls, name, _translating(method))
+    return cls
+
+
+def _translating(method):
+    @functools.wraps(method)
+    def translated(self, *args, **kwargs):
+        with self._translated():
+            return method(self, *args, **kwargs)
+    return translated
+
+
+@_translating_errors
+class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
-    StateUnwritable, each naming the file and the next step; so do SQLite's errors inside a `with` block.
+    StateUnwritable, each naming the file and the next step; so do SQLite's errors in any of its methods.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
 
-    def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False):
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, read_only: bool = False,
+                 lease_clock: Clock | None = None):
         self.path = Path(path)
         self.clock = clock or SystemClock()  # timestamps come from it (the demo dates its history with it)
+        self.lease_clock = lease_clock or SystemClock()  # runs' leases: real time, compared across processes
         self.read_only = read_only
         self._running: int | None = None  # the run this store started and has not finished
-        self._cache = BulkCache(cache_folder(self.path), read_only=read_only)
+        self._heartbeat = None  # renews that run's lease (run_log.py)
         self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
         with self._translated():
             self._db = (open_read_only if read_only else open_read_write)(self.path)
@@ -126,11 +103,14 @@ class StateStore(KnownIdentifierCache, MqrLedger):
                 else:
                     migrate(self._db, self.path)
                     self.mark_interrupted_runs()
+                self.identity = identity(self._db)  # a random id made with the store: see bulk_cache.py
             except BaseException:
                 self._db.close()
                 raise
+        self._cache = BulkCache(cache_folder(self.path), identity=self.identity, read_only=read_only)
 
     def close(self) -> None:
+        self._stop_heartbeat()
         self._db.close()
 
     def __enter__(self) -> "StateStore":
@@ -195,98 +175,6 @@ class StateStore(KnownIdentifierCache, MqrLedger):
             yield
         finally:
             self._db.execute("COMMIT")
-
-    # ---- runs -------------------------------------------------------------------------------------
-
-    def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, dry_run: bool = False,
-                  full_resync: bool = False) -> int:
-        """Record a new running run; refuse if this sync already has one running in a live process, or if the
-        store fails SQLite's quick check (run here, not at every open: see integrity.py)."""
-        with self._translated():
-            quick_check(self._db, self.path)
-        pid, started = process.current()
-        with self._write() as db:
-            running = db.execute("SELECT id, pid, pid_started FROM runs WHERE sync_id = ? AND status = 'running'",
-                                 (sync_id,)).fetchall()
-            for run_id, run_pid, run_started in running:
-                if process.alive(run_pid, run_started):
-                    raise WorkspaceBusyError(
-                        f"sync '{sync_id}' is already running (run {run_id}, process {run_pid}); wait for it to "
-                        f"finish. If that process is not running this sync, `sync-core run-cancel {run_id}` "
-                        "marks the run interrupted")
-                self._interrupt(db, run_id)
-            cursor = db.execute(
-                "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid,"
-                " pid_started) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, self._now(), pid, started))
-            self._running = cursor.lastrowid
-            return cursor.lastrowid
-
-    def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
-        with self._write() as db:
-            self._save_counts(db, run_id, counts, phases, notes)
-
-    def finish_run(self, run_id: int, *, status: str, counts: RunCounts, phases: dict[str, float],
-                   notes: list[str], error: str | None = None, error_class: str | None = None) -> None:
-        assert status in TERMINAL_STATUSES, status
-        with self._write() as db:
-            self._save_counts(db, run_id, counts, phases, notes)
-            db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ? WHERE id = ?",
-                       (status, self._now(), error, error_class, run_id))
-        if self._running == run_id:
-            self._running = None
-        if status in ("healthy", "warning") and backup.due(self.path):  # a rolling backup: see backup.py
-            backup.take(self._db, self.path, lambda: quick_check(self._db, self.path))
-
-    @staticmethod
-    def _save_counts(db, run_id, counts: RunCounts, phases, notes) -> None:
-        db.execute("UPDATE runs SET counts = ?, by_operation = ?, standing = ?, phases = ?, notes = ? WHERE id = ?",
-                   (json.dumps(counts.as_dict()), json.dumps(counts.by_operation), json.dumps(counts.standing()),
-                    json.dumps(phases), json.dumps(notes), run_id))
-
-    def mark_interrupted_runs(self) -> list[int]:
-        """Runs left `running` by a process that is gone (killed, crashed) become `interrupted`."""
-        dead = self._dead_runs()
-        if dead:
-            with self._write() as db:
-                for run_id in dead:
-                    self._interrupt(db, run_id)
-        return dead
-
-    def _dead_runs(self) -> list[int]:
-        """Runs recorded as running whose process is gone, or is another process now (a reused pid)."""
-        started = "pid_started" if self._db.execute("PRAGMA user_version").fetchone()[0] >= 4 else "NULL"  # read-only
-        rows = self._db.execute(f"SELECT id, pid, {started} FROM runs WHERE status = 'running'").fetchall()
-        return [run_id for run_id, pid, started in rows if not process.alive(pid, started)]
-
-    def run_process(self, run_id: int) -> tuple[int | None, bool]:  # the pid, and whether it still runs
-        row = self._db.execute("SELECT pid, pid_started FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return (row[0], process.alive(*row)) if row else (None, False)
-
-    def cancel_run(self, run_id: int) -> bool:
-        """Mark a running run interrupted by hand (`sync-core run-cancel`); False if it was not running."""
-        with self._write() as db:
-            return self._interrupt(db, run_id, CANCELLED_ERROR)
-
-    def _interrupt(self, db, run_id: int, error: str = INTERRUPTED_ERROR) -> bool:
-        return db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?, error_class = "
-                          "'transient' WHERE id = ? AND status = 'running'", (self._now(), error, run_id)).rowcount == 1
-
-    def get_run(self, run_id: int) -> RunRecord | None:
-        row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return run_from_row(row) if row else None
-
-    def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        sql = f"SELECT {RUN_COLUMNS} FROM runs"
-        args: list = []
-        if sync_id:
-            sql += " WHERE sync_id = ?"
-            args.append(sync_id)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [run_from_row(r) for r in self._db.execute(sql, args)]
 
     # ---- snapshot and rejection state ----------------------------------------------------------------
 
@@ -484,25 +372,11 @@ class StateStore(KnownIdentifierCache, MqrLedger):
             sql += f" LIMIT {int(limit)}"
         return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
 
-    def read(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
-        """A read-only query, for sync_core's report modules (never for pages: they call those modules)."""
-        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-            raise ValueError("StateStore.read runs SELECT statements only")
+    def _select(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        """A query of the reports' (reports.py), its rows addressable by column name."""
         cursor = self._db.execute(sql, params)
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()
-
-
-RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
-               " counts, by_operation, standing, phases, notes, error, error_class")
-
-
-def run_from_row(row) -> RunRecord:
-    (run_id, sync_id, trigger, status, dry_run, full_resync, fingerprint, started, finished,
-     counts, by_operation, standing, phases, notes, error, error_class) = row
-    return RunRecord(run_id, sync_id, trigger, status, bool(dry_run), bool(full_resync), fingerprint, started,
-                     finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
-                     json.loads(phases), json.loads(notes), error, error_class)
 
 
 def _filters(**wanted) -> tuple[str, list]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from demo_helpers import demo_workspace
-from sync_core import StateStore
+from sync_core import RunCounts, StateStore
 from sync_core.demo.workspace import advance_demo
 from sync_core.mqr import current_period_start
 from sync_core.state.bulk_cache import BulkCache
@@ -31,12 +34,43 @@ def rows(table: pa.Table) -> set[tuple]:
 
 
 def test_a_copy_is_used_only_at_its_version(tmp_path: Path):
-    cache = BulkCache(tmp_path / "cache")
+    cache = BulkCache(tmp_path / "cache", identity="store-1")
     cache.save("sync:a", 7, pa.table({"key": ["x", "y"]}))
     assert cache.load("sync:a", 7).column("key").to_pylist() == ["x", "y"]
     assert cache.load("sync:a", 8) is None and cache.load("sync:b", 7) is None
+    assert BulkCache(tmp_path / "cache", identity="store-2").load("sync:a", 7) is None  # another store's state
     cache._file("sync:a").write_bytes(b"ARROW1 cut short by a crash")
     assert cache.load("sync:a", 7) is None
+
+
+def sync_key(path: Path, key: str) -> None:
+    """A run of sync x that confirms one key, reading and leaving the cached copy as a run does."""
+    with StateStore(path) as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        state, changes = store.key_state("x"), KeyStateChanges()
+        store.commit_batch(run, "x", fingerprint="f", synced=[(key, "h")])
+        changes.synced([(key, "h")])
+        assert store.save_key_state(state, changes)
+        store.finish_run(run, status="healthy", counts=RunCounts(), phases={}, notes=[])  # a rolling backup
+
+
+def test_a_backup_copied_back_never_uses_a_copy_of_other_state_at_its_version(tmp_path: Path):
+    """Versions count per file: a backup put back and run on reaches the version numbers of the newer state it
+    replaced, with other contents. Its copies must not pass for the state of another backup at that version."""
+    path = tmp_path / "state.sqlite"
+    sync_key(path, "a")  # sync:x at version 1: {a}; backup 1
+    [first] = (tmp_path / "backups").iterdir()
+    hours_ago = time.time() - 7 * 3600
+    os.utime(first, (hours_ago, hours_ago))  # so that the next run takes another backup
+    sync_key(path, "b")  # version 2: {a, b}; backup 2
+    second = max((tmp_path / "backups").iterdir())
+    shutil.copyfile(first, path)  # put back backup 1 by hand: version 1, {a}
+    sync_key(path, "c")  # version 2 again, now {a, c}: the cached copy says so
+    shutil.copyfile(second, path)  # put back backup 2 by hand: version 2, {a, b}
+    with StateStore(path) as store:
+        state = store.key_state("x")
+        assert rows(state.snapshot) == {("a", "h"), ("b", "h")} == rows(store.snapshot_table("x"))
+        assert not state.from_cache
 
 
 def test_changes_apply_as_sqlite_applies_them():

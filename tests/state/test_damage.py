@@ -9,9 +9,12 @@ import sqlite3
 import subprocess
 import sys
 
+import shutil
+
 import pytest
 
 from sync_core import StateStore, invariant_violations
+from sync_core.progress import SilentObserver
 
 READ_COMMANDS = [["runs"], ["syncs"], ["failures"], ["run-show", "1"]]
 
@@ -73,6 +76,38 @@ def test_a_store_failing_the_integrity_check_is_not_run_and_state_check_says_why
     assert check.returncode == 1 and "DAMAGED" in check.stdout and "Page " in check.stdout, check.stdout
 
 
+class DamageWhenTheQueryStarts(SilentObserver):
+    """Damage found by a run after it started (its quick check passed): the snapshot's page is overwritten, as a
+    disk would, and the run's connection is made to read the file again (another process writes)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def phase(self, name: str) -> None:
+        if name != "query":
+            return
+        shutil.rmtree(self.path.with_name("state-cache"))  # so the run reads the snapshot from SQLite
+        corrupt_page_of(self.path, "snapshot")
+        db = sqlite3.connect(self.path)
+        with db:  # the run's connection then drops the pages it had read
+            db.execute("INSERT INTO state_versions (name, version) VALUES ('another process', 1)")
+        db.close()
+
+
+def test_damage_met_during_a_run_is_recorded_on_the_run_as_damage(synced):
+    demo = synced
+    path = demo.workspace.state_path
+    mark = demo.sandbox.last_request_id()
+    record = demo.run("iterable-production", observer=DamageWhenTheQueryStarts(path))
+    assert (record.status, record.error_class) == ("failed", "config"), record.error
+    for words in (f"the state store {path} is damaged", "malformed", "sync-core state restore"):
+        assert words in record.error, (words, record.error)
+    assert demo.sandbox.requests(since_id=mark) == []
+    shown = cli(demo, "run-show", str(record.id))
+    assert shown.returncode == 0 and f"error (config): the state store {path} is damaged" in shown.stdout
+    assert_refused(cli(demo, "run", "iterable-production"), path, "is damaged", "integrity check")
+
+
 def test_a_run_leaves_a_backup_that_restore_puts_back(synced):
     demo = synced
     path = demo.workspace.state_path
@@ -122,6 +157,6 @@ def test_no_backup_is_taken_of_a_damaged_store(tmp_path):
     backup.unlink()
     corrupt_page_of(path, "rejections_by_cause")  # damage that this run's own writes do not touch
     with StateStore(path) as store:
-        run = store.read("SELECT MAX(id) FROM runs")[0][0]
+        run = store.list_runs(limit=1)[0].id
         store.finish_run(run, status="healthy", counts=store.get_run(run).counts, phases={}, notes=[])
     assert list((tmp_path / "backups").iterdir()) == []

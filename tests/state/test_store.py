@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from sync_core import RunCounts, StateStore
 from sync_core.outcomes import RowProblem
-from sync_core.state.schema import MIGRATIONS
+from sync_core.state.schema import MIGRATIONS, _statements
 
 
 def test_schema_is_versioned_and_wal(tmp_path):
@@ -18,6 +18,24 @@ def test_schema_is_versioned_and_wal(tmp_path):
     db = sqlite3.connect(tmp_path / "s.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_has_an_identity_of_its_own_and_an_older_store_gets_one(tmp_path):
+    with StateStore(tmp_path / "a.sqlite") as a, StateStore(tmp_path / "b.sqlite") as b:
+        assert len(a.identity) == 32 and a.identity != b.identity
+    with StateStore(tmp_path / "a.sqlite") as again:
+        assert again.identity == a.identity
+    older = tmp_path / "older.sqlite"  # as sync-core wrote it before stores had an identity (schema 6)
+    db = sqlite3.connect(older, isolation_level=None)
+    for script in MIGRATIONS[:6]:
+        for statement in _statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 6")
+    db.close()
+    with StateStore(older, read_only=True) as reader:
+        assert reader.identity is None  # read without migrating: no cached copy is used or written
+    with StateStore(older) as store, StateStore(older) as other:
+        assert len(store.identity) == 32 and other.identity == store.identity
 
 
 def test_a_run_left_running_by_a_dead_process_becomes_interrupted(tmp_path):

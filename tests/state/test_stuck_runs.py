@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 
 from sync_core import StateStore
+from sync_core.state.process import host
+from sync_core.state.run_log import iso_utc
 
 
 def start_time(pid: int) -> int:
@@ -63,3 +66,30 @@ def test_run_cancel_frees_a_sync_whose_run_looks_alive(demo):
     assert cli(demo, "run", "iterable-production").returncode == 0
     again = cli(demo, "run-cancel", str(stuck), "--yes")
     assert again.returncode == 2 and "not running" in again.stderr
+
+
+def test_the_cli_judges_a_run_by_its_lease_not_by_a_pid_from_another_host(demo):
+    """A worker in another container holds a live lease: its pid names nothing here, and the run still blocks
+    the sync. A run of a live process here whose lease lapsed (a hung worker) does not."""
+    StateStore(demo.workspace.state_path).close()
+    remote = record_running_run(demo, int(open("/proc/sys/kernel/pid_max").read()), 4242)  # no such pid here
+    hour = 3600  # leases far from now: the commands take seconds, however busy the machine
+    lease(demo, remote, "worker-7 pid:[4026532999]", time.time() + hour)
+    refused = cli(demo, "run", "iterable-production")
+    assert refused.returncode != 0 and "already running" in refused.stderr and "on worker-7" in refused.stderr
+    assert json.loads(cli(demo, "run-show", str(remote), "--json").stdout)["status"] == "running"
+
+    lease(demo, remote, "worker-7 pid:[4026532999]", time.time() - 1)  # the worker stopped renewing
+    hung = record_running_run(demo, os.getpid(), start_time(os.getpid()))  # alive, and on this host
+    lease(demo, hung, host(), time.time() - hour)
+    done = cli(demo, "run", "iterable-production", "--json")
+    assert done.returncode == 0, done.stderr
+    runs = {r["id"]: r for r in json.loads(cli(demo, "runs", "--json").stdout)}
+    assert runs[remote]["status"] == runs[hung]["status"] == "interrupted"
+
+
+def lease(demo, run_id: int, where: str, expires: float) -> None:
+    db = sqlite3.connect(demo.workspace.state_path)
+    with db:
+        db.execute("UPDATE runs SET host = ?, lease_expires_at = ? WHERE id = ?", (where, iso_utc(expires), run_id))
+    db.close()

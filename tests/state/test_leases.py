@@ -1,0 +1,76 @@
+"""A running run holds a lease: any process, on any host, tells a dead run from a live one by it, not by a pid
+that only means something where it was recorded. Time is a manual clock: no test waits for a lease."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from sync_core import RunCounts, StateStore
+from sync_core.clock import ManualClock
+from sync_core.errors import WorkspaceBusyError
+from sync_core.state.run_log import LEASE_SECONDS, iso_utc
+
+
+def status(path, run_id: int, clock: ManualClock, *, read_only: bool = False) -> str:
+    """The run's status as a new opener sees it (a read-write opener records the dead runs it finds)."""
+    with StateStore(path, lease_clock=clock, read_only=read_only) as store:
+        return store.get_run(run_id).status
+
+
+def test_a_run_whose_lease_expired_is_interrupted_by_another_opener_though_its_process_lives(tmp_path):
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    with StateStore(path, lease_clock=clock) as worker:
+        run = worker.start_run("x", trigger="test", config_fingerprint="f")  # this process: alive, this host
+        clock.advance(LEASE_SECONDS - 1)
+        assert status(path, run, clock, read_only=True) == status(path, run, clock) == "running"
+        clock.advance(2)  # the worker hangs (or its clock's heartbeats stop): the lease lapses
+        assert status(path, run, clock, read_only=True) == "interrupted"  # the dashboard's read, writing nothing
+        with StateStore(path, lease_clock=clock) as other:
+            record = other.get_run(run)
+            assert record.status == "interrupted" and "sent again by the next run" in record.error
+            other.start_run("x", trigger="test", config_fingerprint="f")  # the sync is free again
+        assert worker.renew_lease(run) is False  # the worker learns it no longer holds the run
+
+
+def record_remote_run(path, *, lease_expires_at: str) -> int:
+    """A run recorded by a worker on another host: a pid that names no process here."""
+    pid_max = int(open("/proc/sys/kernel/pid_max").read())  # pids are below it: this one exists nowhere here
+    db = sqlite3.connect(path)
+    with db:
+        run_id = db.execute(
+            "INSERT INTO runs (sync_id, trigger, status, config_fingerprint, started_at, pid, pid_started, host,"
+            " lease_expires_at) VALUES ('x', 'schedule', 'running', 'f', '2026-01-01T00:00:00+00:00', ?, 4242,"
+            " 'worker-7 pid:[4026532999]', ?)", (pid_max, lease_expires_at)).lastrowid
+    db.close()
+    return run_id
+
+
+def test_a_live_lease_from_another_host_keeps_its_run_running_though_its_pid_is_unknown_here(tmp_path):
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    StateStore(path, lease_clock=clock).close()
+    run = record_remote_run(path, lease_expires_at=iso_utc(clock.now() + 60))
+    assert status(path, run, clock, read_only=True) == status(path, run, clock) == "running"
+    with StateStore(path, lease_clock=clock) as store, pytest.raises(WorkspaceBusyError) as refused:
+        store.start_run("x", trigger="test", config_fingerprint="f")
+    assert "already running" in str(refused.value) and "on worker-7" in str(refused.value)
+    assert f"sync-core run-cancel {run}" in str(refused.value)
+    clock.advance(61)  # the worker stopped renewing: its lease lapsed
+    assert status(path, run, clock) == "interrupted"
+
+
+def test_a_run_that_renews_its_lease_stays_alive_past_its_first_lease(tmp_path):
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    with StateStore(path, lease_clock=clock) as worker:
+        run = worker.start_run("x", trigger="test", config_fingerprint="f")
+        clock.advance(LEASE_SECONDS - 10)
+        worker.save_progress(run, RunCounts(), {}, [])  # after each batch
+        clock.advance(LEASE_SECONDS - 10)  # past the first lease, within the renewed one
+        assert status(path, run, clock) == "running"
+        worker._heartbeat.beat()  # a long phase (the query): the heartbeat thread renews meanwhile
+        clock.advance(LEASE_SECONDS - 10)
+        assert status(path, run, clock) == "running"
+        worker.finish_run(run, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        clock.advance(LEASE_SECONDS * 10)  # a finished run holds no lease: nothing lapses
+        assert status(path, run, clock) == "healthy"
