@@ -59,7 +59,7 @@ def run(workspace: Workspace, request: RunRequest, *, observer: RunObserver | No
     events = events or RunEvents()
     with StateStore(workspace.state_path, clock=dated or clock) as store:
         run_id = store.start_run(sync.id, trigger=request.trigger, config_fingerprint=workspace.fingerprint(sync.id),
-                                 dry_run=request.dry_run, full_resync=request.full_resync)
+                                 run_type=request.run_type, full_resync=request.full_resync)
         ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel or CancelToken())
         events.announce_start(run_id)
         stages = _Stages(workspace, ctx, clock, dated or clock)

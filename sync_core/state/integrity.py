@@ -20,7 +20,7 @@ from urllib.parse import quote
 from ..errors import StateDamaged, StateStoreError, StateUnwritable
 from ..wal import use_wal
 from .backup import damaged_next_step
-from .schema import check_version, migrate
+from .schema import MIGRATIONS, check_version, migrate
 
 DAMAGE = ("malformed", "not a database", "corrupt")  # SQLITE_CORRUPT, SQLITE_NOTADB
 READ_COMMANDS = "`sync-core runs`, `run-show`, `syncs` and `failures` still read it"
@@ -114,6 +114,15 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         migrate(db, path)
         return db
+    db = _connect_read_only(path)
+    if check_version(db, path) < len(MIGRATIONS):  # written by an older sync-core: upgrade it once, then read
+        db.close()
+        _upgrade(path)
+        db = _connect_read_only(path)
+    return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
     wal = Path(f"{path}-wal").exists()
     uri = f"file:{quote(str(path.resolve()))}?{'mode=ro' if wal else 'immutable=1'}"
     db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
@@ -124,6 +133,22 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _upgrade(path: Path) -> None:
+    """Run the migrations an older sync-core's store lacks: reading it with this release's queries needs them."""
+    try:
+        db = open_read_write(path)
+        try:
+            migrate(db, path)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        error = as_state_error(exc, path)
+        if error is None:
+            raise
+        raise StateUnwritable(path, f"it was written by an older sync-core and must be upgraded before it can be "
+                                    f"read, which writes to it ({exc})", error.next_step) from None
 
 
 def quick_check(db: sqlite3.Connection, path: Path) -> None:

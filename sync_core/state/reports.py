@@ -60,7 +60,7 @@ def run_groups(store: StateStore) -> list[tuple[str, str, str, int, str, str]]:
 def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     """The last run of each sync that has run (a dry run is a preview, not the sync's last result)."""
     rows = store._select(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN "
-                         "(SELECT MAX(id) FROM runs WHERE NOT dry_run GROUP BY sync_id)")
+                         "(SELECT MAX(id) FROM runs WHERE run_type = 'sync' GROUP BY sync_id)")
     return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
 
 
@@ -122,7 +122,8 @@ def _state_causes(store: StateStore, sync_id: str | None, error_class: str | Non
 
 def _invalid_causes(store: StateStore, sync_id: str | None, error_class: str | None) -> list[CauseSummary]:
     """The invalid keys of each sync's latest run that recorded them (not a dry run, not one that stopped first)."""
-    latest, args = "SELECT MAX(id) FROM runs WHERE NOT dry_run AND json_extract(phases, '$.record') IS NOT NULL", []
+    latest, args = ("SELECT MAX(id) FROM runs WHERE run_type = 'sync' AND json_extract(phases, '$.record') IS NOT NULL",
+                    [])
     if sync_id:
         latest += " AND sync_id = ?"
         args.append(sync_id)

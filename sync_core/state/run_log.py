@@ -58,7 +58,7 @@ class RunRecord:
     sync_id: str
     trigger: str
     status: str
-    dry_run: bool
+    run_type: str  # run_context.RUN_TYPES: sync | dry_run
     full_resync: bool
     config_fingerprint: str
     started_at: str
@@ -68,6 +68,10 @@ class RunRecord:
     notes: list[str]
     error: str | None
     error_class: str | None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.run_type == "dry_run"
 
     @property
     def duration_seconds(self) -> float | None:
@@ -80,7 +84,7 @@ class RunRecord:
 
     def to_json(self) -> dict:
         return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
-                "dry_run": self.dry_run, "full_resync": self.full_resync,
+                "type": self.run_type, "dry_run": self.dry_run, "full_resync": self.full_resync,
                 "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
                 "finished_at": self.finished_at, "counts": self.counts.as_dict(),
                 "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
@@ -115,7 +119,7 @@ HOLDER_COLUMNS = ("host", "pid", "pid_started", "lease_expires_at")
 
 
 class RunLog:
-    def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, dry_run: bool = False,
+    def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, run_type: str = "sync",
                   full_resync: bool = False) -> int:
         """Record a new running run and claim its lease; refuse if this sync already has a live run, or if the
         store fails SQLite's quick check (run here, not at every open: see integrity.py)."""
@@ -133,10 +137,10 @@ class RunLog:
                         "stopped)")
                 self._interrupt(db, run_id)
             cursor = db.execute(
-                "INSERT INTO runs (sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, pid,"
-                " pid_started, host, lease_expires_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sync_id, trigger, int(dry_run), int(full_resync), config_fingerprint, self._now(), pid, started,
-                 here, self._lease_end()))
+                "INSERT INTO runs (sync_id, trigger, status, run_type, dry_run, full_resync, config_fingerprint,"
+                " started_at, pid, pid_started, host, lease_expires_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sync_id, trigger, run_type, int(run_type == "dry_run"), int(full_resync), config_fingerprint,
+                 self._now(), pid, started, here, self._lease_end()))
             run_id = cursor.lastrowid
         self._running = run_id
         self._heartbeat = Heartbeat(lambda: self._renew_from(self.path, run_id), RENEW_EVERY)
@@ -300,14 +304,14 @@ class Heartbeat:
         self._thread.join()
 
 
-RUN_COLUMNS = ("id, sync_id, trigger, status, dry_run, full_resync, config_fingerprint, started_at, finished_at,"
+RUN_COLUMNS = ("id, sync_id, trigger, status, run_type, full_resync, config_fingerprint, started_at, finished_at,"
                " counts, by_operation, standing, phases, notes, error, error_class")
 
 
 def run_from_row(row) -> RunRecord:
-    (run_id, sync_id, trigger, status, dry_run, full_resync, fingerprint, started, finished,
+    (run_id, sync_id, trigger, status, run_type, full_resync, fingerprint, started, finished,
      counts, by_operation, standing, phases, notes, error, error_class) = row
-    return RunRecord(run_id, sync_id, trigger, status, bool(dry_run), bool(full_resync), fingerprint, started,
+    return RunRecord(run_id, sync_id, trigger, status, run_type, bool(full_resync), fingerprint, started,
                      finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
                      json.loads(phases), json.loads(notes), error, error_class)
 

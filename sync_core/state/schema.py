@@ -178,6 +178,12 @@ MIGRATIONS = [
     );
     INSERT INTO meta (id, identity) VALUES (1, lower(hex(randomblob(16))));
     """,
+    # 8: a run's type (sync, dry_run; reconciliation next) instead of the dry_run flag, which stays written for
+    # readers of the raw table.
+    """
+    ALTER TABLE runs ADD COLUMN run_type TEXT NOT NULL DEFAULT 'sync';
+    UPDATE runs SET run_type = 'dry_run' WHERE dry_run = 1;
+    """,
 ]
 
 

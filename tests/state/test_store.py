@@ -32,10 +32,25 @@ def test_a_store_has_an_identity_of_its_own_and_an_older_store_gets_one(tmp_path
             db.execute(statement)
     db.execute("PRAGMA user_version = 6")
     db.close()
-    with StateStore(older, read_only=True) as reader:
-        assert reader.identity is None  # read without migrating: no cached copy is used or written
     with StateStore(older) as store, StateStore(older) as other:
         assert len(store.identity) == 32 and other.identity == store.identity
+
+
+def test_a_store_an_older_release_wrote_is_upgraded_by_the_first_command_that_reads_it(tmp_path):
+    older = tmp_path / "older.sqlite"  # schema 3: before standing rejections, leases and run types
+    db = sqlite3.connect(older, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in _statements(script):
+            db.execute(statement)
+    db.execute("INSERT INTO runs (sync_id, trigger, status, dry_run, config_fingerprint, started_at) "
+               "VALUES ('s', 'cli', 'planned', 1, 'f', '2026-11-30T00:00:00+00:00')")
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    with StateStore(older, read_only=True) as reader:  # `sync-core runs` right after an upgrade of sync-core
+        [run] = reader.list_runs()
+        assert (run.status, run.run_type, run.dry_run) == ("planned", "dry_run", True)
+        assert len(reader.identity) == 32
+    assert sqlite3.connect(older).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_run_left_running_by_a_dead_process_becomes_interrupted(tmp_path):
