@@ -43,6 +43,7 @@ class DestinationConfig:
     base_url: str
     api_key: SecretRef
     timeout_seconds: float = 30.0
+    max_retry_after_seconds: float = 300.0  # a longer Retry-After is not waited out: the rows wait for the next run
     max_attempts: int = 5
     concurrency: int = 2
     batch_size: int | None = None  # rows per request; None: the API's maximum
@@ -292,8 +293,8 @@ def _source(s: _Section, root: Path) -> SourceConfig:
 
 def _destination(d: _Section) -> DestinationConfig:
     name = _check_name(d, "destination")
-    d.only("type", "base_url", "api_key", "timeout_seconds", "max_attempts", "concurrency", "batch_size",
-           "rate_limit_reserve", "rate_limits")
+    d.only("type", "base_url", "api_key", "timeout_seconds", "max_retry_after_seconds", "max_attempts",
+           "concurrency", "batch_size", "rate_limit_reserve", "rate_limits")
     kind = d.get("type", str, choices=tuple(DESTINATION_TYPES))
     base_url = d.get("base_url", str, DESTINATION_TYPES[kind].default_base_url).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -302,6 +303,8 @@ def _destination(d: _Section) -> DestinationConfig:
         name, kind, base_url=base_url,
         api_key=parse_secret_ref(d.data.get("api_key"), d.file, d.key("api_key")),
         timeout_seconds=_above_zero(d, "timeout_seconds", float(d.get("timeout_seconds", (int, float), 30.0))),
+        max_retry_after_seconds=_above_zero(d, "max_retry_after_seconds",
+                                            float(d.get("max_retry_after_seconds", (int, float), 300.0))),
         max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
         concurrency=_positive(d, "concurrency", d.get("concurrency", int, 2)),
         batch_size=_batch_size(d, kind),

@@ -26,11 +26,13 @@ class Executor:
     def __init__(self, destination: DestinationObject, *, max_attempts: int = 5, concurrency: int = 2,
                  base_delay: float = 0.5, max_delay: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
-                 on_retry: Callable[[str], None] = lambda message: None, cancel: threading.Event | None = None):
+                 on_retry: Callable[[str], None] = lambda message: None, cancel: threading.Event | None = None,
+                 max_retry_after: float = 300.0):
         self.destination = destination
         self.max_attempts = max(1, max_attempts)
         self.concurrency = max(1, concurrency)
         self.base_delay, self.max_delay = base_delay, max_delay
+        self.max_retry_after = max_retry_after  # a vendor asking to wait longer is not waited for within a run
         self._sleep = sleep
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -57,6 +59,14 @@ class Executor:
             except TransientError as exc:
                 exc.attempts, last = attempt, exc
                 if attempt == self.max_attempts:
+                    exc.gave_up = True
+                    raise
+                if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
+                    # An hour's Retry-After would hold the run (and its sync) for an hour: leave the rows failed
+                    # for the next run, and say why.
+                    exc.message += (f"; it asked to wait {exc.retry_after:g} s, longer than a run waits "
+                                    f"(max_retry_after_seconds = {self.max_retry_after:g})")
+                    exc.gave_up = True
                     raise
                 delay = self._backoff(attempt, exc.retry_after)
                 self._on_retry(f"{what}: {exc.code} ({exc.message}); attempt {attempt + 1} of "
@@ -146,8 +156,8 @@ class Executor:
         except TransientError as exc:
             if exc.code == "Stopped":
                 return SendResult()  # never sent: the caller counts these rows as not attempted
-            why = (f"gave up after {exc.attempts} attempts" if exc.attempts >= self.max_attempts else
-                   f"the run stopped after {exc.attempts} attempt{'s' if exc.attempts > 1 else ''}")
+            tries = f"{exc.attempts} attempt{'s' if exc.attempts > 1 else ''}"
+            why = f"gave up after {tries}" if exc.gave_up else f"the run stopped after {tries}"
             message = f"{exc.message} ({why}; the next run sends it again)"
             return SendResult(rejected=[Rejection(r, exc.code, message, "transient") for r in rows])
         except BatchRejected as exc:

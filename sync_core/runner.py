@@ -134,7 +134,8 @@ class _Stages:
         self.destination = open_destination(self.workspace, sync, clock=self.clock)
         config = self.workspace.destinations[sync.destination]
         self.executor = Executor(self.destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
-                                 sleep=self.clock.sleep, on_retry=ctx.observer.note, cancel=ctx.cancel.event)
+                                 sleep=self.clock.sleep, on_retry=ctx.observer.note, cancel=ctx.cancel.event,
+                                 max_retry_after=config.max_retry_after_seconds)
 
     def query(self) -> None:
         """The model's rows, diffed against the sync's key state. An update-only look-up of who exists starts

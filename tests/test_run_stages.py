@@ -4,6 +4,7 @@ whatever it was, and a cancel stops it between requests without losing a row."""
 from __future__ import annotations
 
 from small_workspace import PROJECT, small_workspace
+from sync_core import StateStore
 from sync_core.progress import SilentObserver
 from sync_core.run_context import CancelToken, RunEvents
 
@@ -61,3 +62,18 @@ def test_a_run_cancelled_before_it_starts_sends_nothing_and_records_nothing(tmp_
         record = s.run(cancel=token)
         assert record.status == "cancelled" and s.writes_since(0) == [] and s.snapshot() == {}
         assert s.state_sql("SELECT COUNT(*) FROM mqr_ledger") == [(0,)]
+
+
+def test_a_retry_after_longer_than_a_run_waits_leaves_the_rows_for_the_next_run(tmp_path, monkeypatch):
+    from sync_core.clock import ManualClock
+    with people(tmp_path, monkeypatch) as s:
+        s.sandbox.add_fault("users/bulkUpdate", "rate_limit", times=1, retry_after=3600)
+        clock = ManualClock()
+        started = clock.now()
+        record = s.run(clock=clock)
+        assert clock.now() - started < 60  # the hour was not waited out (a manual clock: no real time passes)
+        assert record.counts.outcome("failed") == 5 and record.counts.outcome("synced") == 35
+        with StateStore(s.workspace.state_path) as store:
+            [failed] = {r.message for r in store.rejections(sync_id="people")}
+        assert "asked to wait 3600 s" in failed and "max_retry_after_seconds = 300" in failed
+        assert s.run(clock=clock).counts.outcome("synced") == 5  # the next run sends them

@@ -18,6 +18,7 @@ class TransientError(Exception):
     def __init__(self, code: str, message: str, retry_after: float | None = None):
         self.code, self.message, self.retry_after = code, message, retry_after
         self.attempts = 0  # how many times the request went out: set by the executor when it gives up
+        self.gave_up = False  # the executor stopped retrying it (attempts spent, or a wait too long), not a stop
         super().__init__(f"{code}: {message}")
 
 
