@@ -124,8 +124,10 @@ class RunContext:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction, and rows
         whose record the destination does not hold leave it."""
         problems = [self.problem(r) for r in rejected]
+        # Only rows planned against the snapshot can be in it: an added row never is (500k not-found rows of a
+        # first run would otherwise be 500k deletes of nothing).
         self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems,
-                            removed=[r.row.key for r in rejected if r.record_missing])
+                            removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"])
         for row in synced:
             self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
