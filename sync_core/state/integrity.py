@@ -5,8 +5,10 @@
 - SQLite's "file is not a database" and "database disk image is malformed" become `StateDamaged`; a write that
   fails (read-only, disk full, I/O error) becomes `StateUnwritable`. Both name the file and the next step.
 - `PRAGMA quick_check` reads every page: 0.35-0.4 s at 185 MB (500k snapshot rows, 500k rejections, 1M MQR
-  digests). Too slow for every open (the dashboard opens the store per query, `sync-core runs` takes
-  milliseconds), so it runs when a run starts, before every backup, and in `sync-core state check`.
+  digests), more at a year of history (about 1 GB: docs/benchmarks.md). Too slow for every open (the dashboard opens the store per
+  query, `sync-core runs` takes milliseconds), so it runs before every backup, in `sync-core state check`, and
+  when a run starts: always while the store is under 128 MB, else at most every 6 hours
+  (`quick_check_if_due`).
 - A read-only open runs no migration and takes no write lock, and creates no file (see `open_read_only`).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -149,6 +152,29 @@ def _upgrade(path: Path) -> None:
             raise
         raise StateUnwritable(path, f"it was written by an older sync-core and must be upgraded before it can be "
                                     f"read, which writes to it ({exc})", error.next_step) from None
+
+
+# A run starts with SQLite's quick check while the store is small; past this size (a year of history is about
+# 1 GB, 2 s of checking) at most every CHECK_EVERY, the time since the last passed check kept as a stamp file's
+# modification time. Reading a damaged page still fails at once, whenever it happens (`as_state_error`).
+ALWAYS_CHECK_BELOW = 128 * 1024 * 1024
+CHECK_EVERY = 6 * 3600  # as often as backups are taken (each takes a check first)
+
+
+def quick_check_if_due(db: sqlite3.Connection, path: Path) -> None:
+    """quick_check at a run's start, unless the store is large and passed one within CHECK_EVERY."""
+    stamp = path.with_name(path.name + ".checked")
+    try:
+        large = path.stat().st_size >= ALWAYS_CHECK_BELOW
+        if large and time.time() - stamp.stat().st_mtime < CHECK_EVERY:
+            return
+    except FileNotFoundError:
+        pass
+    quick_check(db, path)
+    try:
+        stamp.touch()
+    except OSError:  # a read-only folder: the next run checks again
+        pass
 
 
 def quick_check(db: sqlite3.Connection, path: Path) -> None:

@@ -35,7 +35,7 @@ from ..counts import RunCounts
 from ..errors import WorkspaceBusyError
 from ..wal import write_transaction
 from . import backup, process
-from .integrity import quick_check
+from .integrity import quick_check, quick_check_if_due
 
 LEASE_SECONDS = 120  # a run not heard from for this long is dead
 RENEW_EVERY = 30  # the heartbeat's period: a run misses three heartbeats before its lease lapses
@@ -122,9 +122,9 @@ class RunLog:
     def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, run_type: str = "sync",
                   full_resync: bool = False) -> int:
         """Record a new running run and claim its lease; refuse if this sync already has a live run, or if the
-        store fails SQLite's quick check (run here, not at every open: see integrity.py)."""
+        store fails SQLite's quick check (run here when due, not at every open: see integrity.py)."""
         with self._translated():
-            quick_check(self._db, self.path)
+            quick_check_if_due(self._db, self.path)
         pid, started = process.current()
         here = process.host()
         with self._write() as db:
