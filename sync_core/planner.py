@@ -207,7 +207,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         queried = con.execute("SELECT COUNT(*) FROM model_rows").fetchone()[0]
         con.execute("CREATE TABLE duplicates AS SELECT _key, COUNT(*) AS copies FROM model_rows "
                     "WHERE _key IS NOT NULL GROUP BY _key HAVING COUNT(*) > 1")
-        _find_shared_identifiers(con, sync, destination.identifier_rule() if destination else None)
+        _find_shared_identifiers(con, sync, destination.identifier_rule() if destination else None, key_column)
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
         con.register("resend", pa.table({"key": resend if resend is not None else pa.array([], pa.string())}))
@@ -272,12 +272,27 @@ def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: Syn
     return {c: types[c][1] for c in columns}
 
 
-def _find_shared_identifiers(con, sync: SyncConfig, rule: IdentifierRule | None) -> None:
+def _find_shared_identifiers(con, sync: SyncConfig, rule: IdentifierRule | None, key_column: str) -> None:
     """shared(_key, _ident, _keys): rows whose keys differ but name one record as the destination compares
     identifiers (Bob@x.io and bob@x.io are one Iterable user). Sending both would store one row's values and
     call both synced, so none of them is sent until one row names the record."""
     if rule is None:
         con.execute("CREATE TABLE shared (_key VARCHAR, _ident VARCHAR, _keys VARCHAR[])")
+        return
+    if sync.match_column.lower() == key_column:
+        # The key is the identifier, trimmed alike. Two keys name one record only if the rule changes one of
+        # them (Bob@x.io): start from those few, and add the keys equal to what they become. 1M keys in 0.15 s,
+        # against 0.45 s for the general case below.
+        con.execute(f"""
+            CREATE TABLE shared AS
+            WITH valid AS (SELECT _key FROM model_rows WHERE _key IS NOT NULL
+                           AND _key NOT IN (SELECT _key FROM duplicates)),
+            changed AS (SELECT _key, {rule.fold_sql('_key')} AS _ident FROM valid WHERE {rule.fold_sql('_key')} <> _key),
+            idents AS (SELECT _key, _ident FROM changed
+                       UNION ALL SELECT _key, _key AS _ident FROM valid WHERE _key IN (SELECT _ident FROM changed)),
+            named AS (SELECT _ident, list(_key ORDER BY _key) AS _keys FROM idents GROUP BY _ident
+                      HAVING COUNT(*) > 1)
+            SELECT i._key, i._ident, n._keys FROM idents i JOIN named n USING (_ident)""")
         return
     ident = rule.sql(quote(sync.match_column.lower()))
     # Grouped first by a 64-bit hash of the identifier, then by the text of the few candidates: 1M rows in

@@ -136,3 +136,14 @@ def test_keys_and_emails_are_trimmed_of_tabs_and_line_breaks_as_of_spaces(tmp_pa
         assert record.status == "healthy" and record.counts.outcome("synced") == 1
         assert s.user("al@x.io")["dataFields"] == {"firstName": "Al", "score": 1}
         assert list(s.snapshot()) == ["al@x.io"]
+
+
+def test_rows_with_other_keys_naming_one_user_by_email_are_a_data_cause(tmp_path, monkeypatch):
+    """The key is a contact id, the match an email: two contacts with one email (in two spellings) are one user."""
+    rows = [(i, f"user{i}@x.io", f"U{i}") for i in range(30)] + [(100, "Bob@Case.com", "Bob"), (101, " bob@case.com", "b")]
+    with people(tmp_path, monkeypatch, rows, table="id INTEGER, email VARCHAR, first_name VARCHAR", primary_key="id",
+                mappings=(("first_name", "firstName"),)) as s:
+        record = s.run()
+        assert record.counts.invalid == 2 and record.counts.outcome("synced") == 30
+        assert s.rejections() == {"100": "SharedIdentifier", "101": "SharedIdentifier"}
+        assert s.user("bob@case.com") is None  # upsert: neither row created the user

