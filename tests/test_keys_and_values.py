@@ -147,3 +147,19 @@ def test_rows_with_other_keys_naming_one_user_by_email_are_a_data_cause(tmp_path
         assert record.counts.invalid == 2 and record.counts.outcome("synced") == 30
         assert s.rejections() == {"100": "SharedIdentifier", "101": "SharedIdentifier"}
         assert s.user("bob@case.com") is None  # upsert: neither row created the user
+
+
+def test_keys_one_user_in_other_scripts_are_refused_together(tmp_path, monkeypatch):
+    """Python and the JVM lower a final Σ to ς, DuckDB to σ: the two keys may be one user, so neither is sent."""
+    with people(tmp_path, monkeypatch, FILLER + [("XΣ@x.io", "A", 1), ("xς@x.io", "B", 2)]) as s:
+        record = s.run()
+        assert record.counts.invalid == 2 and record.counts.outcome("synced") == 30
+        assert s.rejections() == {"XΣ@x.io": "SharedIdentifier", "xς@x.io": "SharedIdentifier"}
+
+
+def test_an_existing_user_spelled_in_another_script_is_found(tmp_path, monkeypatch):
+    with people(tmp_path, monkeypatch, FILLER + [("XΣ@x.io", "A", 1)], mode="update") as s:
+        s.create_users(*(r[0] for r in FILLER), "XΣ@x.io", firstName="p")
+        record = s.run()
+        assert record.status == "healthy" and s.rejections() == {}
+        assert s.user("XΣ@x.io")["dataFields"]["firstName"] == "A"
