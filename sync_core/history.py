@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from .config import Workspace
 from .mqr import current_period_start
 from .state import CauseSummary, RejectionRecord, StateStore, reports
-from .state.reports import EXAMPLES, RowScope, RunFilter  # noqa: F401 (part of this module's API)
+from .state.reports import RowScope, RunFilter  # noqa: F401 (part of this module's API)
 from .state.run_log import TERMINAL_STATUSES, RunRecord
 
 RUN_STATUSES = ("running", *TERMINAL_STATUSES)

@@ -26,7 +26,7 @@ from .run_context import CancelToken, RunCancelled, RunContext, RunEvents, RunRe
 from .secrets import redact
 from .sources import open_source
 from .state import RunRecord, StateStore
-from .state.store import INTERRUPTED_ERROR
+from .state.run_log import INTERRUPTED_ERROR
 
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
@@ -48,12 +48,6 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     MQR period it counts in, when it is not `clock`'s (the demo's history runs on simulated days; its rate
     limits must still count in the sandbox's real time)."""
     request = RunRequest(sync_id, trigger, "dry_run" if dry_run else "sync", full_resync, allow_removals)
-    return run(workspace, request, observer=observer, clock=clock, dated=dated, cancel=cancel, events=events)
-
-
-def run(workspace: Workspace, request: RunRequest, *, observer: RunObserver | None = None, clock: Clock | None = None,
-        dated: Clock | None = None, cancel: CancelToken | None = None, events: RunEvents | None = None) -> RunRecord:
-    """run_sync, for a RunRequest."""
     sync = workspace.sync(request.sync_id)
     clock = clock or SystemClock()
     events = events or RunEvents()
@@ -63,8 +57,7 @@ def run(workspace: Workspace, request: RunRequest, *, observer: RunObserver | No
         ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel or CancelToken())
         events.announce_start(run_id)
         stages = _Stages(workspace, ctx, clock, dated or clock)
-        ending = _Ending("failed", error=INTERRUPTED_ERROR, error_class="transient")  # what a kill would leave
-        try:
+        try:  # every branch decides the ending; `finally` records it
             ending = _Ending(stages.run())
         except RunBlocked as exc:  # before anything was recorded: the run only reports its plan
             ending = _Ending("blocked", str(exc), exc.error_class)

@@ -10,7 +10,7 @@ from ..config import ConfigError, SyncConfig, Workspace
 from ..ratelimit import Limit, SharedRateLimits, credential_digest, vendor_limit
 from .base import DestinationObject
 from .catalog import DESTINATION_TYPES
-from .iterable.client import LOOPBACK
+from .http import LOOPBACK
 
 RATE_LIMITS_FILE = "rate-limits.sqlite"
 
@@ -31,17 +31,22 @@ def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | N
 
 
 def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
-    """When base_url is the workspace's own sandbox: how to start it."""
+    """When base_url is one of the workspace's own sandboxes: how to start it."""
     where = urlsplit(base_url)
-    if workspace.sandbox is None or where.hostname not in LOOPBACK or where.port != workspace.sandbox.port:
+    if where.hostname not in LOOPBACK:
         return None
-    return (f"It is this workspace's local Iterable sandbox, and it is not running: start it with "
-            f"`sync-core -w {workspace.root} sandbox` in another terminal (or `sync-core -w {workspace.root} up`, "
-            "which starts it with the dashboard), then run the sync again")
+    for sandbox in workspace.sandboxes.values():
+        if where.port == sandbox.port:
+            name = f" --name {sandbox.name}" if len(workspace.sandboxes) > 1 else ""
+            return (f"It is this workspace's local {sandbox.vendor.capitalize()} sandbox, and it is not running: "
+                    f"start it with `sync-core -w {workspace.root} sandbox{name}` in another terminal (or "
+                    f"`sync-core -w {workspace.root} up`, which starts it with the dashboard), then run the sync "
+                    "again")
+    return None
 
 
 def _limits(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
-    limits = {endpoint: vendor_limit(limit.requests, limit.per_seconds) for endpoint, limit in defaults.items()}
+    limits = dict(defaults)  # the vendor's published limits (ratelimit.vendor_limit), overridden per endpoint
     for endpoint, (requests, seconds) in config.rate_limits.items():
         if endpoint not in defaults:
             raise ConfigError(workspace.file, f"destinations.{config.name}.rate_limits.{endpoint}",

@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass
 
 from .run_log import RUN_COLUMNS, RunRecord, run_from_row
-from .store import CauseSummary, RejectionRecord, StateStore
+from .store import EXAMPLES_PER_CAUSE as EXAMPLES, CauseSummary, RejectionRecord, StateStore
 
-EXAMPLES = 5  # example keys per cause
 
 
 # ---- runs ----------------------------------------------------------------------------------------------------

@@ -29,8 +29,7 @@ from .integrity import as_state_error, open_read_only, open_read_write, show_as_
 from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .mqr_ledger import MqrLedger
-from .run_log import (CANCELLED_ERROR, INTERRUPTED_ERROR, RUN_COLUMNS, TERMINAL_STATUSES, RunLog, RunRecord,  # noqa: F401
-                      iso_utc, run_from_row)
+from .run_log import INTERRUPTED_ERROR, RunLog, iso_utc
 from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
@@ -213,9 +212,6 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
     def _save_key_state(self, sync_id: str, version: int, snapshot: pa.Table, rejections: pa.Table) -> None:
         self._cache.save(f"snapshot:{sync_id}", version, snapshot)
         self._cache.save(f"rejections:{sync_id}", version, rejections)
-
-    def snapshot_size(self, sync_id: str) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM snapshot WHERE sync_id = ?", (sync_id,)).fetchone()[0]
 
     # ---- full resyncs in progress ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import requests
 from sync_core import cli
 from sync_core.sandbox import IterableApi, SandboxServer, SandboxState
 from sync_core.sandbox.core import FaultSpec
-from sync_core.sandbox.iterable.faults import ENDPOINTS, parse_spec
+from sync_core.sandbox.iterable.faults import ENDPOINTS, FAULTS
 from sync_core.sandbox.serve import main
 
 from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
@@ -355,7 +355,7 @@ def test_busiest_second_counts_429s_too(server, http):
     ("*:slow:delay=0.5", FaultSpec("*", "slow", {"delay": 0.5})),
 ])
 def test_fault_spec_parses(spec, expected):
-    assert parse_spec(spec) == expected
+    assert FAULTS.parse_spec(spec) == expected
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -372,7 +372,7 @@ def test_fault_spec_parses(spec, expected):
 ])
 def test_fault_spec_refuses_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
-        parse_spec(spec)
+        FAULTS.parse_spec(spec)
 
 
 def test_sandbox_main_adds_and_clears_faults_without_serving(state_path, capsys):

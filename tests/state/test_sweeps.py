@@ -9,7 +9,7 @@ from sync_core import RunCounts, StateStore, history
 from sync_core.clock import ManualClock
 from sync_core.history import RowScope
 from sync_core.outcomes import RowProblem
-from sync_core.state.store import iso_utc
+from sync_core.state.run_log import iso_utc
 
 SYNC = "x"
 

@@ -12,14 +12,13 @@ import requests
 from ...errors import DestinationError
 from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
-from ..http import LOOPBACK, HttpClient, check_header_value, error_code_and_message
+from ..http import HttpClient, check_header_value, error_code_and_message
 
 # Codes that mean the request as a whole was refused and splitting it can isolate a bad row.
 SPLITTABLE_400 = ("BadParams", "BadJsonBody", "BatchTooLarge", "RequestFieldsTypesMismatched",
                   "InvalidEmailAddressError", "InvalidUserIdError", "GenericError")
 AUTH_CODES = ("BadApiKey", "BadAuthorizationHeader", "Unauthorized")
 
-__all__ = ["LOOPBACK", "IterableClient", "SPLITTABLE_400"]  # LOOPBACK: destinations/__init__ imports it here
 
 
 class IterableClient(HttpClient):
@@ -61,9 +60,6 @@ class IterableClient(HttpClient):
                                    "what the code says about the project (for an update-only sync, whether the "
                                    "account allows it)")
         super().classify(response)
-
-    def post(self, path: str, body: bytes) -> dict:
-        return self.post_json(path, body)
 
     def get_column(self, path: str, params: list[tuple[str, str]], field: str) -> pa.Array:
         """One field of a JSON-lines export, as text (null where a line lacks it). The body is parsed by

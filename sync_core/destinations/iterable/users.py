@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
-from ...ratelimit import Limit, SharedRateLimits, credential_digest
+from ...ratelimit import SharedRateLimits, credential_digest, vendor_limit
 from ..base import (WHITESPACE, Batch, IdentifierRule, Rejection, SendResult, TransientError, unsendable_json_sql,
                     unsupported_json_type)
 from . import MAX_USERS_PER_REQUEST
@@ -50,7 +50,7 @@ FAILURE_LISTS = {
 
 
 class IterableUsers:
-    LIMITS = {"users/bulkUpdate": Limit(5, 1.0), "export/data.json": Limit(4, 60.0)}  # per project
+    LIMITS = {"users/bulkUpdate": vendor_limit(5, 1.0), "export/data.json": vendor_limit(4, 60.0)}  # per project
 
     def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
         self.name = config.name
@@ -146,7 +146,7 @@ class IterableUsers:
         return out
 
     def send(self, batch: Batch) -> SendResult:
-        answer = self.client.post("/api/users/bulkUpdate", self.body(batch))
+        answer = self.client.post_json("/api/users/bulkUpdate", self.body(batch))
         return self._outcomes(batch.rows, answer)
 
     def body(self, batch: Batch) -> bytes:

@@ -6,7 +6,6 @@ effects (`api.py`), fault selection and storage (`faults.py`, `fault_store.py`),
 Nothing here knows a vendor; each vendor's package (`sandbox/iterable/`) builds on this.
 """
 
-from ...clock import Clock, ManualClock, OffsetClock, ScaledClock, SystemClock
 from .api import HTTP_FAULT_EFFECTS, Body, Call, FaultEffect, Reply, Route, VendorApi, json_reply
 from .database import SandboxDatabase, Schema
 from .faults import (ALL_ENDPOINTS, HTTP_KINDS, ConnectionDropped, Fault, FaultCatalog, FaultKind, FaultSpec,
@@ -15,8 +14,7 @@ from .server import SandboxServer
 from .vendor import SandboxStore, Vendor
 
 __all__ = [
-    "ALL_ENDPOINTS", "Body", "Call", "Clock", "ConnectionDropped", "Fault", "FaultCatalog", "FaultEffect",
-    "FaultKind", "FaultSpec", "HTTP_FAULT_EFFECTS", "HTTP_KINDS", "ManualClock", "OffsetClock", "Param", "Reply",
-    "Route", "SandboxDatabase", "SandboxServer", "SandboxStore", "ScaledClock", "Schema", "SystemClock",
-    "Vendor", "VendorApi", "json_reply",
+    "ALL_ENDPOINTS", "Body", "Call", "ConnectionDropped", "Fault", "FaultCatalog", "FaultEffect", "FaultKind",
+    "FaultSpec", "HTTP_FAULT_EFFECTS", "HTTP_KINDS", "Param", "Reply", "Route", "SandboxDatabase", "SandboxServer",
+    "SandboxStore", "Schema", "Vendor", "VendorApi", "json_reply",
 ]

@@ -157,9 +157,6 @@ class SandboxServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever(_SHUTDOWN_POLL_SECONDS)
-
     def wait_for_held(self, count: int = 1, timeout: float = 10) -> bool:
         """True once `count` requests are held by `hold` faults; False after `timeout` s."""
         return self.api.held.wait_for(count, timeout)

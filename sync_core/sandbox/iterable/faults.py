@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core import HTTP_KINDS, FaultCatalog, FaultKind, FaultSpec, Param
+from ..core import HTTP_KINDS, FaultCatalog, FaultKind, Param
 
 # The sandbox's stable endpoint names (IterableApi.ROUTES; a test keeps the two in step).
 ENDPOINTS = frozenset(
@@ -43,7 +43,3 @@ FAULTS = FaultCatalog(ENDPOINTS, {
     "refused": FaultKind({"code": _CODE}),
 })
 
-
-def parse_spec(text: str) -> FaultSpec:
-    """An Iterable fault spec, `ENDPOINT:KIND[:key=value,...]` (see FaultCatalog.parse_spec)."""
-    return FAULTS.parse_spec(text)
