@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli_state, history
+from . import cli_state, cli_worker, history
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
@@ -16,6 +17,7 @@ from .outcomes import ERROR_CLASSES
 from .runner import run_sync
 from .secrets import redact
 from .state import RunRecord, StateStore
+from .sync_status import live_workers, sync_statuses
 
 
 
@@ -95,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-removals", action="store_true",
                    help="accept, this once, a model that returns no rows or removes more than the sync's "
                         "max_removal_share of the snapshot (a change guard blocks such a run otherwise)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="send only the rows that failed or were rejected for a real reason (not expected ones)")
+    p.add_argument("--enqueue", action="store_true", help="queue the run for a worker (`sync-core worker`) and return")
     p.add_argument("--json", action="store_true", help="print the run record as JSON")
     p.set_defaults(handler=cmd_run)
 
@@ -117,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_failures)
 
     cli_state.add_commands(sub)  # run-cancel, state check|restore|reset
+    cli_worker.add_commands(sub)  # worker, queue, withdraw, pause, resume
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
@@ -163,28 +169,52 @@ def _store(workspace: Workspace) -> StateStore:
 def cmd_syncs(args) -> int:
     workspace = _workspace(args)
     with _store(workspace) as store:
-        latest = history.latest_runs(store)  # a dry run is a preview, not a sync's last run
+        statuses = sync_statuses(workspace, store, datetime.now(timezone.utc))
+        workers = live_workers(store)
     rows = []
-    for sync in workspace.syncs.values():
-        last = latest.get(sync.id)
+    for status in statuses:
+        sync, last = status.sync, status.last_run  # a dry run is a preview, not a sync's last run
         rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
-                     "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
+                     "object": sync.object, "mode": sync.mode, **status.to_json(),
                      "last_run": last.to_json() if last else None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    for r in rows:
+    for status, r in zip(statuses, rows):
         last = r["last_run"]
         state = f"last run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
-        print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<10} {state}")
+        print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<14} {state}")
+        print(f"{'':<28} {_next_run(status)}")
+    if any(not s.sync.schedule.manual and not s.paused for s in statuses) and not workers:
+        print("No worker is running: scheduled runs wait for one (`sync-core worker`).")
     return 0
 
 
+def _next_run(status) -> str:
+    if status.running:
+        return f"running now (run {status.running.id})"
+    if status.request:
+        return f"queued (request {status.request.id}, asked by {status.request.requested_by})"
+    if status.paused:
+        return f"schedule paused by {status.paused_by}"
+    if status.next_run_at is None:
+        return "manual: runs when asked"
+    if status.overdue_by is not None:
+        return f"OVERDUE: {status.overdue_text()}"
+    return f"next run {status.next_run_at.isoformat(timespec='minutes')}"
+
+
 def cmd_run(args) -> int:
+    if args.full_resync and args.retry_failed:
+        print("error: --full-resync sends every row; --retry-failed only the failed ones: choose one", file=sys.stderr)
+        return 2
+    if args.enqueue:
+        return cli_worker.enqueue(args)
     workspace = _workspace(args)
     progress = TerminalProgress()
     record = run_sync(workspace, args.sync, trigger="cli", full_resync=args.full_resync, dry_run=args.dry_run,
-                      allow_removals=args.allow_removals, observer=progress)
+                      allow_removals=args.allow_removals, retry_failed=args.retry_failed, observer=progress,
+                      requested_by=cli_worker.who())
     progress.close()
     if args.json:
         print(json.dumps(record.to_json(), indent=2))

@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 from .config import Workspace, chosen_workspace_dir, load_workspace
+from .cli_worker import who
 from .state import StateStore
 from .state import backup, integrity
 
 
 def add_commands(sub) -> None:
     """Add the commands to the CLI's subparsers."""
-    p = sub.add_parser("run-cancel", help="mark a run stuck as `running` interrupted, so the sync can run again")
+    p = sub.add_parser("run-cancel", help="stop a running run after its requests in flight (a run whose process is "
+                                          "gone: mark it interrupted, so the sync can run again)")
     p.add_argument("run_id", metavar="RUN_ID", type=int)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(handler=cmd_run_cancel)
@@ -57,8 +59,16 @@ def cmd_run_cancel(args) -> int:
             print(f"error: run {record.id} is not running (it is {record.status}): nothing to cancel", file=sys.stderr)
             return 2
         pid, alive = store.run_process(record.id)
-        process = (f"Its process {pid} is still running: if that really is this sync, stop it first, or both will "
-                   "write" if alive else f"Its process {pid} is gone")
+        if alive:  # the run watches for this and stops itself after its requests in flight
+            if not confirm(f"Cancel run {record.id} of {record.sync_id} (started {record.started_at})? It stops "
+                           "after its requests in flight; rows it has not confirmed are sent by the next run.",
+                           args.yes):
+                return 1
+            store.request_cancel(record.id, who())
+            print(f"Run {record.id} is asked to stop: it ends `cancelled` within seconds (`sync-core run-show "
+                  f"{record.id}`).")
+            return 0
+        process = f"Its process {pid} is gone"
         if not confirm(f"Mark run {record.id} of {record.sync_id} (started {record.started_at}) as interrupted? "
                        f"{process}.", args.yes):
             return 1

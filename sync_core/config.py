@@ -141,6 +141,10 @@ class Workspace:
     syncs: dict[str, SyncConfig]
     mqr: MqrConfig
     sandboxes: dict[str, SandboxConfig] = field(default_factory=dict)
+    retention_days: int = 90  # row-level history the worker keeps (run records stay)
+    # Who may run syncs from a dashboard with signed-in users: emails, or domains as '@example.com'. None listed:
+    # nobody signed in may (the safe side). A dashboard without sign-in (local use) is always an operator.
+    operators: tuple[str, ...] = ()
 
     @property
     def sandbox(self) -> SandboxConfig | None:
@@ -159,6 +163,13 @@ class Workspace:
             raise ConfigError(self.file, f"syncs.{sync_id}",
                               f"no sync with id '{sync_id}' (syncs: {known}).{did_you_mean}")
         return self.syncs[sync_id]
+
+    def is_operator(self, email: str | None) -> bool:
+        """May this signed-in user run syncs? (`[dashboard] operators`; see `operators`.)"""
+        if not email:
+            return False
+        email = email.strip().lower()
+        return any(email == o.lower() or (o.startswith("@") and email.endswith(o.lower())) for o in self.operators)
 
     def fingerprint(self, sync_id: str) -> str:
         """A short digest of everything that decides what a sync sends: model, mappings, matching, mode.
@@ -253,9 +264,19 @@ def load_workspace(path: str | Path) -> Workspace:
 def _parse(file: Path, data: dict) -> Workspace:
     root, f = file.parent, str(file)
     top = _Section(f, "", data)
-    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes")
+    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "dashboard")
     ws = top.table("workspace", {})
-    ws.only("name", "state_dir")
+    ws.only("name", "state_dir", "retention_days")
+    retention_days = ws.get("retention_days", int, 90)
+    if retention_days < 1:
+        raise ws.error("retention_days", "must be at least 1 (days of row-level history the worker keeps)")
+    dashboard = top.table("dashboard", {})
+    dashboard.only("operators")
+    operators = tuple(dashboard.get("operators", list, []))
+    for i, operator in enumerate(operators):
+        if not isinstance(operator, str) or "@" not in operator or operator.strip() != operator:
+            raise ConfigError(f, f"dashboard.operators[{i}]", f"must be an email (ana@example.com) or a domain "
+                                                                f"(@example.com), not {operator!r}")
     mqr = top.table("mqr", {})
     mqr.only("limit", "billing_period_start_day")
     mqr_config = MqrConfig(
@@ -272,7 +293,7 @@ def _parse(file: Path, data: dict) -> Workspace:
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
                      state_dir=(root / ws.get("state_dir", str, ".sync-state")),
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
-                     mqr=mqr_config, sandboxes=sandboxes)
+                     mqr=mqr_config, sandboxes=sandboxes, retention_days=retention_days, operators=operators)
 
 
 def _check_name(section: _Section, what: str) -> str:

@@ -72,7 +72,7 @@ class LocalPlan:
                              WHEN {invalid} THEN 'invalid' WHEN {not_found} THEN 'not_found'
                              WHEN _unsendable IS NOT NULL THEN 'unsendable' END AS _refusal
             FROM (SELECT planned.*, {ident} AS _ident, {unsendable} AS _unsendable
-                  FROM planned JOIN model_rows m ON m.rowid = planned._ord WHERE _op <> 'unchanged') p""")
+                  FROM planned JOIN model_rows m ON m.rowid = planned._ord WHERE _op <> 'unchanged' AND _send) p""")
         self._con.unregister("existing")
         self._checked = True
         return dict(self._con.execute("SELECT _refusal, COUNT(*) FROM checked WHERE _refusal IS NOT NULL "
@@ -127,7 +127,7 @@ class LocalPlan:
         """The added, changed and retried rows to send, in model order, a batch at a time."""
         mappings = self.sync.mappings
         cols = ", ".join("m." + quote(c) for c in self._columns)
-        table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged'")
+        table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged' AND _send")
         reader = self._con.sql(f"SELECT t._key, t._op, t._hash, t._prev_cause, {cols} FROM {table} t "
                                f"JOIN model_rows m ON m.rowid = t._ord WHERE {to_send} ORDER BY t._ord"
                                ).to_arrow_reader(batch_rows)
@@ -183,10 +183,12 @@ def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
 
 def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: StateStore,
                key_state: KeyState | None = None, *, full_resync: bool = False, resend: pa.Array | None = None,
-               destination: DestinationObject | None = None,
+               retry_only: pa.Array | None = None, destination: DestinationObject | None = None,
                columns_checked: Callable[[], None] | None = None) -> LocalPlan:
     """The plan of a run, against `key_state` (the sync's current one when not given). `resend` are keys of
-    the snapshot to send again though unchanged (the rest of an interrupted full resync). `destination`
+    the snapshot to send again though unchanged (the rest of an interrupted full resync). `retry_only`: send
+    only the rows of these keys (a retry of failed rows); the other changes are planned but left not attempted,
+    for the next run. `destination`
     decides which column types it takes and which rows name one of its records. `columns_checked` is called
     once the model's columns are known good, before the query's long part."""
     model = workspace.models[sync.model]
@@ -211,6 +213,8 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
         con.register("resend", pa.table({"key": resend if resend is not None else pa.array([], pa.string())}))
+        con.register("retry_only", pa.table({"key": retry_only if retry_only is not None else pa.array([], pa.string())}))
+        send = "k._key IN (SELECT key FROM retry_only)" if retry_only is not None else "TRUE"
         # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
         # failed write may have been stored (a timeout), and its rejection must not outlive it. So is a key
         # refused as a duplicate (no hash) that is unique again.
@@ -221,7 +225,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                 WHEN s.key IS NULL THEN 'added'
                 WHEN s.row_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)} OR k._key IN (SELECT key FROM resend)
                     THEN 'changed'
-                ELSE 'unchanged' END AS _op
+                ELSE 'unchanged' END AS _op, {send} AS _send
             FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
                   WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)
                   AND _key NOT IN (SELECT _key FROM shared)) k
@@ -242,14 +246,25 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         present = "SELECT _key FROM model_rows WHERE _key IS NOT NULL"
         removed = [k for (k,) in con.execute(f"SELECT key FROM snap WHERE key NOT IN ({present}) ORDER BY key").fetchall()]
         counts.plan("removed", len(removed))
+        if retry_only is not None:  # removals wait for the next run, as the other changes do
+            removed = []
         departed = [k for (k,) in con.execute(f"SELECT key FROM rejected WHERE key NOT IN ({present})").fetchall()]
 
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
+        if retry_only is not None:
+            notes.append(_retry_note(con, counts))
         return LocalPlan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
         raise
+
+
+def _retry_note(con, counts: RunCounts) -> str:
+    retried = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchone()[0]
+    left = counts.planned - retried
+    return (f"Retry of failed rows: {retried:,} rows that failed or were rejected for a real reason are sent again; "
+            f"the {left:,} other changes (added, changed, removed rows) are left not attempted, for the next run.")
 
 
 def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: SyncConfig,

@@ -32,10 +32,13 @@ class RunRequest:
     run_type: str = "sync"
     full_resync: bool = False  # send every row again, whatever the snapshot says
     allow_removals: bool = False  # accept, this once, a change a guard would block
+    retry_failed: bool = False  # send only the rows that failed or were rejected for a real reason
 
     def __post_init__(self):
         if self.run_type not in RUN_TYPES:
             raise ValueError(f"run_type must be one of {RUN_TYPES}, not {self.run_type!r}")
+        if self.full_resync and self.retry_failed:
+            raise ValueError("a run is a full resync or a retry of failed rows, not both")
 
     @property
     def dry_run(self) -> bool:
@@ -43,13 +46,21 @@ class RunRequest:
 
 
 class CancelToken:
-    """Set by whoever wants the run to stop (a user's cancel, a shutdown). The run checks it between stages, and
-    the executor sends no new request once it is set; requests in flight are waited for and recorded."""
+    """Set by whoever wants the run to stop: a user's cancel (the run ends `cancelled`), or a worker shutting
+    down (`interrupted`, like Ctrl-C). The run checks it between stages, and the executor sends no new request
+    once it is set; requests in flight are waited for and recorded."""
 
     def __init__(self):
         self.event = threading.Event()
+        self.by: str | None = None
+        self.shutdown = False
 
-    def cancel(self) -> None:
+    def cancel(self, by: str | None = None) -> None:
+        self.by = self.by or by
+        self.event.set()
+
+    def stop_for_shutdown(self) -> None:
+        self.shutdown = True
         self.event.set()
 
     @property
@@ -62,9 +73,14 @@ class RunCancelled(SyncCoreError):
     next run."""
     error_class = "transient"
 
-    def __init__(self):
-        super().__init__("cancelled: the run stopped before it had tried every row; rows it had not confirmed are "
-                         "sent by the next run")
+    def __init__(self, token: CancelToken):
+        self.status = "interrupted" if token.shutdown else "cancelled"
+        if token.shutdown:
+            why = "the worker running it was asked to stop: it"
+        else:
+            why = f"cancelled{f' by {token.by}' if token.by else ''}: the run"
+        super().__init__(f"{why} stopped after its requests in flight, before it had tried every row; rows it had "
+                         "not confirmed are sent by the next run")
 
 
 @dataclass
@@ -100,6 +116,7 @@ class RunContext:
     @contextmanager
     def phase(self, name: str):
         self.observer.phase(name)
+        self.store.set_phase(self.run_id, name)  # what the dashboard shows of a run in progress
         started = time.perf_counter()
         try:
             yield
@@ -112,7 +129,7 @@ class RunContext:
 
     def check_cancel(self) -> None:
         if self.cancel.cancelled:
-            raise RunCancelled()
+            raise RunCancelled(self.cancel)
 
     def problem(self, rejection: Rejection) -> RowProblem:
         error_class = classify(rejection.code, rejection.message, rejection.default_class, self.sync.expected_errors)

@@ -27,6 +27,7 @@ from .secrets import redact
 from .sources import open_source
 from .state import RunRecord, StateStore
 from .state.run_log import INTERRUPTED_ERROR
+from .state.run_queue import CancelWatch
 
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
@@ -35,34 +36,42 @@ REFUSED_CHUNK_ROWS = 5_000  # refused rows recorded per transaction: a step shor
 
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
-             dry_run: bool = False, allow_removals: bool = False, observer: RunObserver | None = None,
+             dry_run: bool = False, allow_removals: bool = False, retry_failed: bool = False,
+             observer: RunObserver | None = None,
              clock: Clock | None = None, dated: Clock | None = None, cancel: CancelToken | None = None,
-             events: RunEvents | None = None) -> RunRecord:
+             events: RunEvents | None = None, requested_by: str | None = None) -> RunRecord:
     """Run a sync and return its record. Errors the user must fix are recorded on the run (status `failed`,
     with the error and its class) and returned, not raised; only an unknown sync id raises. A change guard
     (guards.py) records the run as `blocked` before anything changes; `allow_removals` accepts its change.
-    Setting `cancel` stops it between requests (`cancelled`); `events` hears of its start and its end.
+    `retry_failed` sends only the rows that failed or were rejected for a real reason; the other changes wait.
+    Setting `cancel`, or a cancel asked through the state store (`StateStore.request_cancel`, from any process),
+    stops it between requests (`cancelled`); `events` hears of its start and its end. `requested_by`: who asked
+    for it (a dashboard user's email, a user name), recorded on the run.
 
     `clock` is where rate limits, backoff and look-ups take their time: the destination's own (tests pass a
     scaled or manual one, shared with the sandbox). `dated` gives the time the run's records carry and the
     MQR period it counts in, when it is not `clock`'s (the demo's history runs on simulated days; its rate
     limits must still count in the sandbox's real time)."""
-    request = RunRequest(sync_id, trigger, "dry_run" if dry_run else "sync", full_resync, allow_removals)
+    request = RunRequest(sync_id, trigger, "dry_run" if dry_run else "sync", full_resync, allow_removals, retry_failed)
     sync = workspace.sync(request.sync_id)
     clock = clock or SystemClock()
     events = events or RunEvents()
     with StateStore(workspace.state_path, clock=dated or clock) as store:
         run_id = store.start_run(sync.id, trigger=request.trigger, config_fingerprint=workspace.fingerprint(sync.id),
                                  run_type=request.run_type, full_resync=request.full_resync)
-        ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel or CancelToken())
+        cancel = cancel or CancelToken()
+        ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel)
+        if requested_by:
+            store.set_requested_by(run_id, requested_by)
         events.announce_start(run_id)
         stages = _Stages(workspace, ctx, clock, dated or clock)
+        watch = CancelWatch(store.path, run_id, cancel.cancel)
         try:  # every branch decides the ending; `finally` records it
             ending = _Ending(stages.run())
         except RunBlocked as exc:  # before anything was recorded: the run only reports its plan
             ending = _Ending("blocked", str(exc), exc.error_class)
         except RunCancelled as exc:
-            ending = _Ending("cancelled", str(exc), exc.error_class)
+            ending = _Ending(exc.status, str(exc), exc.error_class)
         except (SyncCoreError, TransientError) as exc:
             ending = _Ending("failed", str(exc), getattr(exc, "error_class", "transient"))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller turns it into one (`sync-core up`)
@@ -72,6 +81,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             ending = _Ending("failed", redact(f"internal error: {type(exc).__name__}: {exc}"), INTERNAL)
             raise
         finally:
+            watch.stop()
             stages.close()
             store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases, notes=ctx.notes,
                              error=ending.error, error_class=ending.error_class)
@@ -102,6 +112,7 @@ class _Stages:
             self.query()
         self.guard()
         if ctx.request.dry_run:
+            self.count_mqr(record=False)  # what the run would add to this period's MQR
             return "planned"
         ctx.check_cancel()
         if ctx.request.full_resync:  # owed until a run has tried every row: an interrupted one is continued
@@ -147,6 +158,7 @@ class _Stages:
         model = self.workspace.models[sync.model]
         self.plan = build_plan(self.workspace, sync, open_source(self.workspace.sources[model.source]), store,
                                self.key_state, full_resync=request.full_resync, resend=resend,
+                               retry_only=store.real_problem_keys(sync.id) if request.retry_failed else None,
                                destination=self.destination, columns_checked=start_lookup)
         ctx.counts, ctx.fingerprint = self.plan.counts, self.plan.fingerprint
         for note in self.plan.notes:
@@ -169,13 +181,21 @@ class _Stages:
 
     def record(self) -> None:
         """The MQR ledger counts the keys queried; invalid rows get their rejection state and leave the snapshot."""
-        ctx, store, plan = self.ctx, self.ctx.store, self.plan
+        self.count_mqr(record=True)
+        self.ctx.commit_changes(problems=self.plan.invalid, removed=self.plan.invalid_synced_keys)
+
+    def count_mqr(self, *, record: bool) -> None:
+        """The keys queried that are new to this billing period's MQR: added to its ledger (`record`), or only
+        counted (a dry run). Either way the run records how many."""
+        ctx, store = self.ctx, self.ctx.store
         model = self.workspace.models[ctx.sync.model]
         period = current_period_start(self.workspace.mqr.billing_period_start_day,
                                       datetime.fromtimestamp(self.dated.now(), timezone.utc)).isoformat()
         counted = store.mqr_digests(period, model.entity)
-        store.record_queried(period, model.entity, plan.key_digests(counted.digests), ctx.run_id, counted)
-        ctx.commit_changes(problems=plan.invalid, removed=plan.invalid_synced_keys)
+        new = self.plan.key_digests(counted.digests)
+        if record:
+            store.record_queried(period, model.entity, new, ctx.run_id, counted)
+        store.set_mqr_new(ctx.run_id, len(new))
 
     def send(self, existing) -> None:
         """Refuse, without a call, rows whose identifier is empty, malformed or unknown, or whose values the
@@ -211,7 +231,7 @@ class _Stages:
         ctx.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
         ctx.counts.settle("removed", "synced", len(plan.removed_keys))
         store.sweep_rejections(ctx.sync.id, ctx.run_id)  # see the method
-        if self.resync_from or ctx.request.full_resync:
+        if (self.resync_from or ctx.request.full_resync) and not ctx.request.retry_failed:  # a retry tried a few
             store.finish_resync(ctx.sync.id)
         store.save_key_state(self.key_state, ctx.changes)
 

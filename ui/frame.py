@@ -23,6 +23,7 @@ def navigation():
     return st.navigation({
         "Monitor": [
             st.Page("pages/runs.py", title="Run history", icon=":material/history:", url_path="runs", default=True),
+            st.Page("pages/syncs.py", title="Syncs", icon=":material/sync_alt:", url_path="syncs"),
             st.Page("pages/run.py", title="Run details", icon=":material/receipt_long:", url_path="run"),
         ],
         "Investigate": [

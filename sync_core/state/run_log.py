@@ -68,6 +68,10 @@ class RunRecord:
     notes: list[str]
     error: str | None
     error_class: str | None
+    requested_by: str | None = None  # who asked: a dashboard user's email, 'dashboard', 'schedule', a user name
+    phase: str | None = None  # the phase it is in (or ended in)
+    cancel_requested_by: str | None = None
+    mqr_new: int | None = None  # records new to the billing period's MQR (a dry run: that it would count)
 
     @property
     def dry_run(self) -> bool:
@@ -89,7 +93,8 @@ class RunRecord:
                 "finished_at": self.finished_at, "counts": self.counts.as_dict(),
                 "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
                 "phases": self.phases, "notes": self.notes,
-                "error": self.error, "error_class": self.error_class}
+                "error": self.error, "error_class": self.error_class, "requested_by": self.requested_by,
+                "mqr_new": self.mqr_new}
 
 
 
@@ -202,6 +207,18 @@ class RunLog:
                    (json.dumps(counts.as_dict()), json.dumps(counts.by_operation), json.dumps(counts.standing()),
                     json.dumps(phases), json.dumps(notes), run_id))
 
+    def set_requested_by(self, run_id: int, requested_by: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET requested_by = ? WHERE id = ?", (requested_by, run_id))
+
+    def set_mqr_new(self, run_id: int, records: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET mqr_new = ? WHERE id = ?", (records, run_id))
+
+    def set_phase(self, run_id: int, phase: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET phase = ? WHERE id = ?", (phase, run_id))
+
     def mark_interrupted_runs(self) -> list[int]:
         """Runs left `running` by a process that is gone (killed, crashed, lost) become `interrupted`."""
         dead = self._dead_runs()
@@ -245,6 +262,11 @@ class RunLog:
     def get_run(self, run_id: int) -> RunRecord | None:
         row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return run_from_row(row) if row else None
+
+    def running_runs(self) -> list[RunRecord]:
+        """Runs in progress, with their counts so far."""
+        return [run_from_row(r) for r in self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY id")]
 
     def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
         sql = f"SELECT {RUN_COLUMNS} FROM runs"
@@ -305,14 +327,15 @@ class Heartbeat:
 
 
 RUN_COLUMNS = ("id, sync_id, trigger, status, run_type, full_resync, config_fingerprint, started_at, finished_at,"
-               " counts, by_operation, standing, phases, notes, error, error_class")
+               " counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase,"
+               " cancel_requested_by, mqr_new")
 
 
 def run_from_row(row) -> RunRecord:
     (run_id, sync_id, trigger, status, run_type, full_resync, fingerprint, started, finished,
-     counts, by_operation, standing, phases, notes, error, error_class) = row
+     counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase, cancel_by, mqr_new) = row
     return RunRecord(run_id, sync_id, trigger, status, run_type, bool(full_resync), fingerprint, started,
                      finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
-                     json.loads(phases), json.loads(notes), error, error_class)
+                     json.loads(phases), json.loads(notes), error, error_class, requested_by, phase, cancel_by, mqr_new)
 
 

@@ -184,6 +184,54 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN run_type TEXT NOT NULL DEFAULT 'sync';
     UPDATE runs SET run_type = 'dry_run' WHERE dry_run = 1;
     """,
+    # 9: runs asked for (the dashboard, `run --enqueue`, schedules) and the workers that run them (run_queue.py);
+    # who asked for a run, its current phase and a cancel asked of it; schedules' marks and pauses.
+    """
+    CREATE TABLE run_requests (
+        id INTEGER PRIMARY KEY,
+        sync_id TEXT NOT NULL,
+        run_type TEXT NOT NULL,           -- sync | dry_run
+        full_resync INTEGER NOT NULL DEFAULT 0,
+        retry_failed INTEGER NOT NULL DEFAULT 0,  -- only the rows failed or rejected for a real reason
+        trigger TEXT NOT NULL,            -- schedule | dashboard | cli
+        requested_by TEXT NOT NULL,       -- an email (a signed-in dashboard user), 'dashboard', a user name, 'schedule'
+        requested_at TEXT NOT NULL,       -- UTC ISO-8601, real time
+        status TEXT NOT NULL,             -- queued | taken | done | withdrawn
+        worker_id TEXT,                   -- the worker that took it
+        taken_at TEXT,
+        run_id INTEGER,                   -- the run it became (NULL until it started, or if it never could)
+        ended_at TEXT,
+        error TEXT                        -- why it never became a run, or was withdrawn
+    );
+    CREATE INDEX run_requests_open ON run_requests (status, sync_id);
+
+    ALTER TABLE runs ADD COLUMN requested_by TEXT;
+    ALTER TABLE runs ADD COLUMN phase TEXT;              -- the phase a running run is in
+    ALTER TABLE runs ADD COLUMN cancel_requested_by TEXT;  -- set while running: the run stops after its requests in flight
+    ALTER TABLE runs ADD COLUMN mqr_new INTEGER;       -- keys new to the period's MQR (a dry run: that it would add)
+
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,              -- host, pid and start: unique across restarts
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        concurrency INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,       -- UTC ISO-8601, real time; renewed every few seconds
+        stopped_at TEXT
+    );
+
+    CREATE TABLE sync_schedules (
+        sync_id TEXT PRIMARY KEY,
+        last_fired TEXT,                  -- the slot the schedule last asked a run for
+        paused_at TEXT,
+        paused_by TEXT
+    ) WITHOUT ROWID;
+
+    CREATE TABLE maintenance (
+        task TEXT PRIMARY KEY,            -- 'retention'
+        done_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

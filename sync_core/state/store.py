@@ -30,6 +30,7 @@ from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .mqr_ledger import MqrLedger
 from .run_log import INTERRUPTED_ERROR, RunLog, iso_utc
+from .run_queue import RunQueue
 from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
@@ -82,7 +83,7 @@ def _translating(method):
 
 
 @_translating_errors
-class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
+class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
     StateUnwritable, each naming the file and the next step; so do SQLite's errors in any of its methods.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""
@@ -252,6 +253,12 @@ class StateStore(RunLog, KnownIdentifierCache, MqrLedger):
         keys, hashes, causes = zip(*rows) if rows else ((), (), ())
         return pa.table([pa.array(keys, pa.string()), pa.array(hashes, pa.string()), pa.array(causes, pa.int64())],
                         schema=REJECTION_SCHEMA)
+
+    def real_problem_keys(self, sync_id: str) -> pa.Array:
+        """Keys whose rows failed or were rejected for a real reason (not an expected one): a retry's rows."""
+        rows = self._db.execute("SELECT r.key FROM rejections r JOIN causes c ON c.id = r.cause_id "
+                                "WHERE r.sync_id = ? AND c.error_class <> 'expected'", (sync_id,)).fetchall()
+        return pa.array([k for (k,) in rows], pa.string())
 
     def cause_id(self, code: str, error_class: str, template: str) -> int:
         with self._write() as db:

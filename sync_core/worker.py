@@ -1,0 +1,236 @@
+"""`sync-core worker`: runs what was asked (the queue: the dashboard's buttons, `run --enqueue`) and what is due
+(schedules), at most one run per sync and `concurrency` syncs at once, each run in a thread of its own.
+
+Runs do not live in the dashboard: a page rerun, a closed tab or a second viewer neither kills nor duplicates a run.
+Every tick the worker:
+  - renews its heartbeat (the dashboard shows it; another worker closes the requests of one that is gone);
+  - records runs whose process died as `interrupted` (their unconfirmed rows are sent by the next run);
+  - asks for the runs schedules have made due (a slot missed during downtime runs once);
+  - takes queued requests while it has room;
+  - once a day, prunes row-level history older than the workspace's retention.
+
+The workspace is read again for each run, so a change to workspace.toml applies to the next run, and a request
+for a sync removed since fails with that message. `stop()` (SIGTERM, Ctrl-C): takes no more runs, lets the
+requests in flight finish, records the runs as interrupted and returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from .clock import Clock, SystemClock
+from .config import load_workspace
+from .counts import RunCounts
+from .errors import SyncCoreError
+from .run_context import CancelToken, RunEvents
+from .runner import run_sync
+from .secrets import redact
+from .state import StateStore
+from .state.run_log import iso_utc
+from .state.run_queue import WORKER_BEAT_SECONDS, RequestRecord
+from .history import latest_runs
+from .sync_status import last_started
+
+POLL_SECONDS = 0.25  # how often the worker looks for a queued request (its pick-up latency)
+SCHEDULE_EVERY = 5.0  # how often it checks which schedules are due
+RETENTION_EVERY = timedelta(days=1)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Running:
+    request: RequestRecord
+    token: CancelToken
+    thread: threading.Thread
+    run_id: int | None = None
+
+
+class Worker:
+    def __init__(self, root: Path, *, concurrency: int = 1, clock: Clock | None = None,
+                 say: Callable[[str], None] = lambda text: None):
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.root, self.concurrency = Path(root), concurrency
+        self.clock = clock or SystemClock()  # schedules' time (tests pass a manual one)
+        self.say = say
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, _Running] = {}  # by sync id
+        self._started: list[tuple[int, int]] = []  # (request id, run id) announced by run threads
+        self._finished: list[tuple[int, str | None]] = []  # (request id, error) of threads that ended
+        self._next_beat = self._next_schedule = 0.0
+        workspace = load_workspace(self.root)  # a config error stops the worker before it registers
+        self.store = StateStore(workspace.state_path)
+        self.id = self.store.register_worker(concurrency)
+
+    # ---- the loop ------------------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Tick until stop() is called and every run has ended."""
+        self.say(f"worker {self.id} started: {self.concurrency} sync(s) at a time, state in {self.store.path}")
+        try:
+            while True:
+                self.tick()
+                with self._lock:
+                    idle = not self._running
+                if self._stopping.is_set() and idle:
+                    break
+                time.sleep(POLL_SECONDS)
+        finally:
+            self.store.stop_worker(self.id)
+            self.store.close()
+            self.say(f"worker {self.id} stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Take no more runs; the runs in progress stop after their requests in flight, as `interrupted`."""
+        if not self._stopping.is_set():
+            self.say("stopping: no new runs; the runs in progress stop after their requests in flight")
+        self._stopping.set()
+        with self._lock:
+            for running in self._running.values():
+                running.token.stop_for_shutdown()
+
+    def tick(self) -> None:
+        """One pass of the loop (module doc); public so tests can drive the worker step by step."""
+        self._settle_threads()
+        real_now = time.monotonic()
+        if real_now >= self._next_beat:
+            self.store.worker_heartbeat(self.id)
+            self.store.mark_interrupted_runs()
+            self._next_beat = real_now + WORKER_BEAT_SECONDS
+        if self._stopping.is_set():
+            return
+        if real_now >= self._next_schedule:
+            self.fire_schedules()
+            self.prune_if_due()
+            self._next_schedule = real_now + SCHEDULE_EVERY
+        self._take_requests()
+
+    # ---- schedules and retention ---------------------------------------------------------------------------
+
+    def fire_schedules(self) -> None:
+        """Ask for the runs the schedules have made due (one per sync, however many slots were missed)."""
+        try:
+            workspace = load_workspace(self.root)
+        except SyncCoreError as exc:
+            log.warning("schedules not checked: %s", exc)
+            return
+        now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        marks = self.store.schedule_marks()
+        latest = latest_runs(self.store)
+        for sync in workspace.syncs.values():
+            mark = marks.get(sync.id)
+            if sync.schedule.manual or (mark and mark.paused):
+                continue
+            last_fired = mark.last_fired if mark else None
+            slot = sync.schedule.due_slot(last_fired=last_fired, last_run_started=last_started(latest.get(sync.id), None),
+                                          now=now)
+            if slot is not None:
+                answer = self.store.fire_schedule(sync.id, slot, last_fired)
+                if answer is not None:
+                    self.say(f"{sync.id}: scheduled run due ({sync.schedule.describe()}): {answer.describe()}")
+
+    def prune_if_due(self) -> None:
+        """Once a day: row-level history older than the workspace's retention (run records stay)."""
+        done = self.store.maintenance_done_at("retention")
+        now = self.store.lease_clock.now()
+        if done and now - datetime.fromisoformat(done).timestamp() < RETENTION_EVERY.total_seconds():
+            return
+        try:
+            days = load_workspace(self.root).retention_days
+        except SyncCoreError:
+            return
+        pruned = self.store.prune_row_history(iso_utc(now - days * 86_400))
+        self.say(f"retention ({days} days): pruned {pruned['example_keys']} runs' example keys and "
+                 f"{pruned['requests']} closed requests")
+
+    # ---- requests -----------------------------------------------------------------------------------------
+
+    def _take_requests(self) -> None:
+        while True:
+            with self._lock:
+                if len(self._running) >= self.concurrency:
+                    return
+                busy = set(self._running)
+            if not self.store.has_queued_requests():
+                return
+            request = self.store.take_request(self.id, busy)
+            if request is None:
+                return
+            self._start(request)
+
+    def _start(self, request: RequestRecord) -> None:
+        token = CancelToken()
+        thread = threading.Thread(target=self._run, args=(request, token), name=f"run-{request.sync_id}", daemon=True)
+        with self._lock:
+            self._running[request.sync_id] = _Running(request, token, thread)
+        self.say(f"{request.sync_id}: {request.describe()} asked by {request.requested_by} ({request.trigger}): "
+                 "starting")
+        thread.start()
+
+    def _run(self, request: RequestRecord, token: CancelToken) -> None:
+        """A run's thread: only the run touches the store here; the loop does the queue's bookkeeping."""
+        error = None
+        events = RunEvents(started=[lambda run_id: self._announce(request, run_id)],
+                           finished=[lambda record: self.say(f"{record.sync_id}: run {record.id} {record.status}")])
+        try:
+            workspace = load_workspace(self.root)
+            if request.sync_id not in workspace.syncs:
+                error = self._refuse(workspace, request)
+            else:
+                run_sync(workspace, request.sync_id, trigger=request.trigger, full_resync=request.full_resync,
+                         dry_run=request.run_type == "dry_run", retry_failed=request.retry_failed, cancel=token,
+                         events=events, requested_by=request.requested_by)
+        except SyncCoreError as exc:  # the workspace no longer loads, or the sync is busy elsewhere
+            error = str(exc)
+            self.say(f"{request.sync_id}: request {request.id} not run: {error}")
+        except Exception as exc:  # a bug: the worker stays up for the other syncs
+            error = redact(f"internal error: {type(exc).__name__}: {exc}")
+            log.exception("request %s failed", request.id)
+        with self._lock:
+            self._finished.append((request.id, error))
+
+    def _announce(self, request: RequestRecord, run_id: int) -> None:
+        with self._lock:
+            self._started.append((request.id, run_id))
+            self._running[request.sync_id].run_id = run_id
+
+    def _refuse(self, workspace, request: RequestRecord) -> str:
+        """A request for a sync removed from workspace.toml since: a failed run saying so, in the history."""
+        error = (f"{workspace.file}: sync '{request.sync_id}' is no longer in the workspace (it was removed after "
+                 f"this run was asked for); nothing was run")
+        with StateStore(workspace.state_path) as store:
+            run_id = store.start_run(request.sync_id, trigger=request.trigger, config_fingerprint="",
+                                     run_type=request.run_type)
+            store.set_requested_by(run_id, request.requested_by)
+            self._announce(request, run_id)
+            store.finish_run(run_id, status="failed", counts=RunCounts(), phases={}, notes=[], error=error,
+                             error_class="config")
+        self.say(f"{request.sync_id}: run {run_id} failed: {error}")
+        return error
+
+    def _settle_threads(self) -> None:
+        with self._lock:
+            started, self._started = self._started, []
+            finished, self._finished = self._finished, []
+        for request_id, run_id in started:
+            self.store.attach_run(request_id, run_id)
+        for request_id, error in finished:
+            self.store.close_request(request_id, error)
+            with self._lock:
+                sync_id = next(s for s, r in self._running.items() if r.request.id == request_id)
+                self._running.pop(sync_id).thread.join()
+
+    def running(self) -> dict[str, int | None]:
+        """Sync id -> the run id of each run in progress (None until it has started)."""
+        with self._lock:
+            return {sync_id: r.run_id for sync_id, r in self._running.items()}

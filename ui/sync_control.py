@@ -1,0 +1,202 @@
+"""The Syncs page's parts: the worker's state, overdue syncs, a sync's buttons with their confirmation, and its run
+in progress, redrawn by itself every few seconds (a fragment), from the state store: a reload or a second browser
+shows the same."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from sync_core import StateStore, SyncConfig, Workspace, history
+from sync_core.control import RUN_KINDS, ask_for_run, cancel_run, set_paused, withdraw_request
+from sync_core.sync_status import SyncStatus, live_workers, sync_statuses
+from ui.access import Access
+from ui.formatting import STATUS_MARKDOWN, local_text, zone_label
+
+LIVE_EVERY = 2  # seconds between redraws of a run in progress
+ICONS = {"run": ":material/play_arrow:", "full_resync": ":material/sync:", "dry_run": ":material/preview:",
+         "retry_failed": ":material/replay:"}
+
+
+def board(workspace: Workspace):
+    """(each sync's status, the live workers), read now: they change by the second."""
+    with StateStore(workspace.state_path, read_only=True) as store:
+        return sync_statuses(workspace, store, datetime.now(timezone.utc)), live_workers(store)
+
+
+def worker_state(workspace: Workspace, workers) -> bool:
+    """Say whether a worker is running; True if one is."""
+    if not workers:
+        st.warning("**No worker is running**, so nothing runs: neither the buttons below nor the schedules. Start "
+                   f"one in a terminal: `sync-core -w {workspace.root} worker` (`sync-core up` starts one with the "
+                   "demo).", icon=":material/power_off:")
+        return False
+    w = workers[0]
+    beat = (datetime.now(timezone.utc) - datetime.fromisoformat(w.heartbeat_at)).total_seconds()
+    more = f" and {len(workers) - 1} more" if len(workers) > 1 else ""
+    st.caption(f":green[:material/bolt:] Worker `{w.id}`{more} running ({w.concurrency} sync(s) at a time), last "
+               f"heartbeat {beat:.0f} s ago.")
+    return True
+
+
+def overdue(statuses: list[SyncStatus]) -> None:
+    for s in statuses:
+        text = s.overdue_text()
+        if text:
+            st.error(f"**{s.sync.name}**: {text}", icon=":material/schedule:")
+
+
+def definition(workspace: Workspace, status: SyncStatus) -> None:
+    sync = status.sync
+    destination = workspace.destinations[sync.destination]
+    left, right = st.columns(2)
+    left.markdown(f"**Model** `{sync.model}`  \n**Destination** `{sync.destination}` ({destination.type} "
+                  f"{sync.object}s, {sync.mode})  \n**Match** `{sync.match_column}` → `{sync.match_field}`  \n"
+                  f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings)}")
+    right.markdown(f"**Schedule** {status.schedule}{' (paused by ' + str(status.paused_by) + ')' if status.paused else ''}"
+                   f"  \n**Next run** {_next(status)}  \n**Last run** {_last(status)}")
+
+
+def _next(status: SyncStatus) -> str:
+    if status.paused:
+        return "none while paused"
+    if status.next_run_at is None:
+        return "when asked (manual)"
+    return f"{local_text(status.next_run_at.isoformat())} ({zone_label()})"
+
+
+def _last(status: SyncStatus) -> str:
+    run = status.last_run
+    if run is None:
+        return "never run"
+    return f":{STATUS_MARKDOWN.get(run.status, 'gray')}[{run.status}], run {run.id}, {local_text(run.started_at)}"
+
+
+def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
+    """The confirmation's text: what the run will do, in the sync's own terms."""
+    target = f"{workspace.destinations[sync.destination].type} {sync.object}s ({sync.mode})"
+    if kind == "run":
+        return (f"Runs **{sync.name}** now: queries `{sync.model}`, sends the rows added or changed since the last "
+                f"run to {target}, and retries the rows that failed. The records it queries count in this period's "
+                "MQR.")
+    if kind == "full_resync":
+        return (f"Sends **every row** of `{sync.model}` to {target} again, whatever the last runs confirmed. It takes "
+                "as long as a first run and spends the destination's rate limit; MQR counts only records new to "
+                "this period.")
+    if kind == "dry_run":
+        return (f"Plans a run of **{sync.name}** without sending anything: what would be added, changed, removed "
+                "and retried, and the MQR it would add. Nothing is recorded as synced and nothing counts in MQR.")
+    with StateStore(workspace.state_path, read_only=True) as store:
+        totals = history.totals(history.current_causes(store, sync_id=sync.id))
+    return (f"Sends again only the **{totals.real:,} rows** of {sync.name} that failed or were rejected for a real "
+            f"reason; the {totals.expected:,} expected rejections are not retried, and other changes wait for the "
+            "next run.")
+
+
+def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_running: bool) -> None:
+    """Run now, Full resync, Dry run, Retry failed rows (each confirmed first), and pause/resume."""
+    sync = status.sync
+    pending = st.session_state.get("confirm")
+    columns = st.columns(len(RUN_KINDS) + 1)
+    for column, kind in zip(columns, RUN_KINDS.values()):
+        if column.button(kind.label, icon=ICONS[kind.name], key=f"ask_{kind.name}", disabled=not worker_running,
+                         help=None if worker_running else "No worker is running: start one first (above)",
+                         width="stretch"):
+            st.session_state["confirm"] = pending = (sync.id, kind.name)
+    if not sync.schedule.manual:
+        if columns[-1].button("Resume schedule" if status.paused else "Pause schedule", key="pause",
+                              icon=":material/play_circle:" if status.paused else ":material/pause_circle:",
+                              width="stretch"):
+            set_paused(workspace, sync.id, not status.paused, who.who)
+            st.rerun()
+    if pending and pending[0] == sync.id:
+        _confirm(workspace, sync, pending[1], who)
+    answer = st.session_state.pop("answer", None)
+    if answer:
+        (st.success if answer[0] else st.info)(answer[1])
+
+
+def _confirm(workspace: Workspace, sync: SyncConfig, kind: str, who: Access) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{RUN_KINDS[kind].label}?** {what_it_does(workspace, sync, kind)}")
+        go, back = st.columns([1, 5])
+        if go.button("Confirm", type="primary", key="confirm_yes"):
+            answer = ask_for_run(workspace, sync.id, kind, trigger="dashboard", requested_by=who.who)
+            st.session_state["answer"] = (answer.new, f"{RUN_KINDS[kind].label}: {answer.describe()}.")
+            del st.session_state["confirm"]
+            st.rerun()
+        if back.button("Cancel", key="confirm_no"):
+            del st.session_state["confirm"]
+            st.rerun()
+
+
+@st.fragment(run_every=LIVE_EVERY)
+def live(workspace: Workspace, sync_id: str, who: Access) -> None:
+    """The sync's run in progress or queued request, else how its last run ended; redrawn every LIVE_EVERY s."""
+    statuses, workers = board(workspace)
+    status = next(s for s in statuses if s.sync.id == sync_id)
+    if status.running is not None:
+        _running(workspace, status, who)
+    elif status.request is not None:
+        request = status.request
+        st.info(f"**{request.describe().capitalize()} queued** (request {request.id}, asked by {request.requested_by} "
+                f"at {local_text(request.requested_at)}): "
+                + ("a worker takes it within seconds." if workers else "**no worker is running to take it.**"),
+                icon=":material/hourglass_top:")
+        if who.may_run and request.status == "queued" and st.button("Withdraw request", key="withdraw"):
+            withdraw_request(workspace, request.id, who.who)
+            st.rerun(scope="fragment")
+    else:
+        _latest(workspace, sync_id)
+
+
+def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
+    run = status.running
+    counts = run.counts.as_dict()
+    planned, left = counts.get("planned", 0), counts.get("not_attempted", 0)
+    with st.container(border=True):
+        st.markdown(f"**Run {run.id} in progress**: {run.run_type.replace('_', ' ')}, phase **{run.phase or 'starting'}**, "
+                    f"asked by {run.requested_by or run.trigger}, started {local_text(run.started_at)}")
+        if planned:
+            st.progress((planned - left) / planned, text=f"{planned - left:,} of {planned:,} planned rows settled: "
+                        f"{counts.get('synced', 0):,} synced, {counts.get('rejected_expected', 0):,} expected, "
+                        f"{run.counts.real_rows:,} real problems")
+        else:
+            st.progress(0.0, text="Planning: reading the model and diffing it against the last run")
+        with StateStore(workspace.state_path, read_only=True) as store:
+            causes = store.run_causes(run.id)
+        for c in causes[:5]:
+            st.caption(f"{c.rows:,} × {c.error_class}: {c.template}")
+        if run.cancel_requested_by:
+            st.caption(f"Cancel asked by {run.cancel_requested_by}: it stops after its requests in flight.")
+        elif who.may_run and st.button("Cancel run", icon=":material/stop_circle:", key="cancel_run"):
+            cancel_run(workspace, run.id, who.who)
+            st.rerun(scope="fragment")
+        st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
+                     query_params={"run": run.id})
+
+
+def _latest(workspace: Workspace, sync_id: str) -> None:
+    """How the sync's newest run ended (a dry run shows its plan)."""
+    with StateStore(workspace.state_path, read_only=True) as store:
+        [run] = store.list_runs(sync_id=sync_id, limit=1) or [None]
+    if run is None:
+        st.caption("No run yet.")
+        return
+    colour = STATUS_MARKDOWN.get(run.status, "gray")
+    st.markdown(f"**Latest run {run.id}**: :{colour}[{run.status}] ({run.run_type.replace('_', ' ')}, asked by "
+                f"{run.requested_by or run.trigger}), {local_text(run.finished_at or run.started_at)}")
+    if run.dry_run:
+        c = run.counts.as_dict()
+        cells = st.columns(6)
+        for cell, (label, value) in zip(cells, [("Would add", c["added"]), ("Would change", c["changed"]),
+                                               ("Would remove", c["removed"]), ("Would retry", c["retried"]),
+                                               ("Invalid", c["invalid"]), ("New MQR", run.mqr_new or 0)]):
+            cell.metric(label, f"{value:,}")
+        for note in run.notes:
+            st.caption(note)
+    elif run.error:
+        st.caption(run.error)
+    st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
+                 query_params={"run": run.id})
