@@ -168,7 +168,7 @@ def cmd_syncs(args) -> int:
     for sync in workspace.syncs.values():
         last = latest.get(sync.id)
         rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
-                     "object": sync.object, "mode": sync.mode, "schedule": sync.schedule,
+                     "object": sync.object, "mode": sync.mode, "schedule": sync.schedule.describe(),
                      "last_run": last.to_json() if last else None})
     if args.json:
         print(json.dumps(rows, indent=2))
