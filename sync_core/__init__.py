@@ -7,11 +7,12 @@ from .errors import (ConfigError, DestinationError, ModelError, StateDamaged, St
 from .outcomes import ERROR_CLASSES
 from .progress import RunObserver, SilentObserver
 from .runner import run_sync
+from .schedules import Schedule
 from .state import CauseSummary, RejectionRecord, RunRecord, StateStore
 
 __all__ = [
     "CauseSummary", "ConfigError", "DestinationError", "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES",
-    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "SilentObserver", "StateDamaged", "StateStore",
-    "StateStoreError", "StateUnwritable", "SyncConfig",
+    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "Schedule", "SilentObserver", "StateDamaged",
+    "StateStore", "StateStoreError", "StateUnwritable", "SyncConfig",
     "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
 ]

@@ -18,13 +18,13 @@ from typing import Any
 
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
+from .schedules import Schedule, ScheduleError, parse_schedule
 from .secrets import SecretRef, parse_secret_ref
 
 WORKSPACE_FILE = "workspace.toml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb",)
 NULL_HANDLING = ("omit", "clear")
-SCHEDULE = re.compile(r"^(manual|every (\d+)\s*(m|h|d))$")
 # Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
 SANDBOX_VENDORS = ("iterable",)
 
@@ -103,7 +103,7 @@ class SyncConfig:
     match_field: str  # "email" or "userId"
     match_column: str
     mappings: tuple[Mapping, ...]
-    schedule: str
+    schedule: Schedule
     expected_errors: tuple[ExpectedErrorRule, ...]
     # Share of planned rows with real (non-expected) rejections or failures above which the run is `failed`.
     failure_threshold: float = 0.1
@@ -394,7 +394,7 @@ def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
 
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
-    s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule",
+    s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule", "cron", "timezone",
            "expected_errors", "failure_threshold", "max_removal_share")
     model = s.get("model", str)
     if model not in models:
@@ -436,9 +436,11 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
             raise ConfigError(r.file, r.path, "give `code`, `message` (a pattern with *), or both")
         rules.append(ExpectedErrorRule(code, message, r.get("reason", str, "declared expected in workspace.toml")))
 
-    schedule = s.get("schedule", str, "manual").strip()
-    if not SCHEDULE.match(schedule):
-        raise s.error("schedule", f"must be 'manual' or 'every N' with m, h or d (e.g. 'every 24h'), not {schedule!r}")
+    try:
+        schedule = parse_schedule(s.get("schedule", str, None), cron=s.get("cron", str, None),
+                                  timezone=s.get("timezone", str, None))
+    except ScheduleError as exc:
+        raise s.error(exc.key, str(exc)) from None
     threshold = _share(s, "failure_threshold", s.get("failure_threshold", (int, float), 0.1))
     removal_share = _share(s, "max_removal_share", s.get("max_removal_share", (int, float), 0.2))
     return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,

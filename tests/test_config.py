@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_core import ConfigError, load_workspace
+from sync_core import ConfigError, Schedule, load_workspace
 
 BASE = '''
 [sources.wh]
@@ -45,7 +45,7 @@ def error(tmp_path, text) -> str:
 def test_a_valid_workspace_loads_with_defaults(tmp_path):
     ws = load(tmp_path, BASE)
     sync = ws.sync("people-to-iterable")
-    assert sync.mappings[0].null == "omit" and sync.schedule == "manual" and sync.failure_threshold == 0.1
+    assert sync.mappings[0].null == "omit" and sync.schedule.manual and sync.failure_threshold == 0.1
     assert ws.models["people"].entity == "people" and ws.mqr.limit == 1_500_000
     assert ws.destinations["iterable"].base_url == "https://api.iterable.com"
 
@@ -64,6 +64,17 @@ def test_a_valid_workspace_loads_with_defaults(tmp_path):
      "must be one of email, userId"),
     ('name = "People"', 'name = "People"\nschedule = "daily-ish"', "syncs.people-to-iterable.schedule",
      "'every N'"),
+    ('name = "People"', 'name = "People"\nschedule = "every 0h"', "syncs.people-to-iterable.schedule",
+     "at least 1h"),
+    ('name = "People"', 'name = "People"\nschedule = "every 24h"\ncron = "0 6 * * *"', "syncs.people-to-iterable.cron",
+     "give `schedule` or `cron`, not both"),
+    ('name = "People"', 'name = "People"\ncron = "0 25 * * *"', "syncs.people-to-iterable.cron",
+     "'0 25 * * *' is not a valid cron expression: bad hour"),
+    ('name = "People"', 'name = "People"\ncron = "6am"', "syncs.people-to-iterable.cron", "has 1 field(s)"),
+    ('name = "People"', 'name = "People"\ncron = "0 6 * * *"\ntimezone = "Europe/Pari"',
+     "syncs.people-to-iterable.timezone", "unknown time zone 'Europe/Pari' (did you mean 'Europe/Paris'?)"),
+    ('name = "People"', 'name = "People"\nschedule = "every 24h"\ntimezone = "Europe/Paris"',
+     "syncs.people-to-iterable.timezone", "applies only to a `cron` schedule"),
     ('name = "People"', 'name = "People"\nfailure_threshold = 2', "syncs.people-to-iterable.failure_threshold",
      "between 0 and 1"),
     ('api_key = "env:ITERABLE_API_KEY"', 'api_key = "env:ITERABLE_API_KEY"\ntimeout_seconds = 0',
@@ -83,6 +94,16 @@ def test_errors_name_file_key_and_problem(tmp_path, old, new, key, problem):
     message = error(tmp_path, BASE.replace(old, new, 1))
     assert f"workspace.toml: {key}" in message
     assert problem in message
+
+
+def test_a_cron_schedule_loads_in_its_time_zone(tmp_path):
+    ws = load(tmp_path, BASE.replace('name = "People"',
+                                     'name = "People"\ncron = " 0  6 * * * "\ntimezone = "Europe/Paris"'))
+    schedule = ws.sync("people-to-iterable").schedule
+    assert schedule == Schedule("cron", cron="0 6 * * *", timezone="Europe/Paris")
+    assert schedule.describe() == "cron 0 6 * * * (Europe/Paris)"
+    utc = load(tmp_path, BASE.replace('name = "People"', 'name = "People"\ncron = "0 6 * * *"'))
+    assert utc.sync("people-to-iterable").schedule.timezone == "UTC"
 
 
 def test_invalid_toml_names_the_file(tmp_path):
@@ -119,6 +140,9 @@ def test_fingerprint_changes_with_mappings_not_with_display_name(tmp_path):
     assert renamed.fingerprint("people-to-iterable") == before
     remapped = load(tmp_path, BASE.replace('"firstName"', '"givenName"'))
     assert remapped.fingerprint("people-to-iterable") != before
+    # When a sync runs does not decide what it sends: a new schedule resends nothing.
+    rescheduled = load(tmp_path, BASE.replace('name = "People"', 'name = "People"\ncron = "0 6 * * *"'))
+    assert rescheduled.fingerprint("people-to-iterable") == before
 
 
 def test_rate_limits_can_be_raised_per_endpoint(tmp_path):

@@ -11,6 +11,7 @@ from sync_core.destinations.iterable.users import IterableUsers
 from sync_core.executor import Executor
 from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.rows import PlannedRow
+from sync_core.schedules import Schedule
 from sync_core.sandbox import SandboxServer
 from sync_core.secrets import SecretRef
 
@@ -33,7 +34,7 @@ def users(server) -> IterableUsers:
     config = DestinationConfig("iterable", "iterable", server.url, SecretRef("env", "K", "ws.toml", "k"),
                                timeout_seconds=30, batch_size=BATCH, concurrency=CONCURRENCY)
     sync = SyncConfig("s", "S", "m", "iterable", "user", "upsert", "email", "email", (Mapping("score", "score"),),
-                      "manual", ())
+                      Schedule("manual"), ())
     limits = SharedRateLimits(server.state.path.parent / "limits.sqlite", "test",
                               {"users/bulkUpdate": Limit(1000, 1.0), "export/data.json": Limit(1000, 1.0)})
     return IterableUsers(config, sync, KEY, limits)

@@ -14,6 +14,7 @@ from sync_core.destinations.base import TransientError
 from sync_core.destinations.iterable.users import IterableUsers, iterable_value
 from sync_core.errors import DestinationError
 from sync_core.rows import PlannedRow
+from sync_core.schedules import Schedule
 from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.sandbox import SandboxServer
 from sync_core.secrets import SecretRef
@@ -34,7 +35,7 @@ def destination(server, *, mode="update", match="email", key=KEY, nulls="omit", 
     config = DestinationConfig("iterable", "iterable", server.url, SecretRef("env", "K", "ws.toml", "k"),
                                timeout_seconds=5)
     sync = SyncConfig("s", "S", "m", "iterable", "user", mode, match, "email",
-                      (Mapping("score", "score"), Mapping("plan", "plan", nulls)), "manual", ())
+                      (Mapping("score", "score"), Mapping("plan", "plan", nulls)), Schedule("manual"), ())
     # No client-side limit unless asked: these tests look at what the API answers.
     limits = {"users/bulkUpdate": Limit(1000, 1.0), "export/data.json": Limit(1000, 1.0)}
     if limits_file:
