@@ -132,8 +132,11 @@ class Worker:
             if sync.schedule.manual or (mark and mark.paused):
                 continue
             last_fired = mark.last_fired if mark else None
-            slot = sync.schedule.due_slot(last_fired=last_fired, last_run_started=last_started(latest.get(sync.id), None),
-                                          now=now)
+            last_run = last_started(latest.get(sync.id), None)
+            if sync.schedule.kind == "cron" and last_fired is None and last_run is None:
+                self.store.fire_schedule(sync.id, now, None, enqueue=False)  # a cron counts from when it is first seen
+                continue
+            slot = sync.schedule.due_slot(last_fired=last_fired, last_run_started=last_run, now=now)
             if slot is not None:
                 answer = self.store.fire_schedule(sync.id, slot, last_fired)
                 if answer is not None:

@@ -95,21 +95,19 @@ def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
 
 
 def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_running: bool) -> None:
-    """Run now, Full resync, Dry run, Retry failed rows (each confirmed first), and pause/resume."""
+    """Run now, Full resync, Dry run, Retry failed rows (each confirmed first), and pause/resume. Clicks act in
+    callbacks, before the page reruns: a click is never lost to a rerun, and acts once."""
     sync = status.sync
-    pending = st.session_state.get("confirm")
     columns = st.columns(len(RUN_KINDS) + 1)
     for column, kind in zip(columns, RUN_KINDS.values()):
-        if column.button(kind.label, icon=ICONS[kind.name], key=f"ask_{kind.name}", disabled=not worker_running,
-                         help=None if worker_running else "No worker is running: start one first (above)",
-                         width="stretch"):
-            st.session_state["confirm"] = pending = (sync.id, kind.name)
+        column.button(kind.label, icon=ICONS[kind.name], key=f"ask_{kind.name}", disabled=not worker_running,
+                      help=None if worker_running else "No worker is running: start one first (above)",
+                      width="stretch", on_click=_set, args=("confirm", (sync.id, kind.name)))
     if not sync.schedule.manual:
-        if columns[-1].button("Resume schedule" if status.paused else "Pause schedule", key="pause",
-                              icon=":material/play_circle:" if status.paused else ":material/pause_circle:",
-                              width="stretch"):
-            set_paused(workspace, sync.id, not status.paused, who.who)
-            st.rerun()
+        columns[-1].button("Resume schedule" if status.paused else "Pause schedule", key="pause", width="stretch",
+                           icon=":material/play_circle:" if status.paused else ":material/pause_circle:",
+                           on_click=set_paused, args=(workspace, sync.id, not status.paused, who.who))
+    pending = st.session_state.get("confirm")
     if pending and pending[0] == sync.id:
         _confirm(workspace, sync, pending[1], who)
     answer = st.session_state.pop("answer", None)
@@ -117,18 +115,22 @@ def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_runnin
         (st.success if answer[0] else st.info)(answer[1])
 
 
+def _set(name: str, value) -> None:
+    st.session_state[name] = value
+
+
 def _confirm(workspace: Workspace, sync: SyncConfig, kind: str, who: Access) -> None:
     with st.container(border=True):
         st.markdown(f"**{RUN_KINDS[kind].label}?** {what_it_does(workspace, sync, kind)}")
         go, back = st.columns([1, 5])
-        if go.button("Confirm", type="primary", key="confirm_yes"):
-            answer = ask_for_run(workspace, sync.id, kind, trigger="dashboard", requested_by=who.who)
-            st.session_state["answer"] = (answer.new, f"{RUN_KINDS[kind].label}: {answer.describe()}.")
-            del st.session_state["confirm"]
-            st.rerun()
-        if back.button("Cancel", key="confirm_no"):
-            del st.session_state["confirm"]
-            st.rerun()
+        go.button("Confirm", type="primary", key="confirm_yes", on_click=_ask, args=(workspace, sync.id, kind, who))
+        back.button("Cancel", key="confirm_no", on_click=_set, args=("confirm", None))
+
+
+def _ask(workspace: Workspace, sync_id: str, kind: str, who: Access) -> None:
+    answer = ask_for_run(workspace, sync_id, kind, trigger="dashboard", requested_by=who.who)
+    st.session_state["answer"] = (answer.new, f"{RUN_KINDS[kind].label}: {answer.describe()}.")
+    st.session_state["confirm"] = None
 
 
 @st.fragment(run_every=LIVE_EVERY)
@@ -144,9 +146,9 @@ def live(workspace: Workspace, sync_id: str, who: Access) -> None:
                 f"at {local_text(request.requested_at)}): "
                 + ("a worker takes it within seconds." if workers else "**no worker is running to take it.**"),
                 icon=":material/hourglass_top:")
-        if who.may_run and request.status == "queued" and st.button("Withdraw request", key="withdraw"):
-            withdraw_request(workspace, request.id, who.who)
-            st.rerun(scope="fragment")
+        if who.may_run and request.status == "queued":
+            st.button("Withdraw request", key="withdraw", on_click=withdraw_request,
+                      args=(workspace, request.id, who.who))
     else:
         _latest(workspace, sync_id)
 
@@ -170,9 +172,9 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
             st.caption(f"{c.rows:,} × {c.error_class}: {c.template}")
         if run.cancel_requested_by:
             st.caption(f"Cancel asked by {run.cancel_requested_by}: it stops after its requests in flight.")
-        elif who.may_run and st.button("Cancel run", icon=":material/stop_circle:", key="cancel_run"):
-            cancel_run(workspace, run.id, who.who)
-            st.rerun(scope="fragment")
+        elif who.may_run:
+            st.button("Cancel run", icon=":material/stop_circle:", key="cancel_run", on_click=cancel_run,
+                      args=(workspace, run.id, who.who))
         st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
                      query_params={"run": run.id})
 

@@ -253,10 +253,12 @@ class RunQueue:
         rows = self._db.execute("SELECT sync_id, last_fired, paused_at, paused_by FROM sync_schedules").fetchall()
         return {r[0]: ScheduleMark(r[0], datetime.fromisoformat(r[1]) if r[1] else None, r[2], r[3]) for r in rows}
 
-    def fire_schedule(self, sync_id: str, slot: datetime, seen: datetime | None) -> Enqueued | None:
+    def fire_schedule(self, sync_id: str, slot: datetime, seen: datetime | None, *,
+                      enqueue: bool = True) -> Enqueued | None:
         """Ask for the scheduled run of `slot`, if the schedule's mark is still `seen` (another worker may have
         fired it meanwhile: then None). The slot is marked fired even when the sync is already queued or running:
-        a slot is run once, not once per worker or per missed slot."""
+        a slot is run once, not once per worker or per missed slot. Without `enqueue`, only the mark is set (a
+        cron schedule's count starts)."""
         with self._write() as db:
             row = db.execute("SELECT last_fired, paused_at FROM sync_schedules WHERE sync_id = ?", (sync_id,)).fetchone()
             current = datetime.fromisoformat(row[0]) if row and row[0] else None
@@ -264,7 +266,7 @@ class RunQueue:
                 return None
             db.execute("INSERT INTO sync_schedules (sync_id, last_fired) VALUES (?, ?) ON CONFLICT (sync_id) "
                        "DO UPDATE SET last_fired = excluded.last_fired", (sync_id, slot.isoformat(timespec="seconds")))
-            return self._enqueue(db, sync_id, "schedule", "schedule", "sync", False, False)
+            return self._enqueue(db, sync_id, "schedule", "schedule", "sync", False, False) if enqueue else None
 
     def pause_sync(self, sync_id: str, by: str) -> None:
         with self._write() as db:

@@ -7,16 +7,13 @@ from __future__ import annotations
 import getpass
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
-from sync_core import StateStore, invariant_violations
+from sync_core import invariant_violations
 from demo_helpers import demo_workspace
+from worker_helpers import cli, finished, runs, store_of, wait_for, worker
 
 SYNC = "iterable-production"
 FAST = 'batch_size = 40\nrate_limits = { "users/bulkUpdate" = "200/s", "export/data.json" = "100/min" }'
@@ -35,70 +32,6 @@ def demo(scheduled_demo):
     path = scheduled_demo.root / "workspace.toml"
     path.write_text(path.read_text().replace('schedule = "every 24h"', 'schedule = "manual"'))
     return scheduled_demo
-
-
-def cli(demo, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), *args],
-                          capture_output=True, text=True, timeout=120)
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
-class WorkerProcess:
-    """A `sync-core worker` process and what it has printed so far (read by a thread, so its pipe never fills)."""
-
-    def __init__(self, demo, *args: str):
-        self.process = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "worker", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.pid, self.lines = self.process.pid, []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
-        self._reader.start()
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def poll(self):
-        return self.process.poll()
-
-
-@contextmanager
-def worker(demo, *args: str):
-    w = WorkerProcess(demo, *args)
-    try:
-        wait_for(lambda: any(r.pid == w.pid and r.alive for r in store_of(demo, lambda s: s.workers())),
-                 "the worker never registered", w)
-        yield w
-    finally:
-        if w.poll() is None:
-            w.process.kill()
-        w.process.wait(timeout=30)
-
-
-def store_of(demo, read):
-    with StateStore(demo.workspace.state_path, read_only=True) as store:
-        return read(store)
-
-
-def runs(demo, sync_id: str = SYNC):
-    return store_of(demo, lambda s: s.list_runs(sync_id=sync_id))
-
-
-def wait_for(predicate, what: str, process=None, timeout: float = 180):
-    """Poll until `predicate()`; a bound against hanging, not a measure of speed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"{what}: the worker exited ({process.poll()}): {process.output}")
-        time.sleep(0.1)
-    raise AssertionError(what)
-
-
-def finished(demo, count: int, sync_id: str = SYNC):
-    return lambda: len([r for r in runs(demo, sync_id) if r.status != "running"]) >= count
 
 
 def test_a_cli_request_is_run_once_by_the_worker_and_a_second_one_is_answered_with_the_first(demo):
@@ -133,11 +66,11 @@ def test_a_request_for_a_sync_removed_since_fails_with_that_message(demo):
     text = (demo.root / "workspace.toml").read_text()
     (demo.root / "workspace.toml").write_text(text.replace(f"syncs.{SYNC}", "syncs.iterable-renamed"))
     with worker(demo) as process:
-        wait_for(finished(demo, 1), "the request was never answered", process)
+        wait_for(lambda: not store_of(demo, lambda s: s.open_requests()), "the request was never answered", process)
     [run] = runs(demo)
     assert run.status == "failed" and run.error_class == "config"
     assert f"sync '{SYNC}' is no longer in the workspace" in run.error
-    assert store_of(demo, lambda s: s.open_requests()) == []
+    assert store_of(demo, lambda s: s.get_request(1)).run_id == run.id
 
 
 def release_until(demo, done, what: str, process) -> None:
