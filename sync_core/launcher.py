@@ -1,5 +1,6 @@
 """`sync-core up`: the demo in one command. Creates the demo workspace if it is missing, gives it a few days of
-dated history on its first start, starts its Iterable sandbox and the dashboard, and stops both on Ctrl-C."""
+dated history on its first start, starts its Iterable sandbox, a worker (the dashboard's buttons and the
+schedules run through it) and the dashboard, and stops all three on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -46,16 +47,17 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
             children.append(_start_sandboxes(root, workspace))
             if not _has_runs(workspace):
                 _build_history(workspace, days, observer_factory)
+        children.append(subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"]))
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                 "--server.port", str(port), "--browser.gatherUsageStats", "false",
                                 "--", "--workspace", str(root)], cwd=APP.parent)
         children.append(app)
         _wait_for_dashboard(app, port)
         print(f"Dashboard ready after {time.monotonic() - started:.0f} s: http://localhost:{port}  "
-              "(Ctrl-C stops the dashboard and the sandbox)", flush=True)
+              "(Ctrl-C stops the dashboard, the worker and the sandbox)", flush=True)
         return app.wait()
     except KeyboardInterrupt:
-        print("\nStopping the dashboard and the sandbox...", flush=True)  # Streamlit prints its own "Stopping..."
+        print("\nStopping the dashboard, the worker and the sandbox...", flush=True)  # Streamlit prints its own "Stopping..."
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

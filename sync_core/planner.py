@@ -261,10 +261,11 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
 
 
 def _retry_note(con, counts: RunCounts) -> str:
-    retried = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchone()[0]
+    [(retried,)] = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchall()
     left = counts.planned - retried
     return (f"Retry of failed rows: {retried:,} rows that failed or were rejected for a real reason are sent again; "
-            f"the {left:,} other changes (added, changed, removed rows) are left not attempted, for the next run.")
+            f"the {left:,} other planned rows (added, changed or removed rows, and rows rejected as expected) are "
+            "left not attempted, for the next run.")
 
 
 def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: SyncConfig,

@@ -110,6 +110,7 @@ class _Stages:
         self.connect()
         with ctx.phase("query"):
             self.query()
+        ctx.save_progress()  # the plan's counts, for whoever watches the run (the dashboard)
         self.guard()
         if ctx.request.dry_run:
             self.count_mqr(record=False)  # what the run would add to this period's MQR

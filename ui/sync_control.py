@@ -15,6 +15,10 @@ from ui.access import Access
 from ui.formatting import STATUS_MARKDOWN, local_text, zone_label
 
 LIVE_EVERY = 2  # seconds between redraws of a run in progress
+PHASES = {"query": "Reading the model and comparing it with what the last runs confirmed",
+          "record": "Counting MQR and recording the rows that cannot be sent",
+          "lookup": "Waiting for the destination's list of who exists (an update-only sync sends only to them)",
+          "sync": "Sending", "finish": "Recording the end of the run"}
 ICONS = {"run": ":material/play_arrow:", "full_resync": ":material/sync:", "dry_run": ":material/preview:",
          "retry_failed": ":material/replay:"}
 
@@ -54,8 +58,8 @@ def definition(workspace: Workspace, status: SyncStatus) -> None:
     left.markdown(f"**Model** `{sync.model}`  \n**Destination** `{sync.destination}` ({destination.type} "
                   f"{sync.object}s, {sync.mode})  \n**Match** `{sync.match_column}` → `{sync.match_field}`  \n"
                   f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings)}")
-    right.markdown(f"**Schedule** {status.schedule}{' (paused by ' + str(status.paused_by) + ')' if status.paused else ''}"
-                   f"  \n**Next run** {_next(status)}  \n**Last run** {_last(status)}")
+    paused = f" (paused by {status.paused_by})" if status.paused else ""
+    right.markdown(f"**Schedule** {status.schedule}{paused}")
 
 
 def _next(status: SyncStatus) -> str:
@@ -64,13 +68,6 @@ def _next(status: SyncStatus) -> str:
     if status.next_run_at is None:
         return "when asked (manual)"
     return f"{local_text(status.next_run_at.isoformat())} ({zone_label()})"
-
-
-def _last(status: SyncStatus) -> str:
-    run = status.last_run
-    if run is None:
-        return "never run"
-    return f":{STATUS_MARKDOWN.get(run.status, 'gray')}[{run.status}], run {run.id}, {local_text(run.started_at)}"
 
 
 def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
@@ -112,7 +109,7 @@ def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_runnin
         _confirm(workspace, sync, pending[1], who)
     answer = st.session_state.pop("answer", None)
     if answer:
-        (st.success if answer[0] else st.info)(answer[1])
+        st.toast(answer, icon=":material/schedule_send:")
 
 
 def _set(name: str, value) -> None:
@@ -129,7 +126,7 @@ def _confirm(workspace: Workspace, sync: SyncConfig, kind: str, who: Access) -> 
 
 def _ask(workspace: Workspace, sync_id: str, kind: str, who: Access) -> None:
     answer = ask_for_run(workspace, sync_id, kind, trigger="dashboard", requested_by=who.who)
-    st.session_state["answer"] = (answer.new, f"{RUN_KINDS[kind].label}: {answer.describe()}.")
+    st.session_state["answer"] = f"{RUN_KINDS[kind].label}: {answer.describe()}."
     st.session_state["confirm"] = None
 
 
@@ -138,6 +135,7 @@ def live(workspace: Workspace, sync_id: str, who: Access) -> None:
     """The sync's run in progress or queued request, else how its last run ended; redrawn every LIVE_EVERY s."""
     statuses, workers = board(workspace)
     status = next(s for s in statuses if s.sync.id == sync_id)
+    st.markdown(f"**Next run** {_next(status)}")
     if status.running is not None:
         _running(workspace, status, who)
     elif status.request is not None:
@@ -165,7 +163,7 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
                         f"{counts.get('synced', 0):,} synced, {counts.get('rejected_expected', 0):,} expected, "
                         f"{run.counts.real_rows:,} real problems")
         else:
-            st.progress(0.0, text="Planning: reading the model and diffing it against the last run")
+            st.progress(0.0, text=PHASES.get(run.phase, "Starting"))
         with StateStore(workspace.state_path, read_only=True) as store:
             causes = store.run_causes(run.id)
         for c in causes[:5]:
@@ -198,7 +196,11 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
             cell.metric(label, f"{value:,}")
         for note in run.notes:
             st.caption(note)
-    elif run.error:
-        st.caption(run.error)
+    else:
+        c = run.counts.as_dict()
+        st.caption(f"{c.get('synced', 0):,} synced, {c.get('rejected_expected', 0):,} expected rejections, "
+                   f"{run.counts.real_rows:,} real problems, {c.get('not_attempted', 0):,} not attempted")
+        if run.error:
+            st.caption(run.error)
     st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
                  query_params={"run": run.id})

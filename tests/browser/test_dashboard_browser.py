@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's chromium through playwright, on an app started by the README's main
 command (`sync-core up`). Every page renders without an exception element and shows data; one screenshot per page
-is saved under test-artifacts/browser/. A missing chromium fails this test: CI installs it (.ci/run)."""
+is saved under test-artifacts/browser/, and Run now is clicked on the Syncs page. A missing chromium fails this test: CI installs it (.ci/run)."""
 
 from __future__ import annotations
 
@@ -173,9 +173,30 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
     assert all(r["message"].startswith("No record was found with lookup for email:") for r in table)
 
 
-def test_ctrl_c_stops_the_dashboard_and_the_sandbox(launched):
+def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
+    """The technical owner's click: Run now on the demo's sync, its progress as it runs, then its status. The run
+    is done by the worker `sync-core up` started; screenshots of both states are saved."""
+    before = launched.sql("SELECT COALESCE(MAX(id), 0) FROM runs")[0][0]
+    page = open_page(browser, launched, "/syncs?sync=iterable-production", "syncs")
+    assert "No worker is running" not in page.inner_text("body")
+    page.locator('button:has-text("Run now")').click()
+    page.locator('button:has-text("Confirm")').click()
+    # Its lookup waits for Iterable's export limit (the history's exports were just made): time to watch it run.
+    page.get_by_text(f"Run {before + 1} in progress").wait_for(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "syncs_running.png"), full_page=True)
+    page.get_by_text(f"Latest run {before + 1}").wait_for(timeout=240_000)  # redrawn by itself, no reload
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "syncs_finished.png"), full_page=True)
+    [(status, trigger, by)] = launched.sql("SELECT status, trigger, requested_by FROM runs WHERE id = ?", (before + 1,))
+    assert (trigger, by) == ("dashboard", "dashboard") and status in ("healthy", "warning")
+    assert status in page.locator('[data-testid="stMain"]').inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_ctrl_c_stops_the_dashboard_the_worker_and_the_sandbox(launched):
     launched.process.send_signal(signal.SIGINT)
     assert launched.process.wait(timeout=30) == 0
     for port in (launched.port, launched.sandbox_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+    assert launched.sql("SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL") == [(0,)], "the worker stopped"

@@ -79,9 +79,9 @@ def test_run_now_is_one_run_however_often_it_is_clicked_and_the_page_shows_how_i
         at = open_app(demo.root, "pages/syncs.py")
         text = ask(at, "run")
         assert "Run now?" in text and "sends the rows added or changed since the last run" in text
-        assert "queued as request" in at.success[0].value
+        assert "queued as request" in at.toast[-1].value
         ask(at, "run")  # the double click: the first request is queued or already running
-        assert not at.success and ("already queued" in at.info[-1].value or "already running" in at.info[-1].value)
+        assert "already queued" in at.toast[-1].value or "already running" in at.toast[-1].value
         wait_for(ended(demo, 1), "the worker never ran the request")
     [run] = runs(demo)
     assert (run.trigger, run.requested_by) == ("dashboard", "dashboard")
@@ -185,12 +185,12 @@ def test_a_schedule_a_cli_request_and_the_button_racing_on_one_sync_run_it_one_a
         assert cli(demo, "run", SYNC, "--enqueue").stdout.strip().endswith(f"already running (run {scheduled.id})")
         at = open_app(demo.root, "pages/syncs.py")
         ask(at, "run")
-        assert f"already running (run {scheduled.id})" in at.info[-1].value
+        assert f"already running (run {scheduled.id})" in at.toast[-1].value
         demo.sandbox.clear_faults()
         demo.server.release_held(drop=False)
         wait_for(ended(demo, 1), "the scheduled run never ended", process)
         ask(at, "run")  # now it is a new run
-        assert "queued as request" in at.success[0].value
+        assert "queued as request" in at.toast[-1].value
         wait_for(ended(demo, 2), "the dashboard's run never ended", process)
     first, second = sorted(runs(demo), key=lambda r: r.id)
     assert (first.trigger, second.trigger) == ("schedule", "dashboard")

@@ -1,0 +1,64 @@
+"""Retry failed rows (the dashboard's button, `run --retry-failed`) sends only the rows that failed or were rejected
+for a real reason; the worker prunes row-level history past the workspace's retention, once a day."""
+
+from __future__ import annotations
+
+from sync_core import StateStore, invariant_violations
+from sync_core.clock import OffsetClock
+from sync_core.worker import Worker
+from small_workspace import small_workspace
+
+DAY = 86_400
+
+
+def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes_for_the_next_run(tmp_path,
+                                                                                                   monkeypatch):
+    rows = [("ana@x.io", 1.0), ("bob@x.io", 2.0), ("carl@x.io", 3.0), ("dave@x.io", float("nan"))]
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
+                         mappings=[("score", "score")]) as s:
+        s.create_users("ana@x.io", "bob@x.io", "dave@x.io")  # carl is not in Iterable: an expected rejection
+        first = s.run()
+        assert s.rejections() == {"carl@x.io": "NotFound", "dave@x.io": "UnsendableValue"}
+        s.sql("UPDATE people SET score = 4 WHERE email = 'dave@x.io'")  # the fix
+        s.sql("UPDATE people SET score = 10 WHERE email = 'ana@x.io'")  # an ordinary change
+        s.create_users("eve@x.io")
+        s.sql("INSERT INTO people VALUES ('eve@x.io', 5)")  # an ordinary addition
+        mark = s.sandbox.last_request_id()
+
+        retry = s.run(retry_failed=True)
+        sent = [i for r in s.writes_since(mark) for i in r["identifiers"]]
+        assert sent == ["dave@x.io"], "only the row with a real problem; the expected rejection is not retried"
+        c = retry.counts.as_dict()
+        assert invariant_violations(c) == []
+        assert c["synced"] == 1 and c["not_attempted"] == 3  # ana's change, eve, and carl's expected rejection
+        assert any("Retry of failed rows: 1 rows" in n and "the 3 other planned rows" in n for n in retry.notes)
+        assert s.user("dave@x.io")["dataFields"] == {"score": 4}
+        assert s.user("ana@x.io")["dataFields"] == {"score": 1}
+        assert s.rejections() == {"carl@x.io": "NotFound"}
+
+        after = s.run()
+        assert after.counts.as_dict()["synced"] == 2 and s.user("ana@x.io")["dataFields"] == {"score": 10}
+        assert first.id < retry.id < after.id
+
+
+def test_the_worker_prunes_example_keys_past_the_retention_and_keeps_runs_and_counts(tmp_path, monkeypatch):
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=[("ana@x.io", 1.0)],
+                         mappings=[("score", "score")], sync_settings="") as s:
+        old = s.run(dated=OffsetClock(-40 * DAY))  # ana is not in Iterable: a cause with her key as example
+        recent = s.run(dated=OffsetClock(-5 * DAY), full_resync=True)
+        with open(s.root / "workspace.toml", "a") as toml:
+            toml.write("\n[workspace]\nretention_days = 30\n")
+        worker = Worker(s.root)
+        try:
+            worker.prune_if_due()
+            with StateStore(s.workspace.state_path) as store:
+                assert [c.example_keys for c in store.run_causes(old.id)] == [[]]
+                assert [c.example_keys for c in store.run_causes(recent.id)] == [["ana@x.io"]]
+                assert [c.rows for c in store.run_causes(old.id)] == [1], "counts and causes stay"
+                assert store.get_run(old.id).counts.as_dict() == old.counts.as_dict()
+                done = store.maintenance_done_at("retention")
+            worker.prune_if_due()  # once a day: a second call the same day does nothing
+            with StateStore(s.workspace.state_path) as store:
+                assert store.maintenance_done_at("retention") == done
+        finally:
+            worker.store.close()
