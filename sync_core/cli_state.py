@@ -4,12 +4,15 @@ stuck run. Each destructive one asks first (`--yes` skips the question) and neve
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from .config import Workspace, chosen_workspace_dir, load_workspace
 from .cli_worker import who
 from .state import StateStore
 from .state import backup, integrity
+
+CANCEL_WAIT_SECONDS = 15.0
 
 
 def add_commands(sub) -> None:
@@ -18,6 +21,11 @@ def add_commands(sub) -> None:
                                           "gone: mark it interrupted, so the sync can run again)")
     p.add_argument("run_id", metavar="RUN_ID", type=int)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--wait", type=float, default=CANCEL_WAIT_SECONDS, metavar="SECONDS",
+                   help=f"how long to wait for the run to stop (default {CANCEL_WAIT_SECONDS:.0f})")
+    p.add_argument("--force", action="store_true",
+                   help="mark the run interrupted without asking it to stop: for a run whose process is not running "
+                        "this sync (it reused the run's pid), or that does not stop")
     p.set_defaults(handler=cmd_run_cancel)
 
     state = sub.add_parser("state", help="check the state store, restore a backup of it, or reset it")
@@ -59,22 +67,37 @@ def cmd_run_cancel(args) -> int:
             print(f"error: run {record.id} is not running (it is {record.status}): nothing to cancel", file=sys.stderr)
             return 2
         pid, alive = store.run_process(record.id)
-        if alive:  # the run watches for this and stops itself after its requests in flight
-            if not confirm(f"Cancel run {record.id} of {record.sync_id} (started {record.started_at})? It stops "
-                           "after its requests in flight; rows it has not confirmed are sent by the next run.",
-                           args.yes):
-                return 1
-            store.request_cancel(record.id, who())
-            print(f"Run {record.id} is asked to stop: it ends `cancelled` within seconds (`sync-core run-show "
-                  f"{record.id}`).")
-            return 0
-        process = f"Its process {pid} is gone"
+        if alive and not args.force:
+            return _ask_to_stop(store, record, args)
+        process = (f"Its process {pid} is still running: if that really is this sync, stop it first, or both will "
+                   "write" if alive else f"Its process {pid} is gone")
         if not confirm(f"Mark run {record.id} of {record.sync_id} (started {record.started_at}) as interrupted? "
                        f"{process}.", args.yes):
             return 1
         store.cancel_run(record.id)
     print(f"Run {record.id} is marked interrupted. The next run of {record.sync_id} can start; it sends the rows "
           "this one had not confirmed.")
+    return 0
+
+
+def _ask_to_stop(store: StateStore, record, args) -> int:
+    """A live run watches for a cancel and stops itself after its requests in flight (runner.py)."""
+    if not confirm(f"Cancel run {record.id} of {record.sync_id} (started {record.started_at})? It stops after its "
+                   "requests in flight; rows it has not confirmed are sent by the next run.", args.yes):
+        return 1
+    store.request_cancel(record.id, who())
+    print(f"Run {record.id} is asked to stop.", flush=True)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = store.get_run(record.id).status
+        if status != "running":
+            print(f"Run {record.id} stopped: {status} (`sync-core run-show {record.id}`).")
+            return 0
+    print(f"Run {record.id} has not stopped yet. It may still be waiting for its requests in flight (up to the "
+          "destination's timeout); `sync-core runs` shows when it ends. If its process is not running this sync (the "
+          f"pid was reused, or the run was recorded by an older sync-core), `sync-core run-cancel {record.id} --force` "
+          "marks it interrupted.")
     return 0
 
 

@@ -16,6 +16,7 @@ requests in flight finish, records the runs as interrupted and returns."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from .sync_status import last_started
 POLL_SECONDS = 0.25  # how often the worker looks for a queued request (its pick-up latency)
 SCHEDULE_EVERY = 5.0  # how often it checks which schedules are due
 RETENTION_EVERY = timedelta(days=1)
+TROUBLE_PAUSE_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,8 @@ class Worker:
         self._started: list[tuple[int, int]] = []  # (request id, run id) announced by run threads
         self._finished: list[tuple[int, str | None]] = []  # (request id, error) of threads that ended
         self._next_beat = self._next_schedule = 0.0
+        self._said_stopping = False
+        self._last_trouble: str | None = None
         workspace = load_workspace(self.root)  # a config error stops the worker before it registers
         self.store = StateStore(workspace.state_path)
         self.id = self.store.register_worker(concurrency)
@@ -75,7 +79,12 @@ class Worker:
         self.say(f"worker {self.id} started: {self.concurrency} sync(s) at a time, state in {self.store.path}")
         try:
             while True:
-                self.tick()
+                try:
+                    self.tick()
+                except (SyncCoreError, sqlite3.OperationalError) as exc:  # the store busy, damaged, unwritable
+                    self._trouble(exc)
+                    time.sleep(TROUBLE_PAUSE_SECONDS)
+                    continue
                 with self._lock:
                     idle = not self._running
                 if self._stopping.is_set() and idle:
@@ -86,18 +95,29 @@ class Worker:
             self.store.close()
             self.say(f"worker {self.id} stopped")
 
+    def _trouble(self, exc: Exception) -> None:
+        text = str(exc)
+        if text != self._last_trouble:  # once per distinct problem, not every few seconds
+            self.say(f"worker cannot use the state store: {text}; trying again every {TROUBLE_PAUSE_SECONDS:.0f} s")
+            self._last_trouble = text
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
     def stop(self) -> None:
-        """Take no more runs; the runs in progress stop after their requests in flight, as `interrupted`."""
-        if not self._stopping.is_set():
-            self.say("stopping: no new runs; the runs in progress stop after their requests in flight")
+        """Take no more runs; the runs in progress stop after their requests in flight, as `interrupted`. Safe in a
+        signal handler: it only sets an event, and the loop does the rest at its next tick."""
         self._stopping.set()
+
+    def _shut_down_runs(self) -> None:
         with self._lock:
-            for running in self._running.values():
-                running.token.stop_for_shutdown()
+            tokens = [r.token for r in self._running.values() if not r.token.shutdown]
+        if tokens or not self._said_stopping:
+            self.say("stopping: no new runs; the runs in progress stop after their requests in flight")
+            self._said_stopping = True
+        for token in tokens:
+            token.stop_for_shutdown()
 
     def tick(self) -> None:
         """One pass of the loop (module doc); public so tests can drive the worker step by step."""
@@ -108,6 +128,7 @@ class Worker:
             self.store.mark_interrupted_runs()
             self._next_beat = real_now + WORKER_BEAT_SECONDS
         if self._stopping.is_set():
+            self._shut_down_runs()
             return
         if real_now >= self._next_schedule:
             self.fire_schedules()

@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED_ERROR = ("the process running this sync stopped before it finished; rows it had not confirmed are "
                      "sent again by the next run")
-CANCELLED_ERROR = ("cancelled with `sync-core run-cancel`: marked interrupted by hand (sync-core did not stop its "
-                   "process); rows it had not confirmed are sent again by the next run")
+CANCELLED_ERROR = ("cancelled with `sync-core run-cancel --force`: marked interrupted by hand (sync-core did not "
+                   "stop its process); rows it had not confirmed are sent again by the next run")
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked", "cancelled")
 
 
@@ -250,7 +250,7 @@ class RunLog:
         return row[0], bool(holders) and holders[0][1].alive(self.lease_clock.now(), process.host())
 
     def cancel_run(self, run_id: int) -> bool:
-        """Mark a running run interrupted by hand (`sync-core run-cancel`); False if it was not running."""
+        """Mark a running run interrupted by hand (`sync-core run-cancel --force`); False if it was not running."""
         with self._write() as db:
             return self._interrupt(db, run_id, CANCELLED_ERROR)
 

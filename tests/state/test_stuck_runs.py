@@ -55,11 +55,13 @@ def test_run_cancel_frees_a_sync_whose_run_looks_alive(demo):
     assert refused.returncode != 0 and "already running" in refused.stderr, refused.stderr
     assert f"sync-core run-cancel {stuck}" in refused.stderr
 
-    declined = cli(demo, "run-cancel", str(stuck), stdin="n\n")
+    asked = cli(demo, "run-cancel", str(stuck), "--yes", "--wait", "1")  # nothing runs it: it cannot stop itself
+    assert asked.returncode == 0 and "has not stopped yet" in asked.stdout and f"{stuck} --force" in asked.stdout
+    declined = cli(demo, "run-cancel", str(stuck), "--force", stdin="n\n")
     assert declined.returncode == 1 and f"process {os.getpid()} is still running" in declined.stderr
     assert json.loads(cli(demo, "run-show", str(stuck), "--json").stdout)["status"] == "running"
 
-    cancelled = cli(demo, "run-cancel", str(stuck), "--yes")
+    cancelled = cli(demo, "run-cancel", str(stuck), "--yes", "--force")
     assert cancelled.returncode == 0, cancelled.stderr
     shown = json.loads(cli(demo, "run-show", str(stuck), "--json").stdout)
     assert shown["status"] == "interrupted" and "run-cancel" in shown["error"]

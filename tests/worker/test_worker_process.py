@@ -90,7 +90,7 @@ def test_a_cancel_from_another_process_stops_the_run_after_its_requests_in_fligh
         cli(demo, "run", SYNC, "--enqueue")
         assert demo.server.wait_for_held(1, timeout=120)
         [run] = runs(demo)
-        done = cli(demo, "run-cancel", str(run.id), "--yes")
+        done = cli(demo, "run-cancel", str(run.id), "--yes", "--wait", "0")  # the run waits for its held request
         assert "asked to stop" in done.stdout
         release_until(demo, finished(demo, 1), "the cancelled run never ended", process)
         [cancelled] = runs(demo)
