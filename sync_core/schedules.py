@@ -16,6 +16,7 @@ whatever started it), else there is none.
   (missed slots run once), else None; the caller stores it as last_fired. With no anchor nothing is due: the caller
   starts the count by storing `now` as last_fired the first time it sees such a sync (as a Kubernetes CronJob counts
   from its creation), and its first slot after that is then due when it comes.
+- Either way, due_slot is None exactly when next_run_at is None or later than now.
 - overdue_by: the lateness `now - next_run_at` once it exceeds one interval (N; for cron, the gap from next_run_at to
   the slot after it), for messages like "due 26 h ago"; else None.
 
@@ -91,7 +92,7 @@ class Schedule:
 
     def next_run_at(self, *, last_fired: datetime | None, last_run_started: datetime | None,
                     now: datetime) -> datetime | None:
-        """When the schedule next wants a run (the module docstring has the rules); in the past when it is due."""
+        """When the schedule next wants a run (the module docstring has the rules); at or before `now` when due."""
         anchor, now = _anchor(last_fired, last_run_started), _utc(now, "now")
         if self.every is not None:
             return now if anchor is None else anchor + self.every

@@ -202,6 +202,21 @@ def test_hourly_cron_follows_real_time_across_daylight_saving():
     assert len(set(autumn)) == 25 and all(b - a == HOUR for a, b in zip(autumn, autumn[1:]))
 
 
+@pytest.mark.parametrize("schedule", [cron("30 2 * * *", "Europe/Paris"), cron("*/20 * * * *", "Europe/Paris"),
+                                      parse_schedule("every 90m"), parse_schedule("manual")])
+def test_due_exactly_when_the_next_run_is_not_after_now(schedule):
+    # Every 10 minutes across Paris's autumn change, anchored on each of the slots found: what the worker fires
+    # (due_slot) and what the dashboard will show (next_run_at) never disagree, and a due slot is never in the future
+    # nor at or before its anchor.
+    start = at("2025-10-25 22:00")
+    for step in range(0, 6 * 8):
+        now = start + step * 10 * MINUTE
+        for fired in (None, start, now - 25 * MINUTE):
+            slot, next_run = due(schedule, now, fired=fired), next_at(schedule, now, fired=fired)
+            assert (slot is not None) == (next_run is not None and next_run <= now), (now, fired)
+            assert slot is None or (fired is None or fired < slot) and slot <= now, (now, fired, slot)
+
+
 def test_overdue_by_for_cron_is_lateness_beyond_the_gap_to_the_next_slot():
     daily = cron("0 6 * * *")
     scheduled = at("2025-06-02 06:00")
