@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .alerts.settings import AlertSettings, parse_alerts
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .secrets import SecretRef, parse_secret_ref
@@ -141,6 +142,7 @@ class Workspace:
     syncs: dict[str, SyncConfig]
     mqr: MqrConfig
     sandboxes: dict[str, SandboxConfig] = field(default_factory=dict)
+    alerts: AlertSettings | None = None  # None: no [alerts] table; alerts are recorded, not sent
 
     @property
     def sandbox(self) -> SandboxConfig | None:
@@ -253,7 +255,7 @@ def load_workspace(path: str | Path) -> Workspace:
 def _parse(file: Path, data: dict) -> Workspace:
     root, f = file.parent, str(file)
     top = _Section(f, "", data)
-    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes")
+    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "alerts")
     ws = top.table("workspace", {})
     ws.only("name", "state_dir")
     mqr = top.table("mqr", {})
@@ -272,7 +274,7 @@ def _parse(file: Path, data: dict) -> Workspace:
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
                      state_dir=(root / ws.get("state_dir", str, ".sync-state")),
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
-                     mqr=mqr_config, sandboxes=sandboxes)
+                     mqr=mqr_config, sandboxes=sandboxes, alerts=parse_alerts(top))
 
 
 def _check_name(section: _Section, what: str) -> str:
