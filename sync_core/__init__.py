@@ -1,5 +1,7 @@
 """sync_core: the reverse-ETL engine and its domain. The CLI and the dashboard use only what is exported here."""
 
+from .alerts.monitor import Alerts
+from .alerts.settings import AlertSettings
 from .config import SyncConfig, Workspace, load_workspace
 from .counts import OPERATIONS, OUTCOMES, RunCounts, invariant_violations
 from .errors import (ConfigError, DestinationError, ModelError, StateDamaged, StateStoreError, StateUnwritable,
@@ -8,11 +10,12 @@ from .outcomes import ERROR_CLASSES
 from .progress import RunObserver, SilentObserver
 from .runner import run_sync
 from .schedules import Schedule
-from .state import CauseSummary, RejectionRecord, RunRecord, StateStore
+from .state import AlertRecord, CauseSummary, DeliveryRecord, RejectionRecord, RunRecord, StateStore
 
 __all__ = [
-    "CauseSummary", "ConfigError", "DestinationError", "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES",
-    "RejectionRecord", "RunCounts", "RunObserver", "RunRecord", "Schedule", "SilentObserver", "StateDamaged",
-    "StateStore", "StateStoreError", "StateUnwritable", "SyncConfig",
+    "AlertRecord", "AlertSettings", "Alerts", "CauseSummary", "ConfigError", "DeliveryRecord", "DestinationError",
+    "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES", "RejectionRecord", "RunCounts", "RunObserver",
+    "RunRecord", "Schedule", "SilentObserver", "StateDamaged", "StateStore", "StateStoreError", "StateUnwritable",
+    "SyncConfig",
     "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
 ]

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .alerts.settings import AlertSettings, parse_alerts
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .schedules import Schedule, ScheduleError, parse_schedule
@@ -145,6 +146,7 @@ class Workspace:
     # Who may run syncs from a dashboard with signed-in users: emails, or domains as '@example.com'. None listed:
     # nobody signed in may (the safe side). A dashboard without sign-in (local use) is always an operator.
     operators: tuple[str, ...] = ()
+    alerts: AlertSettings | None = None  # None: no [alerts] table; alerts are recorded, not sent
 
     @property
     def sandbox(self) -> SandboxConfig | None:
@@ -264,7 +266,8 @@ def load_workspace(path: str | Path) -> Workspace:
 def _parse(file: Path, data: dict) -> Workspace:
     root, f = file.parent, str(file)
     top = _Section(f, "", data)
-    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "dashboard")
+    top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "dashboard",
+             "alerts")
     ws = top.table("workspace", {})
     ws.only("name", "state_dir", "retention_days")
     retention_days = ws.get("retention_days", int, 90)
@@ -293,7 +296,8 @@ def _parse(file: Path, data: dict) -> Workspace:
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
                      state_dir=(root / ws.get("state_dir", str, ".sync-state")),
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
-                     mqr=mqr_config, sandboxes=sandboxes, retention_days=retention_days, operators=operators)
+                     mqr=mqr_config, sandboxes=sandboxes, retention_days=retention_days, operators=operators,
+                     alerts=parse_alerts(top))
 
 
 def _check_name(section: _Section, what: str) -> str:

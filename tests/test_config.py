@@ -30,6 +30,20 @@ match = { field = "email", column = "email" }
 mappings = [{ column = "first_name", field = "firstName" }]
 '''
 
+# Alert settings, valid: every workspace in the errors' table has them.
+ALERTS = '''
+[alerts]
+dashboard_url = "http://localhost:8501/"
+[alerts.webhook]
+url = "env:SLACK_WEBHOOK_URL"
+[alerts.email]
+smtp_host = "smtp.example.com"
+username = "alerts@example.com"
+password = "secrets:smtp.password"
+from = "sync-core <alerts@example.com>"
+to = ["ops@example.com"]
+'''
+
 
 def load(tmp_path, text):
     (tmp_path / "workspace.toml").write_text(text)
@@ -88,12 +102,33 @@ def test_a_valid_workspace_loads_with_defaults(tmp_path):
     ('[{ column = "first_name", field = "firstName" }]',
      '[{ column = "first_name", field = "firstName" }, { column = "x", field = "firstName" }]',
      "syncs.people-to-iterable.mappings", "mapped more than once"),
+    ('[alerts]', '[alerts]\nslack = "x"', "alerts.slack", "unknown key"),
+    ('dashboard_url = "http://localhost:8501/"', 'dashboard_url = "localhost:8501"', "alerts.dashboard_url",
+     "must start with http"),
+    ('url = "env:SLACK_WEBHOOK_URL"', 'url = "https://hooks.slack.com/services/T0/B0/c0ffee4711"',
+     "alerts.webhook.url", "literal secret"),
+    ('url = "env:SLACK_WEBHOOK_URL"', 'urll = "env:SLACK_WEBHOOK_URL"', "alerts.webhook.urll", "did you mean 'url'"),
+    ('url = "env:SLACK_WEBHOOK_URL"', 'url = "env:SLACK_WEBHOOK_URL"\ntimeout_seconds = 0',
+     "alerts.webhook.timeout_seconds", "above 0"),
+    ('smtp_host = "smtp.example.com"', '', "alerts.email.smtp_host", "is required"),
+    ('smtp_host = "smtp.example.com"', 'smtp_host = "smtp.example.com"\nsmtp_port = 70000', "alerts.email.smtp_port",
+     "port number"),
+    ('smtp_host = "smtp.example.com"', 'smtp_host = "smtp.example.com"\nstarttls = "yes"', "alerts.email.starttls",
+     "must be bool"),
+    ('password = "secrets:smtp.password"', 'password = "hunter2hunter2"', "alerts.email.password", "literal secret"),
+    ('password = "secrets:smtp.password"\n', '', "alerts.email.password", "is required with `username`"),
+    ('from = "sync-core <alerts@example.com>"', 'from = "sync-core"', "alerts.email.from", "email address"),
+    ('to = ["ops@example.com"]', 'to = []', "alerts.email.to", "at least one address"),
+    ('to = ["ops@example.com"]', 'to = ["ops@example.com", "ops"]', "alerts.email.to[1]", "email address"),
+    ('[alerts.email]', '[alerts.e-mail]', "alerts.e-mail", "did you mean 'email'"),
 ])
 def test_errors_name_file_key_and_problem(tmp_path, old, new, key, problem):
-    assert old in BASE
-    message = error(tmp_path, BASE.replace(old, new, 1))
+    text = BASE + ALERTS
+    assert old in text
+    message = error(tmp_path, text.replace(old, new, 1))
     assert f"workspace.toml: {key}" in message
     assert problem in message
+    assert "c0ffee4711" not in message and "hunter2" not in message  # literal secrets are never echoed
 
 
 def test_a_cron_schedule_loads_in_its_time_zone(tmp_path):
@@ -208,3 +243,18 @@ def test_config_knows_every_sandbox_vendor():
     from sync_core.sandbox import VENDORS
 
     assert set(SANDBOX_VENDORS) == set(VENDORS)
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+def test_alerts_load_with_defaults_and_secrets_by_reference(tmp_path):
+    assert load(tmp_path, BASE).alerts is None
+    alerts = load(tmp_path, BASE + ALERTS).alerts
+    assert alerts.dashboard_url == "http://localhost:8501" and alerts.channels == ("webhook", "email")
+    assert alerts.webhook.url.describe() == "env:SLACK_WEBHOOK_URL" and alerts.webhook.timeout_seconds == 10
+    email = alerts.email
+    assert (email.smtp_port, email.starttls, email.timeout_seconds) == (587, True, 10)
+    assert email.password.describe() == "secrets:smtp.password" and email.recipients == ("ops@example.com",)
+    only_email = load(tmp_path, BASE + ALERTS.replace('[alerts.webhook]\nurl = "env:SLACK_WEBHOOK_URL"\n', '')
+                      .replace('to = ["ops@example.com"]', 'to = "ops@example.com"'))
+    assert only_email.alerts.channels == ("email",) and only_email.alerts.email.recipients == ("ops@example.com",)

@@ -1,6 +1,7 @@
 """Run history, row outcomes, snapshots and the MQR ledger (SQLite in the workspace)."""
 
+from .alert_log import AlertRecord, DeliveryRecord
 from .run_log import RunRecord
 from .store import CauseSummary, RejectionRecord, StateStore
 
-__all__ = ["CauseSummary", "RejectionRecord", "RunRecord", "StateStore"]
+__all__ = ["AlertRecord", "CauseSummary", "DeliveryRecord", "RejectionRecord", "RunRecord", "StateStore"]

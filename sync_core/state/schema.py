@@ -232,6 +232,42 @@ MIGRATIONS = [
         done_at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 10: alerts (alerts/ and state/alert_log.py): what the alerts last saw of each sync, the alerts raised on a
+    # change, and their delivery per channel.
+    """
+    CREATE TABLE alert_state (
+        sync_id TEXT PRIMARY KEY,
+        health TEXT,                      -- ok (healthy, warning) | failed (failed, blocked); NULL until a run decides
+        status TEXT,                      -- the status of the run that decided it, for messages ("healthy -> failed")
+        status_run_id INTEGER,            -- that run
+        overdue INTEGER NOT NULL DEFAULT 0,
+        last_run_id INTEGER NOT NULL DEFAULT 0,  -- the last run looked at: observers compare-and-set it
+        updated_at TEXT NOT NULL          -- UTC ISO-8601
+    ) WITHOUT ROWID;
+
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        sync_id TEXT NOT NULL,
+        kind TEXT NOT NULL,               -- failed | recovered | overdue | back_on_schedule
+        run_id INTEGER,                   -- the run that changed the health; for overdue, the latest run (if any)
+        subject TEXT NOT NULL,            -- one line: "Iterable-Production failed (run 42)"
+        message TEXT NOT NULL,            -- plain text, secrets redacted
+        created_at TEXT NOT NULL          -- UTC ISO-8601
+    );
+    CREATE INDEX alerts_by_sync ON alerts (sync_id, id);
+
+    CREATE TABLE alert_deliveries (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        channel TEXT NOT NULL,            -- webhook | email
+        status TEXT NOT NULL,             -- pending | delivered | failed (gave up)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,             -- UTC ISO-8601 while pending (a claimed attempt's retry time); else NULL
+        last_error TEXT,                  -- the last failed attempt's, redacted
+        delivered_at TEXT,
+        PRIMARY KEY (alert_id, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
+    """,
 ]
 
 
