@@ -8,7 +8,7 @@ from ui.access import access
 from ui.context import current_workspace
 from ui.errors import empty
 from ui.filters import sync_label
-from ui.sync_control import board, buttons, definition, live, overdue, worker_state
+from ui.sync_control import alerts, board, buttons, definition, live, overdue, worker_state
 
 frame.require_app()
 
@@ -38,3 +38,4 @@ else:
     if who.signed_out:
         st.button("Sign in", on_click=st.login)
 live(workspace, chosen, who)
+alerts(workspace, chosen)

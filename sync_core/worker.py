@@ -7,7 +7,9 @@ Every tick the worker:
   - records runs whose process died as `interrupted` (their unconfirmed rows are sent by the next run);
   - asks for the runs schedules have made due (a slot missed during downtime runs once);
   - takes queued requests while it has room;
-  - once a day, prunes row-level history older than the workspace's retention.
+  - once a day, prunes row-level history older than the workspace's retention;
+  - and, in a thread of its own (so a webhook that never answers delays no run), raises alerts on a sync's change
+    of status or when it becomes overdue, and delivers them (alerts/).
 
 The workspace is read again for each run, so a change to workspace.toml applies to the next run, and a request
 for a sync removed since fails with that message. `stop()` (SIGTERM, Ctrl-C): takes no more runs, lets the
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from .alerts.monitor import Alerts
 from .clock import Clock, SystemClock
 from .config import load_workspace
 from .counts import RunCounts
@@ -35,12 +38,13 @@ from .state import StateStore
 from .state.run_log import iso_utc
 from .state.run_queue import WORKER_BEAT_SECONDS, RequestRecord
 from .history import latest_runs
-from .sync_status import last_started
+from .sync_status import last_started, sync_statuses
 
 POLL_SECONDS = 0.25  # how often the worker looks for a queued request (its pick-up latency)
 SCHEDULE_EVERY = 5.0  # how often it checks which schedules are due
 RETENTION_EVERY = timedelta(days=1)
 TROUBLE_PAUSE_SECONDS = 5.0
+ALERT_EVERY = 10.0  # how often alerts are looked for and due deliveries sent
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +81,7 @@ class Worker:
     def serve(self) -> None:
         """Tick until stop() is called and every run has ended."""
         self.say(f"worker {self.id} started: {self.concurrency} sync(s) at a time, state in {self.store.path}")
+        alerting = AlertLoop(self)
         try:
             while True:
                 try:
@@ -91,6 +96,7 @@ class Worker:
                     break
                 time.sleep(POLL_SECONDS)
         finally:
+            alerting.stop()
             self.store.stop_worker(self.id)
             self.store.close()
             self.say(f"worker {self.id} stopped")
@@ -162,6 +168,19 @@ class Worker:
                 answer = self.store.fire_schedule(sync.id, slot, last_fired)
                 if answer is not None:
                     self.say(f"{sync.id}: scheduled run due ({sync.schedule.describe()}): {answer.describe()}")
+
+    def check_alerts(self) -> None:
+        """Raise the alerts of what changed since the last look (finished runs, overdue syncs) and deliver those
+        due. On a store of its own: the alert loop's thread calls it."""
+        workspace = load_workspace(self.root)
+        now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        with StateStore(workspace.state_path) as store:
+            overdue = {s.sync.id: s.overdue_text() for s in sync_statuses(workspace, store, now)
+                       if s.overdue_by is not None}
+            alerts = Alerts(workspace, store)
+            for alert in alerts.observe(now, overdue):
+                self.say(f"alert: {alert.subject}")
+            alerts.deliver(now)
 
     def prune_if_due(self) -> None:
         """Once a day: row-level history older than the workspace's retention (run records stay)."""
@@ -258,3 +277,24 @@ class Worker:
         """Sync id -> the run id of each run in progress (None until it has started)."""
         with self._lock:
             return {sync_id: r.run_id for sync_id, r in self._running.items()}
+
+
+class AlertLoop:
+    """Calls the worker's check_alerts every ALERT_EVERY seconds in a thread of its own, until stopped."""
+
+    def __init__(self, worker: Worker):
+        self._worker = worker
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(ALERT_EVERY):
+            try:
+                self._worker.check_alerts()
+            except Exception as exc:  # an alert never stops the worker; a delivery's own failure is recorded
+                log.warning("alerts not checked: %s", redact(str(exc)))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=60)

@@ -204,3 +204,34 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
             st.caption(run.error)
     st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
                  query_params={"run": run.id})
+
+
+def alerts(workspace: Workspace, sync_id: str) -> None:
+    """The sync's recent alerts and how each was delivered (a failed delivery is retried, and shown here)."""
+    with StateStore(workspace.state_path, read_only=True) as store:
+        recent = store.recent_alerts(sync_id=sync_id, limit=5)
+    channels = workspace.alerts.channels if workspace.alerts else ()
+    with st.expander(f"Alerts ({len(recent)} recent)", expanded=any(_undelivered(a) for a in recent)):
+        if not channels:
+            st.caption(f"Alerts are recorded here; to receive them, add `[alerts.webhook]` or `[alerts.email]` to "
+                       f"{workspace.file.name}.")
+        if not recent:
+            st.caption("No alert: an alert is raised when the sync starts failing, recovers, or is overdue.")
+        for alert in recent:
+            st.markdown(f"**{alert.subject}**, {local_text(alert.created_at)}")
+            for d in alert.deliveries:
+                st.caption(_delivery_text(d))
+
+
+def _undelivered(alert) -> bool:
+    return any(d.status != "delivered" for d in alert.deliveries)
+
+
+def _delivery_text(d) -> str:
+    if d.status == "delivered":
+        return f"{d.channel}: delivered {local_text(d.delivered_at)}"
+    error = f": {d.last_error}" if d.last_error else ""
+    if d.status == "failed":
+        return f":red[{d.channel}: not delivered, gave up after {d.attempts} attempts{error}]"
+    tried = f"attempt {d.attempts} failed{error}; " if d.attempts else ""
+    return f":orange[{d.channel}: not delivered yet ({tried}next try {local_text(d.next_attempt_at)})]"

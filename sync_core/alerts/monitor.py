@@ -25,7 +25,7 @@ from ..config import Workspace
 from ..errors import SyncCoreError
 from ..secrets import redact
 from ..state import StateStore
-from ..state.alert_log import AlertRecord, AlertState, DeliveryRecord, NewAlert
+from ..state.alert_log import AlertRecord, AlertState, NewAlert
 from ..state.run_log import TERMINAL_STATUSES, RunRecord
 from . import messages
 from .channels import DeliveryFailed, post_webhook, send_email

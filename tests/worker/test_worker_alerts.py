@@ -1,0 +1,49 @@
+"""The worker raises and delivers alerts: real runs over the sandbox, a real webhook on loopback. One alert when a
+sync starts failing (its API key revoked), none while it keeps failing, one when it recovers; one when it becomes
+overdue."""
+
+from __future__ import annotations
+
+import time
+
+from sync_core.clock import ManualClock
+from sync_core.worker import Worker
+from alert_receivers import Webhook
+from small_workspace import KEY, small_workspace
+
+HOOK_ENV = "WORKER_TEST_HOOK"
+
+
+def test_one_alert_per_change_of_status_and_when_a_sync_becomes_overdue(tmp_path, monkeypatch):
+    with Webhook() as hook, small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE",
+                                            rows=[("ana@x.io", 1.0)], mappings=[("score", "score")],
+                                            sync_settings='schedule = "every 24h"') as s:
+        monkeypatch.setenv(HOOK_ENV, hook.url())
+        with open(s.root / "workspace.toml", "a") as toml:
+            toml.write(f'\n[alerts.webhook]\nurl = "env:{HOOK_ENV}"\n')
+        s.create_users("ana@x.io")
+        clock = ManualClock(time.time())
+        worker = Worker(s.root, clock=clock)
+        try:
+            assert s.run().status == "healthy"
+            worker.check_alerts()
+            monkeypatch.setenv("SMALL_ITERABLE_KEY", "revoked")
+            failed = s.run()
+            assert failed.status == "failed"
+            worker.check_alerts()
+            assert s.run().status == "failed"
+            worker.check_alerts()  # still failing: no second alert
+            monkeypatch.setenv("SMALL_ITERABLE_KEY", KEY)
+            assert s.run().status == "healthy"
+            worker.check_alerts()
+            assert len(hook.texts) == 2, hook.texts
+            assert f"failed (run {failed.id}" in hook.texts[0] and "people" in hook.texts[0]
+            assert "healthy" in hook.texts[1]
+
+            clock.advance(50 * 3600)  # no worker ran it for two days
+            worker.check_alerts()
+            assert len(hook.texts) == 3 and "due 26 h ago" in hook.texts[2], hook.texts
+            worker.check_alerts()
+            assert len(hook.texts) == 3, "one alert when it becomes overdue, not one per look"
+        finally:
+            worker.store.close()
