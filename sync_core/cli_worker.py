@@ -4,14 +4,16 @@ worker (worker.py) instead of in the terminal."""
 from __future__ import annotations
 
 import getpass
+import json
 import signal
 import sys
+from datetime import datetime, timezone
 
 from .config import Workspace, chosen_workspace_dir, load_workspace
-from .control import ask_for_run, set_paused, withdraw_request
+from .control import RunKind, ask_for_run, set_paused, withdraw_request
 from .state import StateStore
 from .sync_status import live_workers
-from .worker import Worker
+from .worker import Worker, check_alerts
 
 
 def add_commands(sub) -> None:
@@ -25,6 +27,10 @@ def add_commands(sub) -> None:
     p = sub.add_parser("withdraw", help="withdraw a queued request (a running run: `sync-core run-cancel RUN_ID`)")
     p.add_argument("request_id", metavar="REQUEST_ID", type=int)
     p.set_defaults(handler=cmd_withdraw)
+
+    p = sub.add_parser("check-alerts", help="raise and send the alerts due now, once (a worker does it every 10 s; "
+                                            "run this from cron elsewhere to hear of a workspace whose worker is down)")
+    p.set_defaults(handler=cmd_check_alerts)
 
     for name, text in (("pause", "pause a sync's schedule (runs asked for by hand still run)"),
                        ("resume", "resume a paused sync's schedule")):
@@ -48,10 +54,15 @@ def _workspace(args) -> Workspace:
 def enqueue(args) -> int:
     """`sync-core run SYNC --enqueue`: queue the run for a worker and say where it stands."""
     workspace = _workspace(args)
-    kind = ("dry_run" if args.dry_run else "full_resync" if args.full_resync else
-            "retry_failed" if args.retry_failed else "run")
-    answer = ask_for_run(workspace, args.sync, kind, trigger="cli", requested_by=who())
-    print(f"{args.sync}: {answer.describe()}")
+    kind = RunKind("cli", "run", run_type="dry_run" if args.dry_run else "sync", full_resync=args.full_resync,
+                   retry_failed=args.retry_failed)
+    answer = ask_for_run(workspace, args.sync, kind, trigger="cli", requested_by=who(),
+                         allow_removals=args.allow_removals)
+    if args.json:
+        print(json.dumps({"sync": args.sync, "answer": answer.state, "request_id": answer.request_id,
+                          "run_id": answer.run_id}, indent=2))
+    else:
+        print(f"{args.sync}: {answer.describe()}")
     with StateStore(workspace.state_path, read_only=True) as store:
         workers = live_workers(store)
     if not workers:
@@ -74,6 +85,11 @@ def cmd_worker(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     worker.serve()
+    return 0
+
+
+def cmd_check_alerts(args) -> int:
+    check_alerts(chosen_workspace_dir(args.workspace), datetime.now(timezone.utc), say=print)
     return 0
 
 

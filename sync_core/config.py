@@ -257,9 +257,13 @@ def load_workspace(path: str | Path) -> Workspace:
         raise ConfigError(file, "", "no workspace here: create one with `sync-core demo init DIR`, "
                                     "or pass --workspace pointing to a folder holding workspace.toml")
     try:
-        data = tomllib.loads(file.read_text())
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except OSError as exc:  # removed or unreadable since it was found (an editor saving it, permissions)
+        raise ConfigError(file, "", f"cannot be read: {exc.strerror or exc}") from None
     return _parse(file, data)
 
 

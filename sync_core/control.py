@@ -30,13 +30,16 @@ RUN_KINDS = {k.name: k for k in (
 )}
 
 
-def ask_for_run(workspace: Workspace, sync_id: str, kind: str, *, trigger: str, requested_by: str) -> Enqueued:
-    """Queue a run of `kind` (RUN_KINDS) for a worker; an unknown sync is a config error naming it."""
+def ask_for_run(workspace: Workspace, sync_id: str, kind: str | RunKind, *, trigger: str, requested_by: str,
+                allow_removals: bool = False) -> Enqueued:
+    """Queue a run of `kind` (a name in RUN_KINDS, or a RunKind) for a worker; an unknown sync is a config error
+    naming it."""
     workspace.sync(sync_id)
-    chosen = RUN_KINDS[kind]
+    chosen = RUN_KINDS[kind] if isinstance(kind, str) else kind
     with StateStore(workspace.state_path) as store:
         return store.enqueue(sync_id, trigger=trigger, requested_by=requested_by, run_type=chosen.run_type,
-                             full_resync=chosen.full_resync, retry_failed=chosen.retry_failed)
+                             full_resync=chosen.full_resync, retry_failed=chosen.retry_failed,
+                             allow_removals=allow_removals)
 
 
 def cancel_run(workspace: Workspace, run_id: int, by: str) -> bool:

@@ -28,6 +28,7 @@ DAY_SECONDS = 86_400
 # demo may take to start (README, "Demo size").
 DEMO_MQR_LIMIT_PER_CONTACT = 1.5
 LONG_WAIT_SECONDS = 3  # a sleep this long is a rate-limit window: show a countdown
+WORKER_STOP_SECONDS = 90  # its requests in flight finish within the destination's timeout (30 s) and a retry
 
 
 def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, observer_factory) -> int:
@@ -41,13 +42,18 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
                   mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))))
     workspace = load_workspace(root)
     children: list[subprocess.Popen] = []
+    worker = None
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
     try:
         if workspace.sandboxes:
             children.append(_start_sandboxes(root, workspace))
             if not _has_runs(workspace):
                 _build_history(workspace, days, observer_factory)
-        children.append(subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"]))
+        # Its own session, as the sandbox's: a Ctrl-C in the terminal reaches only this process, which stops the
+        # worker first and waits for its requests in flight, while the sandbox still answers them (_stop).
+        worker = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"],
+                                  start_new_session=True)
+        children.append(worker)
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                 "--server.port", str(port), "--browser.gatherUsageStats", "false",
                                 "--", "--workspace", str(root)], cwd=APP.parent)
@@ -61,22 +67,24 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _stop(children)
+        _stop(children, patient=worker)
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _stop(children: list[subprocess.Popen]) -> None:
+def _stop(children: list[subprocess.Popen], patient: subprocess.Popen | None) -> None:
+    """The dashboard, then the worker (`patient`: its runs stop after their requests in flight, recorded as
+    interrupted), then the sandbox: each after the one before has exited."""
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()
-    for child in children:
         try:
-            child.wait(timeout=10)
+            child.wait(timeout=WORKER_STOP_SECONDS if child is patient else 10)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
 
 
 def _require_free_port(port: int, flag: str) -> None:
@@ -97,7 +105,7 @@ def _start_sandboxes(root: Path, workspace: Workspace) -> subprocess.Popen:
             raise SystemExit(f"error: something already answers on port {sandbox.port}: stop it, or change "
                              f"[{sandbox.key}] port and destinations.*.base_url in {root / WORKSPACE_FILE}")
     child = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "sandbox"],
-                             stdout=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 20
     waiting = list(sandboxes)
     while time.monotonic() < deadline:

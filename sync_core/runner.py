@@ -58,15 +58,17 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     events = events or RunEvents()
     with StateStore(workspace.state_path, clock=dated or clock) as store:
         run_id = store.start_run(sync.id, trigger=request.trigger, config_fingerprint=workspace.fingerprint(sync.id),
-                                 run_type=request.run_type, full_resync=request.full_resync)
+                                 run_type=request.run_type, full_resync=request.full_resync,
+                                 retry_failed=request.retry_failed)
         cancel = cancel or CancelToken()
         ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel)
-        if requested_by:
-            store.set_requested_by(run_id, requested_by)
-        events.announce_start(run_id)
         stages = _Stages(workspace, ctx, clock, dated or clock)
-        watch = CancelWatch(store.path, run_id, cancel.cancel)
+        watch = None
         try:  # every branch decides the ending; `finally` records it
+            if requested_by:
+                store.set_requested_by(run_id, requested_by)
+            events.announce_start(run_id)
+            watch = CancelWatch(store.path, run_id, cancel.cancel)
             ending = _Ending(stages.run())
         except RunBlocked as exc:  # before anything was recorded: the run only reports its plan
             ending = _Ending("blocked", str(exc), exc.error_class)
@@ -81,7 +83,8 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             ending = _Ending("failed", redact(f"internal error: {type(exc).__name__}: {exc}"), INTERNAL)
             raise
         finally:
-            watch.stop()
+            if watch is not None:
+                watch.stop()
             stages.close()
             store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases, notes=ctx.notes,
                              error=ending.error, error_class=ending.error_class)
@@ -203,7 +206,9 @@ class _Stages:
         destination cannot take; then send the rest."""
         ctx, plan, destination = self.ctx, self.plan, self.destination
         plan.check_rows(destination, existing)
-        causes = ctx.refusal_causes(destination)
+        # A retry records each refused row again (a handful); the count-only fast path and the sweep below
+        # assume every planned row was tried, which a retry's plan does not.
+        causes = {} if ctx.request.retry_failed else ctx.refusal_causes(destination)
         for kind, (rows, examples) in plan.repeated_refusals({k: c for k, (c, _) in causes.items()}).items():
             cause_id, sample = causes[kind]
             ctx.store.count_repeats(ctx.run_id, cause_id, sample.outcome, rows, examples)
@@ -231,7 +236,8 @@ class _Stages:
         ctx, store, plan = self.ctx, self.ctx.store, self.plan
         ctx.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
         ctx.counts.settle("removed", "synced", len(plan.removed_keys))
-        store.sweep_rejections(ctx.sync.id, ctx.run_id)  # see the method
+        if not ctx.request.retry_failed:  # a retry did not try the rows it left: they were not seen again
+            store.sweep_rejections(ctx.sync.id, ctx.run_id)  # see the method
         if (self.resync_from or ctx.request.full_resync) and not ctx.request.retry_failed:  # a retry tried a few
             store.finish_resync(ctx.sync.id)
         store.save_key_state(self.key_state, ctx.changes)

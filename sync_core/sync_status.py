@@ -89,7 +89,7 @@ def _status(sync: SyncConfig, last: RunRecord | None, running: RunRecord | None,
         last_fired = mark.last_fired if mark else None
         next_run_at = sync.schedule.next_run_at(last_fired=last_fired, last_run_started=last_started(last, running),
                                                 now=now)
-        if running is None and request is None:  # a sync that is running is not late
+        if running is None:  # a sync that is running is not late; one queued for longer than its interval is
             overdue_by = sync.schedule.overdue_by(next_run_at=next_run_at, now=now)
     return SyncStatus(sync, last, running, request, paused, mark.paused_by if mark else None, next_run_at, overdue_by)
 

@@ -30,7 +30,7 @@ from .alerts.monitor import Alerts
 from .clock import Clock, SystemClock
 from .config import load_workspace
 from .counts import RunCounts
-from .errors import SyncCoreError
+from .errors import SyncCoreError, WorkspaceBusyError
 from .run_context import CancelToken, RunEvents
 from .runner import run_sync
 from .secrets import redact
@@ -67,8 +67,8 @@ class Worker:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}  # by sync id
-        self._started: list[tuple[int, int]] = []  # (request id, run id) announced by run threads
-        self._finished: list[tuple[int, str | None]] = []  # (request id, error) of threads that ended
+        self._ended: list[str] = []  # syncs whose run threads ended, to join
+        self._unclosed: list[tuple[int, str | None]] = []  # (request id, error) a run thread could not close
         self._next_beat = self._next_schedule = 0.0
         self._said_stopping = False
         self._last_trouble: str | None = None
@@ -81,15 +81,20 @@ class Worker:
     def serve(self) -> None:
         """Tick until stop() is called and every run has ended."""
         self.say(f"worker {self.id} started: {self.concurrency} sync(s) at a time, state in {self.store.path}")
+        try:  # before the first schedules fire: a sync left overdue while no worker ran is an alert of its own
+            self.check_alerts(deliver=False)
+        except Exception as exc:  # the alert thread tries again
+            log.warning("alerts not checked at start: %s", redact(str(exc)))
         alerting = AlertLoop(self)
         try:
             while True:
                 try:
                     self.tick()
-                except (SyncCoreError, sqlite3.OperationalError) as exc:  # the store busy, damaged, unwritable
+                except Exception as exc:  # the store busy, damaged or unwritable, a bug: say so, keep going
                     self._trouble(exc)
                     time.sleep(TROUBLE_PAUSE_SECONDS)
                     continue
+                self._last_trouble = None
                 with self._lock:
                     idle = not self._running
                 if self._stopping.is_set() and idle:
@@ -102,9 +107,11 @@ class Worker:
             self.say(f"worker {self.id} stopped")
 
     def _trouble(self, exc: Exception) -> None:
-        text = str(exc)
+        text = redact(str(exc) if isinstance(exc, (SyncCoreError, sqlite3.Error)) else f"{type(exc).__name__}: {exc}")
         if text != self._last_trouble:  # once per distinct problem, not every few seconds
-            self.say(f"worker cannot use the state store: {text}; trying again every {TROUBLE_PAUSE_SECONDS:.0f} s")
+            if not isinstance(exc, (SyncCoreError, sqlite3.Error)):
+                log.exception("worker tick failed")
+            self.say(f"worker: {text}; trying again every {TROUBLE_PAUSE_SECONDS:.0f} s")
             self._last_trouble = text
 
     @property
@@ -154,12 +161,13 @@ class Worker:
         now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
         marks = self.store.schedule_marks()
         latest = latest_runs(self.store)
+        running = {r.sync_id: r for r in self.store.running_runs()}
         for sync in workspace.syncs.values():
             mark = marks.get(sync.id)
             if sync.schedule.manual or (mark and mark.paused):
                 continue
             last_fired = mark.last_fired if mark else None
-            last_run = last_started(latest.get(sync.id), None)
+            last_run = last_started(latest.get(sync.id), running.get(sync.id))
             if sync.schedule.kind == "cron" and last_fired is None and last_run is None:
                 self.store.fire_schedule(sync.id, now, None, enqueue=False)  # a cron counts from when it is first seen
                 continue
@@ -169,18 +177,9 @@ class Worker:
                 if answer is not None:
                     self.say(f"{sync.id}: scheduled run due ({sync.schedule.describe()}): {answer.describe()}")
 
-    def check_alerts(self) -> None:
-        """Raise the alerts of what changed since the last look (finished runs, overdue syncs) and deliver those
-        due. On a store of its own: the alert loop's thread calls it."""
-        workspace = load_workspace(self.root)
-        now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
-        with StateStore(workspace.state_path) as store:
-            overdue = {s.sync.id: s.overdue_text() for s in sync_statuses(workspace, store, now)
-                       if s.overdue_by is not None}
-            alerts = Alerts(workspace, store)
-            for alert in alerts.observe(now, overdue):
-                self.say(f"alert: {alert.subject}")
-            alerts.deliver(now)
+    def check_alerts(self, *, deliver: bool = True) -> None:
+        """Alerts on what changed since the last look, then the due deliveries (check_alerts below)."""
+        check_alerts(self.root, datetime.fromtimestamp(self.clock.now(), timezone.utc), self.say, deliver=deliver)
 
     def prune_if_due(self) -> None:
         """Once a day: row-level history older than the workspace's retention (run records stay)."""
@@ -221,62 +220,95 @@ class Worker:
         thread.start()
 
     def _run(self, request: RequestRecord, token: CancelToken) -> None:
-        """A run's thread: only the run touches the store here; the loop does the queue's bookkeeping."""
+        """A run's thread. The queue's bookkeeping for it (the run it became, its end) is written here, on a
+        connection of the thread's own, so a request is closed the moment its run ends; if the store cannot take
+        it then, the loop tries again."""
         error = None
-        events = RunEvents(started=[lambda run_id: self._announce(request, run_id)],
-                           finished=[lambda record: self.say(f"{record.sync_id}: run {record.id} {record.status}")])
+        try:
+            with StateStore(self.store.path) as books:
+                events = RunEvents(started=[lambda run_id: self._started_run(books, request, run_id)],
+                                   finished=[lambda r: self.say(f"{r.sync_id}: run {r.id} {r.status}")])
+                error = self._run_request(books, request, token, events)
+                books.close_request(request.id, error)
+                error = None
+        except Exception as exc:  # the bookkeeping itself failed (the store busy, damaged): the loop closes it
+            log.warning("request %s not closed yet: %s", request.id, redact(str(exc)))
+            with self._lock:
+                self._unclosed.append((request.id, error))
+        finally:
+            with self._lock:
+                self._ended.append(request.sync_id)
+
+    def _run_request(self, books: StateStore, request: RequestRecord, token: CancelToken, events: RunEvents):
+        """Run what was asked; returns why it did not become a run, if it did not (else None)."""
         try:
             workspace = load_workspace(self.root)
-            if request.sync_id not in workspace.syncs:
-                error = self._refuse(workspace, request)
-            else:
-                run_sync(workspace, request.sync_id, trigger=request.trigger, full_resync=request.full_resync,
-                         dry_run=request.run_type == "dry_run", retry_failed=request.retry_failed, cancel=token,
-                         events=events, requested_by=request.requested_by)
-        except SyncCoreError as exc:  # the workspace no longer loads, or the sync is busy elsewhere
-            error = str(exc)
-            self.say(f"{request.sync_id}: request {request.id} not run: {error}")
-        except Exception as exc:  # a bug: the worker stays up for the other syncs
-            error = redact(f"internal error: {type(exc).__name__}: {exc}")
+        except SyncCoreError as exc:  # workspace.toml broken since: a failed run says so, and alerts hear of it
+            return self._refuse(books, request, str(exc))
+        if request.sync_id not in workspace.syncs:
+            return self._refuse(books, request, f"{workspace.file}: sync '{request.sync_id}' is no longer in the "
+                                                "workspace (it was removed after this run was asked for); nothing was run")
+        try:
+            run_sync(workspace, request.sync_id, trigger=request.trigger, full_resync=request.full_resync,
+                     dry_run=request.run_type == "dry_run", retry_failed=request.retry_failed,
+                     allow_removals=request.allow_removals, cancel=token, events=events,
+                     requested_by=request.requested_by)
+        except WorkspaceBusyError as exc:  # a run started elsewhere (a terminal) since the request was taken
+            self.say(f"{request.sync_id}: request {request.id} not run: {exc}")
+            return str(exc)
+        except Exception as exc:  # a bug (run_sync records it on the run): the worker stays up for the others
             log.exception("request %s failed", request.id)
-        with self._lock:
-            self._finished.append((request.id, error))
+            return redact(f"internal error: {type(exc).__name__}: {exc}")
+        return None
 
-    def _announce(self, request: RequestRecord, run_id: int) -> None:
+    def _started_run(self, books: StateStore, request: RequestRecord, run_id: int) -> None:
+        books.attach_run(request.id, run_id)
         with self._lock:
-            self._started.append((request.id, run_id))
             self._running[request.sync_id].run_id = run_id
 
-    def _refuse(self, workspace, request: RequestRecord) -> str:
-        """A request for a sync removed from workspace.toml since: a failed run saying so, in the history."""
-        error = (f"{workspace.file}: sync '{request.sync_id}' is no longer in the workspace (it was removed after "
-                 f"this run was asked for); nothing was run")
-        with StateStore(workspace.state_path) as store:
-            run_id = store.start_run(request.sync_id, trigger=request.trigger, config_fingerprint="",
-                                     run_type=request.run_type)
-            store.set_requested_by(run_id, request.requested_by)
-            self._announce(request, run_id)
-            store.finish_run(run_id, status="failed", counts=RunCounts(), phases={}, notes=[], error=error,
-                             error_class="config")
+    def _refuse(self, books: StateStore, request: RequestRecord, error: str) -> str:
+        """A request that cannot run (its sync removed, the workspace broken): a failed run saying why."""
+        run_id = books.start_run(request.sync_id, trigger=request.trigger, config_fingerprint="",
+                                 run_type=request.run_type)
+        books.set_requested_by(run_id, request.requested_by)
+        self._started_run(books, request, run_id)
+        books.finish_run(run_id, status="failed", counts=RunCounts(), phases={}, notes=[], error=error,
+                         error_class="config")
         self.say(f"{request.sync_id}: run {run_id} failed: {error}")
         return error
 
     def _settle_threads(self) -> None:
+        """Join the threads of runs that ended; close the requests their threads could not."""
         with self._lock:
-            started, self._started = self._started, []
-            finished, self._finished = self._finished, []
-        for request_id, run_id in started:
-            self.store.attach_run(request_id, run_id)
-        for request_id, error in finished:
-            self.store.close_request(request_id, error)
+            ended, self._ended = self._ended, []
+            unclosed = list(self._unclosed)
+        for sync_id in ended:
             with self._lock:
-                sync_id = next(s for s, r in self._running.items() if r.request.id == request_id)
-                self._running.pop(sync_id).thread.join()
+                running = self._running.pop(sync_id)
+            running.thread.join()
+        for item in unclosed:
+            self.store.close_request(*item)
+            with self._lock:
+                self._unclosed.remove(item)
 
-    def running(self) -> dict[str, int | None]:
-        """Sync id -> the run id of each run in progress (None until it has started)."""
-        with self._lock:
-            return {sync_id: r.run_id for sync_id, r in self._running.items()}
+
+def check_alerts(root: Path, now: datetime, say: Callable[[str], None] = lambda text: None, *,
+                 deliver: bool = True) -> None:
+    """Raise the alerts of what changed since the last look (runs that finished, syncs that became overdue or are
+    back on schedule) and send the deliveries due at `now`. The worker calls it every ALERT_EVERY seconds;
+    `sync-core check-alerts` calls it once (a watchdog run from elsewhere sees a workspace whose worker is down)."""
+    workspace = load_workspace(root)
+    with StateStore(workspace.state_path) as store:
+        statuses = sync_statuses(workspace, store, now)
+        seen = store.alert_states()
+        overdue = {s.sync.id: s.overdue_text() for s in statuses if s.overdue_by is not None}
+        # Pausing an overdue sync does not put it back on schedule: its flag stays until it runs.
+        overdue |= {s.sync.id: "paused" for s in statuses if s.paused and s.sync.id in seen and seen[s.sync.id].overdue}
+        alerts = Alerts(workspace, store)
+        for alert in alerts.observe(now, overdue):
+            say(f"alert: {alert.subject}")
+        if deliver:
+            alerts.deliver(now)
 
 
 class AlertLoop:

@@ -145,6 +145,30 @@ def test_invalid_toml_names_the_file(tmp_path):
     assert "workspace.toml: not valid TOML" in error(tmp_path, BASE + "\n[broken\n")
 
 
+def test_a_file_that_is_not_utf8_names_the_file(tmp_path):
+    (tmp_path / "workspace.toml").write_bytes(BASE.encode() + b"\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="workspace.toml: not UTF-8 text"):
+        load_workspace(tmp_path)
+
+
+@pytest.mark.parametrize("toml, key, problem", [
+    ("[workspace]\nretention_days = 0\n", "workspace.retention_days", "at least 1"),
+    ('[dashboard]\noperators = ["ana"]\n', "dashboard.operators[0]", "an email (ana@example.com) or a domain"),
+    ('[dashboard]\noperator = ["ana@example.com"]\n', "dashboard.operator", "did you mean 'operators'"),
+])
+def test_the_worker_and_dashboard_settings_name_their_key(tmp_path, toml, key, problem):
+    message = error(tmp_path, toml + BASE)
+    assert f"workspace.toml: {key}" in message and problem in message
+
+
+def test_operators_are_emails_or_whole_domains(tmp_path):
+    ws = load(tmp_path, '[dashboard]\noperators = ["ana@example.com", "@ops.example.org"]\n' + BASE)
+    assert ws.is_operator("Ana@Example.com") and ws.is_operator("bob@ops.example.org")
+    assert not ws.is_operator("bob@example.com") and not ws.is_operator("eve@evil-ops.example.org.net")
+    assert not ws.is_operator(None)
+    assert not load(tmp_path, BASE).is_operator("ana@example.com"), "none listed: nobody signed in may run"
+
+
 def test_a_missing_workspace_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match="sync-core demo init"):
         load_workspace(tmp_path / "nowhere")

@@ -30,8 +30,12 @@ def sign_in_configured() -> bool:
 
 
 def signed_in_email() -> str | None:
+    """The signed-in user's email, if their identity provider verified it (an unverified one could claim any
+    address, and with it an operator's domain)."""
     user = st.user
-    return user.get("email") if user.get("is_logged_in") else None
+    if not user.get("is_logged_in") or user.get("email_verified") is False:
+        return None
+    return user.get("email")
 
 
 def access(workspace: Workspace) -> Access:

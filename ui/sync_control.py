@@ -4,7 +4,7 @@ shows the same."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
@@ -145,10 +145,29 @@ def live(workspace: Workspace, sync_id: str, who: Access) -> None:
                 + ("a worker takes it within seconds." if workers else "**no worker is running to take it.**"),
                 icon=":material/hourglass_top:")
         if who.may_run and request.status == "queued":
-            st.button("Withdraw request", key="withdraw", on_click=withdraw_request,
-                      args=(workspace, request.id, who.who))
+            st.button("Withdraw request", key="withdraw", on_click=_withdraw, args=(workspace, request.id, who.who))
     else:
         _latest(workspace, sync_id)
+    _unrun(workspace, sync_id)
+
+
+def _unrun(workspace: Workspace, sync_id: str) -> None:
+    """Requests of the last day that never became a run (the sync was running elsewhere), and why."""
+    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat(timespec="seconds")
+    with StateStore(workspace.state_path, read_only=True) as store:
+        for request in store.unrun_requests(sync_id, since)[:3]:
+            st.caption(f":orange[Request {request.id} ({request.describe()}, asked by {request.requested_by} at "
+                       f"{local_text(request.requested_at)}) did not run: {request.error}]")
+
+
+def _withdraw(workspace: Workspace, request_id: int, by: str) -> None:
+    if not withdraw_request(workspace, request_id, by):
+        st.toast("A worker had already taken the request: cancel its run instead.", icon=":material/info:")
+
+
+def _cancel(workspace: Workspace, run_id: int, by: str) -> None:
+    if not cancel_run(workspace, run_id, by):
+        st.toast(f"Run {run_id} had already ended.", icon=":material/info:")
 
 
 def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
@@ -158,10 +177,13 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
     with st.container(border=True):
         st.markdown(f"**Run {run.id} in progress**: {run.run_type.replace('_', ' ')}, phase **{run.phase or 'starting'}**, "
                     f"asked by {run.requested_by or run.trigger}, started {local_text(run.started_at)}")
-        if planned:
+        settled = (f"{counts.get('synced', 0):,} synced, {counts.get('rejected_expected', 0):,} expected, "
+                   f"{run.counts.real_rows:,} real problems")
+        if run.retry_failed:  # it leaves the other planned rows unsent: no share of them to show
+            st.caption(f"Retrying failed rows: {settled} so far.")
+        elif planned:
             st.progress((planned - left) / planned, text=f"{planned - left:,} of {planned:,} planned rows settled: "
-                        f"{counts.get('synced', 0):,} synced, {counts.get('rejected_expected', 0):,} expected, "
-                        f"{run.counts.real_rows:,} real problems")
+                        f"{settled}")
         else:
             st.progress(0.0, text=PHASES.get(run.phase, "Starting"))
         with StateStore(workspace.state_path, read_only=True) as store:
@@ -171,7 +193,7 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
         if run.cancel_requested_by:
             st.caption(f"Cancel asked by {run.cancel_requested_by}: it stops after its requests in flight.")
         elif who.may_run:
-            st.button("Cancel run", icon=":material/stop_circle:", key="cancel_run", on_click=cancel_run,
+            st.button("Cancel run", icon=":material/stop_circle:", key="cancel_run", on_click=_cancel,
                       args=(workspace, run.id, who.who))
         st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",
                      query_params={"run": run.id})

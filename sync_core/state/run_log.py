@@ -72,6 +72,7 @@ class RunRecord:
     phase: str | None = None  # the phase it is in (or ended in)
     cancel_requested_by: str | None = None
     mqr_new: int | None = None  # records new to the billing period's MQR (a dry run: that it would count)
+    retry_failed: bool = False  # a retry of the failed rows only
 
     @property
     def dry_run(self) -> bool:
@@ -89,6 +90,7 @@ class RunRecord:
     def to_json(self) -> dict:
         return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
                 "type": self.run_type, "dry_run": self.dry_run, "full_resync": self.full_resync,
+                "retry_failed": self.retry_failed,
                 "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
                 "finished_at": self.finished_at, "counts": self.counts.as_dict(),
                 "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
@@ -125,7 +127,7 @@ HOLDER_COLUMNS = ("host", "pid", "pid_started", "lease_expires_at")
 
 class RunLog:
     def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, run_type: str = "sync",
-                  full_resync: bool = False) -> int:
+                  full_resync: bool = False, retry_failed: bool = False) -> int:
         """Record a new running run and claim its lease; refuse if this sync already has a live run, or if the
         store fails SQLite's quick check (run here when due, not at every open: see integrity.py)."""
         with self._translated():
@@ -142,10 +144,11 @@ class RunLog:
                         "stopped)")
                 self._interrupt(db, run_id)
             cursor = db.execute(
-                "INSERT INTO runs (sync_id, trigger, status, run_type, dry_run, full_resync, config_fingerprint,"
-                " started_at, pid, pid_started, host, lease_expires_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sync_id, trigger, run_type, int(run_type == "dry_run"), int(full_resync), config_fingerprint,
-                 self._now(), pid, started, here, self._lease_end()))
+                "INSERT INTO runs (sync_id, trigger, status, run_type, dry_run, full_resync, retry_failed,"
+                " config_fingerprint, started_at, pid, pid_started, host, lease_expires_at)"
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sync_id, trigger, run_type, int(run_type == "dry_run"), int(full_resync), int(retry_failed),
+                 config_fingerprint, self._now(), pid, started, here, self._lease_end()))
             run_id = cursor.lastrowid
         self._running = run_id
         self._heartbeat = Heartbeat(lambda: self._renew_from(self.path, run_id), RENEW_EVERY)
@@ -328,14 +331,16 @@ class Heartbeat:
 
 RUN_COLUMNS = ("id, sync_id, trigger, status, run_type, full_resync, config_fingerprint, started_at, finished_at,"
                " counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase,"
-               " cancel_requested_by, mqr_new")
+               " cancel_requested_by, mqr_new, retry_failed")
 
 
 def run_from_row(row) -> RunRecord:
     (run_id, sync_id, trigger, status, run_type, full_resync, fingerprint, started, finished,
-     counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase, cancel_by, mqr_new) = row
+     counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase, cancel_by, mqr_new,
+     retry_failed) = row
     return RunRecord(run_id, sync_id, trigger, status, run_type, bool(full_resync), fingerprint, started,
                      finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
-                     json.loads(phases), json.loads(notes), error, error_class, requested_by, phase, cancel_by, mqr_new)
+                     json.loads(phases), json.loads(notes), error, error_class, requested_by, phase, cancel_by, mqr_new,
+                     bool(retry_failed))
 
 

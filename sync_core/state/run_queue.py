@@ -6,8 +6,8 @@ take them (worker.py runs them).
 - A worker takes the oldest queued request of a sync that has no live run, in one write transaction, so two
   workers never take the same request; the run's own lease (run_log.py) keeps a sync to one live run, whoever
   started it.
-- A request taken by a worker that died is closed by the next open of a worker: its run, if it started, is then
-  interrupted by its lease like any other.
+- A request taken by a worker that died is closed by the next heartbeat of any live worker: its run, if it
+  started, is interrupted by its lease like any other.
 - A cancel is asked of a running run (`runs.cancel_requested_by`); the run's cancel watch sees it within a
   second (runner.py) and stops after the requests in flight.
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from . import process
 from .run_log import iso_utc
@@ -33,7 +34,6 @@ WORKER_STALE_SECONDS = 30  # a worker not heard from for this long is gone
 CANCEL_POLL_SECONDS = 1.0  # how soon a running run sees a cancel asked from another process
 TRIGGERS = ("schedule", "dashboard", "cli")
 log = logging.getLogger(__name__)
-OPEN_STATUSES = ("queued", "taken")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class RequestRecord:
     run_type: str
     full_resync: bool
     retry_failed: bool
+    allow_removals: bool
     trigger: str
     requested_by: str
     requested_at: str
@@ -102,14 +103,15 @@ class ScheduleMark:
         return self.paused_at is not None
 
 
-REQUEST_COLUMNS = ("id, sync_id, run_type, full_resync, retry_failed, trigger, requested_by, requested_at, status, "
-                   "worker_id, run_id, error")
+REQUEST_COLUMNS = ("id, sync_id, run_type, full_resync, retry_failed, allow_removals, trigger, requested_by, "
+                   "requested_at, status, worker_id, run_id, error")
 
 
 def _request(row) -> RequestRecord:
-    (rid, sync_id, run_type, full_resync, retry_failed, trigger, by, at, status, worker, run_id, error) = row
-    return RequestRecord(rid, sync_id, run_type, bool(full_resync), bool(retry_failed), trigger, by, at, status,
-                         worker, run_id, error)
+    (rid, sync_id, run_type, full_resync, retry_failed, allow_removals, trigger, by, at, status, worker, run_id,
+     error) = row
+    return RequestRecord(rid, sync_id, run_type, bool(full_resync), bool(retry_failed), bool(allow_removals),
+                         trigger, by, at, status, worker, run_id, error)
 
 
 class RunQueue:
@@ -119,24 +121,29 @@ class RunQueue:
     # ---- requests ---------------------------------------------------------------------------------------
 
     def enqueue(self, sync_id: str, *, trigger: str, requested_by: str, run_type: str = "sync",
-                full_resync: bool = False, retry_failed: bool = False) -> Enqueued:
+                full_resync: bool = False, retry_failed: bool = False, allow_removals: bool = False) -> Enqueued:
         """Ask for a run; one open request per sync (module doc)."""
         assert trigger in TRIGGERS, trigger
         with self._write() as db:
-            return self._enqueue(db, sync_id, trigger, requested_by, run_type, full_resync, retry_failed)
+            return self._enqueue(db, sync_id, trigger, requested_by, run_type, full_resync, retry_failed,
+                                 allow_removals)
 
-    def _enqueue(self, db, sync_id, trigger, requested_by, run_type, full_resync, retry_failed) -> Enqueued:
-        row = db.execute("SELECT id, run_id FROM run_requests WHERE sync_id = ? AND status IN ('queued', 'taken') "
-                         "ORDER BY id LIMIT 1", (sync_id,)).fetchone()
+    def _enqueue(self, db, sync_id, trigger, requested_by, run_type="sync", full_resync=False, retry_failed=False,
+                 allow_removals=False) -> Enqueued:
+        # A request is open while queued, or taken and its run not yet ended (it closes a moment after).
+        row = db.execute("SELECT q.id, q.run_id FROM run_requests q LEFT JOIN runs r ON r.id = q.run_id "
+                         "WHERE q.sync_id = ? AND (q.status = 'queued' OR (q.status = 'taken' AND "
+                         "(q.run_id IS NULL OR r.status = 'running'))) ORDER BY q.id LIMIT 1", (sync_id,)).fetchone()
         if row is not None:
             return Enqueued("already_running", row[0], row[1]) if row[1] else Enqueued("already_queued", row[0])
         live = self._live_run(db, sync_id)
         if live is not None:
             return Enqueued("already_running", None, live)
         cursor = db.execute(
-            "INSERT INTO run_requests (sync_id, run_type, full_resync, retry_failed, trigger, requested_by, "
-            "requested_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')",
-            (sync_id, run_type, int(full_resync), int(retry_failed), trigger, requested_by, self._real_now()))
+            "INSERT INTO run_requests (sync_id, run_type, full_resync, retry_failed, allow_removals, trigger, "
+            "requested_by, requested_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
+            (sync_id, run_type, int(full_resync), int(retry_failed), int(allow_removals), trigger, requested_by,
+             self._real_now()))
         return Enqueued("queued", cursor.lastrowid)
 
     def _live_run(self, db, sync_id: str) -> int | None:
@@ -191,11 +198,16 @@ class RunQueue:
 
     def _close_orphans(self, db: sqlite3.Connection) -> None:
         """Requests taken by workers that are gone: closed (their runs are interrupted by their leases)."""
-        gone = [w.id for w in self._workers(db) if not w.alive]
-        for worker_id in gone:
-            db.execute("UPDATE run_requests SET status = 'done', ended_at = ?, error = COALESCE(error, ?) "
-                       "WHERE worker_id = ? AND status = 'taken'",
-                       (self._real_now(), "the worker running it stopped", worker_id))
+        live = [w.id for w in self._workers(db) if w.alive]
+        db.execute(f"UPDATE run_requests SET status = 'done', ended_at = ?, error = COALESCE(error, ?) "
+                   f"WHERE status = 'taken' AND worker_id NOT IN ({', '.join('?' * len(live))})",
+                   (self._real_now(), "the worker running it stopped", *live))
+
+    def unrun_requests(self, sync_id: str, since: str) -> list[RequestRecord]:
+        """Requests closed since `since` (UTC ISO-8601) without becoming a run, newest first: why each did not."""
+        return [_request(r) for r in self._db.execute(
+            f"SELECT {REQUEST_COLUMNS} FROM run_requests WHERE sync_id = ? AND status = 'done' AND run_id IS NULL "
+            "AND error IS NOT NULL AND ended_at >= ? ORDER BY id DESC", (sync_id, since))]
 
     # ---- cancel -------------------------------------------------------------------------------------------
 
@@ -204,10 +216,6 @@ class RunQueue:
         with self._write() as db:
             return db.execute("UPDATE runs SET cancel_requested_by = ? WHERE id = ? AND status = 'running'",
                               (by, run_id)).rowcount == 1
-
-    def cancel_requested_by(self, run_id: int) -> str | None:
-        row = self._db.execute("SELECT cancel_requested_by FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
 
     # ---- workers ------------------------------------------------------------------------------------------
 
@@ -266,7 +274,7 @@ class RunQueue:
                 return None
             db.execute("INSERT INTO sync_schedules (sync_id, last_fired) VALUES (?, ?) ON CONFLICT (sync_id) "
                        "DO UPDATE SET last_fired = excluded.last_fired", (sync_id, slot.isoformat(timespec="seconds")))
-            return self._enqueue(db, sync_id, "schedule", "schedule", "sync", False, False) if enqueue else None
+            return self._enqueue(db, sync_id, "schedule", "schedule") if enqueue else None
 
     def pause_sync(self, sync_id: str, by: str) -> None:
         with self._write() as db:
@@ -285,14 +293,18 @@ class RunQueue:
         return row[0] if row else None
 
     def prune_row_history(self, before: str) -> dict[str, int]:
-        """Row-level history of runs started before `before` (UTC ISO-8601): their example keys, and closed
-        requests. Run records, their counts and causes stay."""
+        """History older than `before` (UTC ISO-8601): runs' example keys (people's emails), closed requests,
+        stopped or gone workers, and alerts with their deliveries. Run records, their counts and causes stay."""
         with self._write() as db:
             examples = db.execute(
                 "UPDATE run_causes SET example_keys = '[]' WHERE example_keys <> '[]' AND run_id IN "
                 "(SELECT id FROM runs WHERE started_at < ? AND status <> 'running')", (before,)).rowcount
             requests = db.execute("DELETE FROM run_requests WHERE status IN ('done', 'withdrawn') AND requested_at < ?",
                                   (before,)).rowcount
+            db.execute("DELETE FROM workers WHERE heartbeat_at < ?", (before,))
+            db.execute("DELETE FROM alert_deliveries WHERE alert_id IN (SELECT id FROM alerts WHERE created_at < ?)",
+                       (before,))
+            db.execute("DELETE FROM alerts WHERE created_at < ?", (before,))
             db.execute("INSERT INTO maintenance (task, done_at) VALUES ('retention', ?) ON CONFLICT (task) "
                        "DO UPDATE SET done_at = excluded.done_at", (self._real_now(),))
         return {"example_keys": examples, "requests": requests}
@@ -311,7 +323,7 @@ class CancelWatch:
 
     def _loop(self) -> None:
         try:
-            db = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=30)
+            db = sqlite3.connect(f"file:{quote(str(Path(self._path).resolve()))}?mode=ro", uri=True, timeout=30)
         except sqlite3.Error as exc:
             log.warning("cannot watch run %s for a cancel: %s", self._run_id, exc)
             return

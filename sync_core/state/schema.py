@@ -193,6 +193,7 @@ MIGRATIONS = [
         run_type TEXT NOT NULL,           -- sync | dry_run
         full_resync INTEGER NOT NULL DEFAULT 0,
         retry_failed INTEGER NOT NULL DEFAULT 0,  -- only the rows failed or rejected for a real reason
+        allow_removals INTEGER NOT NULL DEFAULT 0,  -- accept, this once, a change a guard would block
         trigger TEXT NOT NULL,            -- schedule | dashboard | cli
         requested_by TEXT NOT NULL,       -- an email (a signed-in dashboard user), 'dashboard', a user name, 'schedule'
         requested_at TEXT NOT NULL,       -- UTC ISO-8601, real time
@@ -209,6 +210,7 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN phase TEXT;              -- the phase a running run is in
     ALTER TABLE runs ADD COLUMN cancel_requested_by TEXT;  -- set while running: the run stops after its requests in flight
     ALTER TABLE runs ADD COLUMN mqr_new INTEGER;       -- keys new to the period's MQR (a dry run: that it would add)
+    ALTER TABLE runs ADD COLUMN retry_failed INTEGER NOT NULL DEFAULT 0;  -- a retry of the failed rows only
 
     CREATE TABLE workers (
         id TEXT PRIMARY KEY,              -- host, pid and start: unique across restarts

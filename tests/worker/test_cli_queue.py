@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
+from sync_core import StateStore
 from small_workspace import small_workspace
 
 
@@ -27,14 +28,21 @@ def test_syncs_queue_withdraw_pause_and_resume(tmp_path, monkeypatch):
         text = cli(s.root, "syncs").stdout
         assert "next run" in text and "No worker is running" in text
 
+        as_json = json.loads(cli(s.root, "run", "people", "--enqueue", "--allow-removals", "--json").stdout)
+        assert as_json == {"sync": "people", "answer": "queued", "request_id": 1, "run_id": None}
+        assert "already queued (request 1)" in cli(s.root, "run", "people", "--enqueue").stdout
+        with StateStore(s.workspace.state_path) as store:
+            assert store.get_request(1).allow_removals  # the queued run accepts what a guard would block
+            store.withdraw(1, "test")
+
         asked = cli(s.root, "run", "people", "--enqueue", "--dry-run")
-        assert asked.returncode == 0 and "queued as request 1" in asked.stdout
+        assert asked.returncode == 0 and "queued as request 2" in asked.stdout
         assert "No worker is running: start one with `sync-core worker`" in asked.stderr
         listed = cli(s.root, "queue").stdout
-        assert "request 1" in listed and "dry run" in listed and "0 worker(s) running" in listed
-        assert "queued (request 1" in cli(s.root, "syncs").stdout
-        assert cli(s.root, "withdraw", "1").returncode == 0
-        again = cli(s.root, "withdraw", "1")
+        assert "request 2" in listed and "dry run" in listed and "0 worker(s) running" in listed
+        assert "queued (request 2" in cli(s.root, "syncs").stdout
+        assert cli(s.root, "withdraw", "2").returncode == 0
+        again = cli(s.root, "withdraw", "2")
         assert again.returncode == 2 and "no longer queued (it is withdrawn)" in again.stderr
         assert "Nothing queued." in cli(s.root, "queue").stdout
 

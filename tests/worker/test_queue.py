@@ -3,9 +3,11 @@ slot fired once whoever fires it, a withdrawn request never runs."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
-from sync_core import StateStore
+from sync_core import RunCounts, StateStore
+from sync_core.state.run_queue import CancelWatch
 
 
 def test_a_second_request_for_a_queued_sync_is_answered_with_the_first(tmp_path):
@@ -61,3 +63,29 @@ def test_a_paused_schedule_fires_nothing_until_resumed(tmp_path):
         assert store.fire_schedule("people", slot, None) is None
         store.resume_sync("people")
         assert store.fire_schedule("people", slot, None).new
+
+
+def test_a_request_whose_run_has_ended_no_longer_answers_for_the_sync(tmp_path):
+    """The worker closes a request a moment after its run ends: a click in that moment is a new run."""
+    with StateStore(tmp_path / "state.sqlite") as store:
+        store.enqueue("people", trigger="cli", requested_by="bob")
+        request = store.take_request(store.register_worker(1))
+        run_id = store.start_run("people", trigger="cli", config_fingerprint="x")
+        store.attach_run(request.id, run_id)
+        assert store.enqueue("people", trigger="dashboard", requested_by="ana").state == "already_running"
+        store.finish_run(run_id, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        assert store.enqueue("people", trigger="dashboard", requested_by="ana").new
+
+
+def test_a_cancel_is_seen_in_a_store_whose_path_has_uri_characters(tmp_path):
+    path = tmp_path / "ws #1 ?50%" / "state.sqlite"
+    path.parent.mkdir()
+    with StateStore(path) as store:
+        run_id = store.start_run("people", trigger="cli", config_fingerprint="x")
+        seen = threading.Event()
+        watch = CancelWatch(path, run_id, lambda by: seen.set(), every=0.05)
+        try:
+            assert store.request_cancel(run_id, "ana")
+            assert seen.wait(timeout=60), "the watch never saw the cancel"
+        finally:
+            watch.stop()

@@ -24,6 +24,7 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
         s.create_users("eve@x.io")
         s.sql("INSERT INTO people VALUES ('eve@x.io', 5)")  # an ordinary addition
         mark = s.sandbox.last_request_id()
+        carl_before = _rejection(s, "carl@x.io")
 
         retry = s.run(retry_failed=True)
         sent = [i for r in s.writes_since(mark) for i in r["identifiers"]]
@@ -35,10 +36,18 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
         assert s.user("dave@x.io")["dataFields"] == {"score": 4}
         assert s.user("ana@x.io")["dataFields"] == {"score": 1}
         assert s.rejections() == {"carl@x.io": "NotFound"}
+        assert _rejection(s, "carl@x.io") == carl_before, "a row the retry did not try was not seen again"
+        assert retry.retry_failed and retry.to_json()["retry_failed"] is True
 
         after = s.run()
         assert after.counts.as_dict()["synced"] == 2 and s.user("ana@x.io")["dataFields"] == {"score": 10}
         assert first.id < retry.id < after.id
+
+
+def _rejection(s, key: str) -> tuple:
+    with StateStore(s.workspace.state_path) as store:
+        [row] = store.rejections(sync_id="people", key=key)
+    return row.times_seen, row.last_run_id
 
 
 def test_the_worker_prunes_example_keys_past_the_retention_and_keeps_runs_and_counts(tmp_path, monkeypatch):
