@@ -112,10 +112,21 @@ class SyncConfig:
     max_removal_share: float = 0.2
 
 
+MQR_POLICIES = ("warn", "block")
+
+
 @dataclass(frozen=True)
 class MqrConfig:
     limit: int = 1_500_000
-    billing_period_start_day: int = 1
+    billing_period_start_day: int = 1  # 1-31; in a shorter month, the period starts on its last day (mqr.py)
+    policy: str = "warn"  # a run that would pass the limit less the reserve: warn, or block it before it counts
+    reserve: float = 0  # kept for other uses: a share of the limit (0 <= r < 1) or a count of records (>= 1)
+
+    @property
+    def budget(self) -> int:
+        """The records runs may count in a period: the limit less the reserve."""
+        kept = self.reserve * self.limit if self.reserve < 1 else self.reserve
+        return max(0, int(self.limit - kept))
 
 
 @dataclass(frozen=True)
@@ -285,12 +296,7 @@ def _parse(file: Path, data: dict) -> Workspace:
             raise ConfigError(f, f"dashboard.operators[{i}]", f"must be an email (ana@example.com) or a domain "
                                                                 f"(@example.com), not {operator!r}")
     mqr = top.table("mqr", {})
-    mqr.only("limit", "billing_period_start_day")
-    mqr_config = MqrConfig(
-        limit=mqr.get("limit", int, 1_500_000),
-        billing_period_start_day=mqr.get("billing_period_start_day", int, 1, choices=tuple(range(1, 29))))
-    if mqr_config.limit <= 0:
-        raise mqr.error("limit", "must be a positive number of records")
+    mqr_config = _mqr(mqr)
 
     sources = {name: _source(s, root) for name, s in top.tables("sources").items()}
     destinations = {name: _destination(d) for name, d in top.tables("destinations").items()}
@@ -302,6 +308,25 @@ def _parse(file: Path, data: dict) -> Workspace:
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
                      mqr=mqr_config, sandboxes=sandboxes, retention_days=retention_days, operators=operators,
                      alerts=parse_alerts(top))
+
+
+def _mqr(m: _Section) -> MqrConfig:
+    m.only("limit", "billing_period_start_day", "policy", "reserve")
+    limit = m.get("limit", int, 1_500_000)
+    if limit <= 0:
+        raise m.error("limit", f"must be a positive number of records, not {limit}")
+    start_day = m.get("billing_period_start_day", int, 1)
+    if not 1 <= start_day <= 31:
+        raise m.error("billing_period_start_day", f"must be a day of the month, 1 to 31, not {start_day} (29 to 31 "
+                                                  "start a shorter month's period on its last day)")
+    reserve = m.get("reserve", (int, float), 0)
+    if reserve < 0 or (isinstance(reserve, float) and not reserve.is_integer() and reserve >= 1):
+        raise m.error("reserve", f"must be a share of the limit (0 to 0.99) or a number of records, not {reserve}")
+    if reserve >= limit:
+        raise m.error("reserve", f"keeps {reserve:,} records of a limit of {limit:,}: nothing would be left for the "
+                                 "syncs")
+    return MqrConfig(limit=limit, billing_period_start_day=start_day, policy=m.get("policy", str, "warn",
+                     choices=MQR_POLICIES), reserve=reserve)
 
 
 def _check_name(section: _Section, what: str) -> str:

@@ -7,12 +7,17 @@ a change in the data (as drt's and Hightouch's guards do).
 - The plan removes more than a share of the snapshot (`max_removal_share`, 20% by default).
 
 These are pure functions of the plan's counts and the snapshot's size: a guard reads nothing and writes
-nothing. A blocked run is recorded with status `blocked` and the reason; the user accepts the change once with
+nothing. So is the MQR budget guard (`mqr_over_budget`): a run that would count more records than the period's
+budget allows is stopped under `[mqr] policy = "block"` (status `failed`, class `config`), and noted under
+"warn". A blocked run is recorded with status `blocked` and the reason; the user accepts the change once with
 `sync-core run --allow-removals`, or for good by raising the sync's `max_removal_share` (1 switches it off).
 """
 
 from __future__ import annotations
 
+from datetime import date
+
+from .config import MqrConfig
 from .counts import RunCounts
 from .errors import SyncCoreError
 
@@ -39,3 +44,19 @@ def check_change_guards(sync_id: str, counts: RunCounts, snapshot_rows: int, max
                          f"({removed / snapshot_rows:.0%}) are no longer returned by the model, over this sync's "
                          f"max_removal_share of {max_removal_share:.0%}. Nothing was sent or recorded. Nothing is "
                          f"deleted in the destination for removed rows, but they leave the snapshot. {accept}.")
+
+
+class MqrBudgetExceeded(SyncCoreError):
+    """Under `[mqr] policy = "block"`, the run would count more records than the period's budget allows: it
+    stopped before counting or sending anything."""
+    error_class = "config"
+
+
+def mqr_over_budget(mqr: MqrConfig, *, used: int, new: int, period: date) -> str | None:
+    """Why counting `new` records on top of the period's `used` passes the budget (the limit less the reserve);
+    None when it does not. Pure, like the change guards."""
+    if used + new <= mqr.budget:
+        return None
+    reserve = f" less its reserve ({mqr.budget:,} left to the syncs)" if mqr.budget < mqr.limit else ""
+    return (f"MQR budget: this run would count {new:,} records new to the billing period starting {period:%Y-%m-%d}, "
+            f"on top of the {used:,} counted so far: {used + new:,}, over the limit of {mqr.limit:,}{reserve}.")

@@ -29,6 +29,10 @@ class Plan(Protocol):
     def key_digests(self, already_counted: pa.Array | None = None) -> list[int]:
         """MQR digests of the distinct keys queried, less those already counted in the period."""
 
+    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> list[int]:
+        """MQR digests of the keys the destination holds after the run (unchanged rows, and `synced_keys`), less
+        those `already_held`."""
+
     def check_rows(self, destination: DestinationObject, existing: pa.Array | None) -> dict[str, int]:
         """Refuse, without a call, rows the destination cannot take (destinations.base.REFUSALS); returns the
         number refused per kind. `existing`: the identifiers known to exist (update-only), else None."""

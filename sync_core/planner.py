@@ -151,6 +151,16 @@ class LocalPlan:
         self._con.unregister("counted")
         return digests
 
+    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> list[int]:
+        """Digests of the keys the destination holds after the run (plan.Plan.held_digests)."""
+        with self._con.cursor() as cursor:  # the run may still hold a stream on the main one
+            cursor.register("synced", pa.table({"key": synced_keys}))
+            cursor.register("held", pa.table({"d": already_held}))
+            return [d for (d,) in cursor.execute(
+                "SELECT DISTINCT m._digest FROM model_rows m LEFT JOIN planned p ON p._ord = m.rowid "
+                "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
+                "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").fetchall()]
+
     def close(self) -> None:
         self._con.close()
 

@@ -6,8 +6,11 @@ is finished in one place, once, with the status that says how it ended."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+import pyarrow.compute as pc
 
 from .clock import Clock, SystemClock
 from .config import Workspace
@@ -16,7 +19,7 @@ from .destinations.base import ExistenceExport
 from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
-from .guards import RunBlocked, check_change_guards
+from .guards import MqrBudgetExceeded, RunBlocked, check_change_guards, mqr_over_budget
 from .lookup import PendingLookup
 from .mqr import current_period_start
 from .plan import Plan
@@ -29,6 +32,7 @@ from .state import RunRecord, StateStore
 from .state.run_log import INTERRUPTED_ERROR
 from .state.run_queue import CancelWatch
 
+log = logging.getLogger(__name__)
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
 REFUSED_CHUNK_ROWS = 5_000  # refused rows recorded per transaction: a step short enough not to hold
@@ -85,6 +89,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
         finally:
             if watch is not None:
                 watch.stop()
+            stages.count_held_safely()
             stages.close()
             store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases, notes=ctx.notes,
                              error=ending.error, error_class=ending.error_class)
@@ -106,6 +111,7 @@ class _Stages:
         self.workspace, self.ctx, self.clock, self.dated = workspace, ctx, clock, dated
         self.plan: Plan | None = None
         self.lookup: PendingLookup | None = None
+        self.mqr_period: str | None = None  # set once this run's keys are counted in a period's MQR
 
     def run(self) -> str:
         """The stages; returns the run's status (`planned` for a dry run)."""
@@ -189,17 +195,52 @@ class _Stages:
         self.ctx.commit_changes(problems=self.plan.invalid, removed=self.plan.invalid_synced_keys)
 
     def count_mqr(self, *, record: bool) -> None:
-        """The keys queried that are new to this billing period's MQR: added to its ledger (`record`), or only
-        counted (a dry run). Either way the run records how many."""
-        ctx, store = self.ctx, self.ctx.store
-        model = self.workspace.models[ctx.sync.model]
-        period = current_period_start(self.workspace.mqr.billing_period_start_day,
-                                      datetime.fromtimestamp(self.dated.now(), timezone.utc)).isoformat()
-        counted = store.mqr_digests(period, model.entity)
+        """The keys queried that are new to this billing period's MQR: checked against its budget, then added to
+        its ledger and to the sync's own count (`record`), or only counted (a dry run). Either way the run
+        records how many."""
+        ctx, store, sync, mqr = self.ctx, self.ctx.store, self.ctx.sync, self.workspace.mqr
+        model = self.workspace.models[sync.model]
+        period = current_period_start(mqr.billing_period_start_day, datetime.fromtimestamp(self.dated.now(), timezone.utc))
+        counted = store.mqr_digests(period.isoformat(), model.entity)
         new = self.plan.key_digests(counted.digests)
-        if record:
-            store.record_queried(period, model.entity, new, ctx.run_id, counted)
-        store.set_mqr_new(ctx.run_id, len(new))
+        over = mqr_over_budget(mqr, used=sum(store.mqr_usage(period.isoformat()).values()), new=len(new), period=period)
+        if over and not record:
+            ctx.note(f"A run would be {'blocked' if mqr.policy == 'block' else 'warned'}. {over}")
+        elif over and mqr.policy == "block":
+            store.set_mqr_new(ctx.run_id, 0)
+            raise MqrBudgetExceeded(f"{over} Nothing was sent, and nothing counted. Raise [mqr] limit in "
+                                    f"{self.workspace.file.name} if the plan allows more, restrict model "
+                                    f"'{sync.model}' to fewer records, or wait for the next billing period; with "
+                                    '[mqr] policy = "warn" the run goes ahead and records a warning.')
+        elif over:
+            ctx.note(f"Warning: {over} The run went ahead ([mqr] policy = \"warn\").")
+        if not record:
+            store.set_mqr_new(ctx.run_id, len(new))
+            return
+        added = store.record_queried(period.isoformat(), model.entity, new, ctx.run_id, counted, sync_id=sync.id)
+        seen = store.sync_keys(period.isoformat(), sync.id)
+        store.record_sync_queried(period.isoformat(), sync.id, self.plan.key_digests(seen.digests), seen)
+        store.set_mqr_new(ctx.run_id, added)
+        self.mqr_period = period.isoformat()
+
+    def count_held_safely(self) -> None:
+        """count_held, for the end of every run: a failure there is logged, never the run's ending (it only
+        attributes MQR; the next run of the period marks the same keys)."""
+        try:
+            self.count_held()
+        except Exception as exc:
+            log.warning("run %s: the keys it left held were not counted in the sync's MQR: %s", self.ctx.run_id,
+                        redact(str(exc)))
+
+    def count_held(self) -> None:
+        """The keys the destination holds after this run (unchanged, or synced by it): the sync's MQR that bought
+        something this period. Whatever ended the run, rows it synced count."""
+        if self.mqr_period is None:
+            return
+        ctx, store = self.ctx, self.ctx.store
+        seen = store.sync_keys(self.mqr_period, ctx.sync.id)
+        held = self.plan.held_digests(ctx.changes.synced_keys(), pc.filter(seen.digests, seen.held))
+        store.mark_held(self.mqr_period, ctx.sync.id, held, seen)
 
     def send(self, existing) -> None:
         """Refuse, without a call, rows whose identifier is empty, malformed or unknown, or whose values the

@@ -26,6 +26,8 @@ name = "Demo: marketing contacts"
 [mqr]
 limit = {mqr_limit}{mqr_comment}
 billing_period_start_day = 1
+policy = "block"                # a run that would pass the limit less the reserve is stopped before it counts
+reserve = 0.05                  # 5% kept for other uses of the plan
 
 [sources.warehouse]
 type = "duckdb"

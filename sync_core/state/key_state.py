@@ -12,6 +12,7 @@ from typing import Iterable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
 REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
@@ -68,6 +69,11 @@ class KeyStateChanges:
 
     def forgotten(self, keys: Iterable[str]) -> None:
         self._add("forgotten", list(keys))
+
+    def synced_keys(self) -> pa.Array:
+        """The keys this run confirmed (entered the snapshot)."""
+        keys = [b.column(2).filter(pc.equal(b.column(1), "synced")) for b in self._batches]
+        return pa.concat_arrays(keys) if keys else pa.array([], pa.string())
 
     def apply(self, snapshot: pa.Table, rejections: pa.Table) -> tuple[pa.Table, pa.Table]:
         """The two tables after this run's changes, as SQLite holds them now. A synced key enters the snapshot

@@ -1,13 +1,20 @@
 """The MQR ledger: the digests of the keys each billing period queried, per entity, so that a record queried
 several times in a period counts once (mqr.py reads usage; runs add digests).
 
+Per sync as well (mqr_sync_keys): the keys each sync queried in a period, and whether the destination held each
+after some run of the period (`held`). A key queried and never held bought nothing: the update-only not-found
+rows, invalid keys, rows rejected every day. Running totals (mqr_totals, mqr_sync_totals) are kept in the same
+transactions, so a report reads a few rows, not millions.
+
 A part of StateStore (a mixin over its connection, write transactions and cached copies)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .key_state import Stamp
 
@@ -18,11 +25,32 @@ class CountedKeys(NamedTuple):
     stamp: Stamp
 
 
+class SyncKeys(NamedTuple):
+    """The key digests a sync queried in a billing period, and which of them the destination held."""
+    digests: pa.Array
+    held: pa.Array  # bool, aligned with digests
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class SyncMqr:
+    """A sync's MQR in a period: keys it was the first to count, keys it queried, and of those the ones the
+    destination held after some run of the period (None for periods before this was kept)."""
+    sync_id: str
+    first_counted: int
+    queried: int | None
+    held: int | None
+
+    @property
+    def unproductive(self) -> int | None:
+        return None if self.queried is None or self.held is None else self.queried - self.held
+
+
 class MqrLedger:
     def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int,
-                       counted: CountedKeys | None = None) -> int:
-        """Add keys to the ledger of the billing period; returns how many were new to it. With `counted` (the
-        ledger as read before), the cached copy is brought up to date too."""
+                       counted: CountedKeys | None = None, *, sync_id: str | None = None) -> int:
+        """Add keys to the ledger of the billing period; returns how many were new to it (counted as the
+        sync's first counts). With `counted` (the ledger as read before), the cached copy is brought up to date."""
         name = f"mqr:{period_start}:{entity}"
         key_digests = list(key_digests)
         with self._write() as db:
@@ -30,6 +58,12 @@ class MqrLedger:
             db.executemany("INSERT OR IGNORE INTO mqr_ledger (period_start, entity, key_digest, first_run_id) "
                            "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
             added = db.total_changes - before
+            db.execute("INSERT INTO mqr_totals (period_start, entity, used) VALUES (?, ?, ?) ON CONFLICT "
+                       "(period_start, entity) DO UPDATE SET used = used + excluded.used", (period_start, entity, added))
+            if sync_id is not None:
+                db.execute("INSERT INTO mqr_sync_totals (period_start, sync_id, first_counted) VALUES (?, ?, ?) "
+                           "ON CONFLICT (period_start, sync_id) DO UPDATE SET first_counted = first_counted + "
+                           "excluded.first_counted", (period_start, sync_id, added))
             version = self._bump(db, name)
         if counted is not None and version == counted.stamp.version + 1:  # nobody else counted keys in between
             self._cache.save(name, version, pa.table({"d": pa.concat_arrays(
@@ -59,6 +93,71 @@ class MqrLedger:
                 self._cache.drop(name)
 
     def mqr_usage(self, period_start: str) -> dict[str, int]:
-        rows = self._db.execute("SELECT entity, COUNT(*) FROM mqr_ledger WHERE period_start = ? GROUP BY entity",
-                                (period_start,)).fetchall()
-        return dict(rows)
+        """Entity -> distinct keys counted in the period."""
+        return dict(self._db.execute("SELECT entity, used FROM mqr_totals WHERE period_start = ? AND used > 0",
+                                     (period_start,)).fetchall())
+
+    def mqr_periods(self) -> list[str]:
+        """The periods the ledger holds, newest first."""
+        return [p for (p,) in self._db.execute("SELECT DISTINCT period_start FROM mqr_totals ORDER BY 1 DESC")]
+
+    def mqr_by_sync(self, period_start: str) -> list[SyncMqr]:
+        return [SyncMqr(*row) for row in self._db.execute(
+            "SELECT sync_id, first_counted, queried, held FROM mqr_sync_totals WHERE period_start = ? ORDER BY sync_id",
+            (period_start,))]
+
+    # ---- per sync ------------------------------------------------------------------------------------------------
+
+    def sync_keys(self, period_start: str, sync_id: str) -> SyncKeys:
+        """The digests the sync queried in the period, and which were held (the cached copy if current)."""
+        name = f"mqr-sync:{period_start}:{sync_id}"
+        with self._consistent_read():
+            stamp = self._stamp(name)
+
+            def read() -> pa.Table:
+                for (earlier,) in self._db.execute(  # copies of earlier periods would only pile up
+                        "SELECT name FROM state_versions WHERE name LIKE 'mqr-sync:%' AND name < ? AND name LIKE ?",
+                        (name, f"%:{sync_id}")).fetchall():
+                    self._cache.drop(earlier)
+                rows = self._db.execute("SELECT key_digest, held FROM mqr_sync_keys WHERE period_start = ? AND "
+                                        "sync_id = ?", (period_start, sync_id)).fetchall()
+                return pa.table({"d": pa.array([r[0] for r in rows], pa.int64()),
+                                 "h": pa.array([bool(r[1]) for r in rows], pa.bool_())})
+            cached = self._read_through(name, stamp, read)
+        return SyncKeys(cached.column("d").combine_chunks(), cached.column("h").combine_chunks(), stamp)
+
+    def record_sync_queried(self, period_start: str, sync_id: str, new_digests: list[int], seen: SyncKeys) -> None:
+        """Keys the sync queried for the first time in the period (`seen`: its keys as read before)."""
+        name = f"mqr-sync:{period_start}:{sync_id}"
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO mqr_sync_keys (period_start, sync_id, key_digest) VALUES (?, ?, ?)",
+                           ((period_start, sync_id, d) for d in new_digests))
+            self._add_sync_totals(db, period_start, sync_id, queried=db.total_changes - before)
+            version = self._bump(db, name)
+        if version == seen.stamp.version + 1:  # nobody else wrote them in between: the copy follows
+            self._cache.save(name, version, pa.table({
+                "d": pa.concat_arrays([seen.digests, pa.array(new_digests, pa.int64())]),
+                "h": pa.concat_arrays([seen.held, pa.array([False] * len(new_digests), pa.bool_())])}))
+
+    def mark_held(self, period_start: str, sync_id: str, digests: list[int], seen: SyncKeys) -> None:
+        """The destination holds these keys' values after a run of the period (`seen`: the sync's keys as read
+        before; pass only digests not yet held there)."""
+        if not digests:
+            return
+        name = f"mqr-sync:{period_start}:{sync_id}"
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany("UPDATE mqr_sync_keys SET held = 1 WHERE period_start = ? AND sync_id = ? AND "
+                           "key_digest = ? AND held = 0", ((period_start, sync_id, d) for d in digests))
+            self._add_sync_totals(db, period_start, sync_id, held=db.total_changes - before)
+            version = self._bump(db, name)
+        if version == seen.stamp.version + 1:
+            held = pc.or_(seen.held, pc.is_in(seen.digests, value_set=pa.array(digests, pa.int64())))
+            self._cache.save(name, version, pa.table({"d": seen.digests, "h": held}))
+
+    @staticmethod
+    def _add_sync_totals(db, period_start: str, sync_id: str, *, queried: int = 0, held: int = 0) -> None:
+        db.execute("INSERT INTO mqr_sync_totals (period_start, sync_id, queried, held) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (period_start, sync_id) DO UPDATE SET queried = COALESCE(queried, 0) + excluded.queried,"
+                   " held = COALESCE(held, 0) + excluded.held", (period_start, sync_id, queried, held))

@@ -245,3 +245,31 @@ def citations(store: StateStore, keys: tuple[str, ...], *,
 def _literal(text: str) -> str:
     """Text for a LIKE pattern (with ESCAPE '\\'): its own % and _ match only themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---- MQR ------------------------------------------------------------------------------------------------------
+
+
+def mqr_daily(store: StateStore, start: str, end: str) -> list[tuple[str, int]]:
+    """(day, records new to the period's MQR) for runs started in [start, end) (UTC dates), from what each run
+    recorded adding (runs.mqr_new). Runs recorded before runs kept it are counted from the ledger instead."""
+    rows = store._select(
+        "SELECT substr(started_at, 1, 10) AS day, SUM(mqr_new) FROM runs WHERE run_type = 'sync' AND "
+        "started_at >= ? AND started_at < ? AND mqr_new IS NOT NULL GROUP BY day ORDER BY day", (start, end))
+    return [(r[0], r[1]) for r in rows]
+
+
+def mqr_daily_from_ledger(store: StateStore, period_start: str) -> list[tuple[str, int]]:
+    """The same series from the ledger itself (which run first counted each key): exact for any store, and a
+    scan of the period's ledger."""
+    rows = store._select(
+        "SELECT substr(r.started_at, 1, 10) AS day, COUNT(*) FROM mqr_ledger l JOIN runs r ON r.id = l.first_run_id "
+        "WHERE l.period_start = ? GROUP BY day ORDER BY day", (period_start,))
+    return [(r[0], r[1]) for r in rows]
+
+
+def mqr_blocked_runs(store: StateStore, start: str, end: str) -> list[RunRecord]:
+    """Runs the MQR budget guard stopped in [start, end)."""
+    rows = store._select(f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'failed' AND error LIKE 'MQR budget:%' "
+                         "AND started_at >= ? AND started_at < ? ORDER BY id DESC", (start, end))
+    return [run_from_row(tuple(r)) for r in rows]

@@ -270,6 +270,37 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
     """,
+    # 11: MQR per sync (mqr_ledger.py): the keys each sync queried in a period and whether the destination held
+    # each at some run of it, and running totals so reports never count millions of rows.
+    """
+    CREATE TABLE mqr_sync_keys (
+        period_start TEXT NOT NULL,
+        sync_id TEXT NOT NULL,
+        key_digest INTEGER NOT NULL,      -- the ledger's digest of the key
+        held INTEGER NOT NULL DEFAULT 0,  -- 1 once the destination held the key's values after a run of the period
+        PRIMARY KEY (period_start, sync_id, key_digest)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE mqr_totals (
+        period_start TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        used INTEGER NOT NULL,            -- distinct keys the ledger holds for the period and entity
+        PRIMARY KEY (period_start, entity)
+    ) WITHOUT ROWID;
+    INSERT INTO mqr_totals SELECT period_start, entity, COUNT(*) FROM mqr_ledger GROUP BY period_start, entity;
+
+    CREATE TABLE mqr_sync_totals (
+        period_start TEXT NOT NULL,
+        sync_id TEXT NOT NULL,
+        first_counted INTEGER NOT NULL DEFAULT 0,  -- keys this sync was the first to count in the period
+        queried INTEGER,                  -- distinct keys it queried (NULL: periods before this was kept)
+        held INTEGER,                     -- of them, keys the destination held after a run of the period
+        PRIMARY KEY (period_start, sync_id)
+    ) WITHOUT ROWID;
+    INSERT INTO mqr_sync_totals (period_start, sync_id, first_counted)
+        SELECT l.period_start, r.sync_id, COUNT(*) FROM mqr_ledger l JOIN runs r ON r.id = l.first_run_id
+        GROUP BY l.period_start, r.sync_id;
+    """,
 ]
 
 
