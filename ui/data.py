@@ -8,12 +8,15 @@ state file's path, not the Workspace, so that the cache key stays small and exac
 from __future__ import annotations
 
 import io
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from sync_core import RejectionRecord, RunRecord, StateStore, Workspace, history, invariant_violations
+from sync_core.mqr_report import MqrReport
+from sync_core.mqr_report import mqr_report as reports_mqr
 
 TTL_SECONDS = 60
 ROWS_SHOWN = 500  # a cause's rows listed on the page; the CSV has them all
@@ -183,3 +186,14 @@ def mqr_usage(workspace: Workspace) -> history.MqrUsage:
 def _mqr_usage(path: str, version, workspace: Workspace) -> history.MqrUsage:
     with StateStore(path, read_only=True) as store:
         return history.mqr_usage(store, workspace)
+
+
+def mqr_report(workspace: Workspace, day: date | None = None) -> MqrReport:
+    """The MQR report of the period holding `day` (default today's)."""
+    return _mqr_report(*_key(workspace), workspace, day, datetime.now(timezone.utc).date())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, hash_funcs={Workspace: lambda w: (str(w.root), w.mqr)})
+def _mqr_report(path: str, version, workspace: Workspace, day: date | None, today: date) -> MqrReport:
+    with StateStore(path, read_only=True) as store:
+        return reports_mqr(workspace, store, day, today=today)

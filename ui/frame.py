@@ -22,9 +22,14 @@ def navigation():
     # Each page's url_path is its file stem: deep links read naturally, and AppTest's switch_page finds the page.
     return st.navigation({
         "Monitor": [
-            st.Page("pages/runs.py", title="Run history", icon=":material/history:", url_path="runs", default=True),
+            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview",
+                    default=True),
+            st.Page("pages/runs.py", title="Run history", icon=":material/history:", url_path="runs"),
             st.Page("pages/syncs.py", title="Syncs", icon=":material/sync_alt:", url_path="syncs"),
             st.Page("pages/run.py", title="Run details", icon=":material/receipt_long:", url_path="run"),
+        ],
+        "Cost": [
+            st.Page("pages/mqr.py", title="MQR", icon=":material/data_usage:", url_path="mqr"),
         ],
         "Investigate": [
             st.Page("pages/failed_rows.py", title="Failed rows", icon=":material/report:", url_path="failed_rows"),

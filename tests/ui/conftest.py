@@ -130,15 +130,14 @@ def history(tmp_path_factory) -> History:
 
 @pytest.fixture
 def open_app(monkeypatch):
-    """open_app(root, page=None, **query): the app on `root`, on a page (a file under pages/), with query
-    parameters as a deep link sets them."""
+    """open_app(root, page=None, **query): the app on `root`, on a page (a file under pages/; Run history by
+    default), with query parameters as a deep link sets them."""
     def open_(root, page: str | None = None, **query) -> AppTest:
         monkeypatch.setenv("SYNC_CORE_WORKSPACE", str(root))
         at = AppTest.from_file(APP, default_timeout=60).run()
-        if page or query:
-            for name, value in query.items():
-                at.query_params[name] = str(value)
-            at.switch_page(page or "pages/runs.py").run()
+        for name, value in query.items():
+            at.query_params[name] = str(value)
+        at.switch_page(page or "pages/runs.py").run()  # Run history unless asked (the app opens on Overview)
         assert not at.exception, [e.value for e in at.exception]
         return at
     return open_

@@ -1,0 +1,69 @@
+"""The MQR page and the Overview (AppTest): the gauge shows what `sync-core mqr --json` says, a period without
+data and a workspace without runs say what to do, and the Overview puts a failing sync first."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+from sync_core import load_workspace
+
+
+def gauge_value(at) -> int:
+    for chart in at.main.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec)["data"]:
+            if trace["type"] == "indicator":
+                return trace["value"]
+    raise AssertionError("no gauge on the page")
+
+
+def mqr_json(root) -> dict:
+    done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(root), "mqr", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
+    at = open_app(history.root, "pages/mqr.py")
+    clean(at)
+    shown = mqr_json(history.root)
+    assert shown["used"] > 0 and gauge_value(at) == shown["used"]
+    text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
+    assert "Method:" in text and "demo scale" in text
+
+    at = open_app(history.root, "pages/overview.py")
+    clean(at)
+    assert gauge_value(at) == shown["used"]
+
+
+def test_a_period_without_data_says_so(history, open_app):
+    at = open_app(history.root, "pages/mqr.py")
+    at.date_input(key="mqr_day").set_value(date(2025, 1, 15)).run()
+    assert not at.exception
+    assert any("No records were counted in the period 2025-01-01 to 2025-02-01" in i.value for i in at.info)
+
+
+def test_a_workspace_without_runs_says_what_to_do(demo, open_app):
+    for page in ("pages/mqr.py", "pages/overview.py"):
+        at = open_app(demo.root, page)
+        assert not at.exception, [e.value for e in at.exception]
+    at = open_app(demo.root, "pages/mqr.py")
+    assert any("run a sync" in i.value for i in at.info)
+
+
+def test_the_overview_puts_a_failing_sync_first(demo, open_app):
+    demo.run("iterable-production")
+    secrets = demo.root / ".streamlit" / "secrets.toml"
+    secrets.write_text(secrets.read_text().replace("iterable_api_key = \"", "iterable_api_key = \"revoked-"))
+    failed = demo.run("iterable-first-namespace")
+    assert failed.status == "failed"
+    at = open_app(demo.root, "pages/overview.py")
+    assert not at.exception
+    [first, *_] = at.main.error
+    name = load_workspace(demo.root).syncs["iterable-first-namespace"].name
+    assert name in first.value and "failed" in first.value
+    syncs = [m.value for m in at.main.markdown if m.value.startswith("**") and "\n" in m.value]
+    assert syncs[0].startswith(f"**{name}**"), syncs
