@@ -68,6 +68,7 @@ def by_sync(report: MqrReport) -> go.Figure:
                          hovertemplate="%{y}: %{x:,} reached the destination<extra></extra>"))
     fig.add_trace(go.Bar(y=names, x=[line.unproductive for line in lines], orientation="h", name="bought nothing",
                          marker_color=OVER, hovertemplate="%{y}: %{x:,} never reached it<extra></extra>"))
-    fig.update_layout(barmode="stack", height=120 + 50 * len(lines), margin={"t": 20, "b": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h"}, xaxis={"rangemode": "tozero", "title": "records queried"})
+    fig.update_layout(barmode="stack", height=140 + 50 * len(lines), margin={"t": 40, "b": 10, "l": 10, "r": 10},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+                      xaxis={"rangemode": "tozero", "title": "records queried"})
     return fig

@@ -145,8 +145,22 @@ def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the phases
 
 
+def test_the_overview_and_the_mqr_page(browser, launched):
+    """The business owner's pages: the app opens on the Overview; MQR has its gauge and series."""
+    page = open_page(browser, launched, "/", "overview")
+    body = page.inner_text("body")
+    assert "Needs action" in body and "MQR this period" in body and "Iterable-Production" in body
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the gauge
+    used = launched.sql("SELECT SUM(used) FROM mqr_totals WHERE period_start = (SELECT MAX(period_start) "
+                        "FROM mqr_totals)")[0][0]  # this period's (the history may start in the one before)
+    page = open_page(browser, launched, "/mqr", "mqr")
+    body = page.inner_text("body")
+    assert f"{used:,}" in body and "demo scale" in body and "Method:" in body
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 3  # gauge, day by day, by sync
+
+
 def test_run_history_shows_the_runs(browser, launched):
-    page = open_page(browser, launched, "/", "runs")
+    page = open_page(browser, launched, "/runs", "runs")
     assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     body = page.inner_text("body")
