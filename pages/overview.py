@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import data, frame
 from ui.context import current_workspace
+from ui.errors import empty
 from ui.formatting import local_text, status_markdown
 from ui.mqr_charts import gauge
 from ui.sync_control import board
@@ -26,6 +27,10 @@ def rank(status) -> tuple:
 
 
 statuses = sorted(statuses, key=rank)
+if all(s.last_run is None for s in statuses):
+    empty("No sync has run yet in this workspace.",
+          f"Run one from the Syncs page (Run now), or from a terminal: `sync-core -w {workspace.root} run "
+          f"{next(iter(workspace.syncs), 'SYNC')}`. `sync-core up` builds a few days of history on the demo.")
 
 st.subheader("Needs action")
 actions = 0

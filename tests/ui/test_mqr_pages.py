@@ -52,6 +52,8 @@ def test_a_workspace_without_runs_says_what_to_do(demo, open_app):
         assert not at.exception, [e.value for e in at.exception]
     at = open_app(demo.root, "pages/mqr.py")
     assert any("run a sync" in i.value for i in at.info)
+    at = open_app(demo.root, "pages/overview.py")
+    assert any("No sync has run yet" in i.value and "run iterable-production" in i.value for i in at.info)
 
 
 def test_the_overview_puts_a_failing_sync_first(demo, open_app):
