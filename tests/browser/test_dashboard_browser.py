@@ -193,9 +193,13 @@ def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
     before = launched.sql("SELECT COALESCE(MAX(id), 0) FROM runs")[0][0]
     page = open_page(browser, launched, "/syncs?sync=iterable-production", "syncs")
     assert "No worker is running" not in page.inner_text("body")
+    # The run's export of who exists answers after 30 s (a fault added to the running sandbox, as a user can):
+    # the run stays in progress long enough to be seen, however busy the machine.
+    fault = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(launched.root), "sandbox", "--fault",
+                            "export/data.json:slow:delay=30,times=1", "--no-serve"], capture_output=True, text=True)
+    assert fault.returncode == 0, fault.stderr
     page.locator('button:has-text("Run now")').click()
     page.locator('button:has-text("Confirm")').click()
-    # Its lookup waits for Iterable's export limit (the history's exports were just made): time to watch it run.
     page.get_by_text(f"Run {before + 1} in progress").wait_for(timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "syncs_running.png"), full_page=True)
     page.get_by_text(f"Latest run {before + 1}").wait_for(timeout=240_000)  # redrawn by itself, no reload
