@@ -38,13 +38,64 @@ def test_table_lists_every_run_with_its_counts(history, open_app, clean):
         assert row["counts add up"] == (invariant_violations(c) == [])
 
 
-def test_each_sync_shows_its_last_run(history, open_app, clean):
+def tile(at, name: str) -> str:
+    """The text of a sync's tile: its name, its last run's status and what that run found, as one sentence."""
+    [text] = [m.value for m in at.main.markdown if m.value.startswith(f"**{name}**")]
+    return text
+
+
+def new_problems(history, run_id: int) -> int:
+    """Rows with data problems a run found beyond the sync's previous run, by SQL: rejections not repeated for
+    the same cause, and invalid keys beyond the previous run's, cause by cause."""
+    [(sync_id, counts, standing)] = history.state_sql("SELECT sync_id, counts, standing FROM runs WHERE id = ?",
+                                                      (run_id,))
+    [(previous,)] = history.state_sql("SELECT MAX(id) FROM runs WHERE sync_id = ? AND id < ?", (sync_id, run_id))
+    invalid = {r: dict(history.state_sql("SELECT cause_id, rows FROM run_causes WHERE run_id = ? AND "
+                                         "outcome = 'invalid'", (r,))) for r in (run_id, previous)}
+    beyond = sum(max(0, n - invalid[previous].get(cause, 0)) for cause, n in invalid[run_id].items())
+    return json.loads(counts)["rejected_other"] - json.loads(standing)["repeated_other"] + beyond
+
+
+def test_each_sync_says_what_its_last_run_found_and_whether_it_is_new(history, open_app, clean):
+    """Not WARNING alone: the tile says how many rows have data problems and how many of them are new; the
+    demo's days meet the same bad rows again."""
     at = open_app(history.root)
-    last = {s: st for s, st in history.state_sql(
-        "SELECT sync_id, status FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")}
+    clean(at)
     names = {s.id: s.name for s in history.workspace.syncs.values()}
-    shown = {m.label: m.value for m in at.main.metric}
-    assert shown == {names[s]: status.upper() for s, status in last.items()}
+    last = history.state_sql("SELECT sync_id, id, status, counts FROM runs WHERE id IN "
+                             "(SELECT MAX(id) FROM runs GROUP BY sync_id)")
+    assert len(last) == 2
+    for sync_id, run_id, status, counts in last:
+        c = json.loads(counts)
+        text = tile(at, names[sync_id])
+        bad = c["invalid"] + c["rejected_other"]
+        assert f"-badge[{status}]" in text and status.upper() not in text
+        assert f"**{bad:,} row{'s' * (bad != 1)} with data problems**" in text and bad > 0
+        assert new_problems(history, run_id) == 0 and "none new since the last run" in text
+        assert f"{c['rejected_expected']:,} rows left out as expected" in text
+
+
+def test_a_tile_tells_new_problems_from_standing_ones(demo, open_app):
+    """The first run's problems are all it knows; a rerun that syncs nothing meets the same ones (none new);
+    a key duplicated since is new."""
+    name = demo.workspace.syncs["iterable-production"].name
+    first = demo.run("iterable-production")
+    assert "found by the sync's first run" in tile(open_app(demo.root), name)
+
+    again = demo.run("iterable-production")
+    text = tile(open_app(demo.root), name)
+    assert f"-badge[{again.status}]" in text and again.counts.as_dict()["synced"] == 0
+    assert "none new since the last run" in text and "Nothing had changed to sync" in text
+
+    key = sorted(demo.snapshot())[0]
+    demo.edit_warehouse("INSERT INTO marketing_contacts SELECT * REPLACE ('Copy' AS first_name) FROM "
+                        "marketing_contacts WHERE email = ?", [key])
+    third = demo.run("iterable-production")
+    added = third.counts.invalid - again.counts.invalid
+    assert added == 2 and first.counts.invalid == again.counts.invalid  # the key's two rows
+    bad = third.counts.invalid + third.counts.outcome("rejected_other")
+    assert f"**{bad:,} rows with data problems**, :red[2 of them new since the last run]" in tile(
+        open_app(demo.root), name)
 
 
 def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, clean):
