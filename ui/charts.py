@@ -42,6 +42,7 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
     fig.update_xaxes(title_text=f"run · start ({zone})", row=2, col=1)
     fig.update_yaxes(title_text="seconds", row=1, col=1)
     fig.update_yaxes(title_text="rows", row=2, col=1)
+    fig.update_yaxes(rangemode="tozero")  # a height is read against zero: 7,133 against 7,881 is not a cliff
     return fig
 
 
@@ -76,4 +77,5 @@ def cause_trend(daily: pd.DataFrame, zone: str, marked_day=None, *, real: bool) 
                       yaxis_title="rows", legend={"orientation": "h", "y": -0.3})
     days = daily["day"].nunique()
     fig.update_xaxes(tickformat="%b %d", dtick=86_400_000 if days <= 14 else None)  # whole days, never hours
+    fig.update_yaxes(rangemode="tozero")  # a fall from 586 to 540 rows is a small one, and looks it
     return fig

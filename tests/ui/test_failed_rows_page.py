@@ -92,6 +92,8 @@ def test_each_cause_has_its_trend_over_the_days(history, open_app):
         by_day = [days[d] for d in sorted(days)]
         assert row["per day"] == " → ".join(f"{n:,}" for n in by_day)
         assert row["change"] == by_day[-1] - by_day[-2]
+    # Read against zero: a fall of a few rows is drawn as one, not as a cliff.
+    assert expected_chart["layout"]["yaxis"]["rangemode"] == "tozero"
 
 
 def test_the_rows_of_a_cause_come_before_the_charts(history, open_app):

@@ -114,6 +114,7 @@ def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, cl
     assert {t["name"] for t in markers} == statuses
     assert sum(len(values(t["y"])) for t in markers) == len(ordered)
     assert all(y > 0 for t in markers for y in values(t["y"]))  # a duration per run
+    assert [figure["layout"][axis]["rangemode"] for axis in ("yaxis", "yaxis2")] == ["tozero", "tozero"]
 
 
 def test_filters_narrow_the_runs(history, open_app, clean):
