@@ -23,7 +23,7 @@ if not facets.runs:
           f"Run a sync: `sync-core -w {workspace.root} run {next(iter(workspace.syncs), 'SYNC')}`.")
     st.stop()
 
-scope = failures.scope_filters(workspace, facets)
+scope = failures.scope_filters(workspace, facets, link_problems)
 if scope.sync_id and scope.sync_id not in facets.sync_ids:
     empty(f"{sync_label(workspace, scope.sync_id)} has never run, so it has no failed rows.",
           f"Run it: `sync-core -w {workspace.root} run {scope.sync_id}`.")

@@ -12,7 +12,7 @@ from sync_core import ERROR_CLASSES, Workspace
 from sync_core.history import Facets, RowScope, RunFilter, is_expected
 from sync_core.planner import NULL_KEY
 from ui import charts, data
-from ui.tables import COUNT
+from ui.errors import problem
 from ui.filters import date_range, seed_from_url, sync_ids, sync_label, to_url
 from ui.formatting import (
     CLASS_LABELS,
@@ -47,12 +47,14 @@ class Scope:
         return RowScope(cause_id, sync_id=self.run_sync_id or self.sync_id, run_id=self.run_id)
 
 
-def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
+def scope_filters(workspace: Workspace, facets: Facets, notices) -> Scope:
+    """The filters, seeded from the link; what a link names that is not there is said in `notices`."""
     syncs = [None] + sync_ids(workspace, facets)
     unknown = seed_from_url("fr_sync", "sync", str, syncs)
     if unknown is not None:
-        st.warning(f"This link names a sync `{unknown}` that this workspace does not have: showing all syncs.",
-                   icon=":material/link_off:")
+        with notices:
+            problem(f"This link names a sync `{unknown}` that this workspace does not have.",
+                    f"Showing all syncs: pick one under **Sync**. The syncs are declared in {workspace.file.name}.")
     # One row of filters: the tables, and a cause's rows under them, start within the first screen.
     sync_col, run_col, class_col, dates_col = st.columns([2, 4, 2, 2])
     sync_id = sync_col.selectbox("Sync", syncs, key="fr_sync",
@@ -63,13 +65,17 @@ def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
         since, until = date_range(facets, "fr_dates")
     in_range = data.runs_frame(workspace, RunFilter(sync_ids=(sync_id,) if sync_id else (), since=since, until=until))
     labels = {int(r.run): _run_label(r.run, r.sync, r.started, r.status) for r in in_range.itertuples()}
-    linked = st.query_params.get("run")
+    linked, record = st.query_params.get("run"), None
     if linked and linked.isdigit() and int(linked) not in labels:  # a deep link outside the date range still works
         record, _ = data.run_detail(workspace, int(linked))
         if record and sync_id in (None, record.sync_id):
             labels[record.id] = _run_label(record.id, record.sync_id, record.started_at, record.status)
     options = [NOW] + list(labels)
-    seed_from_url("fr_run", "run", int, options)
+    bad_run = seed_from_url("fr_run", "run", int, options)
+    if bad_run is not None:
+        with notices:
+            problem(_not_a_run(workspace, bad_run, record, sync_id),
+                    "Showing the rows not synced now: pick a run under **Run**, or open Run history and select one.")
     if st.session_state.get("fr_run", NOW) not in options:  # a run of another sync than the one now chosen
         st.session_state["fr_run"] = NOW
     run_id = run_col.selectbox("Run", options, key="fr_run",
@@ -81,6 +87,15 @@ def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
     if run_id is not None:
         run_sync = data.run_detail(workspace, run_id)[0].sync_id
     return Scope(sync_id, run_id, run_sync, error_class, since, until)
+
+
+def _not_a_run(workspace: Workspace, raw: str, record, sync_id: str | None) -> str:
+    if not raw.isdigit():
+        return f"This link names a run `{raw}`, which is not a run number."
+    if record is None:
+        return f"There is no run `{raw}` in this workspace's history."
+    return (f"Run {raw} is a run of {sync_label(workspace, record.sync_id)}, not of the sync this link names, "
+            f"{sync_label(workspace, sync_id)}.")
 
 
 def split(causes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

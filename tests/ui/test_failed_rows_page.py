@@ -266,6 +266,6 @@ def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
 
 def test_a_link_to_an_unknown_sync_or_cause_says_so(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py", sync="nope", cause=999_999)
-    assert any("names a sync `nope` that this workspace does not have" in w.value for w in at.warning)
+    assert any("names a sync `nope` that this workspace does not have" in e.value for e in at.error)
     assert at.selectbox(key="fr_sync").value is None  # all syncs
     assert any("names a cause `999999` that has no failed rows in this scope" in e.value for e in at.error)
