@@ -58,8 +58,9 @@ def phases(phase_seconds: dict[str, float]) -> go.Figure:
     return fig
 
 
-REAL_COLOURS = ["#D64545", "#F08A4B", "#8E2C8E", "#E0A100", "#B5179E", "#7F1D1D"]
-EXPECTED_COLOURS = ["#5F6675", "#A9B0BF", "#4C7BD9", "#8FA8D9", "#2F3542", "#C5CAD6"]
+# Mid tones, read on a light background and on a dark one alike (the viewer's browser chooses the theme).
+REAL_COLOURS = ["#D64545", "#F08A4B", "#B05CC8", "#E0A100", "#E0569E", "#E4572E"]
+EXPECTED_COLOURS = ["#7C8AA5", "#A9B0BF", "#4C7BD9", "#8FA8D9", "#5E9EA0", "#9AA5B8"]
 
 
 def cause_trend(daily: pd.DataFrame, zone: str, marked_day=None, *, real: bool) -> go.Figure:
