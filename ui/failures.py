@@ -108,11 +108,11 @@ def totals(real: pd.DataFrame, expected: pd.DataFrame, scope: Scope) -> None:
     where = f"in run {scope.run_id}" if scope.run_id else "not synced now"
     real_tile, expected_tile = st.columns(2)
     real_tile.metric(f"Real problems ({where})", f"{int(real['rows'].sum()):,}",
-                     help="Rows of every class but expected: invalid keys, data and config rejections, failures."
-                          + ("" if scope.run_id else " A row whose key is null has no state to keep: it counts in "
-                                                     "each run's figures only."))
+                     help="Rows someone has to fix: a key missing or repeated in the data, a value the destination "
+                          "refused, or the sync's settings.")
     expected_tile.metric(f"Expected ({where})", f"{int(expected['rows'].sum()):,}",
-                         help="Rows a rule of the sync expects, e.g. not-found in update-only mode.")
+                         help="Rows the sync's own rules leave out, e.g. people the destination does not have when "
+                              "the sync only updates: nothing to fix.")
 
 
 def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:

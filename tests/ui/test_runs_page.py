@@ -108,7 +108,7 @@ def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, cl
     expected = runs_by_id(history)
     ordered = [expected[i] for i in sorted(expected)]
     assert values(traces["synced"]["y"]) == [c["synced"] for *_, c in ordered]
-    assert values(traces["rejected, expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
+    assert values(traces["left out as expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
     statuses = {status for _, status, *_ in ordered}
     markers = [t for t in figure["data"] if t["type"] == "scatter"]
     assert {t["name"] for t in markers} == statuses
