@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import queue
 import signal
@@ -206,8 +207,7 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
     charts.get_by_text("Rows per day of each cause").click()
     page.locator('[data-testid="stPlotlyChart"] .main-svg').nth(1).wait_for(timeout=10_000)
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # real and expected trends
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "failed_rows_charts.png"), full_page=True)
+    charts.screenshot(path=str(ARTIFACTS / "failed_rows_charts.png"))  # below the page's first 1,600 px
     for chart in page.locator('[data-testid="stPlotlyChart"]').all():  # each y-axis starts at zero
         assert chart.locator(".ytick text").first.text_content() == "0"
 
@@ -219,6 +219,16 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
                                        (cause_id, run_id, run_id))}
     assert {r["key"] for r in table} == keys and len(table) == len(keys) == rows
     assert all(r["message"].startswith("No record was found with lookup for email:") for r in table)
+
+
+def test_a_records_story_fits_the_screen(browser, launched):
+    """One record found by the search: where it stands, and the runs that cite it, without a horizontal scroll."""
+    [(examples,)] = launched.sql("SELECT rc.example_keys FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
+                                 "WHERE c.code = 'NotFound' ORDER BY rc.run_id DESC LIMIT 1")
+    key = json.loads(examples)[0]
+    page = open_page(browser, launched, f"/failed_rows?key={key}", "failed_rows_record")
+    assert "Not synced now" in page.inner_text("body") and "Runs that cite it" in page.inner_text("body")
+    assert overflowing_tables(page) == []
 
 
 def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
