@@ -10,7 +10,8 @@ from ui.formatting import STATUS_COLOURS, local_times
 
 # What became of a run's rows, in its owner's words (the run's view has the terms of the count invariant).
 OUTCOME_BARS = [("synced", "synced", "#2E9E5B"), ("expected", "left out as expected", "#A9B0BF"),
-                ("invalid", "key missing or repeated", "#F08A4B"), ("rejected_other", "refused: data problem", "#D64545"),
+                ("invalid", "key missing or repeated", "#F08A4B"),
+                ("rejected_other", "refused: data problem", "#D64545"),
                 ("failed", "not sent this time", "#8E2C8E"), ("not_attempted", "not sent: run stopped", "#E3E6ED")]
 
 

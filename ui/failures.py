@@ -252,19 +252,23 @@ def cause_rows(workspace: Workspace, scope: Scope, cause: pd.Series) -> None:
     zone = zone_label()
     # The rows share the cause's code and class (above): a key, its message and when it was seen fit the page's
     # width; the CSV has every column.
-    shown = pd.DataFrame({"key": frame["key"], f"first seen ({zone})": local_times(frame["first_seen"]).dt.tz_localize(None),
-                          f"last seen ({zone})": local_times(frame["last_seen"]).dt.tz_localize(None),
+    first, last = f"first seen ({zone})", f"last seen ({zone})"
+    shown = pd.DataFrame({"key": frame["key"], first: local_times(frame["first_seen"]).dt.tz_localize(None),
+                          last: local_times(frame["last_seen"]).dt.tz_localize(None),
                           "times seen": frame["times_seen"], "message": frame["message"]})
     if not (scope.run_sync_id or scope.sync_id):
         shown.insert(0, "sync", frame["sync"])
-    seen = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width=135)
-    widths = {"sync": 160, "key": 240, f"first seen ({zone})": 135, f"last seen ({zone})": 135, "times seen": 80}
-    message = max(150, PAGE_WIDTH - sum(widths[c] for c in shown.columns if c in widths))  # the rest of the width
+    widths = {"sync": 160, "key": 240, first: 135, last: 135, "times seen": 80}
+    widths["message"] = max(150, PAGE_WIDTH - sum(widths[c] for c in shown.columns if c in widths))  # the rest
+    seen = {"format": "YYYY-MM-DD HH:mm"}
     st.dataframe(shown, hide_index=True, width="stretch", key="fr_rows", column_config={
-        "sync": st.column_config.TextColumn(width=160), "key": st.column_config.TextColumn(width=240),
-        f"first seen ({zone})": seen, f"last seen ({zone})": seen,
-        "times seen": st.column_config.NumberColumn(width=80, help="Runs that found this row failing"),
-        "message": st.column_config.TextColumn(width=message)})
+        "sync": st.column_config.TextColumn(width=widths["sync"]),
+        "key": st.column_config.TextColumn(width=widths["key"]),
+        first: st.column_config.DatetimeColumn(width=widths[first], **seen),
+        last: st.column_config.DatetimeColumn(width=widths[last], **seen),
+        "times seen": st.column_config.NumberColumn(width=widths["times seen"],
+                                                    help="Runs that found this row failing"),
+        "message": st.column_config.TextColumn(width=widths["message"])})
     st.download_button(f"Download all {what} as CSV (times in UTC)",
                        data=lambda: data.cause_rows_csv(str(workspace.state_path), row_scope),
                        file_name=f"cause-{cause_id}-rows.csv", mime="text/csv", icon=":material/download:",

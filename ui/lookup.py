@@ -38,7 +38,8 @@ def record_search(workspace: Workspace) -> None:
             hide_index=True, width="stretch", key="fr_story_failing",
             # What a person reads first fits the screen; the code, the last sighting and the runs are hidden.
             column_order=["sync", "key", "class", "message", f"first seen ({zone})", "times seen"],
-            column_config={"sync": st.column_config.TextColumn(width=150), "key": st.column_config.TextColumn(width=200),
+            column_config={"sync": st.column_config.TextColumn(width=150),
+                           "key": st.column_config.TextColumn(width=200),
                            "class": st.column_config.TextColumn(width=130),
                            "message": st.column_config.TextColumn(width=240),
                            f"first seen ({zone})": st.column_config.TextColumn(width=130),

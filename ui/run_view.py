@@ -84,5 +84,6 @@ def causes_split(causes) -> None:
 # Widths that fit a laptop's screen (1440 px) up to the example keys; the outcome, a detail, comes last.
 CAUSE_COLUMNS = {"rows": st.column_config.NumberColumn(format="localized", width=60),
                  "class": st.column_config.TextColumn(width=130), "code": st.column_config.TextColumn(width=170),
-                 "message": st.column_config.TextColumn(width=330), "example keys": st.column_config.TextColumn(width=170),
+                 "message": st.column_config.TextColumn(width=330),
+                 "example keys": st.column_config.TextColumn(width=170),
                  "outcome": st.column_config.TextColumn(width=80)}

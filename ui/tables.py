@@ -33,8 +33,9 @@ def runs_table(frame: pd.DataFrame, *, key: str) -> int | None:
                              "synced": st.column_config.NumberColumn(format="localized", width=75),
                              "expected rejections": st.column_config.NumberColumn(format="localized", width=135),
                              "real problems": st.column_config.NumberColumn(
-                                 format="localized", width=105, help="Rows that need someone: bad keys in the data, rows the "
-                                                          "destination refused, rows it could not take this time"),
+                                 format="localized", width=105,
+                                 help="Rows that need someone: bad keys in the data, rows the destination refused, "
+                                      "rows it could not take this time"),
                              "trigger": st.column_config.TextColumn(width=85, help="What started it: the schedule, "
                                                                                     "the dashboard, the command line")})
     rows = event.selection.rows

@@ -47,18 +47,6 @@ def tile(at, name: str) -> str:
     return text
 
 
-def new_problems(history, run_id: int) -> int:
-    """Rows with data problems a run found beyond the sync's previous run, by SQL: rejections not repeated for
-    the same cause, and invalid keys beyond the previous run's, cause by cause."""
-    [(sync_id, counts, standing)] = history.state_sql("SELECT sync_id, counts, standing FROM runs WHERE id = ?",
-                                                      (run_id,))
-    [(previous,)] = history.state_sql("SELECT MAX(id) FROM runs WHERE sync_id = ? AND id < ?", (sync_id, run_id))
-    invalid = {r: dict(history.state_sql("SELECT cause_id, rows FROM run_causes WHERE run_id = ? AND "
-                                         "outcome = 'invalid'", (r,))) for r in (run_id, previous)}
-    beyond = sum(max(0, n - invalid[previous].get(cause, 0)) for cause, n in invalid[run_id].items())
-    return json.loads(counts)["rejected_other"] - json.loads(standing)["repeated_other"] + beyond
-
-
 def test_each_sync_says_what_its_last_run_found_and_whether_it_is_new(history, open_app, clean):
     """Not WARNING alone: the tile says how many rows have data problems and how many of them are new; the
     demo's days meet the same bad rows again."""
@@ -74,7 +62,7 @@ def test_each_sync_says_what_its_last_run_found_and_whether_it_is_new(history, o
         bad = c["invalid"] + c["rejected_other"]
         assert f"-badge[{status}]" in text and status.upper() not in text
         assert f"**{bad:,} row{'s' * (bad != 1)} with data problems**" in text and bad > 0
-        assert new_problems(history, run_id) == 0 and "none new since the last run" in text
+        assert history.new_problems(run_id) == 0 and "none new since the last run" in text
         assert f"{c['rejected_expected']:,} rows left out as expected" in text
 
 
