@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import data, failures, frame
 from ui.context import current_workspace
-from ui.errors import empty
+from ui.errors import empty, problem
 from ui.filters import sync_label
 from ui.formatting import rows
 from ui.lookup import record_search
@@ -13,6 +13,7 @@ frame.require_app()
 
 workspace = current_workspace()
 st.title("Failed rows")
+link_problems = st.container()  # a link that names what is not there is said first, where it is seen
 with st.container(border=True):
     record_search(workspace)
 
@@ -22,7 +23,7 @@ if not facets.runs:
           f"Run a sync: `sync-core -w {workspace.root} run {next(iter(workspace.syncs), 'SYNC')}`.")
     st.stop()
 
-scope = failures.scope_filters(workspace, facets)
+scope = failures.scope_filters(workspace, facets, link_problems)
 if scope.sync_id and scope.sync_id not in facets.sync_ids:
     empty(f"{sync_label(workspace, scope.sync_id)} has never run, so it has no failed rows.",
           f"Run it: `sync-core -w {workspace.root} run {scope.sync_id}`.")
@@ -39,9 +40,13 @@ if causes.empty:
 
 runs_in_range = data.runs_frame(workspace, scope.runs())
 daily = failures.daily_trend(data.trend_frame(workspace, scope.runs(), scope.error_class), runs_in_range)
-mark = failures.marked_day(scope, workspace)
-failures.cause_section(failures.REAL, real, daily, key="fr_real", marked_day=mark)
-failures.cause_section(failures.EXPECTED, expected, daily, key="fr_expected", marked_day=mark)
+bad_cause = failures.choose_cause({failures.REAL: real, failures.EXPECTED: expected})
+if bad_cause is not None:
+    with link_problems:
+        problem(f"This link names a cause `{bad_cause}` that has no failed rows in this scope.",
+                "Choose a cause under **Rows of a cause** below, or tick one in a table.")
+failures.cause_table(failures.REAL, real, daily)
+failures.cause_table(failures.EXPECTED, expected, daily)
 
 st.subheader("Rows of a cause")
 cause_id = failures.cause_picker(causes)
@@ -49,3 +54,5 @@ if cause_id is not None:
     failures.cause_rows(workspace, scope, causes[causes["cause_id"] == cause_id].iloc[0])
 else:
     st.caption(f"{len(causes)} causes, {rows(int(causes['rows'].sum()))} in all.")
+
+failures.trends(real, expected, daily, failures.marked_day(scope, workspace))

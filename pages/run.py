@@ -1,4 +1,5 @@
-"""One run: its phases and timings, its counts (the invariant visible), its causes. Deep link: /run?run=ID."""
+"""One run: what it did in a sentence, its causes, then its counts (the invariant visible), phases and technical
+details. Deep link: /run?run=ID."""
 
 import streamlit as st
 
@@ -8,6 +9,7 @@ from ui.context import current_workspace
 from ui.errors import empty, problem
 from ui.filters import seed_from_url, sync_label, to_url
 from ui.formatting import local_text, status_markdown, zone_label
+from ui.status import run_sentence
 from ui.tables import COUNT
 
 frame.require_app()
@@ -32,13 +34,12 @@ to_url("run", run_id)
 record, causes = data.run_detail(workspace, run_id)
 
 st.title(f"Run {record.id}: {sync_label(workspace, record.sync_id)}")
+problems = None if record.status == "running" else data.run_problems(workspace, record)
 flags = [f for f, on in (("dry run", record.dry_run), ("full resync", record.full_resync)) if on]
-st.markdown(f"{status_markdown(record.status)}{' · ' + ', '.join(flags) if flags else ''} · trigger "
-            f"`{record.trigger}` · started {local_text(record.started_at)}, finished "
-            f"{local_text(record.finished_at)} ({zone_label()}) · config `{record.config_fingerprint}`")
+st.markdown(f"{status_markdown(record.status)}{' · ' + ', '.join(flags) if flags else ''} "
+            f"{run_sentence(record, problems)}")
+st.caption(f"Started {local_text(record.started_at)}, finished {local_text(record.finished_at)} ({zone_label()}).")
 run_view.run_error(record, workspace.root)
-for note in record.notes:
-    st.info(note, icon=":material/lightbulb:")
 
 c = record.counts.as_dict()
 tiles = [("queried", c["queried"]), ("planned", c["planned"]), ("synced", c["synced"]),
@@ -46,19 +47,6 @@ tiles = [("queried", c["queried"]), ("planned", c["planned"]), ("synced", c["syn
          ("real problems", c["invalid"] + c["rejected_other"] + c["failed"]), ("not attempted", c["not_attempted"])]
 for column, (label, value) in zip(st.columns(len(tiles)), tiles):
     column.metric(label, f"{value:,}")
-
-counts, timing = st.columns([3, 2])
-with counts:
-    st.subheader("Counts")
-    run_view.invariant(record)
-    table = run_view.operations_table(record)
-    st.dataframe(table, width="stretch", key="run_operations", column_config={c: COUNT for c in table.columns})
-with timing:
-    st.subheader("Phases")
-    if record.phases:
-        st.plotly_chart(charts.phases(record.phases), width="stretch", key="run_phases")
-    else:
-        st.caption("No phase ran: the run stopped before its query.")
 
 st.subheader("Failed rows")
 if causes:
@@ -77,3 +65,23 @@ elif unsent := record.counts.outcome("not_attempted"):
 else:
     empty(f"No failed rows in run {record.id}: every planned row was synced.",
           "Nothing to fix. Run history shows the other runs of this sync.")
+
+counts, timing = st.columns([3, 2])
+with counts:
+    st.subheader("Counts")
+    run_view.invariant(record)
+    table = run_view.operations_table(record)
+    st.dataframe(table, width="stretch", key="run_operations", column_config={c: COUNT for c in table.columns})
+with timing:
+    st.subheader("Phases")
+    if record.phases:
+        st.plotly_chart(charts.phases(record.phases), width="stretch", key="run_phases")
+    else:
+        st.caption("No phase ran: the run stopped before its query.")
+
+# What only the sync's technical owner reads: after what a business owner needs, and complete.
+st.subheader("Technical details")
+st.markdown(f"Trigger `{record.trigger}`" + (f", asked by {record.requested_by}" if record.requested_by else "")
+            + f" · config fingerprint `{record.config_fingerprint}`")
+for note in record.notes:
+    st.caption(f":material/lightbulb: {note}")

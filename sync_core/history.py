@@ -9,7 +9,7 @@ UTC ISO strings, as stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from .config import Workspace
 from .mqr import current_period_start
@@ -62,6 +62,47 @@ def facets(store: StateStore) -> Facets:
 def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     """The last run of each sync that has run (a dry run is a preview, not the sync's last result)."""
     return reports.latest_runs(store)
+
+
+@dataclass(frozen=True)
+class RunProblems:
+    """A run's rows with data problems (invalid keys and real rejections), told as new or standing, and its
+    transient failures. Standing problems are the ones the sync already had: a rerun that meets yesterday's
+    invalid emails again has no new problem, whatever its status says."""
+    data: int
+    new: int
+    failed: int  # not sent for a passing reason: the next run sends them again
+    compared_with: int | None  # the sync's previous run that read its model; None: nothing to compare with
+
+    @property
+    def standing(self) -> int:
+        return self.data - self.new
+
+
+PREVIOUS_RUNS_LOOKED_AT = 20  # dry runs and runs stopped before their query are skipped: a few are enough
+
+
+def run_problems(store: StateStore, run: RunRecord) -> RunProblems:
+    """Rejections repeated for the same cause are counted by the run itself (`repeated_other`). Invalid keys are
+    refused before any state is kept for a null key, so they are compared by cause with the sync's previous
+    run that read its model: rows of a cause beyond what that run found are new."""
+    c = run.counts
+    rejected = c.outcome("rejected_other")
+    new_rejected = max(0, rejected - c.repeated_other)
+    # Runs a second apart share a start time: the bound takes that second in, the ids order them.
+    until = utc_iso(datetime.fromisoformat(run.started_at) + timedelta(seconds=1))
+    earlier = [r for r in reports.runs(store, RunFilter(sync_ids=(run.sync_id,), until=until),
+                                       limit=PREVIOUS_RUNS_LOOKED_AT)
+               if r.id < run.id and not r.dry_run and r.counts.queried]
+    previous = earlier[0] if earlier else None
+    if previous is None:
+        new_invalid = c.invalid
+    else:
+        before = {x.cause_id: x.rows for x in store.run_causes(previous.id) if x.outcome == "invalid"}
+        new_invalid = sum(max(0, x.rows - before.get(x.cause_id, 0))
+                          for x in store.run_causes(run.id) if x.outcome == "invalid")
+    return RunProblems(data=c.invalid + rejected, new=new_invalid + new_rejected, failed=c.outcome("failed"),
+                       compared_with=previous.id if previous else None)
 
 
 # ---- causes of failed rows -------------------------------------------------------------------------------------

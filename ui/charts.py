@@ -8,13 +8,15 @@ from plotly.subplots import make_subplots
 
 from ui.formatting import STATUS_COLOURS, local_times
 
-OUTCOME_BARS = [("synced", "synced", "#2E9E5B"), ("expected", "rejected, expected", "#A9B0BF"),
-                ("invalid", "invalid key", "#F08A4B"), ("rejected_other", "rejected, real", "#D64545"),
-                ("failed", "failed (transient)", "#8E2C8E"), ("not_attempted", "not attempted", "#E3E6ED")]
+# What became of a run's rows, in its owner's words (the run's view has the terms of the count invariant).
+OUTCOME_BARS = [("synced", "synced", "#2E9E5B"), ("expected", "left out as expected", "#A9B0BF"),
+                ("invalid", "key missing or repeated", "#F08A4B"),
+                ("rejected_other", "refused: data problem", "#D64545"),
+                ("failed", "not sent this time", "#8E2C8E"), ("not_attempted", "not sent: run stopped", "#E3E6ED")]
 
 
 def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
-    """Per run, oldest left: its duration coloured by status, and its rows by outcome (planned, and invalid keys).
+    """Per run, oldest left: its duration coloured by status, and what became of its rows.
 
     Runs are categories in time order (the label says when): runs of several syncs minutes apart would
     otherwise draw as hairlines on a time axis."""
@@ -23,7 +25,7 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
     hover = [f"run {r} · {s}" for r, s in zip(runs["run"], runs["sync"])]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.35, 0.65],
                         subplot_titles=("Duration (s), coloured by status",
-                                        "Rows by outcome: the planned rows, and the invalid keys"))
+                                        "Rows each run sent or could not send, by what became of them"))
     for status, colour in STATUS_COLOURS.items():
         mask = (runs["status"] == status).to_numpy()
         if mask.any():
@@ -34,14 +36,15 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> go.Figure:
                 row=1, col=1)
     for column, label, colour in OUTCOME_BARS:
         fig.add_trace(go.Bar(x=x, y=runs[column], name=label, marker_color=colour, legendgroup="outcome",
-                             legendgrouptitle_text="outcome", text=hover, textposition="none",
-                             hovertemplate="%{text}<br>%{y:,} rows " + label + "<extra></extra>"), row=2, col=1)
+                             legendgrouptitle_text="rows", text=hover, textposition="none",
+                             hovertemplate="%{text}<br>%{y:,} rows: " + label + "<extra></extra>"), row=2, col=1)
     fig.update_layout(barmode="stack", height=520, margin={"t": 40, "b": 10, "l": 10, "r": 10},
                       legend={"groupclick": "toggleitem"})
     fig.update_xaxes(type="category", nticks=24)  # a month of four daily syncs is 120 runs: label every fifth
     fig.update_xaxes(title_text=f"run · start ({zone})", row=2, col=1)
     fig.update_yaxes(title_text="seconds", row=1, col=1)
     fig.update_yaxes(title_text="rows", row=2, col=1)
+    fig.update_yaxes(rangemode="tozero")  # a height is read against zero: 7,133 against 7,881 is not a cliff
     return fig
 
 
@@ -57,8 +60,9 @@ def phases(phase_seconds: dict[str, float]) -> go.Figure:
     return fig
 
 
-REAL_COLOURS = ["#D64545", "#F08A4B", "#8E2C8E", "#E0A100", "#B5179E", "#7F1D1D"]
-EXPECTED_COLOURS = ["#5F6675", "#A9B0BF", "#4C7BD9", "#8FA8D9", "#2F3542", "#C5CAD6"]
+# Mid tones, read on a light background and on a dark one alike (the viewer's browser chooses the theme).
+REAL_COLOURS = ["#D64545", "#F08A4B", "#B05CC8", "#E0A100", "#E0569E", "#E4572E"]
+EXPECTED_COLOURS = ["#7C8AA5", "#A9B0BF", "#4C7BD9", "#8FA8D9", "#5E9EA0", "#9AA5B8"]
 
 
 def cause_trend(daily: pd.DataFrame, zone: str, marked_day=None, *, real: bool) -> go.Figure:
@@ -76,4 +80,5 @@ def cause_trend(daily: pd.DataFrame, zone: str, marked_day=None, *, real: bool) 
                       yaxis_title="rows", legend={"orientation": "h", "y": -0.3})
     days = daily["day"].nunique()
     fig.update_xaxes(tickformat="%b %d", dtick=86_400_000 if days <= 14 else None)  # whole days, never hours
+    fig.update_yaxes(rangemode="tozero")  # a fall from 586 to 540 rows is a small one, and looks it
     return fig

@@ -60,6 +60,17 @@ def _latest_runs(path: str, version) -> dict[str, RunRecord]:
         return history.latest_runs(store)
 
 
+def run_problems(workspace: Workspace, run: RunRecord) -> history.RunProblems:
+    """The run's data problems, new against the sync's previous run, and standing."""
+    return _run_problems(*_key(workspace), run.id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _run_problems(path: str, version, run_id: int) -> history.RunProblems:
+    with StateStore(path, read_only=True) as store:
+        return history.run_problems(store, store.get_run(run_id))
+
+
 def runs_frame(workspace: Workspace, where: history.RunFilter) -> pd.DataFrame:
     """One row per run, newest first, with the counts the table and the chart show (times in UTC)."""
     return _runs_frame(*_key(workspace), where)

@@ -12,7 +12,7 @@ from sync_core import ERROR_CLASSES, Workspace
 from sync_core.history import Facets, RowScope, RunFilter, is_expected
 from sync_core.planner import NULL_KEY
 from ui import charts, data
-from ui.tables import COUNT
+from ui.errors import problem
 from ui.filters import date_range, seed_from_url, sync_ids, sync_label, to_url
 from ui.formatting import (
     CLASS_LABELS,
@@ -47,13 +47,16 @@ class Scope:
         return RowScope(cause_id, sync_id=self.run_sync_id or self.sync_id, run_id=self.run_id)
 
 
-def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
+def scope_filters(workspace: Workspace, facets: Facets, notices) -> Scope:
+    """The filters, seeded from the link; what a link names that is not there is said in `notices`."""
     syncs = [None] + sync_ids(workspace, facets)
     unknown = seed_from_url("fr_sync", "sync", str, syncs)
     if unknown is not None:
-        st.warning(f"This link names a sync `{unknown}` that this workspace does not have: showing all syncs.",
-                   icon=":material/link_off:")
-    sync_col, class_col, dates_col = st.columns([3, 2, 2])
+        with notices:
+            problem(f"This link names a sync `{unknown}` that this workspace does not have.",
+                    f"Showing all syncs: pick one under **Sync**. The syncs are declared in {workspace.file.name}.")
+    # One row of filters: the tables, and a cause's rows under them, start within the first screen.
+    sync_col, run_col, class_col, dates_col = st.columns([2, 4, 2, 2])
     sync_id = sync_col.selectbox("Sync", syncs, key="fr_sync",
                                  format_func=lambda s: "All syncs" if s is None else sync_label(workspace, s))
     error_class = class_col.selectbox("Class", [None, *ERROR_CLASSES], key="fr_class",
@@ -62,24 +65,37 @@ def scope_filters(workspace: Workspace, facets: Facets) -> Scope:
         since, until = date_range(facets, "fr_dates")
     in_range = data.runs_frame(workspace, RunFilter(sync_ids=(sync_id,) if sync_id else (), since=since, until=until))
     labels = {int(r.run): _run_label(r.run, r.sync, r.started, r.status) for r in in_range.itertuples()}
-    linked = st.query_params.get("run")
+    linked, record = st.query_params.get("run"), None
     if linked and linked.isdigit() and int(linked) not in labels:  # a deep link outside the date range still works
         record, _ = data.run_detail(workspace, int(linked))
         if record and sync_id in (None, record.sync_id):
             labels[record.id] = _run_label(record.id, record.sync_id, record.started_at, record.status)
     options = [NOW] + list(labels)
-    seed_from_url("fr_run", "run", int, options)
+    bad_run = seed_from_url("fr_run", "run", int, options)
+    if bad_run is not None:
+        with notices:
+            problem(_not_a_run(workspace, bad_run, record, sync_id),
+                    "Showing the rows not synced now: pick a run under **Run**, or open Run history and select one.")
     if st.session_state.get("fr_run", NOW) not in options:  # a run of another sync than the one now chosen
         st.session_state["fr_run"] = NOW
-    run_id = st.selectbox("Run", options, key="fr_run",
-                          format_func=lambda r: "Now: rows not synced as they stand" if r is NOW else labels[r],
-                          help=f"Runs of the chosen sync and dates ({zone_label()}), newest first.")
+    run_id = run_col.selectbox("Run", options, key="fr_run",
+                               format_func=lambda r: "Now: rows not synced as they stand" if r is NOW else labels[r],
+                               help=f"Runs of the chosen sync and dates ({zone_label()}), newest first.")
     to_url("sync", sync_id)
     to_url("run", run_id)
     run_sync = None
     if run_id is not None:
         run_sync = data.run_detail(workspace, run_id)[0].sync_id
     return Scope(sync_id, run_id, run_sync, error_class, since, until)
+
+
+def _not_a_run(workspace: Workspace, raw: str, record, sync_id: str | None) -> str:
+    if not raw.isdigit():
+        return f"This link names a run `{raw}`, which is not a run number."
+    if record is None:
+        return f"There is no run `{raw}` in this workspace's history."
+    return (f"Run {raw} is a run of {sync_label(workspace, record.sync_id)}, not of the sync this link names, "
+            f"{sync_label(workspace, sync_id)}.")
 
 
 def split(causes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -92,15 +108,15 @@ def totals(real: pd.DataFrame, expected: pd.DataFrame, scope: Scope) -> None:
     where = f"in run {scope.run_id}" if scope.run_id else "not synced now"
     real_tile, expected_tile = st.columns(2)
     real_tile.metric(f"Real problems ({where})", f"{int(real['rows'].sum()):,}",
-                     help="Rows of every class but expected: invalid keys, data and config rejections, failures."
-                          + ("" if scope.run_id else " A row whose key is null has no state to keep: it counts in "
-                                                     "each run's figures only."))
+                     help="Rows someone has to fix: a key missing or repeated in the data, a value the destination "
+                          "refused, or the sync's settings.")
     expected_tile.metric(f"Expected ({where})", f"{int(expected['rows'].sum()):,}",
-                         help="Rows a rule of the sync expects, e.g. not-found in update-only mode.")
+                         help="Rows the sync's own rules leave out, e.g. people the destination does not have when "
+                              "the sync only updates: nothing to fix.")
 
 
 def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:
-    return f"Run {run_id} · {sync_id} · {local_text(started_at)} · {status}"
+    return f"Run {run_id} · {sync_id} · {local_text(started_at)[:16]} · {status}"  # to the minute: it fits
 
 
 def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -122,50 +138,92 @@ def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 REAL, EXPECTED = "real", "expected"
 HEADINGS = {REAL: REAL_HEADING, EXPECTED: EXPECTED_HEADING}
+TABLES = {REAL: "fr_real", EXPECTED: "fr_expected"}  # each kind's table, by its widget key
+PAGE_WIDTH = 940  # px a table has on a 1440 px screen beside the sidebar: the columns read first fit in it
+DAYS_SHOWN = 7  # a cause's rows per day in its table: the last week of the range (the chart has every day)
 
 
-def cause_section(kind: str, causes: pd.DataFrame, daily: pd.DataFrame, *, key: str, marked_day) -> None:
-    """One kind of cause (real or expected): a table with each cause's trend, and a chart of the trends."""
+def per_day(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per cause: its rows on the last days, as text to read ("586 → 564 → 540"), and the change on the last
+    day. Numbers, not a sparkline: a line from 586 to 540 in a cell 30 px high reads as flat."""
+    by_cause = daily.sort_values("day").groupby("cause_id")["rows"].apply(lambda r: [int(v) for v in r])
+    return pd.DataFrame({
+        "per day": by_cause.map(lambda v: ("… " if len(v) > DAYS_SHOWN else "") + " → ".join(
+            f"{n:,}" for n in v[-DAYS_SHOWN:])),
+        "change": by_cause.map(lambda v: v[-1] - v[-2] if len(v) > 1 else None)}, index=by_cause.index)
+
+
+def choose_cause(causes: dict[str, pd.DataFrame]) -> str | None:
+    """The cause whose rows are listed, from whichever the user touched last: a table (a tick), or the
+    dropdown (its own state), or a link (`cause=`). Then each table ticks that cause alone, so a tick left in
+    one table never contradicts a choice made elsewhere. Returns a link's `cause` if it names none of these."""
+    ids = {kind: list(frame["cause_id"]) for kind, frame in causes.items()}
+    for kind, key in TABLES.items():
+        ticked = _ticked(key)
+        if ticked != st.session_state.get(f"{key}__shown", []):  # the user ticked or unticked in this table
+            st.session_state["fr_cause"] = ids[kind][ticked[0]] if ticked and ticked[0] < len(ids[kind]) else None
+    options = [c for kind in TABLES for c in ids[kind]]
+    bad_link = seed_from_url("fr_cause", "cause", int, options)
+    if st.session_state.get("fr_cause") not in options:
+        st.session_state.pop("fr_cause", None)  # a cause of another scope
+    chosen = st.session_state.get("fr_cause")
+    for kind, key in TABLES.items():
+        want = [ids[kind].index(chosen)] if chosen in ids[kind] else []
+        if ids[kind] and _ticked(key) != want:
+            st.session_state[key] = {"selection": {"rows": want, "columns": [], "cells": []}}
+        st.session_state[f"{key}__shown"] = want if ids[kind] else []  # an empty table is not drawn
+    return bad_link
+
+
+def _ticked(key: str) -> list[int]:
+    state = st.session_state.get(key)
+    return list(state["selection"]["rows"]) if state else []
+
+
+def cause_table(kind: str, causes: pd.DataFrame, daily: pd.DataFrame) -> None:
+    """One kind of cause (real or expected): its causes, each with its rows and their change per day. The
+    columns fit a laptop's width; the code and example keys are in the run's view and the rows below."""
     with st.container(border=True):
         st.markdown(f"#### {HEADINGS[kind]}: {rows(int(causes['rows'].sum()))}")
         if causes.empty:
             st.caption("None in this scope.")
             return
-        sparks = daily.sort_values("day").groupby("cause_id")["rows"].apply(list)
+        days = per_day(daily).reindex(causes["cause_id"])
         shown = pd.DataFrame({
-            "rows": causes["rows"], "class": causes["class"].map(lambda c: CLASS_LABELS.get(c, c)),
-            "code": causes["code"], "message": causes["message"],
-            "trend": causes["cause_id"].map(lambda c: sparks.get(c, [])), "examples": causes["examples"]})
-        ids = list(causes["cause_id"])
-        st.dataframe(shown, key=key, hide_index=True, width="stretch", on_select=_pick_from(key, ids),
+            "rows": causes["rows"].to_numpy(), "message": causes["message"].to_numpy(),
+            "class": causes["class"].map(lambda c: CLASS_LABELS.get(c, c)).to_numpy(),
+            "per day": days["per day"].fillna("").to_numpy(), "change": days["change"].to_numpy(dtype=float)})
+        st.dataframe(shown, key=TABLES[kind], hide_index=True, width="stretch", on_select="rerun",
                      selection_mode="single-row", column_config={
-                         "rows": COUNT, "trend": st.column_config.LineChartColumn("rows per day", y_min=0),
-                         "message": st.column_config.TextColumn(width="large")})
-        picked = daily[daily["cause_id"].isin(ids)]
-        if not picked.empty:
-            st.plotly_chart(charts.cause_trend(picked, zone_label(), marked_day, real=kind == REAL), width="stretch",
-                            key=f"{key}_chart")
+                         "rows": st.column_config.NumberColumn(format="localized", width=70),
+                         "message": st.column_config.TextColumn(width=370),
+                         "class": st.column_config.TextColumn(width=170),
+                         "per day": st.column_config.TextColumn(
+                             f"rows per day (last {DAYS_SHOWN})", width=190,
+                             help=f"This cause's rows on each of the last {DAYS_SHOWN} days of the dates chosen, "
+                                  f"oldest first ({zone_label()}): each sync's last run that day"),
+                         "change": st.column_config.NumberColumn(
+                             "change", format="%+d", width=80, help="Rows on the last day less the day before")})
 
 
-def _pick_from(table_key: str, cause_ids: list[int]):
-    def pick() -> None:
-        selected = st.session_state[table_key].selection.rows
-        if selected:
-            st.session_state["fr_cause"] = cause_ids[selected[0]]
-    return pick
+def trends(real: pd.DataFrame, expected: pd.DataFrame, daily: pd.DataFrame, marked_day) -> None:
+    """Each kind's causes as lines over the days, in an expander: a chart to read when the numbers above
+    raise a question, below the rows of a cause rather than between the tables and them."""
+    with st.expander("Rows per day of each cause, as charts"):
+        for kind, frame in ((REAL, real), (EXPECTED, expected)):
+            picked = daily[daily["cause_id"].isin(frame["cause_id"])]
+            if not picked.empty:
+                st.markdown(f"**{HEADINGS[kind]}**")
+                st.plotly_chart(charts.cause_trend(picked, zone_label(), marked_day, real=kind == REAL),
+                                width="stretch", key=f"{TABLES[kind]}_chart")
 
 
 def cause_picker(causes: pd.DataFrame) -> int | None:
     by_id = causes.drop_duplicates("cause_id").set_index("cause_id")
-    options = list(by_id.index)
-    if seed_from_url("fr_cause", "cause", int, options) is not None:
-        st.caption("The cause this link names has no rows in this scope: choose one below.")
-    if st.session_state.get("fr_cause") not in options:
-        st.session_state.pop("fr_cause", None)  # a cause of another scope
-    cause_id = st.selectbox("Rows of cause", options, index=None, key="fr_cause",
-                            placeholder="Choose a cause (or select one in a table above) to list its rows",
-                            format_func=lambda c: f"{by_id.loc[c, 'code']} ({by_id.loc[c, 'class']}): "
-                                                  f"{by_id.loc[c, 'message']}")
+    cause_id = st.selectbox("Rows of cause", list(by_id.index), index=None, key="fr_cause",
+                            placeholder="Choose a cause (or tick one in a table above) to list its rows",
+                            format_func=lambda c: f"{by_id.loc[c, 'message']} ({rows(int(by_id.loc[c, 'rows']))}, "
+                                                  f"{CLASS_LABELS.get(by_id.loc[c, 'class'], by_id.loc[c, 'class'])})")
     to_url("cause", cause_id)
     return cause_id
 
@@ -186,18 +244,31 @@ def cause_rows(workspace: Workspace, scope: Scope, cause: pd.Series) -> None:
         st.caption(f"Listed by key: each of these keys is in several rows of the model ({rows(int(cause['rows']))} "
                    "in the table above). None of them is synced until the key is unique in the model.")
     if scope.run_id:
-        st.caption("Failed rows are kept as the current state of each key, not one row per run: these are the rows "
-                   "of this cause that were failing at this run and have not synced since. The run's own count per "
-                   "cause is in the tables above.")
+        st.caption(f"The rows of this cause that were failing at run {scope.run_id} and have not synced since (the "
+                   "tables above count the run's own rows).")
     if frame.empty:
         st.caption("No rows in this scope: they have synced since, or left the model.")
         return
     zone = zone_label()
-    shown = frame.assign(first_seen=local_times(frame["first_seen"]).dt.tz_localize(None),
-                         last_seen=local_times(frame["last_seen"]).dt.tz_localize(None))
-    shown = shown.rename(columns={"first_seen": f"first seen ({zone})", "last_seen": f"last seen ({zone})",
-                                  "times_seen": "times seen", "first_run": "first run", "last_run": "last run"})
-    st.dataframe(shown, hide_index=True, width="stretch", key="fr_rows")
+    # The rows share the cause's code and class (above): a key, its message and when it was seen fit the page's
+    # width; the CSV has every column.
+    first, last = f"first seen ({zone})", f"last seen ({zone})"
+    shown = pd.DataFrame({"key": frame["key"], first: local_times(frame["first_seen"]).dt.tz_localize(None),
+                          last: local_times(frame["last_seen"]).dt.tz_localize(None),
+                          "times seen": frame["times_seen"], "message": frame["message"]})
+    if not (scope.run_sync_id or scope.sync_id):
+        shown.insert(0, "sync", frame["sync"])
+    widths = {"sync": 160, "key": 240, first: 135, last: 135, "times seen": 80}
+    widths["message"] = max(150, PAGE_WIDTH - sum(widths[c] for c in shown.columns if c in widths))  # the rest
+    seen = {"format": "YYYY-MM-DD HH:mm"}
+    st.dataframe(shown, hide_index=True, width="stretch", key="fr_rows", column_config={
+        "sync": st.column_config.TextColumn(width=widths["sync"]),
+        "key": st.column_config.TextColumn(width=widths["key"]),
+        first: st.column_config.DatetimeColumn(width=widths[first], **seen),
+        last: st.column_config.DatetimeColumn(width=widths[last], **seen),
+        "times seen": st.column_config.NumberColumn(width=widths["times seen"],
+                                                    help="Runs that found this row failing"),
+        "message": st.column_config.TextColumn(width=widths["message"])})
     st.download_button(f"Download all {what} as CSV (times in UTC)",
                        data=lambda: data.cause_rows_csv(str(workspace.state_path), row_scope),
                        file_name=f"cause-{cause_id}-rows.csv", mime="text/csv", icon=":material/download:",

@@ -20,8 +20,8 @@ STATUS_MARKDOWN = {"healthy": "green", "warning": "orange", "failed": "red", "in
 # Real problems and expected rejections never look alike: warm red versus grey, each with its own icon.
 REAL_HEADING = ":red[:material/error: Real problems]"
 EXPECTED_HEADING = ":gray[:material/task_alt: Expected]"
-CLASS_LABELS = {"expected": "expected", "data": "data: fix the source", "config": "config: fix the setup",
-                "transient": "transient: retried next run"}
+CLASS_LABELS = {"expected": "expected", "data": "data: fix the source", "config": "setup: fix the sync's settings",
+                "transient": "temporary: sent again next run"}
 
 
 def display_zone() -> tzinfo:

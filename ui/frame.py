@@ -8,6 +8,7 @@ is always there."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -16,6 +17,13 @@ from ui.errors import unexpected
 from ui.header import workspace_header
 
 _run = threading.local()  # a script run stays on one thread: is app.py running the page now?
+ICON = Path(__file__).parent / "icon.svg"
+
+
+def configure() -> None:
+    """The tab's title and icon, and the wide layout. The icon is a file of ours, sent inline: a page's
+    :material/ icon would become the tab's icon, fetched from a font server (and failing offline)."""
+    st.set_page_config(page_title="Sync operations", page_icon=str(ICON), layout="wide")
 
 
 def navigation():
@@ -53,5 +61,6 @@ def run(page) -> None:
 def require_app() -> None:
     """First call of every page: if app.py is not running it, leave the legacy mode and rerun through app.py."""
     if not getattr(_run, "inside_app", False):
+        configure()  # before the navigation, whose page icon would otherwise become the tab's icon
         navigation()
         st.rerun()

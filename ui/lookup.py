@@ -35,7 +35,15 @@ def record_search(workspace: Workspace) -> None:
             "code": r.code, "message": r.message, f"first seen ({zone})": local_text(r.first_seen),
             f"last seen ({zone})": local_text(r.last_seen), "times seen": r.times_seen,
             "runs": f"{r.first_run_id} to {r.last_run_id}"} for r in story.failing]),
-            hide_index=True, width="stretch", key="fr_story_failing")
+            hide_index=True, width="stretch", key="fr_story_failing",
+            # What a person reads first fits the screen; the code, the last sighting and the runs are hidden.
+            column_order=["sync", "key", "class", "message", f"first seen ({zone})", "times seen"],
+            column_config={"sync": st.column_config.TextColumn(width=150),
+                           "key": st.column_config.TextColumn(width=200),
+                           "class": st.column_config.TextColumn(width=130),
+                           "message": st.column_config.TextColumn(width=240),
+                           f"first seen ({zone})": st.column_config.TextColumn(width=130),
+                           "times seen": st.column_config.NumberColumn(width=70)})
     if story.confirmed:
         st.markdown("**Synced: the destination confirmed its current values**")
         st.dataframe(pd.DataFrame([{"sync": c.sync_id, "key": c.key, "confirmed by run": c.run_id,
@@ -46,4 +54,11 @@ def record_search(workspace: Workspace) -> None:
         st.dataframe(pd.DataFrame([{"run": e.run_id, "sync": e.sync_id, f"started ({zone})": local_text(e.started_at),
                                     "class": e.error_class, "code": e.code, "message": e.template,
                                     "rows of that cause": e.rows} for e in story.examples]),
-                     hide_index=True, width="stretch", key="fr_story_examples")
+                     hide_index=True, width="stretch", key="fr_story_examples",
+                     column_order=["run", "sync", f"started ({zone})", "class", "message", "rows of that cause"],
+                     column_config={"run": st.column_config.NumberColumn(width=60),
+                                    "sync": st.column_config.TextColumn(width=150),
+                                    f"started ({zone})": st.column_config.TextColumn(width=140),
+                                    "class": st.column_config.TextColumn(width=100),
+                                    "message": st.column_config.TextColumn(width=330),
+                                    "rows of that cause": st.column_config.NumberColumn(format="localized", width=120)})

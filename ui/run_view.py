@@ -9,7 +9,6 @@ from sync_core import OPERATIONS, OUTCOMES, RunRecord, invariant_violations
 from sync_core.history import is_expected, totals
 from ui.errors import problem
 from ui.formatting import CLASS_LABELS, EXPECTED_HEADING, REAL_HEADING, rows
-from ui.tables import COUNT
 
 NEXT_STEP = {
     "config": "Fix the setup the message names (workspace.toml, a secret, the model), then run the sync again.",
@@ -76,6 +75,15 @@ def causes_split(causes) -> None:
                 st.caption("None in this run.")
                 continue
             st.dataframe(pd.DataFrame([{"rows": c.rows, "class": CLASS_LABELS.get(c.error_class, c.error_class),
-                                        "outcome": c.outcome, "code": c.code, "message": c.template,
-                                        "example keys": ", ".join(c.example_keys)} for c in group]),
-                         hide_index=True, width="stretch", key=f"run_causes_{kind}", column_config={"rows": COUNT})
+                                        "code": c.code, "message": c.template,
+                                        "example keys": ", ".join(c.example_keys), "outcome": c.outcome}
+                                       for c in group]),
+                         hide_index=True, width="stretch", key=f"run_causes_{kind}", column_config=CAUSE_COLUMNS)
+
+
+# Widths that fit a laptop's screen (1440 px) up to the example keys; the outcome, a detail, comes last.
+CAUSE_COLUMNS = {"rows": st.column_config.NumberColumn(format="localized", width=60),
+                 "class": st.column_config.TextColumn(width=130), "code": st.column_config.TextColumn(width=170),
+                 "message": st.column_config.TextColumn(width=330),
+                 "example keys": st.column_config.TextColumn(width=170),
+                 "outcome": st.column_config.TextColumn(width=80)}

@@ -11,8 +11,10 @@ import streamlit as st
 from sync_core import StateStore, SyncConfig, Workspace, history
 from sync_core.control import RUN_KINDS, ask_for_run, cancel_run, set_paused, withdraw_request
 from sync_core.sync_status import SyncStatus, live_workers, sync_statuses
+from ui import data
 from ui.access import Access
 from ui.formatting import STATUS_MARKDOWN, local_text, zone_label
+from ui.status import run_sentence
 
 LIVE_EVERY = 2  # seconds between redraws of a run in progress
 PHASES = {"query": "Reading the model and comparing it with what the last runs confirmed",
@@ -218,10 +220,8 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
             cell.metric(label, f"{value:,}")
         for note in run.notes:
             st.caption(note)
-    else:
-        c = run.counts.as_dict()
-        st.caption(f"{c.get('synced', 0):,} synced, {c.get('rejected_expected', 0):,} expected rejections, "
-                   f"{run.counts.real_rows:,} real problems, {c.get('not_attempted', 0):,} not attempted")
+    else:  # the words of Run history's tile, so the two pages tell the same run alike
+        st.markdown(run_sentence(run, None if run.status == "running" else data.run_problems(workspace, run)))
         if run.error:
             st.caption(run.error)
     st.page_link("pages/run.py", label=f"Run {run.id} details", icon=":material/receipt_long:",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import queue
 import signal
@@ -112,11 +113,20 @@ def settle(page: Page, timeout: float = 60) -> None:
         page.wait_for_timeout(500)
 
 
-def open_page(browser, launched, path: str, name: str) -> Page:
-    page = browser.new_page(viewport={"width": 1500, "height": 1600}, accept_downloads=True)
+WIDTH = 1440  # a laptop's screen, as in the walkthrough of issue #12
+
+
+def open_page(browser, launched, path: str, name: str, scheme: str = "light") -> Page:
+    """The page at WIDTH px in a browser that prefers `scheme`; it must fetch nothing from outside this machine
+    (the dashboard works offline)."""
+    page = browser.new_page(viewport={"width": WIDTH, "height": 1600}, accept_downloads=True, color_scheme=scheme)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if r.url.startswith("http") and not r.url.startswith(
+        launched.url) else None)
     page.goto(launched.url + path)
     settle(page)
     assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
+    assert outside == [], f"fetched from outside: {outside}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -143,6 +153,15 @@ def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
     assert "Run history" in body and "Failed rows" in body and "Demo: marketing contacts" in body
     assert "chosen by the --workspace argument" in body
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 1  # the phases
+    assert overflowing_tables(page) == []
+
+
+def overflowing_tables(page: Page) -> list[int]:
+    """The tables whose columns are wider than the table: they would need a horizontal scroll (glide's
+    scroller is the grid's one scrolling element)."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+        .map((table, i) => [i, table.querySelector('.dvn-scroller')])
+        .filter(([i, s]) => s && s.scrollWidth > s.clientWidth + 1).map(([i]) => i)""")
 
 
 def test_the_overview_and_the_mqr_page(browser, launched):
@@ -164,9 +183,26 @@ def test_run_history_shows_the_runs(browser, launched):
     assert page.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     body = page.inner_text("body")
-    assert "WARNING" in body and "Iterable-Production" in body
+    assert "Iterable-Production" in body and "WARNING" not in body  # a sentence, not a word in capitals
+    assert "with data problems" in body and "new since the last run" in body
     assert "MQR this period (demo scale)" in body and "of 2,000" in body  # the scaled limit, said so
+    assert overflowing_tables(page) == []
+    assert page.locator('link[rel*="icon"]').first.get_attribute("href").startswith("data:image/svg+xml")
 
+
+def background(page: Page) -> float:
+    """The app's background lightness, 0 (black) to 1 (white)."""
+    rgb = page.evaluate("""() => getComputedStyle(document.querySelector('[data-testid="stApp"]'))
+        .backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)""")
+    return sum(rgb) / 765
+
+
+def test_the_browsers_dark_preference_applies(browser, launched):
+    """The theme follows the browser: dark when it prefers dark, light otherwise, with the charts drawn."""
+    dark = open_page(browser, launched, "/", "runs_dark", scheme="dark")
+    assert background(dark) < 0.2
+    assert dark.locator('[data-testid="stPlotlyChart"] .main-svg').count() >= 1
+    assert background(open_page(browser, launched, "/syncs", "syncs_light")) > 0.9
 
 def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
     run_id = launched.sql("SELECT MAX(id) FROM runs WHERE sync_id = 'iterable-production'")[0][0]
@@ -175,7 +211,19 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
     page = open_page(browser, launched, f"/failed_rows?run={run_id}&cause={cause_id}", "failed_rows")
     body = page.inner_text("body")
     assert f"Expected (in run {run_id})" in body and f"{rows:,}" in body
+    # The cause's rows come right under the cause tables, within the first screen and a half, above the charts;
+    # no table needs a horizontal scroll.
+    tables = page.locator('[data-testid="stDataFrame"]')
+    assert tables.count() == 3 and tables.nth(2).bounding_box()["y"] < 1350
+    charts = page.locator('[data-testid="stExpander"]')
+    assert charts.bounding_box()["y"] > tables.nth(2).bounding_box()["y"]
+    assert overflowing_tables(page) == []
+    charts.get_by_text("Rows per day of each cause").click()
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').nth(1).wait_for(timeout=10_000)
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 2  # real and expected trends
+    charts.screenshot(path=str(ARTIFACTS / "failed_rows_charts.png"))  # below the page's first 1,600 px
+    for chart in page.locator('[data-testid="stPlotlyChart"]').all():  # each y-axis starts at zero
+        assert chart.locator(".ytick text").first.text_content() == "0"
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download all").click()
@@ -185,6 +233,16 @@ def test_failed_rows_with_a_cause_and_its_csv(browser, launched):
                                        (cause_id, run_id, run_id))}
     assert {r["key"] for r in table} == keys and len(table) == len(keys) == rows
     assert all(r["message"].startswith("No record was found with lookup for email:") for r in table)
+
+
+def test_a_records_story_fits_the_screen(browser, launched):
+    """One record found by the search: where it stands, and the runs that cite it, without a horizontal scroll."""
+    [(examples,)] = launched.sql("SELECT rc.example_keys FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
+                                 "WHERE c.code = 'NotFound' ORDER BY rc.run_id DESC LIMIT 1")
+    key = json.loads(examples)[0]
+    page = open_page(browser, launched, f"/failed_rows?key={key}", "failed_rows_record")
+    assert "Not synced now" in page.inner_text("body") and "Runs that cite it" in page.inner_text("body")
+    assert overflowing_tables(page) == []
 
 
 def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):

@@ -3,6 +3,7 @@ the dashboard must show, computed independently: from the warehouse and the sand
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -65,6 +66,19 @@ class History:
         """Null, empty and duplicated keys in each sync's latest run, from the warehouse as it stood then."""
         latest = {e.sync_id: e for _, e in sorted(self.runs.items())}
         return sum(e.invalid_rows for s, e in latest.items() if sync_id in (None, s))
+
+    def new_problems(self, run_id: int) -> int | None:
+        """Rows with data problems a run found beyond the sync's previous run (None for its first), by SQL:
+        rejections not repeated for the same cause, and invalid keys beyond the previous run's, cause by cause."""
+        [(sync_id, counts, standing)] = self.state_sql("SELECT sync_id, counts, standing FROM runs WHERE id = ?",
+                                                       (run_id,))
+        [(previous,)] = self.state_sql("SELECT MAX(id) FROM runs WHERE sync_id = ? AND id < ?", (sync_id, run_id))
+        if previous is None:
+            return None
+        invalid = {r: dict(self.state_sql("SELECT cause_id, rows FROM run_causes WHERE run_id = ? AND "
+                                          "outcome = 'invalid'", (r,))) for r in (run_id, previous)}
+        beyond = sum(max(0, n - invalid[previous].get(cause, 0)) for cause, n in invalid[run_id].items())
+        return json.loads(counts)["rejected_other"] - json.loads(standing)["repeated_other"] + beyond
 
     def sandbox_requests(self, run_id: int, endpoint: str) -> list[dict]:
         e = self.runs[run_id]

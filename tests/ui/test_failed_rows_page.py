@@ -66,9 +66,9 @@ def test_causes_are_grouped_by_template_with_class_and_kept_apart(history, open_
     at = open_app(history.root, "pages/failed_rows.py", run=run_id)
     real, expected = at.dataframe[0].value, at.dataframe[1].value
     assert set(expected["class"]) == {"expected"} and "expected" not in set(real["class"])
-    stored = history.state_sql("SELECT c.code, c.template, rc.rows FROM run_causes rc JOIN causes c "
+    stored = history.state_sql("SELECT c.template, rc.rows FROM run_causes rc JOIN causes c "
                                "ON c.id = rc.cause_id WHERE rc.run_id = ?", (run_id,))
-    shown = {(r["code"], r["message"], r["rows"]) for frame in (real, expected) for _, r in frame.iterrows()}
+    shown = {(r["message"], r["rows"]) for frame in (real, expected) for _, r in frame.iterrows()}
     assert shown == set(stored)
     headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert ":red[" in headings[0] and "Real problems" in headings[0]
@@ -81,13 +81,54 @@ def test_each_cause_has_its_trend_over_the_days(history, open_app):
     per_day = history.state_sql(
         "SELECT c.code, c.template, r.started_at, rc.rows FROM run_causes rc JOIN runs r ON r.id = rc.run_id "
         "JOIN causes c ON c.id = rc.cause_id WHERE c.error_class = 'expected' ORDER BY r.id")
+    table = at.dataframe[1].value.set_index("message")
     for trace in expected_chart["data"]:
         code, template = trace["name"].split(": ", 1)
         days = {datetime.fromisoformat(at_).astimezone().date().isoformat(): n
                 for c, t, at_, n in per_day if c == code and t.startswith(template)}
         assert dict(zip(trace["x"], values(trace["y"]))) == days and len(days) == 3
-    sparks = at.dataframe[1].value["trend"]
-    assert all(len(s) == 3 for s in sparks)
+        # The table says the same in numbers: each day's rows, oldest first, and the last day's change.
+        [row] = [r for m, r in table.iterrows() if m.startswith(template)]
+        by_day = [days[d] for d in sorted(days)]
+        assert row["per day"] == " → ".join(f"{n:,}" for n in by_day)
+        assert row["change"] == by_day[-1] - by_day[-2]
+    # Read against zero: a fall of a few rows is drawn as one, not as a cliff.
+    assert expected_chart["layout"]["yaxis"]["rangemode"] == "tozero"
+
+
+def test_the_rows_of_a_cause_come_before_the_charts(history, open_app):
+    """The charts are folded under the rows: picking a cause shows its rows right under the tables."""
+    at = open_app(history.root, "pages/failed_rows.py", cause=history.state_sql(
+        "SELECT id FROM causes WHERE code = 'NotFound' LIMIT 1")[0][0])
+    [expander] = at.expander
+    assert expander.label.startswith("Rows per day of each cause") and len(expander.get("plotly_chart")) == 2
+    *tables, listed = at.main.dataframe
+    assert [t.key for t in tables] == ["fr_real", "fr_expected"] and "key" in listed.value.columns
+    assert list(at.main.children.values())[-1].type == "expander"  # the charts last, the rows above them
+
+
+def test_a_cause_ticked_in_one_table_is_unticked_when_another_is_chosen(history, open_app):
+    """One cause at a time: a tick follows the cause whose rows are listed, whichever way it was chosen."""
+    run_id = max(r for r, e in history.runs.items() if e.sync_id == "iterable-production")
+    at = open_app(history.root, "pages/failed_rows.py", run=run_id)
+    real, expected = at.dataframe[0].value, at.dataframe[1].value
+    assert at.selectbox(key="fr_cause").value is None
+
+    at.session_state["fr_real"] = {"selection": {"rows": [1], "columns": [], "cells": []}}  # a tick in a table
+    at.run()
+    chosen = at.selectbox(key="fr_cause").value
+    assert chosen is not None and real["message"].iloc[1] in at.selectbox(key="fr_cause").format_func(chosen)
+    assert at.session_state["fr_real"]["selection"]["rows"] == [1]
+
+    notfound = history.state_sql("SELECT id FROM causes WHERE code = 'NotFound' AND template = ?",
+                                 (expected["message"].iloc[0],))[0][0]
+    at.selectbox(key="fr_cause").select(notfound).run()  # then the dropdown: the other table's cause
+    assert at.session_state["fr_real"]["selection"]["rows"] == []
+    assert at.session_state["fr_expected"]["selection"]["rows"] == [0]
+    assert any(f"not synced as they stand" in m.value or f"since run {run_id}" in m.value for m in at.markdown)
+
+    at.selectbox(key="fr_cause").select(None).run()  # cleared: no tick anywhere, no rows
+    assert at.session_state["fr_expected"]["selection"]["rows"] == [] and not at.get("download_button")
 
 
 def test_a_run_shows_the_trend_of_its_own_sync_and_another_sync_leaves_it(history, open_app):
@@ -225,6 +266,6 @@ def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
 
 def test_a_link_to_an_unknown_sync_or_cause_says_so(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py", sync="nope", cause=999_999)
-    assert any("names a sync `nope` that this workspace does not have" in w.value for w in at.warning)
+    assert any("names a sync `nope` that this workspace does not have" in e.value for e in at.error)
     assert at.selectbox(key="fr_sync").value is None  # all syncs
-    assert any("The cause this link names has no rows in this scope" in c.value for c in at.caption)
+    assert any("names a cause `999999` that has no failed rows in this scope" in e.value for e in at.error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from sync_core import StateStore
@@ -80,3 +81,18 @@ def test_mqr_usage_is_the_periods_distinct_keys(history):
                                (usage.period_start.isoformat(),))
     assert usage.used == n > 0 and usage.limit == history.workspace.mqr.limit
     assert usage.period_start == now.date().replace(day=1)
+
+
+def test_run_problems_are_new_against_the_syncs_previous_run(history):
+    """A sync's first run has nothing to compare with: all its problems are new. The next ones count as new only
+    what the sync's previous run had not found (History.new_problems, by SQL)."""
+    with store(history) as s:
+        for (run_id, counts) in history.state_sql("SELECT id, counts FROM runs ORDER BY id"):
+            found, c = reports.run_problems(s, s.get_run(run_id)), json.loads(counts)
+            assert (found.data, found.failed) == (c["invalid"] + c["rejected_other"], c["failed"])
+            by_sql = history.new_problems(run_id)
+            if by_sql is None:
+                assert found.compared_with is None and found.new == found.data > 0
+            else:
+                assert found.compared_with is not None and found.new == by_sql
+                assert found.standing == found.data - found.new

@@ -41,7 +41,7 @@ def test_counts_on_the_page_satisfy_the_invariant_and_match_the_store(history, o
         assert shown == json.loads(stored)
         assert invariant_violations(shown) == []
 
-        matrix = at.dataframe[0].value  # operation x outcome, with totals
+        matrix = at.dataframe[-1].value  # operation x outcome, with totals: after the run's causes
         [(by_operation,)] = history.state_sql("SELECT by_operation FROM runs WHERE id = ?", (run_id,))
         by_operation = json.loads(by_operation)
         for op in OPERATIONS:
@@ -65,9 +65,26 @@ def test_phases_and_causes_are_the_runs_own(history, open_app):
     assert len(headings) == 2
     assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} row{'s' * (real != 1)}")
     assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} row{'s' * (expected != 1)}")
-    assert sum(at.dataframe[1].value["rows"]) == real and sum(at.dataframe[2].value["rows"]) == expected
+    assert sum(at.dataframe[0].value["rows"]) == real and sum(at.dataframe[1].value["rows"]) == expected
     [link] = [p.proto for p in at.get("page_link") if p.proto.page == "failed_rows"]
     assert link.query_string == f"run={run_id}&sync={history.runs[run_id].sync_id}"
+
+
+def test_the_run_says_what_it_found_first_and_keeps_its_technical_details_below(history, open_app):
+    """A business owner reads the sentence at the top; the trigger, the config fingerprint and the planner's
+    notes are all still there, under Technical details, after the counts."""
+    run_id = max(history.runs)
+    at = open_app(history.root, "pages/run.py", run=run_id)
+    [(status, fingerprint, notes, counts)] = history.state_sql(
+        "SELECT status, config_fingerprint, notes, counts FROM runs WHERE id = ?", (run_id,))
+    first = at.markdown[0].value
+    assert first.startswith(f":orange-badge[{status}]") and "with data problems" in first
+    assert "fingerprint" not in first and "retried" not in first
+    subheaders = [h.value for h in at.subheader]
+    assert subheaders.index("Failed rows") < subheaders.index("Counts") < subheaders.index("Technical details")
+    assert any(f"config fingerprint `{fingerprint}`" in m.value for m in at.markdown)
+    shown_notes = [c.value for c in at.caption if ":material/lightbulb:" in c.value]
+    assert json.loads(notes) and [n.split(" ", 1)[1] for n in shown_notes] == json.loads(notes)
 
 
 def test_unknown_run_says_so_and_shows_the_latest(history, open_app):

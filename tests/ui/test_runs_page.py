@@ -35,16 +35,58 @@ def test_table_lists_every_run_with_its_counts(history, open_app, clean):
         assert (row["sync"], row["status"], row["trigger"]) == (sync, status, trigger)
         assert (row["synced"], row["expected rejections"], row["real problems"]) == (
             c["synced"], c["rejected_expected"], c["invalid"] + c["rejected_other"] + c["failed"])
-        assert row["counts add up"] == (invariant_violations(c) == [])
+        assert invariant_violations(c) == []
+    # What a person reads first, so that it fits a laptop's screen; the error and every count are in the run's view.
+    assert [c.split(" (")[0] for c in table.columns] == [
+        "run", "sync", "status", "started", "duration", "synced", "expected rejections", "real problems", "trigger"]
 
 
-def test_each_sync_shows_its_last_run(history, open_app, clean):
+def tile(at, name: str) -> str:
+    """The text of a sync's tile: its name, its last run's status and what that run found, as one sentence."""
+    [text] = [m.value for m in at.main.markdown if m.value.startswith(f"**{name}**")]
+    return text
+
+
+def test_each_sync_says_what_its_last_run_found_and_whether_it_is_new(history, open_app, clean):
+    """Not WARNING alone: the tile says how many rows have data problems and how many of them are new; the
+    demo's days meet the same bad rows again."""
     at = open_app(history.root)
-    last = {s: st for s, st in history.state_sql(
-        "SELECT sync_id, status FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY sync_id)")}
+    clean(at)
     names = {s.id: s.name for s in history.workspace.syncs.values()}
-    shown = {m.label: m.value for m in at.main.metric}
-    assert shown == {names[s]: status.upper() for s, status in last.items()}
+    last = history.state_sql("SELECT sync_id, id, status, counts FROM runs WHERE id IN "
+                             "(SELECT MAX(id) FROM runs GROUP BY sync_id)")
+    assert len(last) == 2
+    for sync_id, run_id, status, counts in last:
+        c = json.loads(counts)
+        text = tile(at, names[sync_id])
+        bad = c["invalid"] + c["rejected_other"]
+        assert f"-badge[{status}]" in text and status.upper() not in text
+        assert f"**{bad:,} row{'s' * (bad != 1)} with data problems**" in text and bad > 0
+        assert history.new_problems(run_id) == 0 and "none new since the last run" in text
+        assert f"{c['rejected_expected']:,} rows left out as expected" in text
+
+
+def test_a_tile_tells_new_problems_from_standing_ones(demo, open_app):
+    """The first run's problems are all it knows; a rerun that syncs nothing meets the same ones (none new);
+    a key duplicated since is new."""
+    name = demo.workspace.syncs["iterable-production"].name
+    first = demo.run("iterable-production")
+    assert "found by the sync's first run" in tile(open_app(demo.root), name)
+
+    again = demo.run("iterable-production")
+    text = tile(open_app(demo.root), name)
+    assert f"-badge[{again.status}]" in text and again.counts.as_dict()["synced"] == 0
+    assert "none new since the last run" in text and "Nothing had changed to sync" in text
+
+    key = sorted(demo.snapshot())[0]
+    demo.edit_warehouse("INSERT INTO marketing_contacts SELECT * REPLACE ('Copy' AS first_name) FROM "
+                        "marketing_contacts WHERE email = ?", [key])
+    third = demo.run("iterable-production")
+    added = third.counts.invalid - again.counts.invalid
+    assert added == 2 and first.counts.invalid == again.counts.invalid  # the key's two rows
+    bad = third.counts.invalid + third.counts.outcome("rejected_other")
+    assert f"**{bad:,} rows with data problems**, :red[2 of them new since the last run]" in tile(
+        open_app(demo.root), name)
 
 
 def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, clean):
@@ -54,12 +96,13 @@ def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, cl
     expected = runs_by_id(history)
     ordered = [expected[i] for i in sorted(expected)]
     assert values(traces["synced"]["y"]) == [c["synced"] for *_, c in ordered]
-    assert values(traces["rejected, expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
+    assert values(traces["left out as expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
     statuses = {status for _, status, *_ in ordered}
     markers = [t for t in figure["data"] if t["type"] == "scatter"]
     assert {t["name"] for t in markers} == statuses
     assert sum(len(values(t["y"])) for t in markers) == len(ordered)
     assert all(y > 0 for t in markers for y in values(t["y"]))  # a duration per run
+    assert [figure["layout"][axis]["rangemode"] for axis in ("yaxis", "yaxis2")] == ["tozero", "tozero"]
 
 
 def test_filters_narrow_the_runs(history, open_app, clean):

@@ -89,6 +89,8 @@ def test_run_now_is_one_run_however_often_it_is_clicked_and_the_page_shows_how_i
 
     at = open_app(demo.root, "pages/syncs.py")  # a reload, or a second browser, shows the same
     assert any(f"Latest run {run.id}" in m.value and run.status in m.value for m in at.main.markdown)
+    # Told as on Run history's tile: the sync's first run, so every problem it found is its first.
+    assert any("No data problems" in m.value or "found by the sync's first run" in m.value for m in at.main.markdown)
     assert any(link.label == f"Run {run.id} details" for link in at.main.get("page_link"))
 
 
