@@ -10,6 +10,7 @@ from ui.context import current_workspace
 from ui.errors import empty
 from ui.formatting import local_text, status_markdown
 from ui.mqr_charts import gauge
+from ui.status import run_sentence
 from ui.sync_control import board
 
 frame.require_app()
@@ -42,6 +43,13 @@ for s in statuses:
         st.error(f"**{s.sync.name}**: last run {run.status} ({local_text(run.finished_at or run.started_at)}): {reason}",
                  icon=":material/error:")
         st.page_link("pages/run.py", label=f"Run {run.id}: what happened and what to do", query_params={"run": run.id})
+    elif run is not None and run.status == "warning":
+        problems = data.run_problems(workspace, run)
+        if problems.new and problems.compared_with is not None:
+            actions += 1
+            st.warning(f"**{s.sync.name}**: {problems.new:,} rows with data problems that are new since its previous "
+                       f"run ({problems.data:,} in all).", icon=":material/report:")
+            st.page_link("pages/failed_rows.py", label=f"Failed rows of run {run.id}", query_params={"run": run.id})
     if s.overdue_by is not None:
         actions += 1
         st.error(f"**{s.sync.name}**: {s.overdue_text()}", icon=":material/schedule:")
@@ -94,10 +102,9 @@ for s in statuses:
         if run is None:
             state.markdown("never run")
         else:
-            c = run.counts.as_dict()
+            problems = data.run_problems(workspace, run) if run.status not in ("running",) else None
             state.markdown(f"{status_markdown(run.status)} · {local_text(run.finished_at or run.started_at)}  \n"
-                           f"{c['synced']:,} synced · {c['rejected_expected']:,} expected rejections · "
-                           f"{run.counts.real_rows:,} real problems")
+                           f"{run_sentence(run, problems)}")
         if s.running:
             nxt.markdown(f"running now (run {s.running.id})")
         elif s.paused:
