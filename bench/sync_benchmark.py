@@ -29,7 +29,7 @@ import requests
 
 from sync_core import load_workspace
 from sync_core.demo.workspace import init_demo
-from sync_core.sandbox import SandboxState
+from sync_core.sandbox import IterableState
 from sync_core.sources.snowflake_sql import to_duckdb
 
 SYNC = "iterable-production"
@@ -94,7 +94,7 @@ class Sandbox:
 
     def __init__(self, root: Path, port: int, *, rate_limits: bool):
         self.root, self.port, self.rate_limits = root, port, rate_limits
-        self.state = SandboxState(load_workspace(root).sandbox.state)
+        self.state = IterableState(load_workspace(root).sandbox.state)
 
     def __enter__(self):
         argv = [sys.executable, "-m", "sync_core.cli", "-w", str(self.root), "sandbox"]

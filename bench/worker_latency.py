@@ -33,7 +33,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from sync_core import StateStore, load_workspace, run_sync  # noqa: E402
 from sync_core.control import ask_for_run  # noqa: E402
 from sync_core.demo.workspace import init_demo  # noqa: E402
-from sync_core.sandbox import SandboxServer  # noqa: E402
+from sync_core.sandbox import IterableSandbox  # noqa: E402
 
 SYNC = "iterable-production"
 PAGES = ("pages/syncs.py", "pages/runs.py")
@@ -105,7 +105,7 @@ def main() -> None:
         root = Path(tmp) / "ws"
         state_file = root / "sandbox" / "iterable.sqlite"
         state_file.parent.mkdir(parents=True)
-        with SandboxServer(state_file, port=0, rate_limits=False) as server:
+        with IterableSandbox(state_file, port=0, rate_limits=False) as server:
             init_demo(root, contacts=args.contacts, sandbox_port=server.port)
             toml = root / "workspace.toml"
             toml.write_text(toml.read_text().replace('schedule = "every 24h"', 'schedule = "manual"'))

@@ -11,7 +11,7 @@ import duckdb
 
 from sync_core import StateStore, load_workspace, run_sync
 from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
-from sync_core.sandbox import SandboxServer, SandboxState
+from sync_core.sandbox import IterableSandbox, IterableState
 
 DEMO_CONTACTS = 1_500
 
@@ -23,7 +23,7 @@ def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, dest
     root = tmp_path / "ws"
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)
-    with SandboxServer(state_file, port=0, rate_limits=rate_limits, clock=clock) as server:
+    with IterableSandbox(state_file, port=0, rate_limits=rate_limits, clock=clock) as server:
         init_demo(root, contacts=DEMO_CONTACTS, sandbox_port=server.port)
         d = Demo(root, server, clock)
         if destination_settings:
@@ -33,9 +33,9 @@ def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, dest
 
 
 class Demo:
-    def __init__(self, root: Path, server: SandboxServer, clock=None):
+    def __init__(self, root: Path, server: IterableSandbox, clock=None):
         self.root, self.server, self.clock = root, server, clock
-        self.sandbox = SandboxState(root / "sandbox" / "iterable.sqlite")
+        self.sandbox = IterableState(root / "sandbox" / "iterable.sqlite")
 
     @property
     def workspace(self):

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from sync_core import StateStore, load_workspace, run_sync
-from sync_core.sandbox import SandboxServer, SandboxState
+from sync_core.sandbox import IterableSandbox, IterableState
 
 PROJECT, KEY = "small", "small-test-key"
 
@@ -46,9 +46,9 @@ reason = "update-only"
 
 
 class Small:
-    def __init__(self, root: Path, server: SandboxServer):
+    def __init__(self, root: Path, server: IterableSandbox):
         self.root, self.server = root, server
-        self.sandbox: SandboxState = server.state
+        self.sandbox: IterableState = server.state
 
     @property
     def workspace(self):
@@ -98,7 +98,7 @@ def small_workspace(tmp_path: Path, monkeypatch, *, table: str, rows: list[tuple
     root = tmp_path / "small"
     root.mkdir()
     monkeypatch.setenv("SMALL_ITERABLE_KEY", KEY)
-    with SandboxServer(root / "sandbox.sqlite", port=0, rate_limits=False) as server:
+    with IterableSandbox(root / "sandbox.sqlite", port=0, rate_limits=False) as server:
         server.state.add_project(PROJECT, KEY, rate_limits=False)
         with duckdb.connect(str(root / "wh.duckdb")) as con:
             con.execute(f"CREATE TABLE people ({table})")

@@ -12,7 +12,7 @@ from sync_core.executor import Executor
 from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.rows import PlannedRow
 from sync_core.schedules import Schedule
-from sync_core.sandbox import SandboxServer
+from sync_core.sandbox import IterableSandbox
 from sync_core.secrets import SecretRef
 
 KEY = "in-flight-key"
@@ -25,7 +25,7 @@ LOOK_FOR = 3.0
 
 @pytest.fixture
 def server(tmp_path):
-    with SandboxServer(tmp_path / "sb.sqlite", port=0, rate_limits=False) as srv:
+    with IterableSandbox(tmp_path / "sb.sqlite", port=0, rate_limits=False) as srv:
         srv.state.add_project("p", KEY, rate_limits=False)
         yield srv
 

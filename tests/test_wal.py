@@ -10,12 +10,12 @@ OPEN_TOGETHER = """
 import sys, time
 from sync_core import StateStore
 from sync_core.ratelimit import Limit, SharedRateLimits
-from sync_core.sandbox import SandboxState
+from sync_core.sandbox import IterableState
 folder, start = sys.argv[1], float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))  # every process opens at the same moment
 SharedRateLimits(folder + "/limits.sqlite", "cred", {"write": Limit(5, 1.0)})
 StateStore(folder + "/state.sqlite").close()
-SandboxState(folder + "/sandbox.sqlite").close()
+IterableState(folder + "/sandbox.sqlite").close()
 """
 
 

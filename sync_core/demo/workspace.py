@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import WORKSPACE_FILE, Workspace, load_workspace
-from ..sandbox import SandboxState
+from ..sandbox import IterableState
 from ..secrets import SECRETS_FILE
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
@@ -189,10 +189,10 @@ def advance_demo(workspace: Workspace) -> AdvanceSummary:
     return summary
 
 
-def _sandbox_state(workspace: Workspace) -> SandboxState:
+def _sandbox_state(workspace: Workspace) -> IterableState:
     if workspace.sandbox is None:
         raise ValueError(f"{workspace.file} has no [sandbox] section: it is not a demo workspace")
     workspace.sandbox.state.parent.mkdir(parents=True, exist_ok=True)
-    state = SandboxState(workspace.sandbox.state)
+    state = IterableState(workspace.sandbox.state)
     state.add_project(workspace.sandbox.project, workspace.sandbox.api_key.resolve(workspace.root))
     return state

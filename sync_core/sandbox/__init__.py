@@ -19,16 +19,13 @@ Adding a vendor (say Marketo):
    name to `config.SANDBOX_VENDORS` so workspace.toml can declare `[sandboxes.NAME] vendor = "marketo"`.
 5. Tests in `tests/sandbox/`, over real HTTP, as Iterable's are.
 
-`SandboxServer` and `SandboxState` here are Iterable's (the names from before the sandbox had vendors); the
-vendor-neutral server is `core.SandboxServer(path, vendor)`.
+Iterable's are `IterableSandbox` (its server) and `IterableState` (its state file); the vendor-neutral server is
+`core.SandboxServer(path, vendor)`.
 """
 
 from ..clock import Clock, ManualClock, ScaledClock, SystemClock
 from .iterable import ITERABLE, IterableApi, IterableSandbox, IterableState
 from .vendors import VENDORS, vendor_named
-
-SandboxServer = IterableSandbox
-SandboxState = IterableState
 
 __all__ = [
     "Clock",
@@ -37,8 +34,6 @@ __all__ = [
     "IterableSandbox",
     "IterableState",
     "ManualClock",
-    "SandboxServer",
-    "SandboxState",
     "ScaledClock",
     "SystemClock",
     "VENDORS",

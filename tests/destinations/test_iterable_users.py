@@ -16,7 +16,7 @@ from sync_core.errors import DestinationError
 from sync_core.rows import PlannedRow
 from sync_core.schedules import Schedule
 from sync_core.ratelimit import Limit, SharedRateLimits
-from sync_core.sandbox import SandboxServer
+from sync_core.sandbox import IterableSandbox
 from sync_core.secrets import SecretRef
 
 KEY = "test-key-123"
@@ -24,7 +24,7 @@ KEY = "test-key-123"
 
 @pytest.fixture
 def server(tmp_path):
-    with SandboxServer(tmp_path / "sb.sqlite", port=0) as srv:
+    with IterableSandbox(tmp_path / "sb.sqlite", port=0) as srv:
         srv.state.add_project("p", KEY)
         srv.state.upsert_users("p", [{"email": "known@x.io", "userId": "u1", "dataFields": {"score": 1}},
                                      {"email": "Other@X.io", "userId": "u2", "dataFields": {}}])

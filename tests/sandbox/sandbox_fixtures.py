@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync_core.sandbox import ManualClock, SandboxServer
+from sync_core.sandbox import ManualClock, IterableSandbox
 
 PROJECT = "demo"
 API_KEY = "demo-key"
@@ -24,7 +24,7 @@ def state_path(tmp_path):
 
 @pytest.fixture
 def server(state_path, clock):
-    with SandboxServer(state_path, clock=clock) as running:
+    with IterableSandbox(state_path, clock=clock) as running:
         running.state.add_project(PROJECT, API_KEY)
         yield running
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from sync_core import cli
-from sync_core.sandbox import IterableApi, SandboxServer, SandboxState
+from sync_core.sandbox import IterableApi, IterableSandbox, IterableState
 from sync_core.sandbox.core import FaultSpec
 from sync_core.sandbox.iterable.faults import ENDPOINTS, FAULTS
 from sync_core.sandbox.serve import main
@@ -228,7 +228,7 @@ def test_the_oldest_fault_that_selects_a_request_answers_it(server, http):
 
 def test_probability_hits_are_the_same_in_every_fresh_sandbox(tmp_path, clock, http):
     def pattern(name: str, seed: int) -> list[bool]:
-        with SandboxServer(tmp_path / name, clock=clock) as server:
+        with IterableSandbox(tmp_path / name, clock=clock) as server:
             server.state.add_project(PROJECT, API_KEY)
             server.state.add_fault("*", "rate_limit", probability=0.3, seed=seed)
             hits = hit_pattern(server, http)
@@ -249,7 +249,7 @@ def test_probability_with_times_stops_after_that_many_hits(server, http):
 
 
 def test_faults_from_another_process_apply_to_a_running_server(server, http, state_path):
-    other = SandboxState(state_path)  # as a test process or `sync-core sandbox` would
+    other = IterableState(state_path)  # as a test process or `sync-core sandbox` would
     try:
         other.add_fault("*", "server_error")
         faulted = get_by_email(server, http).status_code
@@ -380,7 +380,7 @@ def test_sandbox_main_adds_and_clears_faults_without_serving(state_path, capsys)
     main(["--state", str(state_path), "--no-serve", "--clear-faults",
           "--fault", "users/bulkUpdate:server_error:status=502"])
 
-    state = SandboxState(state_path)
+    state = IterableState(state_path)
     try:
         faults = [(f["endpoint"], f["kind"], f["params"]) for f in state.faults()]
     finally:
@@ -403,7 +403,7 @@ def test_sync_core_sandbox_passes_fault_options_through(tmp_path, monkeypatch):
     code = cli.main(["-w", str(tmp_path), "sandbox", "--no-serve", "--clear-faults",
                      "--fault", "*:drop", "--fault", "users/bulkUpdate:slow:delay=2"])
 
-    state = SandboxState(tmp_path / "sandbox.db")
+    state = IterableState(tmp_path / "sandbox.db")
     try:
         assert code == 0
         assert [f["kind"] for f in state.faults()] == ["drop", "slow"]

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from sync_core.sandbox import ManualClock, SandboxServer, SandboxState, ScaledClock
+from sync_core.sandbox import ManualClock, IterableSandbox, IterableState, ScaledClock
 from sync_core.sandbox.serve import main
 
 from sandbox_fixtures import API_KEY, PROJECT, START, clock, http, server, state_path  # noqa: F401
@@ -319,7 +319,7 @@ def test_export_allows_four_per_minute(server, http, clock):
 
 
 def test_rate_limits_off_globally(state_path, clock, http):
-    with SandboxServer(state_path, clock=clock, rate_limits=False) as server:
+    with IterableSandbox(state_path, clock=clock, rate_limits=False) as server:
         server.state.add_project(PROJECT, API_KEY)
         statuses = {bulk_update(server, http, []).status_code for _ in range(8)}
     assert statuses == {200}
@@ -334,12 +334,12 @@ def test_rate_limits_off_per_project(server, http):
 
 
 def test_state_survives_a_restart(state_path, clock, http):
-    with SandboxServer(state_path, clock=clock) as first:
+    with IterableSandbox(state_path, clock=clock) as first:
         first.state.add_project(PROJECT, API_KEY)
         bulk_update(first, http, [{"email": "a@example.com", "dataFields": {"n": 1}}])
         http.close()  # drop the keep-alive connection to the old server
 
-    with SandboxServer(state_path, clock=clock) as second:
+    with IterableSandbox(state_path, clock=clock) as second:
         user = get_by_email(second, http, "a@example.com").json()["user"]
         mismatch = bulk_update(second, http, [{"email": "b@example.com",
                                                "dataFields": {"n": "one"}}]).json()
@@ -369,7 +369,7 @@ def test_request_log_records_what_a_write_carried(server, http):
 
 
 def test_another_process_can_write_while_the_server_runs(server, http, state_path):
-    other = SandboxState(state_path)  # as a demo script would, with its own connection
+    other = IterableState(state_path)  # as a demo script would, with its own connection
     try:
         other.upsert_users(PROJECT, [{"email": "demo@example.com", "dataFields": {"n": 1}}])
     finally:

@@ -10,7 +10,7 @@ import time
 import requests
 
 from sync_core import cli
-from sync_core.sandbox import SandboxState
+from sync_core.sandbox import IterableState
 
 from sandbox_fixtures import API_KEY, PROJECT
 
@@ -22,7 +22,7 @@ def declare(tmp_path, *names_and_ports) -> None:
 
 
 def faults_and_project(path) -> tuple[list[str], str | None]:
-    state = SandboxState(path)
+    state = IterableState(path)
     try:
         return [f["kind"] for f in state.faults()], state.project_for_key(API_KEY)
     finally:

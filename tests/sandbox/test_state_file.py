@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from sync_core.sandbox import SandboxState
+from sync_core.sandbox import IterableState
 from sync_core.sandbox.core import SandboxStore, Schema
 from sync_core.sandbox.core.database import PER_SCHEMA_VERSIONS
 
@@ -21,7 +21,7 @@ def versions(path) -> dict[str, int]:
 
 def make_legacy(path, user_version: int) -> None:
     """A file as the sandbox wrote it before per-schema versions: the same tables, one user_version."""
-    state = SandboxState(path)
+    state = IterableState(path)
     state.add_project(PROJECT, API_KEY)
     state.upsert_users(PROJECT, [{"email": "kept@example.com", "dataFields": {"n": 1}}])
     state.close()
@@ -35,7 +35,7 @@ def make_legacy(path, user_version: int) -> None:
 
 
 def test_a_new_file_records_each_schemas_version(tmp_path):
-    SandboxState(tmp_path / "s.db").close()
+    IterableState(tmp_path / "s.db").close()
 
     assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 1}
 
@@ -44,7 +44,7 @@ def test_a_new_file_records_each_schemas_version(tmp_path):
 def test_a_file_from_before_per_schema_versions_keeps_its_data_and_gains_what_it_lacked(tmp_path, user_version):
     make_legacy(tmp_path / "s.db", user_version)
 
-    state = SandboxState(tmp_path / "s.db")
+    state = IterableState(tmp_path / "s.db")
     try:
         assert state.get_user(PROJECT, email="kept@example.com")["dataFields"] == {"n": 1}
         state.add_fault("*", "drop")  # the faults table exists
@@ -76,4 +76,4 @@ def test_a_file_from_newer_code_is_refused(tmp_path):
         db.execute(f"PRAGMA user_version = {PER_SCHEMA_VERSIONS + 1}")
 
     with pytest.raises(RuntimeError, match="this code knows"):
-        SandboxState(tmp_path / "s.db")
+        IterableState(tmp_path / "s.db")

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from sync_core import load_workspace, run_sync
 from sync_core.clock import OffsetClock
 from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo, init_demo
-from sync_core.sandbox import SandboxServer, SandboxState
+from sync_core.sandbox import IterableSandbox, IterableState
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 CONTACTS = 1_500
@@ -82,7 +82,7 @@ class History:
 
     def sandbox_requests(self, run_id: int, endpoint: str) -> list[dict]:
         e = self.runs[run_id]
-        return [r for r in SandboxState(self.root / "sandbox" / "iterable.sqlite").requests(
+        return [r for r in IterableState(self.root / "sandbox" / "iterable.sqlite").requests(
             endpoint=endpoint, since_id=e.first_request_id) if r["id"] <= e.last_request_id]
 
 
@@ -91,7 +91,7 @@ def _warehouse(root: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def _expectation(root: Path, sync_id: str, sandbox: SandboxState) -> Expectation:
+def _expectation(root: Path, sync_id: str, sandbox: IterableState) -> Expectation:
     users = sandbox.users(SANDBOX_PROJECT)
     mark = sandbox.last_request_id()
     if sync_id == "iterable-production":
@@ -126,10 +126,10 @@ def history(tmp_path_factory) -> History:
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)
     built = History(root)
-    with SandboxServer(state_file, port=0, rate_limits=False) as server:
+    with IterableSandbox(state_file, port=0, rate_limits=False) as server:
         init_demo(root, contacts=CONTACTS, sandbox_port=server.port)
         workspace = load_workspace(root)
-        sandbox = SandboxState(state_file)
+        sandbox = IterableState(state_file)
         for day in range(DAYS):
             if day:
                 advance_demo(workspace)
