@@ -251,7 +251,10 @@ def cases(root: Path) -> list[tuple[str, str, dict]]:
         cause = db.execute("SELECT cause_id FROM run_causes WHERE run_id = ? ORDER BY rows DESC LIMIT 1",
                            (last,)).fetchone()[0]
     return [  # (label, page, query parameters, the title the page must show)
+        ("Overview", "pages/overview.py", {}, "Overview"),
         ("Run history", "pages/runs.py", {}, "Run history"),
+        ("Syncs", "pages/syncs.py", {}, "Syncs"),
+        ("MQR", "pages/mqr.py", {}, "MQR"),
         ("Run details, deep link", "pages/run.py", {"run": last}, f"Run {last}:"),
         ("Failed rows, now", "pages/failed_rows.py", {}, "Failed rows"),
         ("Failed rows, one run", "pages/failed_rows.py", {"run": last}, "Failed rows"),
