@@ -140,13 +140,16 @@ class LocalPlan:
                                       record["_prev_cause"]))
             yield out
 
-    def key_digests(self, already_counted: pa.Array | None = None) -> list[int]:
-        """63-bit digests of the distinct keys the query returned, for the MQR ledger, less those already counted."""
+    def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> list[int]:
+        """63-bit digests of the distinct keys the query returned, for the MQR ledger, less those already counted.
+        `unchanged`: only the keys whose rows are unchanged (True), or only the others (False)."""
         self._con.register("counted", pa.table({"d": already_counted if already_counted is not None
                                                  else pa.array([], pa.int64())}))
+        which = "" if unchanged is None else f"AND (p._op = 'unchanged') IS {'TRUE' if unchanged else 'NOT TRUE'}"
+        joined = "" if unchanged is None else "LEFT JOIN planned p ON p._ord = m.rowid"
         digests = [d for (d,) in self._con.execute(
-            "SELECT DISTINCT m._digest AS d FROM model_rows m ANTI JOIN counted c ON c.d = m._digest "
-            "WHERE m._key IS NOT NULL ORDER BY d").fetchall()]  # in key order: SQLite
+            f"SELECT DISTINCT m._digest AS d FROM model_rows m {joined} ANTI JOIN counted c ON c.d = m._digest "
+            f"WHERE m._key IS NOT NULL {which} ORDER BY d").fetchall()]  # in key order: SQLite
         # appends to its B-tree instead of inserting at random places (1M digests: 7.0 s -> 2.5 s)
         self._con.unregister("counted")
         return digests

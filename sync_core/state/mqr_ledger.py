@@ -126,19 +126,25 @@ class MqrLedger:
             cached = self._read_through(name, stamp, read)
         return SyncKeys(cached.column("d").combine_chunks(), cached.column("h").combine_chunks(), stamp)
 
-    def record_sync_queried(self, period_start: str, sync_id: str, new_digests: list[int], seen: SyncKeys) -> None:
-        """Keys the sync queried for the first time in the period (`seen`: its keys as read before)."""
+    def record_sync_queried(self, period_start: str, sync_id: str, new_digests: list[int], seen: SyncKeys, *,
+                            held: list[int] = ()) -> None:
+        """Keys the sync queried for the first time in the period (`seen`: its keys as read before); `held`, more
+        of them, already held by the destination (unchanged rows): marked so at once, not by a pass later."""
         name = f"mqr-sync:{period_start}:{sync_id}"
         with self._write() as db:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO mqr_sync_keys (period_start, sync_id, key_digest) VALUES (?, ?, ?)",
-                           ((period_start, sync_id, d) for d in new_digests))
-            self._add_sync_totals(db, period_start, sync_id, queried=db.total_changes - before)
+            counts = []
+            for digests, flag in ((new_digests, 0), (held, 1)):
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO mqr_sync_keys (period_start, sync_id, key_digest, held) "
+                               "VALUES (?, ?, ?, ?)", ((period_start, sync_id, d, flag) for d in digests))
+                counts.append(db.total_changes - before)
+            self._add_sync_totals(db, period_start, sync_id, queried=sum(counts), held=counts[1])
             version = self._bump(db, name)
         if version == seen.stamp.version + 1:  # nobody else wrote them in between: the copy follows
             self._cache.save(name, version, pa.table({
-                "d": pa.concat_arrays([seen.digests, pa.array(new_digests, pa.int64())]),
-                "h": pa.concat_arrays([seen.held, pa.array([False] * len(new_digests), pa.bool_())])}))
+                "d": pa.concat_arrays([seen.digests, pa.array(new_digests, pa.int64()), pa.array(held, pa.int64())]),
+                "h": pa.concat_arrays([seen.held, pa.array([False] * len(new_digests), pa.bool_()),
+                                       pa.array([True] * len(held), pa.bool_())])}))
 
     def mark_held(self, period_start: str, sync_id: str, digests: list[int], seen: SyncKeys) -> None:
         """The destination holds these keys' values after a run of the period (`seen`: the sync's keys as read
