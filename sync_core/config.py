@@ -21,10 +21,11 @@ from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .schedules import Schedule, ScheduleError, parse_schedule
 from .secrets import SecretRef, parse_secret_ref
+from .snowflake_settings import SnowflakeSettings, parse as parse_snowflake
 
 WORKSPACE_FILE = "workspace.toml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-SOURCE_TYPES = ("duckdb",)
+SOURCE_TYPES = ("duckdb", "snowflake")
 NULL_HANDLING = ("omit", "clear")
 # Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
 SANDBOX_VENDORS = ("iterable",)
@@ -33,8 +34,9 @@ SANDBOX_VENDORS = ("iterable",)
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
-    type: str  # "duckdb" (embedded)
-    path: Path  # the DuckDB file
+    type: str  # "duckdb" (embedded) or "snowflake"
+    path: Path | None = None  # the DuckDB file
+    snowflake: SnowflakeSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -339,8 +341,8 @@ def _check_name(section: _Section, what: str) -> str:
 
 def _source(s: _Section, root: Path) -> SourceConfig:
     name = _check_name(s, "source")
-    # Snowflake (through Snowpark) comes with its own issue; the Source protocol is ready for it.
-    s.get("type", str, choices=SOURCE_TYPES)
+    if s.get("type", str, choices=SOURCE_TYPES) == "snowflake":
+        return SourceConfig(name, "snowflake", snowflake=parse_snowflake(s, root))
     s.only("type", "path")
     return SourceConfig(name, "duckdb", path=(root / s.get("path", str)).resolve())
 

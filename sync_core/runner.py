@@ -166,7 +166,8 @@ class _Stages:
         resend = (store.confirmed_before(sync.id, self.resync_from)
                   if self.resync_from and not request.full_resync else None)
         model = self.workspace.models[sync.model]
-        self.plan = build_plan(self.workspace, sync, open_source(self.workspace.sources[model.source]), store,
+        source = open_source(self.workspace.sources[model.source], sync_id=sync.id, run_id=ctx.run_id)
+        self.plan = build_plan(self.workspace, sync, source, store,
                                self.key_state, full_resync=request.full_resync, resend=resend,
                                retry_only=store.real_problem_keys(sync.id) if request.retry_failed else None,
                                destination=self.destination, columns_checked=start_lookup)

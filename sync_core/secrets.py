@@ -34,6 +34,14 @@ def redact(text: str) -> str:
     return text
 
 
+def remember(value: str) -> None:
+    """Have `redact` take `value` out of texts: for secrets read from elsewhere than a reference (a password in
+    the Snowflake connector's connections.toml)."""
+    if len(value) >= 4:  # shorter would redact ordinary words; no real secret is that short
+        with _resolved_lock:
+            _resolved.add(value)
+
+
 @dataclass(frozen=True)
 class SecretRef:
     scheme: str  # "env" or "secrets"
@@ -50,9 +58,7 @@ class SecretRef:
         value = self._read(workspace_root).strip("\r\n")
         if not value:
             raise ConfigError(self.config_file, self.config_key, f"{self.describe()} is empty")
-        if len(value) >= 4:  # shorter would redact ordinary words; no real secret is that short
-            with _resolved_lock:
-                _resolved.add(value)
+        remember(value)
         return value
 
     def _read(self, workspace_root: Path) -> str:

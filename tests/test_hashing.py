@@ -77,3 +77,55 @@ def test_hashes_and_digests_never_change_between_releases():
         (2, "50d5a7c5f07333fc6193c3ffb9f139ef", 169166769918185194),
         (3, "26b277ae35952e4f54df7876c129c2ca", None),
         (4, "b9db8127da774b64a1000bda574806bf", 8173295415246115611)]
+
+
+SNOWFLAKE_GOLDEN = {  # column: (Snowflake type and value, DuckDB type and value): the same value on each side
+    "i": ("NUMBER(38,0)", "9007199254740993", "BIGINT", "9007199254740993"),
+    "d2": ("NUMBER(12,2)", "10.00", "DECIMAL(12,2)", "10.00"),
+    "f": ("FLOAT", "2.5", "DOUBLE", "2.5"),
+    "flag": ("BOOLEAN", "TRUE", "BOOLEAN", "TRUE"),
+    "dt": ("DATE", "'2026-02-28'", "DATE", "'2026-02-28'"),
+    "ts": ("TIMESTAMP_NTZ", "'2026-01-05 06:00:00.123456'", "TIMESTAMP", "'2026-01-05 06:00:00.123456'"),
+    "tz": ("TIMESTAMP_LTZ", "'2026-01-05 06:00:00'", "TIMESTAMPTZ", "'2026-01-05 06:00:00+00'"),
+    "s": ("VARCHAR", "'Ada'", "VARCHAR", "'Ada'"),
+    "j": ("VARIANT", """PARSE_JSON('{"a": [1, 2], "b": "é"}')""", "JSON", """'{"a":[1,2],"b":"é"}'"""),
+    "n": ("NUMBER(38,0)", "NULL", "BIGINT", "NULL"),
+}
+
+
+def test_values_as_the_snowflake_source_hands_them_over_hash_as_on_duckdb_and_never_change(tmp_path, monkeypatch):
+    """Through the real Snowpark session and connector, from the fakesnow emulator, normalised at the source's
+    boundary: each value hashes as the same value held in DuckDB, and the row's hash is pinned like the others."""
+    from snowflake_emulator import snowflake_emulator
+    from sync_core.config import ModelConfig, SourceConfig
+    from sync_core.secrets import SecretRef
+    from sync_core.snowflake_settings import SnowflakeSettings
+    from sync_core.sources.snowflake_source import SnowflakeSource
+
+    names = list(SNOWFLAKE_GOLDEN)
+    duck = duckdb.connect()
+    duck.execute("SET TimeZone = 'UTC'")
+    duck.execute(f"CREATE TABLE t AS SELECT {', '.join(f'CAST({v[3]} AS {v[2]}) AS {n}' for n, v in SNOWFLAKE_GOLDEN.items())}")
+    monkeypatch.setenv("GOLDEN_SF_PASSWORD", "any-password")
+    with snowflake_emulator() as em:
+        db = em.database([f"CREATE TABLE T ({', '.join(f'{n} {v[0]}' for n, v in SNOWFLAKE_GOLDEN.items())})",
+                          f"INSERT INTO T SELECT {', '.join(v[1] for v in SNOWFLAKE_GOLDEN.values())}"])
+        settings = SnowflakeSettings("workspace.toml", "sources.sf", tmp_path, account="fakesnow", user="u",
+                                     password=SecretRef("env", "GOLDEN_SF_PASSWORD", "workspace.toml",
+                                                        "sources.sf.password"),
+                                     host=em.host, port=em.port, protocol="http", database=db, schema="S")
+        source = SnowflakeSource(SourceConfig("sf", "snowflake", snowflake=settings))
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        with source.scan(con, ModelConfig("t", "sf", "s", "t", sql="SELECT * FROM t")) as rows:
+            con.execute(f"CREATE TABLE t AS SELECT * FROM {rows}")
+
+    def hashes(c) -> dict[str, str]:
+        types = dict(c.execute("SELECT column_name, column_type FROM (DESCRIBE t)").fetchall())
+        each = {n: c.execute(f"SELECT {row_hash_sql([(n, n, types[n])])} FROM t").fetchone()[0] for n in names}
+        each["row"] = c.execute(f"SELECT {row_hash_sql([(n, n, types[n]) for n in names])} FROM t").fetchone()[0]
+        return each
+
+    from_snowflake = hashes(con)
+    assert from_snowflake == hashes(duck)
+    assert from_snowflake["row"] == "04fe6f5b821912f0c6c5625ff2480bdb"

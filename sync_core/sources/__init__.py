@@ -48,6 +48,11 @@ def scan_batches(source: Source, con: duckdb.DuckDBPyConnection, model: ModelCon
         con.execute("DROP TABLE temp.main.model_batches")
 
 
-def open_source(config: SourceConfig) -> Source:
+def open_source(config: SourceConfig, *, sync_id: str | None = None, run_id: int | None = None) -> Source:
+    """The source a model reads from. `sync_id` and `run_id` label the warehouse's queries, where it keeps labels
+    (Snowflake's QUERY_TAG)."""
+    if config.type == "snowflake":
+        from .snowflake_source import SnowflakeSource, make_query_tag  # Snowpark is imported only when used
+        return SnowflakeSource(config, query_tag=make_query_tag(sync_id, run_id))
     from .duckdb_source import DuckDBSource
     return DuckDBSource(config)

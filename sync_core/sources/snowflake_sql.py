@@ -12,6 +12,22 @@ from ..errors import ModelError
 
 def to_duckdb(model: ModelConfig) -> str:
     """Snowflake SQL -> DuckDB SQL. Anything sqlglot cannot translate faithfully raises, naming the model."""
+    query = _one_query(model)
+    try:
+        return query.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise ModelError(model.name, model.source,
+                         f"uses Snowflake SQL the embedded DuckDB source cannot run: {_first_line(exc)}. "
+                         "Rewrite that part with portable SQL, or run this model on Snowflake") from None
+
+
+def checked_query(model: ModelConfig) -> str:
+    """The model's Snowflake SQL as written, once it is known to be one query that changes nothing."""
+    _one_query(model)
+    return model.query()
+
+
+def _one_query(model: ModelConfig) -> exp.Query:
     sql = model.query()
     try:
         statements = sqlglot.parse(sql, read="snowflake")
@@ -24,12 +40,7 @@ def to_duckdb(model: ModelConfig) -> str:
     if not isinstance(query, exp.Query):
         raise ModelError(model.name, model.source,
                          f"must be a query (SELECT ...), not {query.key.upper()}: models never change the warehouse")
-    try:
-        return query.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError as exc:
-        raise ModelError(model.name, model.source,
-                         f"uses Snowflake SQL the embedded DuckDB source cannot run: {_first_line(exc)}. "
-                         "Rewrite that part with portable SQL, or run this model on Snowflake") from None
+    return query
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,0 +1,97 @@
+"""A `type = "snowflake"` source in workspace.toml: where to connect and how to log in, secrets by reference.
+
+Either a connection of the connector's connections.toml (`connection = "NAME"`), or the options here, or both
+(the options here win). The connection name and the secrets are resolved when a run opens the source, not when
+the workspace is read: the worker and the dashboard may run on hosts with other files and variables.
+
+Kept apart from config.py (which calls `parse`) so that config.py stays about the workspace as a whole; it
+imports nothing of config.py's, which imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .secrets import SecretRef, parse_secret_ref
+
+KEYS = ("type", "connection", "account", "user", "role", "warehouse", "database", "schema", "password",
+        "private_key_file", "private_key", "private_key_passphrase", "host", "port", "protocol",
+        "statement_timeout_seconds")
+# Snowflake's own default is 2 days; a run stuck that long would hold its sync's lease all the while.
+DEFAULT_STATEMENT_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    file: str  # workspace.toml, for errors found when the source is opened
+    key: str  # "sources.<name>"
+    root: Path  # the workspace folder, where `secrets:` references are read
+    connection: str | None = None
+    account: str | None = None
+    user: str | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    password: SecretRef | None = None
+    private_key_file: Path | None = None
+    private_key: SecretRef | None = None  # the PEM text itself
+    private_key_passphrase: SecretRef | None = None
+    # A private link, a proxy, or a local emulator: left to the connector's defaults otherwise.
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    statement_timeout_seconds: int = DEFAULT_STATEMENT_TIMEOUT
+
+    def plain_options(self) -> dict[str, Any]:
+        """The options given here that are not secrets, as the connector names them."""
+        names = ("account", "user", "role", "warehouse", "database", "schema", "host", "port", "protocol")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+def parse(section: Any, root: Path) -> SnowflakeSettings:
+    """`section` is config._Section (file, path, get, error, only)."""
+    section.only(*KEYS)
+    text = {n: section.get(n, str, None) for n in ("connection", "account", "user", "role", "warehouse",
+                                                     "database", "schema", "host", "protocol")}
+    for name, value in text.items():
+        if value is not None and not value.strip():
+            raise section.error(name, "must not be empty (leave the key out instead)")
+    if text["connection"] is None:
+        for name in ("account", "user"):
+            if text[name] is None:
+                raise section.error(name, "is required (or name a connection of connections.toml with "
+                                          "`connection = \"NAME\"`)")
+
+    def secret(name: str) -> SecretRef | None:
+        if name not in section.data:
+            return None
+        return parse_secret_ref(section.data[name], section.file, section.key(name))
+
+    password, private_key = secret("password"), secret("private_key")
+    key_file = section.get("private_key_file", str, None)
+    given = [n for n, v in (("password", password), ("private_key", private_key), ("private_key_file", key_file))
+             if v is not None]
+    if len(given) > 1:
+        raise section.error(given[1], f"give one way to log in, not both {given[0]} and {given[1]}")
+    if not given and text["connection"] is None:
+        raise section.error("password", "is required: give `password` or, better for a service, `private_key_file` "
+                                        "or `private_key` (key-pair auth), each a secret reference but the file")
+    passphrase = secret("private_key_passphrase")
+    if passphrase is not None and password is not None:
+        raise section.error("private_key_passphrase", "goes with private_key or private_key_file, not a password")
+    port = section.get("port", int, None)
+    if port is not None and not 0 < port < 65536:
+        raise section.error("port", f"must be a TCP port, 1 to 65535, not {port}")
+    if text["protocol"] not in (None, "http", "https"):
+        raise section.error("protocol", f"must be https (or http for a local emulator), not {text['protocol']!r}")
+    timeout = section.get("statement_timeout_seconds", int, DEFAULT_STATEMENT_TIMEOUT)
+    if timeout < 1:
+        raise section.error("statement_timeout_seconds", "must be at least 1 second")
+    return SnowflakeSettings(
+        file=section.file, key=section.path, root=root, **text, password=password,
+        private_key_file=(root / key_file).expanduser().resolve() if key_file else None,
+        private_key=private_key, private_key_passphrase=passphrase, port=port,
+        statement_timeout_seconds=timeout)
