@@ -5,6 +5,7 @@ overdue."""
 from __future__ import annotations
 
 import subprocess
+from contextlib import contextmanager
 import sys
 import time
 from datetime import datetime, timezone
@@ -18,13 +19,20 @@ from small_workspace import KEY, small_workspace
 HOOK_ENV = "WORKER_TEST_HOOK"
 
 
-def test_one_alert_per_change_of_status_and_when_a_sync_becomes_overdue(tmp_path, monkeypatch):
+@contextmanager
+def alerting(tmp_path, monkeypatch, schedule: str):
+    """(a webhook on loopback, a one-user workspace on that schedule whose alerts go to it)."""
     with Webhook() as hook, small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE",
                                             rows=[("ana@x.io", 1.0)], mappings=[("score", "score")],
-                                            sync_settings='schedule = "every 24h"') as s:
+                                            sync_settings=f'schedule = "{schedule}"') as s:
         monkeypatch.setenv(HOOK_ENV, hook.url())
         with open(s.root / "workspace.toml", "a") as toml:
             toml.write(f'\n[alerts.webhook]\nurl = "env:{HOOK_ENV}"\n')
+        yield hook, s
+
+
+def test_one_alert_per_change_of_status_and_when_a_sync_becomes_overdue(tmp_path, monkeypatch):
+    with alerting(tmp_path, monkeypatch, "every 24h") as (hook, s):
         s.create_users("ana@x.io")
         clock = ManualClock(time.time())
         worker = Worker(s.root, clock=clock)
@@ -55,12 +63,7 @@ def test_one_alert_per_change_of_status_and_when_a_sync_becomes_overdue(tmp_path
 
 def test_a_watchdog_run_of_check_alerts_reports_a_sync_no_worker_ran_and_pausing_it_is_not_a_recovery(
         tmp_path, monkeypatch):
-    with Webhook() as hook, small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE",
-                                            rows=[("ana@x.io", 1.0)], mappings=[("score", "score")],
-                                            sync_settings='schedule = "every 1h"') as s:
-        monkeypatch.setenv(HOOK_ENV, hook.url())
-        with open(s.root / "workspace.toml", "a") as toml:
-            toml.write(f'\n[alerts.webhook]\nurl = "env:{HOOK_ENV}"\n')
+    with alerting(tmp_path, monkeypatch, "every 1h") as (hook, s):
         s.run(dated=OffsetClock(-3 * 3600))  # its last run, three hours ago; no worker since
         done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(s.root), "check-alerts"],
                               capture_output=True, text=True, timeout=120)
