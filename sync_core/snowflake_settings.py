@@ -18,9 +18,12 @@ from .secrets import SecretRef, parse_secret_ref
 
 KEYS = ("type", "connection", "account", "user", "role", "warehouse", "database", "schema", "password",
         "private_key_file", "private_key", "private_key_passphrase", "host", "port", "protocol",
-        "statement_timeout_seconds")
+        "statement_timeout_seconds", "network_timeout_seconds")
 # Snowflake's own default is 2 days; a run stuck that long would hold its sync's lease all the while.
 DEFAULT_STATEMENT_TIMEOUT = 3600
+# The connector retries a request that gets no answer for ever unless told otherwise: a Snowflake that stops
+# answering mid-run would hang the run (and, at exit, the process). After this long the run fails instead.
+DEFAULT_NETWORK_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     statement_timeout_seconds: int = DEFAULT_STATEMENT_TIMEOUT
+    network_timeout_seconds: int = DEFAULT_NETWORK_TIMEOUT
 
     def plain_options(self) -> dict[str, Any]:
         """The options given here that are not secrets, as the connector names them."""
@@ -87,11 +91,12 @@ def parse(section: Any, root: Path) -> SnowflakeSettings:
         raise section.error("port", f"must be a TCP port, 1 to 65535, not {port}")
     if text["protocol"] not in (None, "http", "https"):
         raise section.error("protocol", f"must be https (or http for a local emulator), not {text['protocol']!r}")
-    timeout = section.get("statement_timeout_seconds", int, DEFAULT_STATEMENT_TIMEOUT)
-    if timeout < 1:
-        raise section.error("statement_timeout_seconds", "must be at least 1 second")
+    timeouts = {name: section.get(name, int, default) for name, default in (
+        ("statement_timeout_seconds", DEFAULT_STATEMENT_TIMEOUT), ("network_timeout_seconds", DEFAULT_NETWORK_TIMEOUT))}
+    for name, seconds in timeouts.items():
+        if seconds < 1:
+            raise section.error(name, "must be at least 1 second")
     return SnowflakeSettings(
         file=section.file, key=section.path, root=root, **text, password=password,
         private_key_file=(root / key_file).expanduser().resolve() if key_file else None,
-        private_key=private_key, private_key_passphrase=passphrase, port=port,
-        statement_timeout_seconds=timeout)
+        private_key=private_key, private_key_passphrase=passphrase, port=port, **timeouts)

@@ -36,6 +36,7 @@ class Emulator:
     port: int
     logins: list[dict] = field(default_factory=list)  # LOGIN_NAME, SESSION_PARAMETERS, CLIENT_APP_ID per login
     refusal: tuple[int, str] | None = None
+    answering: bool = True  # False: every request but a login gets 503, as from a Snowflake that went away
 
     @property
     def options(self) -> dict:
@@ -68,7 +69,17 @@ class Emulator:
         finally:
             self.refusal = None
 
+    @contextlib.contextmanager
+    def unanswering(self):
+        self.answering = False
+        try:
+            yield
+        finally:
+            self.answering = True
+
     async def app(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] != LOGIN_PATH and not self.answering:
+            return await JSONResponse({"message": "Service Unavailable"}, status_code=503)(scope, receive, send)
         if scope["type"] != "http" or scope["path"] != LOGIN_PATH:
             return await fakesnow.server.app(scope, receive, send)
         body, more = b"", True
@@ -95,7 +106,29 @@ class Emulator:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        return await fakesnow.server.app(scope, replay, send)
+        return await fakesnow.server.app(scope, replay, _with_master_token(send))
+
+
+def _with_master_token(send):
+    """Snowflake's login answer carries a master token, which the connector needs to end the session when it
+    closes; fakesnow's has none, so the connector's close() stopped half-way and left the connection open, and
+    at interpreter exit Snowpark retried closing it against the stopped emulator for ever (a CI run that never
+    ended). Added here, as Snowflake would send it."""
+    start: dict = {}
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        answer = json.loads(message["body"])
+        if answer.get("success") and isinstance(answer.get("data"), dict):
+            answer["data"].setdefault("masterToken", "master-" + answer["data"]["token"])
+        body = json.dumps(answer).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        await send({**start, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return sending
 
 
 @contextlib.contextmanager

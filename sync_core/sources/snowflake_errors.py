@@ -23,6 +23,9 @@ NO_WAREHOUSE = 606  # "No active warehouse selected in the current session."
 NO_DATABASE = 390201  # "The requested database does not exist or not authorized."
 CONNECT_FAILED = 250001
 NETWORK_CODES = {250003, 251011, 251012}  # HTTP failures and timeouts reaching the account
+# An HTTP 5xx the connector kept getting until its network timeout: its errno (580503, shown as 290503) varies
+# by path, its words do not.
+_SERVER_ERROR = re.compile(r"\bhttp 5\d\d\b")
 
 
 class SnowflakeAccessError(SyncCoreError):
@@ -32,6 +35,12 @@ class SnowflakeAccessError(SyncCoreError):
     def __init__(self, source: str, kind: str, message: str):
         self.source, self.kind = source, kind
         super().__init__(f"source '{source}': {message}")
+
+
+class SnowflakeUnavailable(SnowflakeAccessError):
+    """Snowflake answered, but only with server errors, for as long as the connector retried: nothing to fix
+    here; the next run tries again."""
+    error_class = "transient"
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,11 @@ def explain(exc: BaseException, login: Login, model: tuple[str, str] | None = No
         return fail("unreachable",
                     f"Cannot reach Snowflake account {login.account} ({text}). Check the account identifier "
                     "(orgname-accountname), the network, proxy or private link, then run again.")
+    if _SERVER_ERROR.search(lowered):
+        return SnowflakeUnavailable(login.source, "unavailable",
+                                    f"Snowflake account {login.account} kept answering with a server error ({text}) "
+                                    "for the source's network_timeout_seconds: Snowflake may be down or in "
+                                    "maintenance (see status.snowflake.com). The next run tries again.")
     if model is not None:
         return ModelError(model[0], model[1], f"query failed in Snowflake: {text}")
     return fail("refused", f"Snowflake refused the login of {who}: {text}. Check the source's settings and "

@@ -75,6 +75,7 @@ class SnowflakeSource:
             options["private_key_file_pwd"] = s.private_key_passphrase.resolve(s.root)
         options.pop("connection_name", None)
         options["application"] = APPLICATION
+        options["network_timeout"] = s.network_timeout_seconds
         options["session_parameters"] = {**options.get("session_parameters", {}), "QUERY_TAG": self.query_tag,
                                          "STATEMENT_TIMEOUT_IN_SECONDS": s.statement_timeout_seconds}
         login = Login(self.config.name, str(options["account"]), str(options["user"]), options.get("role"),

@@ -236,3 +236,16 @@ def test_an_expired_password_fails_the_run_sends_nothing_and_the_next_run_after_
         assert fixed.status == "healthy" and fixed.error is None
         assert fixed.counts.operation("changed") == 1 and fixed.counts.outcome("synced") == 1
         assert s.user("a@x.io")["dataFields"]["score"] == 5
+
+
+def test_a_snowflake_that_stops_answering_fails_the_read_naming_it_instead_of_hanging(emulator, tmp_path,
+                                                                                     monkeypatch):
+    """The connector retries an unanswered request for ever unless given a network timeout: without one, a run
+    (and at exit its process) waited on a vanished Snowflake with no end."""
+    db = emulator.database(["CREATE TABLE PEOPLE (EMAIL VARCHAR)"])
+    ws = workspace_with(tmp_path, monkeypatch, source_toml(emulator, db, network_timeout_seconds=2))
+    with emulator.unanswering(), pytest.raises(SnowflakeAccessError) as failed:
+        open_source(ws.sources["wh"]).schema(model("SELECT email FROM people"))
+    assert failed.value.error_class == "transient"
+    assert "server error (290503: HTTP 503: Service Unavailable)" in str(failed.value)
+    assert "The next run tries again." in str(failed.value)
