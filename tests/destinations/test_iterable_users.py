@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from sync_core.clock import ManualClock
 from sync_core.config import DestinationConfig, Mapping, SyncConfig
 from sync_core.destinations.base import TransientError
 from sync_core.destinations.iterable.users import IterableUsers, iterable_value
@@ -126,11 +127,14 @@ def test_a_bad_key_is_fatal_with_a_hint_and_no_key_in_the_message(server):
     assert "wrong-key" not in message
 
 
-def test_rate_limit_answers_are_transient_with_retry_after(server):
-    dest = destination(server)
-    with pytest.raises(TransientError) as err:
-        for _ in range(10):  # no client-side limiter here: bulkUpdate allows 5 per second
-            dest.send(dest.batches([row("known@x.io", score=1)])[0])
+def test_rate_limit_answers_are_transient_with_retry_after(tmp_path):
+    # The sandbox's clock stands still: its sixth request falls in the same second however busy the machine is.
+    with IterableSandbox(tmp_path / "still.sqlite", port=0, clock=ManualClock()) as still:
+        still.state.add_project("p", KEY)
+        dest = destination(still)
+        with pytest.raises(TransientError) as err:
+            for _ in range(6):  # no client-side limiter here: bulkUpdate allows 5 per second
+                dest.send(dest.batches([row("known@x.io", score=1)])[0])
     assert err.value.code == "RateLimitExceeded" and err.value.retry_after >= 1
 
 
