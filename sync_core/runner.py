@@ -267,6 +267,9 @@ class _Stages:
 
     def _record(self, result) -> None:
         self.ctx.commit(result.synced, result.rejected)
+        for note in result.notes:
+            if note not in self.ctx.notes:
+                self.ctx.note(note)
         # Records the destination says it does not hold (deleted since the look-up) leave the known identifiers.
         missing = [r.row.match_value for r in result.rejected if r.record_missing]
         if missing and needs_lookup(self.destination):
