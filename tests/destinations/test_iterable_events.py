@@ -235,3 +235,17 @@ def test_event_settings_on_a_user_sync_are_refused(tmp_path, monkeypatch):
         with pytest.raises(ConfigError) as error:
             load_workspace(small.root)
         assert error.value.key == "syncs.people.event_name" and 'object = "event"' in str(error.value)
+
+
+def test_a_destination_rate_limit_for_another_object_is_accepted_and_an_unknown_one_named(tmp_path, monkeypatch):
+    rows = [("ns1", "ana@x.io", "u1", None, "team", PAST)]
+    with small_workspace(tmp_path, monkeypatch, table=TABLE, rows=rows, mappings=MAPPINGS, primary_key="k",
+                         sync_settings=SETTINGS, obj="event",
+                         destination_settings='rate_limits = { "users/bulkUpdate" = "9/s" }') as small:
+        small.create_users("ana@x.io")
+        assert small.run().counts.as_dict()["synced"] == 1  # the users' endpoint: not this sync's, not an error
+        small.root.joinpath("workspace.toml").write_text(small.root.joinpath("workspace.toml").read_text().replace(
+            '"users/bulkUpdate" = "9/s"', '"events/track" = "9/s"'))
+        run = small.run()
+        assert run.status == "failed" and "destinations.iterable.rate_limits.events/track" in run.error
+        assert "events/trackBulk" in run.error
