@@ -49,7 +49,7 @@ class DestinationConfig:
     timeout_seconds: float = 30.0
     max_retry_after_seconds: float = 300.0  # a longer Retry-After is not waited out: the rows wait for the next run
     max_attempts: int = 5
-    concurrency: int = 2
+    concurrency: int | None = None  # requests in flight; None: the object's own default (runner.py)
     batch_size: int | None = None  # rows per request; None: the API's maximum
     rate_limit_reserve: float = 0.0  # share of the vendor's rate limit left to other integrations
     # Per-endpoint limits replacing the vendor's defaults (a project with raised limits): name -> (requests, seconds)
@@ -372,7 +372,7 @@ def _destination(d: _Section) -> DestinationConfig:
         max_retry_after_seconds=_above_zero(d, "max_retry_after_seconds",
                                             float(d.get("max_retry_after_seconds", (int, float), 300.0))),
         max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
-        concurrency=_positive(d, "concurrency", d.get("concurrency", int, 2)),
+        concurrency=_positive(d, "concurrency", d.get("concurrency", int, None)),
         batch_size=_batch_size(d, kind),
         rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
         rate_limits=_rate_limits(d.table("rate_limits", {})))
