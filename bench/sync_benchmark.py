@@ -50,18 +50,9 @@ class Run:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--changed", type=float, default=0.01, help="share of contacts changed before a rerun")
-    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
-    args = parser.parse_args()
-
+    args = arguments(__doc__, contacts=1_000_000)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.workdir or tmp) / "bench-workspace"
-        port = free_port()
-        started = time.perf_counter()
-        init_demo(root, contacts=args.contacts, sandbox_port=port, product_share=0.5)
-        print(f"demo workspace: {args.contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
+        root, port = build_demo(args, tmp, product_share=0.5)
         toml = root / "workspace.toml"
         default_toml = toml.read_text()
         toml.write_text(default_toml.replace('api_key = "secrets:sandbox.iterable_api_key"\n',
@@ -81,6 +72,24 @@ def main() -> int:
             runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, real limit"))
         report(args, runs, model_query)
     return 0
+
+
+def arguments(doc: str, *, contacts: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=contacts)
+    parser.add_argument("--changed", type=float, default=0.01, help="share of rows changed before a rerun")
+    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
+    return parser.parse_args()
+
+
+def build_demo(args: argparse.Namespace, tmp: str, *, product_share: float) -> tuple[Path, int]:
+    """A demo workspace of args.contacts contacts, for a sandbox on a free port: (its folder, the port)."""
+    root = Path(args.workdir or tmp) / "bench-workspace"
+    port = free_port()
+    started = time.perf_counter()
+    init_demo(root, contacts=args.contacts, sandbox_port=port, product_share=product_share)
+    print(f"demo workspace: {args.contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
+    return root, port
 
 
 def free_port() -> int:
@@ -113,11 +122,12 @@ class Sandbox:
         self.process.wait(timeout=30)
 
 
-def measure(root: Path, sandbox: Sandbox, label: str, *flags: str) -> Run:
+def measure(root: Path, sandbox: Sandbox, label: str, *flags: str, sync: str = SYNC,
+            write_endpoint: str = "users/bulkUpdate") -> Run:
     mark = sandbox.state.last_request_id()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "run", SYNC, "--json",
+        process = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "run", sync, "--json",
                                     *flags], stdout=subprocess.PIPE, stderr=errors)
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)  # the rusage of this process alone
@@ -129,7 +139,7 @@ def measure(root: Path, sandbox: Sandbox, label: str, *flags: str) -> Run:
             raise SystemExit(f"{label}: the sync failed (exit {os.waitstatus_to_exitcode(status)}):\n"
                              f"{output.decode()[:2000]}\n{errors.read().decode()[-3000:]}") from None
     log = [r for r in sandbox.state.requests(since_id=mark) if r["status"] is not None]
-    writes = [r for r in log if r["endpoint"] == "users/bulkUpdate"]
+    writes = [r for r in log if r["endpoint"] == write_endpoint]
     rate = (len(writes) - 1) / (writes[-1]["at"] - writes[0]["at"]) if len(writes) > 1 else 0.0
     run = Run(label, wall, usage.ru_maxrss / 1024, record, len(log), len(writes), rate, busy_seconds(log))
     c = record["counts"]

@@ -19,6 +19,7 @@ from typing import Any
 from .alerts.settings import AlertSettings, parse_alerts
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
+from .event_settings import KEYS as EVENT_KEYS, EventSettings, parse as parse_event_settings
 from .schedules import Schedule, ScheduleError, parse_schedule
 from .secrets import SecretRef, parse_secret_ref
 from .snowflake_settings import SnowflakeSettings, parse as parse_snowflake
@@ -48,7 +49,7 @@ class DestinationConfig:
     timeout_seconds: float = 30.0
     max_retry_after_seconds: float = 300.0  # a longer Retry-After is not waited out: the rows wait for the next run
     max_attempts: int = 5
-    concurrency: int = 2
+    concurrency: int | None = None  # requests in flight; None: the object's own default (runner.py)
     batch_size: int | None = None  # rows per request; None: the API's maximum
     rate_limit_reserve: float = 0.0  # share of the vendor's rate limit left to other integrations
     # Per-endpoint limits replacing the vendor's defaults (a project with raised limits): name -> (requests, seconds)
@@ -112,6 +113,13 @@ class SyncConfig:
     failure_threshold: float = 0.1
     # Share of the snapshot a run may remove (rows gone from the model) before it is blocked (guards.py).
     max_removal_share: float = 0.2
+    event: EventSettings | None = None  # the event's name and time, when the object is an event
+
+    @property
+    def sent_columns(self) -> tuple[tuple[str, str], ...]:
+        """(model column, field) of every value a row sends: the mappings, then what the event settings read."""
+        mapped = tuple((m.column, m.field) for m in self.mappings)
+        return mapped + (self.event.columns() if self.event else ())
 
 
 MQR_POLICIES = ("warn", "block")
@@ -200,6 +208,8 @@ class Workspace:
             "match": [sync.match_field, sync.match_column],
             "mappings": [asdict(m) for m in sync.mappings],
         }
+        if sync.event is not None:  # only then, so the fingerprints of other syncs stay as they were
+            effective["event"] = asdict(sync.event)
         digest = hashlib.sha256(json.dumps(effective, sort_keys=True).encode()).hexdigest()
         return digest[:16]
 
@@ -362,7 +372,7 @@ def _destination(d: _Section) -> DestinationConfig:
         max_retry_after_seconds=_above_zero(d, "max_retry_after_seconds",
                                             float(d.get("max_retry_after_seconds", (int, float), 300.0))),
         max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
-        concurrency=_positive(d, "concurrency", d.get("concurrency", int, 2)),
+        concurrency=_positive(d, "concurrency", d.get("concurrency", int, None)),
         batch_size=_batch_size(d, kind),
         rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
         rate_limits=_rate_limits(d.table("rate_limits", {})))
@@ -430,7 +440,7 @@ def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
     s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule", "cron", "timezone",
-           "expected_errors", "failure_threshold", "max_removal_share")
+           "expected_errors", "failure_threshold", "max_removal_share", *EVENT_KEYS)
     model = s.get("model", str)
     if model not in models:
         raise s.error("model", f"unknown model '{model}' (models: {', '.join(models) or 'none'})")
@@ -461,6 +471,10 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
         raise s.error("mappings", f"field(s) {', '.join(duplicated)} mapped more than once")
     if match_field in fields:
         raise s.error("mappings", f"'{match_field}' is the match field (set by [match]); do not map it again")
+    reserved = [f for f in fields if f.startswith("@")]
+    if reserved:
+        raise s.error("mappings", f"field '{reserved[0]}': a field name may not start with '@' (reserved)")
+    event = parse_event_settings(s, objects[obj].events)
 
     rules = []
     for i, raw in enumerate(s.get("expected_errors", list, [])):
@@ -481,7 +495,7 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,
                       mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
                       schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold,
-                      max_removal_share=removal_share)
+                      max_removal_share=removal_share, event=event)
 
 
 def _sandboxes(top: _Section, root: Path) -> dict[str, SandboxConfig]:

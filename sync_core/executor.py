@@ -164,4 +164,4 @@ class Executor:
             if len(rows) == 1:
                 return SendResult(rejected=[Rejection(rows[0], exc.code, exc.message, "data")])
             first, second = (self._deliver(half) for half in batch.halves())
-            return SendResult(first.synced + second.synced, first.rejected + second.rejected)
+            return first + second

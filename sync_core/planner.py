@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from .config import ConfigError, SyncConfig, Workspace
 from .errors import ModelError
-from .destinations.base import DestinationObject, IdentifierRule, trimmed_sql
+from .event_settings import check_event_columns
+from .destinations.base import DestinationObject, IdentifierRule, ManyPerIdentifier, MatchTypeCheck, trimmed_sql
 from .rows import PlannedRow
 from .counts import RunCounts
 from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
@@ -81,11 +82,12 @@ class LocalPlan:
     def _unsendable_sql(self, destination: DestinationObject) -> str:
         """The first mapped field whose value the destination cannot take, as `field<US>value`, else NULL."""
         cases = []
-        for m in self.sync.mappings:
-            column = "m." + quote(m.column.lower())
-            refused = destination.unsendable_sql(column, self._types[m.column.lower()])
+        for name, field_name in self.sync.sent_columns:
+            column = "m." + quote(name.lower())
+            refused = destination.unsendable_sql(column, self._types[name.lower()])
             if refused is not None:
-                cases.append(f"WHEN {refused} THEN {sql_string(m.field + _DETAIL_SEPARATOR)} || CAST({column} AS VARCHAR)")
+                cases.append(f"WHEN {refused} THEN {sql_string(field_name + _DETAIL_SEPARATOR)} || "
+                             f"CAST({column} AS VARCHAR)")
         return f"CASE {' '.join(cases)} END" if cases else "CAST(NULL AS VARCHAR)"
 
     def repeated_refusals(self, causes: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
@@ -125,7 +127,7 @@ class LocalPlan:
 
     def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
         """The added, changed and retried rows to send, in model order, a batch at a time."""
-        mappings = self.sync.mappings
+        sent = self.sync.sent_columns
         cols = ", ".join("m." + quote(c) for c in self._columns)
         table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged' AND _send")
         reader = self._con.sql(f"SELECT t._key, t._op, t._hash, t._prev_cause, {cols} FROM {table} t "
@@ -135,7 +137,7 @@ class LocalPlan:
         for batch in reader:
             out = []
             for record in batch.to_pylist():
-                values = {m.field: record[m.column.lower()] for m in mappings}
+                values = {field_name: record[name.lower()] for name, field_name in sent}
                 out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values,
                                       record["_prev_cause"]))
             yield out
@@ -182,6 +184,13 @@ def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
     if sync.match_column.lower() not in names:
         raise ConfigError(f, f"syncs.{sync.id}.match.column",
                           f"column '{sync.match_column}' is not returned by model '{model.name}' (columns: {listed})")
+    refused = (destination.refused_match_type(schema.field(sync.match_column.lower()).type)
+               if isinstance(destination, MatchTypeCheck) else None)
+    if refused:
+        raise ConfigError(f, f"syncs.{sync.id}.match.column", f"column '{sync.match_column}' of model '{model.name}' "
+                                                              f"{refused}")
+    if sync.event is not None:
+        check_event_columns(f, sync.event, model.name, schema)
     for i, m in enumerate(sync.mappings):
         if m.column.lower() not in names:
             raise ConfigError(f, f"syncs.{sync.id}.mappings[{i}].column",
@@ -210,7 +219,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         columns_checked()
     key_state = key_state or store.key_state(sync.id)
     key_column = model.primary_key.lower()
-    columns = list(dict.fromkeys([key_column, sync.match_column.lower()] + [m.column.lower() for m in sync.mappings]))
+    columns = list(dict.fromkeys([key_column, sync.match_column.lower()] + [c.lower() for c, _ in sync.sent_columns]))
 
     spill = workspace.state_dir / SPILL_FOLDER
     spill.mkdir(parents=True, exist_ok=True)
@@ -222,7 +231,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         queried = con.execute("SELECT COUNT(*) FROM model_rows").fetchone()[0]
         con.execute("CREATE TABLE duplicates AS SELECT _key, COUNT(*) AS copies FROM model_rows "
                     "WHERE _key IS NOT NULL GROUP BY _key HAVING COUNT(*) > 1")
-        _find_shared_identifiers(con, sync, destination.identifier_rule() if destination else None, key_column)
+        _find_shared_identifiers(con, sync, _one_record_rule(destination), key_column)
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
         con.register("resend", pa.table({"key": resend if resend is not None else pa.array([], pa.string())}))
@@ -251,7 +260,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
                 counts.unchanged = n
             else:
                 counts.plan(op, n)
-        invalid = _invalid_rows(con, model.primary_key, sync, destination.identifier_rule() if destination else None)
+        invalid = _invalid_rows(con, model.primary_key, sync, _one_record_rule(destination))
         counts.invalid = len(invalid)
         invalid_synced = [k for (k,) in con.execute(
             "SELECT key FROM snap WHERE key IN (SELECT _key FROM duplicates UNION ALL SELECT _key FROM shared)"
@@ -273,6 +282,14 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         raise
 
 
+def _one_record_rule(destination: DestinationObject | None) -> IdentifierRule | None:
+    """The identifier rule by which rows with different keys name one record (refused together), or None when
+    no such check applies: no destination, or one that keeps several records per identifier (events)."""
+    if destination is None or isinstance(destination, ManyPerIdentifier) and destination.many_per_identifier:
+        return None
+    return destination.identifier_rule()
+
+
 def _retry_note(con, counts: RunCounts) -> str:
     [(retried,)] = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchall()
     left = counts.planned - retried
@@ -289,7 +306,7 @@ def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: Syn
     with source.scan(con, model) as rows:
         types = {name.lower(): (name, dtype) for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {rows}").fetchall()}
         hashed = [("@match:" + sync.match_field, *types[sync.match_column.lower()])]
-        hashed += [(m.field, *types[m.column.lower()]) for m in sync.mappings]
+        hashed += [(field_name, *types[name.lower()]) for name, field_name in sync.sent_columns]
         selected = ", ".join(f"{quote(types[c][0])} AS {quote(c)}" for c in columns)
         key = f"NULLIF({trimmed_sql(quote(types[model.primary_key.lower()][0]))}, '')"
         try:

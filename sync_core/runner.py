@@ -33,6 +33,7 @@ from .state.run_log import INTERRUPTED_ERROR
 from .state.run_queue import CancelWatch
 
 log = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 2  # requests in flight when neither the workspace nor the destination object says
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
 REFUSED_CHUNK_ROWS = 5_000  # refused rows recorded per transaction: a step short enough not to hold
@@ -147,7 +148,10 @@ class _Stages:
         ctx, sync = self.ctx, self.ctx.sync
         self.destination = open_destination(self.workspace, sync, clock=self.clock)
         config = self.workspace.destinations[sync.destination]
-        self.executor = Executor(self.destination, max_attempts=config.max_attempts, concurrency=config.concurrency,
+        # Requests in flight, also the duplicate window after a crash: the object may widen it (events, whose
+        # resends update in place) unless the workspace sets it.
+        concurrency = config.concurrency or getattr(self.destination, "DEFAULT_CONCURRENCY", DEFAULT_CONCURRENCY)
+        self.executor = Executor(self.destination, max_attempts=config.max_attempts, concurrency=concurrency,
                                  sleep=self.clock.sleep, on_retry=ctx.observer.note, cancel=ctx.cancel.event,
                                  max_retry_after=config.max_retry_after_seconds)
 
@@ -267,6 +271,9 @@ class _Stages:
 
     def _record(self, result) -> None:
         self.ctx.commit(result.synced, result.rejected)
+        for note in result.notes:
+            if note not in self.ctx.notes:
+                self.ctx.note(note)
         # Records the destination says it does not hold (deleted since the look-up) leave the known identifiers.
         missing = [r.row.match_value for r in result.rejected if r.record_missing]
         if missing and needs_lookup(self.destination):

@@ -4,6 +4,10 @@ In its own module (not conftest.py) so that tests import it by a name no other c
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,6 +83,22 @@ class Demo:
 
     def writes_since(self, request_id: int) -> list[dict]:
         return [r for r in self.sandbox.requests(endpoint="users/bulkUpdate", since_id=request_id)]
+
+    def kill_after_writes(self, sync_id: str, endpoint: str, k: int) -> None:
+        """Run the sync in a process of its own and SIGKILL it while its write k+1 to `endpoint` is held at the
+        sandbox (the writes after the k-th wait); then the held requests are dropped, as a dead client's are."""
+        self.sandbox.add_fault(endpoint, "hold", after=k)
+        sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(self.root), "run", sync_id],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert self.server.wait_for_held(1, timeout=60), "the sync never reached batch k+1"
+            os.kill(sync.pid, signal.SIGKILL)
+            sync.wait(timeout=30)
+        finally:
+            if sync.poll() is None:
+                sync.kill()
+            self.sandbox.clear_faults()
+            self.server.release_held(drop=True)  # as if the dead client's connections were cut
 
     def edit_workspace(self, old: str, new: str) -> None:
         path = self.root / "workspace.toml"

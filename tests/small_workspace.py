@@ -33,9 +33,9 @@ primary_key = "{primary_key}"
 [syncs.people]
 model = "people"
 destination = "iterable"
-object = "user"
+object = "{obj}"
 mode = "{mode}"
-match = {{ field = "email", column = "email" }}
+match = {{ field = "{match_field}", column = "{match_column}" }}
 mappings = [{mappings}]
 {sync_settings}
 
@@ -92,9 +92,10 @@ class Small:
 @contextmanager
 def small_workspace(tmp_path: Path, monkeypatch, *, table: str, rows: list[tuple], mappings: list[tuple[str, str]],
                     mode: str = "update", primary_key: str = "email", destination_settings: str = "",
-                    sync_settings: str = ""):
+                    sync_settings: str = "", obj: str = "user", match: str = "email"):
     """A workspace whose model is `SELECT * FROM people`, the table `table` (its DuckDB column list) filled with
-    `rows`; `mappings` are (column, field) pairs. The sandbox starts empty: create users with create_users."""
+    `rows`; `mappings` are (column, field) pairs; `obj` the Iterable object, `match` the match column (email, or
+    user_id for a userId match). The sandbox starts empty: create users with create_users."""
     root = tmp_path / "small"
     root.mkdir()
     monkeypatch.setenv("SMALL_ITERABLE_KEY", KEY)
@@ -108,5 +109,6 @@ def small_workspace(tmp_path: Path, monkeypatch, *, table: str, rows: list[tuple
         listed = ", ".join(f'{{ column = "{c}", field = "{f}" }}' for c, f in mappings)
         (root / "workspace.toml").write_text(WORKSPACE.format(
             url=server.url, destination_settings=destination_settings, primary_key=primary_key, mode=mode,
-            mappings=listed, sync_settings=sync_settings))
+            mappings=listed, sync_settings=sync_settings, obj=obj,
+            match_field="userId" if match == "user_id" else "email", match_column=match))
         yield Small(root, server)

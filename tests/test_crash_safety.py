@@ -6,7 +6,6 @@ process while that request is held."""
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -30,19 +29,7 @@ def fast_demo(tmp_path):
 def test_kill_after_k_of_n_batches_loses_nothing(fast_demo, k):
     demo = fast_demo
     existing = {u["email"] for u in demo.users()}
-    demo.sandbox.add_fault("users/bulkUpdate", "hold", after=k)  # every write after the k-th waits
-
-    sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run", "iterable-production"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert demo.server.wait_for_held(1, timeout=60), "the sync never reached batch k+1"
-        os.kill(sync.pid, signal.SIGKILL)
-        sync.wait(timeout=30)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-        demo.sandbox.clear_faults()
-        demo.server.release_held(drop=True)  # as if the dead client's connections were cut
+    demo.kill_after_writes("iterable-production", "users/bulkUpdate", k)
 
     answered = [r for r in demo.sandbox.requests(endpoint="users/bulkUpdate") if r["status"] == 200]
     with StateStore(demo.workspace.state_path) as store:  # opening the workspace notices the dead run

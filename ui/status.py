@@ -73,16 +73,20 @@ def _news(problems: RunProblems) -> str:
 
 def last_runs(workspace: Workspace, latest: dict[str, RunRecord]) -> None:
     ids = list(workspace.syncs) + [s for s in latest if s not in workspace.syncs]
+    names = [s.name for s in workspace.syncs.values()]
     for column, sync_id in zip(st.columns(max(1, len(ids))), ids):
         sync = workspace.syncs.get(sync_id)
         name = sync.name if sync else f"{sync_id} (not in workspace.toml)"
+        title = f"**{name}**"
+        if sync and names.count(sync.name) > 1:  # display names may repeat (the seed's do): the id tells them apart
+            title += f" `{sync_id}`"
         run = latest.get(sync_id)
         with column.container(border=True):
             if run is None:
-                st.markdown(f"**{name}**  \n:gray-badge[never run] It has not run yet.")
+                st.markdown(f"{title}  \n:gray-badge[never run] It has not run yet.")
                 st.caption(f"Run it: `sync-core run {sync_id}`")
                 continue
             problems = None if run.status == "running" else data.run_problems(workspace, run)
-            st.markdown(f"**{name}**  \n{status_markdown(run.status)} {run_sentence(run, problems)}")
+            st.markdown(f"{title}  \n{status_markdown(run.status)} {run_sentence(run, problems)}")
             st.caption(f"Run {run.id}, started {local_text(run.started_at)} ({zone_label()})")
             st.page_link("pages/run.py", label="Open", icon=":material/arrow_forward:", query_params={"run": run.id})

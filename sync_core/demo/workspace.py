@@ -124,16 +124,33 @@ mappings = [
 code = "NotFound"
 reason = "Update-only: the product creates Iterable users; this sync only adds namespace details."
 
-# The seed's other two syncs. Their destinations (Iterable custom events, Marketo custom activities) are
-# on the roadmap and not in this version yet, so they are declared here but commented out:
-#
-# [syncs.iterable-first-namespace-events]
-# name = "Iterable - First Namespace Details Sync"      # same display name as the user sync, as in the seed
-# model = "first_namespace"
-# destination = "iterable"
-# object = "event"                # eventName "First Namespace Created", id = first_namespace_id
-# mode = "insert"
-# schedule = "every 24h"
+# The seed's third sync: the same rows as Iterable custom events, one per person, for people who already
+# exist in Iterable (update-only, as the seed marks it). Each event's id comes from this sync's id and the row's
+# key, so a resend updates the event it sent before (README: "Iterable custom events").
+[syncs.iterable-first-namespace-events]
+name = "Iterable - First Namespace Details Sync"      # the same display name as the user sync, as in the seed
+model = "first_namespace"
+destination = "iterable"
+object = "event"
+mode = "update"
+match = {{ field = "userId", column = "user_id" }}
+event_name = "First Namespace Created"
+created_at = "first_namespace_created_at"
+schedule = "every 24h"
+mappings = [
+  {{ column = "first_namespace_id", field = "namespaceId" }},
+  {{ column = "first_namespace_name", field = "namespaceName" }},
+  {{ column = "first_namespace_plan", field = "plan" }},
+  {{ column = "first_namespace_region", field = "region" }},
+  {{ column = "days_to_first_namespace", field = "daysToFirstNamespace" }},
+]
+
+[[syncs.iterable-first-namespace-events.expected_errors]]
+code = "NotFound"
+reason = "Update-only: events are tracked only for people the product already created in Iterable."
+
+# The seed's fourth sync (Marketo custom activities) is on the roadmap and not in this version yet, so it is
+# declared here but commented out:
 #
 # [syncs.marketo-activities]
 # name = "Marketo Activities"

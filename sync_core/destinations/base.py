@@ -150,6 +150,11 @@ class Batch:
 class SendResult:
     synced: list[PlannedRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the run's notes: what the answer says beyond rows
+
+    def __add__(self, other: "SendResult") -> "SendResult":
+        return SendResult(self.synced + other.synced, self.rejected + other.rejected,
+                          self.notes + [n for n in other.notes if n not in self.notes])
 
 
 class DestinationObject(Protocol):
@@ -174,6 +179,21 @@ class DestinationObject(Protocol):
 
     def send(self, batch: Batch) -> SendResult:
         """One request. Raises TransientError, BatchRejected or errors.DestinationError (fatal: stop the run)."""
+
+
+@runtime_checkable
+class ManyPerIdentifier(Protocol):
+    """Capability: several rows may name one person's identifier, each its own record (a person's events), so
+    rows sharing an identifier are not refused as naming one record."""
+    many_per_identifier: bool
+
+
+@runtime_checkable
+class MatchTypeCheck(Protocol):
+    """Capability: refuse a match column whose type the destination's identifier cannot be."""
+
+    def refused_match_type(self, arrow_type: pa.DataType) -> str | None:
+        """Why a match column of this type cannot identify a record (with the fix), else None."""
 
 
 @runtime_checkable

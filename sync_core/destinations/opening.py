@@ -47,9 +47,13 @@ def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
 
 def _limits(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
     limits = dict(defaults)  # the vendor's published limits (ratelimit.vendor_limit), overridden per endpoint
+    # A destination's limits serve every object its syncs write (users, events): an endpoint of another object
+    # is not this sync's, and not an error.
+    known = {e: None for o in DESTINATION_TYPES[config.type].objects.values() for e in o.load().LIMITS}
     for endpoint, (requests, seconds) in config.rate_limits.items():
-        if endpoint not in defaults:
+        if endpoint not in known:
             raise ConfigError(workspace.file, f"destinations.{config.name}.rate_limits.{endpoint}",
-                              f"unknown endpoint (this destination calls: {', '.join(defaults)})")
-        limits[endpoint] = vendor_limit(requests, seconds)
+                              f"unknown endpoint (this destination calls: {', '.join(known)})")
+        if endpoint in defaults:
+            limits[endpoint] = vendor_limit(requests, seconds)
     return limits

@@ -14,6 +14,7 @@ class ObjectType:
     match_fields: tuple[str, ...]  # what identifies a record: the [match] field a sync may use
     implementation: str  # "module:Class" of its DestinationObject (base.py), imported when a sync opens it;
     # constructed as Class(config, sync, api_key, limits), with LIMITS: endpoint -> ratelimit.Limit
+    events: bool = False  # its records are events: a sync names them (event_settings.py) and may send many per person
 
     def load(self) -> type:
         module, _, name = self.implementation.partition(":")

@@ -27,6 +27,8 @@ def make_legacy(path, user_version: int) -> None:
     state.close()
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE schema_versions")
+        db.execute("DROP TABLE events")  # custom events came after per-schema versions
+        db.execute("DROP TABLE event_filters")
         if user_version == 1:  # before faults
             db.execute("DROP TABLE faults")
             db.execute("ALTER TABLE requests DROP COLUMN fault")
@@ -37,7 +39,7 @@ def make_legacy(path, user_version: int) -> None:
 def test_a_new_file_records_each_schemas_version(tmp_path):
     IterableState(tmp_path / "s.db").close()
 
-    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 1}
+    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 2}
 
 
 @pytest.mark.parametrize("user_version", [1, 2])
@@ -52,7 +54,7 @@ def test_a_file_from_before_per_schema_versions_keeps_its_data_and_gains_what_it
         assert state.project_for_key(API_KEY) == PROJECT
     finally:
         state.close()
-    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 1}
+    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 2}
 
 
 def test_a_vendor_schema_migrates_on_its_own_numbers(tmp_path):

@@ -80,6 +80,11 @@ class History:
         beyond = sum(max(0, n - invalid[previous].get(cause, 0)) for cause, n in invalid[run_id].items())
         return json.loads(counts)["rejected_other"] - json.loads(standing)["repeated_other"] + beyond
 
+    def write_endpoint(self, run_id: int) -> str:
+        """The sandbox endpoint a run's sync writes to: trackBulk for the events sync, else bulkUpdate."""
+        return "events/trackBulk" if self.workspace.syncs[self.runs[run_id].sync_id].object == "event" \
+            else "users/bulkUpdate"
+
     def sandbox_requests(self, run_id: int, endpoint: str) -> list[dict]:
         e = self.runs[run_id]
         return [r for r in IterableState(self.root / "sandbox" / "iterable.sqlite").requests(
@@ -120,8 +125,8 @@ def _expectation(root: Path, sync_id: str, sandbox: IterableState) -> Expectatio
 
 @pytest.fixture(scope="session")
 def history(tmp_path_factory) -> History:
-    """Three simulated days (ending today) of both demo syncs, against a sandbox without rate limits: the
-    dashboard is under test here, not the limits, and 6 exports would otherwise wait a minute."""
+    """Three simulated days (ending today) of the demo's three syncs, against a sandbox without rate limits: the
+    dashboard is under test here, not the limits, and 9 exports would otherwise wait a minute."""
     root = tmp_path_factory.mktemp("history") / "ws"
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)

@@ -23,8 +23,11 @@ def test_a_sync_that_never_ran_says_how_to_run_it(demo, open_app, clean):
     demo.run("iterable-production")
     at = open_app(demo.root)
     clean(at)
-    [never] = [m.value for m in at.main.markdown if m.value.startswith("**Iterable - First Namespace Details Sync**")]
-    assert "never run" in never and "It has not run yet" in never
+    # Two syncs bear this name, as in the seed: the user sync and the events sync
+    nevers = [m.value for m in at.main.markdown if m.value.startswith("**Iterable - First Namespace Details Sync**")]
+    assert len(nevers) == 2  # each tile tells them apart by the sync's id
+    assert {n.split("`")[1] for n in nevers} == {"iterable-first-namespace", "iterable-first-namespace-events"}
+    assert all("never run" in never and "It has not run yet" in never for never in nevers)
 
     at.multiselect(key="runs_syncs").select("iterable-first-namespace").run()
     assert "has never run" in at.info[0].value and "run iterable-first-namespace" in at.info[0].value

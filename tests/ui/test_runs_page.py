@@ -41,9 +41,13 @@ def test_table_lists_every_run_with_its_counts(history, open_app, clean):
         "run", "sync", "status", "started", "duration", "synced", "expected rejections", "real problems", "trigger"]
 
 
-def tile(at, name: str) -> str:
-    """The text of a sync's tile: its name, its last run's status and what that run found, as one sentence."""
-    [text] = [m.value for m in at.main.markdown if m.value.startswith(f"**{name}**")]
+def tile(at, name: str, sync_id: str | None = None) -> str:
+    """The text of a sync's tile: its name, its last run's status and what that run found, as one sentence. A
+    name two syncs share is followed by the sync's id."""
+    found = [m.value for m in at.main.markdown if m.value.startswith(f"**{name}**")]
+    if len(found) > 1:
+        found = [t for t in found if t.startswith(f"**{name}** `{sync_id}`")]
+    [text] = found
     return text
 
 
@@ -55,10 +59,10 @@ def test_each_sync_says_what_its_last_run_found_and_whether_it_is_new(history, o
     names = {s.id: s.name for s in history.workspace.syncs.values()}
     last = history.state_sql("SELECT sync_id, id, status, counts FROM runs WHERE id IN "
                              "(SELECT MAX(id) FROM runs GROUP BY sync_id)")
-    assert len(last) == 2
+    assert len(last) == len(names) == 3
     for sync_id, run_id, status, counts in last:
         c = json.loads(counts)
-        text = tile(at, names[sync_id])
+        text = tile(at, names[sync_id], sync_id)
         bad = c["invalid"] + c["rejected_other"]
         assert f"-badge[{status}]" in text and status.upper() not in text
         assert f"**{bad:,} row{'s' * (bad != 1)} with data problems**" in text and bad > 0
@@ -125,7 +129,7 @@ def test_filters_narrow_the_runs(history, open_app, clean):
     at.date_input(key="runs_dates").set_value((first_day, first_day)).run()
     on_first_day = {i for i, r in expected.items()
                     if datetime.fromisoformat(r[3]).astimezone().date() == first_day}
-    assert set(at.dataframe[0].value["run"]) == on_first_day and len(on_first_day) == 2
+    assert set(at.dataframe[0].value["run"]) == on_first_day and len(on_first_day) == len(history.workspace.syncs)
 
 
 def test_selecting_a_run_links_to_its_view_and_failed_rows(history, open_app, clean):

@@ -1,13 +1,18 @@
-"""Iterable: what the type declares (catalog.py lists it); users.py is its user object, client.py its HTTP."""
+"""Iterable: what the type declares (catalog.py lists it); users.py is its user object, events.py its custom
+events, records.py what the two share, client.py its HTTP."""
 
 from ..types import DestinationType, ObjectType
 
 MAX_USERS_PER_REQUEST = 1000  # POST /api/users/bulkUpdate
+MAX_EVENTS_PER_REQUEST = 1000  # POST /api/events/trackBulk (Iterable publishes no count: 4 MB, ~1000 in practice)
 
 ITERABLE = DestinationType(
     name="iterable",
     default_base_url="https://api.iterable.com",
     max_batch_size=MAX_USERS_PER_REQUEST,
     objects={"user": ObjectType(modes=("upsert", "update"), match_fields=("email", "userId"),
-                                implementation="sync_core.destinations.iterable.users:IterableUsers")},
+                                implementation="sync_core.destinations.iterable.users:IterableUsers"),
+             "event": ObjectType(modes=("upsert", "update"), match_fields=("email", "userId"),
+                                 implementation="sync_core.destinations.iterable.events:IterableEvents",
+                                 events=True)},
 )

@@ -1,8 +1,9 @@
-"""Iterable's user API as the sandbox answers it: its routes, its error envelope, and its own fault kinds.
+"""Iterable's user and event API as the sandbox answers it: its routes, its error envelope, its own fault kinds.
 
 The request pipeline (log, route, authenticate, faults, rate limits) is the core's `VendorApi`; this module holds
 what Iterable answers: `POST /api/users/bulkUpdate` (with `updateOnly`), `getByEmail`, `byUserId`,
-`GET /api/users/{email}`, and `GET /api/export/data.json` with `onlyFields` and `omitFields`.
+`GET /api/users/{email}`, and `GET /api/export/data.json` with `onlyFields` and `omitFields`; custom events
+(trackBulk, reads, customEvent export lines) are events.py's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..core import HTTP_FAULT_EFFECTS, Call, Reply, Route, VendorApi, json_reply
+from . import events
 from .state import IterableState
 from .user_batch import Outcome, UserUpdate
 
@@ -128,12 +130,17 @@ class IterableApi(VendorApi):
     # --- export ---------------------------------------------------------------------
 
     def _export_data(self, call: Call) -> Reply:
-        if _first(call.query, "dataTypeName") != "user":
-            return error_reply(400, "BadParams", "dataTypeName must be user")
+        kind = _first(call.query, "dataTypeName")
+        if kind not in ("user", "customEvent"):
+            return error_reply(400, "BadParams", "dataTypeName must be user or customEvent")
         try:
             updated_from, updated_before = self._export_window(call.query)
         except ValueError as error:
             return error_reply(400, "BadParams", str(error))
+        if kind == "customEvent":  # the window is on the events' createdAt; every event comes, whatever its name
+            found = self.state.iter_events(call.project, created_from=updated_from, created_before=updated_before)
+            return Reply(200, events.json_line_chunks(map(events.public_event, found)),
+                         content_type="application/x-json-stream")
         only_fields = [name for name in call.query.get("onlyFields", []) if name]
         omit_fields = {name for name in (_first(call.query, "omitFields") or "").split(",") if name}
         if only_fields and set(only_fields) <= {"email", "userId", "profileUpdatedAt"}:  # an export of identifiers
@@ -165,6 +172,17 @@ class IterableApi(VendorApi):
             )
         return windows[name]
 
+    # --- events -------------------------------------------------------------------------
+
+    def _track_bulk(self, call: Call) -> Reply:
+        return events.track_bulk(self, call)
+
+    def _events_of_email(self, call: Call) -> Reply:
+        return events.user_events(self, call, email=call.path_params["email"])
+
+    def _events_of_user_id(self, call: Call) -> Reply:
+        return events.user_events(self, call, user_id=call.path_params["user_id"])
+
     _GET_LIMIT = (100, 1.0)
     ROUTES = (
         Route("POST", re.compile(r"/api/users/bulkUpdate"), "users/bulkUpdate",
@@ -177,6 +195,12 @@ class IterableApi(VendorApi):
               _get_by_path_email, *_GET_LIMIT),
         Route("GET", re.compile(r"/api/export/data\.json"), "export/data.json",
               _export_data, 4, 60.0),
+        Route("POST", re.compile(r"/api/events/trackBulk"), "events/trackBulk",
+              _track_bulk, 10, 1.0),
+        Route("GET", re.compile(r"/api/events/byUserId/(?P<user_id>[^/]+)"), "events/byUserId",
+              _events_of_user_id, *_GET_LIMIT),
+        Route("GET", re.compile(r"/api/events/(?P<email>[^/]+)"), "events/get",
+              _events_of_email, *_GET_LIMIT),
     )
 
 # --- Iterable's own fault kinds ---------------------------------------------------------
@@ -271,11 +295,6 @@ def _export_line(user: dict, only_fields: list[str], omit_fields: set[str]) -> d
 def _export_chunks(
     users: Iterable[dict], only_fields: list[str], omit_fields: set[str]
 ) -> Iterator[bytes]:
-    lines = []
-    for user in users:
-        lines.append(json.dumps(_export_line(user, only_fields, omit_fields)) + "\n")
-        if len(lines) == EXPORT_LINES_PER_CHUNK:
-            yield "".join(lines).encode()
-            lines = []
-    if lines:
-        yield "".join(lines).encode()
+    return events.json_line_chunks(
+        (_export_line(user, only_fields, omit_fields) for user in users), EXPORT_LINES_PER_CHUNK
+    )

@@ -10,7 +10,8 @@ from ..core import HTTP_KINDS, FaultCatalog, FaultKind, Param
 
 # The sandbox's stable endpoint names (IterableApi.ROUTES; a test keeps the two in step).
 ENDPOINTS = frozenset(
-    {"users/bulkUpdate", "users/getByEmail", "users/byUserId", "users/get", "export/data.json"}
+    {"users/bulkUpdate", "users/getByEmail", "users/byUserId", "users/get", "export/data.json",
+     "events/trackBulk", "events/get", "events/byUserId"}
 )
 
 

@@ -1,4 +1,5 @@
-"""Iterable's tables in a sandbox's state file: projects (an API key each), users, and the fields a project knows.
+"""Iterable's tables in a sandbox's state file: projects (an API key each), users, the fields a project knows,
+and custom events with the event names and fields a project refuses.
 
 The tables keep the names they had before the sandbox had vendors (`projects`, `users`, `fields`), so state files
 written then open as they are. A next vendor prefixes its tables with its name (`marketo_leads`).
@@ -38,6 +39,32 @@ ITERABLE_SCHEMA = Schema("iterable", (
             name TEXT NOT NULL,
             category TEXT,
             PRIMARY KEY (project, name)
+        ) WITHOUT ROWID""",
+    ),
+    (
+        # Custom events, by id: a write with an id already stored replaces that event (Iterable's "same id
+        # updates the same event"). email and user_id are the user's when the event was stored.
+        """CREATE TABLE events (
+            project TEXT NOT NULL,
+            id TEXT NOT NULL,
+            event_name TEXT NOT NULL,
+            email TEXT,
+            user_id TEXT,
+            created_at REAL NOT NULL,
+            data_fields TEXT NOT NULL,
+            stored_at REAL NOT NULL,
+            last_request_id INTEGER,
+            PRIMARY KEY (project, id)
+        )""",
+        "CREATE INDEX events_by_email ON events (project, email)",
+        "CREATE INDEX events_by_user_id ON events (project, user_id)",
+        # What a project refuses of events: event names (answered in disallowedEventNames) and data fields
+        # (dropped, answered in filteredOutFields), as the project's settings would.
+        """CREATE TABLE event_filters (
+            project TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('event_name', 'field')),
+            name TEXT NOT NULL,
+            PRIMARY KEY (project, kind, name)
         ) WITHOUT ROWID""",
     ),
 ), legacy_versions={1: 1, 2: 1})

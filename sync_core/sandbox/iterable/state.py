@@ -1,5 +1,5 @@
-"""What an Iterable sandbox knows: projects with their API keys, and their users, in the sandbox's state file
-(with the request log and faults every sandbox has).
+"""What an Iterable sandbox knows: projects with their API keys, their users and events (events.py), in the
+sandbox's state file (with the request log and faults every sandbox has).
 
 Within a process one connection is shared behind a lock; another process (a demo script creating users) may
 write while a server runs.
@@ -13,6 +13,7 @@ import time
 from typing import Iterator
 
 from ..core import SandboxStore
+from .events import EventRecords
 from .faults import FAULTS
 from .schema import ITERABLE_SCHEMA
 from .user_batch import Outcome, UpdateResult, UserBatch, UserUpdate
@@ -29,7 +30,7 @@ _IDENTITY_JSON = {
 }
 
 
-class IterableState(SandboxStore):
+class IterableState(EventRecords, SandboxStore):
     SCHEMAS = SandboxStore.CORE_SCHEMAS + (ITERABLE_SCHEMA,)
     FAULTS = FAULTS
     WRITE_ENDPOINT = "users/bulkUpdate"

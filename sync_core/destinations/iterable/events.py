@@ -1,0 +1,217 @@
+"""Iterable custom events: `POST /api/events/trackBulk`, one outcome per row from its answer.
+
+Each row is one event, under a deterministic id (`event_id`): sha256 of the sync's id and the row's key, so a
+resend (after a crash, a retry, a full resync) updates the event it sent before, and a changed row updates its
+event in place instead of adding one. A row removed from the model leaves the snapshot; its event stays.
+
+Update-only mode writes events only for users who exist: the look-up of existing users (records.py) is the one
+users syncs of the same credential share, and `updateOnly: true` makes Iterable report a user deleted since
+as not found (`failedUpdates.notFound*`) instead of creating one.
+
+Rows are checked before any call: an event name (from its column) that is empty, a `created_at` that is null,
+not a time, or in the future, and an event too large for one request are `data` rejections that cost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timezone
+
+import pyarrow as pa
+
+from ...config import DestinationConfig, SyncConfig
+from ...event_settings import CREATED_AT_FIELD, EVENT_NAME_FIELD
+from ...ratelimit import SharedRateLimits, vendor_limit
+from ...rows import PlannedRow
+from ..base import WHITESPACE, Batch, Rejection, SendResult
+from . import MAX_EVENTS_PER_REQUEST
+from .records import ENVELOPE_BYTES, MAX_BODY_BYTES, NOT_FOUND_CODE, IterableRecords, dumps, iterable_value
+
+# A created_at up to this far ahead of the destination's clock is taken as clock skew, not a future event.
+FUTURE_TOLERANCE_SECONDS = 300
+FORGOTTEN = "The user was forgotten (privacy request); Iterable refuses their events"
+# failedUpdates list -> (code, default class, message)
+FAILURE_LISTS = {
+    "invalidEmails": ("InvalidEmailAddressError", "data", "Invalid email address"),
+    "invalidUserIds": ("InvalidUserIdError", "data", "Invalid userId"),
+    "forgottenEmails": ("ForgottenUserError", "data", FORGOTTEN),
+    "forgottenUserIds": ("ForgottenUserError", "data", FORGOTTEN),
+    "notFoundEmails": (NOT_FOUND_CODE, "data", None),
+    "notFoundUserIds": (NOT_FOUND_CODE, "data", None),
+}
+
+
+def event_id(sync_id: str, key: str) -> str:
+    """The id of a row's event: the first 32 hex digits of sha256("<sync id>\\x00<primary key>"). The same sync
+    and key give the same id on every run and machine; two syncs never share one."""
+    return hashlib.sha256(f"{sync_id}\x00{key}".encode()).hexdigest()[:32]
+
+
+class IterableEvents(IterableRecords):
+    LIMITS = {"events/trackBulk": vendor_limit(10, 1.0), "export/data.json": vendor_limit(4, 60.0)}  # per project
+    many_per_identifier = True  # a person has many events
+    # Requests in flight unless the workspace sets `concurrency`: with 2, each request must come back within
+    # 0.2 s to keep 10 a second; 4 keeps the limit on a busy machine. A wider duplicate window costs nothing
+    # here: a resent event updates the one it sent before.
+    DEFAULT_CONCURRENCY = 4
+
+    def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
+        super().__init__(config, sync, api_key, limits)
+        self.max_rows = min(config.batch_size or MAX_EVENTS_PER_REQUEST, MAX_EVENTS_PER_REQUEST)
+        self.settings = sync.event
+        self._null = {m.field: m.null for m in sync.mappings}
+        self.key = self.settings.key  # "syncs.<id>": where the event settings are
+        # Events without a created_at column are dated at the run's time: one time for every event of a run.
+        self.run_time = int(limits.clock.now())
+
+    # ---- before sending ----
+
+    def refused_match_type(self, arrow_type: pa.DataType) -> str | None:
+        if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+            label = self._rule.label
+            return (f"is a number ({arrow_type}), and Iterable's {label} is text: a number would be sent as "
+                    f"'{'123.0' if pa.types.is_floating(arrow_type) else '123'}'-style text and match no user "
+                    f"reliably. Cast it in the model's SQL (TO_VARCHAR(<column>)) to the {label} as Iterable "
+                    "holds it")
+        return None
+
+    def event(self, row: PlannedRow) -> dict | Rejection:
+        """The row's event as trackBulk takes it, or why it cannot be sent."""
+        name = self.settings.name
+        if name is None:
+            name = row.values.get(EVENT_NAME_FIELD)
+            if name is None or not str(name).strip(WHITESPACE):
+                return Rejection(row, "MissingEventName",
+                                 f"Column '{self.settings.name_column}' (event_name_column of {self.key} in "
+                                 "workspace.toml) is empty for this row: there is no event name to track it under. "
+                                 "Give every row a name in the model (e.g. COALESCE)", "data")
+            name = str(name)
+        created = self._created_at(row)
+        if isinstance(created, Rejection):
+            return created
+        fields = {}
+        for field, value in row.values.items():
+            if field in (EVENT_NAME_FIELD, CREATED_AT_FIELD) or (value is None and self._null[field] == "omit"):
+                continue
+            fields[field] = iterable_value(value)
+        ident = str(row.match_value).strip(WHITESPACE)
+        return {"userId" if self.by_user_id else "email": ident, "eventName": name,
+                "id": event_id(self.sync.id, row.key), "createdAt": created, "dataFields": fields}
+
+    def _created_at(self, row: PlannedRow) -> int | Rejection:
+        """Unix seconds of the event: its created_at column, or the run's time when the sync names none."""
+        column = self.settings.created_at_column
+        if column is None:
+            return self.run_time
+        value = row.values.get(CREATED_AT_FIELD)
+        where = f"Column '{column}' (created_at of {self.key} in workspace.toml)"
+        if value is None:
+            return Rejection(row, "MissingCreatedAt", f"{where} is null for this row: the event has no time. Give "
+                             "every row a time in the model, or leave created_at out to date events at the run's "
+                             "time", "data")
+        moment = _as_utc(value)
+        if moment is None:
+            return Rejection(row, "InvalidCreatedAt", f"{where} holds '{value}', which is not a timestamp: write it "
+                             "as an ISO time (2026-01-31 12:00:00, or with +00:00) or cast the column to TIMESTAMP "
+                             "in the model", "data", f"{where} holds '<value>', which is not a timestamp")
+        seconds = int(moment.timestamp())
+        now = self.client.limits.clock.now()
+        if seconds > now + FUTURE_TOLERANCE_SECONDS:
+            return Rejection(row, "FutureCreatedAt", f"{where} is {moment:%Y-%m-%d %H:%M:%S} UTC, in the future: an "
+                             "event is tracked once it happened. Fix the time in the model (a time zone "
+                             "mistake?), or filter out rows not yet due", "data",
+                             f"{where} is <time> UTC, in the future")
+        if seconds < 0:
+            return Rejection(row, "InvalidCreatedAt", f"{where} is {moment:%Y-%m-%d}, before 1970: Iterable dates "
+                             "events in Unix seconds. Fix the time in the model", "data",
+                             f"{where} is <date>, before 1970")
+        return seconds
+
+    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
+        """Requests of ≤ max_rows events and ≤ 4 MB; rows refused before sending come in a batch of their own,
+        whose parts are None (send answers it without a call)."""
+        sendable, parts, refused = [], [], []
+        for row in rows:
+            event = self.event(row)
+            part = dumps(event) if isinstance(event, dict) else None
+            if part is None or len(part) > MAX_BODY_BYTES - ENVELOPE_BYTES:
+                refused.append(row)
+            else:
+                sendable.append(row)
+                parts.append(part)
+        out = self.pack(sendable, parts)
+        if refused:
+            out.append(Batch(refused, [None] * len(refused)))
+        return out
+
+    # ---- requests ----
+
+    def send(self, batch: Batch) -> SendResult:
+        if batch.parts and batch.parts[0] is None:
+            return SendResult(rejected=[self._refused(row) for row in batch.rows])
+        answer = self.client.post_json("/api/events/trackBulk", self.body(batch))
+        return self._outcomes(batch.rows, answer)
+
+    def _refused(self, row: PlannedRow) -> Rejection:
+        event = self.event(row)
+        if isinstance(event, Rejection):
+            return event
+        size = len(dumps(event))
+        return Rejection(row, "EventTooLarge", f"The event is {size:,} bytes as JSON; one trackBulk request carries "
+                         f"at most {MAX_BODY_BYTES:,} bytes. Send less with it: drop or shorten long mapped fields "
+                         f"of {self.key} for such rows", "data",
+                         "The event is <n> bytes as JSON; one trackBulk request carries at most 4 MB")
+
+    def body(self, batch: Batch) -> bytes:
+        """The request body: the parts are ASCII JSON (json.dumps escapes the rest), so characters are bytes."""
+        return ('{"events": [' + ", ".join(batch.parts) + "]" + (', "updateOnly": true' if self.update_only else "")
+                + "}").encode()
+
+    def _outcomes(self, rows: list[PlannedRow], answer: dict) -> SendResult:
+        failed = self.failed_updates(answer, "trackBulk")
+        result = SendResult()
+        accepted = self.refuse_listed(rows, failed, FAILURE_LISTS, result)
+        disallowed = {str(n) for n in answer.get("disallowedEventNames") or []}
+        if disallowed:
+            kept = []
+            for row in accepted:
+                name = self.settings.name or str(row.values.get(EVENT_NAME_FIELD))
+                if name in disallowed:
+                    result.rejected.append(self._disallowed(row, name))
+                else:
+                    kept.append(row)
+            accepted = kept
+        self.confirm(accepted, answer, result)
+        dropped = [str(f) for f in answer.get("filteredOutFields") or []]
+        if dropped:
+            result.notes.append(f"Iterable dropped field{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} from "
+                                f"the events of {self.key}: the project filters {'them' if len(dropped) > 1 else 'it'}"
+                                " out. The events are stored without them; allow the fields in the project's data "
+                                "field settings, or remove their mappings")
+        if self.settings.created_at_column is None and result.synced:
+            result.notes.append(f"{self.key} names no created_at column: its events are dated at the run's time "
+                                f"({datetime.fromtimestamp(self.run_time, timezone.utc):%Y-%m-%d %H:%M:%S} UTC).")
+        return result
+
+    def _disallowed(self, row: PlannedRow, name: str) -> Rejection:
+        setting = ("event_name" if self.settings.name else "event_name_column")
+        return Rejection(row, "DisallowedEventName",
+                         f"Iterable's project does not allow the event name '{name}': allow it in the project's "
+                         "settings (Project Settings, event names: the list of blocked or allowed custom event "
+                         f"names), or change {setting} of {self.key} in workspace.toml", "config",
+                         "Iterable's project does not allow the event name '<value>'")
+
+
+def _as_utc(value) -> datetime | None:
+    """A created_at value as an aware UTC time, or None when it is not one: naive times are UTC (the warehouse's
+    time zone is UTC), a date is its midnight, text is read as ISO 8601."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip(WHITESPACE))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), timezone.utc)
+    return None

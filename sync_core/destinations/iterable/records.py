@@ -1,0 +1,202 @@
+"""What Iterable's users and events share: how a row names a person (email or userId) and is looked up among
+the users that exist (update-only), the refusals made before sending, and cutting rows into requests of at
+most a count of records and 4 MB.
+
+Update-only never creates a user. Checking a not-found row must not cost a write, so the run first learns which
+users exist (one streaming export of identifiers, `onlyFields`) and writes only for those; the export is shared
+by every update-only sync of one credential (`lookup_scope`), users and events alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ...config import DestinationConfig, SyncConfig
+from ...ratelimit import SharedRateLimits, credential_digest
+from ...rows import PlannedRow
+from ..base import (Batch, IdentifierRule, Rejection, SendResult, TransientError, unsendable_json_sql,
+                    unsupported_json_type)
+from .client import IterableClient
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+ENVELOPE_BYTES = 1024  # left in each request for what wraps the records
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NOT_FOUND_CODE = "NotFound"
+UNSENDABLE = ("Iterable cannot store NaN, infinity, or a date outside years 1-9999. Fix the value in the model "
+              "(e.g. NULLIF, or a CASE that maps it to a value or to NULL)")
+
+
+class IterableRecords:
+    """The part of a users or events object that does not depend on which: subclasses give `max_rows`,
+    `entry(row)` (the JSON text of one row's record) and `send`."""
+    max_rows: int
+
+    def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
+        self.name = config.name
+        self.sync = sync
+        self.by_user_id = sync.match_field == "userId"
+        self.update_only = sync.mode == "update"
+        self.client = IterableClient(destination=config.name, base_url=config.base_url, api_key=api_key,
+                                     key_reference=f"destinations.{config.name}.api_key ({config.api_key.describe()})",
+                                     timeout=config.timeout_seconds, limits=limits)
+        self._rule = self.identifier_rule()
+        self.lookup_scope = (f"{credential_digest(config.base_url, api_key)}:{self._rule.label}"
+                             if self.update_only else None)
+
+    # ---- before sending ----
+
+    def identifier_rule(self) -> IdentifierRule:
+        if self.by_user_id:
+            return IdentifierRule("userId", case_insensitive=False, valid_pattern=None)
+        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Iterable's emails
+
+    def normalize(self, match_value) -> str:
+        """The identifier as existing() spells it."""
+        return self._rule.python(match_value)
+
+    def _ident(self, row: PlannedRow) -> str:
+        return self.normalize(row.match_value)
+
+    def existing(self, updated_since: float | None) -> pa.Array:
+        """One streaming export of identifiers (`onlyFields`): of every user, or of users whose profile changed
+        since `updated_since` (new users among them)."""
+        label = self._rule.label
+        if updated_since is None:
+            window = [("range", "All")]
+        else:
+            window = [("startDateTime", iterable_export_time(updated_since)),  # both in the destination's time
+                      ("endDateTime", iterable_export_time(self.client.limits.clock.now() + 86_400))]
+        values = self.client.get_column("/api/export/data.json",
+                                        [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
+        values = self._rule.arrow(values.drop_null())
+        return pc.unique(values.filter(pc.not_equal(values, "")))
+
+    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+        label = self._rule.label
+        if kind == "not_found":
+            return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
+                             "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
+        if kind == "unsendable":
+            [(field, value)] = row.values.items()
+            return Rejection(row, "UnsendableValue", f"Field '{field}' holds {value}: {UNSENDABLE}", "data",
+                             f"Field '<field>' holds <value>: {UNSENDABLE}")
+        if kind == "invalid":
+            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
+                             "Invalid email address: '<value>'")
+        message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
+        return Rejection(row, "MissingIdentifier", message, "data", message)
+
+    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
+        return unsendable_json_sql(column_sql, duckdb_type)
+
+    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
+        return unsupported_json_type(arrow_type)
+
+    # ---- requests ----
+
+    def entry(self, row: PlannedRow) -> str:
+        """The JSON text of one row's record in a request."""
+        raise NotImplementedError
+
+    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
+        """≤ max_rows records and ≤ 4 MB per request (with room for the envelope)."""
+        return self.pack(rows, [self.entry(row) for row in rows])
+
+    def pack(self, rows: list[PlannedRow], parts: list[str]) -> list[Batch]:
+        """Rows and their parts cut into requests of ≤ max_rows records and ≤ 4 MB."""
+        out, current, current_parts, size = [], [], [], 0
+        for row, part in zip(rows, parts):
+            # Each part costs its length and the ", " before it.
+            if current and (len(current) >= self.max_rows or size + len(part) + 2 > MAX_BODY_BYTES - ENVELOPE_BYTES):
+                out.append(Batch(current, current_parts))
+                current, current_parts, size = [], [], 0
+            current.append(row)
+            current_parts.append(part)
+            size += len(part) + 2
+        if current:
+            out.append(Batch(current, current_parts))
+        return out
+
+    # ---- answers ----
+
+    @staticmethod
+    def failed_updates(answer: dict, endpoint: str) -> dict:
+        failed = answer.get("failedUpdates") or {}
+        if not isinstance(failed, dict):
+            raise TransientError("MalformedResponse", f"{endpoint} answered without a failedUpdates object")
+        return failed
+
+    def refuse_listed(self, rows: list[PlannedRow], failed: dict, lists: dict, result: SendResult) -> list[PlannedRow]:
+        """Reject the rows whose identifier a list of `failedUpdates` names (`lists`: list name -> (code, class,
+        message)); returns the other rows. Every row of a listed person is refused: the lists name people, not
+        records (two keys can name one user, Bob@x.io and bob@x.io; a person can have several events)."""
+        by_ident: dict[str, list[PlannedRow]] = {}
+        for r in rows:
+            by_ident.setdefault(self._ident(r), []).append(r)
+        refused: set[str] = set()
+        label = self._rule.label
+        for list_name, (code, default_class, message) in lists.items():
+            if list_name.endswith("UserIds") != self.by_user_id:
+                continue
+            for ident in failed.get(list_name) or []:
+                ident = self.normalize(ident)
+                if ident not in by_ident or ident in refused:
+                    continue
+                refused.add(ident)
+                for row in by_ident[ident]:
+                    if code == NOT_FOUND_CODE:
+                        result.rejected.append(self.refusal("not_found", row))
+                    else:
+                        result.rejected.append(Rejection(row, code, f"{message} ({label}:{row.match_value})",
+                                                         default_class))
+        return [r for r in rows if self._ident(r) not in refused]
+
+    @staticmethod
+    def confirm(accepted: list[PlannedRow], answer: dict, result: SendResult) -> None:
+        """The rows no list refused are synced if `successCount` accounts for each of them."""
+        success = answer.get("successCount")
+        if not isinstance(success, int):  # then nothing says which rows were stored
+            raise TransientError("MalformedResponse", "the answer has no successCount")
+        if success != len(accepted):
+            # The lists do not explain the counts: we cannot tell which rows were stored, so none is called
+            # synced; they are retried next run (at-least-once, never a false "synced").
+            for row in accepted:
+                result.rejected.append(Rejection(row, "UnexplainedFailure",
+                                                 f"Iterable reported {success} successes for {len(accepted)} "
+                                                 "rows it did not list as failed", "transient"))
+            return
+        result.synced.extend(accepted)
+
+
+def iterable_export_time(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dumps(record: dict) -> str:
+    """A record as ASCII JSON (json.dumps escapes the rest), so that its characters are its bytes."""
+    return json.dumps(record, default=str)
+
+
+def iterable_value(value: Any) -> Any:
+    """A warehouse value as Iterable wants it: dates as `yyyy-MM-dd HH:mm:ss +00:00`, numbers as JSON numbers.
+    Years are written with four digits (strftime writes year 1 as `1`). NaN and infinities never get here: the
+    plan refuses their rows (unsendable_json_sql)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+                f"{value.hour:02d}:{value.minute:02d}:{value.second:02d} +00:00")
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
