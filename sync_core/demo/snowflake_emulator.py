@@ -40,6 +40,7 @@ try:
     import fakesnow.server
     import uvicorn
     from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
     from starlette.responses import JSONResponse
 except ImportError as exc:  # an optional extra: say how to get it, wherever it is first needed
     raise EmulatorMissing(f"the Snowflake demo needs its local emulator, which is not installed ({exc.name} is "
@@ -166,7 +167,14 @@ class Emulator:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        return await fakesnow.server.app(scope, replay, send)
+        answer = await fakesnow.server.login_request(Request(scope, replay))
+        reply = json.loads(answer.body)
+        if reply.get("success"):
+            # fakesnow gives no master token, without which the connector cannot log out: its close() stops
+            # half-way and leaves the session open, and Snowpark's exit handler then retries closing it against
+            # an emulator long gone (minutes, at the exit of every process that used one). Snowflake gives one.
+            reply["data"]["masterToken"] = reply["data"]["token"]
+        return await JSONResponse(reply, status_code=answer.status_code)(scope, receive, send)
 
     async def _control(self, scope, receive, send):
         if scope["path"] == HEALTH_PATH:
@@ -187,12 +195,13 @@ def _server(emulator: Emulator) -> "uvicorn.Server":
 
 
 @contextlib.contextmanager
-def snowflake_emulator(password: str | None = None):
-    """An emulator on a free loopback port, served by a thread of this process while the block runs."""
+def snowflake_emulator(password: str | None = None, port: int = 0):
+    """An emulator on loopback (`port`, or a free one), served by a thread of this process while the block runs."""
     host = "127.0.0.1"
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
+    if not port:
+        with contextlib.closing(socket.socket()) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
     emulator = Emulator(host, port, password=password)
     server = _server(emulator)
     thread = threading.Thread(target=server.run, name="snowflake emulator", daemon=True)
