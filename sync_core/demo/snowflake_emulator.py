@@ -189,7 +189,14 @@ class Emulator:
         return await reply(scope, receive, send)
 
 
-def _server(emulator: Emulator) -> "uvicorn.Server":
+def quiet() -> None:
+    """No line per login, nor a warning per query about an Arrow copy: noise in the terminal of a process
+    serving the emulator."""
+    logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+
+
+def server(emulator: Emulator) -> "uvicorn.Server":
     return uvicorn.Server(uvicorn.Config(emulator.app, host=emulator.host, port=emulator.port, log_level="warning",
                                          interface="asgi3"))
 
@@ -203,17 +210,17 @@ def snowflake_emulator(password: str | None = None, port: int = 0):
             sock.bind((host, 0))
             port = sock.getsockname()[1]
     emulator = Emulator(host, port, password=password)
-    server = _server(emulator)
-    thread = threading.Thread(target=server.run, name="snowflake emulator", daemon=True)
+    served = server(emulator)
+    thread = threading.Thread(target=served.run, name="snowflake emulator", daemon=True)
     thread.start()
-    while thread.is_alive() and not server.started:
+    while thread.is_alive() and not served.started:
         time.sleep(0.05)
-    if not server.started:
+    if not served.started:
         raise RuntimeError("the Snowflake emulator did not start")
     try:
         yield emulator
     finally:
-        server.should_exit = True
+        served.should_exit = True
         thread.join()
 
 
@@ -224,14 +231,12 @@ def serve(workspace) -> int:
         raise ConfigError(workspace.file, "snowflake_emulator", "is missing: this workspace has no Snowflake "
                                                                 "emulator (write one with `sync-core demo init "
                                                                 "--source snowflake DIR`)")
-    # A line per login, and a warning per query about an Arrow copy: noise in the terminal running `up`.
-    logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+    quiet()
     password = settings.password.resolve(workspace.root) if settings.password else None
     emulator = Emulator(settings.host, settings.port, password=password)
     counts = emulator.load(settings.load, settings.database, settings.schema)
     print(f"Snowflake emulator: http://{settings.host}:{settings.port}, database {settings.database}, schema "
           f"{settings.schema}: {', '.join(f'{t} {n:,}' for t, n in counts.items())} rows, from {settings.load}",
           flush=True)
-    _server(emulator).run()  # uvicorn stops on SIGINT and SIGTERM
+    server(emulator).run()  # uvicorn stops on SIGINT and SIGTERM
     return 0
