@@ -91,6 +91,21 @@ def measure(source: str, warehouse: Path, port: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wait_until_serving(port: int) -> None:
+    """uvicorn binds after the load: poll its health route, for at most a minute."""
+    import requests
+    from sync_core.snowflake_settings import HEALTH_PATH
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the emulator did not answer on port {port} within 60 s")
+
+
 def free_port() -> int:
     import socket
     with socket.socket() as probe:
@@ -125,7 +140,7 @@ def main() -> None:
     try:
         if emulator.stdout.readline().strip() != "loaded":
             raise SystemExit("the emulator did not start")
-        time.sleep(0.5)  # uvicorn binds after the load; the connector retries a refused login anyway
+        wait_until_serving(port)
         figures: dict[str, list[dict]] = {"duckdb": [], "snowflake": []}
         for run in range(args.runs):
             for source in figures:  # alternated, so the machine's noise falls on both alike
