@@ -33,6 +33,7 @@ from ..snowflake_settings import HEALTH_PATH, RELOAD_PATH
 
 
 class EmulatorMissing(SyncCoreError):
+    """fakesnow (the `snowflake-demo` extra) is not installed."""
     error_class = "config"
 
 
@@ -105,14 +106,19 @@ class Emulator:
                                                 "AND schema_name = 'main' ORDER BY table_name", [_LOADING]).fetchall()]
             counts = {}
             cur.execute("BEGIN")  # a run reading the tables meanwhile sees them all before, or all after
-            for table in tables:
-                columns = [c for (c,) in cur.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
-                                                     "AND table_name = ? ORDER BY column_index",
-                                                     [_LOADING, table]).fetchall()]
-                select = ", ".join(f'"{c}" AS "{c.upper()}"' for c in columns)
-                cur.execute(f'CREATE OR REPLACE TABLE {target}."{table.upper()}" AS '
-                            f'SELECT {select} FROM {_LOADING}.main."{table}"')
-                counts[table.upper()] = cur.execute(f'SELECT count(*) FROM {target}."{table.upper()}"').fetchone()[0]
+            try:
+                for table in tables:
+                    columns = [c for (c,) in cur.execute(
+                        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = ? "
+                        "ORDER BY column_index", [_LOADING, table]).fetchall()]
+                    select = ", ".join(f'"{c}" AS "{c.upper()}"' for c in columns)
+                    cur.execute(f'CREATE OR REPLACE TABLE {target}."{table.upper()}" AS '
+                                f'SELECT {select} FROM {_LOADING}.main."{table}"')
+                    counts[table.upper()] = cur.execute(
+                        f'SELECT count(*) FROM {target}."{table.upper()}"').fetchone()[0]
+            except BaseException:
+                cur.execute("ROLLBACK")  # the tables as they were: a failed load serves yesterday, not half a day
+                raise
             cur.execute("COMMIT")
         finally:
             cur.execute(f"DETACH {_LOADING}")

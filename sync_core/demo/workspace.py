@@ -181,14 +181,12 @@ load = "warehouse.duckdb"               # the demo warehouse it serves: loaded a
 '''
 
 SOURCES = ("duckdb", "snowflake")
+DEFAULT_EMULATOR_PORT = 8766
 
 
 class EmulatorError(SyncCoreError):
     """The Snowflake demo's emulator answered, but could not load the warehouse."""
     error_class = "config"
-
-
-DEFAULT_EMULATOR_PORT = 8766
 
 
 @dataclass(frozen=True)

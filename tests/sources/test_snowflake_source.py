@@ -117,6 +117,7 @@ def test_a_connection_of_connections_toml_is_used_and_an_unknown_one_is_named(em
     (home / "connections.toml").write_text(
         f'[emulated]\naccount = "fakesnow"\nuser = "from_toml"\npassword = "toml-secret-pw"\nhost = "{emulator.host}"\n'
         f'port = {emulator.port}\nprotocol = "http"\ndatabase = "{db}"\nschema = "S"\n')
+    (home / "connections.toml").chmod(0o600)  # as the connector asks (a readable one is warned about)
     monkeypatch.setenv("SNOWFLAKE_HOME", str(home))
     ws = workspace_with(tmp_path, monkeypatch, 'sources.wh = { type = "snowflake", connection = "emulated" }')
     before = len(emulator.logins)
