@@ -130,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
     p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
+    p.add_argument("--snowflake", action="store_true",
+                   help="a new demo reads its warehouse from a local Snowflake emulator through Snowpark (default "
+                        "folder ./demo-workspace-snowflake; needs pip install -e \".[snowflake-demo]\")")
+    p.add_argument("--snowflake-port", type=int, default=8766, help="the emulator's port in a new demo (default 8766)")
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (its Iterable sandbox) until Ctrl-C")
@@ -151,10 +155,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
     p.add_argument("--sandbox-port", type=int, default=8765)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--source", choices=("duckdb", "snowflake"), default="duckdb",
+                   help="where the models read the warehouse: an embedded DuckDB file (default), or a local "
+                        "Snowflake emulator through Snowpark (needs pip install -e \".[snowflake-demo]\")")
+    p.add_argument("--snowflake-port", type=int, default=8766, help="the emulator's port (default 8766)")
     p.set_defaults(handler=cmd_demo_init)
     p = demo.add_parser("advance", help="move the demo one simulated day forward")
     p.add_argument("--days", type=int, default=1)
     p.set_defaults(handler=cmd_demo_advance)
+    p = demo.add_parser("emulator", help="serve a Snowflake demo's emulator, its warehouse loaded, until Ctrl-C")
+    p.set_defaults(handler=cmd_demo_emulator)
     return parser
 
 
@@ -296,9 +306,10 @@ def cmd_up(args) -> int:
     if args.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return 2
-    root = chosen_workspace_dir(args.workspace, "demo-workspace")
+    root = chosen_workspace_dir(args.workspace, "demo-workspace-snowflake" if args.snowflake else "demo-workspace")
     return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
-              sandbox_port=args.sandbox_port, observer_factory=TerminalProgress)
+              sandbox_port=args.sandbox_port, observer_factory=TerminalProgress,
+              snowflake_port=args.snowflake_port if args.snowflake else None)
 
 
 def cmd_sandbox(args) -> int:
@@ -331,16 +342,21 @@ def cmd_demo_init(args) -> int:
     from .demo.workspace import DEFAULT_CONTACTS, init_demo
     target = Path(args.dir) if args.dir else chosen_workspace_dir(args.workspace)
     summary = init_demo(target, contacts=args.contacts or DEFAULT_CONTACTS, seed=args.seed,
-                        sandbox_port=args.sandbox_port)
+                        sandbox_port=args.sandbox_port, source=args.source, emulator_port=args.snowflake_port)
     print(f"Demo workspace written to {summary.root}: {summary.contacts:,} contacts, "
           f"{summary.iterable_users:,} of them already Iterable users (created by the product).")
-    print(f"Next: `sync-core -w {summary.root} sandbox` in one terminal, then "
-          f"`sync-core -w {summary.root} run iterable-production` in another.")
+    if args.source == "snowflake":
+        print(f"Next: `sync-core -w {summary.root} demo emulator` and `sync-core -w {summary.root} sandbox`, each "
+              f"in a terminal of its own, then `sync-core -w {summary.root} run iterable-production` in a third "
+              f"(or `sync-core -w {summary.root} up` for all of it and the dashboard).")
+    else:
+        print(f"Next: `sync-core -w {summary.root} sandbox` in one terminal, then "
+              f"`sync-core -w {summary.root} run iterable-production` in another.")
     return 0
 
 
 def cmd_demo_advance(args) -> int:
-    from .demo.workspace import advance_demo
+    from .demo.workspace import advance_demo, emulator_answers
     workspace = _workspace(args)
     for _ in range(args.days):
         s = advance_demo(workspace)
@@ -348,7 +364,17 @@ def cmd_demo_advance(args) -> int:
         print(f"Day {s.day + 1} of the demo (warehouse data as of {s.as_of:%Y-%m-%d}): {s.new_contacts:,} new "
               f"contacts, {s.changed_contacts:,} changed, {s.removed_contacts:,} removed; the product created "
               f"{len(s.product_created_users):,} Iterable users.")
+    emulator = workspace.snowflake_emulator
+    if emulator is not None:
+        print(f"The Snowflake emulator on port {emulator.port} serves the new day." if emulator_answers(emulator) else
+              f"The Snowflake emulator is not running on port {emulator.port}: it loads the new day when it starts "
+              f"(`sync-core -w {workspace.root} demo emulator`).")
     return 0
+
+
+def cmd_demo_emulator(args) -> int:
+    from .demo.snowflake_emulator import serve
+    return serve(_workspace(args))
 
 
 def _cause_json(c) -> dict:

@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .event_settings import KEYS as EVENT_KEYS, EventSettings, parse as parse_event_settings
 from .schedules import Schedule, ScheduleError, parse_schedule
 from .secrets import SecretRef, parse_secret_ref
-from .snowflake_settings import SnowflakeSettings, parse as parse_snowflake
+from .snowflake_settings import EmulatorSettings, SnowflakeSettings, parse as parse_snowflake, parse_emulator
 
 WORKSPACE_FILE = "workspace.toml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -168,6 +168,7 @@ class Workspace:
     # nobody signed in may (the safe side). A dashboard without sign-in (local use) is always an operator.
     operators: tuple[str, ...] = ()
     alerts: AlertSettings | None = None  # None: no [alerts] table; alerts are recorded, not sent
+    snowflake_emulator: EmulatorSettings | None = None  # the Snowflake demo's local emulator
 
     @property
     def sandbox(self) -> SandboxConfig | None:
@@ -294,7 +295,7 @@ def _parse(file: Path, data: dict) -> Workspace:
     root, f = file.parent, str(file)
     top = _Section(f, "", data)
     top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "dashboard",
-             "alerts")
+             "alerts", "snowflake_emulator")
     ws = top.table("workspace", {})
     ws.only("name", "state_dir", "retention_days")
     retention_days = ws.get("retention_days", int, 90)
@@ -315,11 +316,13 @@ def _parse(file: Path, data: dict) -> Workspace:
     models = {name: _model(m, sources) for name, m in top.tables("models").items()}
     syncs = {sid: _sync(s, models, destinations) for sid, s in top.tables("syncs").items()}
     sandboxes = _sandboxes(top, root)
+    emulator = (parse_emulator(top.table("snowflake_emulator"), root, sources) if "snowflake_emulator" in top.data
+                else None)
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
                      state_dir=(root / ws.get("state_dir", str, ".sync-state")),
                      sources=sources, destinations=destinations, models=models, syncs=syncs,
                      mqr=mqr_config, sandboxes=sandboxes, retention_days=retention_days, operators=operators,
-                     alerts=parse_alerts(top))
+                     alerts=parse_alerts(top), snowflake_emulator=emulator)
 
 
 def _mqr(m: _Section) -> MqrConfig:

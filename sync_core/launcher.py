@@ -1,6 +1,7 @@
 """`sync-core up`: the demo in one command. Creates the demo workspace if it is missing, gives it a few days of
 dated history on its first start, starts its Iterable sandbox, a worker (the dashboard's buttons and the
-schedules run through it) and the dashboard, and stops all three on Ctrl-C."""
+schedules run through it) and the dashboard, and stops all three on Ctrl-C. A Snowflake demo (`--snowflake`)
+starts its local Snowflake emulator first and stops it last."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import requests
 
 from .clock import OffsetClock, SystemClock
 from .config import WORKSPACE_FILE, Workspace, load_workspace
-from .demo.workspace import advance_demo, init_demo
+from .demo.workspace import DEFAULT_EMULATOR_PORT, advance_demo, init_demo, require_emulator
 from .runner import run_sync
 from .sandbox.vendors import vendor_named
+from .snowflake_settings import HEALTH_PATH, EmulatorSettings
 from .state import StateStore
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -31,20 +33,32 @@ LONG_WAIT_SECONDS = 3  # a sleep this long is a rate-limit window: show a countd
 WORKER_STOP_SECONDS = 90  # its requests in flight finish within the destination's timeout (30 s) and a retry
 
 
-def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, observer_factory) -> int:
+def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, observer_factory,
+       snowflake_port: int | None = None) -> int:
+    """`snowflake_port`: a new demo reads its warehouse from a Snowflake emulator on that port."""
     started = time.monotonic()
     root = root.expanduser().resolve()
     _require_free_port(port, "--port")
     if not (root / WORKSPACE_FILE).exists():
         _require_free_port(sandbox_port, "--sandbox-port")
-        print(f"Creating the demo workspace in {root} ({contacts:,} contacts)...", flush=True)
+        if snowflake_port is not None:
+            _require_free_port(snowflake_port, "--snowflake-port")
+        on = " on a local Snowflake emulator" if snowflake_port is not None else ""
+        print(f"Creating the demo workspace in {root} ({contacts:,} contacts{on})...", flush=True)
         init_demo(root, contacts=contacts, sandbox_port=sandbox_port,
-                  mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))))
+                  mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))),
+                  source="duckdb" if snowflake_port is None else "snowflake",
+                  emulator_port=snowflake_port or DEFAULT_EMULATOR_PORT)
     workspace = load_workspace(root)
+    if snowflake_port is not None and workspace.snowflake_emulator is None:
+        raise SystemExit(f"error: {root} holds a workspace without a Snowflake emulator, and --snowflake applies "
+                         "to a new demo: choose a new folder with -w, or leave out --snowflake")
     children: list[subprocess.Popen] = []
     worker = None
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
     try:
+        if workspace.snowflake_emulator is not None:  # first, so it is stopped last: runs in flight read it
+            children.append(_start_emulator(root, workspace.snowflake_emulator))
         if workspace.sandboxes:
             children.append(_start_sandboxes(root, workspace))
             if not _has_runs(workspace):
@@ -120,6 +134,28 @@ def _start_sandboxes(root: Path, workspace: Workspace) -> subprocess.Popen:
         time.sleep(0.2)
     child.terminate()
     raise SystemExit(f"error: the sandbox did not answer on port {waiting[0].port} within 20 s")
+
+
+def _start_emulator(root: Path, emulator: EmulatorSettings) -> subprocess.Popen:
+    """The Snowflake demo's emulator, in a process of its own (`sync-core demo emulator`), once it answers."""
+    require_emulator()  # says how to install it when it is missing
+    if _healthy(emulator.url(HEALTH_PATH)):
+        raise SystemExit(f"error: something already answers on port {emulator.port}: stop it, or change "
+                         f"sources.{emulator.source}.port in {root / WORKSPACE_FILE}")
+    child = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "demo", "emulator"],
+                             stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60  # it imports Snowpark's connector and loads the warehouse first
+    while time.monotonic() < deadline:
+        if _healthy(emulator.url(HEALTH_PATH)):
+            print(f"Snowflake emulator: http://{emulator.host}:{emulator.port} (database {emulator.database}, "
+                  f"schema {emulator.schema})", flush=True)
+            return child
+        if child.poll() is not None:
+            raise SystemExit(f"error: the Snowflake emulator stopped at start (exit {child.returncode}); "
+                             f"try `sync-core -w {root} demo emulator` to see why")
+        time.sleep(0.2)
+    _stop([child], patient=None)
+    raise SystemExit(f"error: the Snowflake emulator did not answer on port {emulator.port} within 60 s")
 
 
 def _health_url(port: int) -> str:

@@ -100,3 +100,48 @@ def parse(section: Any, root: Path) -> SnowflakeSettings:
         file=section.file, key=section.path, root=root, **text, password=password,
         private_key_file=(root / key_file).expanduser().resolve() if key_file else None,
         private_key=private_key, private_key_passphrase=passphrase, port=port, **timeouts)
+
+
+# -- [snowflake_emulator]: the demo's local Snowflake ---------------------------------------------------------
+
+EMULATOR_HOSTS = ("127.0.0.1", "localhost")
+HEALTH_PATH = "/_sync_core/health"  # the emulator's own routes, beside Snowflake's
+RELOAD_PATH = "/_sync_core/reload"
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """`[snowflake_emulator]`: a local Snowflake emulator serving a `type = "snowflake"` source of this workspace,
+    loaded from a DuckDB file (the demo warehouse). Where it listens, its database and schema and the password it
+    accepts are the source's own options, so each is written once."""
+    source: str  # the name of the source it serves
+    load: Path  # the DuckDB file whose tables it loads, at start and on `demo advance`
+    host: str
+    port: int
+    database: str
+    schema: str
+    password: SecretRef | None
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+
+def parse_emulator(section: Any, root: Path, sources: dict[str, Any]) -> EmulatorSettings:
+    """`section` is config._Section; `sources` the workspace's SourceConfigs by name."""
+    section.only("source", "load")
+    name = section.get("source", str)
+    source = sources.get(name)
+    if source is None or source.snowflake is None:
+        snowflake = ", ".join(n for n, s in sources.items() if s.snowflake is not None) or "none"
+        raise section.error("source", f"must name a source of type \"snowflake\" (those here: {snowflake})")
+    s: SnowflakeSettings = source.snowflake
+    needed = {"host": ("127.0.0.1", s.host in EMULATOR_HOSTS), "port": ("a port", s.port is not None),
+              "protocol": ("http", s.protocol == "http"), "database": ("a database", s.database is not None),
+              "schema": ("a schema", s.schema is not None)}
+    for option, (value, given) in needed.items():
+        if not given:
+            raise section.error("source", f"source '{name}' must give {option} = {value} for an emulator on this "
+                                          "machine to serve it")
+    load = (root / section.get("load", str)).resolve()
+    return EmulatorSettings(source=name, load=load, host=s.host, port=s.port, database=s.database.upper(),
+                            schema=s.schema.upper(), password=s.password)

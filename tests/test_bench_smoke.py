@@ -17,3 +17,15 @@ def test_sync_benchmark_runs_end_to_end_on_a_small_warehouse(tmp_path):
                  "floor, a rerun with nothing changed", "peak RSS of the sync process", "throughput under the real limit"):
         assert line in done.stdout
     assert "| full, limit off |" in done.stdout
+
+
+SNOWFLAKE_READ = Path(__file__).parent.parent / "bench" / "snowflake_read.py"
+
+
+def test_snowflake_read_benchmark_runs_both_sources_on_a_small_warehouse(tmp_path):
+    done = subprocess.run([sys.executable, str(SNOWFLAKE_READ), "--rows", "3000", "--runs", "1",
+                           "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The model read, 3,000 rows" in done.stdout  # both sources read every row (else it exits non-zero)
+    for line in ("| duckdb |", "| snowflake |", "Snowflake / DuckDB rows/s:", "Snowflake / DuckDB peak RSS:"):
+        assert line in done.stdout

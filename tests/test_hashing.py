@@ -96,7 +96,7 @@ SNOWFLAKE_GOLDEN = {  # column: (Snowflake type and value, DuckDB type and value
 def test_values_as_the_snowflake_source_hands_them_over_hash_as_on_duckdb_and_never_change(tmp_path, monkeypatch):
     """Through the real Snowpark session and connector, from the fakesnow emulator, normalised at the source's
     boundary: each value hashes as the same value held in DuckDB, and the row's hash is pinned like the others."""
-    from snowflake_emulator import snowflake_emulator
+    from sync_core.demo.snowflake_emulator import snowflake_emulator
     from sync_core.config import ModelConfig, SourceConfig
     from sync_core.secrets import SecretRef
     from sync_core.snowflake_settings import SnowflakeSettings

@@ -1,24 +1,33 @@
 """The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
-namespaces, the seed's four syncs, and an Iterable sandbox holding only the users the product created."""
+namespaces, the seed's four syncs, and an Iterable sandbox holding only the users the product created.
+
+The Snowflake demo (`source="snowflake"`) reads the same warehouse through Snowpark from a local Snowflake
+emulator (snowflake_emulator.py), which loads the DuckDB file at start and again after each `advance_demo`: the
+file stays where the generator writes, and the emulator serves a copy of it."""
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 from ..config import WORKSPACE_FILE, Workspace, load_workspace
+from ..errors import SyncCoreError
 from ..sandbox import IterableState
 from ..secrets import SECRETS_FILE
+from ..snowflake_settings import HEALTH_PATH, RELOAD_PATH, EmulatorSettings
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
 DEFAULT_CONTACTS = 20_000
 SANDBOX_PROJECT = "demo"
 
 WORKSPACE_TOML = '''\
-# Demo workspace written by `sync-core demo init`: the seed's setup on an embedded DuckDB warehouse and a
-# local Iterable sandbox. Models are Snowflake SQL; the DuckDB source translates them.
-# Secrets are references: the sandbox's API key lives in .streamlit/secrets.toml next to this file.
+# Demo workspace written by `sync-core demo init`: the seed's setup on {warehouse} and a
+# local Iterable sandbox. Models are Snowflake SQL{translation}.
+# Secrets are references: {secrets} in .streamlit/secrets.toml next to this file.
 
 [workspace]
 name = "Demo: marketing contacts"
@@ -29,10 +38,7 @@ billing_period_start_day = 1
 policy = "block"                # a run that would pass the limit less the reserve is stopped before it counts
 reserve = 0.05                  # 5% kept for other uses of the plan
 
-[sources.warehouse]
-type = "duckdb"
-path = "warehouse.duckdb"
-
+{source}
 [destinations.iterable]
 type = "iterable"
 base_url = "http://127.0.0.1:{port}"     # the sandbox; https://api.iterable.com for the real thing
@@ -162,6 +168,44 @@ reason = "Update-only: events are tracked only for people the product already cr
 '''
 
 
+DUCKDB_SOURCE = '''\
+[sources.warehouse]
+type = "duckdb"
+path = "warehouse.duckdb"
+'''
+
+# The emulator checks the password (a wrong one gets Snowflake's 390100), so the secret reference is exercised as
+# a real account's would be; the value is random per workspace and kept out of workspace.toml, like the API key.
+SNOWFLAKE_SOURCE = '''\
+# The demo's Snowflake: a local emulator serving the demo warehouse over Snowflake's HTTP protocol
+# (`sync-core demo emulator`, which `sync-core up` starts). Runs reach it through Snowpark, as they would a real
+# account; host, port and protocol are what point them here (a real account needs none of the three).
+[sources.warehouse]
+type = "snowflake"
+account = "demo"
+user = "SYNC_CORE"
+password = "secrets:snowflake.password"
+host = "127.0.0.1"
+port = {emulator_port}
+protocol = "http"
+database = "DEMO"
+schema = "MARKETING"
+statement_timeout_seconds = 600
+
+[snowflake_emulator]
+source = "warehouse"
+load = "warehouse.duckdb"               # the demo warehouse it serves: loaded at start and after `demo advance`
+'''
+
+SOURCES = ("duckdb", "snowflake")
+DEFAULT_EMULATOR_PORT = 8766
+
+
+class EmulatorError(SyncCoreError):
+    """The Snowflake demo's emulator answered, but could not load the warehouse."""
+    error_class = "config"
+
+
 @dataclass(frozen=True)
 class DemoInitSummary:
     root: Path
@@ -173,25 +217,40 @@ SEED_MQR_LIMIT = 1_500_000
 
 
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
-              product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT) -> DemoInitSummary:
+              product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT, source: str = "duckdb",
+              emulator_port: int = DEFAULT_EMULATOR_PORT) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
-    seed's 1.5M is written with a comment saying the limit is scaled to the demo's size."""
+    seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. `source="snowflake"`
+    reads the warehouse through a local Snowflake emulator on `emulator_port`."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if source == "snowflake":
+        require_emulator()  # before anything is written
     root = Path(root).expanduser().resolve()
     if (root / WORKSPACE_FILE).exists():
         raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
     root.mkdir(parents=True, exist_ok=True)
-    api_key = secrets.token_hex(16)  # the sandbox's key: a secret like any other, kept out of workspace.toml
+    # The sandbox's key and the emulator's password: secrets like any other, kept out of workspace.toml.
+    secret_lines = f'[sandbox]\niterable_api_key = "{secrets.token_hex(16)}"\n'
+    if source == "snowflake":
+        secret_lines += f'\n[snowflake]\npassword = "{secrets.token_hex(16)}"\n'
     secrets_file = root / SECRETS_FILE
     secrets_file.parent.mkdir(exist_ok=True)
-    secrets_file.write_text(f'[sandbox]\niterable_api_key = "{api_key}"\n')
+    secrets_file.write_text(secret_lines)
     secrets_file.chmod(0o600)
     (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
 
     create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
     comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
-    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT,
-                                                             mqr_limit=mqr_limit, mqr_comment=comment))
+    on_snowflake = source == "snowflake"
+    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(
+        port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
+        source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
+        warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",
+        translation="" if on_snowflake else "; the DuckDB source translates them",
+        secrets=("the sandbox's API key and the emulator's password live\n#" if on_snowflake else
+                 "the sandbox's API key lives")))
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
@@ -200,10 +259,39 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
 
 
 def advance_demo(workspace: Workspace) -> AdvanceSummary:
-    """One simulated day: the warehouse changes, and the product creates some Iterable users."""
+    """One simulated day: the warehouse changes, and the product creates some Iterable users. A Snowflake demo's
+    emulator, if it runs, loads the changed warehouse (one that does not run loads it when it starts)."""
     summary = advance_warehouse(workspace.root / "warehouse.duckdb")
     _sandbox_state(workspace).upsert_users(SANDBOX_PROJECT, summary.product_created_users, created_by="product")
+    if workspace.snowflake_emulator is not None:
+        reload_emulator(workspace.snowflake_emulator)
     return summary
+
+
+def require_emulator() -> None:
+    """Raises EmulatorMissing, which says how to install it, when the Snowflake demo's emulator is not installed
+    (an optional extra: the DuckDB demo never imports it)."""
+    importlib.import_module(f"{__package__}.snowflake_emulator")
+
+
+def emulator_answers(emulator: EmulatorSettings) -> bool:
+    try:
+        return requests.get(emulator.url(HEALTH_PATH), timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def reload_emulator(emulator: EmulatorSettings) -> bool:
+    """Have a running emulator load its warehouse again; False when none answers on its port."""
+    try:
+        answer = requests.post(emulator.url(RELOAD_PATH), timeout=120)
+    except requests.ConnectionError:
+        return False
+    if not answer.ok:
+        raise EmulatorError(f"the Snowflake emulator on port {emulator.port} could not load {emulator.load}: "
+                            f"{answer.json().get('error', answer.text)}; stop it and start it again "
+                            f"(`sync-core demo emulator`, or `sync-core up`)")
+    return True
 
 
 def _sandbox_state(workspace: Workspace) -> IterableState:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tomllib
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,14 +20,18 @@ import duckdb
 import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
-from ..errors import ConfigError, SyncCoreError
+from ..errors import ConfigError, ModelError, SyncCoreError
 from ..secrets import remember
 from ..snowflake_settings import SnowflakeSettings
 from .snowflake_errors import Login, explain, is_snowflake_error
 from .snowflake_sql import checked_query
-from .snowflake_types import ResultShape, conform, shape
+from .snowflake_types import ResultShape, UnreadableType, conform, shape
 
 APPLICATION = "sync-core"  # Snowflake's `application` login option: the client named in its login history
+
+
+class ConnectionsFileReadable(UserWarning):
+    """connections.toml can be read by other users of the machine."""
 
 
 def make_query_tag(sync_id: str | None, run_id: int | None) -> str:
@@ -88,6 +94,11 @@ class SnowflakeSource:
         if not path.is_file():
             raise ConfigError(s.file, key, f"names connection '{s.connection}', but {path} does not exist (set "
                                            "$SNOWFLAKE_HOME to its folder, or give the options in workspace.toml)")
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH):  # as the connector warns when it reads the file itself
+            warnings.warn(f"{path} is readable by other users of this machine (mode {mode & 0o777:o}), and it holds "
+                          f"the credentials of connection '{s.connection}': restrict it with `chmod 0600 {path}`",
+                          ConnectionsFileReadable, stacklevel=2)
         try:
             connections = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -145,6 +156,8 @@ class SnowflakeSource:
         frame = session.sql(checked_query(model))
         try:
             return frame, shape(frame.schema)  # a describe-only round trip: no rows are read
+        except UnreadableType as exc:
+            raise ModelError(model.name, self.config.name, str(exc)) from None
         except Exception as exc:
             raise self._explain(exc, model) from None
 

@@ -12,6 +12,9 @@ decimal128 for larger ones), so batches of one result can disagree.
   VARIANT, OBJECT, ARRAY, GEOGRAPHY, GEOMETRY -> JSON (the connector hands them over as indented JSON text;
                                  DuckDB's json() writes it compact, as to_json writes DuckDB's own)
   BOOLEAN, DATE, TIME, BINARY, TEXT -> their DuckDB kin
+Any other type (VECTOR, FILE, an interval, DECFLOAT, one Snowflake adds later) is refused with UnreadableType,
+which the source turns into a model error naming the column and the cast to write: read as text, it would hash
+and send as whatever text the connector happens to produce, and change when the connector does.
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ from snowflake.snowpark import types as T
 from ..hashing import quote
 
 _JSON_TYPES = (T.VariantType, T.ArrayType, T.MapType, T.StructType, T.GeographyType, T.GeometryType)
+_TEXT_TYPES = (T.StringType, T.NullType)  # NullType: a column of NULL literals
+
+
+class UnreadableType(ValueError):
+    """A column of a type the boundary does not normalise."""
+
+    def __init__(self, column: str, datatype: T.DataType):
+        self.column, self.datatype = column, datatype
+        super().__init__(f"column '{column}' is of Snowflake type {datatype.simple_string().upper()}, which "
+                         f"sync-core does not read: cast it in the model's SQL, e.g. TO_VARCHAR({column}) or "
+                         f"TO_JSON({column}) AS {column}")
 
 
 @dataclass(frozen=True)
@@ -45,11 +59,11 @@ def shape(struct: T.StructType) -> ResultShape:
         name = _unquoted(field.name).lower()
         if isinstance(field.datatype, _JSON_TYPES):
             json_columns.add(name)
-        fields.append(pa.field(name, arrow_type(field.datatype)))
+        fields.append(pa.field(name, arrow_type(field.datatype, name)))
     return ResultShape(pa.schema(fields), frozenset(json_columns))
 
 
-def arrow_type(datatype: T.DataType) -> pa.DataType:
+def arrow_type(datatype: T.DataType, column: str) -> pa.DataType:
     if isinstance(datatype, (T.LongType, T.IntegerType, T.ShortType, T.ByteType)):
         return pa.decimal128(38, 0)
     if isinstance(datatype, T.DecimalType):
@@ -67,7 +81,9 @@ def arrow_type(datatype: T.DataType) -> pa.DataType:
         return pa.timestamp("us", tz="UTC" if aware else None)
     if isinstance(datatype, T.BinaryType):
         return pa.binary()
-    return pa.string()  # text, and the JSON kinds as their text (json() in select_sql)
+    if isinstance(datatype, _TEXT_TYPES + _JSON_TYPES):
+        return pa.string()  # the JSON kinds as their text (json() in select_sql)
+    raise UnreadableType(column, datatype)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -76,9 +92,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     for column, field in zip(table.columns, schema):
         # Timestamps to microseconds: DuckDB's precision, and the hash's (%f); nanoseconds are dropped, not rounded.
         safe = not pa.types.is_timestamp(field.type)
-        if pa.types.is_string(field.type) and not (pa.types.is_string(column.type)
-                                                  or pa.types.is_large_string(column.type)):
-            column = column.cast(pa.string())  # a kind with no Arrow text form of its own (a vector): its text
         columns.append(column.cast(field.type, safe=safe))
     return pa.Table.from_arrays(columns, schema=schema)
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from small_workspace import small_workspace
-from snowflake_emulator import snowflake_emulator
+from sync_core.demo.snowflake_emulator import snowflake_emulator
 
 MAPPINGS = [("score", "score"), ("amount", "amount"), ("ratio", "ratio"), ("seen", "seen"), ("seen_tz", "seenTz"),
             ("vip", "vip"), ("born", "born"), ("prefs", "prefs")]

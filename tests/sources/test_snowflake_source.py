@@ -1,5 +1,5 @@
 """The Snowflake source over the wire: a real Snowpark session and the real connector talking HTTP to the
-fakesnow emulator on loopback (tests/snowflake_emulator.py); config errors named by file and key; the
+fakesnow emulator on loopback (sync_core/demo/snowflake_emulator.py); config errors named by file and key; the
 connector's credential errors turned into run failures that say what to do, end to end with the sandbox."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from snowflake.connector.errors import DatabaseError, OperationalError, ProgrammingError
 
 from small_workspace import small_workspace
-from snowflake_emulator import EXPIRED_PASSWORD, snowflake_emulator
+from sync_core.demo.snowflake_emulator import EXPIRED_PASSWORD, snowflake_emulator
 from sync_core import ConfigError, ModelError, load_workspace
 from sync_core.config import ModelConfig
 from sync_core.sources import open_source
@@ -117,6 +117,7 @@ def test_a_connection_of_connections_toml_is_used_and_an_unknown_one_is_named(em
     (home / "connections.toml").write_text(
         f'[emulated]\naccount = "fakesnow"\nuser = "from_toml"\npassword = "toml-secret-pw"\nhost = "{emulator.host}"\n'
         f'port = {emulator.port}\nprotocol = "http"\ndatabase = "{db}"\nschema = "S"\n')
+    (home / "connections.toml").chmod(0o600)  # as the connector asks (a readable one is warned about)
     monkeypatch.setenv("SNOWFLAKE_HOME", str(home))
     ws = workspace_with(tmp_path, monkeypatch, 'sources.wh = { type = "snowflake", connection = "emulated" }')
     before = len(emulator.logins)
