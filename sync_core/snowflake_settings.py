@@ -18,9 +18,13 @@ from .secrets import SecretRef, parse_secret_ref
 
 KEYS = ("type", "connection", "account", "user", "role", "warehouse", "database", "schema", "password",
         "private_key_file", "private_key", "private_key_passphrase", "host", "port", "protocol",
-        "statement_timeout_seconds")
+        "statement_timeout_seconds", "password_expiry_days", "password_warn_days")
 # Snowflake's own default is 2 days; a run stuck that long would hold its sync's lease all the while.
 DEFAULT_STATEMENT_TIMEOUT = 3600
+# Snowflake's password policy for the seed's service user: a new password every 90 days (credential_age.py warns
+# this many days ahead).
+DEFAULT_PASSWORD_EXPIRY_DAYS = 90
+DEFAULT_PASSWORD_WARN_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     statement_timeout_seconds: int = DEFAULT_STATEMENT_TIMEOUT
+    password_expiry_days: int = DEFAULT_PASSWORD_EXPIRY_DAYS  # the account's password policy (MAX_AGE_DAYS)
+    password_warn_days: int = DEFAULT_PASSWORD_WARN_DAYS  # warn this many days before the password expires
 
     def plain_options(self) -> dict[str, Any]:
         """The options given here that are not secrets, as the connector names them."""
@@ -90,8 +96,27 @@ def parse(section: Any, root: Path) -> SnowflakeSettings:
     timeout = section.get("statement_timeout_seconds", int, DEFAULT_STATEMENT_TIMEOUT)
     if timeout < 1:
         raise section.error("statement_timeout_seconds", "must be at least 1 second")
+    expiry, warn = _password_age_limits(section, key_pair=private_key is not None or key_file is not None)
     return SnowflakeSettings(
         file=section.file, key=section.path, root=root, **text, password=password,
         private_key_file=(root / key_file).expanduser().resolve() if key_file else None,
         private_key=private_key, private_key_passphrase=passphrase, port=port,
-        statement_timeout_seconds=timeout)
+        statement_timeout_seconds=timeout, password_expiry_days=expiry, password_warn_days=warn)
+
+
+def _password_age_limits(section: Any, *, key_pair: bool) -> tuple[int, int]:
+    """password_expiry_days and password_warn_days: when the password expires, and how long before to warn."""
+    if key_pair:
+        for name in ("password_expiry_days", "password_warn_days"):
+            if name in section.data:
+                raise section.error(name, "applies to password logins only: a key pair does not expire (leave "
+                                          "the key out)")
+    expiry = section.get("password_expiry_days", int, DEFAULT_PASSWORD_EXPIRY_DAYS)
+    if expiry < 1:
+        raise section.error("password_expiry_days", f"must be at least 1 day (the account's password policy, "
+                                                    f"Snowflake's default 90), not {expiry}")
+    warn = section.get("password_warn_days", int, min(DEFAULT_PASSWORD_WARN_DAYS, expiry - 1))
+    if not 0 <= warn < expiry:
+        raise section.error("password_warn_days", f"must be 0 or more and less than password_expiry_days "
+                                                  f"({expiry}), not {warn}")
+    return expiry, warn
