@@ -46,7 +46,7 @@ def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
 
 
 def limits_for(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
-    """A destination's rate limits: the vendor's published ones (`defaults`), less what workspace.toml overrides."""
+    """A destination's rate limits: the vendor's published ones (`defaults`), with workspace.toml's overrides."""
     limits = dict(defaults)  # the vendor's published limits (ratelimit.vendor_limit), overridden per endpoint
     for endpoint, (requests, seconds) in config.rate_limits.items():
         if endpoint not in defaults:

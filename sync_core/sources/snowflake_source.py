@@ -153,7 +153,7 @@ class SnowflakeSource:
 
     def schema(self, model: ModelConfig) -> pa.Schema:
         with self.session() as session:
-            return self._shape(session, model)[1].schema
+            return self.described(session, model)
 
     def batches(self, model: ModelConfig, rows_per_batch: int = 100_000) -> Iterator[pa.RecordBatch]:
         with self.session() as session:
