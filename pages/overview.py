@@ -67,8 +67,15 @@ if report.used > report.budget:
     actions += 1
     st.error(f"**MQR**: {report.used:,} records counted this period, over the budget of {report.budget:,}.",
              icon=":material/data_usage:")
+for status, sentence in data.password_warnings(workspace):
+    if status == "unknown":  # this dashboard's host may lack a secret the worker's has: worth a note, not an alarm
+        st.info(f"**Snowflake password**: {sentence}", icon=":material/key:")
+        continue
+    actions += 1
+    (st.error if status == "expired" else st.warning)(f"**Snowflake password**: {sentence}", icon=":material/key:")
 if not actions:
-    st.success("Nothing needs action: no sync's last run failed, none is overdue, and MQR is within budget.",
+    st.success("Nothing needs action: no sync's last run failed, none is overdue, MQR is within budget, and no "
+               "password is about to expire.",
                icon=":material/check_circle:")
 
 st.subheader("MQR this period")

@@ -9,9 +9,10 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli_mqr, cli_state, cli_worker, history
+from . import cli_doctor, cli_model, cli_mqr, cli_state, cli_worker, history
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
+from .credential_age import credential_ages
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
 from .runner import run_sync
@@ -124,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_state.add_commands(sub)  # run-cancel, state check|restore|reset
     cli_worker.add_commands(sub)  # worker, queue, withdraw, pause, resume, check-alerts
     cli_mqr.add_commands(sub)  # mqr
+    cli_doctor.add_commands(sub)  # doctor
+    cli_model.add_commands(sub)  # model preview|check
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
@@ -179,15 +182,19 @@ def _store(workspace: Workspace) -> StateStore:
 
 def cmd_syncs(args) -> int:
     workspace = _workspace(args)
+    now = datetime.now(timezone.utc)
     with _store(workspace) as store:
-        statuses = sync_statuses(workspace, store, datetime.now(timezone.utc))
+        statuses = sync_statuses(workspace, store, now)
         workers = live_workers(store)
+        ages = {age.source: age for age in credential_ages(workspace, store, now)}
     rows = []
     for status in statuses:
         sync, last = status.sync, status.last_run  # a dry run is a preview, not a sync's last run
+        age = ages.get(workspace.models[sync.model].source)
         rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
                      "object": sync.object, "mode": sync.mode, **status.to_json(),
-                     "last_run": last.to_json() if last else None})
+                     "last_run": last.to_json() if last else None,
+                     "password_age": age.to_json(now) if age else None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -196,6 +203,9 @@ def cmd_syncs(args) -> int:
         state = f"last run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
         print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<14} {state}")
         print(f"{'':<28} {_next_run(status)}")
+        age = r["password_age"]
+        if age:
+            print(f"{'':<28} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")
     if any(not s.sync.schedule.manual and not s.paused for s in statuses) and not workers:
         print("No worker is running: scheduled runs wait for one (`sync-core worker`).")
     return 0

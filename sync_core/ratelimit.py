@@ -109,6 +109,14 @@ class SharedRateLimits:
                 raise
             self.clock.sleep(max(0.001, wait))
 
+    def in_window(self, endpoint: str) -> int:
+        """Requests to `endpoint` counted in its current window, by every process sharing this credential: what
+        is left of the limit now is `allowed(endpoint)` less this."""
+        window = self.limits[endpoint].per_seconds * (1 + WINDOW_MARGIN)
+        (count,) = self._db().execute("SELECT COUNT(*) FROM sent WHERE key = ? AND at > ?",
+                                      (self._key(endpoint), self.clock.now() - window)).fetchone()
+        return count
+
     def release(self, endpoint: str, counted_at: float) -> None:
         """Give back the slot a request counted at `counted_at` took: it never reached the vendor."""
         key = self._key(endpoint)

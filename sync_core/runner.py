@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from .clock import Clock, SystemClock
 from .config import Workspace
+from .credential_age import record_source_credential
 from .destinations import TransientError
 from .destinations.base import ExistenceExport
 from .destinations.opening import open_destination
@@ -170,7 +171,11 @@ class _Stages:
         resend = (store.confirmed_before(sync.id, self.resync_from)
                   if self.resync_from and not request.full_resync else None)
         model = self.workspace.models[sync.model]
-        source = open_source(self.workspace.sources[model.source], sync_id=sync.id, run_id=ctx.run_id)
+        source_config = self.workspace.sources[model.source]
+        # The password this run logs in with starts its age's clock, if this workspace never saw it (credential_age)
+        record_source_credential(self.workspace, source_config, store,
+                                 datetime.fromtimestamp(self.dated.now(), timezone.utc))
+        source = open_source(source_config, sync_id=sync.id, run_id=ctx.run_id)
         self.plan = build_plan(self.workspace, sync, source, store,
                                self.key_state, full_resync=request.full_resync, resend=resend,
                                retry_only=store.real_problem_keys(sync.id) if request.retry_failed else None,

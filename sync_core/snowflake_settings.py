@@ -18,12 +18,16 @@ from .secrets import SecretRef, parse_secret_ref
 
 KEYS = ("type", "connection", "account", "user", "role", "warehouse", "database", "schema", "password",
         "private_key_file", "private_key", "private_key_passphrase", "host", "port", "protocol",
-        "statement_timeout_seconds", "network_timeout_seconds")
+        "statement_timeout_seconds", "network_timeout_seconds", "password_expiry_days", "password_warn_days")
 # Snowflake's own default is 2 days; a run stuck that long would hold its sync's lease all the while.
 DEFAULT_STATEMENT_TIMEOUT = 3600
 # The connector retries a request that gets no answer for ever unless told otherwise: a Snowflake that stops
 # answering mid-run would hang the run (and, at exit, the process). After this long the run fails instead.
 DEFAULT_NETWORK_TIMEOUT = 300
+# Snowflake's password policy for the seed's service user: a new password every 90 days (credential_age.py warns
+# this many days ahead).
+DEFAULT_PASSWORD_EXPIRY_DAYS = 90
+DEFAULT_PASSWORD_WARN_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class SnowflakeSettings:
     protocol: str | None = None
     statement_timeout_seconds: int = DEFAULT_STATEMENT_TIMEOUT
     network_timeout_seconds: int = DEFAULT_NETWORK_TIMEOUT
+    password_expiry_days: int = DEFAULT_PASSWORD_EXPIRY_DAYS  # the account's password policy (MAX_AGE_DAYS)
+    password_warn_days: int = DEFAULT_PASSWORD_WARN_DAYS  # warn this many days before the password expires
 
     def plain_options(self) -> dict[str, Any]:
         """The options given here that are not secrets, as the connector names them."""
@@ -96,10 +102,12 @@ def parse(section: Any, root: Path) -> SnowflakeSettings:
     for name, seconds in timeouts.items():
         if seconds < 1:
             raise section.error(name, "must be at least 1 second")
+    expiry, warn = _password_age_limits(section, key_pair=private_key is not None or key_file is not None)
     return SnowflakeSettings(
         file=section.file, key=section.path, root=root, **text, password=password,
         private_key_file=(root / key_file).expanduser().resolve() if key_file else None,
-        private_key=private_key, private_key_passphrase=passphrase, port=port, **timeouts)
+        private_key=private_key, private_key_passphrase=passphrase, port=port, **timeouts,
+        password_expiry_days=expiry, password_warn_days=warn)
 
 
 # -- [snowflake_emulator]: the demo's local Snowflake ---------------------------------------------------------
@@ -145,3 +153,21 @@ def parse_emulator(section: Any, root: Path, sources: dict[str, Any]) -> Emulato
     load = (root / section.get("load", str)).resolve()
     return EmulatorSettings(source=name, load=load, host=s.host, port=s.port, database=s.database.upper(),
                             schema=s.schema.upper(), password=s.password)
+
+
+def _password_age_limits(section: Any, *, key_pair: bool) -> tuple[int, int]:
+    """password_expiry_days and password_warn_days: when the password expires, and how long before to warn."""
+    if key_pair:
+        for name in ("password_expiry_days", "password_warn_days"):
+            if name in section.data:
+                raise section.error(name, "applies to password logins only: a key pair does not expire (leave "
+                                          "the key out)")
+    expiry = section.get("password_expiry_days", int, DEFAULT_PASSWORD_EXPIRY_DAYS)
+    if expiry < 1:
+        raise section.error("password_expiry_days", f"must be at least 1 day (the account's password policy, "
+                                                    f"Snowflake's default 90), not {expiry}")
+    warn = section.get("password_warn_days", int, min(DEFAULT_PASSWORD_WARN_DAYS, expiry - 1))
+    if not 0 <= warn < expiry:
+        raise section.error("password_warn_days", f"must be 0 or more and less than password_expiry_days "
+                                                  f"({expiry}), not {warn}")
+    return expiry, warn

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from sync_core import RejectionRecord, RunRecord, StateStore, Workspace, history, invariant_violations
+from sync_core.credential_age import credential_ages
 from sync_core.mqr_report import MqrReport
 from sync_core.mqr_report import mqr_report as reports_mqr
 
@@ -208,3 +209,17 @@ def mqr_report(workspace: Workspace, day: date | None = None) -> MqrReport:
 def _mqr_report(path: str, version, workspace: Workspace, day: date | None, today: date) -> MqrReport:
     with StateStore(path, read_only=True) as store:
         return reports_mqr(workspace, store, day, today=today)
+
+
+# ---- credentials ----------------------------------------------------------------------------------------------
+
+
+def password_warnings(workspace: Workspace) -> list[tuple[str, str]]:
+    """(status, sentence) of each Snowflake password that has expired, is about to, or whose age cannot be told.
+    Read now, not cached: the secret may have changed, and so has the day."""
+    if not any(s.type == "snowflake" for s in workspace.sources.values()):
+        return []
+    now = datetime.now(timezone.utc)
+    with StateStore(workspace.state_path, read_only=True) as store:
+        ages = credential_ages(workspace, store, now)
+    return [(age.status(now), age.sentence(now)) for age in ages if age.status(now) != "ok"]

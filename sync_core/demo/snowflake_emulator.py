@@ -74,6 +74,15 @@ class Emulator:
                     port=self.port, protocol="http",
                     session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
 
+    def source_line(self, database: str, *, password_env: str, **extra: str) -> str:
+        """A workspace.toml line: source `wh`, a Snowflake source reaching this emulator with the password in
+        the environment variable `password_env`, reading `database`, schema S; `extra` adds or replaces options."""
+        options = {"type": "snowflake", "account": "fakesnow", "user": "sync_user", "password": f"env:{password_env}",
+                   "host": self.host, "port": self.port, "protocol": "http", "database": database, "schema": "S",
+                   **extra}
+        listed = ", ".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
+        return f"sources.wh = {{ {listed} }}"
+
     def database(self, ddl: list[str]) -> str:
         """A database of its own (the emulator's tables are shared by every session), schema S, holding what
         `ddl` creates; returns its name."""

@@ -22,7 +22,7 @@ def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | N
     api_key = config.api_key.resolve(workspace.root)
     implementation = DESTINATION_TYPES[config.type].objects[sync.object].load()
     limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
-                              _limits(workspace, config, implementation.LIMITS), reserve=config.rate_limit_reserve,
+                              limits_for(workspace, config, implementation.LIMITS), reserve=config.rate_limit_reserve,
                               clock=clock)
     destination = implementation(config, sync, api_key, limits)
     destination.client.unreachable_hint = (sandbox_hint(workspace, config.base_url)
@@ -45,7 +45,8 @@ def sandbox_hint(workspace: Workspace, base_url: str) -> str | None:
     return None
 
 
-def _limits(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
+def limits_for(workspace: Workspace, config, defaults: dict[str, Limit]) -> dict[str, Limit]:
+    """A destination's rate limits: the vendor's published ones (`defaults`), with workspace.toml's overrides."""
     limits = dict(defaults)  # the vendor's published limits (ratelimit.vendor_limit), overridden per endpoint
     # A destination's limits serve every object its syncs write (users, events): an endpoint of another object
     # is not this sync's, and not an error.

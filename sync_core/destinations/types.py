@@ -13,7 +13,8 @@ class ObjectType:
     modes: tuple[str, ...]  # "update" never creates a record; "upsert" may; "insert" appends (events)
     match_fields: tuple[str, ...]  # what identifies a record: the [match] field a sync may use
     implementation: str  # "module:Class" of its DestinationObject (base.py), imported when a sync opens it;
-    # constructed as Class(config, sync, api_key, limits), with LIMITS: endpoint -> ratelimit.Limit
+    # constructed as Class(config, sync, api_key, limits), with LIMITS: endpoint -> ratelimit.Limit, and
+    # Class.rule_for(sync): its IdentifierRule for that sync, before any secret is resolved
     events: bool = False  # its records are events: a sync names them (event_settings.py) and may send many per person
 
     def load(self) -> type:

@@ -161,9 +161,13 @@ class SnowflakeSource:
         except Exception as exc:
             raise self._explain(exc, model) from None
 
+    def described(self, session, model: ModelConfig) -> pa.Schema:
+        """The model's columns over a session already open (checks that share one login): no rows are read."""
+        return self._shape(session, model)[1].schema
+
     def schema(self, model: ModelConfig) -> pa.Schema:
         with self.session() as session:
-            return self._shape(session, model)[1].schema
+            return self.described(session, model)
 
     def batches(self, model: ModelConfig, rows_per_batch: int = 100_000) -> Iterator[pa.RecordBatch]:
         with self.session() as session:

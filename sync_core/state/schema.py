@@ -301,6 +301,18 @@ MIGRATIONS = [
         SELECT l.period_start, r.sync_id, COUNT(*) FROM mqr_ledger l JOIN runs r ON r.id = l.first_run_id
         GROUP BY l.period_start, r.sync_id;
     """,
+    # Credential age (credential_age.py): when the workspace first saw each password credential, known by a keyed
+    # fingerprint (an HMAC under a key kept outside this file, never the secret), and when Snowflake says it was set.
+    """
+    CREATE TABLE credential_seen (
+        source TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        first_seen TEXT NOT NULL,         -- UTC ISO-8601: the clock of a new secret starts here
+        last_seen TEXT NOT NULL,
+        changed_at TEXT,                  -- PASSWORD_LAST_SET_TIME as Snowflake reported it, when the role may read it
+        PRIMARY KEY (source, fingerprint)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

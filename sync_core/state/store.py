@@ -26,6 +26,7 @@ from ..outcomes import RowProblem
 from ..wal import write_transaction
 from .alert_log import AlertLog
 from .bulk_cache import BulkCache, cache_folder
+from .credential_log import CredentialLog
 from .integrity import as_state_error, open_read_only, open_read_write, show_as_interrupted
 from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
@@ -84,7 +85,7 @@ def _translating(method):
 
 
 @_translating_errors
-class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog):
+class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, CredentialLog):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
     StateUnwritable, each naming the file and the next step; so do SQLite's errors in any of its methods.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""

@@ -28,11 +28,7 @@ def emulator():
 
 
 def source_toml(emulator, database: str, **extra: str) -> str:
-    options = {"type": "snowflake", "account": "fakesnow", "user": "sync_user", "password": f"env:{PASSWORD_VAR}",
-               "host": emulator.host, "port": emulator.port, "protocol": "http", "database": database,
-               "schema": "S", **extra}
-    listed = ", ".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
-    return f"sources.wh = {{ {listed} }}"
+    return emulator.source_line(database, password_env=PASSWORD_VAR, **extra)
 
 
 def workspace_with(tmp_path, monkeypatch, source_line: str, model_sql: str = "SELECT * FROM people"):

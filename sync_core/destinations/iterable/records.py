@@ -53,7 +53,12 @@ class IterableRecords:
     # ---- before sending ----
 
     def identifier_rule(self) -> IdentifierRule:
-        if self.by_user_id:
+        return self.rule_for(self.sync)
+
+    @staticmethod
+    def rule_for(sync: SyncConfig) -> IdentifierRule:
+        """The rule for a sync's records, known before any secret is resolved (`sync-core model check`)."""
+        if sync.match_field == "userId":
             return IdentifierRule("userId", case_insensitive=False, valid_pattern=None)
         return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Iterable's emails
 
