@@ -301,7 +301,7 @@ MIGRATIONS = [
         SELECT l.period_start, r.sync_id, COUNT(*) FROM mqr_ledger l JOIN runs r ON r.id = l.first_run_id
         GROUP BY l.period_start, r.sync_id;
     """,
-    # Credential age (credential_age.py): when the workspace first saw each password credential, known by a keyed
+    # 12: credential age (credential_age.py): when the workspace first saw each password credential, known by a keyed
     # fingerprint (an HMAC under a key kept outside this file, never the secret), and when Snowflake says it was set.
     """
     CREATE TABLE credential_seen (

