@@ -28,7 +28,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb", "snowflake")
 NULL_HANDLING = ("omit", "clear")
 # Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
-SANDBOX_VENDORS = ("iterable",)
+SANDBOX_VENDORS = ("iterable", "marketo")
 
 
 @dataclass(frozen=True)
