@@ -13,7 +13,10 @@ class ObjectType:
     modes: tuple[str, ...]  # "update" never creates a record; "upsert" may; "insert" appends (events)
     match_fields: tuple[str, ...]  # what identifies a record: the [match] field a sync may use
     implementation: str  # "module:Class" of its DestinationObject (base.py), imported when a sync opens it;
-    # constructed as Class(config, sync, api_key, limits), with LIMITS: endpoint -> ratelimit.Limit
+    # constructed as Class(config, sync, credential, limits), with LIMITS: endpoint -> ratelimit.Limit; the
+    # credential is the api_key, or (client_id, client_secret) for a type whose secrets are those
+    sync_keys: tuple[str, ...] = ()  # keys a sync of this object must give (Marketo: activity_type)
+    required_fields: tuple[str, ...] = ()  # destination fields a sync must map (Marketo: activityDate)
 
     def load(self) -> type:
         module, _, name = self.implementation.partition(":")
@@ -26,3 +29,9 @@ class DestinationType:
     default_base_url: str
     max_batch_size: int  # records one request may carry
     objects: dict[str, ObjectType]
+    default_rate_limit_reserve: float = 0.0  # share of the vendor's limits left to other integrations
+    secrets: tuple[str, ...] = ("api_key",)  # the keys of its credential, each a secret reference
+    # The key naming the vendor's account when it decides base_url (Marketo's munchkin_id), its pattern, and
+    # default_base_url's placeholder for it ("https://{munchkin_id}.mktorest.com").
+    account_key: str | None = None
+    account_pattern: str = ""

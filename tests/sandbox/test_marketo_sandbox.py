@@ -11,7 +11,7 @@ import requests
 
 from sync_core.sandbox import ManualClock, MarketoApi, MarketoSandbox
 from sync_core.sandbox.marketo.faults import ENDPOINTS
-from sync_core.sandbox.marketo.state import marketo_day, next_reset
+from sync_core.marketo_day import marketo_day, next_reset
 from sync_core.sandbox.serve import main
 
 INSTANCE, CLIENT_ID, CLIENT_SECRET = "123-ABC-456", "client-1", "secret-1"

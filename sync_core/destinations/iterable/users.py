@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from ...config import DestinationConfig, SyncConfig
 from ...rows import PlannedRow
 from ...ratelimit import SharedRateLimits, credential_digest, vendor_limit
-from ..base import (WHITESPACE, Batch, IdentifierRule, Rejection, SendResult, TransientError, unsendable_json_sql,
-                    unsupported_json_type)
+from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError,
+                    invalid_email_refusal)
 from . import MAX_USERS_PER_REQUEST
 from .client import IterableClient
 
@@ -29,8 +29,6 @@ from .client import IterableClient
 MAX_BODY_BYTES = 4 * 1024 * 1024
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
-UNSENDABLE = ("Iterable cannot store NaN, infinity, or a date outside years 1-9999. Fix the value in the model "
-              "(e.g. NULLIF, or a CASE that maps it to a value or to NULL)")
 
 # failedUpdates list -> (code, default class, message). Classes: data = fix the source row.
 FAILURE_LISTS = {
@@ -49,7 +47,8 @@ FAILURE_LISTS = {
 }
 
 
-class IterableUsers:
+class IterableUsers(JsonValues):
+    VENDOR = "Iterable"
     LIMITS = {"users/bulkUpdate": vendor_limit(5, 1.0), "export/data.json": vendor_limit(4, 60.0)}  # per project
 
     def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
@@ -100,20 +99,11 @@ class IterableUsers:
             return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
                              "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
         if kind == "unsendable":
-            [(field, value)] = row.values.items()
-            return Rejection(row, "UnsendableValue", f"Field '{field}' holds {value}: {UNSENDABLE}", "data",
-                             f"Field '<field>' holds <value>: {UNSENDABLE}")
+            return self.unsendable_refusal(row)
         if kind == "invalid":
-            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
-                             "Invalid email address: '<value>'")
+            return invalid_email_refusal(row)
         message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
         return Rejection(row, "MissingIdentifier", message, "data", message)
-
-    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
-        return unsendable_json_sql(column_sql, duckdb_type)
-
-    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
-        return unsupported_json_type(arrow_type)
 
     # ---- requests ----
 

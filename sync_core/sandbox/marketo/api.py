@@ -18,9 +18,10 @@ import threading
 from collections import defaultdict
 from typing import Any, Callable, Mapping
 
+from ...marketo_day import marketo_day, reset_time_text
 from ..core import HTTP_FAULT_EFFECTS, Call, Reply, Route, VendorApi, json_reply
 from .activity_batch import add_activities
-from .state import MARKETO_TIME_ZONE, MarketoState, marketo_day, next_reset
+from .state import MarketoState
 
 RATE_LIMIT = (100, 20.0)  # calls per instance per window of seconds
 CONCURRENT_LIMIT = 10
@@ -147,8 +148,8 @@ class MarketoApi(VendorApi):
             self._in_flight[instance] -= 1
 
     def _quota_reached(self, call: Call) -> Reply:
-        resets = dt.datetime.fromtimestamp(next_reset(call.arrived_at), MARKETO_TIME_ZONE)
-        return envelope_error("607", f"Daily quota reached; it resets at {resets.isoformat()} (midnight US Central)")
+        resets = reset_time_text(call.arrived_at)
+        return envelope_error("607", f"Daily quota reached; it resets at {resets} (midnight US Central)")
 
     # --- endpoints ------------------------------------------------------------------
 

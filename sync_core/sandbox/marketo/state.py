@@ -7,33 +7,19 @@ Leads and activity types are made by the product, not by a sync: tests and the d
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
+from ...marketo_day import marketo_day
 from ..core import SandboxStore
 from .faults import FAULTS
 from .schema import MARKETO_SCHEMA
 
 TOKEN_LIFETIME = 3600  # seconds, as Marketo's identity service gives them
 DAILY_QUOTA = 50_000
-MARKETO_TIME_ZONE = ZoneInfo("America/Chicago")  # the daily quota resets at midnight US Central
 _LOOKUP_CHUNK = 500  # stays well under SQLite's bound-parameter limit
-
-
-def marketo_day(epoch: float) -> str:
-    """The Marketo day (US Central calendar date) an instant falls on, as YYYY-MM-DD."""
-    return dt.datetime.fromtimestamp(epoch, MARKETO_TIME_ZONE).date().isoformat()
-
-
-def next_reset(epoch: float) -> float:
-    """When the daily quota of the Marketo day holding `epoch` resets: the next midnight US Central."""
-    today = dt.datetime.fromtimestamp(epoch, MARKETO_TIME_ZONE).date()
-    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), MARKETO_TIME_ZONE)
-    return midnight.timestamp()
 
 
 @dataclass(frozen=True)
@@ -185,6 +171,10 @@ class MarketoState(SandboxStore):
                 f" ({','.join('?' * len(chunk))})", (instance, *chunk),
             )
         return sorted(({"id": row["id"], "email": row["email"]} for row in found), key=lambda lead: lead["id"])
+
+    def lead_emails(self, instance: str) -> dict[int, str]:
+        """Every lead of the instance: id -> email."""
+        return dict(self._read("SELECT id, email FROM marketo_leads WHERE instance = ?", (instance,)))
 
     def existing_lead_ids(self, instance: str, lead_ids: set[int]) -> set[int]:
         ids = sorted(lead_ids)
