@@ -164,4 +164,5 @@ class Executor:
             if len(rows) == 1:
                 return SendResult(rejected=[Rejection(rows[0], exc.code, exc.message, "data")])
             first, second = (self._deliver(half) for half in batch.halves())
-            return SendResult(first.synced + second.synced, first.rejected + second.rejected)
+            return SendResult(first.synced + second.synced, first.rejected + second.rejected,
+                              {**first.destination_ids, **second.destination_ids})

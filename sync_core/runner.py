@@ -266,7 +266,7 @@ class _Stages:
         self.executor.deliver(batches, self._record, meanwhile=refusals)
 
     def _record(self, result) -> None:
-        self.ctx.commit(result.synced, result.rejected)
+        self.ctx.commit(result.synced, result.rejected, result.destination_ids)
         # Records the destination says it does not hold (deleted since the look-up) leave the known identifiers.
         missing = [r.row.match_value for r in result.rejected if r.record_missing]
         if missing and needs_lookup(self.destination):

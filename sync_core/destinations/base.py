@@ -175,6 +175,7 @@ class Batch:
 class SendResult:
     synced: list[PlannedRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    destination_ids: dict[str, str] = field(default_factory=dict)  # key -> the record's id there (marketoGUID)
 
 
 class DestinationObject(Protocol):

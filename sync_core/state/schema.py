@@ -301,6 +301,11 @@ MIGRATIONS = [
         SELECT l.period_start, r.sync_id, COUNT(*) FROM mqr_ledger l JOIN runs r ON r.id = l.first_run_id
         GROUP BY l.period_start, r.sync_id;
     """,
+    # 12: the destination's own id of the record a snapshot row last wrote, when it gives one (Marketo's
+    # marketoGUID of an activity), so the record can be found there later; NULL for destinations without one.
+    """
+    ALTER TABLE snapshot ADD COLUMN destination_id TEXT;
+    """,
 ]
 
 

@@ -96,6 +96,11 @@ class MarketoWorkspace:
         with StateStore(self.workspace.state_path) as store:
             return {r["key"] for r in store.snapshot_table("activities").to_pylist()}
 
+    def marketo_guids(self) -> dict[str, str]:
+        """key -> marketoGUID, as the snapshot keeps them."""
+        with StateStore(self.workspace.state_path) as store:
+            return store.destination_ids("activities")
+
     def rejections(self) -> dict[str, str]:
         with StateStore(self.workspace.state_path) as store:
             return {r.key: r.code for r in store.rejections(sync_id="activities")}

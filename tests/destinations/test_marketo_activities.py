@@ -34,6 +34,8 @@ def test_each_key_gets_one_activity_with_its_values_and_unknown_leads_are_expect
     ada = next(a for a in activities if a["primaryAttributeValue"] == "ns-ada")
     assert ada["activityDate"] == "2026-11-30T09:00:00Z" and ada["attributes"] == [{"name": "plan", "value": "pro"}]
     assert marketo.snapshot_keys() == {"ada@x.io", "bob@x.io", "cy@x.io"}
+    guids = marketo.marketo_guids()  # so a row's activity can be found later
+    assert guids["ada@x.io"] == ada["marketoGUID"] and set(guids.values()) == {a["marketoGUID"] for a in activities}
     assert marketo.rejections() == {"nobody@x.io": "NotFound"}
 
     marketo.sandbox.add_leads(INSTANCE, ["nobody@x.io"])  # the product creates the lead

@@ -140,6 +140,7 @@ class MarketoActivities(JsonValues):
             status = outcome.get("status") if isinstance(outcome, dict) else None
             if status == "added" and outcome.get("marketoGUID") is not None:
                 result.synced.append(row)
+                result.destination_ids[row.key] = str(outcome["marketoGUID"])
                 continue
             error = ((outcome.get("errors") or [{}])[0] if isinstance(outcome, dict) else {}) or {}
             code, message = str(error.get("code", "")), str(error.get("message", ""))
