@@ -37,6 +37,7 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
     _require_free_port(port, "--port")
     if not (root / WORKSPACE_FILE).exists():
         _require_free_port(sandbox_port, "--sandbox-port")
+        _require_free_port(sandbox_port + 1, "--sandbox-port (plus one: the Marketo sandbox)")
         print(f"Creating the demo workspace in {root} ({contacts:,} contacts)...", flush=True)
         init_demo(root, contacts=contacts, sandbox_port=sandbox_port,
                   mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))))

@@ -1,19 +1,24 @@
 """The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
-namespaces, the seed's four syncs, and an Iterable sandbox holding only the users the product created."""
+namespaces, the seed's syncs, an Iterable sandbox holding only the users the product created, and a Marketo sandbox
+holding the product's leads and the custom activity type the Marketo sync adds."""
 
 from __future__ import annotations
 
 import secrets
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import WORKSPACE_FILE, Workspace, load_workspace
-from ..sandbox import IterableState
+from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
 DEFAULT_CONTACTS = 20_000
 SANDBOX_PROJECT = "demo"
+MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
+MARKETO_ACTIVITY_TYPE = "firstNamespaceCreated_c"
+MARKETO_ATTRIBUTES = ("namespaceId", "plan", "region")
 
 WORKSPACE_TOML = '''\
 # Demo workspace written by `sync-core demo init`: the seed's setup on an embedded DuckDB warehouse and a
@@ -38,11 +43,24 @@ type = "iterable"
 base_url = "http://127.0.0.1:{port}"     # the sandbox; https://api.iterable.com for the real thing
 api_key = "secrets:sandbox.iterable_api_key"
 
+[destinations.marketo]
+type = "marketo"
+base_url = "http://127.0.0.1:{marketo_port}"     # the sandbox; munchkin_id = "123-ABC-456" for the real thing
+client_id = "secrets:sandbox.marketo_client_id"
+client_secret = "secrets:sandbox.marketo_client_secret"
+
 [sandbox]
 state = "sandbox/iterable.sqlite"
 port = {port}
 project = "{project}"
 api_key = "secrets:sandbox.iterable_api_key"
+
+[sandboxes.marketo]
+vendor = "marketo"
+state = "sandbox/marketo.sqlite"
+port = {marketo_port}
+project = "{marketo_instance}"                  # the instance's Munchkin id
+api_key = "secrets:sandbox.marketo_credentials"  # the instance's CLIENT_ID:CLIENT_SECRET
 
 # Every contact still in the CRM, with how many namespaces they belong to.
 [models.contacts]
@@ -124,22 +142,35 @@ mappings = [
 code = "NotFound"
 reason = "Update-only: the product creates Iterable users; this sync only adds namespace details."
 
-# The seed's other two syncs. Their destinations (Iterable custom events, Marketo custom activities) are
-# on the roadmap and not in this version yet, so they are declared here but commented out:
+[syncs.marketo-activities]
+name = "Marketo Activities"
+model = "first_namespace"
+destination = "marketo"
+object = "activity"
+mode = "insert"                 # one activity per person's first namespace; a changed row adds another
+activity_type = "{marketo_activity_type}"
+match = {{ field = "email", column = "email" }}
+schedule = "every 24h"
+mappings = [
+  {{ column = "first_namespace_created_at", field = "activityDate" }},
+  {{ column = "first_namespace_name", field = "primaryAttributeValue" }},
+  {{ column = "first_namespace_id", field = "namespaceId" }},
+  {{ column = "first_namespace_plan", field = "plan" }},
+  {{ column = "first_namespace_region", field = "region" }},
+]
+
+[[syncs.marketo-activities.expected_errors]]
+code = "NotFound"
+reason = "The product creates Marketo leads; this sync only adds activities to people who have one."
+
+# The seed's events sync (Iterable custom events) is on the roadmap and not in this version yet, so it is declared
+# here but commented out:
 #
 # [syncs.iterable-first-namespace-events]
 # name = "Iterable - First Namespace Details Sync"      # same display name as the user sync, as in the seed
 # model = "first_namespace"
 # destination = "iterable"
 # object = "event"                # eventName "First Namespace Created", id = first_namespace_id
-# mode = "insert"
-# schedule = "every 24h"
-#
-# [syncs.marketo-activities]
-# name = "Marketo Activities"
-# model = "first_namespace"
-# destination = "marketo"
-# object = "custom_activity"
 # mode = "insert"
 # schedule = "every 24h"
 '''
@@ -156,9 +187,11 @@ SEED_MQR_LIMIT = 1_500_000
 
 
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
-              product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT) -> DemoInitSummary:
+              product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT,
+              marketo_port: int | None = None) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
-    seed's 1.5M is written with a comment saying the limit is scaled to the demo's size."""
+    seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. The Marketo sandbox
+    listens on `marketo_port` (default: the Iterable sandbox's port + 1)."""
     root = Path(root).expanduser().resolve()
     if (root / WORKSPACE_FILE).exists():
         raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
@@ -166,26 +199,38 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     api_key = secrets.token_hex(16)  # the sandbox's key: a secret like any other, kept out of workspace.toml
     secrets_file = root / SECRETS_FILE
     secrets_file.parent.mkdir(exist_ok=True)
-    secrets_file.write_text(f'[sandbox]\niterable_api_key = "{api_key}"\n')
+    client_id, client_secret = secrets.token_hex(8), secrets.token_hex(16)  # the Marketo sandbox's credentials
+    secrets_file.write_text(f'[sandbox]\niterable_api_key = "{api_key}"\nmarketo_client_id = "{client_id}"\n'
+                            f'marketo_client_secret = "{client_secret}"\n'
+                            f'marketo_credentials = "{client_id}:{client_secret}"\n')
     secrets_file.chmod(0o600)
     (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
 
     create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
     comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
-    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT,
-                                                             mqr_limit=mqr_limit, mqr_comment=comment))
+    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(
+        port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
+        marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
+        marketo_activity_type=MARKETO_ACTIVITY_TYPE))
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
+    with closing(_marketo_state(workspace)) as marketo:
+        marketo.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
+                                  primary_attribute="namespaceName", attributes=list(MARKETO_ATTRIBUTES))
+        marketo.add_leads(MARKETO_INSTANCE, [user["email"] for user in users if user["email"]])
     return DemoInitSummary(root, contacts, len(users))
 
 
 def advance_demo(workspace: Workspace) -> AdvanceSummary:
-    """One simulated day: the warehouse changes, and the product creates some Iterable users."""
+    """One simulated day: the warehouse changes, and the product creates some Iterable users and Marketo leads."""
     summary = advance_warehouse(workspace.root / "warehouse.duckdb")
     _sandbox_state(workspace).upsert_users(SANDBOX_PROJECT, summary.product_created_users, created_by="product")
+    if "marketo" in workspace.sandboxes:
+        with closing(_marketo_state(workspace)) as marketo:
+            marketo.add_leads(MARKETO_INSTANCE, [user["email"] for user in summary.product_created_users if user["email"]])
     return summary
 
 
@@ -195,4 +240,13 @@ def _sandbox_state(workspace: Workspace) -> IterableState:
     workspace.sandbox.state.parent.mkdir(parents=True, exist_ok=True)
     state = IterableState(workspace.sandbox.state)
     state.add_project(workspace.sandbox.project, workspace.sandbox.api_key.resolve(workspace.root))
+    return state
+
+
+def _marketo_state(workspace: Workspace) -> MarketoState:
+    """The demo's Marketo sandbox file, with its instance and credentials (the same the sandbox command sets)."""
+    sandbox = workspace.sandboxes["marketo"]
+    sandbox.state.parent.mkdir(parents=True, exist_ok=True)
+    state = MarketoState(sandbox.state)
+    state.add_project(sandbox.project, sandbox.api_key.resolve(workspace.root))
     return state

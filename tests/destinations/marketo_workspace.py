@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import requests
 
 from sync_core import StateStore, load_workspace, run_sync
 from sync_core.sandbox import MarketoSandbox
+
+from marketo_read_back import read_activities
 
 INSTANCE, CLIENT_ID, CLIENT_SECRET = "123-ABC-456", "marketo-client", "marketo-secret-value"
 ACTIVITY_TYPE = "namespaceCreated_c"
@@ -73,20 +74,7 @@ class MarketoWorkspace:
         """Every activity of the sync's type, through the sandbox's activities endpoint: a paging token from the
         epoch, then pages (some empty) while moreResult is true."""
         type_id = next(t.id for t in self.sandbox.activity_types(INSTANCE) if t.api_name == ACTIVITY_TYPE)
-        with requests.Session() as http:
-            token = http.get(f"{self.server.url}/identity/oauth/token", params={
-                "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            }).json()["access_token"]
-            http.headers["Authorization"] = f"Bearer {token}"
-            page = http.get(f"{self.server.url}/rest/v1/activities/pagingtoken.json",
-                            params={"sinceDatetime": "1970-01-01T00:00:00Z"}).json()
-            found, more = [], True
-            while more:
-                page = http.get(f"{self.server.url}/rest/v1/activities.json", params={
-                    "nextPageToken": page["nextPageToken"], "activityTypeIds": str(type_id)}).json()
-                found += page.get("result", [])
-                more = page["moreResult"]
-        return found
+        return read_activities(self.server.url, CLIENT_ID, CLIENT_SECRET, type_id)
 
     def emails_of(self, activities: list[dict]) -> list[str]:
         leads = self.sandbox.lead_emails(INSTANCE)
