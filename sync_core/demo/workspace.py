@@ -43,24 +43,11 @@ type = "iterable"
 base_url = "http://127.0.0.1:{port}"     # the sandbox; https://api.iterable.com for the real thing
 api_key = "secrets:sandbox.iterable_api_key"
 
-[destinations.marketo]
-type = "marketo"
-base_url = "http://127.0.0.1:{marketo_port}"     # the sandbox; munchkin_id = "123-ABC-456" for the real thing
-client_id = "secrets:sandbox.marketo_client_id"
-client_secret = "secrets:sandbox.marketo_client_secret"
-
 [sandbox]
 state = "sandbox/iterable.sqlite"
 port = {port}
 project = "{project}"
 api_key = "secrets:sandbox.iterable_api_key"
-
-[sandboxes.marketo]
-vendor = "marketo"
-state = "sandbox/marketo.sqlite"
-port = {marketo_port}
-project = "{marketo_instance}"                  # the instance's Munchkin id
-api_key = "secrets:sandbox.marketo_credentials"  # the instance's CLIENT_ID:CLIENT_SECRET
 
 # Every contact still in the CRM, with how many namespaces they belong to.
 [models.contacts]
@@ -142,6 +129,33 @@ mappings = [
 code = "NotFound"
 reason = "Update-only: the product creates Iterable users; this sync only adds namespace details."
 
+# The seed's events sync (Iterable custom events) is on the roadmap and not in this version yet, so it is declared
+# here but commented out:
+#
+# [syncs.iterable-first-namespace-events]
+# name = "Iterable - First Namespace Details Sync"      # same display name as the user sync, as in the seed
+# model = "first_namespace"
+# destination = "iterable"
+# object = "event"                # eventName "First Namespace Created", id = first_namespace_id
+# mode = "insert"
+# schedule = "every 24h"
+'''
+
+# The seed's Marketo sync, with its destination and its sandbox (a demo written with marketo=False leaves it out).
+MARKETO_TOML = '''
+[destinations.marketo]
+type = "marketo"
+base_url = "http://127.0.0.1:{marketo_port}"     # the sandbox; munchkin_id = "123-ABC-456" for the real thing
+client_id = "secrets:sandbox.marketo_client_id"
+client_secret = "secrets:sandbox.marketo_client_secret"
+
+[sandboxes.marketo]
+vendor = "marketo"
+state = "sandbox/marketo.sqlite"
+port = {marketo_port}
+project = "{marketo_instance}"                  # the instance's Munchkin id
+api_key = "secrets:sandbox.marketo_credentials"  # the instance's CLIENT_ID:CLIENT_SECRET
+
 [syncs.marketo-activities]
 name = "Marketo Activities"
 model = "first_namespace"
@@ -162,17 +176,6 @@ mappings = [
 [[syncs.marketo-activities.expected_errors]]
 code = "NotFound"
 reason = "The product creates Marketo leads; this sync only adds activities to people who have one."
-
-# The seed's events sync (Iterable custom events) is on the roadmap and not in this version yet, so it is declared
-# here but commented out:
-#
-# [syncs.iterable-first-namespace-events]
-# name = "Iterable - First Namespace Details Sync"      # same display name as the user sync, as in the seed
-# model = "first_namespace"
-# destination = "iterable"
-# object = "event"                # eventName "First Namespace Created", id = first_namespace_id
-# mode = "insert"
-# schedule = "every 24h"
 '''
 
 
@@ -188,10 +191,11 @@ SEED_MQR_LIMIT = 1_500_000
 
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
               product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT,
-              marketo_port: int | None = None) -> DemoInitSummary:
+              marketo_port: int | None = None, marketo: bool = True) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
     seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. The Marketo sandbox
-    listens on `marketo_port` (default: the Iterable sandbox's port + 1)."""
+    listens on `marketo_port` (default: the Iterable sandbox's port + 1); `marketo=False` writes the demo without
+    the Marketo sync and sandbox."""
     root = Path(root).expanduser().resolve()
     if (root / WORKSPACE_FILE).exists():
         raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
@@ -209,18 +213,21 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
     comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
-    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(
-        port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
-        marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
-        marketo_activity_type=MARKETO_ACTIVITY_TYPE))
+    text = WORKSPACE_TOML.format(port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit,
+                                 mqr_comment=comment)
+    if marketo:
+        text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
+                                    marketo_activity_type=MARKETO_ACTIVITY_TYPE)
+    (root / WORKSPACE_FILE).write_text(text)
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
-    with closing(_marketo_state(workspace)) as marketo:
-        marketo.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
-                                  primary_attribute="namespaceName", attributes=list(MARKETO_ATTRIBUTES))
-        marketo.add_leads(MARKETO_INSTANCE, [user["email"] for user in users if user["email"]])
+    if marketo:
+        with closing(_marketo_state(workspace)) as state:
+            state.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
+                                    primary_attribute="namespaceName", attributes=list(MARKETO_ATTRIBUTES))
+            state.add_leads(MARKETO_INSTANCE, [user["email"] for user in users if user["email"]])
     return DemoInitSummary(root, contacts, len(users))
 
 

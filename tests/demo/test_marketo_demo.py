@@ -27,7 +27,7 @@ def read_back(workspace) -> list[dict]:
 
 
 def test_every_demo_sync_runs_and_marketo_holds_one_activity_per_synced_key(tmp_path):
-    with demo_workspace(tmp_path, rate_limits=False) as demo:
+    with demo_workspace(tmp_path, rate_limits=False, marketo=True) as demo:
         workspace = demo.workspace
         assert "marketo-activities" in workspace.syncs
         records = {sync_id: demo.run(sync_id) for sync_id in workspace.syncs}

@@ -1,5 +1,6 @@
-"""Which Marketo lead each email names, looked up by email (≤ 300 filter values a call, and a URL short enough
-for Marketo's 8 KB) and remembered for the rest of the run, so a lead is looked up once however many rows name it.
+"""Which Marketo lead each email names, looked up by email (≤ 300 filter values a call) and remembered for the rest
+of the run, so a lead is looked up once however many rows name it. The look-up is Marketo's `POST ...?_method=GET`
+with the filter in a form body: 300 emails in a URL would pass Marketo's 8 KB limit for URLs (HTTP 414).
 
 Marketo lets several leads share an email: such an email names no one lead (the row is a 1007 `data` cause). A
 lead created after its look-up is found by the next run; a lead deleted after it is reported by Marketo (1004)."""
@@ -7,12 +8,13 @@ lead created after its look-up is found by the next run; a lead deleted after it
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlencode
 
 from ..base import IdentifierRule
 from .client import MarketoClient
 
 MAX_FILTER_VALUES = 300
-MAX_FILTER_CHARS = 6_000  # of filterValues: the rest of the URL fits in Marketo's 8 KB with room to spare
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class LeadDirectory:
@@ -27,10 +29,12 @@ class LeadDirectory:
         wanted = list(dict.fromkeys(self.rule.python(email) for email in emails))
         with self._lock:
             unknown = [email for email in wanted if email not in self._leads]
-        for chunk in _chunks(unknown):
+        for start in range(0, len(unknown), MAX_FILTER_VALUES):
+            chunk = unknown[start:start + MAX_FILTER_VALUES]
             found: dict[str, list[int]] = {email: [] for email in chunk}
-            body = self.client.call("GET", "/rest/v1/leads.json", params={
-                "filterType": "email", "filterValues": ",".join(chunk), "fields": "id,email"})
+            form = urlencode({"filterType": "email", "filterValues": ",".join(chunk), "fields": "id,email"})
+            body = self.client.call("POST", "/rest/v1/leads.json", params={"_method": "GET"}, data=form,
+                                    headers=FORM)
             with self._lock:
                 self.calls += 1
             for lead in body.get("result") or []:
@@ -42,15 +46,3 @@ class LeadDirectory:
         with self._lock:
             return {email: self._leads[email] for email in wanted}
 
-
-def _chunks(emails: list[str]) -> list[list[str]]:
-    chunks, current, size = [], [], 0
-    for email in emails:
-        if current and (len(current) == MAX_FILTER_VALUES or size + len(email) + 1 > MAX_FILTER_CHARS):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(email)
-        size += len(email) + 1
-    if current:
-        chunks.append(current)
-    return chunks

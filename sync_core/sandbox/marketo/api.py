@@ -17,6 +17,7 @@ import secrets
 import threading
 from collections import defaultdict
 from typing import Any, Callable, Mapping
+from urllib.parse import parse_qs
 
 from ...marketo_day import marketo_day, reset_time_text
 from ..core import HTTP_FAULT_EFFECTS, Call, Reply, Route, VendorApi, json_reply
@@ -162,9 +163,18 @@ class MarketoApi(VendorApi):
                                 "scope": "sandbox@example.com"})
 
     def _leads(self, call: Call) -> Reply:
-        if _first(call.query, "filterType") != "email":
+        return self._lead_lookup(call, call.query)
+
+    def _leads_by_post(self, call: Call) -> Reply:
+        """`POST leads.json?_method=GET`: the look-up with its parameters in a form body (long filterValues)."""
+        if _first(call.query, "_method") != "GET":
+            return envelope_error("1003", "POST leads.json without _method=GET would create leads: not in this sandbox")
+        return self._lead_lookup(call, parse_qs(call.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def _lead_lookup(self, call: Call, query: dict[str, list[str]]) -> Reply:
+        if _first(query, "filterType") != "email":
             return envelope_error("1003", "filterType must be email in this sandbox")
-        emails = [value for value in (_first(call.query, "filterValues") or "").split(",") if value]
+        emails = [value for value in (_first(query, "filterValues") or "").split(",") if value]
         if not emails:
             return envelope_error("1003", "filterValues is required")
         if len(emails) > MAX_RECORDS:
@@ -237,6 +247,7 @@ class MarketoApi(VendorApi):
         Route("GET", re.compile(r"/identity/oauth/token"), IDENTITY, _token, *_LIMITS),
         Route("POST", re.compile(r"/identity/oauth/token"), IDENTITY, _token, *_LIMITS),
         Route("GET", re.compile(r"/rest/v1/leads\.json"), "leads", _leads, *_LIMITS),
+        Route("POST", re.compile(r"/rest/v1/leads\.json"), "leads", _leads_by_post, *_LIMITS),
         Route("GET", re.compile(r"/rest/v1/activities/external/types\.json"), "activities/external/types",
               _activity_types, *_LIMITS),
         Route("POST", re.compile(r"/rest/v1/activities/external\.json"), "activities/external",
