@@ -129,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
-    p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
+    p.add_argument("--sandbox-port", type=int, default=8765, help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
     p.set_defaults(handler=cmd_up)
 
-    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (its Iterable sandbox) until Ctrl-C")
+    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (the demo: Iterable and Marketo) until Ctrl-C")
     p.add_argument("--name", metavar="NAME", help="only this one of the sandboxes workspace.toml declares")
     p.add_argument("--port", type=int, help="default: the sandbox's port in workspace.toml")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the offline demo workspace").add_subparsers(dest="demo_command",
                                                                                       metavar="ACTION")
-    p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable sandbox)")
+    p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable and Marketo sandboxes)")
     p.add_argument("dir", metavar="DIR", nargs="?", help="default: --workspace, else the current folder")
     p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
     p.add_argument("--sandbox-port", type=int, default=8765)
