@@ -129,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
-    p.add_argument("--sandbox-port", type=int, default=8765, help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
+    p.add_argument("--sandbox-port", type=int, default=8765,
+                   help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (the demo: Iterable and Marketo) until Ctrl-C")
