@@ -54,6 +54,7 @@ class DestinationConfig:
     # Per-endpoint limits replacing the vendor's defaults (a project with raised limits): name -> (requests, seconds)
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
     client_id: SecretRef | None = None  # for types whose credential is a client id and secret (api_key: the secret)
+    settings: dict[str, int | float] = field(default_factory=dict)  # the type's own (DestinationType.settings)
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,8 @@ def _destination(d: _Section) -> DestinationConfig:
     kind = d.get("type", str, choices=tuple(DESTINATION_TYPES))
     declared = DESTINATION_TYPES[kind]
     d.only("type", "base_url", *declared.secrets, *filter(None, [declared.account_key]), "timeout_seconds",
-           "max_retry_after_seconds", "max_attempts", "concurrency", "batch_size", "rate_limit_reserve", "rate_limits")
+           "max_retry_after_seconds", "max_attempts", "concurrency", "batch_size", "rate_limit_reserve", "rate_limits",
+           *declared.settings)
     base_url = _base_url(d, declared)
     if not base_url.startswith(("http://", "https://")):
         raise d.error("base_url", f"must start with http:// or https://, not {base_url!r}")
@@ -371,7 +373,14 @@ def _destination(d: _Section) -> DestinationConfig:
         batch_size=_batch_size(d, kind),
         rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float),
                                                                  declared.default_rate_limit_reserve), below_one=True),
-        rate_limits=_rate_limits(d.table("rate_limits", {})))
+        rate_limits=_rate_limits(d.table("rate_limits", {})),
+        settings={name: _setting(d, name, default) for name, default in declared.settings.items()})
+
+
+def _setting(d: _Section, name: str, default: int | float) -> int | float:
+    if isinstance(default, float):
+        return _share(d, name, float(d.get(name, (int, float), default)), below_one=True)
+    return _positive(d, name, d.get(name, int, default))
 
 
 def _base_url(d: _Section, declared) -> str:

@@ -203,6 +203,15 @@ class DestinationObject(Protocol):
 
 
 @runtime_checkable
+class CallBudget(Protocol):
+    """Capability: a destination whose calls a day are counted (Marketo's daily quota) says, before a run sends,
+    whether what is left covers the rows to send; it then sends what the budget allows and stops the run there."""
+
+    def before_sending(self, rows: int) -> str | None:
+        """A note for the run when the budget left does not cover `rows`, else None."""
+
+
+@runtime_checkable
 class ExistenceExport(Protocol):
     """Capability: list the identifiers of the records that exist (Iterable: one streaming export), so that a
     run that only writes to existing records (update-only) learns who exists first and writes only for them."""

@@ -4,7 +4,7 @@ of the destination is imported (so a new type costs one entry in catalog.py, and
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,6 @@ class DestinationType:
     # default_base_url's placeholder for it ("https://{munchkin_id}.mktorest.com").
     account_key: str | None = None
     account_pattern: str = ""
+    # Settings of its own, name -> default: a whole number >= 1, or a share in [0, 1) for a float default
+    # (Marketo: daily_quota, daily_quota_reserve); config.py reads them into DestinationConfig.settings.
+    settings: dict[str, int | float] = field(default_factory=dict)

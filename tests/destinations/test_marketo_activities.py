@@ -28,7 +28,7 @@ def test_each_key_gets_one_activity_with_its_values_and_unknown_leads_are_expect
     assert run.status == "healthy", run.error
     assert (run.counts.outcome("synced"), run.counts.outcome("rejected_expected")) == (3, 1)
     # the not-found row cost no write: one look-up of the batch's emails, one add
-    assert calls == ["activities/external/types", "leads", "activities/external"]
+    assert calls == ["activities/external/types", "stats/usage", "leads", "activities/external"]
     activities = marketo.read_back()
     assert marketo.emails_of(activities) == ["Cy@X.io", "ada@x.io", "bob@x.io"]
     ada = next(a for a in activities if a["primaryAttributeValue"] == "ns-ada")

@@ -46,6 +46,7 @@ def test_a_marketo_destination_loads_with_its_instance_url_references_and_reserv
     assert destination.client_id.describe() == "env:MARKETO_CLIENT_ID"
     assert destination.api_key.describe() == "secrets:marketo.client_secret"
     assert destination.rate_limit_reserve == 0.2  # other integrations share the instance's limits
+    assert destination.settings == {"daily_quota": 50_000, "daily_quota_reserve": 0.2}
     assert sync.options == {"activity_type": "namespaceCreated_c"}
     changed = load(tmp_path, MARKETO.replace('"namespaceCreated_c"', '"other_c"'))
     assert changed.fingerprint("activities") != workspace.fingerprint("activities")  # resent on a type change
@@ -62,6 +63,9 @@ def test_a_marketo_destination_loads_with_its_instance_url_references_and_reserv
     ('{ column = "namespace", field = "primaryAttributeValue" }', '{ column = "namespace", field = "ns" }',
      "syncs.activities.mappings", "must map a column to primaryAttributeValue"),
     ('mode = "insert"', 'mode = "update"', "syncs.activities.mode", "insert"),
+    ('type = "marketo"\n', 'type = "marketo"\ndaily_quota = 0\n', "destinations.marketo.daily_quota", "at least 1"),
+    ('type = "marketo"\n', 'type = "marketo"\ndaily_quota_reserve = 1.5\n', "destinations.marketo.daily_quota_reserve",
+     "share between 0 and 1"),
 ])
 def test_mistakes_name_the_file_and_key(tmp_path, old, new, key, problem):
     assert old in MARKETO

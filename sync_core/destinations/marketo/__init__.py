@@ -18,4 +18,6 @@ MARKETO = DestinationType(
     secrets=("client_id", "client_secret"),
     account_key="munchkin_id",
     account_pattern=r"^[0-9]{3}-[A-Z]{3}-[0-9]{3}$",  # as Admin > Munchkin shows it: 123-ABC-456
+    # the instance's calls per Marketo day, and the share of them a run leaves to other integrations
+    settings={"daily_quota": 50_000, "daily_quota_reserve": 0.2},
 )

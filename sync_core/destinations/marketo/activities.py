@@ -14,6 +14,7 @@ without recording them: the next run adds those again (the duplicate window; `co
 from __future__ import annotations
 
 import json
+import math
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -21,6 +22,7 @@ from typing import Any
 
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
+from ...marketo_day import reset_time_text
 from ...ratelimit import Limit, SharedRateLimits
 from ...rows import PlannedRow
 from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError,
@@ -57,6 +59,7 @@ class MarketoActivities(JsonValues):
         self.leads = LeadDirectory(self.client, self._rule)
         self.activity_type_name = sync.options["activity_type"]
         self._type_id: int | None = None
+        self.settings = config.settings
         self._type_lock = threading.Lock()
 
     # ---- before sending ----
@@ -153,6 +156,23 @@ class MarketoActivities(JsonValues):
             else:
                 result.rejected.append(Rejection(row, "UnexplainedFailure", f"Marketo answered {status!r} "
                                                  "without an error code", "transient"))
+
+    def before_sending(self, rows: int) -> str | None:
+        """Checks the activity type, then reads today's usage: the run may make the daily quota, less the reserve,
+        less what the instance used today. A note when that does not cover the rows to send (each batch: a look-up
+        and an add); the client then stops the run when the budget is spent."""
+        self.activity_type_id()
+        quota, reserve = self.settings["daily_quota"], self.settings["daily_quota_reserve"]
+        usage = self.client.call("GET", "/rest/v1/stats/usage.json").get("result") or [{}]
+        used = int((usage[0] if isinstance(usage[0], dict) else {}).get("total") or 0)
+        left = max(0, math.floor(quota * (1 - reserve)) - used)
+        self.client.budget = left
+        needed = 2 * math.ceil(rows / self.max_rows)
+        if needed <= left:
+            return None
+        return (f"Marketo's daily quota leaves this run {left:,} calls ({quota:,} a day, {reserve:.0%} kept for other "
+                f"integrations, {used:,} used today); its {rows:,} rows need about {needed:,}: it sends what the quota "
+                f"allows, and the rest waits for the reset at {reset_time_text(self.client.limits.clock.now())}.")
 
     def activity_type_id(self) -> int:
         """The id of the sync's activity type, checked once before the first add: it exists, is approved, and has

@@ -40,6 +40,8 @@ class MarketoClient(HttpClient):
         self._token: str | None = None
         self._expires_at = 0.0
         self.token_calls = 0  # identity calls this client made (one per token it fetched)
+        self.budget: int | None = None  # REST calls this run may still make of the daily quota (None: no limit)
+        self._budget_lock = threading.Lock()
 
     # --- OAuth ----------------------------------------------------------------------
 
@@ -120,7 +122,16 @@ class MarketoClient(HttpClient):
                                f"held; check base_url ({self.base_url})")
 
     def call(self, method: str, path: str, **kwargs) -> dict:
-        """One REST call; the answer's body when Marketo says success."""
+        """One REST call, within the budget of the daily quota; the answer's body when Marketo says success."""
+        with self._budget_lock:
+            if self.budget is not None and self.budget <= 0:
+                raise DestinationUnavailable(self.destination, "DailyQuotaReserve", "this run made every call the "
+                                             "daily quota leaves it (the quota less the reserve kept for other "
+                                             f"integrations); the quota resets at "
+                                             f"{reset_time_text(self.limits.clock.now())} (midnight US Central)",
+                                             "The rows not sent are sent by the next run after the reset")
+            if self.budget is not None:
+                self.budget -= 1
         response = self.request(method, path, **kwargs)
         response.close()
         return response.marketo_body
