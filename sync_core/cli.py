@@ -17,6 +17,7 @@ from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
 from .runner import run_sync
 from .secrets import redact
+from .snowflake_settings import DEFAULT_EMULATOR_PORT
 from .state import RunRecord, StateStore
 from .sync_status import live_workers, sync_statuses
 
@@ -132,14 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
     p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
-    p.add_argument("--sandbox-port", type=int, default=8765, help="the sandbox's port in a new demo (default 8765)")
+    p.add_argument("--sandbox-port", type=int, default=8765,
+                   help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
     p.add_argument("--snowflake", action="store_true",
                    help="a new demo reads its warehouse from a local Snowflake emulator through Snowpark (default "
                         "folder ./demo-workspace-snowflake; needs pip install -e \".[snowflake-demo]\")")
-    p.add_argument("--snowflake-port", type=int, default=8766, help="the emulator's port in a new demo (default 8766)")
+    p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
+                   help=f"the emulator's port in a new demo (default {DEFAULT_EMULATOR_PORT})")
     p.set_defaults(handler=cmd_up)
 
-    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (its Iterable sandbox) until Ctrl-C")
+    p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (the demo: Iterable and Marketo) until Ctrl-C")
     p.add_argument("--name", metavar="NAME", help="only this one of the sandboxes workspace.toml declares")
     p.add_argument("--port", type=int, help="default: the sandbox's port in workspace.toml")
     p.add_argument("--no-rate-limits", action="store_true", help="answer as fast as possible, never 429")
@@ -153,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the offline demo workspace").add_subparsers(dest="demo_command",
                                                                                       metavar="ACTION")
-    p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable sandbox)")
+    p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable and Marketo sandboxes)")
     p.add_argument("dir", metavar="DIR", nargs="?", help="default: --workspace, else the current folder")
     p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
     p.add_argument("--sandbox-port", type=int, default=8765)
@@ -161,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=("duckdb", "snowflake"), default="duckdb",
                    help="where the models read the warehouse: an embedded DuckDB file (default), or a local "
                         "Snowflake emulator through Snowpark (needs pip install -e \".[snowflake-demo]\")")
-    p.add_argument("--snowflake-port", type=int, default=8766, help="the emulator's port (default 8766)")
+    p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
+                   help=f"the emulator's port (default {DEFAULT_EMULATOR_PORT})")
     p.set_defaults(handler=cmd_demo_init)
     p = demo.add_parser("advance", help="move the demo one simulated day forward")
     p.add_argument("--days", type=int, default=1)

@@ -29,7 +29,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb", "snowflake")
 NULL_HANDLING = ("omit", "clear")
 # Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
-SANDBOX_VENDORS = ("iterable",)
+SANDBOX_VENDORS = ("iterable", "marketo")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class DestinationConfig:
     rate_limit_reserve: float = 0.0  # share of the vendor's rate limit left to other integrations
     # Per-endpoint limits replacing the vendor's defaults (a project with raised limits): name -> (requests, seconds)
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
+    client_id: SecretRef | None = None  # for types whose credential is a client id and secret (api_key: the secret)
+    settings: dict[str, int | float] = field(default_factory=dict)  # the type's own (DestinationType.settings)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class SyncConfig:
     # Share of the snapshot a run may remove (rows gone from the model) before it is blocked (guards.py).
     max_removal_share: float = 0.2
     event: EventSettings | None = None  # the event's name and time, when the object is an event
+    options: dict[str, str] = field(default_factory=dict)  # the object's own keys (ObjectType.sync_keys)
 
     @property
     def sent_columns(self) -> tuple[tuple[str, str], ...]:
@@ -208,6 +211,7 @@ class Workspace:
             "object": sync.object, "mode": sync.mode,
             "match": [sync.match_field, sync.match_column],
             "mappings": [asdict(m) for m in sync.mappings],
+            **({"options": sync.options} if sync.options else {}),  # absent for objects without options
         }
         if sync.event is not None:  # only then, so the fingerprints of other syncs stay as they were
             effective["event"] = asdict(sync.event)
@@ -362,23 +366,47 @@ def _source(s: _Section, root: Path) -> SourceConfig:
 
 def _destination(d: _Section) -> DestinationConfig:
     name = _check_name(d, "destination")
-    d.only("type", "base_url", "api_key", "timeout_seconds", "max_retry_after_seconds", "max_attempts",
-           "concurrency", "batch_size", "rate_limit_reserve", "rate_limits")
     kind = d.get("type", str, choices=tuple(DESTINATION_TYPES))
-    base_url = d.get("base_url", str, DESTINATION_TYPES[kind].default_base_url).rstrip("/")
+    declared = DESTINATION_TYPES[kind]
+    d.only("type", "base_url", *declared.secrets, *filter(None, [declared.account_key]), "timeout_seconds",
+           "max_retry_after_seconds", "max_attempts", "concurrency", "batch_size", "rate_limit_reserve", "rate_limits",
+           *declared.settings)
+    base_url = _base_url(d, declared)
     if not base_url.startswith(("http://", "https://")):
         raise d.error("base_url", f"must start with http:// or https://, not {base_url!r}")
+    refs = {key: parse_secret_ref(d.data.get(key), d.file, d.key(key)) for key in declared.secrets}
     return DestinationConfig(
         name, kind, base_url=base_url,
-        api_key=parse_secret_ref(d.data.get("api_key"), d.file, d.key("api_key")),
+        api_key=refs.get("api_key") or refs["client_secret"], client_id=refs.get("client_id"),
         timeout_seconds=_above_zero(d, "timeout_seconds", float(d.get("timeout_seconds", (int, float), 30.0))),
         max_retry_after_seconds=_above_zero(d, "max_retry_after_seconds",
                                             float(d.get("max_retry_after_seconds", (int, float), 300.0))),
         max_attempts=_positive(d, "max_attempts", d.get("max_attempts", int, 5)),
         concurrency=_positive(d, "concurrency", d.get("concurrency", int, None)),
         batch_size=_batch_size(d, kind),
-        rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float), 0.0), below_one=True),
-        rate_limits=_rate_limits(d.table("rate_limits", {})))
+        rate_limit_reserve=_share(d, "rate_limit_reserve", d.get("rate_limit_reserve", (int, float),
+                                                                 declared.default_rate_limit_reserve), below_one=True),
+        rate_limits=_rate_limits(d.table("rate_limits", {})),
+        settings={name: _setting(d, name, default) for name, default in declared.settings.items()})
+
+
+def _setting(d: _Section, name: str, default: int | float) -> int | float:
+    if isinstance(default, float):
+        return _share(d, name, float(d.get(name, (int, float), default)), below_one=True)
+    return _positive(d, name, d.get(name, int, default))
+
+
+def _base_url(d: _Section, declared) -> str:
+    """base_url as given, or the type's default, filled in with its account key (Marketo's munchkin_id)."""
+    if declared.account_key is None or "base_url" in d.data:
+        return d.get("base_url", str, declared.default_base_url).rstrip("/")
+    key = declared.account_key
+    if key not in d.data:
+        raise d.error(key, f"is required (or give base_url): a '{declared.name}' destination's address depends on it")
+    account = d.get(key, str)
+    if not re.match(declared.account_pattern, account):
+        raise d.error(key, f"{account!r} does not read like {declared.account_pattern} (as in 123-ABC-456)")
+    return declared.default_base_url.format(**{key: account})
 
 
 def _batch_size(d: _Section, kind: str) -> int | None:
@@ -442,8 +470,9 @@ def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
 
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
+    object_keys = {key for t in DESTINATION_TYPES.values() for o in t.objects.values() for key in o.sync_keys}
     s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule", "cron", "timezone",
-           "expected_errors", "failure_threshold", "max_removal_share", *EVENT_KEYS)
+           "expected_errors", "failure_threshold", "max_removal_share", *EVENT_KEYS, *sorted(object_keys))
     model = s.get("model", str)
     if model not in models:
         raise s.error("model", f"unknown model '{model}' (models: {', '.join(models) or 'none'})")
@@ -453,6 +482,10 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     objects = DESTINATION_TYPES[destinations[dest].type].objects
     obj = s.get("object", str, choices=tuple(objects))
     mode = s.get("mode", str, choices=objects[obj].modes)
+    for key in sorted(object_keys - set(objects[obj].sync_keys)):
+        if key in s.data:
+            raise s.error(key, f"is not a key of a sync to {destinations[dest].type} {obj}s")
+    options = {key: s.get(key, str) for key in objects[obj].sync_keys}
 
     match = s.table("match")
     match.only("field", "column")
@@ -478,6 +511,10 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     if reserved:
         raise s.error("mappings", f"field '{reserved[0]}': a field name may not start with '@' (reserved)")
     event = parse_event_settings(s, objects[obj].events)
+    missing = [f for f in objects[obj].required_fields if f not in fields]
+    if missing:
+        raise s.error("mappings", f"a sync to {destinations[dest].type} {obj}s must map a column to "
+                                  f"{' and '.join(missing)}")
 
     rules = []
     for i, raw in enumerate(s.get("expected_errors", list, [])):
@@ -498,7 +535,7 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     return SyncConfig(id=sync_id, name=s.get("name", str, sync_id), model=model, destination=dest, object=obj,
                       mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
                       schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold,
-                      max_removal_share=removal_share, event=event)
+                      max_removal_share=removal_share, event=event, options=options)
 
 
 def _sandboxes(top: _Section, root: Path) -> dict[str, SandboxConfig]:

@@ -41,6 +41,7 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
     _require_free_port(port, "--port")
     if not (root / WORKSPACE_FILE).exists():
         _require_free_port(sandbox_port, "--sandbox-port")
+        _require_free_port(sandbox_port + 1, "--sandbox-port (plus one: the Marketo sandbox)")
         if snowflake_port is not None:
             _require_free_port(snowflake_port, "--snowflake-port")
         on = " on a local Snowflake emulator" if snowflake_port is not None else ""

@@ -137,14 +137,17 @@ class RunContext:
         return RowProblem(rejection.row.key, outcome, rejection.code, rejection.message, error_class,
                           rejection.row.row_hash, rejection.template)
 
-    def commit(self, synced: list[PlannedRow], rejected: list[Rejection]) -> None:
-        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction, and rows
-        whose record the destination does not hold leave it."""
+    def commit(self, synced: list[PlannedRow], rejected: list[Rejection],
+               destination_ids: dict[str, str] | None = None) -> None:
+        """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction (with the
+        destination's ids of their records, when it gives them), and rows whose record the destination does not
+        hold leave it."""
         problems = [self.problem(r) for r in rejected]
         # Only rows planned against the snapshot can be in it: an added row never is (500k not-found rows of a
         # first run would otherwise be 500k deletes of nothing).
         self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems,
-                            removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"])
+                            removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"],
+                            destination_ids=destination_ids)
         for row in synced:
             self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
@@ -161,10 +164,11 @@ class RunContext:
         self.observer.progress(settled, self.counts.planned)
 
     def commit_changes(self, *, synced: list[tuple[str, str]] = (), problems: list[RowProblem] = (),
-                       removed: list[str] = (), forgotten: list[str] = ()) -> None:
+                       removed: list[str] = (), forgotten: list[str] = (),
+                       destination_ids: dict[str, str] | None = None) -> None:
         """Commit to the state store, and note the change to the sync's key state."""
         self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint, synced=synced,
-                                removed=removed, problems=problems)
+                                removed=removed, problems=problems, destination_ids=destination_ids)
         if forgotten:
             self.store.forget_rejections(self.sync.id, forgotten)
         self.changes.synced(synced)

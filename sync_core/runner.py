@@ -16,7 +16,7 @@ from .clock import Clock, SystemClock
 from .config import Workspace
 from .credential_age import record_source_credential
 from .destinations import TransientError
-from .destinations.base import ExistenceExport
+from .destinations.base import CallBudget, ExistenceExport
 from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
@@ -267,6 +267,11 @@ class _Stages:
             ctx.counts.settle("retried", count_outcome(sample), rows)
             ctx.counts.repeat(count_outcome(sample), rows)
         ctx.save_progress()  # before any request: a run killed from here on shows what it had not attempted
+        if isinstance(destination, CallBudget):
+            note = self.executor.call(lambda: destination.before_sending(ctx.counts.outcome("not_attempted")),
+                                      f"{destination.name}: the daily quota left")
+            if note:
+                ctx.note(note)
         # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
         # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
         batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS) for batch in destination.batches(chunk))
@@ -275,7 +280,7 @@ class _Stages:
         self.executor.deliver(batches, self._record, meanwhile=refusals)
 
     def _record(self, result) -> None:
-        self.ctx.commit(result.synced, result.rejected)
+        self.ctx.commit(result.synced, result.rejected, result.destination_ids)
         for note in result.notes:
             if note not in self.ctx.notes:
                 self.ctx.note(note)

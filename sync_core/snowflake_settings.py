@@ -113,6 +113,7 @@ def parse(section: Any, root: Path) -> SnowflakeSettings:
 # -- [snowflake_emulator]: the demo's local Snowflake ---------------------------------------------------------
 
 EMULATOR_HOSTS = ("127.0.0.1", "localhost")
+DEFAULT_EMULATOR_PORT = 8767  # the demo's: after the Iterable (8765) and Marketo (8766) sandboxes
 HEALTH_PATH = "/_sync_core/health"  # the emulator's own routes, beside Snowflake's
 RELOAD_PATH = "/_sync_core/reload"
 

@@ -1,4 +1,4 @@
-"""A demo workspace wired to a real Iterable sandbox on loopback, for tests.
+"""A demo workspace wired to real Iterable and Marketo sandboxes on loopback, for tests.
 
 In its own module (not conftest.py) so that tests import it by a name no other conftest.py shadows."""
 
@@ -15,20 +15,25 @@ import duckdb
 
 from sync_core import StateStore, load_workspace, run_sync
 from sync_core.demo.workspace import SANDBOX_PROJECT, init_demo
-from sync_core.sandbox import IterableSandbox, IterableState
+from sync_core.sandbox import IterableSandbox, IterableState, MarketoSandbox
 
 DEMO_CONTACTS = 1_500
 
 
 @contextmanager
-def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, destination_settings: str = ""):
-    """A demo workspace and its sandbox. `destination_settings` are TOML lines added to [destinations.iterable]
-    (batch_size, timeout_seconds, rate_limits...); `clock` is shared by the sandbox and the runs."""
+def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, destination_settings: str = "",
+                   marketo: bool = False):
+    """A demo workspace and its sandboxes. `destination_settings` are TOML lines added to [destinations.iterable]
+    (batch_size, timeout_seconds, rate_limits...); `clock` is shared by the sandboxes and the runs. `marketo`:
+    with the Marketo sync (the demo's default), which tests of the Iterable syncs leave out."""
     root = tmp_path / "ws"
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)
-    with IterableSandbox(state_file, port=0, rate_limits=rate_limits, clock=clock) as server:
-        init_demo(root, contacts=DEMO_CONTACTS, sandbox_port=server.port)
+    with IterableSandbox(state_file, port=0, rate_limits=rate_limits, clock=clock) as server, \
+            MarketoSandbox(root / "sandbox" / "marketo.sqlite", port=0, rate_limits=rate_limits,
+                           clock=clock) as marketo_server:
+        init_demo(root, contacts=DEMO_CONTACTS, sandbox_port=server.port, marketo_port=marketo_server.port,
+                  marketo=marketo)
         d = Demo(root, server, clock)
         if destination_settings:
             d.edit_workspace('api_key = "secrets:sandbox.iterable_api_key"\n',

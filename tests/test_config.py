@@ -245,8 +245,8 @@ def test_a_workspace_without_sandboxes_has_none(tmp_path):
 
 
 @pytest.mark.parametrize("text, key, problem", [
-    (SANDBOXES.replace('vendor = "iterable"', 'vendor = "marketo"'), "sandboxes.iterable.vendor",
-     "must be one of iterable, not 'marketo'"),
+    (SANDBOXES.replace('vendor = "iterable"', 'vendor = "braze"'), "sandboxes.iterable.vendor",
+     "must be one of iterable, marketo, not 'braze'"),
     (SANDBOXES.replace('vendor = "iterable"\n', ''), "sandboxes.iterable.vendor", "is required"),
     (SANDBOXES.replace("port = 8765", 'prot = 8765'), "sandboxes.iterable.prot", "did you mean 'port'"),
     (SANDBOXES + SANDBOX, "sandbox", "declares the Iterable sandbox a second time"),

@@ -1,5 +1,6 @@
 """The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
-namespaces, the seed's four syncs, and an Iterable sandbox holding only the users the product created.
+namespaces, the seed's four syncs, an Iterable sandbox holding only the users the product created, and a Marketo
+sandbox holding the product's leads and the custom activity type the Marketo sync adds.
 
 The Snowflake demo (`source="snowflake"`) reads the same warehouse through Snowpark from a local Snowflake
 emulator (snowflake_emulator.py), which loads the DuckDB file at start and again after each `advance_demo`: the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import secrets
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +18,16 @@ import requests
 
 from ..config import WORKSPACE_FILE, Workspace, load_workspace
 from ..errors import SyncCoreError
-from ..sandbox import IterableState
+from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
-from ..snowflake_settings import HEALTH_PATH, RELOAD_PATH, EmulatorSettings
+from ..snowflake_settings import DEFAULT_EMULATOR_PORT, HEALTH_PATH, RELOAD_PATH, EmulatorSettings
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
 DEFAULT_CONTACTS = 20_000
 SANDBOX_PROJECT = "demo"
+MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
+MARKETO_ACTIVITY_TYPE = "firstNamespaceCreated_c"
+MARKETO_ATTRIBUTES = ("namespaceId", "plan", "region")
 
 WORKSPACE_TOML = '''\
 # Demo workspace written by `sync-core demo init`: the seed's setup on {warehouse} and a
@@ -154,17 +159,43 @@ mappings = [
 [[syncs.iterable-first-namespace-events.expected_errors]]
 code = "NotFound"
 reason = "Update-only: events are tracked only for people the product already created in Iterable."
+'''
 
-# The seed's fourth sync (Marketo custom activities) is on the roadmap and not in this version yet, so it is
-# declared here but commented out:
-#
-# [syncs.marketo-activities]
-# name = "Marketo Activities"
-# model = "first_namespace"
-# destination = "marketo"
-# object = "custom_activity"
-# mode = "insert"
-# schedule = "every 24h"
+# The seed's Marketo sync, with its destination and its sandbox (a demo written with marketo=False leaves it out).
+MARKETO_TOML = '''
+[destinations.marketo]
+type = "marketo"
+base_url = "http://127.0.0.1:{marketo_port}"     # the sandbox; munchkin_id = "123-ABC-456" for the real thing
+client_id = "secrets:sandbox.marketo_client_id"
+client_secret = "secrets:sandbox.marketo_client_secret"
+
+[sandboxes.marketo]
+vendor = "marketo"
+state = "sandbox/marketo.sqlite"
+port = {marketo_port}
+project = "{marketo_instance}"                  # the instance's Munchkin id
+api_key = "secrets:sandbox.marketo_credentials"  # the instance's CLIENT_ID:CLIENT_SECRET
+
+[syncs.marketo-activities]
+name = "Marketo Activities"
+model = "first_namespace"
+destination = "marketo"
+object = "activity"
+mode = "insert"                 # one activity per person's first namespace; a changed row adds another
+activity_type = "{marketo_activity_type}"
+match = {{ field = "email", column = "email" }}
+schedule = "every 24h"
+mappings = [
+  {{ column = "first_namespace_created_at", field = "activityDate" }},
+  {{ column = "first_namespace_name", field = "primaryAttributeValue" }},
+  {{ column = "first_namespace_id", field = "namespaceId" }},
+  {{ column = "first_namespace_plan", field = "plan" }},
+  {{ column = "first_namespace_region", field = "region" }},
+]
+
+[[syncs.marketo-activities.expected_errors]]
+code = "NotFound"
+reason = "The product creates Marketo leads; this sync only adds activities to people who have one."
 '''
 
 
@@ -198,7 +229,6 @@ load = "warehouse.duckdb"               # the demo warehouse it serves: loaded a
 '''
 
 SOURCES = ("duckdb", "snowflake")
-DEFAULT_EMULATOR_PORT = 8766
 
 
 class EmulatorError(SyncCoreError):
@@ -218,10 +248,13 @@ SEED_MQR_LIMIT = 1_500_000
 
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
               product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT, source: str = "duckdb",
-              emulator_port: int = DEFAULT_EMULATOR_PORT) -> DemoInitSummary:
+              emulator_port: int = DEFAULT_EMULATOR_PORT, marketo_port: int | None = None,
+              marketo: bool = True) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
     seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. `source="snowflake"`
-    reads the warehouse through a local Snowflake emulator on `emulator_port`."""
+    reads the warehouse through a local Snowflake emulator on `emulator_port`. The Marketo sandbox listens on
+    `marketo_port` (default: the Iterable sandbox's port + 1); `marketo=False` writes the demo without the
+    Marketo sync and sandbox."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     if source == "snowflake":
@@ -230,8 +263,10 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     if (root / WORKSPACE_FILE).exists():
         raise FileExistsError(f"{root / WORKSPACE_FILE} already exists: choose another folder, or delete it first")
     root.mkdir(parents=True, exist_ok=True)
-    # The sandbox's key and the emulator's password: secrets like any other, kept out of workspace.toml.
-    secret_lines = f'[sandbox]\niterable_api_key = "{secrets.token_hex(16)}"\n'
+    # The sandboxes' credentials and the emulator's password: secrets like any other, kept out of workspace.toml.
+    client_id, client_secret = secrets.token_hex(8), secrets.token_hex(16)  # the Marketo sandbox's
+    secret_lines = (f'[sandbox]\niterable_api_key = "{secrets.token_hex(16)}"\nmarketo_client_id = "{client_id}"\n'
+                    f'marketo_client_secret = "{client_secret}"\nmarketo_credentials = "{client_id}:{client_secret}"\n')
     if source == "snowflake":
         secret_lines += f'\n[snowflake]\npassword = "{secrets.token_hex(16)}"\n'
     secrets_file = root / SECRETS_FILE
@@ -244,25 +279,38 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
     on_snowflake = source == "snowflake"
-    (root / WORKSPACE_FILE).write_text(WORKSPACE_TOML.format(
+    text = WORKSPACE_TOML.format(
         port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
         source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
         warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",
         translation="" if on_snowflake else "; the DuckDB source translates them",
         secrets=("the sandbox's API key and the emulator's password live\n#" if on_snowflake else
-                 "the sandbox's API key lives")))
+                 "the sandbox's API key lives"))
+    if marketo:
+        text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
+                                    marketo_activity_type=MARKETO_ACTIVITY_TYPE)
+    (root / WORKSPACE_FILE).write_text(text)
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
+    if marketo:
+        with closing(_marketo_state(workspace)) as state:
+            state.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
+                                    primary_attribute="namespaceName", attributes=list(MARKETO_ATTRIBUTES))
+            state.add_leads(MARKETO_INSTANCE, [user["email"] for user in users if user["email"]])
     return DemoInitSummary(root, contacts, len(users))
 
 
 def advance_demo(workspace: Workspace) -> AdvanceSummary:
-    """One simulated day: the warehouse changes, and the product creates some Iterable users. A Snowflake demo's
-    emulator, if it runs, loads the changed warehouse (one that does not run loads it when it starts)."""
+    """One simulated day: the warehouse changes, and the product creates some Iterable users and Marketo leads. A
+    Snowflake demo's emulator, if it runs, loads the changed warehouse (one that does not run loads it when it
+    starts)."""
     summary = advance_warehouse(workspace.root / "warehouse.duckdb")
     _sandbox_state(workspace).upsert_users(SANDBOX_PROJECT, summary.product_created_users, created_by="product")
+    if "marketo" in workspace.sandboxes:
+        with closing(_marketo_state(workspace)) as marketo:
+            marketo.add_leads(MARKETO_INSTANCE, [user["email"] for user in summary.product_created_users if user["email"]])
     if workspace.snowflake_emulator is not None:
         reload_emulator(workspace.snowflake_emulator)
     return summary
@@ -300,4 +348,13 @@ def _sandbox_state(workspace: Workspace) -> IterableState:
     workspace.sandbox.state.parent.mkdir(parents=True, exist_ok=True)
     state = IterableState(workspace.sandbox.state)
     state.add_project(workspace.sandbox.project, workspace.sandbox.api_key.resolve(workspace.root))
+    return state
+
+
+def _marketo_state(workspace: Workspace) -> MarketoState:
+    """The demo's Marketo sandbox file, with its instance and credentials (the same the sandbox command sets)."""
+    sandbox = workspace.sandboxes["marketo"]
+    sandbox.state.parent.mkdir(parents=True, exist_ok=True)
+    state = MarketoState(sandbox.state)
+    state.add_project(sandbox.project, sandbox.api_key.resolve(workspace.root))
     return state

@@ -135,6 +135,31 @@ def unsupported_json_type(arrow_type: pa.DataType) -> str | None:
     return None
 
 
+class JsonValues:
+    """For a JSON API: the plan's checks of values (unsendable_json_sql, unsupported_json_type) and the rejections
+    of rows they refuse, worded for the vendor named by VENDOR."""
+    VENDOR: str
+
+    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
+        return unsendable_json_sql(column_sql, duckdb_type)
+
+    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
+        return unsupported_json_type(arrow_type)
+
+    def unsendable_refusal(self, row: PlannedRow) -> Rejection:
+        """row.values holds the one field refused and its value's text."""
+        why = (f"{self.VENDOR} cannot store NaN, infinity, or a date outside years 1-9999. Fix the value in the "
+               "model (e.g. NULLIF, or a CASE that maps it to a value or to NULL)")
+        [(field, value)] = row.values.items()
+        return Rejection(row, "UnsendableValue", f"Field '{field}' holds {value}: {why}", "data",
+                         f"Field '<field>' holds <value>: {why}")
+
+
+def invalid_email_refusal(row: PlannedRow) -> Rejection:
+    return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
+                     "Invalid email address: '<value>'")
+
+
 @dataclass(frozen=True)
 class Batch:
     """The rows of one request, each row's part of the body serialized once (sizing and sending share it)."""
@@ -151,10 +176,12 @@ class SendResult:
     synced: list[PlannedRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the run's notes: what the answer says beyond rows
+    destination_ids: dict[str, str] = field(default_factory=dict)  # key -> the record's id there (marketoGUID)
 
     def __add__(self, other: "SendResult") -> "SendResult":
         return SendResult(self.synced + other.synced, self.rejected + other.rejected,
-                          self.notes + [n for n in other.notes if n not in self.notes])
+                          self.notes + [n for n in other.notes if n not in self.notes],
+                          {**self.destination_ids, **other.destination_ids})
 
 
 class DestinationObject(Protocol):
@@ -194,6 +221,15 @@ class MatchTypeCheck(Protocol):
 
     def refused_match_type(self, arrow_type: pa.DataType) -> str | None:
         """Why a match column of this type cannot identify a record (with the fix), else None."""
+
+
+@runtime_checkable
+class CallBudget(Protocol):
+    """Capability: a destination whose calls a day are counted (Marketo's daily quota) says, before a run sends,
+    whether what is left covers the rows to send; it then sends what the budget allows and stops the run there."""
+
+    def before_sending(self, rows: int) -> str | None:
+        """A note for the run when the budget left does not cover `rows`, else None."""
 
 
 @runtime_checkable

@@ -20,11 +20,15 @@ def open_destination(workspace: Workspace, sync: SyncConfig, *, clock: Clock | N
     its rate limits shared with every other process of this workspace that uses the same credential."""
     config = workspace.destinations[sync.destination]
     api_key = config.api_key.resolve(workspace.root)
+    credential = (config.client_id.resolve(workspace.root), api_key) if config.client_id else api_key
     implementation = DESTINATION_TYPES[config.type].objects[sync.object].load()
-    limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
+    # Limits per credential, or per account for a vendor that counts every integration of it together (Marketo)
+    shared_by = (credential_digest(config.base_url) if getattr(implementation, "LIMITS_PER_INSTANCE", False)
+                 else credential_digest(config.base_url, api_key))
+    limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, shared_by,
                               limits_for(workspace, config, implementation.LIMITS), reserve=config.rate_limit_reserve,
                               clock=clock)
-    destination = implementation(config, sync, api_key, limits)
+    destination = implementation(config, sync, credential, limits)
     destination.client.unreachable_hint = (sandbox_hint(workspace, config.base_url)
                                            or destination.client.unreachable_hint)
     return destination

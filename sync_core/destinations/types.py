@@ -4,7 +4,7 @@ of the destination is imported (so a new type costs one entry in catalog.py, and
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,9 +13,12 @@ class ObjectType:
     modes: tuple[str, ...]  # "update" never creates a record; "upsert" may; "insert" appends (events)
     match_fields: tuple[str, ...]  # what identifies a record: the [match] field a sync may use
     implementation: str  # "module:Class" of its DestinationObject (base.py), imported when a sync opens it;
-    # constructed as Class(config, sync, api_key, limits), with LIMITS: endpoint -> ratelimit.Limit, and
+    # constructed as Class(config, sync, credential, limits), with LIMITS: endpoint -> ratelimit.Limit; the
+    # credential is the api_key, or (client_id, client_secret) for a type whose secrets are those; and
     # Class.rule_for(sync): its IdentifierRule for that sync, before any secret is resolved
     events: bool = False  # its records are events: a sync names them (event_settings.py) and may send many per person
+    sync_keys: tuple[str, ...] = ()  # keys a sync of this object must give (Marketo: activity_type)
+    required_fields: tuple[str, ...] = ()  # destination fields a sync must map (Marketo: activityDate)
 
     def load(self) -> type:
         module, _, name = self.implementation.partition(":")
@@ -28,3 +31,12 @@ class DestinationType:
     default_base_url: str
     max_batch_size: int  # records one request may carry
     objects: dict[str, ObjectType]
+    default_rate_limit_reserve: float = 0.0  # share of the vendor's limits left to other integrations
+    secrets: tuple[str, ...] = ("api_key",)  # the keys of its credential, each a secret reference
+    # The key naming the vendor's account when it decides base_url (Marketo's munchkin_id), its pattern, and
+    # default_base_url's placeholder for it ("https://{munchkin_id}.mktorest.com").
+    account_key: str | None = None
+    account_pattern: str = ""
+    # Settings of its own, name -> default: a whole number >= 1, or a share in [0, 1) for a float default
+    # (Marketo: daily_quota, daily_quota_reserve); config.py reads them into DestinationConfig.settings.
+    settings: dict[str, int | float] = field(default_factory=dict)

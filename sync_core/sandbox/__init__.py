@@ -4,6 +4,7 @@
   rate limits), fault selection and storage, the request log, the state file and its migration runner. Time
   comes from `sync_core.clock`.
 - `iterable/`: Iterable's user API: its routes and envelope, its users, its schema, its own fault kinds.
+- `marketo/`: Marketo's REST API for custom activities: identity, leads, activity types, activities, limits.
 - `vendors.py`: the registry of vendors by name; `serve.py`: serving them from a command line.
 
 Adding a vendor (say Marketo):
@@ -25,6 +26,7 @@ Iterable's are `IterableSandbox` (its server) and `IterableState` (its state fil
 
 from ..clock import Clock, ManualClock, ScaledClock, SystemClock
 from .iterable import ITERABLE, IterableApi, IterableSandbox, IterableState
+from .marketo import MARKETO, MarketoApi, MarketoSandbox, MarketoState
 from .vendors import VENDORS, vendor_named
 
 __all__ = [
@@ -33,7 +35,11 @@ __all__ = [
     "IterableApi",
     "IterableSandbox",
     "IterableState",
+    "MARKETO",
     "ManualClock",
+    "MarketoApi",
+    "MarketoSandbox",
+    "MarketoState",
     "ScaledClock",
     "SystemClock",
     "VENDORS",

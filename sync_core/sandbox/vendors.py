@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .core import Vendor
 from .iterable import ITERABLE
+from .marketo import MARKETO
 
-VENDORS: dict[str, Vendor] = {vendor.name: vendor for vendor in (ITERABLE,)}
+VENDORS: dict[str, Vendor] = {vendor.name: vendor for vendor in (ITERABLE, MARKETO)}
 
 
 def vendor_named(name: str) -> Vendor:

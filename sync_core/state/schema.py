@@ -313,6 +313,11 @@ MIGRATIONS = [
         PRIMARY KEY (source, fingerprint)
     ) WITHOUT ROWID;
     """,
+    # 13: the destination's own id of the record a snapshot row last wrote, when it gives one (Marketo's
+    # marketoGUID of an activity), so the record can be found there later; NULL for destinations without one.
+    """
+    ALTER TABLE snapshot ADD COLUMN destination_id TEXT;
+    """,
 ]
 
 

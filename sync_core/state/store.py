@@ -247,6 +247,11 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
     def snapshot_keys(self, sync_id: str) -> set[str]:
         return {k for (k,) in self._db.execute("SELECT key FROM snapshot WHERE sync_id = ?", (sync_id,))}
 
+    def destination_ids(self, sync_id: str) -> dict[str, str]:
+        """key -> the destination's id of the record the key last wrote (Marketo's marketoGUID), where given."""
+        return dict(self._db.execute("SELECT key, destination_id FROM snapshot WHERE sync_id = ? AND "
+                                     "destination_id IS NOT NULL", (sync_id,)).fetchall())
+
     def rejection_table(self, sync_id: str) -> pa.Table:
         """(key, row_hash, cause_id) of the current rejection state. A row rejected or failed with these values
         is planned again as `retried`; row_hash is null for rows the planner refused (duplicate keys)."""
@@ -284,17 +289,22 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
                        (sync_id, run_id, self._now(), sync_id))
 
     def commit_batch(self, run_id: int, sync_id: str, *, fingerprint: str, synced: Iterable[tuple[str, str]] = (),
-                     removed: Iterable[str] = (), problems: Iterable[RowProblem] = ()) -> None:
+                     removed: Iterable[str] = (), problems: Iterable[RowProblem] = (),
+                     destination_ids: dict[str, str] | None = None) -> None:
         """One transaction per destination batch: confirmed rows enter the snapshot (and leave the rejection
         state), removed keys leave it, and problems update the rejection state and the run's causes.
+        `destination_ids`: key -> the destination's id of the record written, when it gives one.
         A crash loses at most the batch in flight and never marks an unsent row as synced."""
         now = self._now()
         synced = list(synced)
+        ids = destination_ids or {}
         with self._write() as db:
             if synced:
-                db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id) VALUES (?, ?, ?, ?) "
-                               "ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, "
-                               "run_id = excluded.run_id", [(sync_id, k, h, run_id) for k, h in synced])
+                db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) "
+                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_id, key) DO UPDATE SET "
+                               "row_hash = excluded.row_hash, run_id = excluded.run_id, "
+                               "destination_id = excluded.destination_id",
+                               [(sync_id, k, h, run_id, ids.get(k)) for k, h in synced])
                 db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
                                [(sync_id, k) for k, _ in synced])
             db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in removed])

@@ -141,8 +141,11 @@ def test_the_main_command_builds_dated_history_and_a_scaled_demo(launched):
     today = datetime.now(timezone.utc).date()
     syncs = len(load_workspace(launched.root).syncs)
     assert started == [today - timedelta(days=1)] * syncs + [today] * syncs  # each simulated day, its own date
+    marketo = launched.sql("SELECT status FROM runs WHERE sync_id = 'marketo-activities'")
+    assert [status for (status,) in marketo] == ["warning", "warning"]  # as the others: the demo's invalid keys
     assert load_workspace(launched.root).mqr.limit == 2_000  # 1.5 per contact, rounded (README, "Demo size")
     assert requests.get(f"http://127.0.0.1:{launched.sandbox_port}/_sandbox/health", timeout=5).ok
+    assert requests.get(f"http://127.0.0.1:{launched.sandbox_port + 1}/_sandbox/health", timeout=5).ok  # Marketo
 
 
 def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
@@ -254,7 +257,7 @@ def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
     assert "No worker is running" not in page.inner_text("body")
     # The run's export of who exists answers after 30 s (a fault added to the running sandbox, as a user can):
     # the run stays in progress long enough to be seen, however busy the machine.
-    fault = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(launched.root), "sandbox", "--fault",
+    fault = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(launched.root), "sandbox", "--name", "iterable", "--fault",
                             "export/data.json:slow:delay=30,times=1", "--no-serve"], capture_output=True, text=True)
     assert fault.returncode == 0, fault.stderr
     page.locator('button:has-text("Run now")').click()

@@ -132,7 +132,7 @@ def history(tmp_path_factory) -> History:
     state_file.parent.mkdir(parents=True)
     built = History(root)
     with IterableSandbox(state_file, port=0, rate_limits=False) as server:
-        init_demo(root, contacts=CONTACTS, sandbox_port=server.port)
+        init_demo(root, contacts=CONTACTS, sandbox_port=server.port, marketo=False)  # the Iterable syncs
         workspace = load_workspace(root)
         sandbox = IterableState(state_file)
         for day in range(DAYS):

@@ -21,21 +21,19 @@ import pyarrow.compute as pc
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
 from ...rows import PlannedRow
-from ..base import (Batch, IdentifierRule, Rejection, SendResult, TransientError, unsendable_json_sql,
-                    unsupported_json_type)
+from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError, invalid_email_refusal
 from .client import IterableClient
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 ENVELOPE_BYTES = 1024  # left in each request for what wraps the records
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
-UNSENDABLE = ("Iterable cannot store NaN, infinity, or a date outside years 1-9999. Fix the value in the model "
-              "(e.g. NULLIF, or a CASE that maps it to a value or to NULL)")
 
 
-class IterableRecords:
+class IterableRecords(JsonValues):
     """The part of a users or events object that does not depend on which: subclasses give `max_rows`,
     `entry(row)` (the JSON text of one row's record) and `send`."""
+    VENDOR = "Iterable"
     max_rows: int
 
     def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
@@ -89,20 +87,11 @@ class IterableRecords:
             return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
                              "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
         if kind == "unsendable":
-            [(field, value)] = row.values.items()
-            return Rejection(row, "UnsendableValue", f"Field '{field}' holds {value}: {UNSENDABLE}", "data",
-                             f"Field '<field>' holds <value>: {UNSENDABLE}")
+            return self.unsendable_refusal(row)
         if kind == "invalid":
-            return Rejection(row, "InvalidEmailAddressError", f"Invalid email address: '{row.match_value}'", "data",
-                             "Invalid email address: '<value>'")
+            return invalid_email_refusal(row)
         message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
         return Rejection(row, "MissingIdentifier", message, "data", message)
-
-    def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
-        return unsendable_json_sql(column_sql, duckdb_type)
-
-    def unsupported_type(self, arrow_type: pa.DataType) -> str | None:
-        return unsupported_json_type(arrow_type)
 
     # ---- requests ----
 

@@ -1,0 +1,23 @@
+"""Marketo: what the type declares (catalog.py lists it); activities.py is its custom activity object, leads.py
+its lead look-up, client.py its HTTP (OAuth token and Marketo's envelope)."""
+
+from ..types import DestinationType, ObjectType
+
+MAX_ACTIVITIES_PER_REQUEST = 300  # POST /rest/v1/activities/external.json
+ACTIVITY_DATE = "activityDate"  # the mapped fields an activity needs; every other mapped field is an attribute
+PRIMARY_ATTRIBUTE = "primaryAttributeValue"
+
+MARKETO = DestinationType(
+    name="marketo",
+    default_base_url="https://{munchkin_id}.mktorest.com",
+    max_batch_size=MAX_ACTIVITIES_PER_REQUEST,
+    objects={"activity": ObjectType(modes=("insert",), match_fields=("email",),
+                                    implementation="sync_core.destinations.marketo.activities:MarketoActivities",
+                                    sync_keys=("activity_type",), required_fields=(ACTIVITY_DATE, PRIMARY_ATTRIBUTE))},
+    default_rate_limit_reserve=0.2,  # other integrations of the instance share its limits and quota
+    secrets=("client_id", "client_secret"),
+    account_key="munchkin_id",
+    account_pattern=r"^[0-9]{3}-[A-Z]{3}-[0-9]{3}$",  # as Admin > Munchkin shows it: 123-ABC-456
+    # the instance's calls per Marketo day, and the share of them a run leaves to other integrations
+    settings={"daily_quota": 50_000, "daily_quota_reserve": 0.2},
+)

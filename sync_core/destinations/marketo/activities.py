@@ -1,0 +1,228 @@
+"""Marketo custom activities: `POST /rest/v1/activities/external.json`, one outcome per row from `result[]`.
+
+Nobody is created by this sync: each batch's emails are looked up first (leads.py) and an activity is added only
+for an email naming exactly one lead. An email with no lead is a not-found rejection (expected by the sync's
+rules), costing no write; the run after the product creates the lead sends it. Marketo's activity type is looked
+up by its API name before the first add (it must exist, be approved and have every mapped attribute), else the run
+stops as `config` before anything is added.
+
+Activities have no idempotency key. The executor commits each batch's outcome as it arrives and keeps at most
+`concurrency` requests unsettled, so a run killed mid-way can have added at most that many batches' activities
+without recording them: the next run adds those again (the duplicate window; `concurrency = 1` makes it one batch).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from ...config import DestinationConfig, SyncConfig
+from ...errors import DestinationError
+from ...marketo_day import reset_time_text
+from ...ratelimit import Limit, SharedRateLimits
+from ...rows import PlannedRow
+from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError,
+                    invalid_email_refusal)
+from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
+from .client import MarketoClient
+from .leads import LeadDirectory
+
+MAX_BODY_BYTES = 1024 * 1024  # HTTP 413 past this
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NOT_FOUND_CODE = "NotFound"
+MULTIPLE_LEADS_CODE = "1007"
+CONFIG_RECORD_CODES = ("1006", "1013")  # a field or type Marketo does not know: the setup, not the row
+
+
+class MarketoActivities(JsonValues):
+    VENDOR = "Marketo"
+    # Per instance, over every REST endpoint (look-ups, types and adds alike); the reserve is the config's.
+    LIMITS = {"rest": Limit(100, 20.0)}
+    LIMITS_PER_INSTANCE = True  # opening.py shares them by base_url, whichever credential calls
+
+    def __init__(self, config: DestinationConfig, sync: SyncConfig, credentials: tuple[str, str],
+                 limits: SharedRateLimits):
+        self.name, self.sync = config.name, sync
+        client_id, client_secret = credentials
+        reference = (f"destinations.{config.name}.client_id ({config.client_id.describe()}) and client_secret "
+                     f"({config.api_key.describe()})")
+        self.client = MarketoClient(destination=config.name, base_url=config.base_url, client_id=client_id,
+                                    client_secret=client_secret, key_reference=reference,
+                                    timeout=config.timeout_seconds, limits=limits)
+        self.max_rows = min(config.batch_size or MAX_ACTIVITIES_PER_REQUEST, MAX_ACTIVITIES_PER_REQUEST)
+        self._null = {m.field: m.null for m in sync.mappings}
+        self._rule = self.identifier_rule()
+        self.leads = LeadDirectory(self.client, self._rule)
+        self.activity_type_name = sync.options["activity_type"]
+        self._type_id: int | None = None
+        self.settings = config.settings
+        self._type_lock = threading.Lock()
+
+    # ---- before sending ----
+
+    def identifier_rule(self) -> IdentifierRule:
+        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Marketo's lookups
+
+    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+        if kind == "not_found":
+            return Rejection(row, NOT_FOUND_CODE, f"No Marketo lead has the email {row.match_value}", "data",
+                             "No Marketo lead has the email <email>", record_missing=True)
+        if kind == "unsendable":
+            return self.unsendable_refusal(row)
+        if kind == "invalid":
+            return invalid_email_refusal(row)
+        message = f"The match column '{self.sync.match_column}' is empty: no email to look the lead up by"
+        return Rejection(row, "MissingIdentifier", message, "data", message)
+
+    # ---- requests ----
+
+    def activity(self, row: PlannedRow) -> dict:
+        """The row's activity, without its lead and type (known once looked up)."""
+        activity: dict[str, Any] = {}
+        attributes = []
+        for name, value in row.values.items():
+            if value is None and self._null[name] == "omit":
+                continue
+            if name == ACTIVITY_DATE:
+                activity["activityDate"] = marketo_date(value)
+            elif name == PRIMARY_ATTRIBUTE:
+                activity["primaryAttributeValue"] = marketo_value(value)
+            else:
+                attributes.append({"apiName": name, "value": marketo_value(value)})
+        activity["attributes"] = attributes
+        return activity
+
+    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
+        """≤ 300 activities and ≤ 1 MB per request (with room for the envelope and the ids added at send)."""
+        out, current, parts, size = [], [], [], 0
+        for row in rows:
+            part = json.dumps(self.activity(row), default=str)
+            if current and (len(current) >= self.max_rows or size + len(part) + 64 > MAX_BODY_BYTES - 1024):
+                out.append(Batch(current, parts))
+                current, parts, size = [], [], 0
+            current.append(row)
+            parts.append(part)
+            size += len(part) + 64  # ", " and '"leadId": …, "activityTypeId": …, '
+        if current:
+            out.append(Batch(current, parts))
+        return out
+
+    def send(self, batch: Batch) -> SendResult:
+        type_id = self.activity_type_id()
+        leads = self.leads.leads_of([row.match_value for row in batch.rows])
+        result = SendResult()
+        sending: list[tuple[PlannedRow, str]] = []
+        for row, part in zip(batch.rows, batch.parts):
+            ids = leads[self._rule.python(row.match_value)]
+            if not ids:
+                result.rejected.append(self.refusal("not_found", row))
+            elif len(ids) > 1:
+                result.rejected.append(Rejection(
+                    row, MULTIPLE_LEADS_CODE, f"{len(ids)} Marketo leads have the email {row.match_value} (ids "
+                    f"{', '.join(map(str, ids))}): merge them in Marketo, or the activity goes to no one", "data",
+                    "<n> Marketo leads have the email <email>: merge them in Marketo, or the activity goes to no one"))
+            else:
+                sending.append((row, f'{{"leadId": {ids[0]}, "activityTypeId": {type_id}, {part[1:]}'))
+        if sending:
+            body = ('{"input": [' + ", ".join(part for _, part in sending) + "]}").encode()
+            answer = self.client.call("POST", "/rest/v1/activities/external.json", data=body)
+            self._outcomes([row for row, _ in sending], answer, result)
+        return result
+
+    def _outcomes(self, rows: list[PlannedRow], answer: dict, result: SendResult) -> None:
+        results = answer.get("result")
+        if not isinstance(results, list) or len(results) != len(rows):
+            # Nothing says which rows were stored: none is called synced (the next run may duplicate them).
+            raise TransientError("MalformedResponse", f"Marketo answered {len(rows)} activities with "
+                                 f"{len(results) if isinstance(results, list) else 'no'} results")
+        for row, outcome in zip(rows, results):
+            status = outcome.get("status") if isinstance(outcome, dict) else None
+            if status == "added" and outcome.get("marketoGUID") is not None:
+                result.synced.append(row)
+                result.destination_ids[row.key] = str(outcome["marketoGUID"])
+                continue
+            error = ((outcome.get("errors") or [{}])[0] if isinstance(outcome, dict) else {}) or {}
+            code, message = str(error.get("code", "")), str(error.get("message", ""))
+            if code == "1004":  # deleted since the look-up
+                result.rejected.append(self.refusal("not_found", row))
+            elif status == "skipped" and code:
+                kind = "config" if code in CONFIG_RECORD_CODES else "data"
+                result.rejected.append(Rejection(row, code, f"Marketo skipped the activity: {message} "
+                                                 f"(email:{row.match_value})", kind))
+            else:
+                result.rejected.append(Rejection(row, "UnexplainedFailure", f"Marketo answered {status!r} "
+                                                 "without an error code", "transient"))
+
+    def before_sending(self, rows: int) -> str | None:
+        """Checks the activity type, then reads today's usage: the run may make the daily quota, less the reserve,
+        less what the instance used today. A note when that does not cover the rows to send (each batch: a look-up
+        and an add); the client then stops the run when the budget is spent."""
+        self.activity_type_id()
+        quota, reserve = self.settings["daily_quota"], self.settings["daily_quota_reserve"]
+        usage = self.client.call("GET", "/rest/v1/stats/usage.json").get("result") or [{}]
+        used = int((usage[0] if isinstance(usage[0], dict) else {}).get("total") or 0)
+        left = max(0, math.floor(quota * (1 - reserve)) - used)
+        self.client.budget = left
+        needed = 2 * math.ceil(rows / self.max_rows)
+        if needed <= left:
+            return None
+        return (f"Marketo's daily quota leaves this run {left:,} calls ({quota:,} a day, {reserve:.0%} kept for other "
+                f"integrations, {used:,} used today); its {rows:,} rows need about {needed:,}: it sends what the quota "
+                f"allows, and the rest waits for the reset at {reset_time_text(self.client.limits.clock.now())}.")
+
+    def activity_type_id(self) -> int:
+        """The id of the sync's activity type, checked once before the first add: it exists, is approved, and has
+        every attribute the sync maps; else the run stops as `config`."""
+        with self._type_lock:
+            if self._type_id is None:
+                types = self.client.call("GET", "/rest/v1/activities/external/types.json").get("result") or []
+                self._type_id = self._checked_type(types)
+            return self._type_id
+
+    def _checked_type(self, types: list[dict]) -> int:
+        where = f"syncs.{self.sync.id}.activity_type"
+        by_name = {t.get("apiName"): t for t in types if isinstance(t, dict)}
+        found = by_name.get(self.activity_type_name)
+        if found is None:
+            raise DestinationError(self.name, "UnknownActivityType", f"Marketo has no custom activity type with "
+                                   f"the API name '{self.activity_type_name}' (it has: "
+                                   f"{', '.join(sorted(map(str, by_name))) or 'none'})",
+                                   f"Correct {where} in workspace.toml, or create the type in Marketo (Admin > "
+                                   "Marketo Custom Activities) and approve it")
+        if found.get("status") != "approved":
+            raise DestinationError(self.name, "ActivityTypeNotApproved", f"Marketo's activity type "
+                                   f"'{self.activity_type_name}' ({where}) is {found.get('status')!r}, not approved",
+                                   "Approve it in Marketo (Admin > Marketo Custom Activities), then run again")
+        known = {a.get("apiName") for a in found.get("attributes") or [] if isinstance(a, dict)}
+        mapped = [m.field for m in self.sync.mappings if m.field not in (ACTIVITY_DATE, PRIMARY_ATTRIBUTE)]
+        unknown = [name for name in mapped if name not in known]
+        if unknown:
+            raise DestinationError(self.name, "UnknownActivityAttribute", f"activity type "
+                                   f"'{self.activity_type_name}' has no attribute {', '.join(unknown)} (it has: "
+                                   f"{', '.join(sorted(map(str, known))) or 'none'})",
+                                   f"Correct syncs.{self.sync.id}.mappings in workspace.toml, or add the attribute "
+                                   "to the type in Marketo")
+        return found["id"]
+
+
+def marketo_date(value: Any) -> Any:
+    """A date-time as Marketo takes it (ISO 8601 with an offset; a time without a zone is UTC); text as given,
+    for Marketo to judge (a wrong format comes back as its record code 1001)."""
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
+    return value.strip(WHITESPACE) if isinstance(value, str) else value
+
+
+def marketo_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return marketo_date(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
