@@ -9,7 +9,7 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli_mqr, cli_state, cli_worker, history
+from . import cli_mqr, cli_reconcile, cli_state, cli_worker, history
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .errors import SyncCoreError
@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_state.add_commands(sub)  # run-cancel, state check|restore|reset
     cli_worker.add_commands(sub)  # worker, queue, withdraw, pause, resume, check-alerts
     cli_mqr.add_commands(sub)  # mqr
+    cli_reconcile.add_commands(sub)  # reconcile
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")

@@ -164,6 +164,16 @@ class LocalPlan:
                 "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
                 "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").fetchall()]
 
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
+        model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid
+        keys) and snap (key, row_hash: the snapshot it was planned against)."""
+        return self._con
+
+    def column_type(self, column: str) -> str:
+        """The DuckDB type of a column the sync reads."""
+        return self._types[column.lower()]
+
     def close(self) -> None:
         self._con.close()
 

@@ -12,7 +12,7 @@ import json
 import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -93,6 +93,13 @@ class IterableUsers:
                                         [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
         values = self._rule.arrow(values.drop_null())
         return pc.unique(values.filter(pc.not_equal(values, "")))
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """Every user's identifier and `fields`, as one streaming export (`onlyFields`; dataFields come
+        flattened into each line), in a slot of the export's limit shared with the runs' look-ups."""
+        label = self.identifier_rule().label
+        only = [("onlyFields", name) for name in dict.fromkeys([label, *fields])]
+        self.client.stream_to("/api/export/data.json", [("dataTypeName", "user"), ("range", "All"), *only], sink)
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         label = self.identifier_rule().label

@@ -1,0 +1,54 @@
+"""`sync-core reconcile`: compare a sync's model with what its destination holds, field by field; its history."""
+
+from __future__ import annotations
+
+import json
+
+from .cli_worker import who
+from .config import chosen_workspace_dir, load_workspace
+from .reconcile import reconcile
+from .state import StateStore
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("reconcile", help="compare a sync's model with the destination's records, field by field")
+    p.add_argument("sync")
+    p.add_argument("--fields", metavar="F,...", help="compare only these mapped fields (default: all of them)")
+    p.add_argument("--sample", type=int, metavar="N", help="compare N random rows instead of all of them")
+    p.add_argument("--history", action="store_true", help="list the sync's past reconciliations instead")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args) -> int:
+    from .cli import TerminalProgress  # the CLI's progress line (cli.py imports this module)
+
+    workspace = load_workspace(chosen_workspace_dir(args.workspace))
+    if args.history:
+        return _history(workspace, args)
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+    progress = TerminalProgress()
+    report = reconcile(workspace, args.sync, fields=fields, sample=args.sample, observer=progress,
+                       requested_by=who())
+    progress.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.clean else 1
+
+
+def _history(workspace, args) -> int:
+    workspace.sync(args.sync)
+    with StateStore(workspace.state_path, read_only=True) as store:
+        records = store.reconciliations(args.sync)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in records], indent=2))
+        return 0
+    if not records:
+        print(f"{args.sync}: no reconciliation yet (sync-core reconcile {args.sync})")
+    for r in records:
+        s = r.summary or {}
+        found = (f"{s['differing_rows']:,} differing, {s['missing_rows']:,} missing" if s else r.error or r.phase or "")
+        print(f"{r.id:>5} {r.started_at} {r.status:<11} {found}")
+    return 0

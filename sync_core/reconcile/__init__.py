@@ -1,0 +1,7 @@
+"""Source-versus-destination reconciliation: every field of every row, read back from the destination."""
+
+from .report import CHANGED_SINCE, NOT_YET_SYNCED, STATE_WORDS, SYNCED_MISSING, Difference, FieldMatch, Funnel, Report
+from .service import ReconcileError, reconcile
+
+__all__ = ["CHANGED_SINCE", "NOT_YET_SYNCED", "STATE_WORDS", "SYNCED_MISSING", "Difference", "FieldMatch", "Funnel",
+           "ReconcileError", "Report", "reconcile"]
