@@ -276,16 +276,20 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
         if retry_only is not None:
-            notes.append(_retry_note(con, counts))
+            notes.append(_retry_note(con, counts, chosen=resend is not None))
         return LocalPlan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
         raise
 
 
-def _retry_note(con, counts: RunCounts) -> str:
+def _retry_note(con, counts: RunCounts, *, chosen: bool) -> str:
+    """`chosen`: the keys were chosen by the caller (a reconciliation's resend), not by their failures."""
     [(retried,)] = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchall()
     left = counts.planned - retried
+    if chosen:
+        return (f"Resend of chosen rows: {retried:,} rows are sent again; the {left:,} other planned rows "
+                "are left not attempted, for the next run.")
     return (f"Retry of failed rows: {retried:,} rows that failed or were rejected for a real reason are sent again; "
             f"the {left:,} other planned rows (added, changed or removed rows, and rows rejected as expected) are "
             "left not attempted, for the next run.")

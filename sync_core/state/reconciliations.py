@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from . import process
+from .run_queue import Enqueued
 
 KEEP_PER_SYNC = 20  # reconciliations kept per sync, with their rows; older ones are deleted when one finishes
 
@@ -102,6 +103,28 @@ class ReconciliationLog:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM reconciliations WHERE id = ?",
                                (reconciliation_id,)).fetchone()
         return _record(row) if row else None
+
+    def resend_keys(self, reconciliation_id: int) -> list[str]:
+        """The keys of its differing and missing rows, each once."""
+        return [k for (k,) in self._db.execute("SELECT DISTINCT key FROM reconciliation_rows WHERE "
+                                               "reconciliation_id = ? ORDER BY key", (reconciliation_id,))]
+
+    def enqueue_resend(self, reconciliation_id: int, *, trigger: str, requested_by: str) -> Enqueued:
+        """Queue a run of the reconciliation's sync that sends only its differing and missing rows (the queue's
+        rule holds: one open request per sync)."""
+        with self._write() as db:
+            (sync_id,) = db.execute("SELECT sync_id FROM reconciliations WHERE id = ?", (reconciliation_id,)).fetchone()
+            asked = self._enqueue(db, sync_id, trigger, requested_by)
+            if asked.new:
+                db.execute("INSERT INTO reconciliation_resends (request_id, reconciliation_id) VALUES (?, ?)",
+                           (asked.request_id, reconciliation_id))
+            return asked
+
+    def resend_of(self, request_id: int) -> int | None:
+        """The reconciliation whose rows a queued request resends, if it is a resend."""
+        row = self._db.execute("SELECT reconciliation_id FROM reconciliation_resends WHERE request_id = ?",
+                               (request_id,)).fetchone()
+        return row[0] if row else None
 
     def reconciliation_rows(self, reconciliation_id: int, kind: str | None = None) -> list[dict]:
         """Its mismatching rows: kind, key, field, model_value, destination_value, state."""

@@ -328,7 +328,10 @@ MIGRATIONS = [
         state TEXT                       -- changed_since_sent | not_yet_synced | synced_missing
     );
     CREATE INDEX reconciliation_rows_by_id ON reconciliation_rows (reconciliation_id);
-    ALTER TABLE run_requests ADD COLUMN reconciliation_id INTEGER;  -- a resend of that reconciliation's rows
+    CREATE TABLE reconciliation_resends (  -- a queued run that resends a reconciliation's differing and missing rows
+        request_id INTEGER PRIMARY KEY REFERENCES run_requests (id),
+        reconciliation_id INTEGER NOT NULL
+    );
     """,
 ]
 

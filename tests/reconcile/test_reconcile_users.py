@@ -73,6 +73,19 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_user_and_the_unk
     assert record.status == "complete" and record.summary["differing_rows"] == 1
     assert {(r["kind"], r["key"]) for r in stored} == {("differs", altered), ("missing", deleted)}
 
+    # A resend of exactly those rows repairs them: the next reconciliation is clean.
+    assert report.resend_keys() == sorted([altered, deleted])
+    resend = demo.run(SYNC, only_keys=report.resend_keys())
+    assert any("Resend of chosen rows: 2 rows are sent again" in n for n in resend.notes), resend.notes
+    assert demo.sandbox.get_user(SANDBOX_PROJECT, email=altered.lower())["dataFields"]["jobTitle"] == \
+        model[altered]["jobTitle"]
+    again = reconcile(demo.workspace, SYNC)
+    assert again.clean, again.lines()
+    # The deleted user is not re-created (update-only): it left the snapshot, and is now expected absent.
+    assert demo.sandbox.get_user(SANDBOX_PROJECT, email=deleted.lower()) is None
+    assert again.funnel.in_snapshot == len(synced) - 1
+    assert again.not_found_confirmed == report.not_found_confirmed + 1
+
 
 def test_a_number_stored_as_text_differs_and_says_so(demo):
     demo.run(SYNC)
