@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .cli_progress import TerminalProgress
 from .cli_worker import who
 from .config import chosen_workspace_dir, load_workspace
 from .control import resend_differences, rows_to_resend
@@ -27,13 +28,11 @@ def add_commands(sub) -> None:
 
 
 def cmd_reconcile(args) -> int:
-    from .cli import TerminalProgress  # the CLI's progress line (cli.py imports this module)
-
     workspace = load_workspace(chosen_workspace_dir(args.workspace))
     if args.history:
         return _history(workspace, args)
     if args.resend is not None:
-        return _resend(workspace, args, TerminalProgress)
+        return _resend(workspace, args)
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     progress = TerminalProgress()
     report = reconcile(workspace, args.sync, fields=fields, sample=args.sample, observer=progress,
@@ -46,7 +45,7 @@ def cmd_reconcile(args) -> int:
     return 0 if report.clean else 1
 
 
-def _resend(workspace, args, progress_class) -> int:
+def _resend(workspace, args) -> int:
     sync_id, keys = rows_to_resend(workspace, args.resend)
     if sync_id != args.sync:
         raise ReconcileError(f"resend: reconciliation {args.resend} is of {sync_id}, not of {args.sync}")
@@ -54,7 +53,7 @@ def _resend(workspace, args, progress_class) -> int:
         asked = resend_differences(workspace, args.resend, trigger="cli", requested_by=who())
         print(f"{sync_id}: resend of {len(keys):,} rows {asked.describe()}")
         return 0
-    progress = progress_class()
+    progress = TerminalProgress()
     record = run_sync(workspace, sync_id, trigger="cli", only_keys=keys, observer=progress, requested_by=who())
     progress.close()
     if args.json:
