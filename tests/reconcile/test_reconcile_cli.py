@@ -45,3 +45,22 @@ def test_a_clean_reconciliation_exits_0_and_a_bad_sample_is_a_clear_error(demo):
     bad = cli(demo, "reconcile", SYNC, "--sample", "0")
     assert bad.returncode == 2
     assert "reconcile iterable-production: --sample must be a positive number of rows" in bad.stderr
+
+
+def test_resend_from_the_terminal_runs_the_rows_now_or_queues_them(demo):
+    demo.run(SYNC)
+    deleted = sorted(demo.snapshot())[0]
+    demo.sandbox.delete_user(SANDBOX_PROJECT, email=deleted.lower())
+    found = json.loads(cli(demo, "reconcile", SYNC, "--json").stdout)
+
+    queued = cli(demo, "reconcile", SYNC, "--resend", str(found["reconciliation_id"]), "--enqueue")
+    assert queued.returncode == 0, queued.stderr
+    assert "resend of 1 rows queued as request" in queued.stdout
+    other = cli(demo, "reconcile", "iterable-first-namespace", "--resend", str(found["reconciliation_id"]))
+    assert other.returncode == 2 and f"reconciliation {found['reconciliation_id']} is of {SYNC}" in other.stderr
+
+    now = cli(demo, "reconcile", SYNC, "--resend", str(found["reconciliation_id"]), "--json")
+    assert now.returncode == 0, now.stderr
+    run = json.loads(now.stdout)
+    assert any("Resend of chosen rows: 1 rows are sent again" in n for n in run["notes"])
+    assert cli(demo, "reconcile", SYNC).returncode == 0  # clean: the user left the snapshot, expected absent
