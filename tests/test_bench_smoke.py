@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,3 +18,15 @@ def test_sync_benchmark_runs_end_to_end_on_a_small_warehouse(tmp_path):
                  "floor, a rerun with nothing changed", "peak RSS of the sync process", "throughput under the real limit"):
         assert line in done.stdout
     assert "| full, limit off |" in done.stdout
+
+
+def test_reconcile_benchmark_runs_end_to_end_and_finds_the_edited_users(tmp_path):
+    bench = Path(__file__).parent.parent / "bench" / "reconcile_benchmark.py"
+    done = subprocess.run([sys.executable, str(bench), "--contacts", "2000", "--edited", "0.01", "--workdir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [found] = [line for line in done.stdout.splitlines() if line.startswith("- after the edits:")]
+    differing, found_edited, edited = (int(n.replace(",", "")) for n in
+                                       re.findall(r"([\d,]+) (?:differing|of the|edited)", found))
+    assert differing == found_edited == edited > 0
+    assert "clean: True" in done.stdout and "| sync run (full) |" in done.stdout
