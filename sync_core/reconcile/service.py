@@ -2,10 +2,11 @@
 snapshot), read the destination back (its ReadBack capability), compare field by field (compare.py), and
 store the result (state/reconciliations.py).
 
-It writes nothing to the destination and counts nothing in the MQR ledger. Its read goes through the
-credential's shared rate limits (the Iterable export's 4 a minute are shared with the runs' look-ups), so it
-waits for a slot rather than taking one a sync needs. A read that still fails after the retries leaves a
-partial report that says so: rows absent from a partial read are never called missing."""
+It writes nothing to the destination and counts nothing in the MQR ledger. Its read takes a slot of the
+credential's shared rate limits (the Iterable export's 4 a minute are shared with the runs' look-ups): whoever
+comes after waits for the next slot, so neither a run nor a reconciliation meets a 429 for the other. A read
+that still fails after the retries leaves a partial report that says so: rows absent from a partial read are
+never called missing."""
 
 from __future__ import annotations
 
