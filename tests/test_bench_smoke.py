@@ -27,6 +27,6 @@ def test_reconcile_benchmark_runs_end_to_end_and_finds_the_edited_users(tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
     [found] = [line for line in done.stdout.splitlines() if line.startswith("- after the edits:")]
     differing, found_edited, edited = (int(n.replace(",", "")) for n in
-                                       re.findall(r"([\d,]+) (?:differing|of the|edited)", found))
+                                       re.findall(r"([\d,]+) (?:differing|of the|edited users the)", found))
     assert differing == found_edited == edited > 0
     assert "clean: True" in done.stdout and "| sync run (full) |" in done.stdout

@@ -58,6 +58,7 @@ class Report:
     sample: int | None = None  # rows compared when sampled, else None (all of them)
     partial_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase: query, read, compare
     differences: list[Difference] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 

@@ -11,6 +11,7 @@ never called missing."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
@@ -96,10 +97,18 @@ class _Reconciliation:
         self.workspace, self.sync, self.destination, self.store = workspace, sync, destination, store
         self.rid, self.observer, self.clock = rid, observer, clock
         self.notes: list[str] = []
+        self.phases: dict[str, float] = {}
+        self._phase: tuple[str, float] | None = None
 
-    def phase(self, name: str) -> None:
-        self.observer.phase(name)
-        self.store.reconciliation_phase(self.rid, name)
+    def phase(self, name: str | None) -> None:
+        """The next phase (None: the end), timed, and told to the observer and to whoever watches the store."""
+        now = time.monotonic()
+        if self._phase is not None:
+            self.phases[self._phase[0]] = round(now - self._phase[1], 3)
+        self._phase = (name, now) if name else None
+        if name:
+            self.observer.phase(name)
+            self.store.reconciliation_phase(self.rid, name)
 
     def run(self, fields: list[str], sample: int | None) -> Report:
         workspace, sync = self.workspace, self.sync
@@ -114,7 +123,10 @@ class _Reconciliation:
             self.phase("read")
             partial = self.read(fields, path)
             self.phase("compare")
-            return self.compare(plan, fields, path, partial, sample)
+            report = self.compare(plan, fields, path, partial, sample)
+            self.phase(None)
+            report.phases = self.phases
+            return report
         finally:
             plan.close()
             path.unlink(missing_ok=True)
