@@ -102,5 +102,7 @@ class Report:
         for key in self.missing[:20]:
             out.append(f"    missing {key}")
         out += [f"  note: {n}" for n in self.notes]
+        if self.phases:
+            out.append("  phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phases.items()))
         out.append(f"  normalisation: {self.normalisation}")
         return out

@@ -42,6 +42,7 @@ def test_a_clean_reconciliation_exits_0_and_a_bad_sample_is_a_clear_error(demo):
     clean = cli(demo, "reconcile", SYNC)
     assert clean.returncode == 0, clean.stderr
     assert "COMPLETE" in clean.stdout and "normalisation:" in clean.stdout
+    assert "phases: query" in clean.stdout and "read" in clean.stdout and "compare" in clean.stdout
     bad = cli(demo, "reconcile", SYNC, "--sample", "0")
     assert bad.returncode == 2
     assert "reconcile iterable-production: --sample must be a positive number of rows" in bad.stderr
