@@ -9,7 +9,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli_doctor, cli_model, cli_mqr, cli_state, cli_worker, history
+from . import cli_doctor, cli_model, cli_mqr, cli_reconcile, cli_state, cli_worker, history
+from .cli_progress import TerminalProgress
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .credential_age import credential_ages
@@ -20,44 +21,6 @@ from .secrets import redact
 from .snowflake_settings import DEFAULT_EMULATOR_PORT
 from .state import RunRecord, StateStore
 from .sync_status import live_workers, sync_statuses
-
-
-
-class TerminalProgress:
-    """A one-line progress bar on stderr when it is a terminal; plain phase lines otherwise."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._phase = ""
-
-    def phase(self, name: str) -> None:
-        self._end_line()
-        self._phase = name
-        self.stream.write(f"{name}...\n" if not self.tty else f"\r{name}...")
-        self.stream.flush()
-
-    def progress(self, done: int, total: int) -> None:
-        if not self.tty or total <= 0:
-            return
-        width = 30
-        filled = int(width * done / total)
-        self.stream.write(f"\r{self._phase:<7} [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{100 * done / total:5.1f}%  {done:,}/{total:,} rows")
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        self._end_line()
-        self.stream.write(f"  note: {text}\n")
-        self.stream.flush()
-
-    def _end_line(self) -> None:
-        if self.tty and self._phase:
-            self.stream.write("\n")
-
-    def close(self) -> None:
-        self._end_line()
-        self._phase = ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_mqr.add_commands(sub)  # mqr
     cli_doctor.add_commands(sub)  # doctor
     cli_model.add_commands(sub)  # model preview|check
+    cli_reconcile.add_commands(sub)  # reconcile
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")

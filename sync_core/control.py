@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Workspace
+from .reconcile import ReconcileError
 from .state import StateStore
 from .state.run_queue import Enqueued
 
@@ -62,3 +63,26 @@ def set_paused(workspace: Workspace, sync_id: str, paused: bool, by: str) -> Non
             store.pause_sync(sync_id, by)
         else:
             store.resume_sync(sync_id)
+
+
+def resend_differences(workspace: Workspace, reconciliation_id: int, *, trigger: str, requested_by: str) -> Enqueued:
+    """Queue a run that sends again only the differing and missing rows a reconciliation found, so the next
+    reconciliation finds them repaired."""
+    rows_to_resend(workspace, reconciliation_id)
+    with StateStore(workspace.state_path) as store:
+        return store.enqueue_resend(reconciliation_id, trigger=trigger, requested_by=requested_by)
+
+
+def rows_to_resend(workspace: Workspace, reconciliation_id: int) -> tuple[str, list[str]]:
+    """The reconciliation's sync and the keys of its differing and missing rows; a ReconcileError if it is
+    unknown or found none."""
+    with StateStore(workspace.state_path, read_only=True) as store:
+        record = store.reconciliation(reconciliation_id)
+        keys = store.resend_keys(reconciliation_id)
+    if record is None or record.sync_id not in workspace.syncs:
+        raise ReconcileError(f"resend: there is no reconciliation {reconciliation_id} of a sync of this workspace "
+                             "(sync-core reconcile SYNC --history lists them)")
+    if not keys:
+        raise ReconcileError(f"resend: reconciliation {reconciliation_id} of {record.sync_id} found no differing "
+                             "or missing row: nothing to resend")
+    return record.sync_id, keys

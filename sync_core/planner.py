@@ -166,6 +166,16 @@ class LocalPlan:
                 "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
                 "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").fetchall()]
 
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
+        model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid
+        keys) and snap (key, row_hash: the snapshot it was planned against)."""
+        return self._con
+
+    def column_type(self, column: str) -> str:
+        """The DuckDB type of a column the sync reads."""
+        return self._types[column.lower()]
+
     def close(self) -> None:
         self._con.close()
 
@@ -275,7 +285,7 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)
         if retry_only is not None:
-            notes.append(_retry_note(con, counts))
+            notes.append(_retry_note(con, counts, chosen=resend is not None))
         return LocalPlan(sync, fingerprint, counts, invalid, removed, departed, invalid_synced, notes, con, columns, types)
     except BaseException:
         con.close()
@@ -290,9 +300,13 @@ def _one_record_rule(destination: DestinationObject | None) -> IdentifierRule | 
     return destination.identifier_rule()
 
 
-def _retry_note(con, counts: RunCounts) -> str:
+def _retry_note(con, counts: RunCounts, *, chosen: bool) -> str:
+    """`chosen`: the keys were chosen by the caller (a reconciliation's resend), not by their failures."""
     [(retried,)] = con.execute("SELECT COUNT(*) FROM planned WHERE _send AND _op <> 'unchanged'").fetchall()
     left = counts.planned - retried
+    if chosen:
+        return (f"Resend of chosen rows: {retried:,} rows are sent again; the {left:,} other planned rows "
+                "are left not attempted, for the next run.")
     return (f"Retry of failed rows: {retried:,} rows that failed or were rejected for a real reason are sent again; "
             f"the {left:,} other planned rows (added, changed or removed rows, and rows rejected as expected) are "
             "left not attempted, for the next run.")

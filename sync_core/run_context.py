@@ -33,12 +33,20 @@ class RunRequest:
     full_resync: bool = False  # send every row again, whatever the snapshot says
     allow_removals: bool = False  # accept, this once, a change a guard would block
     retry_failed: bool = False  # send only the rows that failed or were rejected for a real reason
+    only_keys: tuple[str, ...] | None = None  # send only these keys' rows, even unchanged (a reconciliation's resend)
 
     def __post_init__(self):
         if self.run_type not in RUN_TYPES:
             raise ValueError(f"run_type must be one of {RUN_TYPES}, not {self.run_type!r}")
         if self.full_resync and self.retry_failed:
             raise ValueError("a run is a full resync or a retry of failed rows, not both")
+        if self.only_keys is not None and (self.full_resync or self.retry_failed):
+            raise ValueError("a resend of chosen keys is neither a full resync nor a retry of failed rows")
+
+    @property
+    def limited(self) -> bool:
+        """It sends only some rows (a retry of failed rows, a resend of chosen keys): the others wait."""
+        return self.retry_failed or self.only_keys is not None
 
     @property
     def dry_run(self) -> bool:

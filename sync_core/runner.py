@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clock import Clock, SystemClock
@@ -43,6 +44,7 @@ REFUSED_CHUNK_ROWS = 5_000  # refused rows recorded per transaction: a step shor
 
 def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_resync: bool = False,
              dry_run: bool = False, allow_removals: bool = False, retry_failed: bool = False,
+             only_keys: list[str] | None = None,
              observer: RunObserver | None = None,
              clock: Clock | None = None, dated: Clock | None = None, cancel: CancelToken | None = None,
              events: RunEvents | None = None, requested_by: str | None = None) -> RunRecord:
@@ -50,6 +52,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     with the error and its class) and returned, not raised; only an unknown sync id raises. A change guard
     (guards.py) records the run as `blocked` before anything changes; `allow_removals` accepts its change.
     `retry_failed` sends only the rows that failed or were rejected for a real reason; the other changes wait.
+    `only_keys` sends only these keys' rows, unchanged or not (a reconciliation's resend); the others wait too.
     Setting `cancel`, or a cancel asked through the state store (`StateStore.request_cancel`, from any process),
     stops it between requests (`cancelled`); `events` hears of its start and its end. `requested_by`: who asked
     for it (a dashboard user's email, a user name), recorded on the run.
@@ -58,7 +61,8 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     scaled or manual one, shared with the sandbox). `dated` gives the time the run's records carry and the
     MQR period it counts in, when it is not `clock`'s (the demo's history runs on simulated days; its rate
     limits must still count in the sandbox's real time)."""
-    request = RunRequest(sync_id, trigger, "dry_run" if dry_run else "sync", full_resync, allow_removals, retry_failed)
+    request = RunRequest(sync_id, trigger, "dry_run" if dry_run else "sync", full_resync, allow_removals, retry_failed,
+                         tuple(only_keys) if only_keys is not None else None)
     sync = workspace.sync(request.sync_id)
     clock = clock or SystemClock()
     events = events or RunEvents()
@@ -176,14 +180,16 @@ class _Stages:
         record_source_credential(self.workspace, source_config, store,
                                  datetime.fromtimestamp(self.dated.now(), timezone.utc))
         source = open_source(source_config, sync_id=sync.id, run_id=ctx.run_id)
+        retry_only = store.real_problem_keys(sync.id) if request.retry_failed else None
+        if request.only_keys is not None:  # sent again even if unchanged: the destination may have lost them
+            resend = retry_only = pa.array(request.only_keys, pa.string())
         self.plan = build_plan(self.workspace, sync, source, store,
                                self.key_state, full_resync=request.full_resync, resend=resend,
-                               retry_only=store.real_problem_keys(sync.id) if request.retry_failed else None,
-                               destination=self.destination, columns_checked=start_lookup)
+                               retry_only=retry_only, destination=self.destination, columns_checked=start_lookup)
         ctx.counts, ctx.fingerprint = self.plan.counts, self.plan.fingerprint
         for note in self.plan.notes:
             ctx.note(note)
-        if resend is not None:
+        if resend is not None and request.only_keys is None:
             ctx.note(f"Continuing the full resync started by run {self.resync_from}, which did not finish: "
                      f"{len(resend):,} rows confirmed before it are sent again.")
 
@@ -260,7 +266,7 @@ class _Stages:
         plan.check_rows(destination, existing)
         # A retry records each refused row again (a handful); the count-only fast path and the sweep below
         # assume every planned row was tried, which a retry's plan does not.
-        causes = {} if ctx.request.retry_failed else ctx.refusal_causes(destination)
+        causes = {} if ctx.request.limited else ctx.refusal_causes(destination)
         for kind, (rows, examples) in plan.repeated_refusals({k: c for k, (c, _) in causes.items()}).items():
             cause_id, sample = causes[kind]
             ctx.store.count_repeats(ctx.run_id, cause_id, sample.outcome, rows, examples)
@@ -296,9 +302,9 @@ class _Stages:
         ctx, store, plan = self.ctx, self.ctx.store, self.plan
         ctx.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
         ctx.counts.settle("removed", "synced", len(plan.removed_keys))
-        if not ctx.request.retry_failed:  # a retry did not try the rows it left: they were not seen again
+        if not ctx.request.limited:  # a retry did not try the rows it left: they were not seen again
             store.sweep_rejections(ctx.sync.id, ctx.run_id)  # see the method
-        if (self.resync_from or ctx.request.full_resync) and not ctx.request.retry_failed:  # a retry tried a few
+        if (self.resync_from or ctx.request.full_resync) and not ctx.request.limited:  # a retry tried a few
             store.finish_resync(ctx.sync.id)
         store.save_key_state(self.key_state, ctx.changes)
 

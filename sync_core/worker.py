@@ -248,11 +248,13 @@ class Worker:
         if request.sync_id not in workspace.syncs:
             return self._refuse(books, request, f"{workspace.file}: sync '{request.sync_id}' is no longer in the "
                                                 "workspace (it was removed after this run was asked for); nothing was run")
+        resend = books.resend_of(request.id)  # a reconciliation's differing and missing rows, only them
         try:
             run_sync(workspace, request.sync_id, trigger=request.trigger, full_resync=request.full_resync,
                      dry_run=request.run_type == "dry_run", retry_failed=request.retry_failed,
                      allow_removals=request.allow_removals, cancel=token, events=events,
-                     requested_by=request.requested_by)
+                     requested_by=request.requested_by,
+                     only_keys=books.resend_keys(resend) if resend is not None else None)
         except WorkspaceBusyError as exc:  # a run started elsewhere (a terminal) since the request was taken
             self.say(f"{request.sync_id}: request {request.id} not run: {exc}")
             return str(exc)

@@ -30,7 +30,7 @@ def test_every_page_is_registered_under_its_file_stem(demo, monkeypatch):
     for page in sorted((APP.parent / "pages").glob("*.py")):
         titles[page.stem] = app_for(monkeypatch, demo.root, f"pages/{page.name}").title[0].value
     assert titles == {"failed_rows": "Failed rows", "mqr": "MQR", "overview": "Overview", "run": "Run details",
-                      "runs": "Run history", "syncs": "Syncs"}
+                      "reconciliation": "Reconciliation", "runs": "Run history", "syncs": "Syncs"}
 
 
 def test_header_names_the_workspace_and_how_it_was_chosen(demo, monkeypatch):

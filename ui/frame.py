@@ -41,6 +41,8 @@ def navigation():
         ],
         "Investigate": [
             st.Page("pages/failed_rows.py", title="Failed rows", icon=":material/report:", url_path="failed_rows"),
+            st.Page("pages/reconciliation.py", title="Reconciliation", icon=":material/compare_arrows:",
+                    url_path="reconciliation"),
         ],
     })
 

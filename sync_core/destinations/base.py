@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -243,3 +243,18 @@ class ExistenceExport(Protocol):
 
     def normalize(self, match_value) -> str:
         """A match value as existing() spells identifiers."""
+
+
+@runtime_checkable
+class ReadBack(Protocol):
+    """Capability: read back what the destination holds of the records a sync writes, for reconciliation
+    (reconcile/). Each destination object plugs in its own read: Iterable users stream one export."""
+    name: str
+
+    def identifier_rule(self) -> IdentifierRule:
+        """How the lines' identifier (under identifier_rule().label) is compared with the model's."""
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """Write the destination's records as JSON lines to `sink`: each line an object with the identifier
+        and `fields` at its top level (a field the record lacks is absent). A stream that breaks raises
+        TransientError, leaving what arrived in `sink`."""

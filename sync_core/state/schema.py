@@ -318,6 +318,38 @@ MIGRATIONS = [
     """
     ALTER TABLE snapshot ADD COLUMN destination_id TEXT;
     """,
+    # 14: reconciliations: each comparison of a sync's model with its destination's records, its progress while
+    # it runs (one per sync at a time: the partial unique index), its summary, and the rows that did not match.
+    """
+    CREATE TABLE reconciliations (
+        id INTEGER PRIMARY KEY,
+        sync_id TEXT NOT NULL,
+        status TEXT NOT NULL,            -- running | complete | partial | failed | interrupted
+        requested_by TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        host TEXT, pid INTEGER, pid_started INTEGER,  -- the process doing it (state/process.py)
+        phase TEXT,                      -- what it is doing now, for whoever watches
+        summary TEXT,                    -- JSON: the report without its rows
+        error TEXT
+    );
+    CREATE UNIQUE INDEX reconciliation_running ON reconciliations (sync_id) WHERE status = 'running';
+    CREATE INDEX reconciliation_by_sync ON reconciliations (sync_id, id);
+    CREATE TABLE reconciliation_rows (
+        reconciliation_id INTEGER NOT NULL REFERENCES reconciliations (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,              -- differs | missing
+        key TEXT NOT NULL,
+        field TEXT,                      -- of a differing row
+        model_value TEXT,
+        destination_value TEXT,
+        state TEXT                       -- changed_since_sent | not_yet_synced | synced_missing
+    );
+    CREATE INDEX reconciliation_rows_by_id ON reconciliation_rows (reconciliation_id);
+    CREATE TABLE reconciliation_resends (  -- a queued run that resends a reconciliation's differing and missing rows
+        request_id INTEGER PRIMARY KEY REFERENCES run_requests (id),
+        reconciliation_id INTEGER NOT NULL
+    );
+    """,
 ]
 
 

@@ -3,7 +3,7 @@
 The app, the CLI, workers and the sandbox are separate processes, so: WAL mode (readers never block the
 writer), a busy timeout, and short `BEGIN IMMEDIATE` write transactions. Nothing outside this package
 writes SQL: the rest of sync_core reaches the store through this class and its parts (run_log.py,
-known_identifiers.py, mqr_ledger.py, alert_log.py, and reports.py for the read-only reports). Their SQL is SQLite's, so a
+known_identifiers.py, mqr_ledger.py, alert_log.py, reconciliations.py, and reports.py for the read-only reports). Their SQL is SQLite's, so a
 server database would replace this package, not its callers.
 """
 
@@ -31,6 +31,7 @@ from .integrity import as_state_error, open_read_only, open_read_write, show_as_
 from .known_identifiers import KnownIdentifierCache
 from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
 from .mqr_ledger import MqrLedger
+from .reconciliations import ReconciliationLog
 from .run_log import INTERRUPTED_ERROR, RunLog, iso_utc
 from .run_queue import RunQueue
 from .schema import identity, migrate
@@ -85,7 +86,7 @@ def _translating(method):
 
 
 @_translating_errors
-class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, CredentialLog):
+class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, CredentialLog, ReconciliationLog):
     """Opening one checks the file (integrity.py): a damaged store raises StateDamaged, a failed write
     StateUnwritable, each naming the file and the next step; so do SQLite's errors in any of its methods.
     `read_only` (commands that only read, the dashboard): no migration, no write lock, no file written."""

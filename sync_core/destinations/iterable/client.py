@@ -4,6 +4,7 @@ body), and its export of JSON lines. Sessions, rate limits, timeouts and connect
 from __future__ import annotations
 
 import io
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.json as pa_json
@@ -18,7 +19,6 @@ from ..http import HttpClient, check_header_value, error_code_and_message
 SPLITTABLE_400 = ("BadParams", "BadJsonBody", "BatchTooLarge", "RequestFieldsTypesMismatched",
                   "InvalidEmailAddressError", "InvalidUserIdError", "GenericError")
 AUTH_CODES = ("BadApiKey", "BadAuthorizationHeader", "Unauthorized")
-
 
 
 class IterableClient(HttpClient):
@@ -64,15 +64,8 @@ class IterableClient(HttpClient):
     def get_column(self, path: str, params: list[tuple[str, str]], field: str) -> pa.Array:
         """One field of a JSON-lines export, as text (null where a line lacks it). The body is parsed by
         Arrow's JSON reader: 500k lines in 0.15 s, against 4 s with one json.loads per line."""
-        response = self.request("GET", path, params=params, stream=True)
         body = io.BytesIO()
-        try:
-            for chunk in response.iter_content(1 << 20):
-                body.write(chunk)
-        except requests.RequestException as exc:
-            raise TransientError("ConnectionError", f"{path} stream broke: {type(exc).__name__}") from None
-        finally:
-            response.close()
+        self.stream_to(path, params, body)
         if not body.getvalue().strip():
             return pa.array([], pa.string())
         try:
@@ -85,6 +78,18 @@ class IterableClient(HttpClient):
         if field not in table.column_names:
             return pa.nulls(table.num_rows, pa.string())
         return table.column(field).combine_chunks().cast(pa.string())
+
+    def stream_to(self, path: str, params: list[tuple[str, str]], sink: BinaryIO) -> None:
+        """The body of a streamed GET, written to `sink` as it arrives (an export of a million users need not
+        be held in memory). A stream that breaks is a TransientError; what arrived before it stays in `sink`."""
+        response = self.request("GET", path, params=params, stream=True)
+        try:
+            for chunk in response.iter_content(1 << 20):
+                sink.write(chunk)
+        except requests.RequestException as exc:
+            raise TransientError("ConnectionError", f"{path} stream broke: {type(exc).__name__}") from None
+        finally:
+            response.close()
 
 
 def _read_json_lines(body: io.BytesIO, field: str, kind: pa.DataType | None) -> pa.Table:

@@ -7,6 +7,8 @@ approach leaves) is reported not-found by Iterable rather than re-created.
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, vendor_limit
 from ...rows import PlannedRow
@@ -38,6 +40,13 @@ class IterableUsers(IterableRecords):
         super().__init__(config, sync, api_key, limits)
         self.max_rows = min(config.batch_size or MAX_USERS_PER_REQUEST, MAX_USERS_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """Every user's identifier and `fields`, as one streaming export (`onlyFields`; dataFields come
+        flattened into each line), in a slot of the export's limit shared with the runs' look-ups."""
+        label = self._rule.label
+        only = [("onlyFields", name) for name in dict.fromkeys([label, *fields])]
+        self.client.stream_to("/api/export/data.json", [("dataTypeName", "user"), ("range", "All"), *only], sink)
 
     # ---- requests ----
 

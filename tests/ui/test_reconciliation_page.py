@@ -1,0 +1,106 @@
+"""The Reconciliation page (AppTest) over a demo workspace whose sandbox was altered behind the sync's back: a
+reconciliation started from the page runs in a process of its own, its progress survives a reload, and its
+report shows the funnel, the field matches, the differing and missing rows with a CSV download, the history,
+and (for operators only) the resend action, which queues a run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from sync_core import StateStore
+from sync_core.demo.workspace import SANDBOX_PROJECT
+from sync_core.reconcile import reconcile
+from ui import access
+from worker_helpers import wait_for
+
+SYNC = "iterable-production"
+PAGE = "pages/reconciliation.py"
+
+
+def alter(demo) -> tuple[str, str]:
+    """One synced user's jobTitle changed in the sandbox, another deleted; returns their keys."""
+    altered, deleted = sorted(demo.snapshot())[:2]
+    with sqlite3.connect(demo.root / "sandbox" / "iterable.sqlite") as db:
+        (fields,) = db.execute("SELECT data_fields FROM users WHERE email = ?", (altered.lower(),)).fetchone()
+        db.execute("UPDATE users SET data_fields = ? WHERE email = ?",
+                   (json.dumps({**json.loads(fields), "jobTitle": "Changed by hand"}), altered.lower()))
+    demo.sandbox.delete_user(SANDBOX_PROJECT, email=deleted.lower())
+    return altered, deleted
+
+
+def reconciliations(demo):
+    with StateStore(demo.workspace.state_path, read_only=True) as store:
+        return store.reconciliations(SYNC)
+
+
+def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_shows_what_differs(demo, open_app,
+                                                                                                 clean):
+    demo.run(SYNC)
+    altered, deleted = alter(demo)
+    demo.sandbox.add_fault("export/data.json", "hold", times=1)  # its read waits, so the page sees it running
+    at = open_app(demo.root, PAGE)
+    assert any("No reconciliation of this sync yet" in i.value for i in at.info)
+    at.button(key="start_reconciliation").click().run()
+    try:
+        assert demo.server.wait_for_held(1, timeout=120), "the reconciliation never read the destination"
+        reloaded = open_app(demo.root, PAGE)  # a reload (or a second browser) shows it running
+        assert any("Reconciliation 1 is running" in i.value and "Reading the destination's records back" in i.value
+                   for i in reloaded.info)
+    finally:
+        demo.server.release_held(drop=False)
+    wait_for(lambda: [r.status for r in reconciliations(demo)] == ["complete"], "it never finished")
+
+    at.run()
+    clean(at)
+    assert any("Reconciliation 1" in m.value and "complete" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 2  # the funnel and the field matches
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Differing rows"] == "1" and metrics["Missing in the destination"] == "1"
+    differing, missing, past = (d.value for d in at.dataframe)  # in the page's order
+    assert differing[["key", "field", "destination_value"]].values.tolist() == [
+        [altered, "jobTitle", '"Changed by hand"']]
+    assert differing["state"].tolist() == ["changed in the destination since"]
+    assert missing["key"].tolist() == [deleted]
+    assert at.get("download_button")
+    assert past["reconciliation"].tolist() == [1]
+
+    at.button(key="resend_1").click().run()  # an operator (no sign-in: the local dashboard is one)
+    assert any("Resend queued as request" in s.value for s in at.success)
+    with StateStore(demo.workspace.state_path, read_only=True) as store:
+        [request] = store.open_requests()
+        assert store.resend_of(request.id) == 1 and request.requested_by == "dashboard"
+
+
+@pytest.mark.parametrize("email, may_resend", [("ana@example.com", True), ("eve@other.org", False)])
+def test_only_operators_see_the_resend_action(demo, open_app, monkeypatch, email, may_resend):
+    demo.edit_workspace("[mqr]", '[dashboard]\noperators = ["@example.com"]\n\n[mqr]')
+    monkeypatch.setattr(access, "sign_in_configured", lambda: True)
+    monkeypatch.setattr(access, "signed_in_email", lambda: email)
+    demo.run(SYNC)
+    alter(demo)
+    reconcile(demo.workspace, SYNC, requested_by="cli")
+    at = open_app(demo.root, PAGE)
+    assert bool([b for b in at.button if b.key == "resend_1"]) is may_resend
+
+
+def test_a_sync_that_never_ran_says_to_run_it_first_and_offers_no_start(demo, open_app, clean):
+    at = open_app(demo.root, PAGE)
+    clean(at)
+    [info] = at.info
+    assert "has never run" in info.value and f"sync-core -w {demo.root} run {SYNC}" in info.value
+    assert not [b for b in at.button if b.key == "start_reconciliation"]
+
+
+def test_a_failed_reconciliation_shows_its_error_in_the_report_and_the_history(demo, open_app):
+    demo.run(SYNC)
+    demo.edit_warehouse("ALTER TABLE marketing_contacts RENAME COLUMN job_title TO job_title_gone")
+    with pytest.raises(Exception):
+        reconcile(demo.workspace, SYNC, requested_by="cli")
+    at = open_app(demo.root, PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("job_title" in e.value for e in at.error)
+    [past] = [d.value for d in at.dataframe]
+    assert past["status"].tolist() == ["failed"]
