@@ -30,6 +30,7 @@ from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, Se
 from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
 from .client import MarketoClient
 from .leads import LeadDirectory
+from .shared_cache import MarketoSharedCache
 
 MAX_BODY_BYTES = 1024 * 1024  # HTTP 413 past this
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -50,13 +51,15 @@ class MarketoActivities(JsonValues):
         client_id, client_secret = credentials
         reference = (f"destinations.{config.name}.client_id ({config.client_id.describe()}) and client_secret "
                      f"({config.api_key.describe()})")
+        # the workspace's state folder, where the shared limits live, also holds the token and leads its runs share
+        shared = MarketoSharedCache(limits.path.parent, config.base_url, client_id)
         self.client = MarketoClient(destination=config.name, base_url=config.base_url, client_id=client_id,
                                     client_secret=client_secret, key_reference=reference,
-                                    timeout=config.timeout_seconds, limits=limits)
+                                    timeout=config.timeout_seconds, limits=limits, shared=shared)
         self.max_rows = min(config.batch_size or MAX_ACTIVITIES_PER_REQUEST, MAX_ACTIVITIES_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
         self._rule = self.identifier_rule()
-        self.leads = LeadDirectory(self.client, self._rule)
+        self.leads = LeadDirectory(self.client, self._rule, shared)
         self.activity_type_name = sync.options["activity_type"]
         self._type_id: int | None = None
         self.settings = config.settings
@@ -139,6 +142,7 @@ class MarketoActivities(JsonValues):
             # Nothing says which rows were stored: none is called synced (the next run may duplicate them).
             raise TransientError("MalformedResponse", f"Marketo answered {len(rows)} activities with "
                                  f"{len(results) if isinstance(results, list) else 'no'} results")
+        gone = []
         for row, outcome in zip(rows, results):
             status = outcome.get("status") if isinstance(outcome, dict) else None
             if status == "added" and outcome.get("marketoGUID") is not None:
@@ -149,6 +153,7 @@ class MarketoActivities(JsonValues):
             code, message = str(error.get("code", "")), str(error.get("message", ""))
             if code == "1004":  # deleted since the look-up
                 result.rejected.append(self.refusal("not_found", row))
+                gone.append(row.match_value)
             elif status == "skipped" and code:
                 kind = "config" if code in CONFIG_RECORD_CODES else "data"
                 result.rejected.append(Rejection(row, code, f"Marketo skipped the activity: {message} "
@@ -156,6 +161,8 @@ class MarketoActivities(JsonValues):
             else:
                 result.rejected.append(Rejection(row, "UnexplainedFailure", f"Marketo answered {status!r} "
                                                  "without an error code", "transient"))
+        if gone:
+            self.leads.forget(gone)
 
     def before_sending(self, rows: int) -> str | None:
         """Checks the activity type, then reads today's usage: the run may make the daily quota, less the reserve,

@@ -3,8 +3,8 @@ Marketo says it expired), and Marketo's envelope, where errors come back as HTTP
 
 Every REST call of an instance counts against one limit (100 calls per 20 s), whatever the endpoint, so the
 client names them all `rest` for the shared rate limits; identity calls are not counted. The token is kept in this
-process, shared by its threads; another process asking Marketo's identity service before the token expires gets
-the same token back, so it costs that process one identity call, and nothing is written to disk.
+process, shared by its threads, and in the workspace's shared cache (shared_cache.py), so that another process or
+run of the same credential uses it until it is about to expire instead of calling the identity service again.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
 from ..http import CredentialExpired, HttpClient, check_header_value, json_object
 from ...marketo_day import reset_time_text
+from .shared_cache import MarketoSharedCache
 
 RENEW_BEFORE_SECONDS = 60  # a token this close to expiry is renewed before the call, not after a 602
 EXPIRED_CODES = ("601", "602")  # access token invalid / expired: renew once and send again
@@ -28,13 +29,14 @@ QUOTA_CODE = "607"
 
 class MarketoClient(HttpClient):
     def __init__(self, *, destination: str, base_url: str, client_id: str, client_secret: str,
-                 key_reference: str, timeout: float, limits: SharedRateLimits):
+                 key_reference: str, timeout: float, limits: SharedRateLimits, shared: MarketoSharedCache):
         super().__init__(destination=destination, base_url=base_url, timeout=timeout, limits=limits,
                          key_reference=key_reference)
         check_header_value(client_id, destination, key_reference)
         check_header_value(client_secret, destination, key_reference)
         self._credentials = {"grant_type": "client_credentials", "client_id": client_id,
                              "client_secret": client_secret}
+        self.shared = shared  # the token other runs and processes of the workspace fetched
         self._token_lock = threading.Lock()
         self._used = threading.local()  # the token this thread's last call carried
         self._token: str | None = None
@@ -47,16 +49,28 @@ class MarketoClient(HttpClient):
 
     def auth_headers(self) -> dict[str, str]:
         with self._token_lock:
-            if self._token is None or self._expires_at - self.limits.clock.now() < RENEW_BEFORE_SECONDS:
-                self._fetch_token()
+            if self._token is None or self._expiring(self._expires_at):
+                if not self._adopt_shared():
+                    self._fetch_token()
             self._used.token = self._token
             return {"Authorization": f"Bearer {self._token}"}
 
     def renew_auth(self) -> bool:
-        """After a 601/602: a new token, unless another thread already got one since this thread's call."""
+        """After a 601/602: a new token, unless another thread or process already got one since this call."""
         with self._token_lock:
-            if self._token == getattr(self._used, "token", None):
+            if self._token == getattr(self._used, "token", None) and not self._adopt_shared():
                 self._fetch_token()
+        return True
+
+    def _expiring(self, expires_at: float) -> bool:
+        return expires_at - self.limits.clock.now() < RENEW_BEFORE_SECONDS
+
+    def _adopt_shared(self) -> bool:
+        """Take the shared cache's token if it is another than this thread's last and not about to expire."""
+        saved = self.shared.token()
+        if saved is None or saved[0] == getattr(self._used, "token", None) or self._expiring(saved[1]):
+            return False
+        self._token, self._expires_at = saved
         return True
 
     def _fetch_token(self) -> None:
@@ -77,6 +91,7 @@ class MarketoClient(HttpClient):
         if not isinstance(token, str) or not isinstance(lifetime, (int, float)):
             raise TransientError("MalformedResponse", "the identity service answered without a token")
         self._token, self._expires_at = token, self.limits.clock.now() + lifetime
+        self.shared.save_token(token, self._expires_at)
 
     # --- the envelope ---------------------------------------------------------------
 
