@@ -13,6 +13,7 @@ import threading
 
 import requests
 
+from ...config import DestinationConfig
 from ...errors import DestinationError, DestinationUnavailable
 from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
@@ -24,6 +25,12 @@ EXPIRED_CODES = ("601", "602")  # access token invalid / expired: renew once and
 # Response-level codes that may pass if the call is sent again, with the wait Marketo implies (None: backoff).
 RETRYABLE = {"604": None, "606": 20.0, "608": None, "611": None, "615": None, "713": None}
 QUOTA_CODE = "607"
+
+
+def credential_reference(config: DestinationConfig) -> str:
+    """Where the client id and secret come from, for messages (never their values)."""
+    return (f"destinations.{config.name}.client_id ({config.client_id.describe()}) and client_secret "
+            f"({config.api_key.describe()})")
 
 
 class MarketoClient(HttpClient):
@@ -135,3 +142,8 @@ class MarketoClient(HttpClient):
         response = self.request(method, path, **kwargs)
         response.close()
         return response.marketo_body
+
+    def calls_today(self) -> int:
+        """The instance's REST calls this Marketo day, by Marketo's count of every integration (this one included)."""
+        usage = self.call("GET", "/rest/v1/stats/usage.json").get("result") or [{}]
+        return int((usage[0] if isinstance(usage[0], dict) else {}).get("total") or 0)
