@@ -226,7 +226,12 @@ def password_warnings(workspace: Workspace) -> list[tuple[str, str]]:
     return [(age.status(now), age.sentence(now)) for age in ages if age.status(now) != "ok"]
 
 
+# Reading the quota costs a call of the quota itself: at most one read per 5 minutes per dashboard, however many
+# viewers and reruns (other integrations use the quota too, so a longer cache would hide their use).
+QUOTA_TTL_SECONDS = 300
+
+
+@st.cache_data(ttl=QUOTA_TTL_SECONDS, show_spinner=False, hash_funcs={Workspace: lambda w: str(w.root)})
 def marketo_quotas(workspace: Workspace) -> list[tuple[str, DailyQuota | str]]:
-    """Each Marketo destination's daily quota today (or why it cannot be read). Read now, not cached: other
-    integrations use the quota too; it costs one call of the quota a read."""
+    """Each Marketo destination's daily quota today (or why it cannot be read), read at most every 5 minutes."""
     return daily_quotas(workspace)
