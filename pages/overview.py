@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from sync_core.destinations.marketo.quota import OK as QUOTA_OK, USED_UP
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
@@ -73,9 +74,20 @@ for status, sentence in data.password_warnings(workspace):
         continue
     actions += 1
     (st.error if status == "expired" else st.warning)(f"**Snowflake password**: {sentence}", icon=":material/key:")
+for destination, quota in data.marketo_quotas(workspace):
+    if isinstance(quota, str):
+        st.info(f"**Marketo {destination}**: {quota}", icon=":material/api:")
+    elif quota.state == QUOTA_OK:
+        st.info(f"**Marketo {destination}**: {quota.describe()}.", icon=":material/api:")
+    else:
+        actions += 1
+        (st.error if quota.state == USED_UP else st.warning)(
+            f"**Marketo {destination}**: {quota.state}: {quota.describe()}. Runs send "
+            f"{'nothing' if quota.state == USED_UP else 'only what is left above the reserve'} until the reset.",
+            icon=":material/api:")
 if not actions:
-    st.success("Nothing needs action: no sync's last run failed, none is overdue, MQR is within budget, and no "
-               "password is about to expire.",
+    st.success("Nothing needs action: no sync's last run failed, none is overdue, MQR is within budget, no "
+               "password is about to expire, and no Marketo quota is running out.",
                icon=":material/check_circle:")
 
 st.subheader("MQR this period")

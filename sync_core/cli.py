@@ -14,6 +14,7 @@ from .cli_progress import TerminalProgress
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .credential_age import credential_ages
+from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
 from .runner import run_sync
@@ -155,6 +156,7 @@ def cmd_syncs(args) -> int:
         statuses = sync_statuses(workspace, store, now)
         workers = live_workers(store)
         ages = {age.source: age for age in credential_ages(workspace, store, now)}
+    quotas = dict(daily_quotas(workspace))  # Marketo destinations: one usage call each
     rows = []
     for status in statuses:
         sync, last = status.sync, status.last_run  # a dry run is a preview, not a sync's last run
@@ -163,6 +165,9 @@ def cmd_syncs(args) -> int:
                      "object": sync.object, "mode": sync.mode, **status.to_json(),
                      "last_run": last.to_json() if last else None,
                      "password_age": age.to_json(now) if age else None})
+        if sync.destination in quotas:
+            quota = quotas[sync.destination]
+            rows[-1]["daily_quota"] = quota.to_json() if isinstance(quota, DailyQuota) else {"error": quota}
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -174,6 +179,12 @@ def cmd_syncs(args) -> int:
         age = r["password_age"]
         if age:
             print(f"{'':<28} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")
+    for destination, quota in quotas.items():
+        if isinstance(quota, DailyQuota):
+            warning = "" if quota.state == QUOTA_OK else f"WARNING ({quota.state}): "
+            print(f"destination {destination}: {warning}{quota.describe()}")
+        else:
+            print(f"destination {destination}: {quota}")
     if any(not s.sync.schedule.manual and not s.paused for s in statuses) and not workers:
         print("No worker is running: scheduled runs wait for one (`sync-core worker`).")
     return 0

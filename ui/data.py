@@ -16,6 +16,7 @@ import streamlit as st
 
 from sync_core import RejectionRecord, RunRecord, StateStore, Workspace, history, invariant_violations
 from sync_core.credential_age import credential_ages
+from sync_core.destinations.marketo.quota import DailyQuota, daily_quotas
 from sync_core.mqr_report import MqrReport
 from sync_core.mqr_report import mqr_report as reports_mqr
 
@@ -223,3 +224,14 @@ def password_warnings(workspace: Workspace) -> list[tuple[str, str]]:
     with StateStore(workspace.state_path, read_only=True) as store:
         ages = credential_ages(workspace, store, now)
     return [(age.status(now), age.sentence(now)) for age in ages if age.status(now) != "ok"]
+
+
+# Reading the quota costs a call of the quota itself: at most one read per 5 minutes per dashboard, however many
+# viewers and reruns (other integrations use the quota too, so a longer cache would hide their use).
+QUOTA_TTL_SECONDS = 300
+
+
+@st.cache_data(ttl=QUOTA_TTL_SECONDS, show_spinner=False, hash_funcs={Workspace: lambda w: str(w.root)})
+def marketo_quotas(workspace: Workspace) -> list[tuple[str, DailyQuota | str]]:
+    """Each Marketo destination's daily quota today (or why it cannot be read), read at most every 5 minutes."""
+    return daily_quotas(workspace)

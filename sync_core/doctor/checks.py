@@ -35,6 +35,12 @@ def from_error(target: str, check: str, exc: BaseException, status: str = FAIL) 
     return Check(target, check, status, found, advice or _generic_step(exc))
 
 
+def not_answering(target: str, base_url: str, exc: BaseException, vendor: str) -> Check:
+    """A destination whose server answered, but not well (5xx, a garbled or throttled reply): a failed line."""
+    return Check(target, "reachable", FAIL, f"{base_url} did not answer well: {exc}",
+                 f"Run doctor again in a minute; if it stays, check base_url and {vendor}'s status")
+
+
 def split_advice(message: str) -> tuple[str, str | None]:
     """"What happened. What to do." -> the two; the messages of snowflake_errors read that way."""
     parts = re.split(r"(?<=[.)])\s+(?=(?:Log in|Check|Wait|Get|Set|Run|Compare|Correct|Fix|Rewrite|Retry|Start|"

@@ -15,7 +15,9 @@ from ..destinations.catalog import DESTINATION_TYPES
 from ..destinations.opening import RATE_LIMITS_FILE, limits_for, sandbox_hint
 from ..errors import ConfigError, DestinationError, DestinationUnavailable
 from ..ratelimit import SharedRateLimits, credential_digest, vendor_limit
-from .checks import FAIL, OK, WARN, Check, from_error
+from .checks import FAIL, OK, WARN, Check, from_error, not_answering
+from .headroom import headroom
+from .marketo import check_marketo
 
 PROBE_EMAIL = "sync-core-doctor@example.invalid"  # .invalid: a domain that never exists (RFC 2606)
 LOOKUP = ("users/getByEmail", vendor_limit(100, 1.0))  # not a sync's own call: doctor's limit for it
@@ -27,9 +29,8 @@ SERVER_SIDE_KEY = ("Use a server-side API key of the project (Iterable: Integrat
 
 def check_destination(workspace: Workspace, config: DestinationConfig, clock: Clock) -> list[Check]:
     target = f"destination {config.name}"
-    if config.type != "iterable":
-        return [Check(target, "reachable", WARN, f"doctor has no checks for a '{config.type}' destination",
-                      "Run a sync with --dry-run to see it answer")]
+    if config.type == "marketo":
+        return check_marketo(workspace, config, clock)
     try:
         api_key = config.api_key.resolve(workspace.root)
     except ConfigError as exc:
@@ -41,7 +42,7 @@ def check_destination(workspace: Workspace, config: DestinationConfig, clock: Cl
     limits = SharedRateLimits(workspace.state_dir / RATE_LIMITS_FILE, credential_digest(config.base_url, api_key),
                               {**limits_for(workspace, config, published), LOOKUP[0]: LOOKUP[1]},
                               reserve=config.rate_limit_reserve, clock=clock)
-    checks = [_headroom(target, limits, list(published))]  # before doctor's own requests take slots
+    checks = [headroom(target, limits, list(published))]  # before doctor's own requests take slots
     from ..destinations.iterable.client import IterableClient
     reference = f"destinations.{config.name}.api_key ({config.api_key.describe()})"
     client = IterableClient(destination=config.name, base_url=config.base_url, api_key=api_key,
@@ -52,8 +53,7 @@ def check_destination(workspace: Workspace, config: DestinationConfig, clock: Cl
     except DestinationUnavailable as exc:
         return checks + [from_error(target, "reachable", exc)]
     except TransientError as exc:
-        return checks + [Check(target, "reachable", FAIL, f"{config.base_url} did not answer well: {exc}",
-                               "Run doctor again in a minute; if it stays, check base_url and the vendor's status")]
+        return checks + [not_answering(target, config.base_url, exc, "Iterable")]
     except DestinationError as exc:
         checks.append(Check(target, "reachable", OK, f"{config.base_url} answered"))
         if exc.code.endswith("Forbidden"):  # the key is known, but may not look users up
@@ -87,20 +87,3 @@ def _scope(target: str, client, reference: str, *, update_only: bool) -> Check:
 def _scope_refused(target: str, what: str, exc: DestinationError, reference: str) -> Check:
     return Check(target, "scope", FAIL, f"the key may not {what}: Iterable answered {exc.code} (a read-only, "
                                         "JavaScript or mobile key?)", SERVER_SIDE_KEY.format(reference=reference))
-
-
-def _headroom(target: str, limits: SharedRateLimits, endpoints: list[str]) -> Check:
-    """What is left of each of the sync's rate limits now, counted by every process sharing the key."""
-    parts, full = [], []
-    for endpoint in endpoints:
-        limit, allowed, used = limits.limits[endpoint], limits.allowed(endpoint), limits.in_window(endpoint)
-        parts.append(f"{endpoint} {used} of {allowed} per {limit.per_seconds:g} s in use")
-        if used >= allowed:
-            full.append(endpoint)
-    reserve = f"; {limits.reserve:.0%} of each limit left to other integrations" if limits.reserve else ""
-    found = ", ".join(parts) + reserve
-    if full:
-        return Check(target, "rate limit", WARN, f"no headroom now on {', '.join(full)}: {found}",
-                     "A run or another process using this key takes the whole limit: new runs wait for slots. If "
-                     "it stays full, spread the syncs' schedules, or check what else uses the key")
-    return Check(target, "rate limit", OK, found)

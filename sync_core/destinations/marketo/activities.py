@@ -28,7 +28,7 @@ from ...rows import PlannedRow
 from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError,
                     invalid_email_refusal)
 from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
-from .client import MarketoClient
+from .client import MarketoClient, credential_reference
 from .leads import LeadDirectory
 from .shared_cache import MarketoSharedCache
 
@@ -49,18 +49,15 @@ class MarketoActivities(JsonValues):
                  limits: SharedRateLimits):
         self.name, self.sync = config.name, sync
         client_id, client_secret = credentials
-        reference = (f"destinations.{config.name}.client_id ({config.client_id.describe()}) and client_secret "
-                     f"({config.api_key.describe()})")
         # the workspace's state folder, where the shared limits live, also holds the token and leads its runs share
         shared = MarketoSharedCache(limits.path.parent, config.base_url, client_id)
         self.client = MarketoClient(destination=config.name, base_url=config.base_url, client_id=client_id,
-                                    client_secret=client_secret, key_reference=reference,
+                                    client_secret=client_secret, key_reference=credential_reference(config),
                                     timeout=config.timeout_seconds, limits=limits, shared=shared)
         self.max_rows = min(config.batch_size or MAX_ACTIVITIES_PER_REQUEST, MAX_ACTIVITIES_PER_REQUEST)
         self._null = {m.field: m.null for m in sync.mappings}
         self._rule = self.identifier_rule()
         self.leads = LeadDirectory(self.client, self._rule, shared)
-        self.activity_type_name = sync.options["activity_type"]
         self._type_id: int | None = None
         self.settings = config.settings
         self._type_lock = threading.Lock()
@@ -170,8 +167,7 @@ class MarketoActivities(JsonValues):
         and an add); the client then stops the run when the budget is spent."""
         self.activity_type_id()
         quota, reserve = self.settings["daily_quota"], self.settings["daily_quota_reserve"]
-        usage = self.client.call("GET", "/rest/v1/stats/usage.json").get("result") or [{}]
-        used = int((usage[0] if isinstance(usage[0], dict) else {}).get("total") or 0)
+        used = self.client.calls_today()
         left = max(0, math.floor(quota * (1 - reserve)) - used)
         self.client.budget = left
         needed = 2 * math.ceil(rows / self.max_rows)
@@ -187,33 +183,36 @@ class MarketoActivities(JsonValues):
         with self._type_lock:
             if self._type_id is None:
                 types = self.client.call("GET", "/rest/v1/activities/external/types.json").get("result") or []
-                self._type_id = self._checked_type(types)
+                self._type_id = checked_activity_type(self.name, self.sync, types)
             return self._type_id
 
-    def _checked_type(self, types: list[dict]) -> int:
-        where = f"syncs.{self.sync.id}.activity_type"
-        by_name = {t.get("apiName"): t for t in types if isinstance(t, dict)}
-        found = by_name.get(self.activity_type_name)
-        if found is None:
-            raise DestinationError(self.name, "UnknownActivityType", f"Marketo has no custom activity type with "
-                                   f"the API name '{self.activity_type_name}' (it has: "
-                                   f"{', '.join(sorted(map(str, by_name))) or 'none'})",
-                                   f"Correct {where} in workspace.toml, or create the type in Marketo (Admin > "
-                                   "Marketo Custom Activities) and approve it")
-        if found.get("status") != "approved":
-            raise DestinationError(self.name, "ActivityTypeNotApproved", f"Marketo's activity type "
-                                   f"'{self.activity_type_name}' ({where}) is {found.get('status')!r}, not approved",
-                                   "Approve it in Marketo (Admin > Marketo Custom Activities), then run again")
-        known = {a.get("apiName") for a in found.get("attributes") or [] if isinstance(a, dict)}
-        mapped = [m.field for m in self.sync.mappings if m.field not in (ACTIVITY_DATE, PRIMARY_ATTRIBUTE)]
-        unknown = [name for name in mapped if name not in known]
-        if unknown:
-            raise DestinationError(self.name, "UnknownActivityAttribute", f"activity type "
-                                   f"'{self.activity_type_name}' has no attribute {', '.join(unknown)} (it has: "
-                                   f"{', '.join(sorted(map(str, known))) or 'none'})",
-                                   f"Correct syncs.{self.sync.id}.mappings in workspace.toml, or add the attribute "
-                                   "to the type in Marketo")
-        return found["id"]
+
+def checked_activity_type(destination: str, sync: SyncConfig, types: list[dict]) -> int:
+    """The id of the sync's activity type among Marketo's `types`: it exists, is approved, and has every attribute
+    the sync maps; else a DestinationError naming what is wrong (the run stops as `config`; doctor fails)."""
+    where, name = f"syncs.{sync.id}.activity_type", sync.options["activity_type"]
+    by_name = {t.get("apiName"): t for t in types if isinstance(t, dict)}
+    found = by_name.get(name)
+    if found is None:
+        raise DestinationError(destination, "UnknownActivityType", f"Marketo has no custom activity type with "
+                               f"the API name '{name}' (it has: "
+                               f"{', '.join(sorted(map(str, by_name))) or 'none'})",
+                               f"Correct {where} in workspace.toml, or create the type in Marketo (Admin > "
+                               "Marketo Custom Activities) and approve it")
+    if found.get("status") != "approved":
+        raise DestinationError(destination, "ActivityTypeNotApproved", f"Marketo's activity type "
+                               f"'{name}' ({where}) is {found.get('status')!r}, not approved",
+                               "Approve it in Marketo (Admin > Marketo Custom Activities), then run again")
+    known = {a.get("apiName") for a in found.get("attributes") or [] if isinstance(a, dict)}
+    mapped = [m.field for m in sync.mappings if m.field not in (ACTIVITY_DATE, PRIMARY_ATTRIBUTE)]
+    unknown = [field for field in mapped if field not in known]
+    if unknown:
+        raise DestinationError(destination, "UnknownActivityAttribute", f"activity type "
+                               f"'{name}' has no attribute {', '.join(unknown)} (it has: "
+                               f"{', '.join(sorted(map(str, known))) or 'none'})",
+                               f"Correct syncs.{sync.id}.mappings in workspace.toml, or add the attribute "
+                               "to the type in Marketo")
+    return found["id"]
 
 
 def marketo_date(value: Any) -> Any:

@@ -13,6 +13,7 @@ import threading
 
 import requests
 
+from ...config import DestinationConfig
 from ...errors import DestinationError, DestinationUnavailable
 from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
@@ -27,16 +28,24 @@ RETRYABLE = {"604": None, "606": 20.0, "608": None, "611": None, "615": None, "7
 QUOTA_CODE = "607"
 
 
+def credential_reference(config: DestinationConfig) -> str:
+    """Where the client id and secret come from, for messages (never their values)."""
+    return (f"destinations.{config.name}.client_id ({config.client_id.describe()}) and client_secret "
+            f"({config.api_key.describe()})")
+
+
 class MarketoClient(HttpClient):
     def __init__(self, *, destination: str, base_url: str, client_id: str, client_secret: str,
-                 key_reference: str, timeout: float, limits: SharedRateLimits, shared: MarketoSharedCache):
+                 key_reference: str, timeout: float, limits: SharedRateLimits,
+                 shared: MarketoSharedCache | None):
         super().__init__(destination=destination, base_url=base_url, timeout=timeout, limits=limits,
                          key_reference=key_reference)
         check_header_value(client_id, destination, key_reference)
         check_header_value(client_secret, destination, key_reference)
         self._credentials = {"grant_type": "client_credentials", "client_id": client_id,
                              "client_secret": client_secret}
-        self.shared = shared  # the token other runs and processes of the workspace fetched
+        # The token other runs and processes of the workspace fetched; None: always its own (a credential check)
+        self.shared = shared
         self._token_lock = threading.Lock()
         self._used = threading.local()  # the token this thread's last call carried
         self._token: str | None = None
@@ -67,7 +76,7 @@ class MarketoClient(HttpClient):
 
     def _adopt_shared(self) -> bool:
         """Take the shared cache's token if it is another than this thread's last and not about to expire."""
-        saved = self.shared.token()
+        saved = self.shared.token() if self.shared is not None else None
         if saved is None or saved[0] == getattr(self._used, "token", None) or self._expiring(saved[1]):
             return False
         self._token, self._expires_at = saved
@@ -91,7 +100,8 @@ class MarketoClient(HttpClient):
         if not isinstance(token, str) or not isinstance(lifetime, (int, float)):
             raise TransientError("MalformedResponse", "the identity service answered without a token")
         self._token, self._expires_at = token, self.limits.clock.now() + lifetime
-        self.shared.save_token(token, self._expires_at)
+        if self.shared is not None:
+            self.shared.save_token(token, self._expires_at)
 
     # --- the envelope ---------------------------------------------------------------
 
@@ -150,3 +160,8 @@ class MarketoClient(HttpClient):
         response = self.request(method, path, **kwargs)
         response.close()
         return response.marketo_body
+
+    def calls_today(self) -> int:
+        """The instance's REST calls this Marketo day, by Marketo's count of every integration (this one included)."""
+        usage = self.call("GET", "/rest/v1/stats/usage.json").get("result") or [{}]
+        return int((usage[0] if isinstance(usage[0], dict) else {}).get("total") or 0)
