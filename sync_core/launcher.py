@@ -19,7 +19,7 @@ from .clock import OffsetClock, SystemClock
 from .config import WORKSPACE_FILE, Workspace, load_workspace
 from .demo.workspace import DEFAULT_EMULATOR_PORT, advance_demo, init_demo, require_emulator
 from .runner import run_sync
-from .sandbox.vendors import vendor_named
+from .sandbox.vendors import VENDORS, vendor_named
 from .snowflake_settings import HEALTH_PATH, EmulatorSettings
 from .state import StateStore
 
@@ -193,17 +193,21 @@ def _has_runs(workspace: Workspace) -> bool:
 class _WaitingClock(SystemClock):
     """Real time, as the sandbox's rate limits count it, that counts down a long wait instead of going quiet."""
 
+    def __init__(self, destination: str):
+        super().__init__()
+        self.destination = destination  # whose rate limit a wait is for, as the countdown says
+
     def sleep(self, seconds: float) -> None:
         if seconds < LONG_WAIT_SECONDS:
             return super().sleep(seconds)
         end = time.monotonic() + seconds
         tty = sys.stdout.isatty()
+        what = f"{self.destination}'s rate limit"
         while (left := end - time.monotonic()) > 0:
             if tty:
-                print(f"\r  waiting for Iterable's rate limit: {left:4.0f} s", end="", flush=True)
+                print(f"\r  waiting for {what}: {left:4.0f} s", end="", flush=True)
             time.sleep(min(1.0, left) if tty else left)
-        print("\r  waiting for Iterable's rate limit: done   " if tty else
-              f"  waited {seconds:.0f} s for Iterable's rate limit", flush=True)
+        print(f"\r  waiting for {what}: done   " if tty else f"  waited {seconds:.0f} s for {what}", flush=True)
 
 
 def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
@@ -222,8 +226,10 @@ def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
         print(f"Day {day + 1} of {days} (runs dated {date:%Y-%m-%d}){change}", flush=True)
         for sync_id in workspace.syncs:
             observer = observer_factory()
-            record = run_sync(workspace, sync_id, trigger="demo", observer=observer, clock=_WaitingClock(),
-                              dated=dated)
+            destination = workspace.destinations[workspace.syncs[sync_id].destination]
+            vendor = VENDORS.get(destination.type)
+            record = run_sync(workspace, sync_id, trigger="demo", observer=observer, dated=dated,
+                              clock=_WaitingClock(vendor.title if vendor else destination.name))
             observer.close()
             c = record.counts.as_dict()
             print(f"  {sync_id}: {record.status}, {c['synced']:,} synced, {c['rejected_expected']:,} expected "
