@@ -1,5 +1,5 @@
 """Marketo activities have no idempotency key: a run killed after k of n batches, then run again, duplicates at most
-the batch that was in flight (concurrency = 1), and its snapshot names only activities the sandbox stored. A daily
+the batch that was in flight (one, by default), and its snapshot names only activities the sandbox stored. A daily
 quota used up mid-run stops the run as transient, naming the reset; the run after the Marketo day turns sends the
 rest."""
 
@@ -20,7 +20,7 @@ from sync_core.sandbox import ManualClock
 from marketo_workspace import INSTANCE, marketo_workspace
 
 BATCH, PEOPLE = 20, 100
-ONE_IN_FLIGHT = f"rate_limit_reserve = 0\nbatch_size = {BATCH}\nconcurrency = 1"
+ONE_IN_FLIGHT = f"rate_limit_reserve = 0\nbatch_size = {BATCH}"  # concurrency left at its default: one in flight
 
 
 def people(marketo) -> list[str]:
