@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -47,16 +48,21 @@ def read_only(*paths):
                 p.chmod(mode)
 
 
+def without_figures(text: str) -> str:
+    """The text with its numbers masked: `syncs` says "next run in 23 h 59 min", which the minute changes."""
+    return re.sub(r"\d+", "#", text)
+
+
 def test_reading_commands_work_on_a_read_only_workspace_and_write_nothing(synced):
     demo = synced
     folder = demo.workspace.state_path.parent
-    expected = {tuple(args): cli(demo, *args).stdout for args in READ_COMMANDS}
+    expected = {tuple(args): without_figures(cli(demo, *args).stdout) for args in READ_COMMANDS}
     before = fingerprint(folder)
     with read_only(folder, demo.workspace.state_path):
         for args in READ_COMMANDS:
             done = cli(demo, *args)
             assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-            assert done.stdout == expected[tuple(args)]
+            assert without_figures(done.stdout) == expected[tuple(args)]
         run = cli(demo, "run", "iterable-production")
         assert_refused(run, demo.workspace.state_path, "cannot write the state store", "permissions")
     assert fingerprint(folder) == before  # not a byte, not an mtime, no -wal or -shm
