@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sync_benchmark import NO_LIMIT, SYNC, Sandbox, free_port  # noqa: E402  (the same sandbox and limits)
+from sync_benchmark import NO_LIMIT, PEAK_OF, SYNC, Sandbox, free_port  # noqa: E402  (the same sandbox and limits)
 
 from sync_core import StateStore, load_workspace  # noqa: E402
 from sync_core.demo.workspace import init_demo  # noqa: E402
@@ -54,15 +54,6 @@ def main() -> int:
                             ["reconcile", SYNC, "--json"])
         report(run, clean, found, edited, held)
     return 0
-
-
-# Runs the command in a small process and writes its peak RSS (KiB) to argv[1]. A child forked from this
-# benchmark would report this process's own peak (1.6 GB after building the demo) as its own: Linux's
-# ru_maxrss starts from the parent's resident size at fork and is not reset by exec.
-PEAK_OF = ("import resource, subprocess, sys\n"
-           "code = subprocess.call(sys.argv[2:])\n"
-           "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-           "sys.exit(code)\n")
 
 
 def measure(root: Path, sandbox: Sandbox, label: str, command: list[str]) -> dict:
