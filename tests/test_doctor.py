@@ -53,8 +53,8 @@ def test_a_healthy_demo_workspace_passes_and_doctor_changes_nothing(demo):
         ("destination iterable", "reachable"): "ok",
         ("destination iterable", "authenticated"): "ok",
         ("destination iterable", "scope"): "ok"}
-    # the demo's syncs are update-only: the key's export is probed too
-    assert "export users" in checks[("destination iterable", "scope")]["found"]
+    # the demo's syncs are update-only, one sends events: the key's export and event tracking are probed too
+    assert "track events and export users" in checks[("destination iterable", "scope")]["found"]
     assert demo.users() == users_before
 
     text = doctor(demo.root)

@@ -4,7 +4,8 @@ to see it reachable, the key accepted, and the key's scope.
 Iterable tells nothing about a key but how it answers (reference/iterable.md: 401 BadApiKey for a key it does not
 know, Forbidden or Unauthorized for a call the key may not make), so the scope is probed with the calls a sync
 makes, each unable to change anything: a user look-up of an address that cannot exist, a bulk update of no users,
-and, when a sync of the destination runs update-only, an export of a one-second window in 2000."""
+a bulk track of no events when a sync of the destination sends events, and, when one runs update-only, an export of
+a one-second window in 2000."""
 
 from __future__ import annotations
 
@@ -62,12 +63,16 @@ def check_destination(workspace: Workspace, config: DestinationConfig, clock: Cl
         return checks + [from_error(target, "authenticated", exc)]
     checks += [Check(target, "reachable", OK, f"{config.base_url} answered"),
                Check(target, "authenticated", OK, "the API key is accepted (a user look-up answered)")]
-    return checks + [_scope(target, client, reference, update_only=any(s.mode == "update" for s in syncs))]
+    return checks + [_scope(target, client, reference, update_only=any(s.mode == "update" for s in syncs),
+                            events=any(s.object == "event" for s in syncs))]
 
 
-def _scope(target: str, client, reference: str, *, update_only: bool) -> Check:
+def _scope(target: str, client, reference: str, *, update_only: bool, events: bool) -> Check:
     """May the key make every call a sync of this destination makes?"""
     calls = [("write users", lambda: client.request("POST", "/api/users/bulkUpdate", data=b'{"users": []}').close())]
+    if events:
+        calls.append(("track events",
+                      lambda: client.request("POST", "/api/events/trackBulk", data=b'{"events": []}').close()))
     if update_only:  # an update-only sync learns who exists from the export
         calls.append(("export users", lambda: client.get_column("/api/export/data.json", EMPTY_WINDOW, "email")))
     for what, call in calls:
