@@ -151,7 +151,7 @@ class RunLog:
                  config_fingerprint, self._now(), pid, started, here, self._lease_end()))
             run_id = cursor.lastrowid
         self._running = run_id
-        self._heartbeat = Heartbeat(lambda: self._renew_from(self.path, run_id), RENEW_EVERY)
+        self._heartbeats[run_id] = Heartbeat(lambda: self._renew_from(self.path, run_id), RENEW_EVERY)
         return run_id
 
     def _lease_end(self) -> str:
@@ -178,10 +178,13 @@ class RunLog:
         finally:
             db.close()
 
-    def _stop_heartbeat(self) -> None:
-        heartbeat, self._heartbeat = getattr(self, "_heartbeat", None), None
-        if heartbeat is not None:
-            heartbeat.stop()
+    def _stop_heartbeats(self, *run_ids: int) -> None:
+        """Stop renewing these runs' leases (all of them if none is named)."""
+        heartbeats = getattr(self, "_heartbeats", {})
+        for run_id in run_ids or list(heartbeats):
+            heartbeat = heartbeats.pop(run_id, None)
+            if heartbeat is not None:
+                heartbeat.stop()
 
     def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
         """The run's counts so far; renews its lease in the same transaction."""
@@ -193,8 +196,7 @@ class RunLog:
                    notes: list[str], error: str | None = None, error_class: str | None = None) -> None:
         """Record how the run ended and release its lease."""
         assert status in TERMINAL_STATUSES, status
-        if self._running == run_id:
-            self._stop_heartbeat()
+        self._stop_heartbeats(run_id)
         with self._write() as db:
             self._save_counts(db, run_id, counts, phases, notes)
             db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ?, lease_expires_at = "

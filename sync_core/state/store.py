@@ -98,7 +98,7 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         self.lease_clock = lease_clock or SystemClock()  # runs' leases: real time, compared across processes
         self.read_only = read_only
         self._running: int | None = None  # the run this store started and has not finished
-        self._heartbeat = None  # renews that run's lease (run_log.py)
+        self._heartbeats = {}  # by run id: each renews the lease of a run this store started (run_log.py)
         self._own_bumps: Counter[str] = Counter()  # state_versions bumps made through this connection
         with self._translated():
             self._db = (open_read_only if read_only else open_read_write)(self.path)
@@ -115,7 +115,7 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         self._cache = BulkCache(cache_folder(self.path), identity=self.identity, read_only=read_only)
 
     def close(self) -> None:
-        self._stop_heartbeat()
+        self._stop_heartbeats()
         self._db.close()
 
     def __enter__(self) -> "StateStore":

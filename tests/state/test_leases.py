@@ -4,6 +4,7 @@ that only means something where it was recorded. Time is a manual clock: no test
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -68,9 +69,28 @@ def test_a_run_that_renews_its_lease_stays_alive_past_its_first_lease(tmp_path):
         worker.save_progress(run, RunCounts(), {}, [])  # after each batch
         clock.advance(LEASE_SECONDS - 10)  # past the first lease, within the renewed one
         assert status(path, run, clock) == "running"
-        worker._heartbeat.beat()  # a long phase (the query): the heartbeat thread renews meanwhile
+        worker._heartbeats[run].beat()  # a long phase (the query): the heartbeat thread renews meanwhile
         clock.advance(LEASE_SECONDS - 10)
         assert status(path, run, clock) == "running"
         worker.finish_run(run, status="healthy", counts=RunCounts(), phases={}, notes=[])
         clock.advance(LEASE_SECONDS * 10)  # a finished run holds no lease: nothing lapses
         assert status(path, run, clock) == "healthy"
+
+
+def test_each_run_a_store_started_keeps_its_own_heartbeat_until_it_ends_or_the_store_closes(tmp_path):
+    """Two runs started through one store (two syncs) both stay alive through a long phase; finishing one stops
+    only its heartbeat; closing the store stops the other's (no thread is left renewing a lease)."""
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    before = {t for t in threading.enumerate() if t.name == "lease-heartbeat"}
+    with StateStore(path, lease_clock=clock) as worker:
+        first = worker.start_run("x", trigger="test", config_fingerprint="f")
+        second = worker.start_run("y", trigger="test", config_fingerprint="f")
+        clock.advance(LEASE_SECONDS - 10)
+        for run in (first, second):
+            worker._heartbeats[run].beat()
+        clock.advance(LEASE_SECONDS - 10)
+        assert (status(path, first, clock), status(path, second, clock)) == ("running", "running")
+        worker.finish_run(first, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        assert list(worker._heartbeats) == [second]
+    assert {t for t in threading.enumerate() if t.name == "lease-heartbeat"} == before
+
