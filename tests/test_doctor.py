@@ -196,3 +196,16 @@ def test_the_credential_first_seen_is_recorded_by_a_run(snowflake_workspace):
     later = ManualClock((run_at + timedelta(days=85)).timestamp())
     age = next(c for c in diagnose(snowflake_workspace.workspace, clock=later).checks if c.check == "password age")
     assert age.status == "warn" and "expires in 5 day(s): changed 85 days ago" in age.found
+
+
+def test_a_destination_type_that_declares_no_checks_is_a_warning_not_a_pass(demo, monkeypatch):
+    """Doctor runs the checks a destination type names in its catalog entry; a type that names none (a newcomer's
+    new destination) is said to be unchecked, never reported healthy."""
+    from dataclasses import replace
+
+    from sync_core.destinations.catalog import DESTINATION_TYPES
+    monkeypatch.setitem(DESTINATION_TYPES, "iterable", replace(DESTINATION_TYPES["iterable"], health_check=None))
+    checks = {(c.target, c.check): c for c in diagnose(demo.workspace).checks}
+    unchecked = checks[("destination iterable", "checked")]
+    assert unchecked.status == "warn" and "no checks for iterable destinations" in unchecked.found
+    assert ("destination iterable", "authenticated") not in checks

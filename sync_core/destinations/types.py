@@ -40,3 +40,10 @@ class DestinationType:
     # Settings of its own, name -> default: a whole number >= 1, or a share in [0, 1) for a float default
     # (Marketo: daily_quota, daily_quota_reserve); config.py reads them into DestinationConfig.settings.
     settings: dict[str, int | float] = field(default_factory=dict)
+    # "module:function" of its `sync-core doctor` checks, called as function(workspace, config, clock) and
+    # returning doctor Checks (doctor/checks.py); imported only when doctor runs. None: doctor says it cannot check.
+    health_check: str | None = None
+
+    def load_health_check(self):
+        module, _, name = (self.health_check or "").partition(":")
+        return getattr(importlib.import_module(module), name) if module else None

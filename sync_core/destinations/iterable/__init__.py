@@ -15,4 +15,5 @@ ITERABLE = DestinationType(
              "event": ObjectType(modes=("upsert", "update"), match_fields=("email", "userId"),
                                  implementation="sync_core.destinations.iterable.events:IterableEvents",
                                  events=True)},
+    health_check="sync_core.doctor.iterable:check_iterable",
 )

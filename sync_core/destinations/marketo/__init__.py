@@ -20,4 +20,5 @@ MARKETO = DestinationType(
     account_pattern=r"^[0-9]{3}-[A-Z]{3}-[0-9]{3}$",  # as Admin > Munchkin shows it: 123-ABC-456
     # the instance's calls per Marketo day, and the share of them a run leaves to other integrations
     settings={"daily_quota": 50_000, "daily_quota_reserve": 0.2},
+    health_check="sync_core.doctor.marketo:check_marketo",
 )
