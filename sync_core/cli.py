@@ -221,7 +221,7 @@ def cmd_run(args) -> int:
     else:
         with _store(workspace) as store:
             _print_run(record, store)
-    return 1 if record.status in ("failed", "blocked", "cancelled") else 0
+    return 1 if record.status in ("failed", "blocked", "cancelled", "interrupted") else 0
 
 
 def cmd_runs(args) -> int:

@@ -79,3 +79,11 @@ class StateDamaged(StateStoreError):
 class StateUnwritable(StateStoreError):
     """A write failed: a read-only file or folder, a full disk, an I/O error."""
     what = "cannot write the state store {path}"
+
+
+class RunFenced(SyncCoreError):
+    """This run was marked interrupted by another process (its lease lapsed while it was stopped or cut off, or
+    `run-cancel --force`) and may already have a successor: it stops, and its batch's rows are left for the next
+    run to send again, since what the destination holds of them is no longer known."""
+    error_class = "transient"
+

@@ -80,3 +80,44 @@ def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_th
     rerun = demo.run("iterable-production")
     assert {key.lower() for key in demo.snapshot()} == demo.stored() == existing & demo.valid_emails()
     assert rerun.status == "warning"
+
+
+def test_a_run_marked_interrupted_while_it_still_sends_stops_and_leaves_its_batch_to_the_next_run(fast_demo):
+    """A process another one judged dead (its lease lapsed while it was stopped or cut off; here `run-cancel
+    --force`) wakes with batches in flight, after a successor run has sent everything. It sends nothing more, its
+    batches' rows are not recorded as synced (the snapshot forgets them: the destination may hold its older
+    values), it keeps the ending recorded for it, and the next run sends those rows again."""
+    demo = fast_demo
+    existing = {u["email"] for u in demo.users()}
+    demo.sandbox.add_fault("users/bulkUpdate", "hold", after=2)
+    zombie = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run",
+                               "iterable-production"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.server.wait_for_held(2, timeout=60), "the sync never had its third and fourth batch in flight"
+        with StateStore(demo.workspace.state_path) as other:
+            [first] = other.list_runs()
+            assert other.cancel_run(first.id)  # as a process that found the lease lapsed would
+        demo.sandbox.clear_faults()
+        successor = demo.run("iterable-production")
+        assert successor.status == "warning"
+        assert {key.lower() for key in demo.snapshot()} == existing & demo.valid_emails()
+        sent_before_waking = len(demo.sandbox.requests(endpoint="users/bulkUpdate"))
+        assert demo.server.release_held(drop=False) == 2  # the zombie's two batches reach the destination
+        out, err = zombie.communicate(timeout=120)
+    finally:
+        demo.server.release_held(drop=True)
+        if zombie.poll() is None:
+            zombie.kill()
+            zombie.wait()
+    assert zombie.returncode == 1 and "Traceback" not in err, err
+    assert "INTERRUPTED" in out and "went on after the run was marked interrupted" in out, out
+    # Its two released batches were answered (a held request is logged when it completes); nothing after them.
+    assert len(demo.sandbox.requests(endpoint="users/bulkUpdate")) == sent_before_waking + 2
+    with StateStore(demo.workspace.state_path) as store:
+        first = store.get_run(first.id)
+        forgotten = existing & demo.valid_emails() - {k.lower() for k in store.snapshot_keys("iterable-production")}
+    assert first.status == "interrupted" and "went on after the run was marked interrupted" in " ".join(first.notes)
+    assert 0 < len(forgotten) <= 2 * BATCH
+    rerun = demo.run("iterable-production")
+    assert rerun.counts.as_dict()["synced"] == len(forgotten)
+    assert {key.lower() for key in demo.snapshot()} == demo.stored() == existing & demo.valid_emails()

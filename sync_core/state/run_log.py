@@ -198,12 +198,17 @@ class RunLog:
         assert status in TERMINAL_STATUSES, status
         self._stop_heartbeats(run_id)
         with self._write() as db:
-            self._save_counts(db, run_id, counts, phases, notes)
-            db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ?, lease_expires_at = "
-                       "NULL WHERE id = ?", (status, self._now(), error, error_class, run_id))
+            # A run another process already ended (it judged the lease lapsed) keeps that ending: this process
+            # went on unseen, and the runs after it were planned on the ending recorded then.
+            ended = db.execute("UPDATE runs SET status = ?, finished_at = ?, error = ?, error_class = ?, "
+                               "lease_expires_at = NULL WHERE id = ? AND status = 'running'",
+                               (status, self._now(), error, error_class, run_id)).rowcount == 1
+            self._save_counts(db, run_id, counts, phases, notes if ended else notes + [
+                f"This process went on after the run was marked interrupted and stopped as {status}"
+                + (f": {error}" if error else "")])
         if self._running == run_id:
             self._running = None
-        if status in ("healthy", "warning") and backup.due(self.path):  # a rolling backup: see backup.py
+        if ended and status in ("healthy", "warning") and backup.due(self.path):  # a rolling backup: see backup.py
             backup.take(self._db, self.path, lambda: quick_check(self._db, self.path))
 
     @staticmethod

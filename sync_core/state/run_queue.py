@@ -311,7 +311,8 @@ class RunQueue:
 
 
 class CancelWatch:
-    """Calls `on_cancel(by)` once a cancel is asked of the run (`request_cancel`, from any process), checking every
+    """Calls `on_cancel(by)` once a cancel is asked of the run (`request_cancel`, from any process) or another process
+    has marked it interrupted (its lease lapsed: it must send no more, see RunFenced), checking every
     CANCEL_POLL_SECONDS on a read-only connection of its own (the run's is busy in its own thread)."""
 
     def __init__(self, path: Path, run_id: int, on_cancel: Callable[[str], None],
@@ -330,12 +331,13 @@ class CancelWatch:
         try:
             while not self._stopped.wait(self._every):
                 try:
-                    row = db.execute("SELECT cancel_requested_by FROM runs WHERE id = ?", (self._run_id,)).fetchone()
+                    row = db.execute("SELECT cancel_requested_by, status FROM runs WHERE id = ?",
+                                     (self._run_id,)).fetchone()
                 except sqlite3.Error as exc:  # the run's own writes meet the same problem, and report it
                     log.warning("cannot watch run %s for a cancel: %s", self._run_id, exc)
                     continue
-                if row and row[0]:
-                    self._on_cancel(row[0])
+                if row and (row[0] or row[1] != "running"):  # asked to stop, or ended by another process
+                    self._on_cancel(row[0] or "another process, which marked the run interrupted")
                     return
         finally:
             db.close()

@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from ..clock import Clock, SystemClock
+from ..errors import RunFenced
 from ..outcomes import RowProblem
 from ..wal import write_transaction
 from .alert_log import AlertLog
@@ -299,22 +300,46 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         now = self._now()
         synced = list(synced)
         ids = destination_ids or {}
+        removed = list(removed)
         with self._write() as db:
-            if synced:
-                db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) "
-                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_id, key) DO UPDATE SET "
-                               "row_hash = excluded.row_hash, run_id = excluded.run_id, "
-                               "destination_id = excluded.destination_id",
-                               [(sync_id, k, h, run_id, ids.get(k)) for k, h in synced])
-                db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
-                               [(sync_id, k) for k, _ in synced])
-            db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in removed])
-            if synced or removed:
-                db.execute("INSERT INTO snapshot_meta (sync_id, config_fingerprint, updated_at) VALUES (?, ?, ?) "
-                           "ON CONFLICT (sync_id) DO UPDATE SET config_fingerprint = excluded.config_fingerprint, "
-                           "updated_at = excluded.updated_at", (sync_id, fingerprint, now))
-            self._record_problems(db, run_id, sync_id, problems, now)
-            self._bump(db, f"sync:{sync_id}")
+            fenced = self._marked_interrupted(db, run_id)  # read in the batch's own transaction: no gap
+            if fenced:
+                self._forget(db, sync_id, [k for k, _ in synced] + removed)
+            else:
+                self._record_batch(db, run_id, sync_id, fingerprint, synced, removed, problems, ids, now)
+        if fenced:
+            raise RunFenced(f"run {run_id} was marked interrupted by another process while it was still sending "
+                            "(its lease lapsed, or `run-cancel --force`): it stopped, and the rows of its last batch "
+                            "are sent again by the next run")
+
+    def _record_batch(self, db, run_id, sync_id, fingerprint, synced, removed, problems, ids, now) -> None:
+        if synced:
+            db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_id, key) DO UPDATE SET "
+                           "row_hash = excluded.row_hash, run_id = excluded.run_id, "
+                           "destination_id = excluded.destination_id",
+                           [(sync_id, k, h, run_id, ids.get(k)) for k, h in synced])
+            db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
+                           [(sync_id, k) for k, _ in synced])
+        db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in removed])
+        if synced or removed:
+            db.execute("INSERT INTO snapshot_meta (sync_id, config_fingerprint, updated_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (sync_id) DO UPDATE SET config_fingerprint = excluded.config_fingerprint, "
+                       "updated_at = excluded.updated_at", (sync_id, fingerprint, now))
+        self._record_problems(db, run_id, sync_id, problems, now)
+        self._bump(db, f"sync:{sync_id}")
+
+    @staticmethod
+    def _marked_interrupted(db, run_id: int) -> bool:
+        """Another process ended this run while it ran (it judged the lease lapsed, or `run-cancel --force`)."""
+        return db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone() == ("interrupted",)
+
+    def _forget(self, db, sync_id: str, keys: list[str]) -> None:
+        """A fenced run's batch (RunFenced): another process marked the run interrupted and may have sent these
+        rows since, with newer values, which this batch may have overwritten. The snapshot forgets them, so the
+        next run sends them again; nothing else of the batch is recorded."""
+        db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in keys])
+        self._bump(db, f"sync:{sync_id}")
 
     def _record_problems(self, db, run_id: int, sync_id: str, problems: Iterable[RowProblem], now: str) -> None:
         per_cause: dict[tuple[int, str], list] = {}

@@ -10,7 +10,8 @@ import pytest
 
 from sync_core import RunCounts, StateStore
 from sync_core.clock import ManualClock
-from sync_core.errors import WorkspaceBusyError
+from sync_core.errors import RunFenced, WorkspaceBusyError
+from sync_core.outcomes import RowProblem
 from sync_core.state.run_log import LEASE_SECONDS, iso_utc
 
 
@@ -94,3 +95,26 @@ def test_each_run_a_store_started_keeps_its_own_heartbeat_until_it_ends_or_the_s
         assert list(worker._heartbeats) == [second]
     assert {t for t in threading.enumerate() if t.name == "lease-heartbeat"} == before
 
+
+
+def test_a_batch_of_a_run_another_process_marked_interrupted_is_not_recorded_and_its_rows_are_forgotten(tmp_path):
+    """The fence: once a run is marked interrupted elsewhere, its batches record nothing, and the rows they name
+    leave the snapshot (a successor may have sent newer values since), so the next run sends them again."""
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    with StateStore(path, lease_clock=clock) as zombie:
+        run = zombie.start_run("x", trigger="test", config_fingerprint="f")
+        zombie.commit_batch(run, "x", fingerprint="f", synced=[("a@x.io", "old"), ("b@x.io", "old")])
+        clock.advance(LEASE_SECONDS + 1)  # it stopped renewing (SIGSTOP, a lost network)
+        with StateStore(path, lease_clock=clock) as successor:
+            assert status(path, run, clock) == "interrupted"
+            after = successor.start_run("x", trigger="test", config_fingerprint="f")
+            successor.commit_batch(after, "x", fingerprint="f", synced=[("a@x.io", "new"), ("c@x.io", "new")])
+            successor.finish_run(after, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        with pytest.raises(RunFenced, match="marked interrupted by another process"):
+            zombie.commit_batch(run, "x", fingerprint="f", synced=[("a@x.io", "old")],
+                                problems=[RowProblem("d@x.io", "rejected", "X", "x", "data", "h")])
+        zombie.finish_run(run, status="healthy", counts=RunCounts(), phases={}, notes=[])
+        assert zombie.snapshot_keys("x") == {"b@x.io", "c@x.io"}
+        assert zombie.rejections(sync_id="x") == []
+        ended = zombie.get_run(run)
+    assert ended.status == "interrupted" and "went on after the run was marked interrupted" in ended.notes[-1]
