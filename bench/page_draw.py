@@ -1,0 +1,193 @@
+"""Page speed as the user sees it: the time until each dashboard page is fully drawn in headless Chromium.
+
+    python bench/page_draw.py                          # the demo, as `sync-core up` builds it
+    python bench/page_draw.py --year                   # a year of history over 1M contacts (bench/page_speed.py's)
+    python bench/page_draw.py --year --contacts 20000 --days 30 --loads 3    # a quick look
+
+Each page is opened in a new browser tab (a new Streamlit session) once "first" (right after the server started:
+imports, caches empty) and then --loads times "warm". A page counts as fully drawn at its last change to the
+page's DOM (a MutationObserver records the time of each change, from the navigation's start), once its script has
+stopped (no status widget), no element is still a skeleton, it has its heading, and nothing has changed for
+QUIET seconds. The server's CPU per load is the Streamlit process's user + system time over the load. Printed:
+one table, the medians, and whether every page is drawn within --budget seconds (warm median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+from page_speed import generate  # noqa: E402  (the same year of history)
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+QUIET = 1.5  # seconds without a DOM change after which a settled page is taken as drawn
+TICKS = os.sysconf("SC_CLK_TCK")
+# Records when the DOM last changed, in ms since the navigation started (performance.now()'s origin).
+OBSERVE = """
+window.__lastChange = 0;
+new MutationObserver(() => { window.__lastChange = performance.now(); })
+  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
+DRAWN = '[data-testid="stMain"] [data-testid="stHeading"]'
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / TICKS  # utime, stime, cutime, cstime
+
+
+class Served:
+    """The dashboard (and what it needs) for a workspace: `sync-core up` for the demo, else the workspace's
+    sandboxes and Streamlit on it."""
+
+    def __init__(self, root: Path, *, demo: bool):
+        self.root, self.port = root, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.children: list[subprocess.Popen] = []
+        cli = [sys.executable, "-m", "sync_core.cli", "-w", str(root)]
+        if demo:
+            self._start(cli + ["up", "--port", str(self.port), "--sandbox-port", str(free_port())])
+        else:
+            self._start(cli + ["sandbox"])  # the Overview asks Marketo's sandbox for its quota
+            self._start([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                         "--server.port", str(self.port), "--browser.gatherUsageStats", "false", "--",
+                         "--workspace", str(root)], cwd=ROOT)
+
+    def _start(self, argv: list[str], cwd: Path | None = None) -> None:
+        self.children.append(subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                              start_new_session=True))
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(c.poll() is not None for c in self.children):
+                raise SystemExit("the dashboard (or a sandbox) exited before it was ready")
+            try:
+                if requests.get(f"{self.url}/_stcore/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise SystemExit(f"the dashboard was not ready within {timeout:.0f} s")
+
+    def streamlit_pid(self) -> int:
+        """Streamlit's process (under `up`, a child of the launcher): the one started with our port."""
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+            except OSError:
+                continue
+            if b"streamlit" in argv and b"--server.port" in argv and str(self.port).encode() in argv:
+                return int(proc.name)
+        raise SystemExit("cannot find the Streamlit process")
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+
+
+def load(browser, url: str, timeout: float = 90) -> float:
+    """Open url in a new tab; seconds from the navigation's start to the page's last change."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    try:
+        page.add_init_script(OBSERVE)
+        page.goto(url)
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} was not drawn within {timeout:.0f} s: " + page.inner_text("body")[:300])
+            settled = page.locator(BUSY).count() == 0 and page.locator(DRAWN).count() > 0
+            since = page.evaluate("performance.now() - window.__lastChange") / 1000
+            if settled and since >= QUIET:
+                if page.locator('[data-testid="stException"]').count():
+                    raise SystemExit(f"{url} shows an exception: " + page.inner_text("body")[:1000])
+                return page.evaluate("window.__lastChange") / 1000
+            page.wait_for_timeout(100)
+    finally:
+        page.close()
+
+
+def pages(root: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{root / '.sync-state' / 'state.sqlite'}?mode=ro", uri=True) as db:
+        last = db.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+    return [("Overview", "/"), ("Run history", "/runs"), ("Syncs", "/syncs"), ("MQR", "/mqr"),
+            ("Run details", f"/run?run={last}"), ("Failed rows, now", "/failed_rows"),
+            ("Failed rows, one run", f"/failed_rows?run={last}"), ("Reconciliation", "/reconciliation")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--year", action="store_true", help="a generated year of history instead of the demo")
+    parser.add_argument("--contacts", type=int, default=1_000_000, help="with --year")
+    parser.add_argument("--days", type=int, default=365, help="with --year")
+    parser.add_argument("--loads", type=int, default=5, help="warm loads per page (the median is reported)")
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds a page's warm median may take")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sync-core-page-speed")
+    args = parser.parse_args(argv)
+
+    if args.year:
+        root = generate(args.workdir, args.contacts, args.days)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="page-draw-")) / "demo-workspace"
+    served = Served(root, demo=not args.year)
+    try:
+        served.wait(timeout=900)
+        pid = served.streamlit_pid()
+        print(f"{'Year of history: ' + str(root) if args.year else 'The demo (sync-core up)'}; load average "
+              f"{os.getloadavg()[0]:.1f}; {args.loads} warm loads a page", flush=True)
+        results = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            for label, path in pages(root):
+                first = load(browser, served.url + path)
+                warm, cpu = [], []
+                for _ in range(args.loads):
+                    before = cpu_seconds(pid)
+                    warm.append(load(browser, served.url + path))
+                    cpu.append(cpu_seconds(pid) - before)  # the server's work for this load
+                results.append((label, first, warm, cpu))
+                print(f"  {label}: first {first:.2f} s, warm median {statistics.median(warm):.2f} s", flush=True)
+            browser.close()
+    finally:
+        served.stop()
+    print("\n| page | first load (s) | warm median (s) | warm max (s) | server CPU per warm load (s) |\n"
+          "|---|---:|---:|---:|---:|")
+    for label, first, warm, cpu in results:
+        print(f"| {label} | {first:.2f} | {statistics.median(warm):.2f} | {max(warm):.2f} | "
+              f"{statistics.median(cpu):.2f} |")
+    slow = [label for label, _, warm, _ in results if statistics.median(warm) > args.budget]
+    print(f"\nEvery page drawn within {args.budget:g} s (warm median): {'yes' if not slow else 'NO: ' + ', '.join(slow)}")
+    return 1 if slow else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
