@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ def resolve(file: str, key: str, project_dir: Path | None, name: str, *, primary
     project = _project(project_dir, fail)
     manifest = _read_manifest(project, name, fail)
     node = _find(manifest, project, name, fail)
-    model = _distil(manifest, project, node)
+    model = _distil(manifest, project, node, fail)
     _check_fresh(project, model, node, fail)
     if model.columns and primary_key.lower() not in {c.lower() for c in model.columns}:
         raise fail(f"dbt model '{model.name}' has no column '{primary_key}', the model's primary_key (its columns, "
@@ -116,7 +117,8 @@ def _project(root: Path, fail) -> _Project:
         raise fail(f"{file} cannot be read as YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise fail(f"{file} has no project `name`: it does not read like a dbt project file")
-    target = root / str(data.get("target-path") or "target")
+    # dbt's own order: the environment's DBT_TARGET_PATH, then the project's target-path
+    target = root / (os.environ.get("DBT_TARGET_PATH") or str(data.get("target-path") or "target"))
     return _Project(root, data["name"], target / "manifest.json", target / "catalog.json")
 
 
@@ -140,11 +142,12 @@ def _read_manifest(project: _Project, name: str, fail) -> dict:
     return manifest
 
 
-_PARSED: dict[Path, tuple[tuple[int, int], dict]] = {}  # a manifest, parsed once per version of the file
+_PARSED: dict[Path, tuple[tuple[int, int], dict]] = {}  # an artifact, parsed once per version of the file
 
 
 def _cached_json(path: Path, fail) -> dict:
-    """A manifest can be tens of MB and the workspace is loaded on every command and dashboard rerun."""
+    """A manifest or a catalog can be tens of MB, and the workspace is loaded on every command and dashboard
+    rerun."""
     stat = path.stat()
     version = (stat.st_mtime_ns, stat.st_size)
     if path not in _PARSED or _PARSED[path][0] != version:
@@ -199,7 +202,7 @@ def _find(manifest: dict, project: _Project, name: str, fail) -> dict:
     return node
 
 
-def _distil(manifest: dict, project: _Project, node: dict) -> DbtModel:
+def _distil(manifest: dict, project: _Project, node: dict, fail) -> DbtModel:
     uid = node["unique_id"] if "unique_id" in node else f"model.{project.name}.{node['name']}"
     config = node.get("config") or {}
     meta = {**(config.get("meta") or {}), **(node.get("meta") or {})}
@@ -215,7 +218,7 @@ def _distil(manifest: dict, project: _Project, node: dict) -> DbtModel:
         schema=str(node.get("schema") or ""), identifier=str(node.get("alias") or node.get("identifier")
                                                              or node["name"]),
         materialized=str(config.get("materialized") or "view"), description=str(node.get("description") or ""),
-        owner=str(owner) if owner else None, tests=_tests(manifest, uid), columns=_catalog_columns(project, uid),
+        owner=str(owner) if owner else None, tests=_tests(manifest, uid), columns=_catalog_columns(project, uid, fail),
         relation_name=node.get("relation_name"), manifest=project.manifest)
 
 
@@ -234,14 +237,12 @@ def _tests(manifest: dict, uid: str) -> tuple[str, ...]:
     return tuple(sorted(set(labels)))
 
 
-def _catalog_columns(project: _Project, uid: str) -> tuple[str, ...]:
-    """The model's columns as the warehouse has them (catalog.json, by `dbt docs generate`), in their order."""
+def _catalog_columns(project: _Project, uid: str, fail) -> tuple[str, ...]:
+    """The model's columns as the warehouse has them (catalog.json, by `dbt docs generate`), in their order;
+    none without a catalog, or one older than the model (the run reads the relation's own columns)."""
     if not project.catalog.is_file():
         return ()
-    try:
-        catalog = json.loads(project.catalog.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return ()  # the columns are a check ahead of the run; the run reads the relation's own
+    catalog = _cached_json(project.catalog, fail)
     columns = ((catalog.get("nodes") or {}).get(uid) or {}).get("columns") or {}
     ordered = sorted(columns.values(), key=lambda c: (c.get("index") or 0, str(c.get("name"))))
     return tuple(str(c.get("name")) for c in ordered if c.get("name"))

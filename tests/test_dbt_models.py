@@ -88,6 +88,25 @@ def test_syncs_and_preview_show_the_models_description_owner_and_tests(tmp_path,
         assert check(s.workspace, "people").rows == 3
 
 
+def test_the_target_path_of_the_project_or_the_environment_is_followed(tmp_path, monkeypatch):
+    with dbt_workspace(tmp_path, monkeypatch) as s:
+        project = s.root / "dbt"
+        (project / "target").rename(project / "build")
+        with (project / "dbt_project.yml").open("a") as f:
+            f.write("target-path: build\n")
+        assert s.workspace.models["people"].dbt.columns == ("email", "name", "score")
+        (project / "build").rename(project / "elsewhere")
+        monkeypatch.setenv("DBT_TARGET_PATH", "elsewhere")  # as dbt reads it: over the project's target-path
+        assert s.workspace.models["people"].dbt.columns == ("email", "name", "score")
+
+
+def test_an_unreadable_catalog_says_to_write_it_again(tmp_path, monkeypatch):
+    with dbt_workspace(tmp_path, monkeypatch) as s:
+        (s.root / "dbt" / "target" / "catalog.json").write_text('{"nodes": ')
+        message = config_error(s)
+        assert "catalog.json cannot be read as JSON" in message and "run the dbt command that writes it" in message
+
+
 def test_a_missing_manifest_says_to_run_dbt_compile(tmp_path, monkeypatch):
     with dbt_workspace(tmp_path, monkeypatch) as s:
         (s.root / "dbt" / "target" / "manifest.json").unlink()
