@@ -88,6 +88,15 @@ def test_syncs_and_preview_show_the_models_description_owner_and_tests(tmp_path,
         assert check(s.workspace, "people").rows == 3
 
 
+def test_a_manifest_written_again_is_read_again_by_the_same_process(tmp_path, monkeypatch):
+    """The parsed manifest is kept between loads (the dashboard reloads the workspace on every rerun), but only
+    as long as the file is the same."""
+    with dbt_workspace(tmp_path, monkeypatch) as s:
+        assert s.workspace.models["people"].dbt.owner == "crm-team@example.com"
+        write_project(s.root, owner="growth@example.com")  # `dbt parse` after the owner changed
+        assert s.workspace.models["people"].dbt.owner == "growth@example.com"
+
+
 def test_the_target_path_of_the_project_or_the_environment_is_followed(tmp_path, monkeypatch):
     with dbt_workspace(tmp_path, monkeypatch) as s:
         project = s.root / "dbt"
