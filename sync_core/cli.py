@@ -161,8 +161,10 @@ def cmd_syncs(args) -> int:
     for status in statuses:
         sync, last = status.sync, status.last_run  # a dry run is a preview, not a sync's last run
         age = ages.get(workspace.models[sync.model].source)
+        dbt = workspace.models[sync.model].dbt
         rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
                      "object": sync.object, "mode": sync.mode, **status.to_json(),
+                     **({"dbt": dbt.to_json()} if dbt else {}),
                      "last_run": last.to_json() if last else None,
                      "password_age": age.to_json(now) if age else None})
         if sync.destination in quotas:
@@ -176,6 +178,11 @@ def cmd_syncs(args) -> int:
         state = f"last run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
         print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<14} {state}")
         print(f"{'':<28} {_next_run(status)}")
+        if "dbt" in r:
+            dbt = workspace.models[r["model"]].dbt
+            print(f"{'':<28} model {r['model']}: {dbt.summary()}")
+            if dbt.description:
+                print(f"{'':<28}   {dbt.description}")
         age = r["password_age"]
         if age:
             print(f"{'':<28} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")

@@ -35,15 +35,24 @@ def cmd_preview(args) -> int:
     if args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
-    table = preview(load_workspace(chosen_workspace_dir(args.workspace)), args.model, args.limit)
+    workspace = load_workspace(chosen_workspace_dir(args.workspace))
+    table = preview(workspace, args.model, args.limit)
     rows = table.to_pylist()
+    dbt = workspace.models[args.model].dbt
     if args.json:
-        print(json.dumps({"model": args.model, "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
+        print(json.dumps({"model": args.model, **({"dbt": dbt.to_json()} if dbt else {}),
+                          "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
                           "rows": rows}, indent=2, default=_json_value))
         return 0
     print_table(table.schema, rows)
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
           f"{f', the first {args.limit}' if len(rows) == args.limit else ''})")
+    if dbt is not None:
+        source = workspace.sources[workspace.models[args.model].source]
+        print(f"Model {args.model}: {dbt.summary()}, read from {dbt.relation(source.type)}")
+        if dbt.description:
+            print(f"  {dbt.description}")
+        print(f"  dbt tests: {', '.join(dbt.tests) or 'none'}")
     return 0
 
 

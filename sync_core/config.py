@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .alerts.settings import AlertSettings, parse_alerts
+from .dbt_models import DbtModel, resolve as resolve_dbt
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .event_settings import KEYS as EVENT_KEYS, EventSettings, parse as parse_event_settings
@@ -67,6 +68,7 @@ class ModelConfig:
     sql: str | None = None
     table: str | None = None
     columns: tuple[str, ...] = ()
+    dbt: DbtModel | None = None  # a model from dbt (dbt_models.py): `sql` reads the relation it materialises
 
     def query(self) -> str:
         """The model as Snowflake SQL."""
@@ -301,7 +303,8 @@ def _parse(file: Path, data: dict) -> Workspace:
     top.only("workspace", "mqr", "sources", "destinations", "models", "syncs", "sandbox", "sandboxes", "dashboard",
              "alerts", "snowflake_emulator")
     ws = top.table("workspace", {})
-    ws.only("name", "state_dir", "retention_days")
+    ws.only("name", "state_dir", "retention_days", "dbt_project")
+    dbt_project = (root / ws.get("dbt_project", str)).resolve() if "dbt_project" in ws.data else None
     retention_days = ws.get("retention_days", int, 90)
     if retention_days < 1:
         raise ws.error("retention_days", "must be at least 1 (days of row-level history the worker keeps)")
@@ -317,7 +320,7 @@ def _parse(file: Path, data: dict) -> Workspace:
 
     sources = {name: _source(s, root) for name, s in top.tables("sources").items()}
     destinations = {name: _destination(d) for name, d in top.tables("destinations").items()}
-    models = {name: _model(m, sources) for name, m in top.tables("models").items()}
+    models = {name: _model(m, sources, dbt_project) for name, m in top.tables("models").items()}
     syncs = {sid: _sync(s, models, destinations) for sid, s in top.tables("syncs").items()}
     sandboxes = _sandboxes(top, root)
     emulator = (parse_emulator(top.table("snowflake_emulator"), root, sources) if "snowflake_emulator" in top.data
@@ -450,15 +453,20 @@ def _rate_limits(section: _Section) -> dict[str, tuple[int, float]]:
     return limits
 
 
-def _model(m: _Section, sources: dict[str, SourceConfig]) -> ModelConfig:
+def _model(m: _Section, sources: dict[str, SourceConfig], dbt_project: Path | None) -> ModelConfig:
     name = _check_name(m, "model")
-    m.only("source", "sql", "table", "columns", "primary_key", "entity", "description")
+    m.only("source", "sql", "table", "columns", "dbt", "primary_key", "entity", "description")
     source = m.get("source", str)
     if source not in sources:
         raise m.error("source", f"unknown source '{source}' (sources: {', '.join(sources) or 'none'})")
-    sql, table = m.get("sql", str, None), m.get("table", str, None)
-    if (sql is None) == (table is None):
-        raise ConfigError(m.file, m.path, "give either `sql` or `table` (with `columns`), not both or neither")
+    sql, table, dbt_name = m.get("sql", str, None), m.get("table", str, None), m.get("dbt", str, None)
+    if [sql, table, dbt_name].count(None) != 2:
+        raise ConfigError(m.file, m.path, "give one of `sql`, `table` (with `columns`) or `dbt` (a dbt model)")
+    if dbt_name is not None:
+        key = m.get("primary_key", str)
+        dbt = resolve_dbt(m.file, m.key("dbt"), dbt_project, dbt_name, primary_key=key)
+        return ModelConfig(name=name, source=source, primary_key=key, entity=m.get("entity", str, name), dbt=dbt,
+                           sql=f"SELECT * FROM {dbt.relation(sources[source].type)}")
     columns: tuple[str, ...] = ()
     if table is not None:
         columns = tuple(m.get("columns", list))

@@ -58,7 +58,10 @@ def test_preview_shows_the_first_rows_as_a_table_and_as_json(demo):
     text = model_cli(demo.root, "preview", "first_namespace")
     lines = text.stdout.splitlines()
     assert text.returncode == 0 and lines[0].split()[:2] == ["email", "user_id"]
-    assert set(lines[1]) <= {"-", " "} and lines[-1] == "(10 rows, the first 10)" and len(lines) == 13
+    assert set(lines[1]) <= {"-", " "} and lines[12] == "(10 rows, the first 10)"
+    # the demo's first_namespace is a dbt model: what dbt says of it follows the rows
+    assert lines[13].startswith("Model first_namespace: dbt model marketing_contact_namespace_detail (view, owner ")
+    assert lines[-1] == "  dbt tests: not_null(first_namespace_id), not_null(user_id), unique(user_id)"
 
 
 def test_bad_sql_and_an_unknown_model_are_named(demo):

@@ -62,6 +62,13 @@ def definition(workspace: Workspace, status: SyncStatus) -> None:
                   f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings)}")
     paused = f" (paused by {status.paused_by})" if status.paused else ""
     right.markdown(f"**Schedule** {status.schedule}{paused}")
+    dbt = workspace.models[sync.model].dbt
+    if dbt is not None:
+        right.markdown(f"**From dbt** `{dbt.name}` (project `{dbt.project}`, {dbt.materialized})  \n"
+                       f"**Owner** {dbt.owner or 'none declared'}  \n"
+                       f"**dbt tests** {', '.join(f'`{t}`' for t in dbt.tests) or 'none'}")
+        if dbt.description:
+            right.caption(dbt.description)
 
 
 def _next(status: SyncStatus) -> str:

@@ -21,6 +21,7 @@ from ..errors import SyncCoreError
 from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
 from ..snowflake_settings import DEFAULT_EMULATOR_PORT, HEALTH_PATH, RELOAD_PATH, EmulatorSettings
+from .dbt_project import FOLDER as DBT_FOLDER, MODEL as DBT_MODEL, write_dbt_project
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
 DEFAULT_CONTACTS = 20_000
@@ -35,7 +36,7 @@ WORKSPACE_TOML = '''\
 # Secrets are references: {secrets} in .streamlit/secrets.toml next to this file.
 
 [workspace]
-name = "Demo: marketing contacts"
+name = "Demo: marketing contacts"{dbt_project}
 
 [mqr]
 limit = {mqr_limit}{mqr_comment}
@@ -71,21 +72,7 @@ WHERE c.deleted_at IS NULL
 GROUP BY ALL
 """
 
-# The first namespace each person created.
-[models.first_namespace]
-source = "warehouse"
-primary_key = "email"
-entity = "person"
-sql = """
-SELECT c.email, c.user_id, n.namespace_id AS first_namespace_id, n.name AS first_namespace_name,
-       n.plan AS first_namespace_plan, n.region AS first_namespace_region,
-       n.created_at AS first_namespace_created_at,
-       DATEDIFF('day', c.created_at, n.created_at) AS days_to_first_namespace
-FROM marketing_contacts c
-JOIN namespaces n ON n.created_by_user_id = c.user_id
-WHERE c.deleted_at IS NULL
-QUALIFY ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY n.created_at, n.namespace_id) = 1
-"""
+{first_namespace}
 
 [syncs.iterable-production]
 name = "Iterable-Production"
@@ -199,6 +186,37 @@ reason = "The product creates Marketo leads; this sync only adds activities to p
 '''
 
 
+# The first namespace each person created, written by hand (the Snowflake demo's).
+FIRST_NAMESPACE_SQL = '''\
+# The first namespace each person created.
+[models.first_namespace]
+source = "warehouse"
+primary_key = "email"
+entity = "person"
+sql = """
+SELECT c.email, c.user_id, n.namespace_id AS first_namespace_id, n.name AS first_namespace_name,
+       n.plan AS first_namespace_plan, n.region AS first_namespace_region,
+       n.created_at AS first_namespace_created_at,
+       DATEDIFF('day', c.created_at, n.created_at) AS days_to_first_namespace
+FROM marketing_contacts c
+JOIN namespaces n ON n.created_by_user_id = c.user_id
+WHERE c.deleted_at IS NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY n.created_at, n.namespace_id) = 1
+"""
+'''
+
+# The same rows from the demo's dbt project (dbt_project.py), as the seed's syncs read its dbt model.
+FIRST_NAMESPACE_DBT = f'''\
+# The first namespace each person created: the seed's dbt model, which `dbt run` materialised in the warehouse
+# ({DBT_FOLDER}/models/{DBT_MODEL}.sql), found through {DBT_FOLDER}/target/manifest.json. Its
+# description, owner and dbt tests show beside the syncs (`sync-core syncs`, the Syncs page).
+[models.first_namespace]
+source = "warehouse"
+primary_key = "email"
+entity = "person"
+dbt = "{DBT_MODEL}"
+'''
+
 DUCKDB_SOURCE = '''\
 [sources.warehouse]
 type = "duckdb"
@@ -276,10 +294,14 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     (root / ".gitignore").write_text(".streamlit/secrets.toml\n.sync-state/\nsandbox/\n*.duckdb\n*.duckdb.wal\n")
 
     create_warehouse(root / "warehouse.duckdb", contacts=contacts, seed=seed, product_share=product_share)
+    on_snowflake = source == "snowflake"
+    if not on_snowflake:  # the emulator copies tables, not views: the Snowflake demo keeps the model's SQL
+        write_dbt_project(root, root / "warehouse.duckdb")
     comment = ("                # Monthly Queried Records in the plan" if mqr_limit == SEED_MQR_LIMIT else
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
-    on_snowflake = source == "snowflake"
     text = WORKSPACE_TOML.format(
+        dbt_project="" if on_snowflake else f'\ndbt_project = "{DBT_FOLDER}"            # the dbt project models may name',
+        first_namespace=FIRST_NAMESPACE_SQL if on_snowflake else FIRST_NAMESPACE_DBT,
         port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
         source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
         warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
+from ..dbt_models import missing_relation
 from ..errors import ModelError, WorkspaceBusyError
 from .snowflake_sql import to_duckdb
 
@@ -63,6 +64,8 @@ class DuckDBSource:
         try:
             return con.sql(sql)
         except duckdb.Error as exc:
+            if model.dbt is not None and isinstance(exc, duckdb.CatalogException) and "does not exist" in str(exc):
+                raise missing_relation(model.name, self.config.name, model.dbt, "duckdb") from None
             message = str(exc).strip().splitlines()[0]
             raise ModelError(model.name, self.config.name, f"query failed: {message}") from None
 

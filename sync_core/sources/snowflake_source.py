@@ -20,10 +20,11 @@ import duckdb
 import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
+from ..dbt_models import missing_relation
 from ..errors import ConfigError, ModelError, SyncCoreError
 from ..secrets import remember
 from ..snowflake_settings import SnowflakeSettings
-from .snowflake_errors import Login, explain, is_snowflake_error
+from .snowflake_errors import NO_OBJECT, Login, errno_of, explain, is_snowflake_error
 from .snowflake_sql import checked_query
 from .snowflake_types import ResultShape, UnreadableType, conform, shape
 
@@ -148,6 +149,8 @@ class SnowflakeSource:
     def _explain(self, exc: BaseException, model: ModelConfig | None = None) -> BaseException:
         if isinstance(exc, SyncCoreError) or not is_snowflake_error(exc):
             return exc
+        if model is not None and model.dbt is not None and errno_of(exc) == NO_OBJECT:
+            return missing_relation(model.name, self.config.name, model.dbt, "snowflake")
         return explain(exc, self.login, (model.name, self.config.name) if model else None)
 
     # -- the Source protocol -----------------------------------------------------------------------------------

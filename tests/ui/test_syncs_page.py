@@ -197,3 +197,13 @@ def test_a_schedule_a_cli_request_and_the_button_racing_on_one_sync_run_it_one_a
     first, second = sorted(runs(demo), key=lambda r: r.id)
     assert (first.trigger, second.trigger) == ("schedule", "dashboard")
     assert first.finished_at <= second.started_at
+
+
+def test_a_sync_over_a_dbt_model_shows_its_description_owner_and_tests(demo, open_app):
+    at = open_app(demo.root, "pages/syncs.py", sync="iterable-first-namespace")
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(m.value for m in at.main.markdown)
+    assert "**From dbt** `marketing_contact_namespace_detail` (project `demo_marketing`, view)" in shown
+    assert "**Owner** Growth analytics <growth-data@example.com>" in shown
+    assert "**dbt tests** `not_null(first_namespace_id)`, `not_null(user_id)`, `unique(user_id)`" in shown
+    assert any("one row per person" in c.value for c in at.caption)

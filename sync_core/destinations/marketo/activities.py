@@ -68,7 +68,12 @@ class MarketoActivities(JsonValues):
     # ---- before sending ----
 
     def identifier_rule(self) -> IdentifierRule:
-        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Marketo's lookups
+        return self.rule_for(self.sync)
+
+    @staticmethod
+    def rule_for(sync: SyncConfig) -> IdentifierRule:
+        """Known before any secret is resolved (`sync-core model check`): Marketo looks leads up by email."""
+        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         if kind == "not_found":
