@@ -72,11 +72,13 @@ def destination_columns(label: str, fields: list[str]) -> str:
     return "{" + ", ".join(pairs) + "}"
 
 
-def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ident_sql: str) -> str:
+def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ident_sql: str,
+                 join_on: str | None = None) -> str:
     """The table `compared`: one row per valid model row, its identifier, whether the snapshot holds it and
     with the model's hash (`sent`: the destination was sent today's values), whether the destination holds it
     (`present`), and per field `_ok_<i>` (the values match), `_m_<i>`/`_d_<i>` (both values as text) and
-    `_note_<i>` (a type difference)."""
+    `_note_<i>` (a type difference). `join_on` joins `destination d` to the row (`p`, `v`): by identifier unless
+    told (record_ids.JOIN_ON)."""
     mapped = {m.field: m for m in sync.mappings}
     parts = []
     for i, name in enumerate(fields):
@@ -94,4 +96,4 @@ def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ide
         JOIN (SELECT p2._ord, {ident_sql} AS _ident FROM planned p2 JOIN model_rows m ON m.rowid = p2._ord) v
              ON v._ord = p._ord
         LEFT JOIN snap s ON s.key = p._key
-        LEFT JOIN destination d ON d._ident = v._ident"""
+        LEFT JOIN destination d ON {join_on or 'd._ident = v._ident'}"""
