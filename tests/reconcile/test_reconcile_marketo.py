@@ -17,6 +17,7 @@ from sync_core.clock import SystemClock
 from sync_core.demo.workspace import MARKETO_ACTIVITY_TYPE, MARKETO_INSTANCE
 from sync_core.reconcile import CHANGED_SINCE, reconcile
 from sync_core.sandbox import MarketoState
+from worker_helpers import cli
 
 SYNC = "marketo-activities"
 FIRST_NAMESPACE = """
@@ -124,3 +125,33 @@ def test_the_report_finds_the_altered_attribute_the_deleted_activity_and_the_unk
     assert renamed[altered] != named[altered] and renamed[deleted] != named[deleted]
     with StateStore(demo.workspace.state_path) as store:
         assert [r.status for r in store.reconciliations(SYNC)] == ["complete", "complete"]
+
+
+def test_the_cli_reconciles_resends_and_refuses_a_read_the_quota_would_not_allow(demo):
+    demo.run(SYNC)
+    deleted = sorted(guids(demo))[0]
+    delete_activity(demo, guids(demo)[deleted])
+
+    found = cli(demo, "reconcile", SYNC, "--json", check=False)
+    assert found.returncode == 1, found.stderr
+    report = json.loads(found.stdout)
+    assert report["missing"] == [deleted] and report["status"] == "complete"
+    assert report["funnel"]["duplicates"] == 0 and "read..." in found.stderr
+
+    resent = cli(demo, "reconcile", SYNC, "--resend", str(report["reconciliation_id"]))
+    assert resent.returncode == 0, resent.stderr
+    clean = cli(demo, "reconcile", SYNC)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "COMPLETE" in clean.stdout and "earlier ones of synced rows (not compared) 0" in clean.stdout
+
+    # Other integrations used the day's quota: the read is refused before it starts, with the reset named.
+    with closing(marketo(demo)) as state:
+        state.set_daily_quota(MARKETO_INSTANCE, 50_000)
+        for _ in range(40):
+            state.take_daily_call(MARKETO_INSTANCE, SystemClock().now())
+    demo.edit_workspace('client_secret = "secrets:sandbox.marketo_client_secret"\n',
+                        'client_secret = "secrets:sandbox.marketo_client_secret"\ndaily_quota = 40\n')
+    refused = cli(demo, "reconcile", SYNC, check=False)
+    assert refused.returncode == 2
+    assert "Marketo's daily quota leaves a reconciliation 0 calls today" in refused.stderr
+    assert "so nothing was read" in refused.stderr and "midnight US Central" in refused.stderr
