@@ -12,10 +12,11 @@ from ..hashing import quote, sql_string
 
 NORMALISATION = (
     "numbers compare by value (1 = 1.0; a DECIMAL as the double it is sent as), and a number stored as text "
-    "differs; booleans compare as booleans; timestamps compare as UTC instants to the second (the sync sends "
-    "`yyyy-MM-dd HH:mm:ss +00:00`, naive ones as UTC) and dates as dates; text compares exactly (values are "
-    "sent untrimmed); a null the sync clears matches a null or absent field, and a null the sync omits is not "
-    "compared (the destination keeps its value); identifiers compare as the destination compares them")
+    "differs; booleans compare as booleans; timestamps compare as UTC instants to the second (as the sync sends "
+    "them: to Iterable `yyyy-MM-dd HH:mm:ss +00:00`, to Marketo `yyyy-MM-ddTHH:mm:ssZ`; naive ones as UTC) and "
+    "dates as dates; text compares exactly (values are sent untrimmed); a null the sync clears matches a null or "
+    "absent field, and a null the sync omits is not compared (the destination keeps its value); identifiers "
+    "compare as the destination compares them")
 
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL")
