@@ -15,7 +15,7 @@ from demo_helpers import demo_workspace
 from sync_core import StateStore
 from sync_core.clock import SystemClock
 from sync_core.demo.workspace import MARKETO_ACTIVITY_TYPE, MARKETO_INSTANCE
-from sync_core.reconcile import CHANGED_SINCE, reconcile
+from sync_core.reconcile import CHANGED_SINCE, NOT_YET_SYNCED, reconcile
 from sync_core.sandbox import MarketoState
 from worker_helpers import cli
 
@@ -125,6 +125,21 @@ def test_the_report_finds_the_altered_attribute_the_deleted_activity_and_the_unk
     assert renamed[altered] != named[altered] and renamed[deleted] != named[deleted]
     with StateStore(demo.workspace.state_path) as store:
         assert [r.status for r in store.reconciliations(SYNC)] == ["complete", "complete"]
+
+
+def test_a_model_change_not_yet_synced_is_told_apart_and_sampling_and_fields_narrow_the_comparison(demo):
+    demo.run(SYNC)
+    key = sorted(guids(demo))[0]
+    demo.edit_warehouse("UPDATE namespaces SET plan = 'enterprise-2' WHERE created_by_user_id = (SELECT user_id "
+                        "FROM marketing_contacts WHERE email = ?)", [key])
+
+    [difference] = reconcile(demo.workspace, SYNC, fields=["plan", "region"]).differences
+    assert (difference.key, difference.field, difference.model_value) == (key, "plan", "enterprise-2")
+    assert difference.state == NOT_YET_SYNCED  # the snapshot's hash is not the model's: the run has yet to send it
+
+    sampled = reconcile(demo.workspace, SYNC, sample=50, fields=["region"])
+    assert sampled.sample == sampled.funnel.valid_keys == 50 and [m.field for m in sampled.fields] == ["region"]
+    assert sampled.clean and sampled.funnel.destination_records == len(activities(demo))
 
 
 def test_the_cli_reconciles_resends_and_refuses_a_read_the_quota_would_not_allow(demo):
