@@ -142,6 +142,23 @@ def test_a_model_change_not_yet_synced_is_told_apart_and_sampling_and_fields_nar
     assert sampled.clean and sampled.funnel.destination_records == len(activities(demo))
 
 
+def test_attributes_marketo_lists_under_their_display_names_are_compared_by_api_name(demo):
+    demo.run(SYNC)
+    with closing(sqlite3.connect(demo.root / "sandbox" / "marketo.sqlite")) as db, db:
+        (attributes,) = db.execute("SELECT attributes FROM marketo_activity_types WHERE api_name = ?",
+                                   (MARKETO_ACTIVITY_TYPE,)).fetchone()
+        shown = [{**a, "name": a["apiName"].title() + " (shown)"} for a in json.loads(attributes)]
+        db.execute("UPDATE marketo_activity_types SET attributes = ? WHERE api_name = ?",
+                   (json.dumps(shown), MARKETO_ACTIVITY_TYPE))
+    key = sorted(guids(demo))[0]
+    set_attribute(demo, guids(demo)[key], "region", "Atlantis")
+
+    report = reconcile(demo.workspace, SYNC)
+
+    assert [(d.key, d.field, d.destination_value) for d in report.differences] == [(key, "region", '"Atlantis"')]
+    assert all(m.matching == m.compared - (m.field == "region") for m in report.fields)
+
+
 def test_the_cli_reconciles_resends_and_refuses_a_read_the_quota_would_not_allow(demo):
     demo.run(SYNC)
     deleted = sorted(guids(demo))[0]
