@@ -4,9 +4,12 @@ store the result (state/reconciliations.py).
 
 It writes nothing to the destination and counts nothing in the MQR ledger. Its read takes a slot of the
 credential's shared rate limits (the Iterable export's 4 a minute are shared with the runs' look-ups): whoever
-comes after waits for the next slot, so neither a run nor a reconciliation meets a 429 for the other. A read
-that still fails after the retries leaves a partial report that says so: rows absent from a partial read are
-never called missing."""
+comes after waits for the next slot, so neither a run nor a reconciliation meets a 429 for the other. A
+destination whose records are many per person (ReadBackByRecordId: Marketo activities) is matched by the ids the
+snapshot keeps (record_ids.py), and is told the window and the snapshot's size first (prepare_read), so it can
+refuse a read its daily quota would not allow before anything is read. A read that still fails after the retries,
+or stops part way (ReadStopped), leaves a partial report that says so: rows absent from a partial read are never
+called missing."""
 
 from __future__ import annotations
 
@@ -115,7 +118,7 @@ class _Reconciliation:
     def run(self, fields: list[str], sample: int | None) -> Report:
         workspace, sync = self.workspace, self.sync
         self.phase("query")
-        if isinstance(self.destination, ReadBackByRecordId):  # before the query: its limits may refuse the read
+        if isinstance(self.destination, ReadBackByRecordId):  # before the model's query: its quota may refuse the read
             first_run = self.store.list_runs(sync_id=sync.id)[-1]
             self.destination.prepare_read(datetime.fromisoformat(first_run.started_at).timestamp(),
                                           len(self.store.destination_ids(sync.id)))
