@@ -3,11 +3,14 @@ the sandbox and kept by the client), counting the lead look-ups.
 
     python bench/marketo_benchmark.py                   # 100,000 rows (about 3 minutes at the limit)
     python bench/marketo_benchmark.py --rows 10000      # a quick look
+    python bench/marketo_benchmark.py --reconcile       # then reconcile what it sent, side by side
 
 The Marketo sandbox runs in-process on loopback with its limits on; every row's email has a lead, so each batch of
 300 rows costs two calls (a look-up and an add). At 100 calls per 20 s that allows 100 / 20 / 2 * 300 = 750
 activities per second. Printed, from one run: activities per second and that as a share of the 750 (of what the
-limit allows, counting the look-ups), the calls by endpoint, and calls and daily quota used per 1,000 rows.
+limit allows, counting the look-ups), the calls by endpoint, and calls and daily quota used per 1,000 rows. With
+`--reconcile`, a reconciliation of the activities sent follows under the same limit (a paging token, then a page
+per 300 activities): its wall time, calls and quota beside the run's, and that it found them all, clean.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sync_core import load_workspace, run_sync  # noqa: E402
+from sync_core.reconcile import reconcile  # noqa: E402
 from sync_core.sandbox import MarketoSandbox  # noqa: E402
 
 INSTANCE, CLIENT_ID, CLIENT_SECRET = "123-BEN-456", "bench-client", "bench-secret"
@@ -66,6 +70,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--reserve", type=float, default=0.0, help="rate_limit_reserve (Marketo's default: 0.2)")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--reconcile", action="store_true", help="then reconcile the activities sent")
     parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -93,10 +98,11 @@ def bench(root: Path, args) -> int:
         calls = Counter(r["endpoint"] for r in server.state.requests())
         quota = server.state.daily_calls(INSTANCE, time.time())
         stored = len(server.state.activities(INSTANCE))
+        rest = sum(n for endpoint, n in calls.items() if endpoint != "identity/oauth/token")
+        checked, lines = bench_reconcile(root, server, elapsed, rest, quota) if args.reconcile else (True, [])
     sync_seconds = record.phases.get("sync", elapsed)
     allowed = LIMIT_CALLS / LIMIT_SECONDS / 2 * PER_CALL  # activities/s the limit allows, a look-up per add
     rate = record.counts.outcome("synced") / sync_seconds
-    rest = sum(n for endpoint, n in calls.items() if endpoint != "identity/oauth/token")
     print(f"rows {args.rows:,}, status {record.status}, synced {record.counts.outcome('synced'):,}, "
           f"activities stored {stored:,}")
     print(f"sync phase {sync_seconds:.1f} s (run {elapsed:.1f} s); reserve {args.reserve:g}, "
@@ -106,7 +112,27 @@ def bench(root: Path, args) -> int:
     print("calls: " + ", ".join(f"{endpoint} {n:,}" for endpoint, n in sorted(calls.items())))
     print(f"per 1,000 rows: {rest / args.rows * 1000:.2f} API calls, {quota / args.rows * 1000:.2f} daily quota "
           f"({quota:,} of 50,000 for the run)")
-    return 0 if record.counts.outcome("synced") == args.rows else 1
+    print("\n".join(lines))
+    return 0 if record.counts.outcome("synced") == args.rows and checked else 1
+
+
+def bench_reconcile(root: Path, server, run_seconds: float, run_calls: int, run_quota: int) -> tuple[bool, list]:
+    """Reconcile what the run sent, under the same limit: whether it is clean and found every activity, and the
+    lines to print beside the run's figures (REST calls: the identity service is not counted)."""
+    mark = server.state.requests()[-1]["id"]
+    started = time.monotonic()
+    report = reconcile(load_workspace(root), "activities", requested_by="bench")
+    elapsed = time.monotonic() - started
+    calls = Counter(r["endpoint"] for r in server.state.requests(since_id=mark))
+    calls.pop("identity/oauth/token", None)
+    quota = server.state.daily_calls(INSTANCE, time.time()) - run_quota
+    lines = [f"reconciliation: {report.status}, clean {report.clean}, {report.funnel.present:,} activities present of "
+             f"{report.funnel.in_snapshot:,} synced; {elapsed:.1f} s ({report.funnel.present / elapsed:,.0f} "
+             f"activities/s), phases {report.phases}",
+             "reconciliation calls: " + ", ".join(f"{endpoint} {n:,}" for endpoint, n in sorted(calls.items())),
+             f"reconciliation / sync run: wall time {elapsed / run_seconds:.1%}, REST calls {sum(calls.values()):,} "
+             f"/ {run_calls:,}, daily quota {quota:,} / {run_quota:,}"]
+    return report.clean and report.funnel.present == report.funnel.in_snapshot, lines
 
 
 if __name__ == "__main__":

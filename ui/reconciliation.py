@@ -16,7 +16,7 @@ from ui.formatting import local_text
 
 LIVE_EVERY = 2  # seconds between redraws of a reconciliation in progress
 PHASES = {"starting": "Starting", "query": "Reading the model and comparing it with the snapshot",
-          "read": "Reading the destination's records back (one export, in a slot of the shared rate limit)",
+          "read": "Reading the destination's records back (within the rate limits it shares with the runs)",
           "compare": "Comparing every field of every row"}
 STATUS_WORDS = {"complete": ":green[complete]", "partial": ":orange[partial: the destination was not read whole]",
                 "failed": ":red[failed]", "interrupted": ":red[interrupted]", "running": ":blue[running]"}
@@ -50,8 +50,9 @@ def start(workspace: Workspace, sync_id: str, access: Access) -> None:
         return
     st.button("Start a reconciliation", icon=":material/compare_arrows:", disabled=running is not None,
               key="start_reconciliation", on_click=_start, args=(workspace, sync_id, access.who),
-              help="Reads the model now and every record of the destination (one export), then compares them. "
-                   "It writes nothing and counts no MQR.")
+              help="Reads the model now and the destination's records (Iterable: one export; Marketo: the sync's "
+                   "activities since its first run, paged), then compares them. It writes nothing and counts no "
+                   "MQR.")
 
 
 def _start(workspace: Workspace, sync_id: str, who: str) -> None:
@@ -96,12 +97,14 @@ def report(workspace: Workspace, record) -> None:
     left, right = st.columns(2)
     left.plotly_chart(funnel_chart(f), key=f"funnel_{record.id}")
     right.plotly_chart(field_chart(s["fields"]), key=f"fields_{record.id}")
-    cols = st.columns(4)
-    cols[0].metric("Differing rows", f"{s['differing_rows']:,}")
-    cols[1].metric("Missing in the destination", f"{s['missing_rows']:,}")
-    cols[2].metric("Destination records unknown to the model", f"{f['unknown_to_model']:,}")
+    metrics = [("Differing rows", s["differing_rows"]), ("Missing in the destination", s["missing_rows"]),
+               ("Destination records unknown to the model", f["unknown_to_model"])]
     if s.get("not_found_confirmed") is not None:
-        cols[3].metric("Never synced, confirmed absent (update-only)", f"{s['not_found_confirmed']:,}")
+        metrics.append(("Never synced, confirmed absent (update-only)", s["not_found_confirmed"]))
+    if f.get("duplicates") is not None:  # the destination keeps every record written (Marketo activities)
+        metrics.append(("Earlier records of synced rows (not compared)", f["duplicates"]))
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, f"{value:,}")
     for note in s.get("notes", []):
         st.caption(note)
     st.caption(f"Values are normalised before comparing: {s['normalisation']}.")

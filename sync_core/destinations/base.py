@@ -22,6 +22,12 @@ class TransientError(Exception):
         super().__init__(f"{code}: {message}")
 
 
+class ReadStopped(Exception):
+    """A read back (reconciliation) stopped for good part way: a paged read that retried each page itself and
+    gave up, or a limit that ends it (a daily quota). The lines it wrote are whole; the read is partial, and it is
+    not tried again from the start (that would spend the same calls again). The message says why."""
+
+
 class BatchRejected(Exception):
     """The destination refused the request as a whole (e.g. HTTP 400): one row in it may be the cause."""
 
@@ -257,4 +263,21 @@ class ReadBack(Protocol):
     def read_back(self, fields: list[str], sink: BinaryIO) -> None:
         """Write the destination's records as JSON lines to `sink`: each line an object with the identifier
         and `fields` at its top level (a field the record lacks is absent). A stream that breaks raises
-        TransientError, leaving what arrived in `sink`."""
+        TransientError, leaving what arrived in `sink` (the whole read is tried again); a read that retries its
+        own parts raises ReadStopped when it gives up."""
+
+
+@runtime_checkable
+class ReadBackByRecordId(Protocol):
+    """Capability of a ReadBack whose records are many per person, each its own (Marketo activities: a changed row
+    or a resend adds another): its lines carry `_record`, the id the destination gave the record (the snapshot's
+    destination_id), and `_owner`, the person it belongs to, besides the fields. Records are matched to rows by
+    the snapshot's ids, and the read covers only what the sync can have written: since its first run."""
+
+    def prepare_read(self, since: float, records: int) -> None:
+        """Before read_back: read what was written since `since` (epoch seconds); the snapshot names `records`
+        records (a lower bound of the read's cost). Raises errors.DestinationUnavailable, saying so, when the
+        destination's limits (a daily quota) would not allow the read."""
+
+    def read_note(self) -> str | None:
+        """After read_back, whole or not: what the read covered and what it cost, for the report's notes."""

@@ -12,10 +12,11 @@ from ..hashing import quote, sql_string
 
 NORMALISATION = (
     "numbers compare by value (1 = 1.0; a DECIMAL as the double it is sent as), and a number stored as text "
-    "differs; booleans compare as booleans; timestamps compare as UTC instants to the second (the sync sends "
-    "`yyyy-MM-dd HH:mm:ss +00:00`, naive ones as UTC) and dates as dates; text compares exactly (values are "
-    "sent untrimmed); a null the sync clears matches a null or absent field, and a null the sync omits is not "
-    "compared (the destination keeps its value); identifiers compare as the destination compares them")
+    "differs; booleans compare as booleans; timestamps compare as UTC instants to the second (as the sync sends "
+    "them: to Iterable `yyyy-MM-dd HH:mm:ss +00:00`, to Marketo `yyyy-MM-ddTHH:mm:ssZ`; naive ones as UTC) and "
+    "dates as dates; text compares exactly (values are sent untrimmed); a null the sync clears matches a null or "
+    "absent field, and a null the sync omits is not compared (the destination keeps its value); identifiers "
+    "compare as the destination compares them")
 
 _NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL")
@@ -72,11 +73,13 @@ def destination_columns(label: str, fields: list[str]) -> str:
     return "{" + ", ".join(pairs) + "}"
 
 
-def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ident_sql: str) -> str:
+def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ident_sql: str,
+                 join_on: str | None = None) -> str:
     """The table `compared`: one row per valid model row, its identifier, whether the snapshot holds it and
     with the model's hash (`sent`: the destination was sent today's values), whether the destination holds it
     (`present`), and per field `_ok_<i>` (the values match), `_m_<i>`/`_d_<i>` (both values as text) and
-    `_note_<i>` (a type difference)."""
+    `_note_<i>` (a type difference). `join_on` joins `destination d` to the row (`p`, `v`): by identifier unless
+    told (record_ids.JOIN_ON)."""
     mapped = {m.field: m for m in sync.mappings}
     parts = []
     for i, name in enumerate(fields):
@@ -94,4 +97,4 @@ def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ide
         JOIN (SELECT p2._ord, {ident_sql} AS _ident FROM planned p2 JOIN model_rows m ON m.rowid = p2._ord) v
              ON v._ord = p._ord
         LEFT JOIN snap s ON s.key = p._key
-        LEFT JOIN destination d ON d._ident = v._ident"""
+        LEFT JOIN destination d ON {join_on or 'd._ident = v._ident'}"""

@@ -21,6 +21,7 @@ class Funnel:
     present: int  # of the valid rows, those the destination holds
     destination_records: int  # records read back from the destination
     unknown_to_model: int  # of them, records no model row names
+    duplicates: int | None = None  # of them, earlier records of synced rows (ReadBackByRecordId), else None
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class Report:
                f"  model rows {f.model_rows:,} -> valid keys {f.valid_keys:,} -> in the snapshot {f.in_snapshot:,}"
                f" -> present in the destination {f.present:,}",
                f"  destination records read {f.destination_records:,}, of them unknown to the model "
-               f"{f.unknown_to_model:,}"]
+               f"{f.unknown_to_model:,}" + (f", earlier ones of synced rows (not compared) {f.duplicates:,}"
+                                             if f.duplicates is not None else "")]
         if self.sample is not None:
             out.append(f"  sampled: {self.sample:,} rows compared")
         out.append("  fields (matching / compared):")

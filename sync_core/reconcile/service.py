@@ -4,19 +4,23 @@ store the result (state/reconciliations.py).
 
 It writes nothing to the destination and counts nothing in the MQR ledger. Its read takes a slot of the
 credential's shared rate limits (the Iterable export's 4 a minute are shared with the runs' look-ups): whoever
-comes after waits for the next slot, so neither a run nor a reconciliation meets a 429 for the other. A read
-that still fails after the retries leaves a partial report that says so: rows absent from a partial read are
-never called missing."""
+comes after waits for the next slot, so neither a run nor a reconciliation meets a 429 for the other. A
+destination whose records are many per person (ReadBackByRecordId: Marketo activities) is matched by the ids the
+snapshot keeps (record_ids.py), and is told the window and the snapshot's size first (prepare_read), so it can
+refuse a read its daily quota would not allow before anything is read. A read that still fails after the retries,
+or stops part way (ReadStopped), leaves a partial report that says so: rows absent from a partial read are never
+called missing."""
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Workspace
-from ..destinations.base import ReadBack, TransientError
+from ..destinations.base import ReadBack, ReadBackByRecordId, ReadStopped, TransientError
 from ..destinations.opening import open_destination
 from ..errors import SyncCoreError
 from ..executor import Executor
@@ -27,6 +31,7 @@ from ..secrets import redact
 from ..sources import open_source
 from ..state import StateStore
 from ..state.reconciliations import ReconciliationRunning
+from . import record_ids
 from .compare import NORMALISATION, compared_sql, destination_columns
 from .report import CHANGED_SINCE, NOT_YET_SYNCED, SYNCED_MISSING, Difference, FieldMatch, Funnel, Report
 
@@ -53,7 +58,7 @@ def reconcile(workspace: Workspace, sync_id: str, *, fields: list[str] | None = 
     destination = open_destination(workspace, sync, clock=clock)
     if not isinstance(destination, ReadBack):
         raise ReconcileError(f"reconcile {sync.id}: {sync.destination} {sync.object} cannot be read back yet, so "
-                             "it cannot be reconciled (Iterable users can)")
+                             "it cannot be reconciled (Iterable users and Marketo activities can)")
     with StateStore(workspace.state_path) as store:
         if not store.list_runs(sync_id=sync.id, limit=1):
             raise ReconcileError(f"reconcile {sync.id}: the sync has never run, so nothing says what the destination "
@@ -113,6 +118,10 @@ class _Reconciliation:
     def run(self, fields: list[str], sample: int | None) -> Report:
         workspace, sync = self.workspace, self.sync
         self.phase("query")
+        if isinstance(self.destination, ReadBackByRecordId):  # before the model's query: its quota may refuse the read
+            first_run = self.store.list_runs(sync_id=sync.id)[-1]
+            self.destination.prepare_read(datetime.fromisoformat(first_run.started_at).timestamp(),
+                                          len(self.store.destination_ids(sync.id)))
         model = workspace.models[sync.model]
         source = open_source(workspace.sources[model.source], sync_id=sync.id, run_id=None)
         plan = build_plan(workspace, sync, source, self.store, destination=self.destination)
@@ -122,6 +131,8 @@ class _Reconciliation:
         try:
             self.phase("read")
             partial = self.read(fields, path)
+            if isinstance(self.destination, ReadBackByRecordId):
+                self.notes += filter(None, [self.destination.read_note()])
             self.phase("compare")
             report = self.compare(plan, fields, path, partial, sample)
             self.phase(None)
@@ -152,32 +163,41 @@ class _Reconciliation:
             _drop_broken_tail(path)
             return (f"the read back failed {exc.attempts} times, the last with {exc.code}: {exc.message}; "
                     "only the records read before it are compared")
+        except ReadStopped as exc:
+            _drop_broken_tail(path)
+            return f"{exc}; only the records read before it are compared"
 
     def compare(self, plan, fields: list[str], path: Path, partial: str | None, sample: int | None) -> Report:
         con, sync = plan.connection(), self.sync
         rule = self.destination.identifier_rule()
         label = rule.label
-        con.execute(f"""
-            CREATE TABLE destination AS
-            SELECT {rule.sql(quote(label))} AS _ident, * EXCLUDE ({quote(label)})
-            FROM read_json({_text(path)}, format = 'newline_delimited',
-                           columns = {destination_columns(label, fields)})
-            WHERE {rule.sql(quote(label))} <> ''
-            QUALIFY row_number() OVER (PARTITION BY _ident) = 1""")
+        ident_sql = rule.sql("m." + quote(sync.match_column.lower()))
+        by_record = isinstance(self.destination, ReadBackByRecordId)
+        if by_record:
+            records, unknown, duplicates = record_ids.load_destination(
+                con, _text(path), fields, self.store.destination_ids(sync.id))
+        else:
+            con.execute(f"""
+                CREATE TABLE destination AS
+                SELECT {rule.sql(quote(label))} AS _ident, * EXCLUDE ({quote(label)})
+                FROM read_json({_text(path)}, format = 'newline_delimited',
+                               columns = {destination_columns(label, fields)})
+                WHERE {rule.sql(quote(label))} <> ''
+                QUALIFY row_number() OVER (PARTITION BY _ident) = 1""")
+            [(records, unknown)] = con.execute(
+                f"SELECT COUNT(*), count_if(_ident NOT IN (SELECT {ident_sql} FROM model_rows m WHERE "
+                f"{ident_sql} IS NOT NULL)) FROM destination").fetchall()
+            duplicates = None
         if sample is not None:
             con.execute(f"CREATE OR REPLACE TABLE planned AS SELECT * FROM planned USING SAMPLE {int(sample)} ROWS "
                         "(reservoir, 7)")
         types = {m.column.lower(): plan.column_type(m.column) for m in sync.mappings}
-        ident_sql = rule.sql("m." + quote(sync.match_column.lower()))
-        con.execute(compared_sql(sync, fields, types, ident_sql))
+        con.execute(compared_sql(sync, fields, types, ident_sql, record_ids.JOIN_ON if by_record else None))
 
         [(model_rows,)] = con.execute("SELECT COUNT(*) FROM model_rows").fetchall()
         [(valid, in_snapshot, present, missing_n, never_synced_absent)] = con.execute(
             "SELECT COUNT(*), count_if(in_snapshot), count_if(present), count_if(in_snapshot AND NOT present), "
             "count_if(NOT in_snapshot AND NOT present) FROM compared").fetchall()
-        [(records, unknown)] = con.execute(
-            f"SELECT COUNT(*), count_if(_ident NOT IN (SELECT {ident_sql} FROM model_rows m WHERE "
-            f"{ident_sql} IS NOT NULL)) FROM destination").fetchall()
         matches = con.execute("SELECT " + ", ".join(f"count_if(_ok_{i})" for i in range(len(fields)))
                               + " FROM compared WHERE present").fetchall()[0] if fields else ()
         field_matches = [FieldMatch(f, present, n) for f, n in zip(fields, matches)]
@@ -196,7 +216,11 @@ class _Reconciliation:
             self.notes.append(f"{never_synced_absent:,} model rows were never synced and the destination holds no "
                               "such record: the update-only sync is expected to find them absent"
                               + (" (in the part read)" if partial else ""))
-        funnel = Funnel(model_rows, valid, in_snapshot, present, records, unknown)
+        if duplicates:
+            self.notes.append(f"{duplicates:,} records read are earlier ones of synced rows (the destination keeps "
+                              "each one written: a changed row or a resend adds another); only the latest of each "
+                              "row, the one the snapshot names, is compared")
+        funnel = Funnel(model_rows, valid, in_snapshot, present, records, unknown, duplicates)
         return Report(sync.id, self.rid, "partial" if partial else "complete", funnel, field_matches, differing,
                       missing_n, (None if partial else never_synced_absent) if update_only else None, NORMALISATION,
                       sample=valid if sample is not None else None, partial_reason=partial, notes=self.notes,

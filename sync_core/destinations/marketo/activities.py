@@ -18,7 +18,7 @@ import math
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
@@ -30,6 +30,7 @@ from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, Se
 from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
 from .client import MarketoClient, credential_reference
 from .leads import LeadDirectory
+from .read_back import ReadCount, ReadPlan, plan_read, read_activities
 from .shared_cache import MarketoSharedCache
 
 MAX_BODY_BYTES = 1024 * 1024  # HTTP 413 past this
@@ -62,7 +63,11 @@ class MarketoActivities(JsonValues):
         self._rule = self.identifier_rule()
         self.leads = LeadDirectory(self.client, self._rule, shared)
         self._type_id: int | None = None
+        self.attribute_api_names: dict[str, str] = {}  # the type's attributes: display name -> API name
         self.settings = config.settings
+        self.retries = (config.max_attempts, config.max_retry_after_seconds)  # for a read back's pages
+        self._read_plan: ReadPlan | None = None
+        self._read_count: ReadCount | None = None
         self._type_lock = threading.Lock()
 
     # ---- before sending ----
@@ -192,7 +197,30 @@ class MarketoActivities(JsonValues):
             if self._type_id is None:
                 types = self.client.call("GET", "/rest/v1/activities/external/types.json").get("result") or []
                 self._type_id = checked_activity_type(self.name, self.sync, types)
+                found = next(t for t in types if isinstance(t, dict) and t.get("id") == self._type_id)
+                self.attribute_api_names = {a["name"]: a["apiName"] for a in found.get("attributes") or []
+                                            if isinstance(a, dict) and a.get("name") and a.get("apiName")}
             return self._type_id
+
+    # ---- reading back (reconciliation; read_back.py) ----
+
+    def prepare_read(self, since: float, records: int) -> None:
+        """Read the activities added since `since`; refused (DestinationUnavailable) when the daily quota, less
+        what the sync's next run needs, does not cover reading the `records` the snapshot names."""
+        self._read_plan = plan_read(self, since, records)
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """The sync's activities as JSON lines (`_record`: marketoGUID, `_owner`: leadId, then `fields`), paged;
+        since the epoch unless prepare_read said otherwise."""
+        if self._read_plan is None:
+            self.prepare_read(0.0, 0)
+        self._read_count = ReadCount()
+        read_activities(self, self._read_plan, fields, sink, self._read_count)
+
+    def read_note(self) -> str | None:
+        if self._read_plan is None or self._read_count is None:
+            return None
+        return self._read_count.note(self._read_plan, self.sync.options["activity_type"])
 
 
 def checked_activity_type(destination: str, sync: SyncConfig, types: list[dict]) -> int:

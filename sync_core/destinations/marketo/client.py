@@ -26,6 +26,7 @@ EXPIRED_CODES = ("601", "602")  # access token invalid / expired: renew once and
 # Response-level codes that may pass if the call is sent again, with the wait Marketo implies (None: backoff).
 RETRYABLE = {"604": None, "606": 20.0, "608": None, "611": None, "615": None, "713": None}
 QUOTA_CODE = "607"
+BUDGET_CODE = "DailyQuotaReserve"  # our own: the calls this run or read may make of the quota are spent
 
 
 def credential_reference(config: DestinationConfig) -> str:
@@ -150,7 +151,7 @@ class MarketoClient(HttpClient):
         """One REST call, within the budget of the daily quota; the answer's body when Marketo says success."""
         with self._budget_lock:
             if self.budget is not None and self.budget <= 0:
-                raise DestinationUnavailable(self.destination, "DailyQuotaReserve", "this run made every call the "
+                raise DestinationUnavailable(self.destination, BUDGET_CODE, "this run made every call the "
                                              "daily quota leaves it (the quota less the reserve kept for other "
                                              f"integrations); the quota resets at "
                                              f"{reset_time_text(self.limits.clock.now())} (midnight US Central)",

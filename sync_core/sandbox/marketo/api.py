@@ -229,7 +229,8 @@ class MarketoApi(VendorApi):
         if not type_ids:
             return envelope_error("1003", "activityTypeIds is required")
         scanned, more = self.state.scan_activities(call.project, position, ACTIVITIES_SCANNED_PER_PAGE)
-        page = [_read_back(activity) for activity in scanned
+        names = {t.id: {a["apiName"]: a["name"] for a in t.attributes} for t in self.state.activity_types(call.project)}
+        page = [_read_back(activity, names.get(activity["activityTypeId"], {})) for activity in scanned
                 if activity["activityTypeId"] in type_ids and (not lead_ids or activity["leadId"] in lead_ids)]
         next_position = scanned[-1]["id"] if scanned else position
         body = {"requestId": _request_tag(), "success": True, "nextPageToken": _paging_token(next_position),
@@ -319,11 +320,13 @@ def _position(token: str | None) -> int | None:
         return None
 
 
-def _read_back(activity: dict) -> dict:
-    """An activity as activities.json returns it."""
+def _read_back(activity: dict, names: dict[str, str]) -> dict:
+    """An activity as activities.json returns it: its attributes under their display names (`names`: API name ->
+    display name), as Marketo lists every activity's."""
     return {
         "id": activity["id"], "marketoGUID": activity["marketoGUID"], "leadId": activity["leadId"],
         "activityDate": activity["activityDate"], "activityTypeId": activity["activityTypeId"],
         "primaryAttributeValue": activity["primaryAttributeValue"],
-        "attributes": [{"name": a["apiName"], "value": a["value"]} for a in activity["attributes"]],
+        "attributes": [{"name": names.get(a["apiName"], a["apiName"]), "value": a["value"]}
+                       for a in activity["attributes"]],
     }
