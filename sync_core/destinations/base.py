@@ -278,6 +278,7 @@ class RecordReadBack(Protocol):
     keyed by the record's own id, which the sync derives from the row's key, and it carries fields of the record
     itself beside the mapped ones, compared too. Without it, lines are keyed by the person's identifier and only
     mapped fields are compared."""
+    normalisation_note: str  # what comparing these records adds to the stated normalisation
 
     def record_rule(self) -> IdentifierRule:
         """How the lines' record id (under record_rule().label) is spelled and compared."""

@@ -210,8 +210,9 @@ class _Reconciliation:
                               "such record: the update-only sync is expected to find them absent"
                               + (" (in the part read)" if partial else ""))
         funnel = Funnel(model_rows, valid, in_snapshot, present, records, unknown)
+        normalisation = NORMALISATION + (f"; {destination.normalisation_note}" if keyed else "")
         return Report(sync.id, self.rid, "partial" if partial else "complete", funnel, field_matches, differing,
-                      missing_n, (None if partial else never_synced_absent) if update_only else None, NORMALISATION,
+                      missing_n, (None if partial else never_synced_absent) if update_only else None, normalisation,
                       sample=valid if sample is not None else None, partial_reason=partial, notes=self.notes,
                       differences=differences, missing=missing)
 

@@ -85,6 +85,7 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_event_and_the_un
     assert difference.state == CHANGED_SINCE  # the snapshot says the model's value was sent
     assert report.missing == [deleted] and report.missing_rows == 1
     assert report.differing_rows == 1 and report.status == "complete" and not report.clean
+    assert "events are matched by id" in report.normalisation  # what the comparison did, stated
     # Counts against the sandbox's own state, computed here: events of the sync's name, keyed by id.
     held = sandbox_events(demo)
     every_model_id = {event_id(SYNC, k) for k in model_keys(demo)}
@@ -194,3 +195,18 @@ def test_from_the_terminal_the_events_report_is_json_and_the_resend_repairs_it(d
     clean = cli()
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "COMPLETE" in clean.stdout and "@createdAt" in clean.stdout
+
+
+def test_with_names_from_a_column_every_event_is_read_and_a_renamed_event_differs_in_its_name(demo):
+    demo.edit_workspace('event_name = "First Namespace Created"', 'event_name_column = "first_namespace_plan"')
+    demo.run(SYNC)
+    key = sorted(demo.snapshot(SYNC))[0]
+    edit_event(demo, key, "event_name = ?", ("Renamed by hand",))
+
+    report = reconcile(demo.workspace, SYNC, fields=["@eventName"])
+
+    [difference] = report.differences
+    assert (difference.key, difference.field) == (key, "@eventName")
+    assert difference.destination_value == '"Renamed by hand"'
+    assert report.missing_rows == 0 and report.funnel.destination_records == demo.sandbox.event_count(SANDBOX_PROJECT)
+    assert "every custom event of the project" in report.normalisation

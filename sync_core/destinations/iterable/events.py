@@ -135,6 +135,16 @@ class IterableEvents(IterableRecords):
 
     # ---- reading back (reconciliation) ----
 
+    @property
+    def normalisation_note(self) -> str:
+        among = (f"the export's events named '{self.settings.name}'" if self.settings.name else
+                 "every custom event of the project (names come from a column: other syncs' events count as "
+                 "unknown to the model)")
+        return (f"events are matched by id (sha256 of the sync's id and the row's key) among {among}, and a resent "
+                "event replaces the one of its id whole, so a null the sync omits must be absent there too; an "
+                "event's own fields start with @: @eventName compares as text, @createdAt as a UTC instant to the "
+                "second, and its person as Iterable compares identifiers")
+
     def record_rule(self) -> IdentifierRule:
         """Events are keyed by their id (event_id: hex digits, compared as written)."""
         return IdentifierRule(ID_FIELD, case_insensitive=False, valid_pattern=None)
