@@ -130,6 +130,17 @@ def test_the_events_own_fields_are_compared_its_time_as_an_instant(demo):
     assert [m.field for m in report.fields] == ["@createdAt", "plan"]
 
 
+def test_a_number_stored_as_text_in_an_event_differs_and_says_so(demo):
+    demo.run(SYNC)
+    key = sorted(demo.snapshot(SYNC))[3]
+    number = sandbox_events(demo)[event_id(SYNC, key)]["dataFields"]["daysToFirstNamespace"]
+    set_data_field(demo, key, "daysToFirstNamespace", str(number))
+    [difference] = reconcile(demo.workspace, SYNC, fields=["daysToFirstNamespace"]).differences
+    assert (difference.key, difference.model_value) == (key, str(number))
+    assert difference.destination_value == json.dumps(str(number))
+    assert difference.note == "a number in the model, text in the destination"
+
+
 def test_a_sync_never_run_is_refused_with_what_to_do(demo):
     with pytest.raises(ReconcileError, match=f"the sync has never run.*sync-core run {SYNC}"):
         reconcile(demo.workspace, SYNC)
