@@ -37,13 +37,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.workdir or tmp) / "bench-workspace"
-        port = free_port()
-        started = time.perf_counter()
-        init_demo(root, contacts=args.contacts, sandbox_port=port, product_share=1.0)
-        print(f"demo workspace: {args.contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
-        toml = root / "workspace.toml"
-        toml.write_text(toml.read_text().replace('api_key = "secrets:sandbox.iterable_api_key"\n',
-                                                 f'api_key = "secrets:sandbox.iterable_api_key"\n{NO_LIMIT}\n', 1))
+        port = make_demo(root, args.contacts, NO_LIMIT)
         with Sandbox(root, port, rate_limits=False) as sandbox:
             run = measure(root, sandbox, "sync run (full)", ["run", SYNC, "--json"])
             clean = measure(root, sandbox, "reconciliation, nothing changed", ["reconcile", SYNC, "--json"])
@@ -54,6 +48,27 @@ def main() -> int:
                             ["reconcile", SYNC, "--json"])
         report(run, clean, found, edited, held)
     return 0
+
+
+def make_demo(root: Path, contacts: int, limits: str) -> int:
+    """A demo workspace whose people are all Iterable users, with the client's `limits` line; its sandbox port."""
+    port = free_port()
+    started = time.perf_counter()
+    init_demo(root, contacts=contacts, sandbox_port=port, product_share=1.0)
+    print(f"demo workspace: {contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
+    toml = root / "workspace.toml"
+    toml.write_text(toml.read_text().replace('api_key = "secrets:sandbox.iterable_api_key"\n',
+                                             f'api_key = "secrets:sandbox.iterable_api_key"\n{limits}\n', 1))
+    return port
+
+
+def print_steps(steps: list[dict]) -> None:
+    print()
+    print("| step | wall s | API calls | exports | peak RSS |")
+    print("|---|---:|---:|---:|---:|")
+    for m in steps:
+        print(f"| {m['label']} | {m['wall']:.1f} | {m['calls']:,} | {m['exports']} | {m['rss_mb']:,.0f} MB |")
+    print()
 
 
 def measure(root: Path, sandbox: Sandbox, label: str, command: list[str]) -> dict:
@@ -95,12 +110,7 @@ def edit_users(sandbox: Sandbox, share: float) -> set[str]:
 def report(run: dict, clean: dict, found: dict, edited: set[str], held: set[str]) -> None:
     funnel = clean["result"]["funnel"]
     differing = {d["key"].strip().lower() for d in found["result"]["differences"]}
-    print()
-    print("| step | wall s | API calls | exports | peak RSS |")
-    print("|---|---:|---:|---:|---:|")
-    for m in (run, clean, found):
-        print(f"| {m['label']} | {m['wall']:.1f} | {m['calls']:,} | {m['exports']} | {m['rss_mb']:,.0f} MB |")
-    print()
+    print_steps([run, clean, found])
     print(f"- synced users compared: {funnel['present']:,} present of {funnel['in_snapshot']:,} in the snapshot; "
           f"clean: {clean['result']['clean']}")
     print(f"- after the edits: {found['result']['differing_rows']:,} differing rows found, "

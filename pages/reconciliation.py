@@ -17,7 +17,8 @@ st.title("Reconciliation")
 syncs = [s for s in workspace.syncs if can_read_back(workspace, s)]
 if not syncs:
     empty("No sync of this workspace writes to a destination that can be read back yet (Iterable users and "
-          "Marketo custom activities can).", "Add an Iterable users or a Marketo activities sync to workspace.toml.")
+          "events, and Marketo custom activities, can).", "Add an Iterable users or events sync, or a Marketo "
+          "activities sync, to workspace.toml.")
     st.stop()
 sync_id = st.selectbox("Sync", syncs, format_func=lambda s: sync_label(workspace, s), key="reconcile_sync")
 if not reconciliation.has_run(workspace, sync_id):

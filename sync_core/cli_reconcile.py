@@ -16,7 +16,8 @@ from .state import StateStore
 def add_commands(sub) -> None:
     p = sub.add_parser("reconcile", help="compare a sync's model with the destination's records, field by field")
     p.add_argument("sync")
-    p.add_argument("--fields", metavar="F,...", help="compare only these mapped fields (default: all of them)")
+    p.add_argument("--fields", metavar="F,...", help="compare only these fields: mapped ones, or an event's own "
+                                                     "@eventName, @createdAt, @email or @userId (default: all)")
     p.add_argument("--sample", type=int, metavar="N", help="compare N random rows instead of all of them")
     p.add_argument("--history", action="store_true", help="list the sync's past reconciliations instead")
     p.add_argument("--resend", type=int, metavar="ID", help="instead, run the sync for the differing and missing "

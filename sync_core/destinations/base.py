@@ -281,3 +281,34 @@ class ReadBackByRecordId(Protocol):
 
     def read_note(self) -> str | None:
         """After read_back, whole or not: what the read covered and what it cost, for the report's notes."""
+
+
+@dataclass(frozen=True)
+class ReadBackField:
+    """A field a reconciliation compares: a mapped field, or one of the record's own (an event's name, time and
+    person), under its name in the read-back lines and the report."""
+    field: str
+    column: str | None  # the model column its value comes from; None: `fixed`, a value of the sync's settings
+    null: str = "omit"  # as Mapping.null: "omit" (a null is not sent, so not compared) or "clear"
+    fixed: str | None = None
+    identifier: bool = False  # the record's person: compared as the destination compares identifiers
+    instant: bool = False  # a time (a TIMESTAMP, a DATE or ISO text): compared as a UTC instant
+
+
+@runtime_checkable
+class RecordReadBack(Protocol):
+    """Capability beside ReadBack, for objects with many records per person (a person's events): a line is
+    keyed by the record's own id, which the sync derives from the row's key (Iterable events; where the destination
+    gives the id instead, see ReadBackByRecordId), and it carries fields of the record itself beside the mapped
+    ones, compared too. Without it, lines are keyed by the person's identifier and only
+    mapped fields are compared."""
+    normalisation_note: str  # what comparing these records adds to the stated normalisation
+
+    def record_rule(self) -> IdentifierRule:
+        """How the lines' record id (under record_rule().label) is spelled and compared."""
+
+    def record_id_sql(self, key_sql: str) -> str:
+        """A DuckDB expression: the id of the record the sync writes for a model row's key."""
+
+    def read_back_fields(self) -> list[ReadBackField]:
+        """Every field a reconciliation can compare, the mapped ones first."""

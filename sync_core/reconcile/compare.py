@@ -7,7 +7,7 @@ with the model's by the model column's type."""
 
 from __future__ import annotations
 
-from ..config import SyncConfig
+from ..destinations.base import IdentifierRule, ReadBackField
 from ..hashing import quote, sql_string
 
 NORMALISATION = (
@@ -73,20 +73,30 @@ def destination_columns(label: str, fields: list[str]) -> str:
     return "{" + ", ".join(pairs) + "}"
 
 
-def compared_sql(sync: SyncConfig, fields: list[str], types: dict[str, str], ident_sql: str,
+def model_value(f: ReadBackField, types: dict[str, str], person: IdentifierRule) -> tuple[str, str]:
+    """(a DuckDB expression over the model row `m`, its DuckDB type): the value the sync sends for a field."""
+    if f.column is None:
+        return sql_string(f.fixed or ""), "VARCHAR"
+    column = "m." + quote(f.column.lower())
+    if f.identifier:
+        return person.sql(column), "VARCHAR"
+    if f.instant:  # as the sync reads it: naive times are UTC (the plan's time zone), text is ISO
+        return f"TRY_CAST({column} AS TIMESTAMPTZ)", "TIMESTAMPTZ"
+    return column, types[f.column.lower()]
+
+
+def compared_sql(fields: list[ReadBackField], types: dict[str, str], person: IdentifierRule, ident_sql: str,
                  join_on: str | None = None) -> str:
     """The table `compared`: one row per valid model row, its identifier, whether the snapshot holds it and
     with the model's hash (`sent`: the destination was sent today's values), whether the destination holds it
     (`present`), and per field `_ok_<i>` (the values match), `_m_<i>`/`_d_<i>` (both values as text) and
     `_note_<i>` (a type difference). `join_on` joins `destination d` to the row (`p`, `v`): by identifier unless
     told (record_ids.JOIN_ON)."""
-    mapped = {m.field: m for m in sync.mappings}
     parts = []
-    for i, name in enumerate(fields):
-        m = mapped[name]
-        model_sql, dest_sql = "m." + quote(m.column.lower()), "d." + quote(name)
-        kind = types[m.column.lower()]
-        parts.append(f"{field_match_sql(model_sql, dest_sql, kind, m.null)} AS _ok_{i}, "
+    for i, f in enumerate(fields):
+        model_sql, kind = model_value(f, types, person)
+        dest_sql = "d." + quote(f.field)
+        parts.append(f"{field_match_sql(model_sql, dest_sql, kind, f.null)} AS _ok_{i}, "
                      f"CAST({model_sql} AS VARCHAR) AS _m_{i}, CAST({dest_sql} AS VARCHAR) AS _d_{i}, "
                      f"{type_note_sql(dest_sql, kind)} AS _note_{i}")
     return f"""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Workspace
-from ..destinations.base import ReadBack, ReadBackByRecordId, ReadStopped, TransientError
+from ..destinations.base import ReadBack, ReadBackByRecordId, ReadBackField, ReadStopped, RecordReadBack, TransientError
 from ..destinations.opening import open_destination
 from ..errors import SyncCoreError
 from ..executor import Executor
@@ -52,13 +52,13 @@ def reconcile(workspace: Workspace, sync_id: str, *, fields: list[str] | None = 
     sync = workspace.sync(sync_id)
     observer = observer or SilentObserver()
     clock = clock or SystemClock()
-    compared_fields = _chosen_fields(sync, fields)
     if sample is not None and sample < 1:
         raise ReconcileError(f"reconcile {sync.id}: --sample must be a positive number of rows, not {sample}")
     destination = open_destination(workspace, sync, clock=clock)
     if not isinstance(destination, ReadBack):
         raise ReconcileError(f"reconcile {sync.id}: {sync.destination} {sync.object} cannot be read back yet, so "
-                             "it cannot be reconciled (Iterable users and Marketo activities can)")
+                             "it cannot be reconciled (Iterable users and events, and Marketo activities, can)")
+    compared_fields = _chosen_fields(sync, _comparable(sync, destination), fields)
     with StateStore(workspace.state_path) as store:
         if not store.list_runs(sync_id=sync.id, limit=1):
             raise ReconcileError(f"reconcile {sync.id}: the sync has never run, so nothing says what the destination "
@@ -79,15 +79,23 @@ def reconcile(workspace: Workspace, sync_id: str, *, fields: list[str] | None = 
     return report
 
 
-def _chosen_fields(sync, fields: list[str] | None) -> list[str]:
-    mapped = [m.field for m in sync.mappings]
+def _comparable(sync, destination) -> list[ReadBackField]:
+    """The fields a reconciliation of the sync can compare: the mapped ones, and the record's own when the
+    destination's records have some (RecordReadBack)."""
+    if isinstance(destination, RecordReadBack):
+        return destination.read_back_fields()
+    return [ReadBackField(m.field, m.column, m.null) for m in sync.mappings]
+
+
+def _chosen_fields(sync, comparable: list[ReadBackField], fields: list[str] | None) -> list[ReadBackField]:
     if not fields:
-        return mapped
-    unknown = [f for f in fields if f not in mapped]
+        return comparable
+    known = {f.field: f for f in comparable}
+    unknown = [f for f in fields if f not in known]
     if unknown:
         raise ReconcileError(f"reconcile {sync.id}: --fields names {', '.join(unknown)}, which the sync does not map "
-                             f"(its fields: {', '.join(mapped)})")
-    return list(dict.fromkeys(fields))
+                             f"(its fields: {', '.join(known)})")
+    return [known[f] for f in dict.fromkeys(fields)]
 
 
 def _stored_rows(report: Report) -> list[tuple]:
@@ -115,7 +123,7 @@ class _Reconciliation:
             self.observer.phase(name)
             self.store.reconciliation_phase(self.rid, name)
 
-    def run(self, fields: list[str], sample: int | None) -> Report:
+    def run(self, fields: list[ReadBackField], sample: int | None) -> Report:
         workspace, sync = self.workspace, self.sync
         self.phase("query")
         if isinstance(self.destination, ReadBackByRecordId):  # before the model's query: its quota may refuse the read
@@ -130,7 +138,7 @@ class _Reconciliation:
         path = folder / f"{self.rid}.jsonl"
         try:
             self.phase("read")
-            partial = self.read(fields, path)
+            partial = self.read([f.field for f in fields], path)
             if isinstance(self.destination, ReadBackByRecordId):
                 self.notes += filter(None, [self.destination.read_note()])
             self.phase("compare")
@@ -167,12 +175,17 @@ class _Reconciliation:
             _drop_broken_tail(path)
             return f"{exc}; only the records read before it are compared"
 
-    def compare(self, plan, fields: list[str], path: Path, partial: str | None, sample: int | None) -> Report:
-        con, sync = plan.connection(), self.sync
-        rule = self.destination.identifier_rule()
+    def compare(self, plan, compared: list[ReadBackField], path: Path, partial: str | None,
+                sample: int | None) -> Report:
+        con, sync, destination = plan.connection(), self.sync, self.destination
+        fields = [f.field for f in compared]
+        person = destination.identifier_rule()
+        keyed = isinstance(destination, RecordReadBack)  # lines keyed by a record id the sync derives from the key
+        by_record = isinstance(destination, ReadBackByRecordId)  # lines keyed by ids the destination gave
+        rule = destination.record_rule() if keyed else person
         label = rule.label
-        ident_sql = rule.sql("m." + quote(sync.match_column.lower()))
-        by_record = isinstance(self.destination, ReadBackByRecordId)
+        ident_sql = (destination.record_id_sql("m._key") if keyed
+                     else person.sql("m." + quote(sync.match_column.lower())))
         if by_record:
             records, unknown, duplicates = record_ids.load_destination(
                 con, _text(path), fields, self.store.destination_ids(sync.id))
@@ -191,8 +204,8 @@ class _Reconciliation:
         if sample is not None:
             con.execute(f"CREATE OR REPLACE TABLE planned AS SELECT * FROM planned USING SAMPLE {int(sample)} ROWS "
                         "(reservoir, 7)")
-        types = {m.column.lower(): plan.column_type(m.column) for m in sync.mappings}
-        con.execute(compared_sql(sync, fields, types, ident_sql, record_ids.JOIN_ON if by_record else None))
+        types = {f.column.lower(): plan.column_type(f.column) for f in compared if f.column}
+        con.execute(compared_sql(compared, types, person, ident_sql, record_ids.JOIN_ON if by_record else None))
 
         [(model_rows,)] = con.execute("SELECT COUNT(*) FROM model_rows").fetchall()
         [(valid, in_snapshot, present, missing_n, never_synced_absent)] = con.execute(
@@ -221,8 +234,9 @@ class _Reconciliation:
                               "each one written: a changed row or a resend adds another); only the latest of each "
                               "row, the one the snapshot names, is compared")
         funnel = Funnel(model_rows, valid, in_snapshot, present, records, unknown, duplicates)
+        normalisation = NORMALISATION + (f"; {destination.normalisation_note}" if keyed else "")
         return Report(sync.id, self.rid, "partial" if partial else "complete", funnel, field_matches, differing,
-                      missing_n, (None if partial else never_synced_absent) if update_only else None, NORMALISATION,
+                      missing_n, (None if partial else never_synced_absent) if update_only else None, normalisation,
                       sample=valid if sample is not None else None, partial_reason=partial, notes=self.notes,
                       differences=differences, missing=missing)
 

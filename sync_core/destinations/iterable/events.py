@@ -8,6 +8,9 @@ Update-only mode writes events only for users who exist: the look-up of existing
 users syncs of the same credential share, and `updateOnly: true` makes Iterable report a user deleted since
 as not found (`failedUpdates.notFound*`) instead of creating one.
 
+Read back for reconciliation (RecordReadBack): the project's `customEvent` export, the sync's events kept and
+keyed by their id (event_export.py), compared with the model's rows on their mapped and their own fields.
+
 Rows are checked before any call: an event name (from its column) that is empty, a `created_at` that is null,
 not a time, or in the future, and an event too large for one request are `data` rejections that cost nothing.
 """
@@ -16,15 +19,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, time, timezone
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from ...config import DestinationConfig, SyncConfig
 from ...event_settings import CREATED_AT_FIELD, EVENT_NAME_FIELD
+from ...hashing import sql_string
 from ...ratelimit import SharedRateLimits, vendor_limit
 from ...rows import PlannedRow
-from ..base import WHITESPACE, Batch, Rejection, SendResult
+from ..base import WHITESPACE, Batch, IdentifierRule, ReadBackField, Rejection, SendResult
 from . import MAX_EVENTS_PER_REQUEST
+from .event_export import CREATED_FIELD, ID_FIELD, NAME_FIELD, EventLines, person_field
 from .records import ENVELOPE_BYTES, MAX_BODY_BYTES, NOT_FOUND_CODE, IterableRecords, dumps, iterable_value
 
 # A created_at up to this far ahead of the destination's clock is taken as clock skew, not a future event.
@@ -126,6 +132,48 @@ class IterableEvents(IterableRecords):
                              "events in Unix seconds. Fix the time in the model", "data",
                              f"{where} is <date>, before 1970")
         return seconds
+
+    # ---- reading back (reconciliation) ----
+
+    @property
+    def normalisation_note(self) -> str:
+        among = (f"the export's events named '{self.settings.name}'" if self.settings.name else
+                 "every custom event of the project (names come from a column: other syncs' events count as "
+                 "unknown to the model)")
+        return (f"events are matched by id (sha256 of the sync's id and the row's key) among {among}, and a resent "
+                "event replaces the one of its id whole, so a null the sync omits must be absent there too; an "
+                "event's own fields start with @: @eventName compares as text, @createdAt as a UTC instant to the "
+                "second, and its person as Iterable compares identifiers")
+
+    def record_rule(self) -> IdentifierRule:
+        """Events are keyed by their id (event_id: hex digits, compared as written)."""
+        return IdentifierRule(ID_FIELD, case_insensitive=False, valid_pattern=None)
+
+    def record_id_sql(self, key_sql: str) -> str:
+        """event_id in DuckDB: the first 32 hex digits of sha256(<sync id> NUL <key>)."""
+        return f"substr(sha256({sql_string(self.sync.id)} || chr(0) || {key_sql}), 1, 32)"
+
+    def read_back_fields(self) -> list[ReadBackField]:
+        """The mapped fields, then the event's own: its name, its time (when a column gives it; else it is the
+        run's, which no model row holds) and its person. The same id replaces the event whole (the sandbox does;
+        Iterable says "updates"), so a null the sync omits must be absent: every field compares as `clear`."""
+        s = self.settings
+        out = [ReadBackField(m.field, m.column, "clear") for m in self.sync.mappings]
+        out.append(ReadBackField(NAME_FIELD, s.name_column, fixed=s.name))
+        if s.created_at_column:
+            out.append(ReadBackField(CREATED_FIELD, s.created_at_column, instant=True))
+        out.append(ReadBackField(person_field(self._rule.label), self.sync.match_column, identifier=True))
+        return out
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """The sync's events, as one streaming `customEvent` export of the project (all time: an event's
+        createdAt comes from the model and may be old) in a slot of the export's limit shared with the runs'
+        look-ups. Iterable's export cannot filter by name: events of other names are left out here (all of them
+        are kept when names come from a column), and the records are matched by id in the comparison."""
+        lines = EventLines(sink, destination=self.name, event_name=self.settings.name, fields=fields,
+                           person=self._rule)
+        self.client.stream_to("/api/export/data.json", [("dataTypeName", "customEvent"), ("range", "All")], lines)
+        lines.finish()
 
     def batches(self, rows: list[PlannedRow]) -> list[Batch]:
         """Requests of ≤ max_rows events and ≤ 4 MB; rows refused before sending come in a batch of their own,

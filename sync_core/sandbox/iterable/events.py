@@ -135,6 +135,11 @@ class EventRecords:
                 return
             last = page[-1]["id"]
 
+    def delete_event(self, project: str, event_id: str) -> bool:
+        """Delete one event, as someone cleaning up the project by hand would (the API offers no such call)."""
+        with self._write() as db:
+            return db.execute("DELETE FROM events WHERE project = ? AND id = ?", (project, event_id)).rowcount > 0
+
     def event_count(self, project: str) -> int:
         return self._read("SELECT count(*) FROM events WHERE project = ?", (project,))[0][0]
 
