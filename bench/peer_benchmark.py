@@ -234,16 +234,15 @@ def prepare(tool: str, run_dir: Path, database: Path, url: str, python: Path | N
         return [sys.executable, "-m", "sync_core.cli", "-w", str(run_dir), "run", "peers", "--json"], env
     env["HOME"] = str(run_dir)  # the peers keep their profiles and global state under HOME: a fresh one each run
     if tool == "drt":
-        project = run_dir / "project"
-        (project / "syncs").mkdir(parents=True)
+        # The run's folder is both drt's project (the working directory) and its HOME (~/.drt/profiles.yml).
+        (run_dir / "syncs").mkdir()
         (run_dir / ".drt").mkdir()
         (run_dir / ".drt" / "profiles.yml").write_text(DRT_PROFILES.format(database=database))
-        (project / "drt_project.yml").write_text(DRT_PROJECT)
+        (run_dir / "drt_project.yml").write_text(DRT_PROJECT)
         fields = ", ".join(f'"{f}": {{{{ r.{c} | tojson_safe }}}}' for c, f in FIELDS.items())
-        (project / "syncs" / "iterable_users.yml").write_text(DRT_SYNC.format(
+        (run_dir / "syncs" / "iterable_users.yml").write_text(DRT_SYNC.format(
             query=QUERY, url=url, match=MATCH_COLUMN, fields=fields, batch=BATCH))
-        drt = python.parent / "drt"
-        return [str(drt), "run", "--select", "iterable_users", "--project-dir", str(project)], env
+        return [str(python.parent / "drt"), "run", "--select", "iterable_users"], env
     return [str(python), str(BENCH / "peer_dlt_pipeline.py"), "--database", str(database), "--url", url,
             "--pipelines-dir", str(run_dir / "pipelines"), "--batch-size", str(BATCH)], env
 
