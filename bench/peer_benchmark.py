@@ -258,7 +258,8 @@ def measure(tool: str, argv: list[str], env: dict, run_dir: Path, receiver: Rece
         tail = (run_dir / "stdout").read_text(errors="replace")[-1500:] + (run_dir / "stderr").read_text(
             errors="replace")[-3000:]
         raise SystemExit(f"{tool} (exit {code}) delivered {got['users']:,} users ({got['distinct']:,} distinct) "
-                         f"of {rows:,} rows: the benchmark stops. Its output ({run_dir}):\n{tail}")
+                         f"of {rows:,} rows: the benchmark stops. The end of its output (its folder is kept with "
+                         f"--workdir):\n{tail}")
     m = json.loads(figures.read_text())
     run = Run(tool, m["wall"], m["cpu"], m["peak_kib"] / 1024, got["requests"])
     print(f"  {tool}: {run.wall:.1f} s wall, {run.cpu:.1f} s CPU, {run.peak_mb:,.0f} MB peak RSS, "
