@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 BENCH = Path(__file__).parent.parent / "bench" / "sync_benchmark.py"
 
@@ -42,3 +46,50 @@ def test_reconcile_benchmark_runs_end_to_end_and_finds_the_edited_users(tmp_path
                                        re.findall(r"([\d,]+) (?:differing|of the|edited users the)", found))
     assert differing == found_edited == edited > 0
     assert "clean: True" in done.stdout and "| sync run (full) |" in done.stdout
+
+
+PEER_BENCHMARK = Path(__file__).parent.parent / "bench" / "peer_benchmark.py"
+
+
+def test_peer_benchmark_runs_sync_core_against_its_receiver_and_counts_every_row(tmp_path):
+    """The peer benchmark without the peers (they need the network to install): sync-core's side, the
+    receiver's count check and the measuring wrapper."""
+    done = subprocess.run([sys.executable, str(PEER_BENCHMARK), "--rows", "2000", "--repeat", "1", "--tools",
+                           "sync-core", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "sync-core: " in done.stdout and "every row received once" in done.stdout
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| sync-core |")]
+    assert row.split("|")[7].strip() == "2"  # 2,000 users in requests of 1,000
+
+
+def test_peer_receiver_answers_bulk_update_as_iterable_and_counts_users():
+    receiver = Path(__file__).parent.parent / "bench" / "peer_receiver.py"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, str(receiver), "--port", str(port)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):  # bounded: up to 10 s for the process to listen
+            try:
+                requests.get(f"{url}/_count", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        users = [{"email": "a@example.com", "dataFields": {"x": 1}}, {"email": "b@example.com"},
+                 {"email": "a@example.com", "dataFields": {"x": 2}}]
+        answer = requests.post(f"{url}/api/users/bulkUpdate", json={"users": users}, timeout=5)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["successCount"] == 3 and body["failCount"] == 0
+        assert body["failedUpdates"]["notFoundEmails"] == [] and body["failedUpdates"]["invalidEmails"] == []
+        refused = requests.post(f"{url}/api/users/bulkUpdate", data=b"not json", timeout=5)
+        assert refused.status_code == 400 and refused.json()["code"] == "BadJsonBody"
+        no_identifier = requests.post(f"{url}/api/users/bulkUpdate", json={"users": [{"dataFields": {}}]}, timeout=5)
+        assert no_identifier.status_code == 400 and no_identifier.json()["code"] == "BadParams"
+        assert requests.get(f"{url}/_count", timeout=5).json() == {"requests": 1, "users": 3, "distinct": 2}
+        requests.post(f"{url}/_reset", timeout=5).raise_for_status()
+        assert requests.get(f"{url}/_count", timeout=5).json() == {"requests": 0, "users": 0, "distinct": 0}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
