@@ -12,6 +12,18 @@ from ui.mqr_charts import by_sync, cumulative, gauge
 
 frame.require_app()
 
+
+
+def stopped_runs() -> None:
+    """The runs the budget guard stopped in the period: shown even when nothing was counted (a period's first
+    run stopped is the reason)."""
+    if report.blocked_runs:
+        st.subheader("Runs the budget guard stopped")
+        for run in report.blocked_runs:
+            st.page_link("pages/run.py", label=f"Run {run.id} of {run.sync_id}, {run.started_at}",
+                         icon=":material/block:", query_params={"run": run.id})
+
+
 workspace = current_workspace()
 st.title("MQR")
 demo = workspace.sandbox is not None
@@ -30,6 +42,7 @@ if not report.used:
           "A run counts the records its model queries: run a sync (`sync-core run SYNC`, or Run now on the Syncs "
           "page), or pick a period with runs." + (f" Periods with data: "
           f"{', '.join(f'{d:%Y-%m-%d}' for d, _ in report.earlier[:6])}." if report.earlier else ""))
+    stopped_runs()
     st.stop()
 
 left, right = st.columns([2, 3])
@@ -71,11 +84,7 @@ for line in report.by_sync:
     if line.saving:
         st.caption(line.saving[0].upper() + line.saving[1:] + ".")
 
-if report.blocked_runs:
-    st.subheader("Runs the budget guard stopped")
-    for run in report.blocked_runs:
-        st.page_link("pages/run.py", label=f"Run {run.id} of {run.sync_id}, {run.started_at}",
-                     icon=":material/block:", query_params={"run": run.id})
+stopped_runs()
 if report.earlier:
     st.subheader("Earlier periods")
     st.dataframe([{"period start": f"{d:%Y-%m-%d}", "records": used, "share of today's limit":
