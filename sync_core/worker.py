@@ -44,7 +44,7 @@ from .sync_status import last_started, sync_statuses
 POLL_SECONDS = 0.25  # how often the worker looks for a queued request (its pick-up latency)
 SCHEDULE_EVERY = 5.0  # how often it checks which schedules are due
 RETENTION_EVERY = timedelta(days=1)
-MQR_PRUNE_ROWS_PER_TICK = 100_000  # keys of closed MQR periods deleted per schedule check: a fraction of a second
+MQR_PRUNE_ROWS_PER_TICK = 100_000  # keys of closed MQR periods deleted per schedule check: about 0.5 s (benchmarks.md)
 TROUBLE_PAUSE_SECONDS = 5.0
 ALERT_EVERY = 10.0  # how often alerts are looked for and due deliveries sent
 log = logging.getLogger(__name__)

@@ -273,10 +273,25 @@ def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def processes_naming(root: Path) -> list[str]:
+    """The command lines of live processes that name the workspace: the dashboard, the worker, the sandbox."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode() if proc.name.isdigit() else ""
+        except OSError:  # it ended as we looked
+            continue
+        if str(root) in command:
+            found.append(f"{proc.name}: {command}")
+    return found
+
+
 def test_ctrl_c_stops_the_dashboard_the_worker_and_the_sandbox(launched):
+    assert len(processes_naming(launched.root)) >= 4, "sync-core up, its dashboard, worker and sandbox"
     launched.process.send_signal(signal.SIGINT)
     assert launched.process.wait(timeout=30) == 0
-    for port in (launched.port, launched.sandbox_port):
+    for port in (launched.port, launched.sandbox_port, launched.sandbox_port + 1):  # the dashboard, both sandboxes
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
     assert launched.sql("SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL") == [(0,)], "the worker stopped"
+    assert processes_naming(launched.root) == [], "no process is left behind"
