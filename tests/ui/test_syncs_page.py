@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from contextlib import closing, contextmanager
@@ -246,3 +248,18 @@ def test_full_resync_and_retry_failed_rows_ask_for_the_run_their_confirmation_de
     # and the demo's only real problems are invalid keys, which cannot be sent.
     assert resync.counts.as_dict()["synced"] == first.counts.as_dict()["synced"] > 0
     assert retry.counts.as_dict()["synced"] == 0
+
+
+def test_a_live_workers_heartbeat_shows_and_a_worker_whose_process_died_is_not_running(manual, open_app):
+    demo = manual
+    register = f"from sync_core import StateStore; StateStore({str(demo.workspace.state_path)!r}).register_worker(1)"
+    subprocess.run([sys.executable, "-c", register], check=True, timeout=120)  # a worker row, its process gone
+    at = open_app(demo.root, "pages/syncs.py")
+    assert any("No worker is running" in w.value for w in at.warning), "a dead worker's fresh heartbeat is no worker"
+    assert at.button(key="ask_run").disabled
+    with running_worker(demo.root) as live:
+        at = open_app(demo.root, "pages/syncs.py")
+        assert not any("No worker is running" in w.value for w in at.warning)
+        assert any(f"Worker `{live.id}` running (1 sync(s) at a time), last heartbeat" in c.value
+                   for c in at.main.caption)
+        assert not at.button(key="ask_run").disabled
