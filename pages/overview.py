@@ -48,8 +48,9 @@ for s in statuses:
         problems = data.run_problems(workspace, run)
         if problems.new and problems.compared_with is not None:
             actions += 1
-            st.warning(f"**{s.sync.name}**: {problems.new:,} rows with data problems that are new since its previous "
-                       f"run ({problems.data:,} in all).", icon=":material/report:")
+            st.warning(f"**{s.sync.name}**: {problems.new:,} {'row' if problems.new == 1 else 'rows'} with data "
+                       f"problems that {'is' if problems.new == 1 else 'are'} new since its previous run "
+                       f"({problems.data:,} in all).", icon=":material/report:")
             st.page_link("pages/failed_rows.py", label=f"Failed rows of run {run.id}", query_params={"run": run.id})
     if s.overdue_by is not None:
         actions += 1
@@ -113,11 +114,13 @@ with right:
                  icon=":material/data_usage:")
 
 st.subheader("Syncs")
+names = [s.sync.name for s in statuses]
 for s in statuses:
     run = s.last_run
     with st.container(border=True):
         name, state, nxt = st.columns([3, 4, 3])
-        name.markdown(f"**{s.sync.name}**  \n{s.schedule}")
+        twin = f" `{s.sync.id}`" if names.count(s.sync.name) > 1 else ""  # the seed has two syncs of one name
+        name.markdown(f"**{s.sync.name}**{twin}  \n{s.schedule}")
         if run is None:
             state.markdown("never run")
         else:

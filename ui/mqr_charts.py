@@ -20,7 +20,7 @@ def gauge(report: MqrReport, *, height: int = 260) -> go.Figure:
     colour = OVER if used > report.budget else NEAR if used >= NEAR_SHARE * limit else GOOD
     fig = go.Figure(go.Indicator(
         mode="gauge+number", value=used, number={"valueformat": ",d", "suffix": f" of {limit:,}"},
-        gauge={"axis": {"range": [0, limit], "tickformat": ".2s"},
+        gauge={"axis": {"range": [0, limit], "tickformat": "~s"},
                "bar": {"color": colour, "thickness": 0.35},
                "steps": [{"range": [0, NEAR_SHARE * limit], "color": "rgba(46,158,91,0.15)"},
                          {"range": [NEAR_SHARE * limit, limit], "color": "rgba(224,161,0,0.2)"}],

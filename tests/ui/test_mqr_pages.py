@@ -69,6 +69,8 @@ def test_the_overview_puts_a_failing_sync_first(demo, open_app):
     assert name in first.value and "failed" in first.value
     syncs = [m.value for m in at.main.markdown if m.value.startswith("**") and "\n" in m.value]
     assert syncs[0].startswith(f"**{name}**"), syncs
+    # The seed names two syncs alike: the Overview tells them apart by their ids
+    assert sum(m.startswith(f"**{name}** `") for m in syncs) == 2, syncs
 
 
 def test_the_demos_guard_stops_a_run_past_its_limit_and_both_pages_say_so(demo, open_app):
