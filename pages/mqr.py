@@ -8,7 +8,7 @@ import streamlit as st
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
-from ui.mqr_charts import by_sync, cumulative, gauge
+from ui.mqr_charts import by_sync, cumulative, gauge, sync_names
 
 frame.require_app()
 
@@ -76,11 +76,11 @@ st.caption("A record two syncs query counts once, for the first that counted it;
            "it queried, split into those the destination held after a run of the period and those it never did.")
 if any(line.queried is not None for line in report.by_sync):
     st.plotly_chart(by_sync(report), width="stretch", key="mqr_by_sync")
-for line in report.by_sync:
+for line, name in zip(report.by_sync, sync_names(report.by_sync)):
     wasted = "" if line.unproductive is None else (
         f"; **{line.unproductive:,}** of its {line.queried:,} records ({line.unproductive / max(1, line.queried):.0%}) "
         "bought nothing")
-    st.markdown(f"**{line.name}**: first to count {line.first_counted:,}{wasted}.")
+    st.markdown(f"**{name}**: first to count {line.first_counted:,}{wasted}.")
     if line.saving:
         st.caption(line.saving[0].upper() + line.saving[1:] + ".")
 

@@ -33,6 +33,12 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     assert shown["used"] > 0 and gauge_value(at) == shown["used"]
     text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
     assert "Method:" in text and "demo scale" in text
+    # One bar per sync, though the seed names two syncs alike: each its own figures
+    [bars, _] = [t for chart in at.main.get("plotly_chart") for t in json.loads(chart.proto.spec)["data"]
+                 if t["type"] == "bar"]
+    queried = {s["sync_id"]: s["queried"] for s in shown["by_sync"]}
+    assert len(set(bars["y"])) == len(bars["y"]) == len(queried) == 3, bars["y"]
+    assert "Iterable - First Namespace Details Sync (iterable-first-namespace-events)" in bars["y"]
 
     at = open_app(history.root, "pages/overview.py")
     clean(at)
