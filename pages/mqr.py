@@ -8,9 +8,21 @@ import streamlit as st
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
-from ui.mqr_charts import by_sync, cumulative, gauge
+from ui.mqr_charts import by_sync, cumulative, gauge, sync_names
 
 frame.require_app()
+
+
+
+def stopped_runs() -> None:
+    """The runs the budget guard stopped in the period: shown even when nothing was counted (a period's first
+    run stopped is the reason)."""
+    if report.blocked_runs:
+        st.subheader("Runs the budget guard stopped")
+        for run in report.blocked_runs:
+            st.page_link("pages/run.py", label=f"Run {run.id} of {run.sync_id}, {run.started_at}",
+                         icon=":material/block:", query_params={"run": run.id})
+
 
 workspace = current_workspace()
 st.title("MQR")
@@ -30,6 +42,7 @@ if not report.used:
           "A run counts the records its model queries: run a sync (`sync-core run SYNC`, or Run now on the Syncs "
           "page), or pick a period with runs." + (f" Periods with data: "
           f"{', '.join(f'{d:%Y-%m-%d}' for d, _ in report.earlier[:6])}." if report.earlier else ""))
+    stopped_runs()
     st.stop()
 
 left, right = st.columns([2, 3])
@@ -63,19 +76,15 @@ st.caption("A record two syncs query counts once, for the first that counted it;
            "it queried, split into those the destination held after a run of the period and those it never did.")
 if any(line.queried is not None for line in report.by_sync):
     st.plotly_chart(by_sync(report), width="stretch", key="mqr_by_sync")
-for line in report.by_sync:
+for line, name in zip(report.by_sync, sync_names(report.by_sync)):
     wasted = "" if line.unproductive is None else (
         f"; **{line.unproductive:,}** of its {line.queried:,} records ({line.unproductive / max(1, line.queried):.0%}) "
         "bought nothing")
-    st.markdown(f"**{line.name}**: first to count {line.first_counted:,}{wasted}.")
+    st.markdown(f"**{name}**: first to count {line.first_counted:,}{wasted}.")
     if line.saving:
         st.caption(line.saving[0].upper() + line.saving[1:] + ".")
 
-if report.blocked_runs:
-    st.subheader("Runs the budget guard stopped")
-    for run in report.blocked_runs:
-        st.page_link("pages/run.py", label=f"Run {run.id} of {run.sync_id}, {run.started_at}",
-                     icon=":material/block:", query_params={"run": run.id})
+stopped_runs()
 if report.earlier:
     st.subheader("Earlier periods")
     st.dataframe([{"period start": f"{d:%Y-%m-%d}", "records": used, "share of today's limit":

@@ -9,7 +9,8 @@ from sync_core.destinations.marketo.quota import OK as QUOTA_OK, USED_UP
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
-from ui.formatting import local_text, status_markdown
+from ui.filters import titled
+from ui.formatting import local_text, rows, status_markdown
 from ui.mqr_charts import gauge
 from ui.status import run_sentence
 from ui.sync_control import board
@@ -48,8 +49,8 @@ for s in statuses:
         problems = data.run_problems(workspace, run)
         if problems.new and problems.compared_with is not None:
             actions += 1
-            st.warning(f"**{s.sync.name}**: {problems.new:,} rows with data problems that are new since its previous "
-                       f"run ({problems.data:,} in all).", icon=":material/report:")
+            st.warning(f"**{s.sync.name}**: {rows(problems.new)} with data problems new since its previous run "
+                       f"({problems.data:,} in all).", icon=":material/report:")
             st.page_link("pages/failed_rows.py", label=f"Failed rows of run {run.id}", query_params={"run": run.id})
     if s.overdue_by is not None:
         actions += 1
@@ -117,7 +118,7 @@ for s in statuses:
     run = s.last_run
     with st.container(border=True):
         name, state, nxt = st.columns([3, 4, 3])
-        name.markdown(f"**{s.sync.name}**  \n{s.schedule}")
+        name.markdown(f"{titled(workspace, s.sync.id)}  \n{s.schedule}")
         if run is None:
             state.markdown("never run")
         else:

@@ -91,15 +91,25 @@ def _interrupt(signum, frame) -> None:
 
 def _stop(children: list[subprocess.Popen], patient: subprocess.Popen | None) -> None:
     """The dashboard, then the worker (`patient`: its runs stop after their requests in flight, recorded as
-    interrupted), then the sandbox: each after the one before has exited."""
-    for child in reversed(children):
-        if child.poll() is None:
-            child.terminate()
-        try:
-            child.wait(timeout=WORKER_STOP_SECONDS if child is patient else 10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    interrupted), then the sandbox: each after the one before has exited. A second Ctrl-C (or SIGTERM) meanwhile
+    hurries the stop: what still runs is killed. It never abandons one: the worker and the sandbox have sessions
+    of their own, so nothing else would stop them."""
+    hurried: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, frame: hurried.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.kill() if hurried else child.terminate()
+            deadline = time.monotonic() + (WORKER_STOP_SECONDS if child is patient else 10)
+            while child.poll() is None and not hurried and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _require_free_port(port: int, flag: str) -> None:

@@ -94,8 +94,8 @@ def mqr_report(workspace: Workspace, store: StateStore, period: date | None = No
     used = sum(by_entity.values())
     notes = []
     daily_rows = reports.mqr_daily(store, key, end.isoformat())
-    if sum(n for _, n in daily_rows) != used:  # runs from before runs kept their count: the ledger knows
-        daily_rows = reports.mqr_daily_from_ledger(store, key)
+    if sum(n for _, n in daily_rows) != used:  # runs from before runs kept their count: the ledger knows,
+        daily_rows = reports.mqr_daily_from_ledger(store, key) or daily_rows  # unless retention pruned its keys
     daily = _series(daily_rows)
     current = start <= today < end
     forecast = (_forecast(daily, used, mqr.budget, today, end) if current else

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -38,11 +38,13 @@ from .state import StateStore
 from .state.run_log import iso_utc
 from .state.run_queue import WORKER_BEAT_SECONDS, RequestRecord
 from .history import latest_runs
+from .mqr import period_end
 from .sync_status import last_started, sync_statuses
 
 POLL_SECONDS = 0.25  # how often the worker looks for a queued request (its pick-up latency)
 SCHEDULE_EVERY = 5.0  # how often it checks which schedules are due
 RETENTION_EVERY = timedelta(days=1)
+MQR_PRUNE_ROWS_PER_TICK = 100_000  # keys of closed MQR periods deleted per schedule check: about 0.5 s (benchmarks.md)
 TROUBLE_PAUSE_SECONDS = 5.0
 ALERT_EVERY = 10.0  # how often alerts are looked for and due deliveries sent
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class Worker:
         self._next_beat = self._next_schedule = 0.0
         self._said_stopping = False
         self._last_trouble: str | None = None
+        self._old_periods: list[str] | None = None  # MQR periods whose keys are past the retention (None: not looked)
         workspace = load_workspace(self.root)  # a config error stops the worker before it registers
         self.store = StateStore(workspace.state_path)
         self.id = self.store.register_worker(concurrency)
@@ -146,6 +149,7 @@ class Worker:
         if real_now >= self._next_schedule:
             self.fire_schedules()
             self.prune_if_due()
+            self.prune_mqr_keys()
             self._next_schedule = real_now + SCHEDULE_EVERY
         self._take_requests()
 
@@ -194,6 +198,29 @@ class Worker:
         pruned = self.store.prune_row_history(iso_utc(now - days * 86_400))
         self.say(f"retention ({days} days): pruned {pruned['example_keys']} runs' example keys and "
                  f"{pruned['requests']} closed requests")
+        self._old_periods = None  # look again for MQR periods past the retention
+
+    def prune_mqr_keys(self) -> int:
+        """The keys of MQR periods that ended before the retention, a slice per call, so that the loop keeps its
+        heartbeat and answers the queue while millions go. The periods' totals stay: reports read those. Returns
+        the keys deleted."""
+        if self._old_periods is None:
+            try:
+                workspace = load_workspace(self.root)
+            except SyncCoreError:
+                return 0
+            now = self.store.lease_clock.now()
+            cutoff = datetime.fromtimestamp(now - workspace.retention_days * 86_400, timezone.utc).date()
+            start_day = workspace.mqr.billing_period_start_day
+            self._old_periods = [p for p in self.store.mqr_periods_with_keys()
+                                 if period_end(date.fromisoformat(p), start_day) <= cutoff]
+        deleted = 0
+        while self._old_periods and deleted < MQR_PRUNE_ROWS_PER_TICK:
+            chunk = self.store.prune_period_keys(self._old_periods[0], MQR_PRUNE_ROWS_PER_TICK - deleted)
+            deleted += chunk
+            if not chunk:
+                self.say(f"retention: the keys of MQR period {self._old_periods.pop(0)} are pruned (its totals stay)")
+        return deleted
 
     # ---- requests -----------------------------------------------------------------------------------------
 

@@ -21,6 +21,15 @@ def sync_label(workspace: Workspace, sync_id: str) -> str:
     return sync.name if sync.name == sync_id else f"{sync.name} ({sync_id})"
 
 
+def titled(workspace: Workspace, sync_id: str) -> str:
+    """The sync's name in bold, with its id where display names repeat (the seed's do): the id tells them apart."""
+    sync = workspace.syncs.get(sync_id)
+    if sync is None:
+        return f"**{sync_id} (not in workspace.toml)**"
+    twins = sum(s.name == sync.name for s in workspace.syncs.values()) > 1
+    return f"**{sync.name}**" + (f" `{sync_id}`" if twins else "")
+
+
 def sync_ids(workspace: Workspace, facets: Facets) -> list[str]:
     """Declared syncs in file order, then syncs that only the history knows (removed or renamed since)."""
     return list(workspace.syncs) + [s for s in facets.sync_ids if s not in workspace.syncs]

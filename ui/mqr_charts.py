@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import plotly.graph_objects as go
 
-from sync_core.mqr_report import MqrReport
+from sync_core.mqr_report import MqrReport, SyncLine
 
 GOOD, NEAR, OVER = "#2E9E5B", "#E0A100", "#D64545"
 NEAR_SHARE = 0.8  # from here on the gauge turns amber
@@ -20,7 +20,7 @@ def gauge(report: MqrReport, *, height: int = 260) -> go.Figure:
     colour = OVER if used > report.budget else NEAR if used >= NEAR_SHARE * limit else GOOD
     fig = go.Figure(go.Indicator(
         mode="gauge+number", value=used, number={"valueformat": ",d", "suffix": f" of {limit:,}"},
-        gauge={"axis": {"range": [0, limit], "tickformat": ".2s"},
+        gauge={"axis": {"range": [0, limit], "tickformat": "~s"},
                "bar": {"color": colour, "thickness": 0.35},
                "steps": [{"range": [0, NEAR_SHARE * limit], "color": "rgba(46,158,91,0.15)"},
                          {"range": [NEAR_SHARE * limit, limit], "color": "rgba(224,161,0,0.2)"}],
@@ -57,11 +57,17 @@ def cumulative(report: MqrReport) -> go.Figure:
     return fig
 
 
+def sync_names(lines: list[SyncLine]) -> list[str]:
+    """Each line's sync name, with its id where syncs share a name (the seed has two): one bar per sync."""
+    names = [line.name for line in lines]
+    return [f"{name} ({line.sync_id})" if names.count(name) > 1 else name for name, line in zip(names, lines)]
+
+
 def by_sync(report: MqrReport) -> go.Figure:
     """Per sync, the records it queried: those the destination held after a run of the period, and those it never
     held (they bought nothing)."""
     lines = [line for line in report.by_sync if line.queried is not None]
-    names = [line.name for line in lines]
+    names = sync_names(lines)
     fig = go.Figure()
     fig.add_trace(go.Bar(y=names, x=[line.queried - line.unproductive for line in lines], orientation="h",
                          name="reached the destination", marker_color=GOOD,

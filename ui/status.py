@@ -8,6 +8,7 @@ import streamlit as st
 from sync_core import RunRecord, Workspace
 from sync_core.history import RunProblems
 from ui import data
+from ui.filters import titled
 from ui.formatting import local_text, rows, status_markdown, zone_label
 
 STOPPED = {  # why a run stopped early, by its error class, in its owner's words
@@ -73,13 +74,8 @@ def _news(problems: RunProblems) -> str:
 
 def last_runs(workspace: Workspace, latest: dict[str, RunRecord]) -> None:
     ids = list(workspace.syncs) + [s for s in latest if s not in workspace.syncs]
-    names = [s.name for s in workspace.syncs.values()]
     for column, sync_id in zip(st.columns(max(1, len(ids))), ids):
-        sync = workspace.syncs.get(sync_id)
-        name = sync.name if sync else f"{sync_id} (not in workspace.toml)"
-        title = f"**{name}**"
-        if sync and names.count(sync.name) > 1:  # display names may repeat (the seed's do): the id tells them apart
-            title += f" `{sync_id}`"
+        title = titled(workspace, sync_id)
         run = latest.get(sync_id)
         with column.container(border=True):
             if run is None:

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 
 from .key_state import Stamp
 
+PRUNE_CHUNK = 20_000  # keys deleted per write transaction when a closed period's keys are pruned
+
 
 class CountedKeys(NamedTuple):
     """The key digests a billing period's ledger holds for an entity."""
@@ -167,3 +169,28 @@ class MqrLedger:
         db.execute("INSERT INTO mqr_sync_totals (period_start, sync_id, queried, held) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (period_start, sync_id) DO UPDATE SET queried = COALESCE(queried, 0) + excluded.queried,"
                    " held = COALESCE(held, 0) + excluded.held", (period_start, sync_id, queried, held))
+
+    # ---- retention -----------------------------------------------------------------------------------------------
+
+    def mqr_periods_with_keys(self) -> list[str]:
+        """Periods whose keys (the ledger's or the syncs') are still kept, oldest first: one index seek each."""
+        return [p for p in reversed(self.mqr_periods()) if any(self._db.execute(
+            f"SELECT 1 FROM {table} WHERE period_start = ? LIMIT 1", (p,)).fetchone()
+            for table in ("mqr_ledger", "mqr_sync_keys"))]
+
+    def prune_period_keys(self, period_start: str, max_rows: int) -> int:
+        """Delete up to `max_rows` of a closed period's keys, in write transactions of PRUNE_CHUNK rows so that
+        runs wait for none of them long; the period's totals (mqr_totals, mqr_sync_totals) stay, and so do its
+        figures in every report. Returns the rows deleted (0: none left)."""
+        deleted = 0
+        for table, column in (("mqr_ledger", "entity"), ("mqr_sync_keys", "sync_id")):
+            while deleted < max_rows:
+                with self._write() as db:
+                    chunk = db.execute(
+                        f"DELETE FROM {table} WHERE period_start = ?1 AND ({column}, key_digest) IN (SELECT {column}, "
+                        f"key_digest FROM {table} WHERE period_start = ?1 LIMIT ?2)",
+                        (period_start, min(PRUNE_CHUNK, max_rows - deleted))).rowcount
+                deleted += chunk
+                if not chunk:
+                    break
+        return deleted

@@ -30,6 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+STOP_BOUND = 150  # s: up's stop waits up to 10 s for the dashboard, 90 for the worker, 10 for the sandbox
 DAYS = 2  # two days of the three syncs: six exports, so the history waits once for Iterable's 4 a minute
 
 
@@ -85,9 +86,11 @@ def launched(tmp_path_factory):
         if app.process.poll() is None:
             app.process.send_signal(signal.SIGINT)
             try:
-                app.process.wait(timeout=30)
+                app.process.wait(timeout=STOP_BOUND)
             except subprocess.TimeoutExpired:
                 os.killpg(app.process.pid, signal.SIGKILL)
+        for line in processes_naming(app.root):  # the worker and the sandbox have sessions of their own
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -273,10 +276,25 @@ def test_run_now_shows_the_run_in_progress_then_how_it_ended(browser, launched):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def processes_naming(root: Path) -> list[str]:
+    """The command lines of live processes that name the workspace: the dashboard, the worker, the sandbox."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode() if proc.name.isdigit() else ""
+        except OSError:  # it ended as we looked
+            continue
+        if str(root) in command:
+            found.append(f"{proc.name}: {command}")
+    return found
+
+
 def test_ctrl_c_stops_the_dashboard_the_worker_and_the_sandbox(launched):
+    assert len(processes_naming(launched.root)) >= 4, "sync-core up, its dashboard, worker and sandbox"
     launched.process.send_signal(signal.SIGINT)
-    assert launched.process.wait(timeout=30) == 0
-    for port in (launched.port, launched.sandbox_port):
+    assert launched.process.wait(timeout=STOP_BOUND) == 0
+    for port in (launched.port, launched.sandbox_port, launched.sandbox_port + 1):  # the dashboard, both sandboxes
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
     assert launched.sql("SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL") == [(0,)], "the worker stopped"
+    assert processes_naming(launched.root) == [], "no process is left behind"

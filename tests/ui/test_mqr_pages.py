@@ -33,6 +33,12 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     assert shown["used"] > 0 and gauge_value(at) == shown["used"]
     text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
     assert "Method:" in text and "demo scale" in text
+    # One bar per sync, though the seed names two syncs alike: each its own figures
+    [bars, _] = [t for chart in at.main.get("plotly_chart") for t in json.loads(chart.proto.spec)["data"]
+                 if t["type"] == "bar"]
+    queried = {s["sync_id"]: s["queried"] for s in shown["by_sync"]}
+    assert len(set(bars["y"])) == len(bars["y"]) == len(queried) == 3, bars["y"]
+    assert "Iterable - First Namespace Details Sync (iterable-first-namespace-events)" in bars["y"]
 
     at = open_app(history.root, "pages/overview.py")
     clean(at)
@@ -69,3 +75,28 @@ def test_the_overview_puts_a_failing_sync_first(demo, open_app):
     assert name in first.value and "failed" in first.value
     syncs = [m.value for m in at.main.markdown if m.value.startswith("**") and "\n" in m.value]
     assert syncs[0].startswith(f"**{name}**"), syncs
+    # The seed names two syncs alike: the Overview tells them apart by their ids
+    assert sum(m.startswith(f"**{name}** `") for m in syncs) == 2, syncs
+
+
+def test_the_demos_guard_stops_a_run_past_its_limit_and_both_pages_say_so(demo, open_app):
+    """The demo's guard (block, 5% reserve) at a demo-scale limit below its contacts: the first run of the period
+    is stopped before it writes or counts anything, and the Overview and the MQR page (which has nothing counted
+    to show) both name the stopped run. An update-only run starts its read-only look-up of who exists beside
+    the model's query, before the guard can know the run's new records: that export is the one request the
+    sandbox sees (a known limit, docs/architecture.md)."""
+    demo.edit_workspace("limit = 1500000", "limit = 1000")
+    mark = demo.sandbox.last_request_id()
+    blocked = demo.run("iterable-production")
+    assert blocked.status == "failed" and blocked.error_class == "config"
+    assert "MQR budget: this run would count" in blocked.error and "(950 left to the syncs)" in blocked.error
+    sent = demo.sandbox.requests(since_id=mark)
+    assert [(r["method"], r["endpoint"]) for r in sent] in ([], [("GET", "export/data.json")]), "nothing written"
+    assert mqr_json(demo.root)["used"] == 0
+
+    at = open_app(demo.root, "pages/overview.py")
+    assert any(f"run {blocked.id} of iterable-production was stopped" in e.value for e in at.main.error)
+    at = open_app(demo.root, "pages/mqr.py")
+    assert any("No records were counted" in i.value for i in at.info)
+    assert any("Runs the budget guard stopped" in h.value for h in at.main.subheader)
+    assert any(link.label.startswith(f"Run {blocked.id} of iterable-production") for link in at.main.get("page_link"))

@@ -5,7 +5,10 @@ the page says so and runs nothing."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from contextlib import closing, contextmanager
@@ -207,3 +210,66 @@ def test_a_sync_over_a_dbt_model_shows_its_description_owner_and_tests(demo, ope
     assert "**Owner** Growth analytics <growth-data@example.com>" in shown
     assert "**dbt tests** `not_null(first_namespace_id)`, `not_null(user_id)`, `unique(user_id)`" in shown
     assert any("one row per person" in c.value for c in at.caption)
+
+
+def test_pause_resume_and_withdraw_act_on_the_store_and_the_page_says_so(demo, open_app):
+    """Without a worker: pausing the schedule stops its next run (and `syncs --json` agrees), resuming brings it
+    back, and a request queued from a terminal can be withdrawn from the page."""
+    at = open_app(demo.root, "pages/syncs.py")
+    assert at.button(key="pause").label == "Pause schedule"
+    at.button(key="pause").click().run()
+    [row] = [r for r in json.loads(cli(demo, "syncs", "--json").stdout) if r["id"] == SYNC]
+    assert row["paused"] is True and row["next_run_at"] is None
+    assert any("paused by dashboard" in m.value for m in at.main.markdown)
+    assert any("**Next run** none while paused" in m.value for m in at.main.markdown)
+
+    assert at.button(key="pause").label == "Resume schedule"
+    at.button(key="pause").click().run()
+    [row] = [r for r in json.loads(cli(demo, "syncs", "--json").stdout) if r["id"] == SYNC]
+    assert row["paused"] is False and row["next_run_at"] is not None
+    assert not any("none while paused" in m.value for m in at.main.markdown)
+
+    cli(demo, "run", SYNC, "--enqueue")
+    at.run()
+    assert any("queued** (request 1" in i.value and "no worker is running" in i.value for i in at.info)
+    at.button(key="withdraw").click().run()
+    assert _open_requests(demo) == []
+    with StateStore(demo.workspace.state_path, read_only=True) as store:
+        assert store.get_request(1).status == "withdrawn"
+    assert not any("queued**" in i.value for i in at.info)
+    assert runs(demo) == [], "a withdrawn request never runs"
+
+
+def test_full_resync_and_retry_failed_rows_ask_for_the_run_their_confirmation_describes(manual, open_app):
+    demo = manual
+    first = demo.run(SYNC)
+    with running_worker(demo.root):
+        at = open_app(demo.root, "pages/syncs.py")
+        assert "Sends **every row** of `contacts`" in ask(at, "full_resync")
+        wait_for(ended(demo, 2), "the full resync never ran")
+        assert "Sends again only the" in ask(at, "retry_failed")
+        wait_for(ended(demo, 3), "the retry never ran")
+    resync, retry = sorted((r for r in runs(demo) if r.id != first.id), key=lambda r: r.id)
+    assert (resync.full_resync, resync.retry_failed, resync.trigger) == (True, False, "dashboard")
+    assert (retry.full_resync, retry.retry_failed, retry.trigger) == (False, True, "dashboard")
+    for run in (resync, retry):
+        assert run.status in ("healthy", "warning") and invariant_violations(run.counts.as_dict()) == []
+    # The full resync sent every row the destination holds again; the retry sent only rows with real problems,
+    # and the demo's only real problems are invalid keys, which cannot be sent.
+    assert resync.counts.as_dict()["synced"] == first.counts.as_dict()["synced"] > 0
+    assert retry.counts.as_dict()["synced"] == 0
+
+
+def test_a_live_workers_heartbeat_shows_and_a_worker_whose_process_died_is_not_running(manual, open_app):
+    demo = manual
+    register = f"from sync_core import StateStore; StateStore({str(demo.workspace.state_path)!r}).register_worker(1)"
+    subprocess.run([sys.executable, "-c", register], check=True, timeout=120)  # a worker row, its process gone
+    at = open_app(demo.root, "pages/syncs.py")
+    assert any("No worker is running" in w.value for w in at.warning), "a dead worker's fresh heartbeat is no worker"
+    assert at.button(key="ask_run").disabled
+    with running_worker(demo.root) as live:
+        at = open_app(demo.root, "pages/syncs.py")
+        assert not any("No worker is running" in w.value for w in at.warning)
+        assert any(f"Worker `{live.id}` running (1 sync(s) at a time), last heartbeat" in c.value
+                   for c in at.main.caption)
+        assert not at.button(key="ask_run").disabled

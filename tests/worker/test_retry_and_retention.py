@@ -3,8 +3,13 @@ for a real reason; the worker prunes row-level history past the workspace's rete
 
 from __future__ import annotations
 
-from sync_core import StateStore, invariant_violations
+from datetime import datetime, timezone
+
+from sync_core import StateStore, invariant_violations, load_workspace
+from sync_core import worker as worker_module
 from sync_core.clock import OffsetClock
+from sync_core.mqr import period_start
+from sync_core.mqr_report import mqr_report
 from sync_core.worker import Worker
 from small_workspace import small_workspace
 
@@ -71,3 +76,44 @@ def test_the_worker_prunes_example_keys_past_the_retention_and_keeps_runs_and_co
                 assert store.maintenance_done_at("retention") == done
         finally:
             worker.store.close()
+
+
+def test_the_worker_prunes_the_keys_of_mqr_periods_past_the_retention_and_their_report_stays(tmp_path, monkeypatch):
+    """A closed period's keys (the ledger and each sync's) go once the period ended before the retention, a slice
+    per call; its totals stay, so its report is the same; the current period's keys stay and count as before."""
+    rows = [("ana@x.io", 1.0), ("bob@x.io", 2.0), ("carl@x.io", 3.0)]
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
+                         mappings=[("score", "score")], sync_settings="") as s:
+        s.create_users("ana@x.io", "bob@x.io")  # carl is not in Iterable: a record that bought nothing
+        old = s.run(dated=OffsetClock(-130 * DAY))  # its period ended at least 99 days ago
+        s.run()
+        with open(s.root / "workspace.toml", "a") as toml:
+            toml.write("\n[workspace]\nretention_days = 60\n")
+        workspace = load_workspace(s.root)
+        today = datetime.now(timezone.utc).date()
+        old_day = datetime.fromisoformat(old.started_at).date()
+        old_period, now_period = (period_start(d, 1).isoformat() for d in (old_day, today))
+
+        def report(day):
+            with StateStore(workspace.state_path, read_only=True) as store:
+                return mqr_report(workspace, store, day).to_json()
+
+        def keys(period):
+            return s.state_sql(f"SELECT (SELECT COUNT(*) FROM mqr_ledger WHERE period_start = '{period}'), "
+                               f"(SELECT COUNT(*) FROM mqr_sync_keys WHERE period_start = '{period}')")[0]
+        before, current = report(old_day), report(today)
+        assert keys(old_period) == keys(now_period) == (3, 3) and before["used"] == 3
+        monkeypatch.setattr(worker_module, "MQR_PRUNE_ROWS_PER_TICK", 2)  # a slice per call
+        worker = Worker(s.root)
+        try:
+            assert worker.prune_mqr_keys() == 2 and keys(old_period) == (1, 3)
+            while worker.prune_mqr_keys():
+                pass
+            assert keys(old_period) == (0, 0) and keys(now_period) == (3, 3)
+            assert worker.prune_mqr_keys() == 0
+        finally:
+            worker.store.close()
+        assert report(old_day) == before and report(today) == current
+        assert before["by_sync"][0]["unproductive"] == 1
+        again = s.run()
+        assert again.mqr_new == 0 and report(today)["used"] == 3, "the current period's keys still count once"

@@ -1,0 +1,48 @@
+"""`sync-core up`'s stop: a second Ctrl-C while it waits for its children hurries the stop, and never leaves a
+child running (the worker and the sandbox have sessions of their own: nothing else would stop them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from sync_core import launcher
+
+STUBBORN = """import signal, time
+signal.signal(signal.SIGTERM, lambda *_: print("term", flush=True))  # heard, and ignored
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_second_ctrl_c_while_stopping_kills_the_children_left_and_abandons_none():
+    children = [subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True,
+                                 start_new_session=True) for _ in range(3)]
+    original = signal.getsignal(signal.SIGINT)
+    try:
+        for child in children:
+            assert child.stdout.readline() == "ready\n"
+
+        def second_ctrl_c():  # once the stop has asked the first child (the last started) to end
+            if children[-1].stdout.readline() == "term\n":
+                os.kill(os.getpid(), signal.SIGINT)
+        sender = threading.Thread(target=second_ctrl_c, daemon=True)
+        sender.start()
+        try:
+            launcher._stop(children, patient=children[1])
+        except KeyboardInterrupt:
+            pass  # the stop gave up: the children's state below says what it left
+        sender.join(timeout=60)
+        assert [c.poll() for c in children] == [-signal.SIGKILL] * 3, "every child is stopped, none abandoned"
+        assert signal.getsignal(signal.SIGINT) is original, "Ctrl-C is the caller's again"
+    finally:
+        signal.signal(signal.SIGINT, original)
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+            child.wait(timeout=30)
+            child.stdout.close()
