@@ -117,6 +117,8 @@ class _Stages:
         self.workspace, self.ctx, self.clock, self.dated = workspace, ctx, clock, dated
         self.plan: Plan | None = None
         self.lookup: PendingLookup | None = None
+        # Under [mqr] policy = "block" the look-up waits for the budget check instead of overlapping the query
+        self.lookup_deferred = False
         self.mqr_period: str | None = None  # set once this run's keys are counted in a period's MQR
 
     def run(self) -> str:
@@ -136,6 +138,8 @@ class _Stages:
         with ctx.phase("record"):
             self.record()
         ctx.check_cancel()
+        if self.lookup is None and self.lookup_deferred:  # the budget passed: only now may the destination be asked
+            self.start_lookup()
         existing = None
         if self.lookup is not None:
             with ctx.phase("lookup"):  # the wait for the export, if it is still running
@@ -162,13 +166,17 @@ class _Stages:
 
     def query(self) -> None:
         """The model's rows, diffed against the sync's key state. An update-only look-up of who exists starts
-        as soon as the model's columns are known good, so the destination works while the model is queried."""
+        as soon as the model's columns are known good, so the destination works while the model is queried
+        (under an MQR budget that blocks, once the budget check has passed instead)."""
         ctx, store, sync, request = self.ctx, self.ctx.store, self.ctx.sync, self.ctx.request
 
         def start_lookup() -> None:
-            if needs_lookup(self.destination) and not request.dry_run:
-                self.lookup = PendingLookup(store, self.destination, self.executor, self.clock,
-                                            full=request.full_resync)
+            if not needs_lookup(self.destination) or request.dry_run:
+                return
+            if self.workspace.mqr.policy == "block":  # a run the budget stops must ask the destination nothing
+                self.lookup_deferred = True
+            else:
+                self.start_lookup()
 
         self.key_state = store.key_state(sync.id)
         self.resync_from = store.resync_in_progress(sync.id)
@@ -192,6 +200,11 @@ class _Stages:
         if resend is not None and request.only_keys is None:
             ctx.note(f"Continuing the full resync started by run {self.resync_from}, which did not finish: "
                      f"{len(resend):,} rows confirmed before it are sent again.")
+
+    def start_lookup(self) -> None:
+        ctx = self.ctx
+        self.lookup = PendingLookup(ctx.store, self.destination, self.executor, self.clock,
+                                    full=ctx.request.full_resync)
 
     def guard(self) -> None:
         """Change guards, on the plan's counts alone: a run is blocked before anything is recorded; a dry run
