@@ -7,8 +7,8 @@ Each round starts `sync-core up` in a new temporary folder (the demo's default 2
 simulated days of history) for each version in `--refs` (a git ref, exported with `git archive`, or `.` for this
 working tree), interleaved so both meet the same load, times it from launch to the "Dashboard ready" line, then
 stops it with Ctrl-C (SIGINT) and waits for it to exit. Prints each start with the load average, how long the
-history took, the exports the Iterable sandbox answered and the seconds spent waiting for a rate limit, then the
-median per version and the ratio.
+history took, the exports the Iterable sandbox answered and the seconds spent waiting for each destination's rate
+limit, then the median per version and the ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from limit_under_load import checkout  # noqa: E402
 
 READY = re.compile(r"Dashboard ready after")
-WAITED = re.compile(r"waited (\d+) s for")
+WAITED = re.compile(r"waited (\d+) s for (.+)'s rate limit")
 
 
 def free_port() -> int:
@@ -79,7 +79,9 @@ def start_up(code: Path, folder: Path) -> dict:
     history = next((line for line in lines if line.startswith("History ready")), "")
     with sqlite3.connect(folder / "sandbox" / "iterable.sqlite") as sandbox:
         (exports,) = sandbox.execute("SELECT COUNT(*) FROM requests WHERE endpoint = 'export/data.json'").fetchone()
-    waited = sum(int(m[1]) for line in lines for m in [WAITED.search(line)] if m)
+    waited: dict[str, int] = {}  # seconds waited per destination's rate limit
+    for m in filter(None, map(WAITED.search, lines)):
+        waited[m[2]] = waited.get(m[2], 0) + int(m[1])
     return {"ready": ready, "history": history, "exports": exports, "waited": waited}
 
 
@@ -98,7 +100,8 @@ def main() -> None:
                 result = start_up(code[ref], Path(tmp) / f"ws-{round_}-{ref.replace('/', '_')}")
                 times[ref].append(result["ready"])
                 print(f"round {round_} {ref:>8}: ready in {result['ready']:5.1f} s (load {load:.1f} at start); "
-                      f"{result['exports']} exports, {result['waited']} s waited for a rate limit; "
+                      f"{result['exports']} Iterable exports; waited for rate limits: "
+                      f"{', '.join(f'{d} {s} s' for d, s in result['waited'].items()) or 'never'}; "
                       f"{result['history']}", flush=True)
     medians = {ref: statistics.median(values) for ref, values in times.items()}
     for ref in refs:
