@@ -4,8 +4,8 @@
     python bench/limit_rate.py --rounds 5 --refs main,perf
 
 Each round runs, for each code version in `--refs` (a git ref, exported with `git archive`, or `.`), the demo's
-Iterable-Production sync once in a new demo workspace (its sandbox in the same process, rate limits on, 60 users
-a request so the run makes about 200 requests), interleaved. The rate is bulkUpdate's requests from the first to
+Iterable-Production sync once in a new demo workspace (its sandbox in the same process, rate limits on, 10 users
+a request so the run makes about 100 requests), interleaved. The rate is bulkUpdate's requests from the first to
 the last, as the sandbox logged their arrival; 429s are counted too. Prints each run and the median per version.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, "tests")
 from demo_helpers import demo_workspace
 with tempfile.TemporaryDirectory() as folder:
-    with demo_workspace(Path(folder), destination_settings="batch_size = 60") as demo:
+    with demo_workspace(Path(folder), destination_settings="batch_size = 10") as demo:
         mark = demo.sandbox.last_request_id()
         demo.run("iterable-production")
         writes = demo.sandbox.requests(endpoint="users/bulkUpdate", since_id=mark)
