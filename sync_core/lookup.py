@@ -7,7 +7,8 @@ export began (new users have a fresh profile), with an overlap for clock differe
 
 One export serves every update-only sync of a credential: it carries every identifier kind the destination
 looks records up by (Iterable: email and userId, each kept in its own scope), and a run whose scope was
-exported less than the destination's `lookup_max_age` ago uses that list without exporting. The demo's first
+exported less than the destination's `lookup_max_age` ago uses that list without exporting, unless that sync
+already ran since the export began (a rerun looks up again: its user may have just created someone). The demo's first
 start (three simulated days of four syncs) so needs one export a day, not one a run, and never waits for the
 export limit. The price is bounded: a user the product creates after the export is reported not found by a
 run that reuses it (expected, and checked again next run), at most `lookup_max_age` after the export.
@@ -26,6 +27,7 @@ as not found (expected), and the identifier is forgotten then.
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,13 +49,14 @@ class PendingLookup:
     the model is queried and hashed here); `result` waits for it and records what it learned."""
 
     def __init__(self, store: StateStore, destination: ExistenceExport, executor: Executor, clock: Clock, *,
-                 full: bool = False):
+                 sync_id: str, run_id: int, full: bool = False):
         self.store, self.scope = store, destination.lookup_scope
         self.started = clock.now()
         self.known = {scope: store.known_identifiers(scope) for scope in destination.lookup_scopes.values()}
         own = self.known[self.scope]
         self.age = None if own is None or full else self.started - own.last_export_at
-        if self.age is not None and 0 <= self.age <= destination.lookup_max_age:
+        if (self.age is not None and 0 <= self.age <= destination.lookup_max_age
+                and not _ran_since(store, sync_id, run_id, own.last_export_at)):
             self.reused = own
             return
         self.reused = None
@@ -106,6 +109,17 @@ class PendingLookup:
         return mine, (
             f"Looked up existing records: {len(self._new[self.scope]):,} new since the last look-up ({len(found):,} "
             f"updated since then), {len(mine):,} known in all.")
+
+
+def _ran_since(store: StateStore, sync_id: str, run_id: int, exported_at: float) -> bool:
+    """Whether the sync's previous run ended after the export began: it made or used that export, so its rerun
+    (a user who just created someone in the destination and runs the sync again) looks up again."""
+    for run in store.list_runs(sync_id=sync_id, limit=10):
+        if run.id != run_id and run.finished_at and run.run_type == "sync":
+            finished = datetime.fromisoformat(run.finished_at)
+            # Stored to the second, cut short: one second more errs toward a fresh export.
+            return finished.replace(tzinfo=finished.tzinfo or timezone.utc).timestamp() + 1 > exported_at
+    return False
 
 
 def remember_confirmed(store: StateStore, destination: ExistenceExport, rows: list[PlannedRow]) -> None:

@@ -167,8 +167,8 @@ class _Stages:
 
         def start_lookup() -> None:
             if needs_lookup(self.destination) and not request.dry_run:
-                self.lookup = PendingLookup(store, self.destination, self.executor, self.clock,
-                                            full=request.full_resync)
+                self.lookup = PendingLookup(store, self.destination, self.executor, self.clock, sync_id=sync.id,
+                                            run_id=ctx.run_id, full=request.full_resync)
 
         self.key_state = store.key_state(sync.id)
         self.resync_from = store.resync_in_progress(sync.id)

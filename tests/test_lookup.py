@@ -72,7 +72,8 @@ class RefusedExport:
 
 def test_an_export_refused_as_a_whole_is_a_config_error_naming_the_destination(tmp_path):
     with StateStore(tmp_path / "state.sqlite") as store:
-        pending = lookup.PendingLookup(store, RefusedExport(), Executor(RefusedExport()), SystemClock())
+        pending = lookup.PendingLookup(store, RefusedExport(), Executor(RefusedExport()), SystemClock(), sync_id="s",
+                                       run_id=1)
         with pytest.raises(DestinationError) as err:
             pending.result()
     assert str(err.value).startswith("destination 'iterable' answered BadParams: the look-up of existing records "
@@ -156,4 +157,15 @@ def test_a_user_a_sync_created_after_the_export_is_not_missing_for_the_next_sync
     assert reused(then)
     assert then.counts.as_dict()["rejected_expected"] == 0  # nobody it writes to is reported missing
     assert demo.snapshot("iterable-production") == demo.snapshot("crm-upsert")
+
+
+def test_a_syncs_own_rerun_looks_up_again(demo):
+    """Its first run made (or used) the export: someone created in Iterable since, then a rerun, is written."""
+    demo.run("iterable-production")
+    [email] = [e for e in sorted(demo.valid_emails()) if e.lower() not in {u["email"].lower() for u in demo.users()
+                                                                          if u.get("email")}][:1]
+    demo.sandbox.upsert_users(SANDBOX_PROJECT, [{"email": email, "dataFields": {}}])  # the product creates them
+    rerun = demo.run("iterable-production")
+    assert not reused(rerun)
+    assert email in demo.snapshot() and demo.rejections(email) == []
 
