@@ -222,7 +222,8 @@ class _WaitingClock(SystemClock):
 
 def _build_history(workspace: Workspace, days: int, observer_factory) -> None:
     """Run every sync once per simulated day, the last day being today, so the dashboard opens on a history.
-    Each update-only run starts with an export, limited to 4 a minute: from the third day on, runs wait."""
+    A day's update-only runs share one export of who exists (lookup.py; advance_demo makes the next day export
+    again): three days, three exports, within Iterable's 4 a minute, so no run waits for that limit."""
     started = time.monotonic()
     for day in range(days):
         dated = OffsetClock(-(days - 1 - day) * DAY_SECONDS)  # the runs carry their simulated day's date

@@ -6,10 +6,17 @@ the workspace's state folder: a sliding-window log of the requests sent per key,
 of the credential (never the credential) and the endpoint. A `reserve` leaves part of the limit to other
 integrations that use the same key.
 
-A limit counted per second is also spaced: consecutive requests leave at least window/allowed apart, so the
-requests of any vendor window stay within the limit even when some arrive later than they were counted (a
-burst of 5 counted at once, one of them delayed, then the next burst: 6 arrive within one second). A request
-that never reached the vendor (the connection was refused) gives its slot back.
+The vendor counts a request when it arrives, which is some time after the client counted it: on a busy machine
+a sender can be descheduled between the two, and requests counted 0.2 s apart arrive together (six in one of
+the vendor's seconds, and a 429). Only one moment is known to follow the arrival: the answer. So a request
+stays in the log's window until a window after its answer came back (`answered`), and while it is in flight
+it holds its slot. Then, whatever the delays, any requests that arrive within one vendor window were all in
+the log when the last of them was sent, so they are at most the limit. The cost is the round trip: each slot
+is held one window plus its latency, a few percent of the rate on loopback, more when the machine is busy
+(where it is what keeps the margin).
+
+A limit counted per second is also spaced: consecutive requests leave at least window/allowed apart (spacing,
+not bursts). A request that never reached the vendor (the connection was refused) gives its slot back.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ from pathlib import Path
 from .clock import Clock, SystemClock
 from .wal import use_wal
 
-# Requests are counted when sent but the vendor counts them when they arrive; a slightly longer window
-# than the vendor's absorbs the jitter between the two.
+# A slightly longer window than the vendor's: its window may start when it has read a request, a little after
+# the arrival, and its clock's second may be a little shorter than ours.
 WINDOW_MARGIN = 0.05
 
 
@@ -62,11 +69,13 @@ class SharedRateLimits:
         self.reserve = reserve
         self.clock = clock or SystemClock()
         self._local = threading.local()
-        # Set up once, before any thread.
+        # Set up once, before any thread. `until`: when the request leaves the window (see the module's doc);
+        # `answered` is NULL while it is in flight.
         db = self._db()
         use_wal(db)
-        db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, at REAL NOT NULL)")
-        db.execute("CREATE INDEX IF NOT EXISTS sent_by_key ON sent (key, at)")
+        db.execute("CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, at REAL NOT NULL, until REAL NOT NULL, "
+                   "answered REAL)")
+        db.execute("CREATE INDEX IF NOT EXISTS slots_by_key ON slots (key, until)")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -80,11 +89,16 @@ class SharedRateLimits:
         """Requests per window this client may send: the vendor's limit less the reserve, at least one."""
         return max(1, math.floor(self.limits[endpoint].requests * (1 - self.reserve)))
 
-    def acquire(self, endpoint: str) -> float:
+    def window(self, endpoint: str) -> float:
+        return self.limits[endpoint].per_seconds * (1 + WINDOW_MARGIN)
+
+    def acquire(self, endpoint: str, *, answer_within: float | None = None) -> float:
         """Wait until a request to `endpoint` fits in the shared window (and, for a spaced limit, is far enough
-        from the previous one), count it, and return when it was counted."""
+        from the previous one), count it, and return when it was counted. With `answer_within` (the request's
+        timeout), the slot is held until the caller reports the answer (`answered`), at most that long; without
+        it, the request counts from now, as if answered at once."""
         limit = self.limits[endpoint]
-        window = limit.per_seconds * (1 + WINDOW_MARGIN)
+        window = self.window(endpoint)
         allowed = self.allowed(endpoint)
         spacing = window / allowed if limit.spaced else 0.0
         key = self._key(endpoint)
@@ -93,14 +107,17 @@ class SharedRateLimits:
             db.execute("BEGIN IMMEDIATE")
             try:
                 now = self.clock.now()
-                db.execute("DELETE FROM sent WHERE key = ? AND at <= ?", (key, now - window))
-                recent = [at for (at,) in db.execute("SELECT at FROM sent WHERE key = ? ORDER BY at", (key,))]
-                # The oldest request in the window leaves it at recent[-allowed] + window.
-                wait = recent[-allowed] + window - now if len(recent) >= allowed else 0.0
-                if recent:
-                    wait = max(wait, recent[-1] + spacing - now)
+                db.execute("DELETE FROM slots WHERE key = ? AND until <= ?", (key, now))
+                untils = [u for (u,) in db.execute("SELECT until FROM slots WHERE key = ? ORDER BY until", (key,))]
+                # With `allowed` requests in the window, the first to leave it frees a slot.
+                wait = untils[len(untils) - allowed] - now if len(untils) >= allowed else 0.0
+                (last,) = db.execute("SELECT max(at) FROM slots WHERE key = ?", (key,)).fetchone()
+                if last is not None:
+                    wait = max(wait, last + spacing - now)
                 if wait <= 0:
-                    db.execute("INSERT INTO sent (key, at) VALUES (?, ?)", (key, now))
+                    db.execute("INSERT INTO slots (key, at, until, answered) VALUES (?, ?, ?, ?)",
+                               (key, now, now + (answer_within or 0.0) + window,
+                                None if answer_within else now))
                     db.execute("COMMIT")
                     return now
                 db.execute("COMMIT")
@@ -109,19 +126,26 @@ class SharedRateLimits:
                 raise
             self.clock.sleep(max(0.001, wait))
 
+    def answered(self, endpoint: str, counted_at: float) -> None:
+        """The request counted at `counted_at` got its answer (or gave up waiting): it has reached the vendor,
+        if it ever will, so it leaves the window a window from now."""
+        now = self.clock.now()
+        self._db().execute(
+            "UPDATE slots SET answered = ?, until = ? WHERE rowid = (SELECT rowid FROM slots WHERE key = ? AND at = ? "
+            "AND answered IS NULL LIMIT 1)", (now, now + self.window(endpoint), self._key(endpoint), counted_at))
+
     def in_window(self, endpoint: str) -> int:
-        """Requests to `endpoint` counted in its current window, by every process sharing this credential: what
-        is left of the limit now is `allowed(endpoint)` less this."""
-        window = self.limits[endpoint].per_seconds * (1 + WINDOW_MARGIN)
-        (count,) = self._db().execute("SELECT COUNT(*) FROM sent WHERE key = ? AND at > ?",
-                                      (self._key(endpoint), self.clock.now() - window)).fetchone()
+        """Requests to `endpoint` in its current window (in flight, or answered within a window), by every process
+        sharing this credential: what is left of the limit now is `allowed(endpoint)` less this."""
+        (count,) = self._db().execute("SELECT COUNT(*) FROM slots WHERE key = ? AND until > ?",
+                                      (self._key(endpoint), self.clock.now())).fetchone()
         return count
 
     def release(self, endpoint: str, counted_at: float) -> None:
         """Give back the slot a request counted at `counted_at` took: it never reached the vendor."""
         key = self._key(endpoint)
-        self._db().execute("DELETE FROM sent WHERE rowid = (SELECT rowid FROM sent WHERE key = ? AND at = ? LIMIT 1)",
-                           (key, counted_at))
+        self._db().execute("DELETE FROM slots WHERE rowid = (SELECT rowid FROM slots WHERE key = ? AND at = ? "
+                           "ORDER BY answered IS NULL DESC LIMIT 1)", (key, counted_at))
 
     def _key(self, endpoint: str) -> str:
         return f"{self.credential}:{endpoint}"

@@ -22,7 +22,7 @@ from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
 from .guards import MqrBudgetExceeded, RunBlocked, check_change_guards, mqr_over_budget
-from .lookup import PendingLookup
+from .lookup import PendingLookup, remember_confirmed
 from .mqr import current_period_start
 from .plan import Plan
 from .planner import build_plan
@@ -203,8 +203,8 @@ class _Stages:
 
     def start_lookup(self) -> None:
         ctx = self.ctx
-        self.lookup = PendingLookup(ctx.store, self.destination, self.executor, self.clock,
-                                    full=ctx.request.full_resync)
+        self.lookup = PendingLookup(ctx.store, self.destination, self.executor, self.clock, sync_id=ctx.sync.id,
+                                    run_id=ctx.run_id, full=ctx.request.full_resync)
 
     def guard(self) -> None:
         """Change guards, on the plan's counts alone: a run is blocked before anything is recorded; a dry run
@@ -308,6 +308,8 @@ class _Stages:
         if missing and needs_lookup(self.destination):
             self.ctx.store.forget_known_identifiers(self.destination.lookup_scope,
                                                     [self.destination.normalize(v) for v in missing])
+        if isinstance(self.destination, ExistenceExport):  # records a sync that may create them wrote exist now
+            remember_confirmed(self.ctx.store, self.destination, result.synced)
 
     def finish(self) -> None:
         """Every planned row was tried: removed keys leave the snapshot, the rejections counted as repeats are

@@ -52,6 +52,33 @@ def test_a_spaced_limit_sends_no_burst_even_from_many_threads(tmp_path):
     assert busiest_window(sent, 1.0) <= 5
 
 
+def test_a_request_late_to_arrive_holds_its_slot_until_a_window_after_its_answer(tmp_path):
+    """On a busy machine a request counted first can reach the vendor last. Counted from its send, its slot would
+    free a window later, and the next request would land in the vendor's second with it and the four after it."""
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"write": Limit(5, 1.0, spaced=True)}, clock=clock)
+    late = limits.acquire("write", answer_within=30)  # its sender stalls before the request leaves
+    arrivals = []
+    for _ in range(4):  # the others arrive as they are counted, and are answered at once
+        arrivals.append(limits.acquire("write", answer_within=30))
+        limits.answered("write", arrivals[-1])
+    clock.advance(late + 1.04 - clock.now())  # it arrives 1.04 s after it was counted, and is answered
+    arrivals.append(clock.now())
+    limits.answered("write", late)
+    arrivals.append(limits.acquire("write", answer_within=30))  # the next one, arriving at once
+    assert busiest_window(arrivals, 1.0) <= 5
+    assert arrivals[-1] - late > 1 + WINDOW_MARGIN  # counted from its send, it would have gone at 1.05 s: six
+
+
+def test_a_request_never_answered_frees_its_slot_after_its_timeout(tmp_path):
+    """A process that died with a request in flight does not hold the limit for ever."""
+    clock = ManualClock()
+    limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"export": Limit(1, 60.0)}, clock=clock)
+    first = limits.acquire("export", answer_within=30)
+    second = limits.acquire("export", answer_within=30)
+    assert second - first == pytest.approx(30 + 60 * (1 + WINDOW_MARGIN))
+
+
 def test_a_slot_given_back_is_free_again(tmp_path):
     clock = ManualClock()
     limits = SharedRateLimits(tmp_path / "l.sqlite", "cred", {"export": Limit(1, 60.0)}, clock=clock)

@@ -21,6 +21,7 @@ from ..errors import SyncCoreError
 from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
 from ..snowflake_settings import DEFAULT_EMULATOR_PORT, HEALTH_PATH, RELOAD_PATH, EmulatorSettings
+from ..state import StateStore
 from .dbt_project import FOLDER as DBT_FOLDER, MODEL as DBT_MODEL, write_dbt_project
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
@@ -330,6 +331,11 @@ def advance_demo(workspace: Workspace) -> AdvanceSummary:
     starts)."""
     summary = advance_warehouse(workspace.root / "warehouse.duckdb")
     _sandbox_state(workspace).upsert_users(SANDBOX_PROJECT, summary.product_created_users, created_by="product")
+    # A day passed in the sandbox, not on the clock: an export made seconds ago predates the product's new users,
+    # so the next run of each sync looks up who exists again rather than reuse it (lookup.py).
+    max_age = max((d.settings.get("lookup_max_age_seconds", 0) for d in workspace.destinations.values()), default=0)
+    with StateStore(workspace.state_path) as store:
+        store.backdate_lookups(max_age + 1)
     if "marketo" in workspace.sandboxes:
         with closing(_marketo_state(workspace)) as marketo:
             marketo.add_leads(MARKETO_INSTANCE, [user["email"] for user in summary.product_created_users if user["email"]])

@@ -243,9 +243,13 @@ class ExistenceExport(Protocol):
     """Capability: list the identifiers of the records that exist (Iterable: one streaming export), so that a
     run that only writes to existing records (update-only) learns who exists first and writes only for them."""
     lookup_scope: str | None  # whose identifiers (credential and identifier kind) when the sync's mode needs them
+    known_scope: str  # the scope of the identifiers this sync writes, whatever its mode
+    lookup_scopes: dict[str, str]  # identifier kind -> scope: every scope one export answers for
+    lookup_max_age: float  # seconds one export serves the credential's update-only syncs (lookup.py)
 
-    def existing(self, updated_since: float | None) -> pa.Array:
-        """Identifiers of the records that exist (all of them, or those updated since an epoch time)."""
+    def existing(self, updated_since: float | None) -> dict[str, pa.Array]:
+        """Identifiers of the records that exist (all of them, or those updated since an epoch time), per scope
+        of `lookup_scopes`."""
 
     def normalize(self, match_value) -> str:
         """A match value as existing() spells identifiers."""

@@ -152,23 +152,30 @@ class HttpClient:
         return session
 
     def _connect(self, method: str, path: str, counted: bool, **kwargs) -> requests.Response:
-        """The request, in a slot of the endpoint's rate limit. A request that never connected gives its slot back
-        (the vendor never saw it); a connection refused is tried once more, then stops the run."""
+        """The request, in a slot of the endpoint's rate limit held until its answer (ratelimit.py). A request that
+        never connected gives its slot back (the vendor never saw it); a connection refused is tried once more,
+        then stops the run."""
         endpoint = self.endpoint(path)
         for attempt in (1, 2):
-            counted_at = self.limits.acquire(endpoint) if counted else None
+            # The timeout bounds the connect and the wait for the answer's first byte, each.
+            counted_at = self.limits.acquire(endpoint, answer_within=2 * self.timeout) if counted else None
+            reached = True  # the vendor may have seen it: its slot counts from the answer, or the giving up
             try:
                 return self._session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
             except requests.ConnectionError as exc:
                 chain = _causes(exc)
                 if not any(isinstance(e, (NewConnectionError, ConnectTimeoutError)) for e in chain):
                     raise  # it connected: the vendor may have seen it, and counted it
+                reached = False
                 if counted_at is not None:
                     self.limits.release(endpoint, counted_at)
                 if not any(isinstance(e, ConnectionRefusedError) for e in chain):
                     raise
                 if attempt == 1:
                     self.limits.clock.sleep(REFUSED_PAUSE_SECONDS)
+            finally:
+                if counted_at is not None and reached:
+                    self.limits.answered(endpoint, counted_at)
         where = urlsplit(self.base_url)
         raise DestinationUnavailable(self.destination, "ConnectionRefused",
                                      f"nothing accepts connections at {where.hostname}:"

@@ -38,20 +38,22 @@ class KnownIdentifierCache:
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
                                known: KnownIdentifiers | None = None) -> pa.Array:
         """Record an export's identifiers: a full export replaces the scope's list, a partial one adds to it.
-        Only the difference from `known`, the list as it was read, is written (a full export of 500k users that
-        rewrote them all took 4 s), unless someone changed the list since it was read. Returns the list now."""
+        Only the difference from `known`, the list as it was read before the export began, is written (a full
+        export of 500k users that rewrote them all took 4 s). So a full export removes what was known before it
+        and it lacks; what others added since the read stays (a sync confirmed users it created, maybe after the
+        export began; one that is gone after all is refused not found by its next write, and forgotten then,
+        lookup.py). Returns the list now."""
         name = f"known:{scope}"
         added = idents if known is None else idents.filter(pc.invert(pc.is_in(idents, known.idents)))
         with self._write() as db:
-            if full:
-                current = db.execute("SELECT version FROM state_versions WHERE name = ?", (name,)).fetchone()
-                if known is not None and current is not None and current[0] == known.stamp.version:
-                    gone = known.idents.filter(pc.invert(pc.is_in(known.idents, idents)))
-                    db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?",
-                                   ((scope, i) for i in gone.to_pylist()))
-                else:
-                    db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))
-                    added = idents
+            current = db.execute("SELECT version FROM state_versions WHERE name = ?", (name,)).fetchone()
+            unchanged = known is not None and current is not None and current[0] == known.stamp.version
+            if full and known is not None:
+                gone = known.idents.filter(pc.invert(pc.is_in(known.idents, idents)))
+                db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?",
+                               ((scope, i) for i in gone.to_pylist()))
+            elif full and known is None:
+                db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))  # rows a crash left
             db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
                            ((scope, i) for i in added.to_pylist()))
             db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "
@@ -59,12 +61,32 @@ class KnownIdentifierCache:
                        "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
                        (scope, exported_at, exported_at, full))
             version = self._bump(db, name)
+        if not unchanged and known is not None:  # someone else wrote too: the list is what the store holds now
+            return self.known_identifiers(scope).idents
         listed = pc.unique(idents) if full or known is None else pa.concat_arrays([known.idents, added])
-        if full or (known is not None and version == known.stamp.version + 1):  # else another process wrote too
-            self._cache.save(name, version, pa.table({"ident": listed}))
+        self._cache.save(name, version, pa.table({"ident": listed}))
         return listed
+
+    def add_known_identifiers(self, scope: str, idents: list[str]) -> None:
+        """Identifiers a write has just shown to exist, added to a scope that is looked up (else nothing)."""
+        name = f"known:{scope}"
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM known_identifier_scopes WHERE scope = ?", (scope,)).fetchone() is None:
+                return
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
+                           ((scope, i) for i in idents))
+            if db.total_changes != before:
+                self._bump(db, name)
 
     def forget_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
         with self._write() as db:
             db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?", ((scope, i) for i in idents))
             self._bump(db, f"known:{scope}")
+
+    def backdate_lookups(self, seconds: float) -> None:
+        """Make every scope's last look-up `seconds` older, so that a run within the reuse window exports again:
+        for a destination changed behind the syncs' back (the demo's simulated days). Its export of changes
+        then starts that much earlier too, which only repeats some users."""
+        with self._write() as db:
+            db.execute("UPDATE known_identifier_scopes SET last_export_at = last_export_at - ?", (seconds,))

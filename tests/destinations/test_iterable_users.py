@@ -65,18 +65,29 @@ def test_nulls_are_omitted_or_cleared_per_mapping(server):
 def test_existing_users_come_from_one_export_of_identifiers(server):
     dest = destination(server)
     mark = server.state.last_request_id()
-    assert sorted(dest.existing(None).to_pylist()) == ["known@x.io", "other@x.io"]
+    assert sorted(dest.existing(None)[dest.lookup_scope].to_pylist()) == ["known@x.io", "other@x.io"]
     [req] = server.state.requests(since_id=mark)
     assert req["endpoint"] == "export/data.json"
     assert destination(server, mode="upsert").lookup_scope is None  # upsert needs no look-up
 
 
+def test_one_export_answers_for_emails_and_user_ids_alike(server):
+    server.state.upsert_users("p", [{"email": "NoId@x.io", "dataFields": {}}])
+    dest = destination(server)
+    mark = server.state.last_request_id()
+    found = dest.existing(None)
+    assert len(server.state.requests(since_id=mark)) == 1  # one export for both kinds
+    assert set(found) == {dest.lookup_scopes["email"], dest.lookup_scopes["userId"]}
+    assert sorted(found[dest.lookup_scopes["email"]].to_pylist()) == ["known@x.io", "noid@x.io", "other@x.io"]
+    assert sorted(found[dest.lookup_scopes["userId"]].to_pylist()) == ["u1", "u2"]  # a user without one: left out
+
+
 def test_an_export_of_changes_returns_only_users_updated_since(server):
     dest = destination(server)
     later = time.time() + 1000
-    assert dest.existing(later).to_pylist() == []
+    assert dest.existing(later)[dest.lookup_scope].to_pylist() == []
     server.state.upsert_users("p", [{"email": "New@x.io", "dataFields": {}}], now=later + 5)
-    assert dest.existing(later).to_pylist() == ["new@x.io"]
+    assert dest.existing(later)[dest.lookup_scope].to_pylist() == ["new@x.io"]
     assert "test-key" not in dest.lookup_scope and dest.lookup_scope.endswith(":email")
 
 

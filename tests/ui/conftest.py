@@ -126,7 +126,7 @@ def _expectation(root: Path, sync_id: str, sandbox: IterableState) -> Expectatio
 @pytest.fixture(scope="session")
 def history(tmp_path_factory) -> History:
     """Three simulated days (ending today) of the demo's three syncs, against a sandbox without rate limits: the
-    dashboard is under test here, not the limits, and 9 exports would otherwise wait a minute."""
+    dashboard is under test here, not the limits."""
     root = tmp_path_factory.mktemp("history") / "ws"
     state_file = root / "sandbox" / "iterable.sqlite"
     state_file.parent.mkdir(parents=True)

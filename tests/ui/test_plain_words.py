@@ -46,4 +46,4 @@ def test_the_run_details_keep_every_term(history, open_app):
     at = open_app(history.root, "pages/run.py", run=run_id)
     text = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
     assert all(term in text for term in ("queried", "planned", "retried", "not attempted", "fingerprint"))
-    assert any("since the last look-up" in c.value for c in at.caption)  # the look-up's note
+    assert any("existing records" in c.value for c in at.caption)  # the look-up's note (its own, or one reused)

@@ -15,5 +15,9 @@ ITERABLE = DestinationType(
              "event": ObjectType(modes=("upsert", "update"), match_fields=("email", "userId"),
                                  implementation="sync_core.destinations.iterable.events:IterableEvents",
                                  events=True)},
+    # How long one export of who exists serves the credential's other update-only syncs (lookup.py): long enough
+    # for syncs scheduled together to share it, short enough that a user the product creates meanwhile waits
+    # at most this long, once, to be written (not-found rows are checked again every run).
+    settings={"lookup_max_age_seconds": 600},
     health_check="sync_core.doctor.iterable:check_iterable",
 )

@@ -62,22 +62,25 @@ class IterableClient(HttpClient):
         super().classify(response)
 
     def get_column(self, path: str, params: list[tuple[str, str]], field: str) -> pa.Array:
-        """One field of a JSON-lines export, as text (null where a line lacks it). The body is parsed by
-        Arrow's JSON reader: 500k lines in 0.15 s, against 4 s with one json.loads per line."""
+        """One field of a JSON-lines export, as text (null where a line lacks it)."""
+        return self.get_columns(path, params, [field])[field]
+
+    def get_columns(self, path: str, params: list[tuple[str, str]], fields: list[str]) -> dict[str, pa.Array]:
+        """Fields of a JSON-lines export, each as text (null where a line lacks it). The body is parsed by Arrow's
+        JSON reader: 500k lines in 0.15 s, against 4 s with one json.loads per line."""
         body = io.BytesIO()
         self.stream_to(path, params, body)
         if not body.getvalue().strip():
-            return pa.array([], pa.string())
+            return {field: pa.array([], pa.string()) for field in fields}
         try:
-            table = _read_json_lines(body, field, pa.string())
-        except pa.ArrowInvalid:  # the field is not text on some line (a number): read it as found, then as text
+            table = _read_json_lines(body, fields, pa.string())
+        except pa.ArrowInvalid:  # a field is not text on some line (a number): read it as found, then as text
             try:
-                table = _read_json_lines(body, field, None)
+                table = _read_json_lines(body, fields, None)
             except pa.ArrowInvalid:
                 raise TransientError("MalformedResponse", f"{path} sent a line that is not JSON") from None
-        if field not in table.column_names:
-            return pa.nulls(table.num_rows, pa.string())
-        return table.column(field).combine_chunks().cast(pa.string())
+        return {field: table.column(field).combine_chunks().cast(pa.string()) if field in table.column_names
+                else pa.nulls(table.num_rows, pa.string()) for field in fields}
 
     def stream_to(self, path: str, params: list[tuple[str, str]], sink: BinaryIO) -> None:
         """The body of a streamed GET, written to `sink` as it arrives (an export of a million users need not
@@ -92,9 +95,9 @@ class IterableClient(HttpClient):
             response.close()
 
 
-def _read_json_lines(body: io.BytesIO, field: str, kind: pa.DataType | None) -> pa.Table:
+def _read_json_lines(body: io.BytesIO, fields: list[str], kind: pa.DataType | None) -> pa.Table:
     body.seek(0)
-    options = pa_json.ParseOptions(explicit_schema=pa.schema([(field, kind)]) if kind else None,
+    options = pa_json.ParseOptions(explicit_schema=pa.schema([(f, kind) for f in fields]) if kind else None,
                                    unexpected_field_behavior="ignore" if kind else "infer")
     return pa_json.read_json(body, parse_options=options)
 

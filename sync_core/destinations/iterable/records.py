@@ -3,8 +3,9 @@ the users that exist (update-only), the refusals made before sending, and cuttin
 most a count of records and 4 MB.
 
 Update-only never creates a user. Checking a not-found row must not cost a write, so the run first learns which
-users exist (one streaming export of identifiers, `onlyFields`) and writes only for those; the export is shared
-by every update-only sync of one credential (`lookup_scope`), users and events alike.
+users exist (one streaming export of identifiers, `onlyFields`) and writes only for those. One export answers
+for both identifiers, email and userId (`lookup_scopes`), so it serves every update-only sync of the credential,
+users and events alike, for `lookup_max_age` seconds (lookup.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
 from ...rows import PlannedRow
 from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError, invalid_email_refusal
+from . import ITERABLE
 from .client import IterableClient
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 ENVELOPE_BYTES = 1024  # left in each request for what wraps the records
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NOT_FOUND_CODE = "NotFound"
+IDENTIFIER_RULES = {"email": IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN),
+                    "userId": IdentifierRule("userId", case_insensitive=False, valid_pattern=None)}
 
 
 class IterableRecords(JsonValues):
@@ -45,8 +49,12 @@ class IterableRecords(JsonValues):
                                      key_reference=f"destinations.{config.name}.api_key ({config.api_key.describe()})",
                                      timeout=config.timeout_seconds, limits=limits)
         self._rule = self.identifier_rule()
-        self.lookup_scope = (f"{credential_digest(config.base_url, api_key)}:{self._rule.label}"
-                             if self.update_only else None)
+        # Where the identifiers of each kind this credential reaches are kept (state/known_identifiers.py).
+        credential = credential_digest(config.base_url, api_key)
+        self.lookup_scopes = {rule.label: f"{credential}:{rule.label}" for rule in IDENTIFIER_RULES.values()}
+        self.known_scope = self.lookup_scopes[self._rule.label]  # this sync's: the users it writes are there
+        self.lookup_scope = self.known_scope if self.update_only else None
+        self.lookup_max_age = config.settings.get("lookup_max_age_seconds", ITERABLE.settings["lookup_max_age_seconds"])
 
     # ---- before sending ----
 
@@ -56,9 +64,7 @@ class IterableRecords(JsonValues):
     @staticmethod
     def rule_for(sync: SyncConfig) -> IdentifierRule:
         """The rule for a sync's records, known before any secret is resolved (`sync-core model check`)."""
-        if sync.match_field == "userId":
-            return IdentifierRule("userId", case_insensitive=False, valid_pattern=None)
-        return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)  # Iterable's emails
+        return IDENTIFIER_RULES[sync.match_field]
 
     def normalize(self, match_value) -> str:
         """The identifier as existing() spells it."""
@@ -67,19 +73,23 @@ class IterableRecords(JsonValues):
     def _ident(self, row: PlannedRow) -> str:
         return self.normalize(row.match_value)
 
-    def existing(self, updated_since: float | None) -> pa.Array:
-        """One streaming export of identifiers (`onlyFields`): of every user, or of users whose profile changed
-        since `updated_since` (new users among them)."""
-        label = self._rule.label
+    def existing(self, updated_since: float | None) -> dict[str, pa.Array]:
+        """One streaming export of both identifiers (`onlyFields` email and userId): of every user, or of users
+        whose profile changed since `updated_since` (new users among them); per look-up scope."""
         if updated_since is None:
             window = [("range", "All")]
         else:
             window = [("startDateTime", iterable_export_time(updated_since)),  # both in the destination's time
                       ("endDateTime", iterable_export_time(self.client.limits.clock.now() + 86_400))]
-        values = self.client.get_column("/api/export/data.json",
-                                        [("dataTypeName", "user"), *window, ("onlyFields", label)], label)
-        values = self._rule.arrow(values.drop_null())
-        return pc.unique(values.filter(pc.not_equal(values, "")))
+        labels = list(self.lookup_scopes)
+        columns = self.client.get_columns("/api/export/data.json", [("dataTypeName", "user"), *window,
+                                                                    *(("onlyFields", label) for label in labels)],
+                                          labels)
+        found = {}
+        for label, values in columns.items():
+            values = IDENTIFIER_RULES[label].arrow(values.drop_null())
+            found[self.lookup_scopes[label]] = pc.unique(values.filter(pc.not_equal(values, "")))
+        return found
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         label = self._rule.label
