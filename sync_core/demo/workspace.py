@@ -1,6 +1,7 @@
 """The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
-namespaces, the seed's four syncs, an Iterable sandbox holding only the users the product created, and a Marketo
-sandbox holding the product's leads and the custom activity type the Marketo sync adds.
+namespaces, the seed's four syncs and a segment synced to an Iterable list, an Iterable sandbox holding only the
+users the product created (and the list), and a Marketo sandbox holding the product's leads and the custom
+activity type the Marketo sync adds.
 
 The Snowflake demo (`source="snowflake"`) reads the same warehouse through Snowpark from a local Snowflake
 emulator (snowflake_emulator.py), which loads the DuckDB file at start and again after each `advance_demo`: the
@@ -28,6 +29,7 @@ SANDBOX_PROJECT = "demo"
 MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
 MARKETO_ACTIVITY_TYPE = "firstNamespaceCreated_c"
 MARKETO_ATTRIBUTES = ("namespaceId", "plan", "region")
+SEGMENT_LIST = "Customers with a namespace"  # the static list the segment sync keeps, made in the sandbox at init
 
 WORKSPACE_TOML = '''\
 # Demo workspace written by `sync-core demo init`: the seed's setup on {warehouse} and a
@@ -159,6 +161,34 @@ mappings = [
 [[syncs.iterable-first-namespace-events.expected_errors]]
 code = "NotFound"
 reason = "Update-only: events are tracked only for people the product already created in Iterable."
+
+# A segment: customers who belong to at least one namespace.
+[models.customers_with_namespace]
+source = "warehouse"
+primary_key = "email"
+entity = "person"
+sql = """
+SELECT c.email
+FROM marketing_contacts c
+WHERE c.deleted_at IS NULL AND c.lifecycle_stage = 'customer'
+  AND EXISTS (SELECT 1 FROM namespace_members m WHERE m.user_id = c.user_id)
+"""
+
+# The segment as the members of a static Iterable list: who enters it is subscribed, who leaves it (churned,
+# deleted) is unsubscribed (README: "Iterable lists"). The list is named here and found through GET /api/lists.
+[syncs.iterable-customers-list]
+name = "Iterable - Customers with a namespace (list)"
+model = "customers_with_namespace"
+destination = "iterable"
+object = "list"
+list_name = "{list_name}"
+mode = "update"
+match = {{ field = "email", column = "email" }}
+schedule = "every 24h"
+
+[[syncs.iterable-customers-list.expected_errors]]
+code = "NotFound"
+reason = "Update-only: only people the product already created in Iterable join the list."
 '''
 
 # The seed's Marketo sync, with its destination and its sandbox (a demo written with marketo=False leaves it out).
@@ -280,7 +310,7 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
     on_snowflake = source == "snowflake"
     text = WORKSPACE_TOML.format(
-        port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
+        port=sandbox_port, project=SANDBOX_PROJECT, list_name=SEGMENT_LIST, mqr_limit=mqr_limit, mqr_comment=comment,
         source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
         warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",
         translation="" if on_snowflake else "; the DuckDB source translates them",
@@ -294,6 +324,7 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
+    state.add_list(SANDBOX_PROJECT, SEGMENT_LIST, description="Customers who belong to at least one namespace")
     if marketo:
         with closing(_marketo_state(workspace)) as state:
             state.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
