@@ -53,7 +53,7 @@ def reconcile(workspace: Workspace, sync_id: str, *, fields: list[str] | None = 
     destination = open_destination(workspace, sync, clock=clock)
     if not isinstance(destination, ReadBack):
         raise ReconcileError(f"reconcile {sync.id}: {sync.destination} {sync.object} cannot be read back yet, so "
-                             "it cannot be reconciled (Iterable users can)")
+                             "it cannot be reconciled (Iterable users and lists can)")
     with StateStore(workspace.state_path) as store:
         if not store.list_runs(sync_id=sync.id, limit=1):
             raise ReconcileError(f"reconcile {sync.id}: the sync has never run, so nothing says what the destination "

@@ -1,7 +1,7 @@
 """The demo's segment sync (customers with at least one namespace, kept as a static Iterable list): its first run
 subscribes the members, a demo day later the run unsubscribes exactly those who left, and after each run the
 sandbox's list membership, read back over HTTP, equals the segment's valid keys that exist as Iterable users,
-computed here from the warehouse and the sandbox apart from the engine."""
+computed here from the warehouse and the sandbox apart from the engine; a reconciliation then finds it clean."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import requests
 
 from sync_core import invariant_violations
 from sync_core.demo.workspace import SANDBOX_PROJECT, SEGMENT_LIST, advance_demo
+from sync_core.reconcile import reconcile
 
 from demo_helpers import demo_workspace
 
@@ -64,3 +65,6 @@ def test_a_segment_sync_subscribes_members_and_a_day_later_unsubscribes_those_wh
                         for i in r["identifiers"]}
         assert unsubscribed == left
         assert members(demo, list_id) == day_two
+
+        report = reconcile(demo.workspace, SYNC)  # the membership read back by the list's ReadBack
+        assert report.clean and report.funnel.present == len(day_two) and report.funnel.unknown_to_model == 0

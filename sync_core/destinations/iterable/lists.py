@@ -21,6 +21,10 @@ subscribed.
 
 from __future__ import annotations
 
+import json
+import tempfile
+from typing import BinaryIO
+
 import pyarrow as pa
 
 from ...config import DestinationConfig, SyncConfig
@@ -40,7 +44,8 @@ LISTS_SHOWN = 10  # lists named in an error about the one a sync names
 class IterableLists(IterableRecords):
     # Iterable publishes no limit for subscribe and unsubscribe: 5/s per project is our assumption (bulkUpdate's).
     LIMITS = {"lists/subscribe": vendor_limit(5, 1.0), "lists/unsubscribe": vendor_limit(5, 1.0),
-              "lists": vendor_limit(100, 1.0), "export/data.json": vendor_limit(4, 60.0)}
+              "lists": vendor_limit(100, 1.0), "lists/getUsers": vendor_limit(5, 60.0),
+              "export/data.json": vendor_limit(4, 60.0)}
 
     def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
         super().__init__(config, sync, api_key, limits)
@@ -95,6 +100,39 @@ class IterableLists(IterableRecords):
         shown = ", ".join(f"{entry.get('id')} '{entry.get('name')}'" for entry in lists[:LISTS_SHOWN])
         more = f" and {len(lists) - LISTS_SHOWN} more" if len(lists) > LISTS_SHOWN else ""
         return f"{what} {shown}{more}"
+
+    # ---- reading back (reconciliation) ----
+
+    def read_back(self, fields: list[str], sink: BinaryIO) -> None:
+        """The list's members (`GET /api/lists/getUsers`: one a line, 5 reads a minute per project), each as a
+        JSON line of its identifier; with `fields`, with the member's profile values from one export of users
+        (`onlyFields`, as the users' read-back), the other users' lines left out."""
+        if self.list_id is None:
+            self.check_target()
+        label = self._rule.label
+        with tempfile.TemporaryFile() as listed:
+            self.client.stream_to("/api/lists/getUsers", [("listId", str(self.list_id)),
+                                                          ("preferUserId", "true" if self.by_user_id else "false")],
+                                  listed)
+            listed.seek(0)
+            members = {line.decode().strip(WHITESPACE) for line in listed} - {""}
+        if not fields:
+            for member in sorted(members):
+                sink.write((dumps({label: member}) + "\n").encode())
+            return
+        wanted = {self.normalize(member) for member in members}
+        only = [("onlyFields", name) for name in dict.fromkeys([label, *fields])]
+        with tempfile.TemporaryFile() as exported:
+            self.client.stream_to("/api/export/data.json", [("dataTypeName", "user"), ("range", "All"), *only],
+                                  exported)
+            exported.seek(0)
+            for line in exported:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a line cut off: the stream broke (stream_to raised) or the body is garbled
+                    raise TransientError("MalformedResponse", "the export of users sent a line that is not JSON")
+                if isinstance(record, dict) and self.normalize(record.get(label)) in wanted:
+                    sink.write(line if line.endswith(b"\n") else line + b"\n")
 
     # ---- members ----
 
