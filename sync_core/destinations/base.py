@@ -237,8 +237,9 @@ class TargetCheck(Protocol):
     """Capability: before the model is queried, check that what the sync writes into exists and takes writes (an
     Iterable list, named by id or resolved by name), raising errors.DestinationError naming the setting."""
 
-    def check_target(self) -> None:
-        """One look-up at most; raises TransientError when the destination cannot answer now."""
+    def check_target(self) -> str:
+        """What was found, in words (for doctor). One look-up at most; raises TransientError when the
+        destination cannot answer now."""
 
 
 @runtime_checkable

@@ -4,15 +4,16 @@ to see it reachable, the key accepted, and the key's scope.
 Iterable tells nothing about a key but how it answers (reference/iterable.md: 401 BadApiKey for a key it does not
 know, Forbidden or Unauthorized for a call the key may not make), so the scope is probed with the calls a sync
 makes, each unable to change anything: a user look-up of an address that cannot exist, a bulk update of no users,
-and, when a sync of the destination runs update-only, an export of a one-second window in 2000."""
+and, when a sync of the destination runs update-only, an export of a one-second window in 2000. Then what each
+sync writes into, when its object has such a target (an Iterable list: found, and static)."""
 
 from __future__ import annotations
 
 from ..clock import Clock
 from ..config import DestinationConfig, Workspace
-from ..destinations.base import BatchRejected, TransientError
+from ..destinations.base import BatchRejected, TargetCheck, TransientError
 from ..destinations.catalog import DESTINATION_TYPES
-from ..destinations.opening import RATE_LIMITS_FILE, limits_for, sandbox_hint
+from ..destinations.opening import RATE_LIMITS_FILE, limits_for, open_destination, sandbox_hint
 from ..errors import ConfigError, DestinationError, DestinationUnavailable
 from ..ratelimit import SharedRateLimits, credential_digest, vendor_limit
 from .checks import FAIL, OK, WARN, Check, from_error, not_answering
@@ -62,7 +63,22 @@ def check_destination(workspace: Workspace, config: DestinationConfig, clock: Cl
         return checks + [from_error(target, "authenticated", exc)]
     checks += [Check(target, "reachable", OK, f"{config.base_url} answered"),
                Check(target, "authenticated", OK, "the API key is accepted (a user look-up answered)")]
-    return checks + [_scope(target, client, reference, update_only=any(s.mode == "update" for s in syncs))]
+    checks.append(_scope(target, client, reference, update_only=any(s.mode == "update" for s in syncs)))
+    return checks + _targets(workspace, target, syncs, clock)
+
+
+def _targets(workspace: Workspace, target: str, syncs, clock: Clock) -> list[Check]:
+    """What each sync writes into (an Iterable list) exists and takes writes: the check its runs make first."""
+    out = []
+    for sync in syncs:
+        destination = open_destination(workspace, sync, clock=clock)
+        if not isinstance(destination, TargetCheck):
+            continue
+        try:
+            out.append(Check(target, f"sync {sync.id}", OK, destination.check_target()))
+        except (DestinationError, TransientError) as exc:
+            out.append(from_error(target, f"sync {sync.id}", exc))
+    return out
 
 
 def _scope(target: str, client, reference: str, *, update_only: bool) -> Check:

@@ -59,7 +59,7 @@ class IterableLists(IterableRecords):
 
     # ---- the list ----
 
-    def check_target(self) -> None:
+    def check_target(self) -> str:
         """Find the list the sync names (by id, or by name) among the project's lists; it must take subscribers."""
         answer = json_object(self.client.request("GET", "/api/lists"))
         lists = answer.get("lists")
@@ -92,6 +92,7 @@ class IterableLists(IterableRecords):
                                    f"{entry.get('listType')} list: Iterable fills it itself and takes no "
                                    "subscribers", "Sync to a static list: create one in Iterable (Audience > "
                                    f"Lists, a static list) and name it in {self.key}")
+        return f"{self.list_label} ({setting}) is a static list: it takes subscribers"
 
     @staticmethod
     def _described(lists: list[dict], what: str = "its lists:") -> str:
