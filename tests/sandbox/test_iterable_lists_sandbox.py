@@ -30,6 +30,14 @@ def test_lists_are_listed_with_their_type_and_creation_time(server, http):
          "description": "rules"}]}
 
 
+def test_a_static_list_is_created_over_the_api_and_then_listed(server, http):
+    created = http.post(f"{server.url}/api/lists", json={"name": "Trial users"})
+    assert created.status_code == 200
+    [listed] = http.get(f"{server.url}/api/lists").json()["lists"]
+    assert (listed["id"], listed["name"], listed["listType"]) == (created.json()["listId"], "Trial users", "Standard")
+    assert http.post(f"{server.url}/api/lists", json={"name": " "}).json()["code"] == "BadParams"
+
+
 def test_subscribe_and_unsubscribe_answer_per_user_and_get_users_reads_the_membership(server, http):
     server.state.upsert_users(PROJECT, [{"email": "ana@x.io"}, {"email": "bo@x.io"}, {"userId": "u3"}])
     list_id = server.state.add_list(PROJECT, "Customers")

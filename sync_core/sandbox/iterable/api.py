@@ -3,7 +3,7 @@
 The request pipeline (log, route, authenticate, faults, rate limits) is the core's `VendorApi`; this module holds
 what Iterable answers: `POST /api/users/bulkUpdate` (with `updateOnly`), `getByEmail`, `byUserId`,
 `GET /api/users/{email}`, `GET /api/export/data.json` with `onlyFields` and `omitFields`, and lists (`GET
-/api/lists`, subscribe, unsubscribe, getUsers; their state is lists.py's); custom events (trackBulk, reads,
+/api/lists`, creating a static one, subscribe, unsubscribe, getUsers; their state is lists.py's); custom events (trackBulk, reads,
 customEvent export lines) are events.py's.
 """
 
@@ -171,6 +171,20 @@ class IterableApi(VendorApi):
     def _lists(self, call: Call) -> Reply:
         return json_reply(200, {"lists": self.state.lists(call.project)})
 
+    def _create_list(self, call: Call) -> Reply:
+        """A new static list: `{"name", "description"?}` -> `{"listId"}`."""
+        try:
+            payload = json.loads(call.body)
+        except ValueError as error:
+            return error_reply(400, "BadJsonBody", f"Could not parse JSON body: {error}")
+        name = payload.get("name") if isinstance(payload, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return error_reply(400, "BadParams", "name must be a non-empty string")
+        description = payload.get("description")
+        list_id = self.state.add_list(call.project, name, description=description if isinstance(description, str)
+                                      else None, now=self.clock.now())
+        return json_reply(200, {"listId": list_id})
+
     def _subscribe(self, call: Call) -> Reply:
         request = self._list_request(call)
         if isinstance(request, Reply):
@@ -270,6 +284,7 @@ class IterableApi(VendorApi):
               _export_data, 4, 60.0),
         # Iterable publishes no limit for subscribe and unsubscribe: 5/s is ours (UNCONFIRMED), as bulkUpdate's.
         Route("GET", re.compile(r"/api/lists"), "lists", _lists, *_GET_LIMIT),
+        Route("POST", re.compile(r"/api/lists"), "lists/create", _create_list, *_GET_LIMIT),
         Route("POST", re.compile(r"/api/lists/subscribe"), "lists/subscribe", _subscribe, 5, 1.0),
         Route("POST", re.compile(r"/api/lists/unsubscribe"), "lists/unsubscribe", _unsubscribe, 5, 1.0),
         Route("GET", re.compile(r"/api/lists/getUsers"), "lists/getUsers", _list_users, 5, 60.0),
