@@ -161,7 +161,10 @@ mappings = [
 [[syncs.iterable-first-namespace-events.expected_errors]]
 code = "NotFound"
 reason = "Update-only: events are tracked only for people the product already created in Iterable."
+'''
 
+# The segment sync and its model (a demo written with segment=False leaves them out).
+SEGMENT_TOML = '''
 # A segment: customers who belong to at least one namespace.
 [models.customers_with_namespace]
 source = "warehouse"
@@ -279,12 +282,12 @@ SEED_MQR_LIMIT = 1_500_000
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
               product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT, source: str = "duckdb",
               emulator_port: int = DEFAULT_EMULATOR_PORT, marketo_port: int | None = None,
-              marketo: bool = True) -> DemoInitSummary:
+              marketo: bool = True, segment: bool = True) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
     seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. `source="snowflake"`
     reads the warehouse through a local Snowflake emulator on `emulator_port`. The Marketo sandbox listens on
     `marketo_port` (default: the Iterable sandbox's port + 1); `marketo=False` writes the demo without the
-    Marketo sync and sandbox."""
+    Marketo sync and sandbox; `segment=False` without the segment (Iterable list) sync and its list."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     if source == "snowflake":
@@ -310,12 +313,14 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
                f"                 # demo scale (the seed's plan: {SEED_MQR_LIMIT})")
     on_snowflake = source == "snowflake"
     text = WORKSPACE_TOML.format(
-        port=sandbox_port, project=SANDBOX_PROJECT, list_name=SEGMENT_LIST, mqr_limit=mqr_limit, mqr_comment=comment,
+        port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
         source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
         warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",
         translation="" if on_snowflake else "; the DuckDB source translates them",
         secrets=("the sandbox's API key and the emulator's password live\n#" if on_snowflake else
                  "the sandbox's API key lives"))
+    if segment:
+        text += SEGMENT_TOML.format(list_name=SEGMENT_LIST)
     if marketo:
         text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
                                     marketo_activity_type=MARKETO_ACTIVITY_TYPE)
@@ -324,7 +329,8 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
-    state.add_list(SANDBOX_PROJECT, SEGMENT_LIST, description="Customers who belong to at least one namespace")
+    if segment:
+        state.add_list(SANDBOX_PROJECT, SEGMENT_LIST, description="Customers who belong to at least one namespace")
     if marketo:
         with closing(_marketo_state(workspace)) as state:
             state.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",
