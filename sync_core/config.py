@@ -478,7 +478,8 @@ def _model(m: _Section, sources: dict[str, SourceConfig], dbt_project: Path | No
 
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
-    object_keys = {key for t in DESTINATION_TYPES.values() for o in t.objects.values() for key in o.sync_keys}
+    object_keys = {key for t in DESTINATION_TYPES.values() for o in t.objects.values()
+                   for key in (*o.sync_keys, *o.choice_keys)}
     s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule", "cron", "timezone",
            "expected_errors", "failure_threshold", "max_removal_share", *EVENT_KEYS, *sorted(object_keys))
     model = s.get("model", str)
@@ -490,10 +491,11 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     objects = DESTINATION_TYPES[destinations[dest].type].objects
     obj = s.get("object", str, choices=tuple(objects))
     mode = s.get("mode", str, choices=objects[obj].modes)
-    for key in sorted(object_keys - set(objects[obj].sync_keys)):
+    for key in sorted(object_keys - {*objects[obj].sync_keys, *objects[obj].choice_keys}):
         if key in s.data:
             raise s.error(key, f"is not a key of a sync to {destinations[dest].type} {obj}s")
     options = {key: s.get(key, str) for key in objects[obj].sync_keys}
+    options.update(_choice(s, objects[obj].choice_keys, f"{destinations[dest].type} {obj}s"))
 
     match = s.table("match")
     match.only("field", "column")
@@ -501,8 +503,8 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     match_column = match.get("column", str)
 
     mappings = []
-    raw_mappings = s.get("mappings", list)
-    if not raw_mappings:
+    raw_mappings = s.get("mappings", list, ... if objects[obj].mappings_required else [])
+    if not raw_mappings and objects[obj].mappings_required:
         raise s.error("mappings", "must map at least one column to a destination field")
     for i, raw in enumerate(raw_mappings):
         mp = _Section(s.file, f"{s.key('mappings')}[{i}]", raw)
@@ -544,6 +546,20 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
                       mode=mode, match_field=match_field, match_column=match_column, mappings=tuple(mappings),
                       schedule=schedule, expected_errors=tuple(rules), failure_threshold=threshold,
                       max_removal_share=removal_share, event=event, options=options)
+
+
+def _choice(s: _Section, keys: tuple[str, ...], objects: str) -> dict[str, str]:
+    """The one of `keys` a sync gives (a whole number or a text, kept as text), or {} when the object has none."""
+    if not keys:
+        return {}
+    given = [key for key in keys if key in s.data]
+    if len(given) != 1:
+        raise s.error(keys[0], f"a sync to {objects} gives exactly one of {' or '.join(keys)}"
+                               + (f" ({' and '.join(given)} are given: keep one)" if given else ""))
+    value = s.get(given[0], (int, str))
+    if isinstance(value, str) and not value.strip():
+        raise s.error(given[0], "must not be empty")
+    return {given[0]: str(value)}
 
 
 def _sandboxes(top: _Section, root: Path) -> dict[str, SandboxConfig]:

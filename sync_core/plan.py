@@ -12,7 +12,7 @@ from typing import Iterator, Protocol
 import pyarrow as pa
 
 from .counts import RunCounts
-from .destinations.base import DestinationObject
+from .destinations.base import DestinationObject, IdentifierRule
 from .outcomes import RowProblem
 from .rows import PlannedRow
 
@@ -46,6 +46,10 @@ class Plan(Protocol):
 
     def rows(self, batch_rows: int) -> Iterator[list[PlannedRow]]:
         """The rows to send, a batch at a time, in model order."""
+
+    def identifiers(self, rule: IdentifierRule) -> pa.Array:
+        """The distinct, non-empty identifiers of the model's valid rows (not refused for their key), spelled by
+        `rule`: what a destination holding members (destinations.base.Membership) must not remove."""
 
     def close(self) -> None:
         """Free what the plan holds (its engine's tables)."""

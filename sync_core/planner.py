@@ -166,6 +166,14 @@ class LocalPlan:
                 "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
                 "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").fetchall()]
 
+    def identifiers(self, rule: IdentifierRule) -> pa.Array:
+        """The distinct identifiers the model's valid rows name now, as `rule` spells them (plan.Plan.identifiers)."""
+        ident = rule.sql("m." + quote(self.sync.match_column.lower()))
+        with self._con.cursor() as cursor:
+            found = cursor.sql(f"SELECT DISTINCT {ident} AS i FROM model_rows m JOIN planned p ON p._ord = m.rowid "
+                               f"WHERE {ident} <> ''").to_arrow_table()
+        return found.column("i").combine_chunks()
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
         model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid

@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class PlannedRow:
     key: str
-    operation: str  # added | changed | retried
+    operation: str  # added | changed | retried; removed | withdrawn: a member leaving a set (base.Membership)
     row_hash: str
     match_value: Any
     values: dict[str, Any]  # destination field -> value (None = null)

@@ -21,6 +21,8 @@ from .rows import PlannedRow
 from .state import RunRecord, StateStore
 from .state.key_state import KeyStateChanges
 
+WITHDRAWN = "withdrawn"  # a member of a destination's set whose row is invalid now (destinations.base.Membership)
+LEAVING = ("removed", WITHDRAWN)  # rows that leave the snapshot when their removal from the destination is confirmed
 RUN_TYPES = ("sync", "dry_run")  # a dry run plans and records nothing else; reconciliation will be a third
 
 
@@ -150,14 +152,24 @@ class RunContext:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction (with the
         destination's ids of their records, when it gives them), and rows whose record the destination does not
         hold leave it."""
+        # A member withdrawn from a destination's set (its row is invalid now: counted, with its rejection, when
+        # planned) only leaves the snapshot once confirmed, or when there is nothing to withdraw; one not
+        # confirmed stays, and is withdrawn next run.
+        gone = [r.key for r in synced if r.operation in LEAVING]
+        gone += [r.row.key for r in rejected if r.row.operation == WITHDRAWN and r.record_missing]
+        rejected = [r for r in rejected if r.row.operation != WITHDRAWN]
         problems = [self.problem(r) for r in rejected]
         # Only rows planned against the snapshot can be in it: an added row never is (500k not-found rows of a
-        # first run would otherwise be 500k deletes of nothing).
-        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced], problems=problems,
-                            removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"],
+        # first run would otherwise be 500k deletes of nothing). A removed row confirmed (a list's member
+        # unsubscribed) leaves it.
+        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced if r.operation not in LEAVING],
+                            problems=problems,
+                            removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"]
+                            + gone,
                             destination_ids=destination_ids)
         for row in synced:
-            self.counts.settle(row.operation, "synced")
+            if row.operation != WITHDRAWN:
+                self.counts.settle(row.operation, "synced")
         for rejection, p in zip(rejected, problems):
             outcome = count_outcome(p)
             self.counts.settle(rejection.row.operation, outcome)

@@ -6,6 +6,7 @@ is finished in one place, once, with the status that says how it ended."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from .clock import Clock, SystemClock
 from .config import Workspace
 from .credential_age import record_source_credential
 from .destinations import TransientError
-from .destinations.base import CallBudget, ExistenceExport
+from .destinations.base import CallBudget, ExistenceExport, Membership, TargetCheck
 from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
@@ -27,6 +28,7 @@ from .mqr import current_period_start
 from .plan import Plan
 from .planner import build_plan
 from .progress import RunObserver, SilentObserver
+from .rows import PlannedRow
 from .run_context import CancelToken, RunCancelled, RunContext, RunEvents, RunRequest, count_outcome
 from .secrets import redact
 from .sources import open_source
@@ -163,6 +165,8 @@ class _Stages:
         self.executor = Executor(self.destination, max_attempts=config.max_attempts, concurrency=concurrency,
                                  sleep=self.clock.sleep, on_retry=ctx.observer.note, cancel=ctx.cancel.event,
                                  max_retry_after=config.max_retry_after_seconds)
+        if isinstance(self.destination, TargetCheck):  # what the sync writes into (a list) exists and takes writes
+            self.executor.call(self.destination.check_target, f"{self.destination.name}: what {sync.id} writes into")
 
     def query(self) -> None:
         """The model's rows, diffed against the sync's key state. An update-only look-up of who exists starts
@@ -221,7 +225,9 @@ class _Stages:
     def record(self) -> None:
         """The MQR ledger counts the keys queried; invalid rows get their rejection state and leave the snapshot."""
         self.count_mqr(record=True)
-        self.ctx.commit_changes(problems=self.plan.invalid, removed=self.plan.invalid_synced_keys)
+        # A member of a destination's set whose row is invalid now leaves the set first (send), then the snapshot.
+        withdrawn = isinstance(self.destination, Membership)
+        self.ctx.commit_changes(problems=self.plan.invalid, removed=[] if withdrawn else self.plan.invalid_synced_keys)
 
     def count_mqr(self, *, record: bool) -> None:
         """The keys queried that are new to this billing period's MQR: checked against its budget, then added to
@@ -294,9 +300,22 @@ class _Stages:
         # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
         # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
         batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS) for batch in destination.batches(chunk))
+        if isinstance(destination, Membership):  # rows that left the model leave the destination's set too
+            destination.track_members(ctx.store.destination_ids(ctx.sync.id),
+                                      plan.identifiers(destination.identifier_rule()))
+            batches = itertools.chain(batches, self._removals())
         refusals = (ctx.commit([], [destination.refusal(kind, row) for kind, row in chunk])
                     for chunk in plan.refused(REFUSED_CHUNK_ROWS))
         self.executor.deliver(batches, self._record, meanwhile=refusals)
+
+    def _removals(self):
+        """Each removed key as a row of operation `removed`, and each member whose row is invalid now as one of
+        operation `withdrawn` (counted invalid already), in batches: they leave the snapshot once confirmed."""
+        leaving = [(key, "removed") for key in self.plan.removed_keys]
+        leaving += [(key, "withdrawn") for key in self.plan.invalid_synced_keys]
+        for start in range(0, len(leaving), SEND_CHUNK_ROWS):
+            yield from self.destination.batches([PlannedRow(key, operation, "", None, {})
+                                                 for key, operation in leaving[start:start + SEND_CHUNK_ROWS]])
 
     def _record(self, result) -> None:
         self.ctx.commit(result.synced, result.rejected, result.destination_ids)
@@ -315,8 +334,11 @@ class _Stages:
         """Every planned row was tried: removed keys leave the snapshot, the rejections counted as repeats are
         swept as seen, a full resync in progress is done, and the next run's copy of the key state is written."""
         ctx, store, plan = self.ctx, self.ctx.store, self.plan
-        ctx.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
-        ctx.counts.settle("removed", "synced", len(plan.removed_keys))
+        if isinstance(self.destination, Membership):  # removals were sent, and committed as confirmed
+            ctx.commit_changes(forgotten=plan.rejections_not_in_model)
+        else:  # nothing is deleted in the destination: removed keys leave the snapshot
+            ctx.commit_changes(removed=plan.removed_keys, forgotten=plan.rejections_not_in_model)
+            ctx.counts.settle("removed", "synced", len(plan.removed_keys))
         if not ctx.request.limited:  # a retry did not try the rows it left: they were not seen again
             store.sweep_rejections(ctx.sync.id, ctx.run_id)  # see the method
         if (self.resync_from or ctx.request.full_resync) and not ctx.request.limited:  # a retry tried a few

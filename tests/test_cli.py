@@ -92,7 +92,7 @@ def test_syncs_lists_all_syncs_and_empty_history_says_what_to_do(demo):
     assert "iterable-production" in listing and "Iterable - First Namespace Details Sync" in listing
     schedules = {s["id"]: s["schedule"] for s in json.loads(cli(demo, "syncs", "--json").stdout)}
     assert schedules == {"iterable-production": "every 24h", "iterable-first-namespace": "every 24h",
-                         "iterable-first-namespace-events": "every 24h"}
+                         "iterable-first-namespace-events": "every 24h", "iterable-customers-list": "every 24h"}
 
 
 def test_demo_advance_counts_days_as_the_demo_history_does(demo):

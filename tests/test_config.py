@@ -73,7 +73,7 @@ def test_a_valid_workspace_loads_with_defaults(tmp_path):
     ('source = "wh"', 'source = "warehouse"', "models.people.source", "unknown source 'warehouse'"),
     ('primary_key = "email"', '', "models.people.primary_key", "is required"),
     ('[syncs.people-to-iterable]', '[syncs."People Sync"]', 'syncs.People Sync', "must be a slug"),
-    ('object = "user"', 'object = "list"', "syncs.people-to-iterable.object", "must be one of user, event"),
+    ('object = "user"', 'object = "segment"', "syncs.people-to-iterable.object", "must be one of user, event, list"),
     ('field = "email", column', 'field = "phone", column', "syncs.people-to-iterable.match.field",
      "must be one of email, userId"),
     ('name = "People"', 'name = "People"\nschedule = "daily-ish"', "syncs.people-to-iterable.schedule",

@@ -49,16 +49,19 @@ def test_a_healthy_demo_workspace_passes_and_doctor_changes_nothing(demo):
         ("source warehouse", "reachable"): "ok",
         ("source warehouse", "model contacts"): "ok",
         ("source warehouse", "model first_namespace"): "ok",
+        ("source warehouse", "model customers_with_namespace"): "ok",
         ("destination iterable", "rate limit"): "ok",
         ("destination iterable", "reachable"): "ok",
         ("destination iterable", "authenticated"): "ok",
-        ("destination iterable", "scope"): "ok"}
+        ("destination iterable", "scope"): "ok",
+        ("destination iterable", "sync iterable-customers-list"): "ok"}
     # the demo's syncs are update-only, one sends events: the key's export and event tracking are probed too
     assert "track events and export users" in checks[("destination iterable", "scope")]["found"]
+    assert "'Customers with a namespace'" in checks[("destination iterable", "sync iterable-customers-list")]["found"]
     assert demo.users() == users_before
 
     text = doctor(demo.root)
-    assert text.returncode == 0 and "All 7 checks passed." in text.stdout
+    assert text.returncode == 0 and "All 9 checks passed." in text.stdout
     assert re.search(r"^ok\s+destination iterable\s+authenticated\s+the API key is accepted", text.stdout, re.M)
 
 
@@ -75,6 +78,16 @@ def test_a_bad_iterable_key_fails_its_line_with_the_fix_and_never_prints_the_key
     assert key not in done.stdout + done.stderr
     report = json.loads(doctor(demo.root, "--json").stdout)
     assert not report["ok"] and lines(report)[("source warehouse", "model contacts")]["status"] == "ok"
+
+
+def test_a_list_sync_naming_a_list_that_does_not_exist_fails_its_line_naming_the_setting(demo):
+    demo.edit_workspace('list_name = "Customers with a namespace"', 'list_name = "Customers, renamed"')
+    done = doctor(demo.root)
+    assert done.returncode == 1
+    assert re.search(r"^fail\s+destination iterable\s+sync iterable-customers-list\s+answered UnknownList: "
+                     r"list_name = 'Customers, renamed' of syncs.iterable-customers-list names no list", done.stdout,
+                     re.M), done.stdout
+    assert "1 check(s) failed (destination iterable sync iterable-customers-list)." in done.stdout
 
 
 def test_a_sandbox_that_is_not_running_is_named_with_how_to_start_it(demo):

@@ -1,6 +1,7 @@
 """The demo workspace: the seed's setup, offline. A DuckDB warehouse of marketing contacts and their
-namespaces, the seed's four syncs, an Iterable sandbox holding only the users the product created, and a Marketo
-sandbox holding the product's leads and the custom activity type the Marketo sync adds.
+namespaces, the seed's four syncs and a segment synced to an Iterable list, an Iterable sandbox holding only the
+users the product created (and the list), and a Marketo sandbox holding the product's leads and the custom
+activity type the Marketo sync adds.
 
 The Snowflake demo (`source="snowflake"`) reads the same warehouse through Snowpark from a local Snowflake
 emulator (snowflake_emulator.py), which loads the DuckDB file at start and again after each `advance_demo`: the
@@ -30,6 +31,7 @@ SANDBOX_PROJECT = "demo"
 MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
 MARKETO_ACTIVITY_TYPE = "firstNamespaceCreated_c"
 MARKETO_ATTRIBUTES = ("namespaceId", "plan", "region")
+SEGMENT_LIST = "Customers with a namespace"  # the static list the segment sync keeps, made in the sandbox at init
 
 WORKSPACE_TOML = '''\
 # Demo workspace written by `sync-core demo init`: the seed's setup on {warehouse} and a
@@ -147,6 +149,37 @@ mappings = [
 [[syncs.iterable-first-namespace-events.expected_errors]]
 code = "NotFound"
 reason = "Update-only: events are tracked only for people the product already created in Iterable."
+'''
+
+# The segment sync and its model (a demo written with segment=False leaves them out).
+SEGMENT_TOML = '''
+# A segment: customers who belong to at least one namespace.
+[models.customers_with_namespace]
+source = "warehouse"
+primary_key = "email"
+entity = "person"
+sql = """
+SELECT c.email
+FROM marketing_contacts c
+WHERE c.deleted_at IS NULL AND c.lifecycle_stage = 'customer'
+  AND EXISTS (SELECT 1 FROM namespace_members m WHERE m.user_id = c.user_id)
+"""
+
+# The segment as the members of a static Iterable list: who enters it is subscribed, who leaves it (churned,
+# deleted) is unsubscribed (README: "Iterable lists"). The list is named here and found through GET /api/lists.
+[syncs.iterable-customers-list]
+name = "Iterable - Customers with a namespace (list)"
+model = "customers_with_namespace"
+destination = "iterable"
+object = "list"
+list_name = "{list_name}"
+mode = "update"
+match = {{ field = "email", column = "email" }}
+schedule = "every 24h"
+
+[[syncs.iterable-customers-list.expected_errors]]
+code = "NotFound"
+reason = "Update-only: only people the product already created in Iterable join the list."
 '''
 
 # The seed's Marketo sync, with its destination and its sandbox (a demo written with marketo=False leaves it out).
@@ -268,12 +301,12 @@ SEED_MQR_LIMIT = 1_500_000
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
               product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT, source: str = "duckdb",
               emulator_port: int = DEFAULT_EMULATOR_PORT, marketo_port: int | None = None,
-              marketo: bool = True) -> DemoInitSummary:
+              marketo: bool = True, segment: bool = True) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
     seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. `source="snowflake"`
     reads the warehouse through a local Snowflake emulator on `emulator_port`. The Marketo sandbox listens on
     `marketo_port` (default: the Iterable sandbox's port + 1); `marketo=False` writes the demo without the
-    Marketo sync and sandbox."""
+    Marketo sync and sandbox; `segment=False` without the segment (Iterable list) sync and its list."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     if source == "snowflake":
@@ -309,6 +342,8 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
         translation="" if on_snowflake else "; the DuckDB source translates them",
         secrets=("the sandbox's API key and the emulator's password live\n#" if on_snowflake else
                  "the sandbox's API key lives"))
+    if segment:
+        text += SEGMENT_TOML.format(list_name=SEGMENT_LIST)
     if marketo:
         text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
                                     marketo_activity_type=MARKETO_ACTIVITY_TYPE)
@@ -317,6 +352,8 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
     state = _sandbox_state(workspace)
     users = initial_product_users(root / "warehouse.duckdb")
     state.upsert_users(SANDBOX_PROJECT, users, created_by="product")
+    if segment:
+        state.add_list(SANDBOX_PROJECT, SEGMENT_LIST, description="Customers who belong to at least one namespace")
     if marketo:
         with closing(_marketo_state(workspace)) as state:
             state.add_activity_type(MARKETO_INSTANCE, MARKETO_ACTIVITY_TYPE, name="First namespace created",

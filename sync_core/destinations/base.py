@@ -239,6 +239,29 @@ class CallBudget(Protocol):
 
 
 @runtime_checkable
+class TargetCheck(Protocol):
+    """Capability: before the model is queried, check that what the sync writes into exists and takes writes (an
+    Iterable list, named by id or resolved by name), raising errors.DestinationError naming the setting."""
+
+    def check_target(self) -> str:
+        """What was found, in words (for doctor). One look-up at most; raises TransientError when the
+        destination cannot answer now."""
+
+
+@runtime_checkable
+class Membership(Protocol):
+    """Capability: the destination holds a set whose members are the model's rows (an Iterable list). A row that
+    leaves the model is removed from the set: the run hands each removed key to `batches` as a row of operation
+    `removed` (and each member whose row is invalid now as one of operation `withdrawn`), and it leaves the snapshot
+    only once its removal is confirmed. Each member's identifier as written is kept in the snapshot
+    (`SendResult.destination_ids`), so a removal names exactly what was added."""
+
+    def track_members(self, members: dict[str, str], current: pa.Array) -> None:
+        """Before sending: each snapshot key's identifier as written, and the identifiers the model names now
+        (plan.Plan.identifiers), which are never removed whichever key named them before."""
+
+
+@runtime_checkable
 class ExistenceExport(Protocol):
     """Capability: list the identifiers of the records that exist (Iterable: one streaming export), so that a
     run that only writes to existing records (update-only) learns who exists first and writes only for them."""

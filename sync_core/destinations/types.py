@@ -19,6 +19,8 @@ class ObjectType:
     events: bool = False  # its records are events: a sync names them (event_settings.py) and may send many per person
     sync_keys: tuple[str, ...] = ()  # keys a sync of this object must give (Marketo: activity_type)
     required_fields: tuple[str, ...] = ()  # destination fields a sync must map (Marketo: activityDate)
+    choice_keys: tuple[str, ...] = ()  # a sync gives exactly one of these keys (Iterable lists: list_id, list_name)
+    mappings_required: bool = True  # False: a sync may map no field (a list's members need only their identifier)
 
     def load(self) -> type:
         module, _, name = self.implementation.partition(":")

@@ -57,7 +57,7 @@ def reconcile(workspace: Workspace, sync_id: str, *, fields: list[str] | None = 
     destination = open_destination(workspace, sync, clock=clock)
     if not isinstance(destination, ReadBack):
         raise ReconcileError(f"reconcile {sync.id}: {sync.destination} {sync.object} cannot be read back yet, so "
-                             "it cannot be reconciled (Iterable users and events, and Marketo activities, can)")
+                             "it cannot be reconciled (Iterable users, events and lists, and Marketo activities, can)")
     compared_fields = _chosen_fields(sync, _comparable(sync, destination), fields)
     with StateStore(workspace.state_path) as store:
         if not store.list_runs(sync_id=sync.id, limit=1):

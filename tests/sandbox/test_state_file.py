@@ -29,6 +29,9 @@ def make_legacy(path, user_version: int) -> None:
         db.execute("DROP TABLE schema_versions")
         db.execute("DROP TABLE events")  # custom events came after per-schema versions
         db.execute("DROP TABLE event_filters")
+        db.execute("DROP TABLE lists")  # and lists and key scopes after them
+        db.execute("DROP TABLE list_members")
+        db.execute("ALTER TABLE projects DROP COLUMN key_scope")
         if user_version == 1:  # before faults
             db.execute("DROP TABLE faults")
             db.execute("ALTER TABLE requests DROP COLUMN fault")
@@ -39,7 +42,7 @@ def make_legacy(path, user_version: int) -> None:
 def test_a_new_file_records_each_schemas_version(tmp_path):
     IterableState(tmp_path / "s.db").close()
 
-    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 2}
+    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 3}
 
 
 @pytest.mark.parametrize("user_version", [1, 2])
@@ -52,9 +55,11 @@ def test_a_file_from_before_per_schema_versions_keeps_its_data_and_gains_what_it
         state.add_fault("*", "drop")  # the faults table exists
         assert [f["kind"] for f in state.faults()] == ["drop"]
         assert state.project_for_key(API_KEY) == PROJECT
+        assert state.key_scope(PROJECT) == "standard"  # lists and key scopes came later: a key keeps writing
+        assert state.lists(PROJECT) == [] and state.add_list(PROJECT, "Customers") > 0
     finally:
         state.close()
-    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 2}
+    assert versions(tmp_path / "s.db") == {"request_log": 2, "faults": 1, "iterable": 3}
 
 
 def test_a_vendor_schema_migrates_on_its_own_numbers(tmp_path):

@@ -21,7 +21,7 @@ FAST = 'batch_size = 40\nrate_limits = { "users/bulkUpdate" = "200/s", "export/d
 
 @pytest.fixture
 def scheduled_demo(tmp_path):
-    """The demo as it comes: its three syncs run every 24 h, and have never run, so all are due at once."""
+    """The demo as it comes: its Iterable syncs run every 24 h, and have never run, so all are due at once."""
     with demo_workspace(tmp_path, rate_limits=False, destination_settings=FAST) as d:
         yield d
 
@@ -147,7 +147,7 @@ def test_a_sigkilled_workers_run_is_recovered_by_a_second_worker(demo):
 
 def test_two_workers_schedules_and_cli_requests_never_run_a_sync_twice_at_once(scheduled_demo):
     demo = scheduled_demo
-    syncs = [SYNC, "iterable-first-namespace", "iterable-first-namespace-events"]
+    syncs = [SYNC, "iterable-first-namespace", "iterable-first-namespace-events", "iterable-customers-list"]
     with worker(demo) as one, worker(demo, "--concurrency", "2") as two:  # both see every schedule due
         wait_for(lambda: len(store_of(demo, lambda s: s.schedule_marks())) == len(syncs), "the schedules never fired",
                  one)

@@ -40,7 +40,8 @@ class IterableClient(HttpClient):
                 f"project this sync writes to, in the data center of {self.base_url}")
 
     def permission_hint(self) -> str:
-        return "The API key lacks the permission this call needs: use a server-side key"
+        return (f"The API key referenced by {self.key_reference} lacks the permission this call needs: use a "
+                "server-side key with write access, not a read-only, mobile or JavaScript one")
 
     def classify(self, response: requests.Response) -> None:
         status = response.status_code

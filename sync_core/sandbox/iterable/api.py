@@ -2,8 +2,9 @@
 
 The request pipeline (log, route, authenticate, faults, rate limits) is the core's `VendorApi`; this module holds
 what Iterable answers: `POST /api/users/bulkUpdate` (with `updateOnly`), `getByEmail`, `byUserId`,
-`GET /api/users/{email}`, and `GET /api/export/data.json` with `onlyFields` and `omitFields`; custom events
-(trackBulk, reads, customEvent export lines) are events.py's.
+`GET /api/users/{email}`, `GET /api/export/data.json` with `onlyFields` and `omitFields`, and lists (`GET
+/api/lists`, creating a static one, subscribe, unsubscribe, getUsers; their state is lists.py's); custom events (trackBulk, reads,
+customEvent export lines) are events.py's.
 """
 
 from __future__ import annotations
@@ -67,15 +68,7 @@ class IterableApi(VendorApi):
             return error_reply(400, "BadParams", "users must be a list")
 
         result = _empty_bulk_result()
-        failed = result["failedUpdates"]
-        updates: list[UserUpdate] = []
-        reported_as: list[tuple[str, str]] = []  # (list suffix, identifier as sent)
-        for user in users:
-            update = _user_update(user, failed)
-            if update is not None:
-                updates.append(update)
-                email, user_id = user.get("email"), user.get("userId")
-                reported_as.append(("Emails", email) if email is not None else ("UserIds", user_id))
+        updates, reported_as = self._user_updates(users, result["failedUpdates"])
 
         applied = self.state.apply_user_updates(
             call.project,
@@ -85,26 +78,20 @@ class IterableApi(VendorApi):
             create_new_fields=payload.get("createNewFields") is not False,
             request_id=call.request_id,
         )
-        failure_list = {
-            Outcome.NOT_FOUND: "notFound",
-            Outcome.TYPE_MISMATCH: "invalidData",
-            Outcome.CONFLICT: "conflict",
-        }
-        stored = []
-        for (suffix, identifier), update, outcome in zip(reported_as, updates, applied.outcomes):
-            if outcome in (Outcome.CREATED, Outcome.UPDATED):
-                result["successCount"] += 1
-                stored.append(update.email or update.user_id)  # the identity it was matched by
-            else:
-                failed[failure_list[outcome] + suffix].append(identifier)
-        result["failCount"] = len(users) - result["successCount"]
-        result["invalidEmails"] = failed["invalidEmails"]  # deprecated copies
-        result["invalidUserIds"] = failed["invalidUserIds"]
-        result["createdFields"] = applied.created_fields
-        result["filteredOutFields"] = applied.filtered_out_fields
-        return json_reply(
-            200, result, items=len(users), identifiers=_identifiers_carried(users), stored=stored
-        )
+        return _tallied(result, users, reported_as, updates, applied)
+
+    def _user_updates(self, users: list, failed: dict) -> tuple[list[UserUpdate], list[tuple[str, str]]]:
+        """The updates a list of users asks for, and how each is named in the answer's lists; the refused ones
+        recorded in `failed`."""
+        updates: list[UserUpdate] = []
+        reported_as: list[tuple[str, str]] = []  # (list suffix, identifier as sent)
+        for user in users:
+            update = _user_update(user, failed)
+            if update is not None:
+                updates.append(update)
+                email, user_id = user.get("email"), user.get("userId")
+                reported_as.append(("Emails", email) if email is not None else ("UserIds", user_id))
+        return updates, reported_as
 
     def _get_by_email(self, call: Call) -> Reply:
         email = _first(call.query, "email")
@@ -172,6 +159,106 @@ class IterableApi(VendorApi):
             )
         return windows[name]
 
+    # --- lists --------------------------------------------------------------------------
+
+    def _process(self, route: Route, call: Call) -> Reply:
+        """A read-only key is refused every write (UNCONFIRMED: Iterable's answer to a key without the
+        permission; its envelope has a `Forbidden` code)."""
+        if route.method == "POST" and self.state.key_scope(call.project) == "read_only":
+            return error_reply(403, "Forbidden", f"This API key is read-only: it cannot call {route.endpoint}")
+        return super()._process(route, call)
+
+    def _lists(self, call: Call) -> Reply:
+        return json_reply(200, {"lists": self.state.lists(call.project)})
+
+    def _create_list(self, call: Call) -> Reply:
+        """A new static list: `{"name", "description"?}` -> `{"listId"}`."""
+        try:
+            payload = json.loads(call.body)
+        except ValueError as error:
+            return error_reply(400, "BadJsonBody", f"Could not parse JSON body: {error}")
+        name = payload.get("name") if isinstance(payload, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return error_reply(400, "BadParams", "name must be a non-empty string")
+        description = payload.get("description")
+        list_id = self.state.add_list(call.project, name, description=description if isinstance(description, str)
+                                      else None, now=self.clock.now())
+        return json_reply(200, {"listId": list_id})
+
+    def _subscribe(self, call: Call) -> Reply:
+        request = self._list_request(call)
+        if isinstance(request, Reply):
+            return request
+        list_id, subscribers, payload = request
+        result = _empty_bulk_result()
+        updates, reported_as = self._user_updates(subscribers, result["failedUpdates"])
+        applied = self.state.subscribe(call.project, list_id, updates, now=self.clock.now(),
+                                       update_only=payload.get("updateExistingUsersOnly") is True,
+                                       request_id=call.request_id)
+        return _tallied(result, subscribers, reported_as, updates, applied)
+
+    def _unsubscribe(self, call: Call) -> Reply:
+        request = self._list_request(call)
+        if isinstance(request, Reply):
+            return request
+        list_id, subscribers, _ = request
+        result = _empty_bulk_result()
+        failed = result["failedUpdates"]
+        updates, reported_as = self._user_updates(subscribers, failed)
+        found = self.state.unsubscribe(call.project, list_id, [(u.email, u.user_id) for u in updates])
+        removed = []
+        for (suffix, identifier), update, was_found in zip(reported_as, updates, found):
+            if was_found:
+                result["successCount"] += 1
+                removed.append(update.email or update.user_id)
+            else:
+                failed["notFound" + suffix].append(identifier)
+        result["failCount"] = len(subscribers) - result["successCount"]
+        result["invalidEmails"], result["invalidUserIds"] = failed["invalidEmails"], failed["invalidUserIds"]
+        return json_reply(200, result, items=len(subscribers), identifiers=_identifiers_carried(subscribers),
+                          stored=removed)
+
+    def _list_request(self, call: Call) -> tuple[int, list, dict] | Reply:
+        """(listId, subscribers, body) of a subscribe or unsubscribe, or the 400 that refuses it."""
+        if len(call.body) > MAX_BODY_BYTES:
+            return error_reply(400, "BatchTooLarge", f"Body is {len(call.body)} bytes; limit {MAX_BODY_BYTES}")
+        try:
+            payload = json.loads(call.body)
+        except ValueError as error:
+            return error_reply(400, "BadJsonBody", f"Could not parse JSON body: {error}")
+        if not isinstance(payload, dict):
+            return error_reply(400, "BadParams", "the body must be a JSON object")
+        list_id, subscribers = payload.get("listId"), payload.get("subscribers")
+        if not isinstance(list_id, int) or isinstance(list_id, bool):
+            return error_reply(400, "BadParams", "listId must be a number")
+        if not isinstance(subscribers, list):
+            return error_reply(400, "BadParams", "subscribers must be a list")
+        refused = self._list_refusal(call.project, list_id)
+        return refused or (list_id, subscribers, payload)
+
+    def _list_refusal(self, project: str, list_id: int) -> Reply | None:
+        """UNCONFIRMED codes: an unknown list is `NotFound`, a list that takes no subscribers `NotAllowed`."""
+        described = self.state.list_of(project, list_id)
+        if described is None:
+            return error_reply(400, "NotFound", f"List {list_id} does not exist in this project")
+        if described["listType"] != "Standard":
+            return error_reply(400, "NotAllowed", f"List {list_id} is a {described['listType']} list: only "
+                                                  "static (Standard) lists take subscribers")
+        return None
+
+    def _list_users(self, call: Call) -> Reply:
+        """The members, one per line, as text (the documented answer is a string)."""
+        try:
+            list_id = int(_first(call.query, "listId") or "")
+        except ValueError:
+            return error_reply(400, "BadParams", "listId must be a number")
+        if self.state.list_of(call.project, list_id) is None:
+            return error_reply(400, "NotFound", f"List {list_id} does not exist in this project")
+        members = self.state.list_members(call.project, list_id,
+                                          prefer_user_id=_first(call.query, "preferUserId") == "true")
+        return Reply(200, "".join(f"{m}\n" for m in members).encode(), content_type="text/plain",
+                     items=len(members))
+
     # --- events -------------------------------------------------------------------------
 
     def _track_bulk(self, call: Call) -> Reply:
@@ -195,6 +282,12 @@ class IterableApi(VendorApi):
               _get_by_path_email, *_GET_LIMIT),
         Route("GET", re.compile(r"/api/export/data\.json"), "export/data.json",
               _export_data, 4, 60.0),
+        # Iterable publishes no limit for subscribe and unsubscribe: 5/s is ours (UNCONFIRMED), as bulkUpdate's.
+        Route("GET", re.compile(r"/api/lists"), "lists", _lists, *_GET_LIMIT),
+        Route("POST", re.compile(r"/api/lists"), "lists/create", _create_list, *_GET_LIMIT),
+        Route("POST", re.compile(r"/api/lists/subscribe"), "lists/subscribe", _subscribe, 5, 1.0),
+        Route("POST", re.compile(r"/api/lists/unsubscribe"), "lists/unsubscribe", _unsubscribe, 5, 1.0),
+        Route("GET", re.compile(r"/api/lists/getUsers"), "lists/getUsers", _list_users, 5, 60.0),
         Route("POST", re.compile(r"/api/events/trackBulk"), "events/trackBulk",
               _track_bulk, 10, 1.0),
         Route("GET", re.compile(r"/api/events/byUserId/(?P<user_id>[^/]+)"), "events/byUserId",
@@ -239,6 +332,31 @@ def _empty_bulk_result() -> dict:
         "createdFields": [],
         "failedUpdates": {name: [] for name in failed_lists},
     }
+
+
+def _tallied(result: dict, users: list, reported_as: list[tuple[str, str]], updates: list[UserUpdate],
+             applied) -> Reply:
+    """The answer of a request that updated users (bulkUpdate, lists/subscribe): each refused update in its
+    failedUpdates list, the counts, and the deprecated top-level copies."""
+    failed = result["failedUpdates"]
+    failure_list = {
+        Outcome.NOT_FOUND: "notFound",
+        Outcome.TYPE_MISMATCH: "invalidData",
+        Outcome.CONFLICT: "conflict",
+    }
+    stored = []
+    for (suffix, identifier), update, outcome in zip(reported_as, updates, applied.outcomes):
+        if outcome in (Outcome.CREATED, Outcome.UPDATED):
+            result["successCount"] += 1
+            stored.append(update.email or update.user_id)  # the identity it was matched by
+        else:
+            failed[failure_list[outcome] + suffix].append(identifier)
+    result["failCount"] = len(users) - result["successCount"]
+    result["invalidEmails"] = failed["invalidEmails"]  # deprecated copies
+    result["invalidUserIds"] = failed["invalidUserIds"]
+    result["createdFields"] = applied.created_fields
+    result["filteredOutFields"] = applied.filtered_out_fields
+    return json_reply(200, result, items=len(users), identifiers=_identifiers_carried(users), stored=stored)
 
 
 def _user_update(user: Any, failed: dict[str, list]) -> UserUpdate | None:

@@ -11,7 +11,8 @@ from ..core import HTTP_KINDS, FaultCatalog, FaultKind, Param
 # The sandbox's stable endpoint names (IterableApi.ROUTES; a test keeps the two in step).
 ENDPOINTS = frozenset(
     {"users/bulkUpdate", "users/getByEmail", "users/byUserId", "users/get", "export/data.json",
-     "events/trackBulk", "events/get", "events/byUserId"}
+     "events/trackBulk", "events/get", "events/byUserId", "lists", "lists/create", "lists/subscribe",
+     "lists/unsubscribe", "lists/getUsers"}
 )
 
 

@@ -1,5 +1,6 @@
 """Iterable's tables in a sandbox's state file: projects (an API key each), users, the fields a project knows,
-and custom events with the event names and fields a project refuses.
+custom events with the event names and fields a project refuses, the scope of a project's key, and lists with
+their members.
 
 The tables keep the names they had before the sandbox had vendors (`projects`, `users`, `fields`), so state files
 written then open as they are. A next vendor prefixes its tables with its name (`marketo_leads`).
@@ -65,6 +66,29 @@ ITERABLE_SCHEMA = Schema("iterable", (
             kind TEXT NOT NULL CHECK (kind IN ('event_name', 'field')),
             name TEXT NOT NULL,
             PRIMARY KEY (project, kind, name)
+        ) WITHOUT ROWID""",
+    ),
+    (
+        # What a project's API key may do: `standard` (a server-side key: reads and writes) or `read_only`.
+        "ALTER TABLE projects ADD COLUMN key_scope TEXT NOT NULL DEFAULT 'standard'"
+        " CHECK (key_scope IN ('standard', 'read_only'))",
+        # Lists (ids are unique across projects, as Iterable's are) and their members, by user: a user deleted
+        # leaves every list (reads join users).
+        """CREATE TABLE lists (
+            id INTEGER PRIMARY KEY,
+            project TEXT NOT NULL,
+            name TEXT NOT NULL,
+            list_type TEXT NOT NULL CHECK (list_type IN ('Standard', 'Dynamic', 'Suppression', 'Internal')),
+            description TEXT,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX lists_by_project ON lists (project)",
+        """CREATE TABLE list_members (
+            list_id INTEGER NOT NULL,
+            user_rowid INTEGER NOT NULL,
+            subscribed_at REAL NOT NULL,
+            last_request_id INTEGER,
+            PRIMARY KEY (list_id, user_rowid)
         ) WITHOUT ROWID""",
     ),
 ), legacy_versions={1: 1, 2: 1})

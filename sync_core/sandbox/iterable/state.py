@@ -1,5 +1,5 @@
-"""What an Iterable sandbox knows: projects with their API keys, their users and events (events.py), in the
-sandbox's state file (with the request log and faults every sandbox has).
+"""What an Iterable sandbox knows: projects with their API keys, their users, events (events.py) and lists
+(lists.py), in the sandbox's state file (with the request log and faults every sandbox has).
 
 Within a process one connection is shared behind a lock; another process (a demo script creating users) may
 write while a server runs.
@@ -15,6 +15,7 @@ from typing import Iterator
 from ..core import SandboxStore
 from .events import EventRecords
 from .faults import FAULTS
+from .lists import ListRecords
 from .schema import ITERABLE_SCHEMA
 from .user_batch import Outcome, UpdateResult, UserBatch, UserUpdate
 
@@ -30,7 +31,7 @@ _IDENTITY_JSON = {
 }
 
 
-class IterableState(EventRecords, SandboxStore):
+class IterableState(ListRecords, EventRecords, SandboxStore):
     SCHEMAS = SandboxStore.CORE_SCHEMAS + (ITERABLE_SCHEMA,)
     FAULTS = FAULTS
     WRITE_ENDPOINT = "users/bulkUpdate"
