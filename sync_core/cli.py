@@ -165,6 +165,7 @@ def cmd_syncs(args) -> int:
         rows.append({"id": sync.id, "name": sync.name, "model": sync.model, "destination": sync.destination,
                      "object": sync.object, "mode": sync.mode, **status.to_json(),
                      **({"dbt": dbt.to_json()} if dbt else {}),
+                     **({"dbt_problem": str(problem)} if (problem := workspace.models[sync.model].dbt_problem) else {}),
                      "last_run": last.to_json() if last else None,
                      "password_age": age.to_json(now) if age else None})
         if sync.destination in quotas:
@@ -183,6 +184,8 @@ def cmd_syncs(args) -> int:
             print(f"{'':<28} model {r['model']}: {dbt.summary()}")
             if dbt.description:
                 print(f"{'':<28}   {dbt.description}")
+        if "dbt_problem" in r:
+            print(f"{'':<28} WARNING: {r['dbt_problem']}")
         age = r["password_age"]
         if age:
             print(f"{'':<28} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")

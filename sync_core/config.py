@@ -22,6 +22,7 @@ from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
 from .event_settings import KEYS as EVENT_KEYS, EventSettings, parse as parse_event_settings
 from .schedules import Schedule, ScheduleError, parse_schedule
+from .sandbox_settings import SandboxConfig, parse_sandboxes
 from .secrets import SecretRef, parse_secret_ref
 from .snowflake_settings import EmulatorSettings, SnowflakeSettings, parse as parse_snowflake, parse_emulator
 
@@ -29,8 +30,6 @@ WORKSPACE_FILE = "workspace.toml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SOURCE_TYPES = ("duckdb", "snowflake")
 NULL_HANDLING = ("omit", "clear")
-# Vendors a local sandbox can stand in for (sandbox.vendors.VENDORS; a test keeps the two in step).
-SANDBOX_VENDORS = ("iterable", "marketo")
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,14 @@ class ModelConfig:
     table: str | None = None
     columns: tuple[str, ...] = ()
     dbt: DbtModel | None = None  # a model from dbt (dbt_models.py): `sql` reads the relation it materialises
+    # Why the dbt model could not be resolved (a stale or missing manifest...): raised when the model is used, so
+    # one model's dbt artifacts never stop the workspace, its other syncs or the dashboard.
+    dbt_problem: ConfigError | None = None
 
     def query(self) -> str:
         """The model as Snowflake SQL."""
+        if self.dbt_problem is not None:
+            raise self.dbt_problem
         if self.sql is not None:
             return self.sql
         return f"SELECT {', '.join(self.columns)} FROM {self.table}"
@@ -145,18 +149,6 @@ class MqrConfig:
 
 
 @dataclass(frozen=True)
-class SandboxConfig:
-    """A local sandbox of a vendor's API that the workspace runs against (the demo's Iterable)."""
-    state: Path
-    port: int
-    project: str
-    api_key: SecretRef
-    name: str = "iterable"
-    vendor: str = "iterable"
-    key: str = "sandbox"  # its table in workspace.toml, for messages: "sandbox" or "sandboxes.<name>"
-
-
-@dataclass(frozen=True)
 class Workspace:
     root: Path
     file: Path
@@ -207,7 +199,9 @@ class Workspace:
         sync = self.syncs[sync_id]
         model = self.models[sync.model]
         effective = {
-            "model": {"query": model.query(), "primary_key": model.primary_key},
+            # a dbt model that cannot be resolved fails its run, recorded (never raised before the run starts)
+            "model": {"query": model.query() if model.dbt_problem is None else f"unresolved dbt model {model.name}",
+                      "primary_key": model.primary_key},
             "source_type": self.sources[model.source].type,
             "destination_type": self.destinations[sync.destination].type,
             "object": sync.object, "mode": sync.mode,
@@ -322,7 +316,7 @@ def _parse(file: Path, data: dict) -> Workspace:
     destinations = {name: _destination(d) for name, d in top.tables("destinations").items()}
     models = {name: _model(m, sources, dbt_project) for name, m in top.tables("models").items()}
     syncs = {sid: _sync(s, models, destinations) for sid, s in top.tables("syncs").items()}
-    sandboxes = _sandboxes(top, root)
+    sandboxes = parse_sandboxes(top, root, _check_name)
     emulator = (parse_emulator(top.table("snowflake_emulator"), root, sources) if "snowflake_emulator" in top.data
                 else None)
     return Workspace(root=root, file=file, name=ws.get("name", str, root.name),
@@ -463,9 +457,12 @@ def _model(m: _Section, sources: dict[str, SourceConfig], dbt_project: Path | No
     if [sql, table, dbt_name].count(None) != 2:
         raise ConfigError(m.file, m.path, "give one of `sql`, `table` (with `columns`) or `dbt` (a dbt model)")
     if dbt_name is not None:
-        key = m.get("primary_key", str)
-        dbt = resolve_dbt(m.file, m.key("dbt"), dbt_project, dbt_name, primary_key=key)
-        return ModelConfig(name=name, source=source, primary_key=key, entity=m.get("entity", str, name), dbt=dbt,
+        key, entity = m.get("primary_key", str), m.get("entity", str, name)
+        try:
+            dbt = resolve_dbt(m.file, m.key("dbt"), dbt_project, dbt_name, primary_key=key)
+        except ConfigError as problem:
+            return ModelConfig(name=name, source=source, primary_key=key, entity=entity, dbt_problem=problem)
+        return ModelConfig(name=name, source=source, primary_key=key, entity=entity, dbt=dbt,
                            sql=f"SELECT * FROM {dbt.relation(sources[source].type)}")
     columns: tuple[str, ...] = ()
     if table is not None:
@@ -560,38 +557,3 @@ def _choice(s: _Section, keys: tuple[str, ...], objects: str) -> dict[str, str]:
     if isinstance(value, str) and not value.strip():
         raise s.error(given[0], "must not be empty")
     return {given[0]: str(value)}
-
-
-def _sandboxes(top: _Section, root: Path) -> dict[str, SandboxConfig]:
-    """`[sandboxes.NAME]` tables, and `[sandbox]`: the Iterable sandbox of workspaces written before several
-    sandboxes could be declared (demo workspaces on disk have it)."""
-    sandboxes = {name: _sandbox(s, root, name) for name, s in top.tables("sandboxes").items()}
-    if "sandbox" in top.data:
-        legacy = top.table("sandbox")
-        if "iterable" in sandboxes:
-            raise ConfigError(top.file, "sandbox", "declares the Iterable sandbox a second time: keep "
-                                                   "[sandboxes.iterable] or [sandbox], not both")
-        sandboxes["iterable"] = _sandbox(legacy, root, "iterable")
-    ports: dict[int, str] = {}
-    for sandbox in sandboxes.values():
-        if sandbox.port in ports:
-            raise ConfigError(top.file, f"{sandbox.key}.port",
-                              f"port {sandbox.port} is also the port of [{ports[sandbox.port]}]: give each sandbox "
-                              "its own")
-        ports[sandbox.port] = sandbox.key
-    return sandboxes
-
-
-def _sandbox(s: _Section, root: Path, name: str) -> SandboxConfig:
-    legacy = s.path == "sandbox"
-    if legacy:
-        s.only("state", "port", "project", "api_key")
-        vendor = "iterable"
-    else:
-        _check_name(s, "sandbox")
-        s.only("vendor", "state", "port", "project", "api_key")
-        vendor = s.get("vendor", str, choices=SANDBOX_VENDORS)
-    return SandboxConfig(state=(root / s.get("state", str)).resolve(), port=s.get("port", int, 8765),
-                         project=s.get("project", str, "demo"),
-                         api_key=parse_secret_ref(s.data.get("api_key"), s.file, s.key("api_key")),
-                         name=name, vendor=vendor, key=s.path)

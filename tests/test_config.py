@@ -263,7 +263,7 @@ def test_sandbox_errors_name_the_file_and_key(tmp_path, text, key, problem):
 
 
 def test_config_knows_every_sandbox_vendor():
-    from sync_core.config import SANDBOX_VENDORS
+    from sync_core.sandbox_settings import SANDBOX_VENDORS
     from sync_core.sandbox import VENDORS
 
     assert set(SANDBOX_VENDORS) == set(VENDORS)

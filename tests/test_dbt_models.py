@@ -45,8 +45,12 @@ def edit_workspace(s, old: str, new: str) -> None:
 
 
 def config_error(s) -> str:
+    """The model's dbt problem: the workspace still loads (its other models and the dashboard work), and the model
+    raises it when used."""
+    model = load_workspace(s.root).models["people"]
     with pytest.raises(ConfigError) as raised:
-        load_workspace(s.root)
+        model.query()
+    assert model.dbt is None and str(model.dbt_problem) == str(raised.value)
     return str(raised.value)
 
 
@@ -165,6 +169,14 @@ def test_a_model_changed_since_the_manifest_is_stale(tmp_path, monkeypatch):
         message = config_error(s)
         assert "models/people_model.sql changed since manifest.json was written" in message
         assert "the manifest is stale" in message and "`dbt compile`" in message
+        # The workspace still opens: `syncs` says what is wrong, and a run fails as a config error, sending nothing
+        listed = cli(s.root, "syncs")
+        assert listed.returncode == 0 and "WARNING: " in listed.stdout and "the manifest is stale" in listed.stdout
+        [row] = json.loads(cli(s.root, "syncs", "--json").stdout)
+        assert "the manifest is stale" in row["dbt_problem"]
+        record = s.run()
+        assert record.status == "failed" and record.error_class == "config" and "models.people.dbt" in record.error
+        assert s.sandbox.requests() == []
 
 
 def test_without_a_checksum_a_model_newer_than_the_manifest_is_stale(tmp_path, monkeypatch):
@@ -197,7 +209,8 @@ def test_a_relation_absent_from_the_warehouse_says_to_run_dbt_run(tmp_path, monk
 def test_a_model_gives_one_of_sql_table_or_dbt(tmp_path, monkeypatch):
     with dbt_workspace(tmp_path, monkeypatch) as s:
         edit_workspace(s, 'dbt = "people_model"', 'dbt = "people_model"\nsql = "SELECT 1"')
-        assert "give one of `sql`, `table` (with `columns`) or `dbt`" in config_error(s)
+        with pytest.raises(ConfigError, match="give one of `sql`, `table` \\(with `columns`\\) or `dbt`"):
+            load_workspace(s.root)
 
 
 def test_on_snowflake_a_dbt_model_reads_its_relation_name_and_a_missing_one_says_dbt_run(tmp_path, monkeypatch):

@@ -62,7 +62,9 @@ def definition(workspace: Workspace, status: SyncStatus) -> None:
                   f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings)}")
     paused = f" (paused by {status.paused_by})" if status.paused else ""
     right.markdown(f"**Schedule** {status.schedule}{paused}")
-    dbt = workspace.models[sync.model].dbt
+    dbt, problem = workspace.models[sync.model].dbt, workspace.models[sync.model].dbt_problem
+    if problem is not None:  # its runs fail with this until the dbt project is compiled again
+        right.error(str(problem))
     if dbt is not None:
         right.markdown(f"**From dbt** `{dbt.name}` (project `{dbt.project}`, {dbt.materialized})  \n"
                        f"**Owner** {dbt.owner or 'none declared'}  \n"

@@ -17,7 +17,7 @@ Adding a vendor (say Marketo):
    `error_reply` and the replies built on it (Marketo: HTTP 200 with `success: false`), and `FAULT_EFFECTS`
    (`HTTP_FAULT_EFFECTS` plus effects for your kinds). The pipeline, faults and the log come with it.
 4. `__init__.py`: a `Vendor(name, title, state, api, default_port)`; register it in `vendors.py`, and add its
-   name to `config.SANDBOX_VENDORS` so workspace.toml can declare `[sandboxes.NAME] vendor = "marketo"`.
+   name to `sandbox_settings.SANDBOX_VENDORS` so workspace.toml can declare `[sandboxes.NAME] vendor = "marketo"`.
 5. Tests in `tests/sandbox/`, over real HTTP, as Iterable's are.
 
 Iterable's are `IterableSandbox` (its server) and `IterableState` (its state file); the vendor-neutral server is
