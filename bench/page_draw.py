@@ -5,7 +5,8 @@
     python bench/page_draw.py --year --contacts 20000 --days 30 --loads 3    # a quick look
 
 Each page is opened in a new browser tab (a new Streamlit session) once "first" (right after the server started:
-imports, caches empty) and then --loads times "warm". A page counts as fully drawn at its last change to the
+imports, caches empty) and then --loads times "warm"; and, in one tab, reached --loads times by a click on its
+link in the sidebar, as a user moves around the app (no new session, the frontend already loaded). A page counts as fully drawn at its last change to the
 page's DOM (a MutationObserver records the time of each change, from the navigation's start), once its script has
 stopped (no status widget), no element is still a skeleton, it has its heading, and nothing has changed for
 QUIET seconds. The server's CPU per load is the Streamlit process's user + system time over the load. Printed:
@@ -115,25 +116,49 @@ class Served:
                     os.killpg(child.pid, signal.SIGKILL)
 
 
-def load(browser, url: str, timeout: float = 90) -> float:
+def settled(page, what: str, timeout: float = 90) -> float:
+    """Wait until the page is drawn (module doc); the time of its last change, in seconds of performance.now()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} was not drawn within {timeout:.0f} s: " + page.inner_text("body")[:300])
+        done = page.locator(BUSY).count() == 0 and page.locator(DRAWN).count() > 0
+        if done and page.evaluate("performance.now() - window.__lastChange") / 1000 >= QUIET:
+            if page.locator('[data-testid="stException"]').count():
+                raise SystemExit(f"{what} shows an exception: " + page.inner_text("body")[:1000])
+            return page.evaluate("window.__lastChange") / 1000
+        page.wait_for_timeout(100)
+
+
+def load(browser, url: str) -> float:
     """Open url in a new tab; seconds from the navigation's start to the page's last change."""
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
     try:
         page.add_init_script(OBSERVE)
         page.goto(url)
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} was not drawn within {timeout:.0f} s: " + page.inner_text("body")[:300])
-            settled = page.locator(BUSY).count() == 0 and page.locator(DRAWN).count() > 0
-            since = page.evaluate("performance.now() - window.__lastChange") / 1000
-            if settled and since >= QUIET:
-                if page.locator('[data-testid="stException"]').count():
-                    raise SystemExit(f"{url} shows an exception: " + page.inner_text("body")[:1000])
-                return page.evaluate("window.__lastChange") / 1000
-            page.wait_for_timeout(100)
+        return settled(page, url)
     finally:
         page.close()
+
+
+def switches(browser, url: str, titles: list[str], rounds: int) -> dict[str, list[float]]:
+    """In one tab, as a user moves around the app: seconds from a click on a page's link in the sidebar to that
+    page's last change, `rounds` times per page, the pages taken in turn."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    times: dict[str, list[float]] = {title: [] for title in titles}
+    try:
+        page.add_init_script(OBSERVE)
+        page.goto(url)
+        settled(page, url)
+        for _ in range(rounds):
+            for title in titles:
+                link = page.locator('[data-testid="stSidebarNavLink"]', has_text=title).first
+                clicked = page.evaluate("performance.now()") / 1000
+                link.click()
+                times[title].append(settled(page, title) - clicked)
+    finally:
+        page.close()
+    return times
 
 
 def pages(root: Path) -> list[tuple[str, str]]:
@@ -167,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            titles = ["Run history", "Syncs", "MQR", "Failed rows", "Reconciliation", "Overview"]
+            clicks = switches(browser, served.url, titles, args.loads)
             for label, path in pages(root):
                 first = load(browser, served.url + path)
                 warm, cpu = [], []
@@ -184,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, first, warm, cpu in results:
         print(f"| {label} | {first:.2f} | {statistics.median(warm):.2f} | {max(warm):.2f} | "
               f"{statistics.median(cpu):.2f} |")
+    print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n\n"
+          "| page | median (s) | max (s) |\n|---|---:|---:|")
+    for title, took in clicks.items():
+        print(f"| {title} | {statistics.median(took):.2f} | {max(took):.2f} |")
     slow = [label for label, _, warm, _ in results if statistics.median(warm) > args.budget]
     print(f"\nEvery page drawn within {args.budget:g} s (warm median): {'yes' if not slow else 'NO: ' + ', '.join(slow)}")
     return 1 if slow else 0
