@@ -3,6 +3,7 @@ Arrow columns (RowColumns, the hot path: no object per row unless a rare path as
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
@@ -69,11 +70,12 @@ class RowColumns(Sequence[PlannedRow]):
             yield PlannedRow(*values[:4], {}, values[4])
 
 
-def row_columns(rows: Sequence[PlannedRow]) -> tuple[list[str], list[str], list[str]]:
-    """(keys, operations, hashes) of rows, read as whole columns when they are RowColumns."""
+def row_columns(rows: Sequence[PlannedRow]) -> tuple[list[str], list[str], Counter]:
+    """(keys, hashes, rows per operation) of rows, read as whole columns when they are RowColumns."""
     if isinstance(rows, RowColumns):
-        return rows.column("key"), rows.column("operation"), rows.column("row_hash")
-    return [r.key for r in rows], [r.operation for r in rows], [r.row_hash for r in rows]
+        counted = pc.value_counts(rows.batch.column("operation")).to_pylist()
+        return rows.column("key"), rows.column("row_hash"), Counter({c["values"]: c["counts"] for c in counted})
+    return [r.key for r in rows], [r.row_hash for r in rows], Counter(r.operation for r in rows)
 
 
 def joined(first: Sequence[PlannedRow], second: Sequence[PlannedRow]) -> Sequence[PlannedRow]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -153,14 +152,13 @@ class RunContext:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction (with the
         destination's ids of their records, when it gives them), and rows whose record the destination does not
         hold leave it. Confirmed rows are read as columns and counted per operation, not row by row."""
-        keys, operations, hashes = row_columns(synced)
-        per_operation = Counter(operations)
+        keys, hashes, per_operation = row_columns(synced)
         # A member withdrawn from a destination's set (its row is invalid now: counted, with its rejection, when
         # planned) only leaves the snapshot once confirmed, or when there is nothing to withdraw; one not
         # confirmed stays, and is withdrawn next run.
         if per_operation.keys() & set(LEAVING):
-            entering = [(k, h) for k, op, h in zip(keys, operations, hashes) if op not in LEAVING]
-            gone = [k for k, op in zip(keys, operations) if op in LEAVING]
+            entering = [(r.key, r.row_hash) for r in synced if r.operation not in LEAVING]
+            gone = [r.key for r in synced if r.operation in LEAVING]
         else:
             entering, gone = list(zip(keys, hashes)), []
         gone += [r.row.key for r in rejected if r.row.operation == WITHDRAWN and r.record_missing]
