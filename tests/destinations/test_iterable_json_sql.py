@@ -59,10 +59,10 @@ def destination(tmp_path, *, match="email", mode="upsert", nulls="omit", columns
 def model(columns=COLUMNS, idents=IDENTS) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # as the plan's connection (planner.build_plan)
-    names = ["ident", *columns]
-    con.execute(f"CREATE TABLE m ({', '.join(f'{quote(n)} {t}' for n, t in [('ident', 'VARCHAR'), *((c, t) for c, (t, _) in columns.items())])})")
+    typed_columns = [("ident", "VARCHAR"), *((c, t) for c, (t, _) in columns.items())]
+    con.execute(f"CREATE TABLE m ({', '.join(f'{quote(n)} {t}' for n, t in typed_columns)})")
     rows = [[idents[i], *(vals[i] for _, vals in columns.values())] for i in range(len(idents))]
-    con.executemany(f"INSERT INTO m VALUES ({', '.join('?' for _ in names)})", rows)
+    con.executemany(f"INSERT INTO m VALUES ({', '.join('?' for _ in typed_columns)})", rows)
     return con
 
 
