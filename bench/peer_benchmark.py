@@ -3,6 +3,7 @@
     python bench/peer_benchmark.py --rows 100000 --repeat 5
     python bench/peer_benchmark.py --rows 100000 1000000 --repeat 5     # both sizes, one table each
     python bench/peer_benchmark.py --rows 2000 --repeat 1 --tools sync-core   # no peers, no network
+    python bench/peer_benchmark.py --tools sync-core drt --baseline /tmp/base  # and another checkout, interleaved
 
 One model (peer_model.py: contacts in one DuckDB file) goes to one Iterable-shaped receiver (peer_receiver.py,
 its own process, no rate limit) as bulkUpdate requests of 1,000 users:
@@ -48,6 +49,7 @@ PEERS = {
     "dlt": ["dlt==1.31.0", f"duckdb=={version('duckdb')}"],
 }
 TOOLS = ("sync-core", "drt", "dlt")
+BASELINE = "baseline"  # sync-core from another checkout (--baseline)
 QUIET = {"DO_NOT_TRACK": "1", "RUNTIME__DLTHUB_TELEMETRY": "false"}  # no usage telemetry from any tool
 
 # Runs the command given after argv[1] and writes its wall time, exit code and the rusage of every process it
@@ -122,7 +124,7 @@ class Run:
 
 def main() -> int:
     args = arguments()
-    tools = [t for t in TOOLS if t in args.tools]
+    tools = [t for t in TOOLS if t in args.tools] + ([BASELINE] if args.baseline else [])
     pythons = {tool: install_peer(Path(args.cache), tool) for tool in tools if tool in PEERS}
     with tempfile.TemporaryDirectory(prefix="peer-bench-") as tmp:
         work = Path(args.workdir or tmp)
@@ -138,9 +140,10 @@ def main() -> int:
                 for round_ in range(args.repeat):
                     for tool in tools:
                         run_dir = work / f"{rows}-{tool}-{round_}"
-                        argv, env = prepare(tool, run_dir, database, receiver.url, pythons.get(tool))
+                        argv, env = prepare(tool, run_dir, database, receiver.url, pythons.get(tool),
+                                            args.baseline)
                         runs.append(measure(tool, argv, env, run_dir, receiver, rows))
-                report(rows, args.repeat, tools, runs, load_before, os.getloadavg())
+                report(rows, args.repeat, tools, runs, load_before, os.getloadavg(), args.baseline)
     return 0
 
 
@@ -151,6 +154,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     parser.add_argument("--cache", default=str(REPO / ".bench-peers"), help="where the peers' venvs are kept")
     parser.add_argument("--workdir", help="keep the model and each run's folder here (default: removed)")
+    parser.add_argument("--baseline", help="also run sync-core from this checkout (e.g. `git worktree add /tmp/base "
+                                           "main`), interleaved with the others, as the tool `baseline`")
     args = parser.parse_args()
     if args.repeat < 1 or min(args.rows) < 1:
         parser.error("--rows and --repeat must be at least 1")
@@ -220,12 +225,15 @@ class Receiver:
         self._log.close()
 
 
-def prepare(tool: str, run_dir: Path, database: Path, url: str, python: Path | None) -> tuple[list[str], dict]:
+def prepare(tool: str, run_dir: Path, database: Path, url: str, python: Path | None,
+            baseline: str | None = None) -> tuple[list[str], dict]:
     """A fresh folder for one run of `tool` (no state from an earlier run): the command and its environment."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     env = {**os.environ, **QUIET}
-    if tool == "sync-core":
+    if tool == BASELINE:  # the other checkout's sync_core, first on the path, with this environment's packages
+        env["PYTHONPATH"] = str(Path(baseline).resolve())
+    if tool in ("sync-core", BASELINE):
         mappings = ", ".join(f'{{ column = "{c}", field = "{f}" }}' for c, f in FIELDS.items())
         (run_dir / "workspace.toml").write_text(SYNC_CORE_WORKSPACE.format(
             database=database, url=url, key_env=API_KEY_ENV, batch=BATCH, match=MATCH_COLUMN, query=QUERY,
@@ -267,15 +275,20 @@ def measure(tool: str, argv: list[str], env: dict, run_dir: Path, receiver: Rece
     return run
 
 
-def tool_versions() -> dict[str, str]:
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+def tool_versions(baseline: str | None = None) -> dict[str, str]:
+    def commit(checkout) -> str:
+        return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip() or "no git"
     pinned = {tool: reqs[0].split("==")[1] for tool, reqs in PEERS.items()}
-    return {"sync-core": f"{version('sync-core')} ({commit or 'no git'})", **pinned}
+    ours = {"sync-core": f"{version('sync-core')} ({commit(REPO)})"}
+    if baseline:
+        ours[BASELINE] = f"sync-core at {commit(baseline)}"
+    return {**ours, **pinned}
 
 
-def report(rows: int, repeat: int, tools: list[str], runs: list[Run], load_before, load_after) -> None:
-    versions = tool_versions()
+def report(rows: int, repeat: int, tools: list[str], runs: list[Run], load_before, load_after,
+           baseline: str | None = None) -> None:
+    versions = tool_versions(baseline)
     medians = {}
     print()
     print(f"## Peers: {rows:,} rows, medians of {repeat} whole-process runs each, interleaved")
@@ -292,7 +305,7 @@ def report(rows: int, repeat: int, tools: list[str], runs: list[Run], load_befor
               f"| {rows / m['wall']:,.0f} | {mine[0].requests:,} | {', '.join(f'{r.wall:.1f}' for r in mine)} |")
     if "sync-core" in medians:
         print()
-        for peer in (t for t in tools if t != "sync-core"):
+        for peer in (t for t in tools if t != "sync-core"):  # the baseline too: the change's own ratio
             ours, theirs = medians["sync-core"], medians[peer]
             print(f"- sync-core / {peer}: wall **{ours['wall'] / theirs['wall']:.2f}x**, CPU "
                   f"{ours['cpu'] / theirs['cpu']:.2f}x, peak RSS {ours['peak_mb'] / theirs['peak_mb']:.2f}x "

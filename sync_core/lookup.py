@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -122,9 +123,10 @@ def _ran_since(store: StateStore, sync_id: str, run_id: int, exported_at: float)
     return False
 
 
-def remember_confirmed(store: StateStore, destination: ExistenceExport, rows: list[PlannedRow]) -> None:
+def remember_confirmed(store: StateStore, destination: ExistenceExport, rows: Sequence[PlannedRow]) -> None:
     """Identifiers a sync that may create records (not update-only) just wrote, and the destination confirmed:
     they exist now, whatever an earlier export said, so an update-only sync reusing that export finds them. Only
     kept for a credential some update-only sync looks up (else nobody reads the list)."""
     if rows and destination.lookup_scope is None:
-        store.add_known_identifiers(destination.known_scope, [destination.normalize(r.match_value) for r in rows])
+        # a generator: normalized only when the scope is looked up (add_known_identifiers reads it then)
+        store.add_known_identifiers(destination.known_scope, (destination.normalize(r.match_value) for r in rows))

@@ -7,7 +7,7 @@ that leave the snapshot, and the rows to send or refuse, streamed in batches."""
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 import pyarrow as pa
 
@@ -44,8 +44,10 @@ class Plan(Protocol):
     def refused(self, batch_rows: int) -> Iterator[list[tuple[str, PlannedRow]]]:
         """(kind, row) of the other refused rows, a batch at a time."""
 
-    def rows(self, batch_rows: int) -> Iterator[list[PlannedRow]]:
-        """The rows to send, a batch at a time, in model order."""
+    def rows(self, batch_rows: int, destination: DestinationObject | None = None) -> Iterator[Sequence[PlannedRow]]:
+        """The rows to send, a batch at a time, in model order: rows.RowColumns with each row's request part
+        encoded when `destination` encodes column-wise (destinations.base.ColumnEncoding), else PlannedRow
+        objects with their values."""
 
     def identifiers(self, rule: IdentifierRule) -> pa.Array:
         """The distinct, non-empty identifiers of the model's valid rows (not refused for their key), spelled by

@@ -11,7 +11,7 @@ rowid (`_ord` in the narrow tables `planned` and `checked`, which join back to i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -19,8 +19,9 @@ import pyarrow as pa
 from .config import ConfigError, SyncConfig, Workspace
 from .errors import ModelError
 from .event_settings import check_event_columns
-from .destinations.base import DestinationObject, IdentifierRule, ManyPerIdentifier, MatchTypeCheck, trimmed_sql
-from .rows import PlannedRow
+from .destinations.base import (ColumnEncoding, DestinationObject, IdentifierRule, ManyPerIdentifier, MatchTypeCheck,
+                                trimmed_sql)
+from .rows import PART, PlannedRow, RowColumns
 from .counts import RunCounts
 from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
 from .outcomes import RowProblem
@@ -125,22 +126,43 @@ class LocalPlan:
                 yield [(kind, PlannedRow(key, op, h, m, dict([d.split(_DETAIL_SEPARATOR, 1)]) if d else {}, cause))
                        for kind, key, op, h, m, d, cause in zip(kinds, keys, ops, hashes, matches, details, causes)]
 
-    def rows(self, batch_rows: int = 10_000) -> Iterator[list[PlannedRow]]:
-        """The added, changed and retried rows to send, in model order, a batch at a time."""
-        sent = self.sync.sent_columns
-        cols = ", ".join("m." + quote(c) for c in self._columns)
+    def rows(self, batch_rows: int = 10_000, destination: DestinationObject | None = None
+             ) -> Iterator[Sequence[PlannedRow]]:
+        """The added, changed and retried rows to send, in model order, a batch at a time: RowColumns with each
+        row's part encoded in SQL when `destination` encodes column-wise (ColumnEncoding), else PlannedRow
+        objects with their values."""
         table, to_send = ("checked", "_refusal IS NULL") if self._checked else ("planned", "_op <> 'unchanged' AND _send")
-        reader = self._con.sql(f"SELECT t._key, t._op, t._hash, t._prev_cause, {cols} FROM {table} t "
-                               f"JOIN model_rows m ON m.rowid = t._ord WHERE {to_send} ORDER BY t._ord"
-                               ).to_arrow_reader(batch_rows)
         match_column = self.sync.match_column.lower()
-        for batch in reader:
+        cols = ", ".join("m." + quote(c) for c in self._columns)
+        ordered = (f"SELECT t._key, t._op, t._hash, t._prev_cause, {cols} FROM {table} t "
+                   f"JOIN model_rows m ON m.rowid = t._ord WHERE {to_send} ORDER BY t._ord")
+        part = self._part_sql(destination)
+        if part is not None:
+            # Parts are made after the sort, as the rows stream out (DuckDB keeps a subquery's order), so the
+            # sort holds the columns, not their JSON text (100k rows: 35 MB less at the peak).
+            reader = self._con.sql(f"SELECT _key AS key, _op AS operation, _hash AS row_hash, "
+                                   f"m.{quote(match_column)} AS match_value, _prev_cause AS prev_cause, "
+                                   f"{part} AS {PART} FROM ({ordered}) m").to_arrow_reader(batch_rows)
+            for batch in reader:
+                yield RowColumns(batch)
+            return
+        sent = self.sync.sent_columns
+        for batch in self._con.sql(ordered).to_arrow_reader(batch_rows):
             out = []
             for record in batch.to_pylist():
                 values = {field_name: record[name.lower()] for name, field_name in sent}
                 out.append(PlannedRow(record["_key"], record["_op"], record["_hash"], record[match_column], values,
                                       record["_prev_cause"]))
             yield out
+
+    def _part_sql(self, destination: DestinationObject | None) -> str | None:
+        """The destination's expression of a row's request part over model_rows `m`, when it has one."""
+        if not isinstance(destination, ColumnEncoding):
+            return None
+        match = self.sync.match_column.lower()
+        return destination.part_sql(("m." + quote(match), self._types[match]),
+                                    [("m." + quote(name.lower()), self._types[name.lower()], field_name)
+                                     for name, field_name in self.sync.sent_columns])
 
     def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> list[int]:
         """63-bit digests of the distinct keys the query returned, for the MQR ledger, less those already counted.

@@ -8,7 +8,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from .config import SyncConfig
 from .counts import RunCounts
@@ -17,7 +17,7 @@ from .destinations.base import REFUSALS
 from .errors import SyncCoreError
 from .outcomes import RowProblem, classify
 from .progress import RunObserver
-from .rows import PlannedRow
+from .rows import PlannedRow, row_columns
 from .state import RunRecord, StateStore
 from .state.key_state import KeyStateChanges
 
@@ -147,29 +147,33 @@ class RunContext:
         return RowProblem(rejection.row.key, outcome, rejection.code, rejection.message, error_class,
                           rejection.row.row_hash, rejection.template)
 
-    def commit(self, synced: list[PlannedRow], rejected: list[Rejection],
+    def commit(self, synced: Sequence[PlannedRow], rejected: list[Rejection],
                destination_ids: dict[str, str] | None = None) -> None:
         """Record one batch's outcomes: confirmed rows enter the snapshot in the same transaction (with the
         destination's ids of their records, when it gives them), and rows whose record the destination does not
-        hold leave it."""
+        hold leave it. Confirmed rows are read as columns and counted per operation, not row by row."""
+        keys, hashes, per_operation = row_columns(synced)
         # A member withdrawn from a destination's set (its row is invalid now: counted, with its rejection, when
         # planned) only leaves the snapshot once confirmed, or when there is nothing to withdraw; one not
         # confirmed stays, and is withdrawn next run.
-        gone = [r.key for r in synced if r.operation in LEAVING]
+        if per_operation.keys() & set(LEAVING):
+            entering = [(r.key, r.row_hash) for r in synced if r.operation not in LEAVING]
+            gone = [r.key for r in synced if r.operation in LEAVING]
+        else:
+            entering, gone = list(zip(keys, hashes)), []
         gone += [r.row.key for r in rejected if r.row.operation == WITHDRAWN and r.record_missing]
         rejected = [r for r in rejected if r.row.operation != WITHDRAWN]
         problems = [self.problem(r) for r in rejected]
         # Only rows planned against the snapshot can be in it: an added row never is (500k not-found rows of a
         # first run would otherwise be 500k deletes of nothing). A removed row confirmed (a list's member
         # unsubscribed) leaves it.
-        self.commit_changes(synced=[(r.key, r.row_hash) for r in synced if r.operation not in LEAVING],
-                            problems=problems,
+        self.commit_changes(synced=entering, problems=problems,
                             removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"]
                             + gone,
                             destination_ids=destination_ids)
-        for row in synced:
-            if row.operation != WITHDRAWN:
-                self.counts.settle(row.operation, "synced")
+        for operation, rows in per_operation.items():
+            if operation != WITHDRAWN:
+                self.counts.settle(operation, "synced", rows)
         for rejection, p in zip(rejected, problems):
             outcome = count_outcome(p)
             self.counts.settle(rejection.row.operation, outcome)

@@ -299,7 +299,7 @@ class _Stages:
                 ctx.note(note)
         # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
         # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
-        batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS) for batch in destination.batches(chunk))
+        batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS, destination) for batch in destination.batches(chunk))
         if isinstance(destination, Membership):  # rows that left the model leave the destination's set too
             destination.track_members(ctx.store.destination_ids(ctx.sync.id),
                                       plan.identifiers(destination.identifier_rule()))

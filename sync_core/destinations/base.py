@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, Sequence, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..hashing import sql_string
-from ..rows import PlannedRow
+from ..rows import PlannedRow, joined
 
 
 class TransientError(Exception):
@@ -168,9 +168,10 @@ def invalid_email_refusal(row: PlannedRow) -> Rejection:
 
 @dataclass(frozen=True)
 class Batch:
-    """The rows of one request, each row's part of the body serialized once (sizing and sending share it)."""
-    rows: list[PlannedRow]
-    parts: list[str]
+    """The rows of one request, each row's part of the body serialized once (sizing and sending share it).
+    `rows` is a list of PlannedRow or, on the column-wise path, RowColumns."""
+    rows: Sequence[PlannedRow]
+    parts: Sequence[str]
 
     def halves(self) -> tuple["Batch", "Batch"]:
         middle = len(self.rows) // 2
@@ -179,13 +180,13 @@ class Batch:
 
 @dataclass
 class SendResult:
-    synced: list[PlannedRow] = field(default_factory=list)
+    synced: Sequence[PlannedRow] = field(default_factory=list)  # a list, or RowColumns when confirmed whole
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the run's notes: what the answer says beyond rows
     destination_ids: dict[str, str] = field(default_factory=dict)  # key -> the record's id there (marketoGUID)
 
     def __add__(self, other: "SendResult") -> "SendResult":
-        return SendResult(self.synced + other.synced, self.rejected + other.rejected,
+        return SendResult(joined(self.synced, other.synced), self.rejected + other.rejected,
                           self.notes + [n for n in other.notes if n not in self.notes],
                           {**self.destination_ids, **other.destination_ids})
 
@@ -207,11 +208,26 @@ class DestinationObject(Protocol):
         """The rejection of a row refused by a check of the plan (`kind` is one of REFUSALS; for `unsendable`,
         row.values holds the one field refused and its value's text)."""
 
-    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
-        """Split rows into requests within the destination's count and size limits."""
+    def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
+        """Split rows into requests within the destination's count and size limits (RowColumns from a
+        ColumnEncoding destination's plan carry their parts)."""
 
     def send(self, batch: Batch) -> SendResult:
         """One request. Raises TransientError, BatchRejected or errors.DestinationError (fatal: stop the run)."""
+
+
+@runtime_checkable
+class ColumnEncoding(Protocol):
+    """Capability: the destination encodes each row's request part column-wise, as one DuckDB expression over the
+    plan's columns, so the rows to send leave the plan as RowColumns with their parts already encoded and no
+    Python runs per row (the hot path of a large sync). Without it, or when `part_sql` returns None for a sync's
+    column types, the plan hands over PlannedRow objects with their values and `batches` encodes them in Python
+    (the fallback a new destination can start with)."""
+
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]]) -> str | None:
+        """A DuckDB expression: a row's part as JSON text (UTF-8), from `match` (column SQL, DuckDB type) and
+        `columns` (column SQL, DuckDB type, field) of sync.sent_columns, in that order; None when a type is one
+        it does not encode in SQL (then every row takes the Python path, so one sync's parts never mix paths)."""
 
 
 @runtime_checkable

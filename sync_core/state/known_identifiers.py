@@ -67,7 +67,7 @@ class KnownIdentifierCache:
         self._cache.save(name, version, pa.table({"ident": listed}))
         return listed
 
-    def add_known_identifiers(self, scope: str, idents: list[str]) -> None:
+    def add_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
         """Identifiers a write has just shown to exist, added to a scope that is looked up (else nothing)."""
         name = f"known:{scope}"
         with self._write() as db:

@@ -319,8 +319,10 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
                            "row_hash = excluded.row_hash, run_id = excluded.run_id, "
                            "destination_id = excluded.destination_id",
                            [(sync_id, k, h, run_id, ids.get(k)) for k, h in synced])
-            db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
-                           [(sync_id, k) for k, _ in synced])
+            # A seek per key only when the sync has rejections at all (a first run has none)
+            if db.execute("SELECT 1 FROM rejections WHERE sync_id = ? LIMIT 1", (sync_id,)).fetchone():
+                db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
+                               [(sync_id, k) for k, _ in synced])
         db.executemany("DELETE FROM snapshot WHERE sync_id = ? AND key = ?", [(sync_id, k) for k in removed])
         if synced or removed:
             db.execute("INSERT INTO snapshot_meta (sync_id, config_fingerprint, updated_at) VALUES (?, ?, ?) "

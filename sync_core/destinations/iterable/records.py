@@ -14,14 +14,14 @@ import json
 import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
-from ...rows import PlannedRow
+from ...rows import PlannedRow, RowColumns, joined
 from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError, invalid_email_refusal
 from . import ITERABLE
 from .client import IterableClient
@@ -109,23 +109,26 @@ class IterableRecords(JsonValues):
         """The JSON text of one row's record in a request."""
         raise NotImplementedError
 
-    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
-        """≤ max_rows records and ≤ 4 MB per request (with room for the envelope)."""
+    def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
+        """≤ max_rows records and ≤ 4 MB per request (with room for the envelope). RowColumns come with their
+        parts encoded (ColumnEncoding); other rows are encoded here, a row at a time."""
+        if isinstance(rows, RowColumns):
+            return self.pack(rows, rows.parts, rows.part_bytes())
         return self.pack(rows, [self.entry(row) for row in rows])
 
-    def pack(self, rows: list[PlannedRow], parts: list[str]) -> list[Batch]:
-        """Rows and their parts cut into requests of ≤ max_rows records and ≤ 4 MB."""
-        out, current, current_parts, size = [], [], [], 0
-        for row, part in zip(rows, parts):
-            # Each part costs its length and the ", " before it.
-            if current and (len(current) >= self.max_rows or size + len(part) + 2 > MAX_BODY_BYTES - ENVELOPE_BYTES):
-                out.append(Batch(current, current_parts))
-                current, current_parts, size = [], [], 0
-            current.append(row)
-            current_parts.append(part)
-            size += len(part) + 2
-        if current:
-            out.append(Batch(current, current_parts))
+    def pack(self, rows: Sequence[PlannedRow], parts: Sequence[str], sizes: list[int] | None = None) -> list[Batch]:
+        """Rows and their parts cut into requests of ≤ max_rows records and ≤ 4 MB. `sizes`: each part's size
+        in bytes, when not its length (ASCII JSON from `dumps`: characters are bytes)."""
+        sizes = sizes if sizes is not None else [len(part) for part in parts]
+        out, start, size = [], 0, 0
+        for i, part_size in enumerate(sizes):
+            # Each part costs its size and the ", " before it.
+            if i > start and (i - start >= self.max_rows or size + part_size + 2 > MAX_BODY_BYTES - ENVELOPE_BYTES):
+                out.append(Batch(rows[start:i], parts[start:i]))
+                start, size = i, 0
+            size += part_size + 2
+        if start < len(sizes):
+            out.append(Batch(rows[start:], parts[start:]))
         return out
 
     # ---- answers ----
@@ -137,10 +140,14 @@ class IterableRecords(JsonValues):
             raise TransientError("MalformedResponse", f"{endpoint} answered without a failedUpdates object")
         return failed
 
-    def refuse_listed(self, rows: list[PlannedRow], failed: dict, lists: dict, result: SendResult) -> list[PlannedRow]:
+    def refuse_listed(self, rows: Sequence[PlannedRow], failed: dict, lists: dict,
+                      result: SendResult) -> Sequence[PlannedRow]:
         """Reject the rows whose identifier a list of `failedUpdates` names (`lists`: list name -> (code, class,
         message)); returns the other rows. Every row of a listed person is refused: the lists name people, not
-        records (two keys can name one user, Bob@x.io and bob@x.io; a person can have several events)."""
+        records (two keys can name one user, Bob@x.io and bob@x.io; a person can have several events). With no
+        list naming anyone (the usual answer), `rows` come back as they are (RowColumns stay columns)."""
+        if not any(failed.get(name) for name in lists if name.endswith("UserIds") == self.by_user_id):
+            return rows
         by_ident: dict[str, list[PlannedRow]] = {}
         for r in rows:
             by_ident.setdefault(self._ident(r), []).append(r)
@@ -163,7 +170,7 @@ class IterableRecords(JsonValues):
         return [r for r in rows if self._ident(r) not in refused]
 
     @staticmethod
-    def confirm(accepted: list[PlannedRow], answer: dict, result: SendResult) -> None:
+    def confirm(accepted: Sequence[PlannedRow], answer: dict, result: SendResult) -> None:
         """The rows no list refused are synced if `successCount` accounts for each of them."""
         success = answer.get("successCount")
         if not isinstance(success, int):  # then nothing says which rows were stored
@@ -176,7 +183,7 @@ class IterableRecords(JsonValues):
                                                  f"Iterable reported {success} successes for {len(accepted)} "
                                                  "rows it did not list as failed", "transient"))
             return
-        result.synced.extend(accepted)
+        result.synced = joined(result.synced, accepted)
 
 
 def iterable_export_time(epoch_seconds: float) -> str:
