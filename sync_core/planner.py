@@ -35,6 +35,9 @@ SHARED_IDENTIFIER = "SharedIdentifier"  # rows with different keys naming one de
 # At 1M rows model_rows alone is about 230 MB: 256 MB (1 GB before) took a full sync's peak RSS from 1.46 GB
 # to 0.85 GB, for about 20% more CPU in the query (docs/benchmarks.md, "Memory").
 MEMORY_LIMIT = "256MB"
+# A reader of the plan's tables (connection()) joins up to four of them in one statement, whose hash tables
+# cannot all spill: it keeps the bound it had before (reconcile/ at 1M rows was measured with it).
+READER_MEMORY_LIMIT = "1GB"
 SPILL_FOLDER = "planner-spill"
 
 
@@ -180,6 +183,7 @@ class LocalPlan:
         """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
         model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid
         keys) and snap (key, row_hash: the snapshot it was planned against)."""
+        self._con.execute(f"SET memory_limit = '{READER_MEMORY_LIMIT}'")
         return self._con
 
     def column_type(self, column: str) -> str:
