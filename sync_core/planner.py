@@ -33,7 +33,12 @@ NULL_KEY = "NullPrimaryKey"  # the code of rows whose key is null or empty: no s
 SHARED_IDENTIFIER = "SharedIdentifier"  # rows with different keys naming one destination record
 # The planner's DuckDB may hold this much; past it, it spills to a folder in the workspace's state directory
 # instead of growing (DuckDB's default is 80% of the machine's memory, shared with the app and the workers).
-MEMORY_LIMIT = "1GB"
+# At 1M rows model_rows alone is about 230 MB: 256 MB (1 GB before) took a full sync's peak RSS from 1.46 GB
+# to 0.85 GB, for about 20% more CPU in the query (docs/benchmarks.md, "Memory").
+MEMORY_LIMIT = "256MB"
+# A reader of the plan's tables (connection()) joins up to four of them in one statement, whose hash tables
+# cannot all spill: it keeps the bound it had before (reconcile/ at 1M rows was measured with it).
+READER_MEMORY_LIMIT = "1GB"
 SPILL_FOLDER = "planner-spill"
 
 
@@ -164,29 +169,29 @@ class LocalPlan:
                                     [("m." + quote(name.lower()), self._types[name.lower()], field_name)
                                      for name, field_name in self.sync.sent_columns])
 
-    def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> list[int]:
-        """63-bit digests of the distinct keys the query returned, for the MQR ledger, less those already counted.
-        `unchanged`: only the keys whose rows are unchanged (True), or only the others (False)."""
-        self._con.register("counted", pa.table({"d": already_counted if already_counted is not None
-                                                 else pa.array([], pa.int64())}))
+    def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> pa.Array:
+        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledger, less those already
+        counted. `unchanged`: only the keys whose rows are unchanged (True), or only the others (False)."""
         which = "" if unchanged is None else f"AND (p._op = 'unchanged') IS {'TRUE' if unchanged else 'NOT TRUE'}"
         joined = "" if unchanged is None else "LEFT JOIN planned p ON p._ord = m.rowid"
-        digests = [d for (d,) in self._con.execute(
-            f"SELECT DISTINCT m._digest AS d FROM model_rows m {joined} ANTI JOIN counted c ON c.d = m._digest "
-            f"WHERE m._key IS NOT NULL {which} ORDER BY d").fetchall()]  # in key order: SQLite
-        # appends to its B-tree instead of inserting at random places (1M digests: 7.0 s -> 2.5 s)
-        self._con.unregister("counted")
-        return digests
+        with self._con.cursor() as cursor:
+            cursor.register("counted", pa.table({"d": already_counted if already_counted is not None
+                                                  else pa.array([], pa.int64())}))
+            # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
+            # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
+            return _int64_column(cursor.sql(
+                f"SELECT DISTINCT m._digest AS d FROM model_rows m {joined} ANTI JOIN counted c ON c.d = m._digest "
+                f"WHERE m._key IS NOT NULL {which} ORDER BY d").to_arrow_table())
 
-    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> list[int]:
-        """Digests of the keys the destination holds after the run (plan.Plan.held_digests)."""
+    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> pa.Array:
+        """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
         with self._con.cursor() as cursor:  # the run may still hold a stream on the main one
             cursor.register("synced", pa.table({"key": synced_keys}))
             cursor.register("held", pa.table({"d": already_held}))
-            return [d for (d,) in cursor.execute(
+            return _int64_column(cursor.sql(
                 "SELECT DISTINCT m._digest FROM model_rows m LEFT JOIN planned p ON p._ord = m.rowid "
                 "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
-                "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").fetchall()]
+                "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").to_arrow_table())
 
     def identifiers(self, rule: IdentifierRule) -> pa.Array:
         """The distinct identifiers the model's valid rows name now, as `rule` spells them (plan.Plan.identifiers)."""
@@ -200,6 +205,7 @@ class LocalPlan:
         """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
         model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid
         keys) and snap (key, row_hash: the snapshot it was planned against)."""
+        self._con.execute(f"SET memory_limit = '{READER_MEMORY_LIMIT}'")
         return self._con
 
     def column_type(self, column: str) -> str:
@@ -208,6 +214,10 @@ class LocalPlan:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _int64_column(table: pa.Table) -> pa.Array:
+    return table.column(0).combine_chunks().cast(pa.int64())
 
 
 def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
@@ -280,19 +290,24 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
         # failed write may have been stored (a timeout), and its rejection must not outlive it. So is a key
         # refused as a duplicate (no hash) that is unique again.
+        # In two steps, one join each: under the memory limit, each join's hash table may spill to disk, which
+        # several in one pipeline cannot do (1M rows against 500k snapshot and 500k rejection keys fail in 256 MB).
+        con.execute("""
+            CREATE TEMP TABLE against_snapshot AS
+            SELECT m.rowid AS _ord, m._key, m._hash, s.key IS NOT NULL AS _in_snapshot, s.row_hash AS _synced_hash
+            FROM model_rows m ANTI JOIN duplicates USING (_key) ANTI JOIN shared USING (_key)
+            LEFT JOIN snap s ON s.key = m._key
+            WHERE m._key IS NOT NULL""")
         con.execute(f"""
             CREATE TABLE planned AS
             SELECT k._ord, k._key, k._hash, r.cause_id AS _prev_cause, CASE
                 WHEN r.key IS NOT NULL AND r.row_hash = k._hash THEN 'retried'
-                WHEN s.key IS NULL THEN 'added'
-                WHEN s.row_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)} OR k._key IN (SELECT key FROM resend)
-                    THEN 'changed'
+                WHEN NOT k._in_snapshot THEN 'added'
+                WHEN k._synced_hash <> k._hash OR r.key IS NOT NULL OR {bool(full_resync)}
+                     OR k._key IN (SELECT key FROM resend) THEN 'changed'
                 ELSE 'unchanged' END AS _op, {send} AS _send
-            FROM (SELECT rowid AS _ord, _key, _hash FROM model_rows
-                  WHERE _key IS NOT NULL AND _key NOT IN (SELECT _key FROM duplicates)
-                  AND _key NOT IN (SELECT _key FROM shared)) k
-            LEFT JOIN snap s ON s.key = k._key
-            LEFT JOIN rejected r ON r.key = k._key""")
+            FROM against_snapshot k LEFT JOIN rejected r ON r.key = k._key""")
+        con.execute("DROP TABLE against_snapshot")
 
         counts = RunCounts(queried=queried)
         for op, n in con.execute("SELECT _op, COUNT(*) FROM planned GROUP BY _op").fetchall():

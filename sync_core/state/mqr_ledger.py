@@ -11,7 +11,7 @@ A part of StateStore (a mixin over its connection, write transactions and cached
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from .key_state import Stamp
 
 PRUNE_CHUNK = 20_000  # keys deleted per write transaction when a closed period's keys are pruned
+BIND_CHUNK = 50_000  # digests turned into Python ints at a time for SQLite, not all at once (1M: 36 MB)
 
 
 class CountedKeys(NamedTuple):
@@ -49,16 +50,16 @@ class SyncMqr:
 
 
 class MqrLedger:
-    def record_queried(self, period_start: str, entity: str, key_digests: Iterable[int], run_id: int,
+    def record_queried(self, period_start: str, entity: str, key_digests: pa.Array | Iterable[int], run_id: int,
                        counted: CountedKeys | None = None, *, sync_id: str | None = None) -> int:
         """Add keys to the ledger of the billing period; returns how many were new to it (counted as the
         sync's first counts). With `counted` (the ledger as read before), the cached copy is brought up to date."""
         name = f"mqr:{period_start}:{entity}"
-        key_digests = list(key_digests)
+        key_digests = _digests(key_digests)
         with self._write() as db:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO mqr_ledger (period_start, entity, key_digest, first_run_id) "
-                           "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in key_digests))
+                           "VALUES (?, ?, ?, ?)", ((period_start, entity, d, run_id) for d in _ints(key_digests)))
             added = db.total_changes - before
             db.execute("INSERT INTO mqr_totals (period_start, entity, used) VALUES (?, ?, ?) ON CONFLICT "
                        "(period_start, entity) DO UPDATE SET used = used + excluded.used", (period_start, entity, added))
@@ -68,8 +69,7 @@ class MqrLedger:
                            "excluded.first_counted", (period_start, sync_id, added))
             version = self._bump(db, name)
         if counted is not None and version == counted.stamp.version + 1:  # nobody else counted keys in between
-            self._cache.save(name, version, pa.table({"d": pa.concat_arrays(
-                [counted.digests, pa.array(key_digests, pa.int64())])}))
+            self._cache.save(name, version, pa.table({"d": pa.concat_arrays([counted.digests, key_digests])}))
         return added
 
     def mqr_digests(self, period_start: str, entity: str) -> CountedKeys:
@@ -128,40 +128,42 @@ class MqrLedger:
             cached = self._read_through(name, stamp, read)
         return SyncKeys(cached.column("d").combine_chunks(), cached.column("h").combine_chunks(), stamp)
 
-    def record_sync_queried(self, period_start: str, sync_id: str, new_digests: list[int], seen: SyncKeys, *,
-                            held: list[int] = ()) -> None:
+    def record_sync_queried(self, period_start: str, sync_id: str, new_digests: pa.Array | Iterable[int],
+                            seen: SyncKeys, *, held: pa.Array | Iterable[int] = ()) -> None:
         """Keys the sync queried for the first time in the period (`seen`: its keys as read before); `held`, more
         of them, already held by the destination (unchanged rows): marked so at once, not by a pass later."""
         name = f"mqr-sync:{period_start}:{sync_id}"
+        new_digests, held = _digests(new_digests), _digests(held)
         with self._write() as db:
             counts = []
             for digests, flag in ((new_digests, 0), (held, 1)):
                 before = db.total_changes
                 db.executemany("INSERT OR IGNORE INTO mqr_sync_keys (period_start, sync_id, key_digest, held) "
-                               "VALUES (?, ?, ?, ?)", ((period_start, sync_id, d, flag) for d in digests))
+                               "VALUES (?, ?, ?, ?)", ((period_start, sync_id, d, flag) for d in _ints(digests)))
                 counts.append(db.total_changes - before)
             self._add_sync_totals(db, period_start, sync_id, queried=sum(counts), held=counts[1])
             version = self._bump(db, name)
         if version == seen.stamp.version + 1:  # nobody else wrote them in between: the copy follows
             self._cache.save(name, version, pa.table({
-                "d": pa.concat_arrays([seen.digests, pa.array(new_digests, pa.int64()), pa.array(held, pa.int64())]),
+                "d": pa.concat_arrays([seen.digests, new_digests, held]),
                 "h": pa.concat_arrays([seen.held, pa.array([False] * len(new_digests), pa.bool_()),
                                        pa.array([True] * len(held), pa.bool_())])}))
 
-    def mark_held(self, period_start: str, sync_id: str, digests: list[int], seen: SyncKeys) -> None:
+    def mark_held(self, period_start: str, sync_id: str, digests: pa.Array | Iterable[int], seen: SyncKeys) -> None:
         """The destination holds these keys' values after a run of the period (`seen`: the sync's keys as read
         before; pass only digests not yet held there)."""
-        if not digests:
+        digests = _digests(digests)
+        if not len(digests):
             return
         name = f"mqr-sync:{period_start}:{sync_id}"
         with self._write() as db:
             before = db.total_changes
             db.executemany("UPDATE mqr_sync_keys SET held = 1 WHERE period_start = ? AND sync_id = ? AND "
-                           "key_digest = ? AND held = 0", ((period_start, sync_id, d) for d in digests))
+                           "key_digest = ? AND held = 0", ((period_start, sync_id, d) for d in _ints(digests)))
             self._add_sync_totals(db, period_start, sync_id, held=db.total_changes - before)
             version = self._bump(db, name)
         if version == seen.stamp.version + 1:
-            held = pc.or_(seen.held, pc.is_in(seen.digests, value_set=pa.array(digests, pa.int64())))
+            held = pc.or_(seen.held, pc.is_in(seen.digests, value_set=digests))
             self._cache.save(name, version, pa.table({"d": seen.digests, "h": held}))
 
     @staticmethod
@@ -194,3 +196,14 @@ class MqrLedger:
                 if not chunk:
                     break
         return deleted
+
+
+def _digests(digests: pa.Array | Iterable[int]) -> pa.Array:
+    """Key digests as an int64 Arrow array (the planner gives them so; tests and benchmarks give lists)."""
+    return digests if isinstance(digests, pa.Array) else pa.array(list(digests), pa.int64())
+
+
+def _ints(digests: pa.Array) -> Iterator[int]:
+    """The digests as Python ints for SQLite's binding, BIND_CHUNK at a time."""
+    for start in range(0, len(digests), BIND_CHUNK):
+        yield from digests.slice(start, BIND_CHUNK).to_pylist()
