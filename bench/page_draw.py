@@ -3,6 +3,7 @@
     python bench/page_draw.py                          # the demo, as `sync-core up` builds it
     python bench/page_draw.py --year                   # a year of history over 1M contacts (bench/page_speed.py's)
     python bench/page_draw.py --year --contacts 20000 --days 30 --loads 3    # a quick look
+    python bench/page_draw.py --base /tmp/base       # also a baseline checkout's dashboard, loads interleaved
 
 Each page is opened in a new browser tab (a new Streamlit session) once "first" (right after the server started:
 imports, caches empty) and then --loads times "warm"; and, in one tab, reached --loads times by a click on its
@@ -11,6 +12,13 @@ page's DOM (a MutationObserver records the time of each change, from the navigat
 stopped (no status widget), no element is still a skeleton, it has its heading, and nothing has changed for
 QUIET seconds. The server's CPU per load is the Streamlit process's user + system time over the load. Printed:
 one table, the medians, and whether every page is drawn within --budget seconds (warm median).
+
+Each new tab is a new browser context: nothing is in the browser's cache, as on a first visit. The browser's busy
+time is the sum of its main thread's long tasks (over 50 ms) during the load: parsing scripts, drawing.
+
+With --base DIR (a checkout of another commit, e.g. `git worktree add /tmp/base main`), that checkout's app.py is
+served too, by a second Streamlit on the same workspace (its own sync_core on PYTHONPATH), and every load alternates
+between the two, so both are measured under the same load of the machine; the table then has both and their ratio.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ OBSERVE = """
 window.__lastChange = 0;
 new MutationObserver(() => { window.__lastChange = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+window.__busy = 0;  // ms of the main thread's long tasks
+new PerformanceObserver(list => { for (const e of list.getEntries()) window.__busy += e.duration; })
+  .observe({type: "longtask", buffered: true});
 """
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
 DRAWN = '[data-testid="stMain"] [data-testid="stHeading"]'
@@ -74,35 +85,42 @@ class Served:
             self._start(cli + ["up", "--port", str(self.port), "--sandbox-port", str(free_port())])
         else:
             self._start(cli + ["sandbox"])  # the Overview asks Marketo's sandbox for its quota
-            self._start([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                         "--server.port", str(self.port), "--browser.gatherUsageStats", "false", "--",
-                         "--workspace", str(root)], cwd=ROOT)
+            self.dashboard(ROOT, self.port)
 
-    def _start(self, argv: list[str], cwd: Path | None = None) -> None:
-        self.children.append(subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                              start_new_session=True))
+    def dashboard(self, checkout: Path, port: int) -> str:
+        """Streamlit on checkout's app.py (and its sync_core) over this workspace; returns its URL."""
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        self._start([sys.executable, "-m", "streamlit", "run", str(checkout / "app.py"), "--server.headless", "true",
+                     "--server.port", str(port), "--browser.gatherUsageStats", "false", "--",
+                     "--workspace", str(self.root)], cwd=checkout, env=env)
+        return f"http://127.0.0.1:{port}"
 
-    def wait(self, timeout: float) -> None:
+    def _start(self, argv: list[str], cwd: Path | None = None, env: dict | None = None) -> None:
+        self.children.append(subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True))
+
+    def wait(self, timeout: float, url: str | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(c.poll() is not None for c in self.children):
                 raise SystemExit("the dashboard (or a sandbox) exited before it was ready")
             try:
-                if requests.get(f"{self.url}/_stcore/health", timeout=2).ok:
+                if requests.get(f"{url or self.url}/_stcore/health", timeout=2).ok:
                     return
             except requests.RequestException:
                 pass
             time.sleep(1)
         raise SystemExit(f"the dashboard was not ready within {timeout:.0f} s")
 
-    def streamlit_pid(self) -> int:
-        """Streamlit's process (under `up`, a child of the launcher): the one started with our port."""
+    def streamlit_pid(self, url: str | None = None) -> int:
+        """Streamlit's process (under `up`, a child of the launcher): the one started with the URL's port."""
+        port = (url or self.url).rsplit(":", 1)[1]
         for proc in Path("/proc").iterdir():
             try:
                 argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
             except OSError:
                 continue
-            if b"streamlit" in argv and b"--server.port" in argv and str(self.port).encode() in argv:
+            if b"streamlit" in argv and b"--server.port" in argv and port.encode() in argv:
                 return int(proc.name)
         raise SystemExit("cannot find the Streamlit process")
 
@@ -130,13 +148,15 @@ def settled(page, what: str, timeout: float = 90) -> float:
         page.wait_for_timeout(100)
 
 
-def load(browser, url: str) -> float:
-    """Open url in a new tab; seconds from the navigation's start to the page's last change."""
+def load(browser, url: str) -> tuple[float, float]:
+    """Open url in a new tab; seconds from the navigation's start to the page's last change, and the seconds the
+    browser's main thread was busy in long tasks until then."""
     page = browser.new_page(viewport={"width": 1440, "height": 1600})
     try:
         page.add_init_script(OBSERVE)
         page.goto(url)
-        return settled(page, url)
+        drawn = settled(page, url)
+        return drawn, page.evaluate("window.__busy") / 1000
     finally:
         page.close()
 
@@ -153,7 +173,8 @@ def switches(browser, url: str, titles: list[str], rounds: int) -> dict[str, lis
         for _ in range(rounds):
             for title in titles:
                 link = page.locator('[data-testid="stSidebarNavLink"]', has_text=title).first
-                clicked = page.evaluate("performance.now()") / 1000
+                # From the click: a change before it is not this page's (a page that changes nothing counts 0)
+                clicked = page.evaluate("window.__lastChange = performance.now()") / 1000
                 link.click()
                 times[title].append(settled(page, title) - clicked)
     finally:
@@ -176,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="with --year")
     parser.add_argument("--loads", type=int, default=5, help="warm loads per page (the median is reported)")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds a page's warm median may take")
+    parser.add_argument("--base", type=Path, help="a checkout of another commit, measured side by side")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sync-core-page-speed")
     args = parser.parse_args(argv)
 
@@ -186,36 +208,58 @@ def main(argv: list[str] | None = None) -> int:
     served = Served(root, demo=not args.year)
     try:
         served.wait(timeout=900)
-        pid = served.streamlit_pid()
+        variants = {"this": served.url}
+        if args.base:
+            variants["base"] = served.dashboard(args.base.resolve(), free_port())
+            served.wait(timeout=300, url=variants["base"])
+        pids = {name: served.streamlit_pid(url) for name, url in variants.items()}
         print(f"{'Year of history: ' + str(root) if args.year else 'The demo (sync-core up)'}; load average "
-              f"{os.getloadavg()[0]:.1f}; {args.loads} warm loads a page", flush=True)
-        results = []
+              f"{os.getloadavg()[0]:.1f}; {args.loads} warm loads a page"
+              + (f"; this checkout against {args.base}, loads interleaved" if args.base else ""), flush=True)
+        results: dict[str, dict[str, tuple]] = {name: {} for name in variants}
+        clicks: dict[str, dict[str, list[float]]] = {}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             titles = ["Run history", "Syncs", "MQR", "Failed rows", "Reconciliation", "Overview"]
-            clicks = switches(browser, served.url, titles, args.loads)
+            for name, url in variants.items():
+                clicks[name] = switches(browser, url, titles, args.loads)
             for label, path in pages(root):
-                first = load(browser, served.url + path)
-                warm, cpu = [], []
+                firsts = {name: load(browser, url + path)[0] for name, url in variants.items()}
+                warm: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
                 for _ in range(args.loads):
-                    before = cpu_seconds(pid)
-                    warm.append(load(browser, served.url + path))
-                    cpu.append(cpu_seconds(pid) - before)  # the server's work for this load
-                results.append((label, first, warm, cpu))
-                print(f"  {label}: first {first:.2f} s, warm median {statistics.median(warm):.2f} s", flush=True)
+                    for name, url in variants.items():  # interleaved: both see the same load of the machine
+                        before = cpu_seconds(pids[name])
+                        drawn, busy = load(browser, url + path)
+                        warm[name].append((drawn, busy, cpu_seconds(pids[name]) - before))  # the server's work
+                for name in variants:
+                    results[name][label] = (firsts[name], warm[name])
+                print(f"  {label}: " + "; ".join(f"{name} first {firsts[name]:.2f} s, warm median "
+                                                 f"{statistics.median(w[0] for w in warm[name]):.2f} s"
+                                                 for name in variants), flush=True)
             browser.close()
+        print(f"Load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         served.stop()
-    print("\n| page | first load (s) | warm median (s) | warm max (s) | server CPU per warm load (s) |\n"
-          "|---|---:|---:|---:|---:|")
-    for label, first, warm, cpu in results:
-        print(f"| {label} | {first:.2f} | {statistics.median(warm):.2f} | {max(warm):.2f} | "
-              f"{statistics.median(cpu):.2f} |")
-    print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n\n"
-          "| page | median (s) | max (s) |\n|---|---:|---:|")
-    for title, took in clicks.items():
-        print(f"| {title} | {statistics.median(took):.2f} | {max(took):.2f} |")
-    slow = [label for label, _, warm, _ in results if statistics.median(warm) > args.budget]
+    for name in variants:
+        print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n\n"
+              "| page | first load (s) | warm median (s) | warm max (s) | browser busy, median (s) "
+              "| server CPU per warm load (s) |\n|---|---:|---:|---:|---:|---:|")
+        for label, (first, warm) in results[name].items():
+            drawn = [w[0] for w in warm]
+            print(f"| {label} | {first:.2f} | {statistics.median(drawn):.2f} | {max(drawn):.2f} | "
+                  f"{statistics.median(w[1] for w in warm):.2f} | {statistics.median(w[2] for w in warm):.2f} |")
+        print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n\n"
+              "| page | median (s) | max (s) |\n|---|---:|---:|")
+        for title, took in clicks[name].items():
+            print(f"| {title} | {statistics.median(took):.2f} | {max(took):.2f} |")
+    if args.base:
+        print("\nThis checkout against the base, warm median of each page (ratio < 1: faster):\n\n"
+              "| page | this (s) | base (s) | ratio |\n|---|---:|---:|---:|")
+        for label in results["this"]:
+            this, base = (statistics.median(w[0] for w in results[n][label][1]) for n in ("this", "base"))
+            print(f"| {label} | {this:.2f} | {base:.2f} | {this / base:.2f} |")
+    slow = [label for label, (_, warm) in results["this"].items()
+            if statistics.median(w[0] for w in warm) > args.budget]
     print(f"\nEvery page drawn within {args.budget:g} s (warm median): {'yes' if not slow else 'NO: ' + ', '.join(slow)}")
     return 1 if slow else 0
 

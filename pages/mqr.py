@@ -47,11 +47,11 @@ if not report.used:
 
 left, right = st.columns([2, 3])
 with left:
-    st.plotly_chart(gauge(report), width="stretch", key="mqr_gauge")
+    st.vega_lite_chart(spec=gauge(report), width="stretch", key="mqr_gauge")
     guard = ("stops a run" if report.policy == "block" else "warns of a run") + " that would count past"
     reserve = " (the limit less its reserve)" if report.budget < report.limit else ""
     st.caption(f"{report.share:.1%} of the limit used. The budget guard ([mqr] policy = \"{report.policy}\") "
-               f"{guard} {report.budget:,}{reserve}: the red line.")
+               f"{guard} {report.budget:,}{reserve}: the red mark.")
 with right:
     f = report.forecast
     if not report.current:
@@ -69,13 +69,13 @@ with right:
     st.caption(f"**Method:** {f.method}.")
 
 st.subheader("Day by day")
-st.plotly_chart(cumulative(report), width="stretch", key="mqr_cumulative")
+st.vega_lite_chart(spec=cumulative(report), width="stretch", key="mqr_cumulative")
 
 st.subheader("By sync")
 st.caption("A record two syncs query counts once, for the first that counted it; each sync's bar is every record "
            "it queried, split into those the destination held after a run of the period and those it never did.")
 if any(line.queried is not None for line in report.by_sync):
-    st.plotly_chart(by_sync(report), width="stretch", key="mqr_by_sync")
+    st.vega_lite_chart(spec=by_sync(report), width="stretch", key="mqr_by_sync")
 for line, name in zip(report.by_sync, sync_names(report.by_sync)):
     wasted = "" if line.unproductive is None else (
         f"; **{line.unproductive:,}** of its {line.queried:,} records ({line.unproductive / max(1, line.queried):.0%}) "

@@ -75,7 +75,7 @@ with counts:
 with timing:
     st.subheader("Phases")
     if record.phases:
-        st.plotly_chart(charts.phases(record.phases), width="stretch", key="run_phases")
+        st.vega_lite_chart(spec=charts.phases(record.phases), width="stretch", key="run_phases")
     else:
         st.caption("No phase ran: the run stopped before its query.")
 

@@ -43,7 +43,7 @@ if frame.empty:
         empty("No runs match these filters.", "Widen the date range, or clear a filter.")
     st.stop()
 
-st.plotly_chart(charts.runs_timeline(frame, zone_label()), width="stretch", key="runs_chart")
+st.vega_lite_chart(spec=charts.runs_timeline(frame, zone_label()), width="stretch", key="runs_chart")
 st.caption(f"{len(frame):,} runs. Select one to open it.")
 picked = tables.runs_table(frame, key="runs_table")
 if picked is not None:

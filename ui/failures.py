@@ -214,8 +214,8 @@ def trends(real: pd.DataFrame, expected: pd.DataFrame, daily: pd.DataFrame, mark
             picked = daily[daily["cause_id"].isin(frame["cause_id"])]
             if not picked.empty:
                 st.markdown(f"**{HEADINGS[kind]}**")
-                st.plotly_chart(charts.cause_trend(picked, zone_label(), marked_day, real=kind == REAL),
-                                width="stretch", key=f"{TABLES[kind]}_chart")
+                st.vega_lite_chart(spec=charts.cause_trend(picked, zone_label(), marked_day, real=kind == REAL),
+                                   width="stretch", key=f"{TABLES[kind]}_chart")
 
 
 def cause_picker(causes: pd.DataFrame) -> int | None:

@@ -5,7 +5,6 @@ rows with a CSV download), the history, and the resend action for operators."""
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from sync_core import StateStore, Workspace
@@ -95,8 +94,8 @@ def report(workspace: Workspace, record) -> None:
                    icon=":material/warning:")
     f = s["funnel"]
     left, right = st.columns(2)
-    left.plotly_chart(funnel_chart(f), key=f"funnel_{record.id}")
-    right.plotly_chart(field_chart(s["fields"]), key=f"fields_{record.id}")
+    left.vega_lite_chart(spec=funnel_chart(f), width="stretch", key=f"funnel_{record.id}")
+    right.vega_lite_chart(spec=field_chart(s["fields"]), width="stretch", key=f"fields_{record.id}")
     metrics = [("Differing rows", s["differing_rows"]), ("Missing in the destination", s["missing_rows"]),
                ("Destination records unknown to the model", f["unknown_to_model"])]
     if s.get("not_found_confirmed") is not None:
@@ -110,21 +109,28 @@ def report(workspace: Workspace, record) -> None:
     st.caption(f"Values are normalised before comparing: {s['normalisation']}.")
 
 
-def funnel_chart(f: dict) -> go.Figure:
+def _bars_with_text(title: str, rows: list[dict], x: dict) -> dict:
+    """Horizontal bars in the rows' order, each with its text at its end (a Vega-Lite spec: ui/charts.py)."""
+    y = {"field": "label", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 220}}
+    return {"title": title, "height": 260, "data": {"values": rows}, "layer": [
+        {"mark": {"type": "bar", "color": "#4C7BD9"}, "encoding": {"y": y, "x": x, "tooltip": [{"field": "text"}]}},
+        {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {"y": y, "x": x, "text": {"field": "text"}}}]}
+
+
+def funnel_chart(f: dict) -> dict:
     stages = [("Model rows", f["model_rows"]), ("Valid keys", f["valid_keys"]), ("In the snapshot", f["in_snapshot"]),
               ("Present in the destination", f["present"])]
-    fig = go.Figure(go.Funnel(y=[s for s, _ in stages], x=[n for _, n in stages], textinfo="value+percent initial"))
-    fig.update_layout(title="From the model to the destination", height=320, margin={"l": 10, "r": 10, "t": 40})
-    return fig
+    first = stages[0][1] or 1
+    return _bars_with_text("From the model to the destination", [
+        {"label": s, "value": n, "text": f"{n:,} ({n / first:.0%})"} for s, n in stages],
+        {"field": "value", "type": "quantitative", "title": "rows", "scale": {"zero": True}})
 
 
-def field_chart(fields: list[dict]) -> go.Figure:
-    shares = [(m["matching"] / m["compared"] if m["compared"] else 1.0) for m in fields]
-    fig = go.Figure(go.Bar(x=[100 * s for s in shares], y=[m["field"] for m in fields], orientation="h",
-                           text=[f"{m['matching']:,} of {m['compared']:,}" for m in fields]))
-    fig.update_layout(title="Rows whose field matches (%)", height=320, margin={"l": 10, "r": 10, "t": 40},
-                      xaxis={"range": [0, 100]})
-    return fig
+def field_chart(fields: list[dict]) -> dict:
+    return _bars_with_text("Rows whose field matches (%)", [
+        {"label": m["field"], "value": 100 * (m["matching"] / m["compared"] if m["compared"] else 1.0),
+         "text": f"{m['matching']:,} of {m['compared']:,}"} for m in fields],
+        {"field": "value", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}})
 
 
 def mismatches(workspace: Workspace, record) -> None:

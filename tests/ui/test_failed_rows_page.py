@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 
 from sync_core import StateStore, history
 from sync_core.clock import OffsetClock
 from ui.failures import daily_trend
+from vega_charts import rows, specs
 
 
 def metrics(at) -> dict[str, str]:
@@ -22,10 +20,12 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def values(array) -> list:
-    if isinstance(array, dict):  # plotly's typed-array encoding
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-    return list(array)
+def lines(spec: dict) -> dict[str, dict[str, int]]:
+    """A trend chart's lines: rows per day (YYYY-MM-DD) of each cause, by the cause's label."""
+    found: dict[str, dict[str, int]] = {}
+    for row in rows(spec):
+        found.setdefault(row["label"], {})[row["day"]] = row["rows"]
+    return found
 
 
 def test_expected_and_real_per_run_equal_independent_counts(history, open_app, clean):
@@ -77,26 +77,26 @@ def test_causes_are_grouped_by_template_with_class_and_kept_apart(history, open_
 
 def test_each_cause_has_its_trend_over_the_days(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py")
-    expected_chart = json.loads(at.get("plotly_chart")[1].proto.spec)
+    expected_chart = specs(at)[1]
     per_day = history.state_sql(
         "SELECT c.code, c.template, r.started_at, rc.rows FROM run_causes rc JOIN runs r ON r.id = rc.run_id "
         "JOIN causes c ON c.id = rc.cause_id WHERE c.error_class = 'expected' ORDER BY r.id")
     table = at.dataframe[1].value.set_index("message")
-    for trace in expected_chart["data"]:
-        code, template = trace["name"].split(": ", 1)
+    for label, drawn in lines(expected_chart).items():
+        code, template = label.split(": ", 1)
         days: dict[str, int] = {}  # the syncs' rows of a day added together, as the chart adds them
         for c, t, at_, n in per_day:
             if c == code and t.startswith(template):
                 day = datetime.fromisoformat(at_).astimezone().date().isoformat()
                 days[day] = days.get(day, 0) + n
-        assert dict(zip(trace["x"], values(trace["y"]))) == days and len(days) == 3
+        assert drawn == days and len(days) == 3
         # The table says the same in numbers: each day's rows, oldest first, and the last day's change.
         [row] = [r for m, r in table.iterrows() if m.startswith(template)]
         by_day = [days[d] for d in sorted(days)]
         assert row["per day"] == " → ".join(f"{n:,}" for n in by_day)
         assert row["change"] == by_day[-1] - by_day[-2]
     # Read against zero: a fall of a few rows is drawn as one, not as a cliff.
-    assert expected_chart["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert expected_chart["layer"][0]["encoding"]["y"]["scale"]["zero"] is True
 
 
 def test_the_rows_of_a_cause_come_before_the_charts(history, open_app):
@@ -104,7 +104,7 @@ def test_the_rows_of_a_cause_come_before_the_charts(history, open_app):
     at = open_app(history.root, "pages/failed_rows.py", cause=history.state_sql(
         "SELECT id FROM causes WHERE code = 'NotFound' LIMIT 1")[0][0])
     [expander] = at.expander
-    assert expander.label.startswith("Rows per day of each cause") and len(expander.get("plotly_chart")) == 2
+    assert expander.label.startswith("Rows per day of each cause") and len(specs(expander)) == 2
     *tables, listed = at.main.dataframe
     assert [t.key for t in tables] == ["fr_real", "fr_expected"] and "key" in listed.value.columns
     assert list(at.main.children.values())[-1].type == "expander"  # the charts last, the rows above them
@@ -140,11 +140,11 @@ def test_a_run_shows_the_trend_of_its_own_sync_and_another_sync_leaves_it(histor
     per_day = history.state_sql(
         "SELECT c.code, r.started_at, rc.rows FROM run_causes rc JOIN runs r ON r.id = rc.run_id "
         "JOIN causes c ON c.id = rc.cause_id WHERE c.error_class = 'data' AND r.sync_id = 'iterable-production'")
-    real_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
-    for trace in real_chart["data"]:
-        code = trace["name"].split(": ", 1)[0]
+    real_chart = specs(at)[0]
+    for label, drawn in lines(real_chart).items():
+        code = label.split(": ", 1)[0]
         days = {datetime.fromisoformat(at_).astimezone().date().isoformat(): n for c, at_, n in per_day if c == code}
-        assert dict(zip(trace["x"], values(trace["y"]))) == days  # not the two syncs added together
+        assert drawn == days  # not the two syncs added together
 
     at.selectbox(key="fr_sync").select("iterable-first-namespace").run()
     assert at.selectbox(key="fr_run").value is None and "run" not in at.query_params

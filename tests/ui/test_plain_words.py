@@ -3,7 +3,7 @@ Failed rows headers carry no bookkeeping terms. Those stay complete in the run's
 
 from __future__ import annotations
 
-import json
+from vega_charts import chart_words, specs
 
 JARGON = ("queried", "planned", "retried", "fingerprint", "invariant", "transient", "not attempted", "invalid",
           "since then", " = ", "add up")
@@ -15,10 +15,8 @@ def words_on_screen(at) -> str:
     said = [e.value for kind in ("title", "subheader", "markdown", "caption", "info") for e in getattr(at.main, kind)]
     said += [f"{m.label} {m.proto.help}" for m in at.main.metric]
     said += [" ".join(map(str, d.value.columns)) for d in at.main.dataframe]
-    for chart in at.get("plotly_chart"):
-        figure = json.loads(chart.proto.spec)
-        said += [t.get("name", "") for t in figure["data"]]
-        said += [a.get("text", "") for a in figure["layout"].get("annotations", [])]
+    for spec in specs(at):  # chart titles, axis titles and the legends' entries
+        said += chart_words(spec)
     return "\n".join(said)
 
 

@@ -14,6 +14,7 @@ from sync_core import StateStore
 from sync_core.demo.workspace import SANDBOX_PROJECT
 from sync_core.reconcile import reconcile
 from ui import access
+from vega_charts import specs
 from worker_helpers import wait_for
 
 SYNC = "iterable-production"
@@ -56,7 +57,7 @@ def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_sho
     at.run()
     clean(at)
     assert any("Reconciliation 1" in m.value and "complete" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 2  # the funnel and the field matches
+    assert len(specs(at)) == 2  # the funnel and the field matches
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Differing rows"] == "1" and metrics["Missing in the destination"] == "1"
     differing, missing, past = (d.value for d in at.dataframe)  # in the page's order

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime, timezone
 
-import numpy as np
-
 from sync_core import invariant_violations
-
-
-def values(array) -> list:
-    """A trace's array from the figure's JSON: a list, or plotly's typed-array encoding."""
-    if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-    return list(array)
+from ui.formatting import STATUS_COLOURS
+from vega_charts import rows, specs
 
 
 def runs_by_id(history) -> dict[int, tuple]:
@@ -95,18 +87,22 @@ def test_a_tile_tells_new_problems_from_standing_ones(demo, open_app):
 
 def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, clean):
     at = open_app(history.root)
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    traces = {t["name"]: t for t in figure["data"]}
+    [figure] = specs(at)
+    durations, outcomes = figure["vconcat"]
     expected = runs_by_id(history)
     ordered = [expected[i] for i in sorted(expected)]
-    assert values(traces["synced"]["y"]) == [c["synced"] for *_, c in ordered]
-    assert values(traces["left out as expected"]["y"]) == [c["rejected_expected"] for *_, c in ordered]
+    bars = {}
+    for row in rows(outcomes):
+        bars.setdefault(row["outcome"], []).append((row["run"], row["rows"]))
+    assert [n for _, n in sorted(bars["synced"])] == [c["synced"] for *_, c in ordered]
+    assert [n for _, n in sorted(bars["left out as expected"])] == [c["rejected_expected"] for *_, c in ordered]
     statuses = {status for _, status, *_ in ordered}
-    markers = [t for t in figure["data"] if t["type"] == "scatter"]
-    assert {t["name"] for t in markers} == statuses
-    assert sum(len(values(t["y"])) for t in markers) == len(ordered)
-    assert all(y > 0 for t in markers for y in values(t["y"]))  # a duration per run
-    assert [figure["layout"][axis]["rangemode"] for axis in ("yaxis", "yaxis2")] == ["tozero", "tozero"]
+    markers = rows(durations)
+    assert {m["status"] for m in markers} == statuses
+    assert durations["encoding"]["color"]["scale"]["domain"] == [s for s in STATUS_COLOURS if s in statuses]
+    assert sorted(m["run"] for m in markers) == sorted(expected)  # a point per run...
+    assert all(m["duration_s"] > 0 for m in markers)  # ...at its duration
+    assert [view["encoding"]["y"]["scale"]["zero"] for view in (durations, outcomes)] == [True, True]
 
 
 def test_filters_narrow_the_runs(history, open_app, clean):
