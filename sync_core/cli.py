@@ -96,15 +96,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
-    p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
+    _add_new_demo_options(p, " in a new demo")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
-    p.add_argument("--sandbox-port", type=int, default=8765,
-                   help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
     p.add_argument("--snowflake", action="store_true",
                    help="a new demo reads its warehouse from a local Snowflake emulator through Snowpark (default "
                         "folder ./demo-workspace-snowflake; needs pip install -e \".[snowflake-demo]\")")
-    p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
-                   help=f"the emulator's port in a new demo (default {DEFAULT_EMULATOR_PORT})")
     p.set_defaults(handler=cmd_up)
 
     p = sub.add_parser("sandbox", help="serve the workspace's local sandboxes (the demo: Iterable and Marketo) until Ctrl-C")
@@ -123,14 +119,11 @@ def _parser() -> argparse.ArgumentParser:
                                                                                       metavar="ACTION")
     p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable and Marketo sandboxes)")
     p.add_argument("dir", metavar="DIR", nargs="?", help="default: --workspace, else the current folder")
-    p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
-    p.add_argument("--sandbox-port", type=int, default=8765)
+    _add_new_demo_options(p)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--source", choices=("duckdb", "snowflake"), default="duckdb",
                    help="where the models read the warehouse: an embedded DuckDB file (default), or a local "
                         "Snowflake emulator through Snowpark (needs pip install -e \".[snowflake-demo]\")")
-    p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
-                   help=f"the emulator's port (default {DEFAULT_EMULATOR_PORT})")
     p.set_defaults(handler=cmd_demo_init)
     p = demo.add_parser("advance", help="move the demo one simulated day forward")
     p.add_argument("--days", type=int, default=1)
@@ -138,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
     p = demo.add_parser("emulator", help="serve a Snowflake demo's emulator, its warehouse loaded, until Ctrl-C")
     p.set_defaults(handler=cmd_demo_emulator)
     return parser
+
+
+def _add_new_demo_options(p: argparse.ArgumentParser, where: str = "") -> None:
+    """How a new demo workspace is written, the same for `up` and `demo init`."""
+    p.add_argument("--contacts", type=int, default=None, help=f"how many contacts{where} (default 20,000)")
+    p.add_argument("--sandbox-port", type=int, default=8765,
+                   help=f"the Iterable sandbox's port{where} (default 8765; Marketo's: the next one)")
+    p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
+                   help=f"the Snowflake emulator's port{where} (default {DEFAULT_EMULATOR_PORT})")
 
 
 def _workspace(args) -> Workspace:

@@ -20,6 +20,24 @@ from sync_core.sandbox import IterableSandbox, IterableState, MarketoSandbox
 DEMO_CONTACTS = 1_500
 
 
+def kill_at_held_write(server, root: Path, sync_id: str, endpoint: str, k: int, *, drop_held: bool) -> None:
+    """Run the sync of the workspace at `root` in a process of its own and SIGKILL it while its write k+1 to
+    `endpoint` is held at the sandbox `server` (the writes after the k-th wait); then release the held requests:
+    dropped (`drop_held`, as if the dead client's connections were cut) or let through, stored but unrecorded."""
+    server.state.add_fault(endpoint, "hold", after=k)
+    sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "run", sync_id],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert server.wait_for_held(1, timeout=60), "the sync never reached batch k+1"
+        os.kill(sync.pid, signal.SIGKILL)
+        sync.wait(timeout=30)
+    finally:
+        if sync.poll() is None:
+            sync.kill()
+        server.state.clear_faults()
+        server.release_held(drop=drop_held)
+
+
 @contextmanager
 def demo_workspace(tmp_path: Path, *, rate_limits: bool = True, clock=None, destination_settings: str = "",
                    marketo: bool = False):
@@ -90,20 +108,8 @@ class Demo:
         return [r for r in self.sandbox.requests(endpoint="users/bulkUpdate", since_id=request_id)]
 
     def kill_after_writes(self, sync_id: str, endpoint: str, k: int) -> None:
-        """Run the sync in a process of its own and SIGKILL it while its write k+1 to `endpoint` is held at the
-        sandbox (the writes after the k-th wait); then the held requests are dropped, as a dead client's are."""
-        self.sandbox.add_fault(endpoint, "hold", after=k)
-        sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(self.root), "run", sync_id],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert self.server.wait_for_held(1, timeout=60), "the sync never reached batch k+1"
-            os.kill(sync.pid, signal.SIGKILL)
-            sync.wait(timeout=30)
-        finally:
-            if sync.poll() is None:
-                sync.kill()
-            self.sandbox.clear_faults()
-            self.server.release_held(drop=True)  # as if the dead client's connections were cut
+        """kill_at_held_write on the Iterable sandbox, the held requests dropped as a dead client's are."""
+        kill_at_held_write(self.server, self.root, sync_id, endpoint, k, drop_held=True)
 
     def edit_workspace(self, old: str, new: str) -> None:
         path = self.root / "workspace.toml"

@@ -14,52 +14,34 @@ import duckdb
 from sync_core import StateStore, load_workspace, run_sync
 from sync_core.sandbox import IterableSandbox, IterableState
 
+from workspace_toml import expected_error, inline_source, iterable, model, sync, workspace
+
 PROJECT, KEY = "small", "small-test-key"
 
-WORKSPACE = '''
-sources.wh = {{ type = "duckdb", path = "wh.duckdb" }}
 
-[destinations.iterable]
-type = "iterable"
-base_url = "{url}"
-api_key = "env:SMALL_ITERABLE_KEY"
-{destination_settings}
+class OneSyncWorkspace:
+    """A workspace folder with a DuckDB warehouse `wh.duckdb` and the one sync tests run."""
 
-[models.people]
-source = "wh"
-sql = "SELECT * FROM people"
-primary_key = "{primary_key}"
-
-[syncs.people]
-model = "people"
-destination = "iterable"
-object = "{obj}"
-mode = "{mode}"
-match = {{ field = "{match_field}", column = "{match_column}" }}
-mappings = [{mappings}]
-{sync_settings}
-
-[[syncs.people.expected_errors]]
-code = "NotFound"
-reason = "update-only"
-'''
-
-
-class Small:
-    def __init__(self, root: Path, server: IterableSandbox):
-        self.root, self.server = root, server
-        self.sandbox: IterableState = server.state
+    def __init__(self, root: Path, sync_id: str):
+        self.root, self.sync_id = root, sync_id
 
     @property
     def workspace(self):
         return load_workspace(self.root)
 
     def run(self, **kwargs):
-        return run_sync(self.workspace, "people", trigger="test", **kwargs)
+        return run_sync(self.workspace, self.sync_id, trigger="test", **kwargs)
 
     def sql(self, statement: str, params=()) -> list[tuple]:
         with duckdb.connect(str(self.root / "wh.duckdb")) as con:
             return con.execute(statement, list(params)).fetchall()
+
+
+class Small(OneSyncWorkspace):
+    def __init__(self, root: Path, server: IterableSandbox):
+        super().__init__(root, "people")
+        self.server = server
+        self.sandbox: IterableState = server.state
 
     def user(self, email: str) -> dict | None:
         return self.sandbox.get_user(PROJECT, email=email)
@@ -106,9 +88,11 @@ def small_workspace(tmp_path: Path, monkeypatch, *, table: str, rows: list[tuple
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
                 con.executemany(f"INSERT INTO people VALUES ({marks})", rows)
-        listed = ", ".join(f'{{ column = "{c}", field = "{f}" }}' for c, f in mappings)
-        (root / "workspace.toml").write_text(WORKSPACE.format(
-            url=server.url, destination_settings=destination_settings, primary_key=primary_key, mode=mode,
-            mappings=listed, sync_settings=sync_settings, obj=obj,
-            match_field="userId" if match == "user_id" else "email", match_column=match))
+        (root / "workspace.toml").write_text(workspace(
+            inline_source(),
+            iterable(api_key="env:SMALL_ITERABLE_KEY", base_url=server.url, extra=destination_settings),
+            model("SELECT * FROM people", primary_key=primary_key),
+            sync("people", object=obj, mode=mode, match=("userId" if match == "user_id" else "email", match),
+                 mappings=mappings, extra=sync_settings),
+            expected_error("people", "NotFound", "update-only")))
         yield Small(root, server)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 BENCH = Path(__file__).parent.parent / "bench" / "sync_benchmark.py"
@@ -37,16 +38,20 @@ def test_snowflake_read_benchmark_runs_both_sources_on_a_small_warehouse(tmp_pat
         assert line in done.stdout
 
 
-def test_reconcile_benchmark_runs_end_to_end_and_finds_the_edited_users(tmp_path):
-    bench = Path(__file__).parent.parent / "bench" / "reconcile_benchmark.py"
+@pytest.mark.parametrize("script, edited, table_row", [
+    ("reconcile_benchmark.py", "edited users the", "| sync run (full) |"),
+    ("reconcile_events_benchmark.py", "edited events", "| events sync run (full) |"),
+])
+def test_reconcile_benchmarks_run_end_to_end_and_find_exactly_what_they_edited(tmp_path, script, edited, table_row):
+    bench = Path(__file__).parent.parent / "bench" / script
     done = subprocess.run([sys.executable, str(bench), "--contacts", "2000", "--edited", "0.01", "--workdir",
                            str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     [found] = [line for line in done.stdout.splitlines() if line.startswith("- after the edits:")]
-    differing, found_edited, edited = (int(n.replace(",", "")) for n in
-                                       re.findall(r"([\d,]+) (?:differing|of the|edited users the)", found))
-    assert differing == found_edited == edited > 0
-    assert "clean: True" in done.stdout and "| sync run (full) |" in done.stdout
+    differing, found_edited, edited_count = (int(n.replace(",", "")) for n in
+                                             re.findall(rf"([\d,]+) (?:differing|of the|{edited})", found))
+    assert differing == found_edited == edited_count > 0
+    assert "clean: True" in done.stdout and table_row in done.stdout
 
 
 PEER_BENCHMARK = Path(__file__).parent.parent / "bench" / "peer_benchmark.py"

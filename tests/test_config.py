@@ -6,29 +6,10 @@ import pytest
 
 from sync_core import ConfigError, Schedule, load_workspace
 
-BASE = '''
-[sources.wh]
-type = "duckdb"
-path = "wh.duckdb"
+from workspace_toml import duckdb_source, iterable, model, sync, workspace
 
-[destinations.iterable]
-type = "iterable"
-api_key = "env:ITERABLE_API_KEY"
-
-[models.people]
-source = "wh"
-sql = "SELECT email, first_name FROM people"
-primary_key = "email"
-
-[syncs.people-to-iterable]
-name = "People"
-model = "people"
-destination = "iterable"
-object = "user"
-mode = "update"
-match = { field = "email", column = "email" }
-mappings = [{ column = "first_name", field = "firstName" }]
-'''
+BASE = workspace(duckdb_source(), iterable(), model("SELECT email, first_name FROM people"),
+                 sync("people-to-iterable", name="People", mappings=[("first_name", "firstName")]))
 
 # Alert settings, valid: every workspace in the errors' table has them.
 ALERTS = '''

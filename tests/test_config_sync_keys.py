@@ -10,61 +10,16 @@ from sync_core import ConfigError, load_workspace
 from sync_core.destinations.catalog import DESTINATION_TYPES
 from sync_core.event_settings import EventSettings
 
-WORKSPACE = '''
-[sources.wh]
-type = "duckdb"
-path = "wh.duckdb"
+from workspace_toml import duckdb_source, iterable, marketo, model, sync, workspace
 
-[destinations.iterable]
-type = "iterable"
-api_key = "env:ITERABLE_API_KEY"
-
-[destinations.marketo]
-type = "marketo"
-munchkin_id = "123-ABC-456"
-client_id = "env:MARKETO_CLIENT_ID"
-client_secret = "env:MARKETO_CLIENT_SECRET"
-
-[models.people]
-source = "wh"
-sql = "SELECT email, plan, kind, seen_at FROM people"
-primary_key = "email"
-
-[syncs.users]
-model = "people"
-destination = "iterable"
-object = "user"
-mode = "update"
-match = { field = "email", column = "email" }
-mappings = [{ column = "plan", field = "plan" }]
-
-[syncs.events]
-model = "people"
-destination = "iterable"
-object = "event"
-mode = "update"
-event_name = "Signed Up"
-created_at = "seen_at"
-match = { field = "email", column = "email" }
-mappings = [{ column = "plan", field = "plan" }]
-
-[syncs.list]
-model = "people"
-destination = "iterable"
-object = "list"
-mode = "update"
-list_id = 7
-match = { field = "email", column = "email" }
-
-[syncs.activities]
-model = "people"
-destination = "marketo"
-object = "activity"
-mode = "insert"
-activity_type = "signedUp_c"
-match = { field = "email", column = "email" }
-mappings = [{ column = "seen_at", field = "activityDate" }, { column = "plan", field = "primaryAttributeValue" }]
-'''
+WORKSPACE = workspace(
+    duckdb_source(), iterable(), marketo(munchkin_id="123-ABC-456"),
+    model("SELECT email, plan, kind, seen_at FROM people"),
+    sync("users", mappings=[("plan", "plan")]),
+    sync("events", object="event", event_name="Signed Up", created_at="seen_at", mappings=[("plan", "plan")]),
+    sync("list", object="list", list_id=7, mappings=None),
+    sync("activities", destination="marketo", object="activity", mode="insert", activity_type="signedUp_c",
+         mappings=[("seen_at", "activityDate"), ("plan", "primaryAttributeValue")]))
 
 DECLARED = sorted({(key.name, f"{t.name} {name}", name) for t in DESTINATION_TYPES.values()
                    for name, o in t.objects.items() for key in o.sync_keys})

@@ -19,36 +19,25 @@ from sync_core import ConfigError, StateStore, load_workspace
 from sync_core.credential_age import (FIRST_SEEN, FROM_SNOWFLAKE, KEY_FILE, NOT_SEEN, age_of, credential_ages,
                                       password_last_set, password_login)
 
+from workspace_toml import inline_source, iterable, model, sync, workspace
+
 PASSWORD_VAR = "AGE_TEST_PASSWORD"
 SECRET = "correct-horse-battery-staple"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
-WORKSPACE = '''
-sources.wh = {{ type = "snowflake", account = "acme-prod", user = "SYNC_USER", password = "env:{var}"{extra} }}
 
-[destinations.iterable]
-type = "iterable"
-api_key = "env:AGE_TEST_ITERABLE_KEY"
-
-[models.people]
-source = "wh"
-sql = "SELECT email, score FROM people"
-primary_key = "email"
-
-[syncs.people]
-model = "people"
-destination = "iterable"
-object = "user"
-mode = "update"
-match = {{ field = "email", column = "email" }}
-mappings = [{{ column = "score", field = "score" }}]
-'''
+def workspace_text(source_settings: str = "") -> str:
+    """A Snowflake source logging in by password (plus `source_settings`, inline keys), one Iterable sync."""
+    source = inline_source(type="snowflake", account="acme-prod", user="SYNC_USER", password=f"env:{PASSWORD_VAR}",
+                           more=source_settings)
+    return workspace(source, iterable(api_key="env:AGE_TEST_ITERABLE_KEY"), model("SELECT email, score FROM people"),
+                     sync("people", mappings=[("score", "score")]))
 
 
 @pytest.fixture
 def root(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_VAR, SECRET)
-    (tmp_path / "workspace.toml").write_text(WORKSPACE.format(var=PASSWORD_VAR, extra=""))
+    (tmp_path / "workspace.toml").write_text(workspace_text())
     return tmp_path
 
 
@@ -148,14 +137,14 @@ def test_snowflakes_own_answer_is_preferred_over_first_seen(root):
     (", password_warn_days = \"14\"", "sources.wh.password_warn_days", "must be int"),
 ])
 def test_bad_age_settings_name_the_file_and_key(tmp_path, extra, key, words):
-    (tmp_path / "workspace.toml").write_text(WORKSPACE.format(var=PASSWORD_VAR, extra=extra))
+    (tmp_path / "workspace.toml").write_text(workspace_text(extra))
     with pytest.raises(ConfigError) as err:
         load_workspace(tmp_path)
     assert err.value.key == key and words in str(err.value) and "workspace.toml" in str(err.value)
 
 
 def test_age_settings_on_a_key_pair_source_are_refused(tmp_path):
-    text = WORKSPACE.format(var=PASSWORD_VAR, extra="").replace(f'password = "env:{PASSWORD_VAR}"',
+    text = workspace_text().replace(f'password = "env:{PASSWORD_VAR}"',
                                                                  'private_key_file = "k.p8", password_warn_days = 7')
     (tmp_path / "workspace.toml").write_text(text)
     with pytest.raises(ConfigError) as err:
@@ -164,8 +153,8 @@ def test_age_settings_on_a_key_pair_source_are_refused(tmp_path):
 
 
 def test_configured_days_change_when_it_warns(root):
-    (root / "workspace.toml").write_text(WORKSPACE.format(
-        var=PASSWORD_VAR, extra=", password_expiry_days = 60, password_warn_days = 30"))
+    (root / "workspace.toml").write_text(workspace_text(
+        ", password_expiry_days = 60, password_warn_days = 30"))
     ages_at(root, NOW - timedelta(days=31), record=True)
     [age] = ages_at(root, NOW, record=False)
     assert (age.status(NOW), age.days_left(NOW)) == ("warn", 29)

@@ -15,6 +15,7 @@ from sync_core.errors import DestinationError
 from sync_core.executor import Executor
 from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo
 from demo_helpers import demo_workspace
+from workspace_toml import sync, workspace
 
 
 def export_paths(demo, since_id):
@@ -131,16 +132,8 @@ def demo_scopes(store) -> list[str]:
     return [s for (s,) in store._db.execute("SELECT scope FROM known_identifier_scopes")]
 
 
-UPSERT_SYNC = """
-[syncs.crm-upsert]
-name = "CRM upsert"
-model = "contacts"
-destination = "iterable"
-object = "user"
-mode = "upsert"
-match = { field = "email", column = "email" }
-mappings = [{ column = "first_name", field = "firstName" }]
-"""
+UPSERT_SYNC = workspace(sync("crm-upsert", name="CRM upsert", model="contacts", mode="upsert",
+                             mappings=[("first_name", "firstName")]))
 
 
 def test_a_user_a_sync_created_after_the_export_is_not_missing_for_the_next_sync(demo):

@@ -10,28 +10,10 @@ from sync_core.outcomes import RowProblem
 from sync_core.planner import build_plan
 from sync_core.sources import open_source
 
-WORKSPACE = '''
-[sources.wh]
-type = "duckdb"
-path = "wh.duckdb"
+from workspace_toml import duckdb_source, iterable, model, sync, workspace
 
-[destinations.iterable]
-type = "iterable"
-api_key = "env:UNUSED"
-
-[models.people]
-source = "wh"
-sql = "SELECT email, name, score FROM people"
-primary_key = "email"
-
-[syncs.people]
-model = "people"
-destination = "iterable"
-object = "user"
-mode = "update"
-match = { field = "email", column = "email" }
-mappings = [{ column = "name", field = "name" }, { column = "score", field = "score" }]
-'''
+WORKSPACE = workspace(duckdb_source(), iterable(api_key="env:UNUSED"), model("SELECT email, name, score FROM people"),
+                      sync("people", mappings=[("name", "name"), ("score", "score")]))
 
 
 @pytest.fixture

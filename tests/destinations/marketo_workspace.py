@@ -8,62 +8,31 @@ from pathlib import Path
 
 import duckdb
 
-from sync_core import StateStore, load_workspace, run_sync
+from sync_core import StateStore
 from sync_core.sandbox import MarketoSandbox
 
 from marketo_read_back import read_activities
+from small_workspace import OneSyncWorkspace
+from workspace_toml import expected_error, inline_source, marketo, model, sync, workspace
 
 INSTANCE, CLIENT_ID, CLIENT_SECRET = "123-ABC-456", "marketo-client", "marketo-secret-value"
 ACTIVITY_TYPE = "namespaceCreated_c"
 
-WORKSPACE = '''
-sources.wh = {{ type = "duckdb", path = "wh.duckdb" }}
-
-[destinations.marketo]
-type = "marketo"
-base_url = "{url}"
-client_id = "env:MARKETO_CLIENT_ID"
-client_secret = "env:MARKETO_CLIENT_SECRET"
-{destination_settings}
-
-[models.people]
-source = "wh"
-sql = "SELECT * FROM people"
-primary_key = "email"
-
-[syncs.activities]
-model = "people"
-destination = "marketo"
-object = "activity"
-mode = "insert"
-activity_type = "{activity_type}"
-match = {{ field = "email", column = "email" }}
-mappings = [
-  {{ column = "created_at", field = "activityDate" }},
-  {{ column = "namespace", field = "primaryAttributeValue" }},
-  {{ column = "plan", field = "plan" }},
-]
-
-[[syncs.activities.expected_errors]]
-code = "NotFound"
-reason = "The product creates Marketo leads; this sync only adds activities to them."
-'''
+# Why the syncs here expect NotFound: their leads come from elsewhere.
+LEADS_ELSEWHERE = "The product creates Marketo leads; this sync only adds activities to them."
 
 
-class MarketoWorkspace:
+def activity_sync(sync_id: str, activity_type: str, mappings: list[tuple[str, str]]) -> str:
+    """A sync adding `activity_type` activities for the people of the model `people`, matched by email."""
+    return sync(sync_id, destination="marketo", object="activity", mode="insert", activity_type=activity_type,
+                mappings=mappings) + "\n" + expected_error(sync_id, "NotFound", LEADS_ELSEWHERE)
+
+
+
+class MarketoWorkspace(OneSyncWorkspace):
     def __init__(self, root: Path, server: MarketoSandbox):
-        self.root, self.server, self.sandbox = root, server, server.state
-
-    @property
-    def workspace(self):
-        return load_workspace(self.root)
-
-    def run(self, **kwargs):
-        return run_sync(self.workspace, "activities", trigger="test", **kwargs)
-
-    def sql(self, statement: str, params=()) -> list[tuple]:
-        with duckdb.connect(str(self.root / "wh.duckdb")) as con:
-            return con.execute(statement, list(params)).fetchall()
+        super().__init__(root, "activities")
+        self.server, self.sandbox = server, server.state
 
     def add_people(self, rows: list[tuple]) -> None:
         """(email, created_at text, namespace, plan) rows."""
@@ -109,6 +78,8 @@ def marketo_workspace(tmp_path: Path, monkeypatch, *, activity_type: str = ACTIV
         server.state.add_activity_type(INSTANCE, ACTIVITY_TYPE, primary_attribute="namespace", attributes=["plan"])
         with duckdb.connect(str(root / "wh.duckdb")) as con:
             con.execute("CREATE TABLE people (email VARCHAR, created_at VARCHAR, namespace VARCHAR, plan VARCHAR)")
-        (root / "workspace.toml").write_text(WORKSPACE.format(
-            url=server.url, activity_type=activity_type, destination_settings=destination_settings))
+        (root / "workspace.toml").write_text(workspace(
+            inline_source(), marketo(base_url=server.url, extra=destination_settings), model("SELECT * FROM people"),
+            activity_sync("activities", activity_type, [("created_at", "activityDate"),
+                                                        ("namespace", "primaryAttributeValue"), ("plan", "plan")])))
         yield MarketoWorkspace(root, server)

@@ -7,31 +7,13 @@ import pytest
 
 from sync_core import ConfigError, load_workspace
 
-MARKETO = '''
-[sources.wh]
-type = "duckdb"
-path = "wh.duckdb"
+from workspace_toml import duckdb_source, iterable, marketo, model, sync, workspace
 
-[destinations.marketo]
-type = "marketo"
-munchkin_id = "123-ABC-456"
-client_id = "env:MARKETO_CLIENT_ID"
-client_secret = "secrets:marketo.client_secret"
-
-[models.people]
-source = "wh"
-sql = "SELECT email, created_at, namespace FROM people"
-primary_key = "email"
-
-[syncs.activities]
-model = "people"
-destination = "marketo"
-object = "activity"
-mode = "insert"
-activity_type = "namespaceCreated_c"
-match = { field = "email", column = "email" }
-mappings = [{ column = "created_at", field = "activityDate" }, { column = "namespace", field = "primaryAttributeValue" }]
-'''
+MARKETO = workspace(
+    duckdb_source(), marketo(munchkin_id="123-ABC-456", client_secret="secrets:marketo.client_secret"),
+    model("SELECT email, created_at, namespace FROM people"),
+    sync("activities", destination="marketo", object="activity", mode="insert", activity_type="namespaceCreated_c",
+         mappings=[("created_at", "activityDate"), ("namespace", "primaryAttributeValue")]))
 
 
 def load(tmp_path, text):
@@ -77,19 +59,6 @@ def test_mistakes_name_the_file_and_key(tmp_path, old, new, key, problem):
 
 
 def test_an_activity_type_on_an_iterable_sync_is_refused(tmp_path):
-    text = MARKETO + '''
-[destinations.iterable]
-type = "iterable"
-api_key = "env:ITERABLE_API_KEY"
-
-[syncs.users]
-model = "people"
-destination = "iterable"
-object = "user"
-mode = "update"
-activity_type = "x"
-match = { field = "email", column = "email" }
-mappings = [{ column = "namespace", field = "namespace" }]
-'''
+    text = workspace(MARKETO, iterable(), sync("users", activity_type="x", mappings=[("namespace", "namespace")]))
     with pytest.raises(ConfigError, match="syncs.users.activity_type: is not a key of a sync to iterable users"):
         load(tmp_path, text)

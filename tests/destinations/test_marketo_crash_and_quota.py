@@ -5,10 +5,6 @@ rest."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -17,6 +13,7 @@ from sync_core import StateStore, invariant_violations
 from sync_core.marketo_day import next_reset
 from sync_core.sandbox import ManualClock
 
+from demo_helpers import kill_at_held_write
 from marketo_workspace import INSTANCE, marketo_workspace
 
 BATCH, PEOPLE = 20, 100
@@ -34,19 +31,9 @@ def people(marketo) -> list[str]:
 def test_kill_after_k_of_n_batches_then_rerun_duplicates_at_most_one_batch(tmp_path, monkeypatch, k):
     with marketo_workspace(tmp_path, monkeypatch, destination_settings=ONE_IN_FLIGHT) as marketo:
         emails = people(marketo)
-        marketo.sandbox.add_fault("activities/external", "hold", after=k)  # every add after the k-th waits
-        sync = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(marketo.root), "run", "activities"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert marketo.server.wait_for_held(1, timeout=60), "the sync never reached batch k+1"
-            os.kill(sync.pid, signal.SIGKILL)
-            sync.wait(timeout=30)
-        finally:
-            if sync.poll() is None:
-                sync.kill()
-            marketo.sandbox.clear_faults()
-            # The worst case: the dead client's last request still reaches Marketo and is stored, unrecorded.
-            marketo.server.release_held(drop=False)
+        # Killed while every add after the k-th waits; then the worst case: the dead client's last request still
+        # reaches Marketo and is stored, unrecorded.
+        kill_at_held_write(marketo.server, marketo.root, "activities", "activities/external", k, drop_held=False)
 
         with StateStore(marketo.workspace.state_path) as store:
             [killed] = store.list_runs()

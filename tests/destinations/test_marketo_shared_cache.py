@@ -10,30 +10,15 @@ import subprocess
 import sys
 import time
 
-from marketo_workspace import CLIENT_ID, CLIENT_SECRET, INSTANCE, marketo_workspace
+from marketo_workspace import CLIENT_ID, CLIENT_SECRET, INSTANCE, activity_sync, marketo_workspace
 
 from sync_core.clock import ManualClock
 from sync_core.destinations.marketo.shared_cache import CACHE_FILE, LEAD_LIFETIME_SECONDS, MarketoSharedCache
 
 IDENTITY = "identity/oauth/token"
 
-SECOND_SYNC = '''
-[syncs.renewals]
-model = "people"
-destination = "marketo"
-object = "activity"
-mode = "insert"
-activity_type = "planRenewed_c"
-match = { field = "email", column = "email" }
-mappings = [
-  { column = "created_at", field = "activityDate" },
-  { column = "namespace", field = "primaryAttributeValue" },
-]
-
-[[syncs.renewals.expected_errors]]
-code = "NotFound"
-reason = "The product creates Marketo leads; this sync only adds activities to them."
-'''
+SECOND_SYNC = "\n" + activity_sync("renewals", "planRenewed_c", [("created_at", "activityDate"),
+                                                                 ("namespace", "primaryAttributeValue")])
 
 
 def run_in_another_process(root, sync: str) -> subprocess.CompletedProcess:

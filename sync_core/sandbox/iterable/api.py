@@ -189,9 +189,7 @@ class IterableApi(VendorApi):
         request = self._list_request(call)
         if isinstance(request, Reply):
             return request
-        list_id, subscribers, payload = request
-        result = _empty_bulk_result()
-        updates, reported_as = self._user_updates(subscribers, result["failedUpdates"])
+        list_id, subscribers, payload, result, updates, reported_as = request
         applied = self.state.subscribe(call.project, list_id, updates, now=self.clock.now(),
                                        update_only=payload.get("updateExistingUsersOnly") is True,
                                        request_id=call.request_id)
@@ -201,10 +199,8 @@ class IterableApi(VendorApi):
         request = self._list_request(call)
         if isinstance(request, Reply):
             return request
-        list_id, subscribers, _ = request
-        result = _empty_bulk_result()
+        list_id, subscribers, _, result, updates, reported_as = request
         failed = result["failedUpdates"]
-        updates, reported_as = self._user_updates(subscribers, failed)
         found = self.state.unsubscribe(call.project, list_id, [(u.email, u.user_id) for u in updates])
         removed = []
         for (suffix, identifier), update, was_found in zip(reported_as, updates, found):
@@ -218,8 +214,10 @@ class IterableApi(VendorApi):
         return json_reply(200, result, items=len(subscribers), identifiers=_identifiers_carried(subscribers),
                           stored=removed)
 
-    def _list_request(self, call: Call) -> tuple[int, list, dict] | Reply:
-        """(listId, subscribers, body) of a subscribe or unsubscribe, or the 400 that refuses it."""
+    def _list_request(self, call: Call) -> tuple[int, list, dict, dict, list[UserUpdate], list] | Reply:
+        """(listId, subscribers, body, bulk result, updates, reported_as) of a subscribe or unsubscribe, the
+        subscribers read as user updates (those refused already in the result's failedUpdates); or the 400 that
+        refuses the request."""
         if len(call.body) > MAX_BODY_BYTES:
             return error_reply(400, "BatchTooLarge", f"Body is {len(call.body)} bytes; limit {MAX_BODY_BYTES}")
         try:
@@ -234,7 +232,11 @@ class IterableApi(VendorApi):
         if not isinstance(subscribers, list):
             return error_reply(400, "BadParams", "subscribers must be a list")
         refused = self._list_refusal(call.project, list_id)
-        return refused or (list_id, subscribers, payload)
+        if refused:
+            return refused
+        result = _empty_bulk_result()
+        updates, reported_as = self._user_updates(subscribers, result["failedUpdates"])
+        return list_id, subscribers, payload, result, updates, reported_as
 
     def _list_refusal(self, project: str, list_id: int) -> Reply | None:
         """UNCONFIRMED codes: an unknown list is `NotFound`, a list that takes no subscribers `NotAllowed`."""
