@@ -77,7 +77,10 @@ def phases(phase_seconds: dict[str, float]) -> dict:
     total = sum(phase_seconds.values()) or 1.0
     rows = [{"phase": name, "seconds": s, "text": f"{s:.2f} s ({s / total:.0%})"} for name, s in phase_seconds.items()]
     y = {"field": "phase", "type": "nominal", "sort": None, "title": None}
-    x = {"field": "seconds", "type": "quantitative", "title": "seconds", "scale": {"zero": True}}
+    # Room right of the longest bar for its label (the chart would cut it off at its edge).
+    longest = max(phase_seconds.values(), default=0.0) or 1.0
+    x = {"field": "seconds", "type": "quantitative", "title": "seconds",
+         "scale": {"zero": True, "domainMax": longest * 1.45, "nice": False}}
     return {"height": 40 * len(rows), "data": {"values": rows}, "layer": [
         {"mark": {"type": "bar", "color": "#5B47FB"},
          "encoding": {"y": y, "x": x, "tooltip": [{"field": "phase"}, {"field": "seconds", "format": ".3f"}]}},
