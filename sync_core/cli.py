@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="the demo in one command: workspace, history, sandbox and dashboard (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
-    p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 20,000)")
+    p.add_argument("--contacts", type=int, default=None, help="contacts in a new demo (default 10,000)")
     p.add_argument("--days", type=int, default=3, help="simulated days of history on the first start (default 3)")
     p.add_argument("--sandbox-port", type=int, default=8765,
                    help="the Iterable sandbox's port in a new demo (default 8765; Marketo's: the next one)")
@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                                                                                       metavar="ACTION")
     p = demo.add_parser("init", help="write a demo workspace (DuckDB warehouse + Iterable and Marketo sandboxes)")
     p.add_argument("dir", metavar="DIR", nargs="?", help="default: --workspace, else the current folder")
-    p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 20,000)")
+    p.add_argument("--contacts", type=int, default=None, help="how many contacts (default 10,000)")
     p.add_argument("--sandbox-port", type=int, default=8765)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--source", choices=("duckdb", "snowflake"), default="duckdb",

@@ -9,9 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 import requests
 
@@ -62,17 +64,24 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
             children.append(_start_emulator(root, workspace.snowflake_emulator))
         if workspace.sandboxes:
             children.append(_start_sandboxes(root, workspace))
-            if not _has_runs(workspace):
-                _build_history(workspace, days, observer_factory)
-        # Its own session, as the sandbox's: a Ctrl-C in the terminal reaches only this process, which stops the
-        # worker first and waits for its requests in flight, while the sandbox still answers them (_stop).
-        worker = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"],
-                                  start_new_session=True)
-        children.append(worker)
+        # The dashboard starts while the history is built (it takes seconds to start, on the same cores); its output
+        # is held until the history is ready, so that its address is not printed before the dashboard shows it.
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                 "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                                "--", "--workspace", str(root)], cwd=APP.parent)
+                                "--", "--workspace", str(root)], cwd=APP.parent, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
         children.append(app)
+        held = [_HeldOutput(app.stdout, sys.stdout), _HeldOutput(app.stderr, sys.stderr)]
+        if workspace.sandboxes and not _has_runs(workspace):
+            _build_history(workspace, days, observer_factory)
+        for output in held:
+            output.release()
+        # Its own session, as the sandbox's: a Ctrl-C in the terminal reaches only this process, which stops the
+        # worker first and waits for its requests in flight, while the sandbox still answers them (_stop). It
+        # starts after the history, whose runs its schedules would otherwise start again.
+        worker = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"],
+                                  start_new_session=True)
+        children.insert(children.index(app), worker)  # stopped after the dashboard, before the sandbox
         _wait_for_dashboard(app, port)
         print(f"Dashboard ready after {time.monotonic() - started:.0f} s: http://localhost:{port}  "
               "(Ctrl-C stops the dashboard, the worker and the sandbox)", flush=True)
@@ -83,6 +92,31 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _stop(children, patient=worker)
+
+
+class _HeldOutput:
+    """A child's output stream, copied to `sink` line by line once released, and held until then."""
+
+    def __init__(self, stream: TextIO, sink: TextIO):
+        self._sink, self._held, self._released = sink, [], False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._copy, args=(stream,), name="held-output", daemon=True).start()
+
+    def _copy(self, stream: TextIO) -> None:
+        for line in stream:
+            with self._lock:  # so a line never passes those held before it
+                if self._released:
+                    self._sink.write(line)
+                    self._sink.flush()
+                else:
+                    self._held.append(line)
+
+    def release(self) -> None:
+        with self._lock:
+            self._released = True
+            self._sink.writelines(self._held)
+            self._sink.flush()
+            self._held = []
 
 
 def _interrupt(signum, frame) -> None:
