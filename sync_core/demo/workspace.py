@@ -28,7 +28,7 @@ from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, init
 
 # The three days of history `sync-core up` builds make about 75 calls to Marketo at this size (lead look-ups of 300
 # emails, adds of 300 activities): within one 20 s window of its limit less the 20% reserve (80 calls), so no run
-# waits for it. 20,000 contacts need about 140, and 21 s of waiting (docs/benchmarks.md, "sync-core up").
+# waits for it. 20,000 contacts need about 140, and 12-13 s of waiting (docs/benchmarks.md, "sync-core up").
 DEFAULT_CONTACTS = 10_000
 SANDBOX_PROJECT = "demo"
 MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
