@@ -20,7 +20,8 @@ from .alerts.settings import AlertSettings, parse_alerts
 from .dbt_models import DbtModel, resolve as resolve_dbt
 from .destinations.catalog import DESTINATION_TYPES
 from .errors import ConfigError
-from .event_settings import KEYS as EVENT_KEYS, EventSettings, parse as parse_event_settings
+from .destinations.types import ObjectType, SyncKey
+from .event_settings import EventSettings, from_options as event_settings
 from .schedules import Schedule, ScheduleError, parse_schedule
 from .sandbox_settings import SandboxConfig, parse_sandboxes
 from .secrets import SecretRef, parse_secret_ref
@@ -121,8 +122,9 @@ class SyncConfig:
     failure_threshold: float = 0.1
     # Share of the snapshot a run may remove (rows gone from the model) before it is blocked (guards.py).
     max_removal_share: float = 0.2
-    event: EventSettings | None = None  # the event's name and time, when the object is an event
-    options: dict[str, str] = field(default_factory=dict)  # the object's own keys (ObjectType.sync_keys)
+    event: EventSettings | None = None  # an event sync's options, typed: the event's name and time
+    # The keys the object declares (ObjectType.sync_keys) that the sync gives, as text: {"activity_type": "..."}
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def sent_columns(self) -> tuple[tuple[str, str], ...]:
@@ -207,10 +209,13 @@ class Workspace:
             "object": sync.object, "mode": sync.mode,
             "match": [sync.match_field, sync.match_column],
             "mappings": [asdict(m) for m in sync.mappings],
-            **({"options": sync.options} if sync.options else {}),  # absent for objects without options
         }
-        if sync.event is not None:  # only then, so the fingerprints of other syncs stay as they were
+        # Absent for objects without options, so their fingerprints stay as they were; an event sync's options
+        # are its typed settings, as they were before the event object declared them as options.
+        if sync.event is not None:
             effective["event"] = asdict(sync.event)
+        elif sync.options:
+            effective["options"] = sync.options
         digest = hashlib.sha256(json.dumps(effective, sort_keys=True).encode()).hexdigest()
         return digest[:16]
 
@@ -475,10 +480,10 @@ def _model(m: _Section, sources: dict[str, SourceConfig], dbt_project: Path | No
 
 def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, DestinationConfig]) -> SyncConfig:
     sync_id = _check_name(s, "sync")
-    object_keys = {key for t in DESTINATION_TYPES.values() for o in t.objects.values()
-                   for key in (*o.sync_keys, *o.choice_keys)}
+    object_keys = sorted({key.name for t in DESTINATION_TYPES.values() for o in t.objects.values()
+                          for key in o.sync_keys})
     s.only("name", "model", "destination", "object", "mode", "match", "mappings", "schedule", "cron", "timezone",
-           "expected_errors", "failure_threshold", "max_removal_share", *EVENT_KEYS, *sorted(object_keys))
+           "expected_errors", "failure_threshold", "max_removal_share", *object_keys)
     model = s.get("model", str)
     if model not in models:
         raise s.error("model", f"unknown model '{model}' (models: {', '.join(models) or 'none'})")
@@ -488,11 +493,8 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     objects = DESTINATION_TYPES[destinations[dest].type].objects
     obj = s.get("object", str, choices=tuple(objects))
     mode = s.get("mode", str, choices=objects[obj].modes)
-    for key in sorted(object_keys - {*objects[obj].sync_keys, *objects[obj].choice_keys}):
-        if key in s.data:
-            raise s.error(key, f"is not a key of a sync to {destinations[dest].type} {obj}s")
-    options = {key: s.get(key, str) for key in objects[obj].sync_keys}
-    options.update(_choice(s, objects[obj].choice_keys, f"{destinations[dest].type} {obj}s"))
+    options = _sync_keys(s, destinations[dest].type, obj, objects[obj])
+    event = event_settings(s.path, options) if objects[obj].events else None
 
     match = s.table("match")
     match.only("field", "column")
@@ -517,7 +519,6 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
     reserved = [f for f in fields if f.startswith("@")]
     if reserved:
         raise s.error("mappings", f"field '{reserved[0]}': a field name may not start with '@' (reserved)")
-    event = parse_event_settings(s, objects[obj].events)
     missing = [f for f in objects[obj].required_fields if f not in fields]
     if missing:
         raise s.error("mappings", f"a sync to {destinations[dest].type} {obj}s must map a column to "
@@ -545,15 +546,34 @@ def _sync(s: _Section, models: dict[str, ModelConfig], destinations: dict[str, D
                       max_removal_share=removal_share, event=event, options=options)
 
 
-def _choice(s: _Section, keys: tuple[str, ...], objects: str) -> dict[str, str]:
-    """The one of `keys` a sync gives (a whole number or a text, kept as text), or {} when the object has none."""
-    if not keys:
-        return {}
-    given = [key for key in keys if key in s.data]
-    if len(given) != 1:
-        raise s.error(keys[0], f"a sync to {objects} gives exactly one of {' or '.join(keys)}"
-                               + (f" ({' and '.join(given)} are given: keep one)" if given else ""))
-    value = s.get(given[0], (int, str))
-    if isinstance(value, str) and not value.strip():
-        raise s.error(given[0], "must not be empty")
-    return {given[0]: str(value)}
+def _sync_keys(s: _Section, kind: str, obj: str, declared: ObjectType) -> dict[str, str]:
+    """The object's own keys a sync gives (ObjectType.sync_keys), as text; a key of another object is refused,
+    naming the object it belongs to."""
+    own = {key.name for key in declared.sync_keys}
+    for other in (name for name in s.data if name not in own):
+        owners = [f'{t.name} {name}s (object = "{name}")' for t in DESTINATION_TYPES.values()
+                  for name, o in t.objects.items() if other in {key.name for key in o.sync_keys}]
+        if owners:  # another object's key (s.only refused the unknown ones)
+            raise s.error(other, f"is not a key of a sync to {kind} {obj}s: it belongs to a sync to "
+                                 f"{' or '.join(owners)}")
+    groups: dict[str, list[SyncKey]] = {}
+    for key in declared.sync_keys:
+        if key.one_of:
+            groups.setdefault(key.one_of, []).append(key)
+        elif key.required and key.name not in s.data:
+            raise s.error(key.name, f"is required: give {key.means} ({key.name} = {key.example})")
+    for keys in groups.values():
+        given = [k.name for k in keys if k.name in s.data]
+        if len(given) != 1:
+            ways = " or ".join(f"`{k.name} = {k.example}` ({k.means})" for k in keys)
+            raise s.error(keys[0].name, f"a sync to {kind} {obj}s gives exactly one of "
+                                        f"{' or '.join(k.name for k in keys)}, not both or neither"
+                                        + (f" ({' and '.join(given)} are given: keep one)" if given else "")
+                                        + f": {ways}")
+    options = {}
+    for key in (k for k in declared.sync_keys if k.name in s.data):
+        value = s.get(key.name, (int, str) if key.whole_number else str)
+        if isinstance(value, str) and not value.strip():
+            raise s.error(key.name, f"is empty: give {key.means}")
+        options[key.name] = str(value)
+    return options

@@ -6,19 +6,19 @@ or from a column, and the column holding when it happened.
 
 They travel with the mapped fields through the planner under reserved field names (EVENT_NAME_FIELD,
 CREATED_AT_FIELD): hashed with them, so a changed name or time resends the row, and handed to the destination
-in each row's values. Kept apart from config.py (which calls `parse`); it imports nothing of config.py's.
+in each row's values. The keys are declared with the event object (destinations/iterable/__init__.py EVENT_KEYS)
+and validated by config.py like any object's sync keys; `from_options` types what it read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Mapping
 
 import pyarrow as pa
 
 from .errors import ConfigError
 
-KEYS = ("event_name", "event_name_column", "created_at")
 # Reserved field names: '@' cannot start a mapped field (config.py refuses it), so they never clash.
 EVENT_NAME_FIELD = "@eventName"
 CREATED_AT_FIELD = "@createdAt"
@@ -44,27 +44,11 @@ class EventSettings:
         return f"'{self.name}'" if self.name else f"from column '{self.name_column}'"
 
 
-def parse(section: Any, is_event: bool) -> EventSettings | None:
-    """The event settings of a sync table (config._Section), or None for an object that is not an event. An event
-    sync must name its event one way, fixed or from a column; a sync of another object may not give these keys."""
-    given = [k for k in KEYS if k in section.data]
-    if not is_event:
-        if given:
-            raise section.error(given[0], "applies only to a sync whose object is an event (object = \"event\")")
-        return None
-    name = section.get("event_name", str, None)
-    name_column = section.get("event_name_column", str, None)
-    if (name is None) == (name_column is None):
-        raise section.error("event_name", "give the event's name: `event_name = \"Signed Up\"` (the same for every "
-                                          "row) or `event_name_column = \"<column>\"` (each row's own), not both "
-                                          "or neither")
-    if name is not None and not name.strip():
-        raise section.error("event_name", "is empty: give the name the events are tracked under")
-    for key, value in (("event_name_column", name_column), ("created_at", section.get("created_at", str, None))):
-        if value is not None and not value.strip():
-            raise section.error(key, "is empty: give the name of a column of the model")
-    return EventSettings(section.path, name=name, name_column=name_column,
-                         created_at_column=section.get("created_at", str, None))
+def from_options(key: str, options: Mapping[str, str]) -> EventSettings:
+    """The settings of the event sync at `key` ("syncs.<id>") from its sync keys, as config.py validated them:
+    exactly one of event_name and event_name_column, none of them blank."""
+    return EventSettings(key, name=options.get("event_name"), name_column=options.get("event_name_column"),
+                         created_at_column=options.get("created_at"))
 
 
 def check_event_columns(file: str, settings: EventSettings, model: str, schema: pa.Schema) -> None:

@@ -9,7 +9,8 @@ from typing import Protocol
 
 class RunObserver(Protocol):
     def phase(self, name: str) -> None:
-        """A new phase started: query, record, lookup, sync, finish (runner.run_sync)."""
+        """A new phase started: a run's query, record, lookup, sync, finish (runner.run_sync); a reconciliation's
+        query, read, compare (reconcile/service.py)."""
 
     def progress(self, done: int, total: int) -> None:
         """Rows settled so far in the current phase, out of total."""

@@ -23,7 +23,7 @@ from .state.key_state import KeyStateChanges
 
 WITHDRAWN = "withdrawn"  # a member of a destination's set whose row is invalid now (destinations.base.Membership)
 LEAVING = ("removed", WITHDRAWN)  # rows that leave the snapshot when their removal from the destination is confirmed
-RUN_TYPES = ("sync", "dry_run")  # a dry run plans and records nothing else; reconciliation will be a third
+RUN_TYPES = ("sync", "dry_run")  # a dry run plans and records nothing else (a reconciliation is not a run)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The package's layers, read from its source: no import cycle, no upward import, and no Streamlit in
-sync_core. A newcomer who adds an import that breaks them hears it here, with the module named."""
+"""The package's layers, read from its source: no import cycle, no upward import, no Streamlit in sync_core, and
+no module over 600 lines. A newcomer who adds an import or a module that breaks them hears it here, with the
+module named."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ FORBIDDEN = {
     "sync_core.sandbox": ("sync_core.runner", "sync_core.planner", "sync_core.destinations", "sync_core.state",
                           "sync_core.history", "sync_core.cli"),
     "sync_core.config": ("sync_core.runner", "sync_core.state", "sync_core.planner"),
+    # A source runs a model and yields its rows: it knows nothing of plans, runs, destinations or their state
+    "sync_core.sources": ("sync_core.runner", "sync_core.run_context", "sync_core.planner", "sync_core.executor",
+                          "sync_core.destinations", "sync_core.state", "sync_core.history", "sync_core.cli"),
 }
 
 
@@ -83,3 +87,13 @@ def test_no_import_cycle():
 
     for module in sorted(edges):
         visit(module)
+
+
+MOST_LINES = 600  # one concept per module: past this, a module holds two
+
+
+def test_no_module_of_the_product_is_over_600_lines():
+    product = [p for top in ("sync_core", "ui", "pages") for p in (ROOT.parent / top).rglob("*.py")]
+    long = {str(p.relative_to(ROOT.parent)): n for p in product + [ROOT.parent / "app.py"]
+            if (n := len(p.read_text().splitlines())) > MOST_LINES}
+    assert not long, f"split these modules: {long}"

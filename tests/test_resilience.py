@@ -14,12 +14,16 @@ from sync_core.clock import ManualClock, ScaledClock
 from demo_helpers import demo_workspace
 
 BATCH = 100
+TIMEOUT = 1.5  # seconds
+SLOW = 2.0  # seconds: past the timeout
 
 
 @pytest.fixture
 def faulty(tmp_path):
     clock = ScaledClock(20)
-    settings = f"batch_size = {BATCH}\ntimeout_seconds = 0.5\nmax_attempts = 4"
+    # The client's timeout is in real seconds: long enough that a busy machine's slow answer is not a timeout
+    # (which would spend one of the 4 attempts a fault test counts on), shorter than the `slow` fault's delay.
+    settings = f"batch_size = {BATCH}\ntimeout_seconds = {TIMEOUT}\nmax_attempts = 4"
     with demo_workspace(tmp_path, clock=clock, destination_settings=settings) as d:
         d.existing = {u["email"] for u in d.users()} & d.valid_emails()  # the rows a run can sync
         yield d
@@ -46,7 +50,7 @@ def everyone_synced(demo, counts):
     ("server_error", {"status": 500, "times": 2}),
     ("server_error", {"status": 502, "times": 2}),
     ("server_error", {"status": 503, "times": 3}),
-    ("slow", {"delay": 1.0, "times": 1}),  # past the 0.5 s client timeout: stored, then sent again
+    ("slow", {"delay": SLOW, "times": 1}),  # past the client timeout: stored, then sent again
     ("drop", {"times": 2}),
     ("malformed", {"times": 2}),  # stored, but the answer is unreadable: sent again
 ])
@@ -148,7 +152,7 @@ def test_a_failed_change_that_is_reverted_is_still_sent_again(faulty):
     assert lead_score_in_sandbox(demo, key) == score and first.counts.as_dict()["failed"] == 0
 
     demo.edit_warehouse("UPDATE marketing_contacts SET lead_score = lead_score + 1000 WHERE email = ?", [key])
-    record, counts = run_with_fault(demo, "slow", delay=1.0)  # stored, but every answer comes too late
+    record, counts = run_with_fault(demo, "slow", delay=SLOW)  # stored, but every answer comes too late
     demo.sandbox.clear_faults()
     # The run gave up on its last attempt while the sandbox still held it: wait for that late write to land, or
     # on a busy machine it lands after the next run's and undoes it (a late write wins at any vendor).

@@ -8,6 +8,19 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class SyncKey:
+    """A key of a sync's table in workspace.toml that only syncs to one object take (Marketo's `activity_type`,
+    Iterable's `list_id`). config.py reads every declared key one way into `SyncConfig.options`: a text that is
+    not blank (or a whole number, kept as text), and names the file and key when it is wrong."""
+    name: str
+    means: str  # what its value is, for messages: "the list's name, looked up when a run starts"
+    example: str  # a value as workspace.toml writes it, for messages: '"Customers"', '123'
+    required: bool = False
+    one_of: str = ""  # a group name: of the keys in one group, a sync gives exactly one (list_id or list_name)
+    whole_number: bool = False  # a whole number is taken too (Iterable's list_id), kept as text
+
+
+@dataclass(frozen=True)
 class ObjectType:
     """One API object of a destination type (Iterable's users), and how a sync may write to it."""
     modes: tuple[str, ...]  # "update" never creates a record; "upsert" may; "insert" appends (events)
@@ -16,10 +29,11 @@ class ObjectType:
     # constructed as Class(config, sync, credential, limits), with LIMITS: endpoint -> ratelimit.Limit; the
     # credential is the api_key, or (client_id, client_secret) for a type whose secrets are those; and
     # Class.rule_for(sync): its IdentifierRule for that sync, before any secret is resolved
-    events: bool = False  # its records are events: a sync names them (event_settings.py) and may send many per person
-    sync_keys: tuple[str, ...] = ()  # keys a sync of this object must give (Marketo: activity_type)
+    # Its records are events: a sync names them with its sync_keys (SyncConfig.event, event_settings.py) and may
+    # send many per person
+    events: bool = False
+    sync_keys: tuple[SyncKey, ...] = ()  # what a sync of it gives beside every sync's keys (Marketo: activity_type)
     required_fields: tuple[str, ...] = ()  # destination fields a sync must map (Marketo: activityDate)
-    choice_keys: tuple[str, ...] = ()  # a sync gives exactly one of these keys (Iterable lists: list_id, list_name)
     mappings_required: bool = True  # False: a sync may map no field (a list's members need only their identifier)
 
     def load(self) -> type:

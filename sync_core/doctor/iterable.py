@@ -1,7 +1,7 @@
 """Doctor's checks of an Iterable destination: the headroom left in its shared rate limit, then requests that change nothing,
 to see it reachable, the key accepted, and the key's scope.
 
-Iterable tells nothing about a key but how it answers (reference/iterable.md: 401 BadApiKey for a key it does not
+Iterable tells nothing about a key but how it answers (its error codes: 401 BadApiKey for a key it does not
 know, Forbidden or Unauthorized for a call the key may not make), so the scope is probed with the calls a sync
 makes, each unable to change anything: a user look-up of an address that cannot exist, a bulk update of no users,
 a bulk track of no events when a sync of the destination sends events, and, when one runs update-only, an export of

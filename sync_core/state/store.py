@@ -1,10 +1,10 @@
 """The state store: run history, row outcomes, snapshots and the MQR ledger, in one SQLite file.
 
-The app, the CLI, workers and the sandbox are separate processes, so: WAL mode (readers never block the
-writer), a busy timeout, and short `BEGIN IMMEDIATE` write transactions. Nothing outside this package
-writes SQL: the rest of sync_core reaches the store through this class and its parts (run_log.py,
-known_identifiers.py, mqr_ledger.py, alert_log.py, reconciliations.py, and reports.py for the read-only reports). Their SQL is SQLite's, so a
-server database would replace this package, not its callers.
+The app, the CLI and workers are separate processes, so: WAL mode (readers never block the writer), a busy
+timeout, and short `BEGIN IMMEDIATE` write transactions. Nothing outside this package writes SQL against the
+store: the rest of sync_core reaches it through this class and its parts (run_log.py, run_queue.py,
+known_identifiers.py, mqr_ledger.py, alert_log.py, credential_log.py, reconciliations.py, and reports.py for the
+read-only reports). Their SQL is SQLite's, so a server database would replace this package, not its callers.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 events stored by id (the same id replaces the event), `GET /api/events/{email}` and `/api/events/byUserId/{id}`,
 and the export's `customEvent` lines, which carry each event's id.
 
-Choices where Iterable's docs are silent (reference/iterable.md, UNCONFIRMED there): `updateOnly: true` makes an
+Choices where Iterable's docs are silent (unconfirmed against a real project): `updateOnly: true` makes an
 event for an unknown user a `failedUpdates.notFound*` entry, as bulkUpdate's does; without it an event for an
 unknown email creates the user (an email-based project), and one for an unknown userId is not found. An event
 without an id gets one. A project can refuse event names (answered in `disallowedEventNames`) and data fields
