@@ -141,9 +141,9 @@ def look_up_planned(plan: Plan, destination: ExistenceLookup, executor: Executor
     """Which identifiers of the rows to send name a record, asked of a destination that looks them up a few hundred
     a call (Marketo), before anything is sent: the other rows are then refused as not found with no call, and each
     request is filled with rows it writes (Marketo: 300 activities an add, where a batch of 300 rows looked up on
-    its own sent only those of its rows that had a lead). None when a look-up still fails after its retries: the rows then go
-    to the destination unchecked, and it looks up each batch itself as it sends it (a failure there leaves that
-    batch's rows failed, not the whole run)."""
+    its own sent only those of its rows that had a lead). None when a look-up still fails after its retries: the
+    rows then go to the destination unchecked, and it looks up each batch itself as it sends it (a failure there
+    leaves that batch's rows failed, not the whole run)."""
     wanted = plan.identifiers_to_send(destination.identifier_rule())
     found = []
     for start in range(0, len(wanted), LOOKUP_CHUNK):
