@@ -77,6 +77,23 @@ def test_the_rows_emails_are_looked_up_first_so_each_add_is_full_and_people_with
         assert set(marketo.rejections()) == {"p5@x.io", "p7@x.io", "p9@x.io"}
 
 
+def test_a_look_up_that_keeps_failing_before_sending_leaves_each_batch_to_look_itself_up(tmp_path, monkeypatch):
+    settings = "rate_limit_reserve = 0\nbatch_size = 4\nmax_attempts = 2"
+    with marketo_workspace(tmp_path, monkeypatch, destination_settings=settings) as marketo:
+        people = [f"p{i}@x.io" for i in range(10)]
+        marketo.sandbox.add_leads(INSTANCE, people[:6])
+        marketo.add_people([(email, "2026-11-30T10:00:00Z", f"ns-{email}", "pro") for email in people])
+        marketo.sandbox.add_fault("leads", "error_code", times=2)  # the look-up of all ten fails both its attempts
+
+        run = marketo.run()
+        lookups = [(r["code"], r["items"]) for r in marketo.sandbox.requests(endpoint="leads")]
+
+        # as before the look-up came first: each batch of 4 rows is looked up, then its people with a lead added
+        assert lookups == [("713", None), ("713", None), ("Success", 4), ("Success", 4), ("Success", 2)]
+        assert (run.counts.outcome("synced"), run.counts.outcome("rejected_expected")) == (6, 4)
+        assert sorted(marketo.emails_of(marketo.read_back())) == people[:6]
+
+
 def test_rows_marketo_refuses_are_data_rejections_and_the_rest_is_added(marketo):
     marketo.sandbox.add_leads(INSTANCE, ["ok@x.io", "twin@x.io", "twin@x.io", "long@x.io", "date@x.io"])
     marketo.add_people([("ok@x.io", "2026-11-30T10:00:00Z", "ns", "pro"),
