@@ -14,6 +14,7 @@ from .cli_progress import TerminalProgress
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .credential_age import credential_ages
+from .demo import DEFAULT_CONTACTS
 from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
@@ -135,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_new_demo_options(p: argparse.ArgumentParser, where: str = "") -> None:
     """How a new demo workspace is written, the same for `up` and `demo init`."""
-    p.add_argument("--contacts", type=int, default=None, help=f"how many contacts{where} (default 20,000)")
+    p.add_argument("--contacts", type=int, default=None,
+                   help=f"how many contacts{where} (default {DEFAULT_CONTACTS:,})")
     p.add_argument("--sandbox-port", type=int, default=8765,
                    help=f"the Iterable sandbox's port{where} (default 8765; Marketo's: the next one)")
     p.add_argument("--snowflake-port", type=int, default=DEFAULT_EMULATOR_PORT,
@@ -302,7 +304,6 @@ def cmd_failures(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from .demo.workspace import DEFAULT_CONTACTS
     from .launcher import up
     if args.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
@@ -340,7 +341,7 @@ def cmd_sandbox(args) -> int:
 
 
 def cmd_demo_init(args) -> int:
-    from .demo.workspace import DEFAULT_CONTACTS, init_demo
+    from .demo.workspace import init_demo
     target = Path(args.dir) if args.dir else chosen_workspace_dir(args.workspace)
     summary = init_demo(target, contacts=args.contacts or DEFAULT_CONTACTS, seed=args.seed,
                         sandbox_port=args.sandbox_port, source=args.source, emulator_port=args.snowflake_port)

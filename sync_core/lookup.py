@@ -19,6 +19,9 @@ Users this tool wrote after an export began are in the next export of changes to
 profile), so the run after a large write exports about as much as a full export; steady daily runs export
 only the day's changes.
 
+A destination that cannot list who exists but looks identifiers up a few hundred a call (Marketo's leads) is
+asked about the rows to send instead, once they are planned (look_up_planned).
+
 A user deleted in the destination stays in the list until the next full export. That costs nothing wrong:
 the write is sent with update-only semantics, the destination reports the user not found, the row is rejected
 as not found (expected), and the identifier is forgotten then.
@@ -27,6 +30,7 @@ as not found (expected), and the identifier is forgotten then.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -34,13 +38,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clock import Clock
-from .destinations.base import BatchRejected, ExistenceExport, TransientError
+from .destinations.base import BatchRejected, ExistenceExport, ExistenceLookup, TransientError
 from .errors import DestinationError, DestinationUnavailable
 from .executor import Executor
+from .plan import Plan
 from .rows import PlannedRow
 from .state import StateStore
 
 FULL_EXPORT_EVERY = 7 * 86_400
+LOOKUP_CHUNK = 3_000  # identifiers asked of an ExistenceLookup between two checks of the run's cancel token
 OVERLAP = 600  # an export of changes starts this long before the previous one began: clock differences
 
 
@@ -130,3 +136,24 @@ def remember_confirmed(store: StateStore, destination: ExistenceExport, rows: Se
     if rows and destination.lookup_scope is None:
         # a generator: normalized only when the scope is looked up (add_known_identifiers reads it then)
         store.add_known_identifiers(destination.known_scope, (destination.normalize(r.match_value) for r in rows))
+
+
+def look_up_planned(plan: Plan, destination: ExistenceLookup, executor: Executor,
+                    check_cancel: Callable[[], None]) -> pa.Array | None:
+    """Which identifiers of the rows to send name a record, asked of a destination that looks them up a few hundred
+    a call (Marketo), before anything is sent: the other rows are then refused as not found with no call, and each
+    request is filled with rows it writes (Marketo: 300 activities an add, where a batch of 300 rows looked up on
+    its own sent only those of its rows that had a lead). None when a look-up still fails after its retries: the
+    rows then go to the destination unchecked, and it looks up each batch itself as it sends it (a failure there
+    leaves that batch's rows failed, not the whole run)."""
+    wanted = plan.identifiers_to_send(destination.identifier_rule())
+    found = []
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        check_cancel()
+        chunk = wanted.slice(start, LOOKUP_CHUNK)
+        try:
+            found.append(executor.call(lambda: destination.existing_among(chunk),
+                                       f"{destination.name}: look up existing records"))
+        except TransientError:
+            return None
+    return pa.concat_arrays(found) if found else pa.array([], pa.string())

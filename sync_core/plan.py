@@ -53,5 +53,10 @@ class Plan(Protocol):
         """The distinct, non-empty identifiers of the model's valid rows (not refused for their key), spelled by
         `rule`: what a destination holding members (destinations.base.Membership) must not remove."""
 
+    def identifiers_to_send(self, rule: IdentifierRule) -> pa.Array:
+        """The distinct identifiers of the rows to send (added, changed, retried) that are non-empty and valid by
+        `rule`, spelled by it: what a destination that looks records up (destinations.base.ExistenceLookup) is
+        asked about before check_rows."""
+
     def close(self) -> None:
         """Free what the plan holds (its engine's tables)."""

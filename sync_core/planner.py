@@ -201,6 +201,16 @@ class LocalPlan:
                                f"WHERE {ident} <> ''").to_arrow_table()
         return found.column("i").combine_chunks()
 
+    def identifiers_to_send(self, rule: IdentifierRule) -> pa.Array:
+        """The distinct valid identifiers of the rows to send, as `rule` spells them (plan.Plan.identifiers_to_send)."""
+        ident = rule.sql("m." + quote(self.sync.match_column.lower()))
+        valid = f" AND regexp_full_match({ident}, '{rule.valid_pattern}')" if rule.valid_pattern else ""
+        with self._con.cursor() as cursor:
+            found = cursor.sql(f"SELECT DISTINCT {ident} AS i FROM planned p JOIN model_rows m ON m.rowid = p._ord "
+                               f"WHERE p._op <> 'unchanged' AND p._send AND {ident} <> ''{valid} ORDER BY i"
+                               ).to_arrow_table()
+        return found.column("i").combine_chunks()
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
         model_rows (the columns read, lower-cased, with _key and _hash), planned (_ord, _key, _op: the valid

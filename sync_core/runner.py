@@ -18,12 +18,12 @@ from .clock import Clock, SystemClock
 from .config import Workspace
 from .credential_age import record_source_credential
 from .destinations import TransientError
-from .destinations.base import CallBudget, ExistenceExport, Membership, TargetCheck
+from .destinations.base import CallBudget, ExistenceExport, ExistenceLookup, Membership, TargetCheck
 from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
 from .guards import MqrBudgetExceeded, RunBlocked, check_change_guards, mqr_over_budget
-from .lookup import PendingLookup, remember_confirmed
+from .lookup import PendingLookup, look_up_planned, remember_confirmed
 from .mqr import current_period_start
 from .plan import Plan
 from .planner import build_plan
@@ -122,6 +122,7 @@ class _Stages:
         # Under [mqr] policy = "block" the look-up waits for the budget check instead of overlapping the query
         self.lookup_deferred = False
         self.mqr_period: str | None = None  # set once this run's keys are counted in a period's MQR
+        self.budget_checked = False  # CallBudget.before_sending ran: once, before the run's first counted call
 
     def run(self) -> str:
         """The stages; returns the run's status (`planned` for a dry run)."""
@@ -147,6 +148,10 @@ class _Stages:
             with ctx.phase("lookup"):  # the wait for the export, if it is still running
                 existing, note = self.lookup.result()
             ctx.notes.append(note)
+        elif isinstance(self.destination, ExistenceLookup):
+            with ctx.phase("lookup"):  # who exists among the rows to send, asked before any is sent
+                self.check_budget()
+                existing = look_up_planned(self.plan, self.destination, self.executor, ctx.check_cancel)
         with ctx.phase("sync"):
             self.send(existing)
         ctx.check_cancel()  # a cancel during the sends left rows unsent: the run has not tried every row
@@ -292,11 +297,7 @@ class _Stages:
             ctx.counts.settle("retried", count_outcome(sample), rows)
             ctx.counts.repeat(count_outcome(sample), rows)
         ctx.save_progress()  # before any request: a run killed from here on shows what it had not attempted
-        if isinstance(destination, CallBudget):
-            note = self.executor.call(lambda: destination.before_sending(ctx.counts.outcome("not_attempted")),
-                                      f"{destination.name}: the daily quota left")
-            if note:
-                ctx.note(note)
+        self.check_budget()
         # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
         # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
         batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS, destination) for batch in destination.batches(chunk))
@@ -307,6 +308,18 @@ class _Stages:
         refusals = (ctx.commit([], [destination.refusal(kind, row) for kind, row in chunk])
                     for chunk in plan.refused(REFUSED_CHUNK_ROWS))
         self.executor.deliver(batches, self._record, meanwhile=refusals)
+
+    def check_budget(self) -> None:
+        """A destination whose calls a day are counted is told, once and before the run's first counted call, how
+        many rows are still to try; its note says when the budget left does not cover them."""
+        ctx, destination = self.ctx, self.destination
+        if not isinstance(destination, CallBudget) or self.budget_checked:
+            return
+        self.budget_checked = True
+        note = self.executor.call(lambda: destination.before_sending(ctx.counts.outcome("not_attempted")),
+                                  f"{destination.name}: the daily quota left")
+        if note:
+            ctx.note(note)
 
     def _removals(self):
         """Each removed key as a row of operation `removed`, and each member whose row is invalid now as one of

@@ -23,10 +23,10 @@ from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
 from ..snowflake_settings import DEFAULT_EMULATOR_PORT, HEALTH_PATH, RELOAD_PATH, EmulatorSettings
 from ..state import StateStore
+from . import DEFAULT_CONTACTS
 from .dbt_project import FOLDER as DBT_FOLDER, MODEL as DBT_MODEL, write_dbt_project
 from .warehouse import AdvanceSummary, advance_warehouse, create_warehouse, initial_product_users
 
-DEFAULT_CONTACTS = 20_000
 SANDBOX_PROJECT = "demo"
 MARKETO_INSTANCE = "123-DEM-456"  # the sandbox's Munchkin id
 MARKETO_ACTIVITY_TYPE = "firstNamespaceCreated_c"

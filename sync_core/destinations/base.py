@@ -295,6 +295,17 @@ class ExistenceExport(Protocol):
 
 
 @runtime_checkable
+class ExistenceLookup(Protocol):
+    """Capability: a destination that writes only for records that exist and cannot list them all, but looks
+    identifiers up a few hundred a call (Marketo: leads by email, 300 a call). A run asks it about the identifiers
+    of the rows to send before sending (lookup.look_up_planned): rows naming no record are refused as not found
+    with no call, and each request carries only rows it can write."""
+
+    def existing_among(self, identifiers: pa.Array) -> pa.Array:
+        """Those of `identifiers` (spelled by identifier_rule()) that name at least one record."""
+
+
+@runtime_checkable
 class ReadBack(Protocol):
     """Capability: read back what the destination holds of the records a sync writes, for reconciliation
     (reconcile/). Each destination object plugs in its own read: Iterable users stream one export."""

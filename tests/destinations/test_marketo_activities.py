@@ -44,6 +44,56 @@ def test_each_key_gets_one_activity_with_its_values_and_unknown_leads_are_expect
     assert len(marketo.read_back()) == 4  # nothing added twice
 
 
+def test_the_rows_emails_are_looked_up_first_so_each_add_is_full_and_people_without_a_lead_cost_no_add(
+        tmp_path, monkeypatch):
+    # Adds of 4: ten rows, of whom six have a lead, are one look-up and two adds (4 and 2 activities), not one
+    # look-up and one add per batch of 4 rows (three of each).
+    with marketo_workspace(tmp_path, monkeypatch, destination_settings="rate_limit_reserve = 0\nbatch_size = 4"
+                           ) as marketo:
+        people = [f"p{i}@x.io" for i in range(10)]
+        with_lead = people[::2] + ["p1@x.io"]  # p0, p2, p4, p6, p8 and p1
+        marketo.sandbox.add_leads(INSTANCE, with_lead)
+        marketo.add_people([(email, "2026-11-30T10:00:00Z", f"ns-{email}", "pro") for email in people])
+
+        run = marketo.run()
+        calls = [(r["endpoint"], r["items"]) for r in marketo.sandbox.requests()
+                 if r["endpoint"] != "identity/oauth/token"]
+
+        assert (run.counts.outcome("synced"), run.counts.outcome("rejected_expected")) == (6, 4)
+        assert calls == [("activities/external/types", None), ("stats/usage", None), ("leads", 10),
+                         ("activities/external", 4), ("activities/external", 2)]
+        assert sorted(marketo.emails_of(marketo.read_back())) == sorted(with_lead)
+        assert set(marketo.rejections()) == set(people) - set(with_lead)
+
+        marketo.sandbox.add_leads(INSTANCE, ["p3@x.io"])  # the product creates one of them
+        since = max(r["id"] for r in marketo.sandbox.requests())
+        again = marketo.run()
+        lookups = marketo.sandbox.requests(endpoint="leads", since_id=since)
+
+        # only the four without a lead are asked about again; the three still without one are counted as before
+        assert sorted(e for r in lookups for e in r["identifiers"]) == ["p3@x.io", "p5@x.io", "p7@x.io", "p9@x.io"]
+        assert (again.counts.outcome("synced"), again.counts.outcome("rejected_expected")) == (1, 3)
+        assert again.counts.repeated_expected == 3  # the same cause as last run: counted, not written again
+        assert set(marketo.rejections()) == {"p5@x.io", "p7@x.io", "p9@x.io"}
+
+
+def test_a_look_up_that_keeps_failing_before_sending_leaves_each_batch_to_look_itself_up(tmp_path, monkeypatch):
+    settings = "rate_limit_reserve = 0\nbatch_size = 4\nmax_attempts = 2"
+    with marketo_workspace(tmp_path, monkeypatch, destination_settings=settings) as marketo:
+        people = [f"p{i}@x.io" for i in range(10)]
+        marketo.sandbox.add_leads(INSTANCE, people[:6])
+        marketo.add_people([(email, "2026-11-30T10:00:00Z", f"ns-{email}", "pro") for email in people])
+        marketo.sandbox.add_fault("leads", "error_code", times=2)  # the look-up of all ten fails both its attempts
+
+        run = marketo.run()
+        lookups = [(r["code"], r["items"]) for r in marketo.sandbox.requests(endpoint="leads")]
+
+        # as before the look-up came first: each batch of 4 rows is looked up, then its people with a lead added
+        assert lookups == [("713", None), ("713", None), ("Success", 4), ("Success", 4), ("Success", 2)]
+        assert (run.counts.outcome("synced"), run.counts.outcome("rejected_expected")) == (6, 4)
+        assert sorted(marketo.emails_of(marketo.read_back())) == people[:6]
+
+
 def test_rows_marketo_refuses_are_data_rejections_and_the_rest_is_added(marketo):
     marketo.sandbox.add_leads(INSTANCE, ["ok@x.io", "twin@x.io", "twin@x.io", "long@x.io", "date@x.io"])
     marketo.add_people([("ok@x.io", "2026-11-30T10:00:00Z", "ns", "pro"),

@@ -56,16 +56,16 @@ def test_a_quota_left_short_of_the_run_is_said_before_sending_and_the_reserve_is
     clock = ManualClock(1_700_000_000.0)
     settings = ONE_IN_FLIGHT + "\ndaily_quota = 20\ndaily_quota_reserve = 0.25"  # the run may use 15 calls a day
     with marketo_workspace(tmp_path, monkeypatch, destination_settings=settings, clock=clock) as marketo:
-        emails = people(marketo)  # 5 batches: 10 calls
+        emails = people(marketo)  # 5 batches: one look-up of the 100 emails and 5 adds (estimated: 10 calls)
         marketo.sandbox.set_daily_quota(INSTANCE, 20)
-        for _ in range(9):  # other integrations of the instance made 9 calls today
+        for _ in range(10):  # other integrations of the instance made 10 calls today
             marketo.sandbox.take_daily_call(INSTANCE, clock.now())
 
         short = marketo.run(clock=clock)
 
-        # 15 less 11 used (9, the type check and the usage read): 4 calls, two batches
+        # 15 less 12 used (10, the type check and the usage read): 3 calls, the look-up and two batches
         [note] = [n for n in short.notes if "daily quota" in n]
-        assert "leaves this run 4 calls" in note and "need about 10" in note and "2023-11-15T00:00:00-06:00" in note
+        assert "leaves this run 3 calls" in note and "need about 10" in note and "2023-11-15T00:00:00-06:00" in note
         assert short.status == "failed" and short.error_class == "transient" and "DailyQuotaReserve" in short.error
         assert short.counts.outcome("synced") == 2 * BATCH
         assert marketo.sandbox.daily_calls(INSTANCE, clock.now()) == 15  # 5 left to the other integrations
@@ -80,8 +80,9 @@ def test_quota_used_up_mid_run_stops_naming_the_reset_and_the_next_day_sends_the
     clock = ManualClock(1_700_000_000.0)  # 2023-11-14 16:13 US Central
     with marketo_workspace(tmp_path, monkeypatch, destination_settings=ONE_IN_FLIGHT, clock=clock) as marketo:
         emails = people(marketo)
-        # types + (look-up, add) per batch: 6 calls are the types and two batches, then the third's look-up
-        marketo.sandbox.set_daily_quota(INSTANCE, 6)
+        # the types, the usage read, one look-up of the 100 emails, then an add per batch: 5 calls are those and
+        # two batches, then the third's add
+        marketo.sandbox.set_daily_quota(INSTANCE, 5)
 
         stopped = marketo.run(clock=clock)
 

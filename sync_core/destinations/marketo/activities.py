@@ -1,8 +1,10 @@
 """Marketo custom activities: `POST /rest/v1/activities/external.json`, one outcome per row from `result[]`.
 
-Nobody is created by this sync: each batch's emails are looked up first (leads.py) and an activity is added only
-for an email naming exactly one lead. An email with no lead is a not-found rejection (expected by the sync's
-rules), costing no write; the run after the product creates the lead sends it. Marketo's activity type is looked
+Nobody is created by this sync: the emails of the rows to send are looked up first (leads.py; the run asks
+`existing_among` before sending, so each add carries up to 300 activities of people who have a lead), and an
+activity is added only for an email naming exactly one lead. An email with no lead is a not-found rejection
+(expected by the sync's rules), costing no write; the run after the product creates the lead sends it. A batch
+whose emails were not looked up before (that look-up failed) looks them up itself. Marketo's activity type is looked
 up by its API name before the first add (it must exist, be approved and have every mapped attribute), else the run
 stops as `config` before anything is added.
 
@@ -19,6 +21,8 @@ import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, BinaryIO
+
+import pyarrow as pa
 
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
@@ -90,6 +94,14 @@ class MarketoActivities(JsonValues):
             return invalid_email_refusal(row)
         message = f"The match column '{self.sync.match_column}' is empty: no email to look the lead up by"
         return Rejection(row, "MissingIdentifier", message, "data", message)
+
+    def existing_among(self, identifiers: pa.Array) -> pa.Array:
+        """The emails (as compared) naming at least one lead: from this run's look-ups, the shared cache, or new
+        look-ups of 300 a call (leads.py), which send() then finds known. An email of two leads is among them:
+        send() refuses its row (1007)."""
+        emails = identifiers.to_pylist()
+        leads = self.leads.leads_of(emails)
+        return pa.array([email for email in emails if leads[self._rule.python(email)]], pa.string())
 
     # ---- requests ----
 
