@@ -102,6 +102,26 @@ def test_mqr_ledger_counts_a_key_once_per_period_and_entity(tmp_path):
         assert store.mqr_usage("2026-11-01") == {"person": 4}
 
 
+def test_a_batch_enters_the_snapshot_with_every_key_exactly_as_given(tmp_path):
+    """Confirmed rows reach SQLite as one JSON text (with a NUL, which SQLite's JSON would cut, row by row): any
+    key, hash and destination id comes back as given, and a key twice in a batch keeps its last values."""
+    odd = ["é😀", 'x"y\\z\n', "plain"]
+    with StateStore(tmp_path / "s.sqlite") as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        store.commit_batch(run, "x", fingerprint="f", synced=[("a\x00b", "h-nul"), ("\\u0000 literally", "h-u")],
+                           destination_ids={"a\x00b": "guid\x00-1"})
+        store.commit_batch(run, "x", fingerprint="f", synced=[(k, f"h-{k}") for k in odd] + [("plain", "last")],
+                           destination_ids={"é😀": "guid-2", "plain": "guid-3"})
+        store.commit_batch(run, "x", fingerprint="f", synced=[("b", "h-b"), ("plain", "newest")])
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert dict(db.execute("SELECT key, row_hash FROM snapshot")) == {
+        "a\x00b": "h-nul", "\\u0000 literally": "h-u", "é😀": "h-é😀", 'x"y\\z\n': 'h-x"y\\z\n', "plain": "newest",
+        "b": "h-b"}
+    assert dict(db.execute("SELECT key, destination_id FROM snapshot WHERE destination_id IS NOT NULL")) == {
+        "a\x00b": "guid\x00-1", "é😀": "guid-2"}  # "plain" was confirmed again without an id
+    db.close()
+
+
 def test_mqr_digests_keep_every_bit_and_count_across_chunks(tmp_path, monkeypatch):
     """Digests reach SQLite as JSON text: the largest 63-bit ones must come back exactly, and a call spanning
     several statements (BIND_CHUNK) must count, mark and read every one of them."""
