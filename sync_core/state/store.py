@@ -334,10 +334,10 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
     @staticmethod
     def _upsert_snapshot(db, run_id: int, sync_id: str, synced: list[tuple[str, str]], ids: dict[str, str]) -> None:
         """The batch's confirmed rows into the snapshot, in key order (each insert lands next to the last one's
-        B-tree page), as one JSON array SQLite unpacks in C: bound row by row from Python, the rows took most of
-        a full sync's state writes. A key or id holding a NUL is bound row by row (SQLite's JSON cuts text at
-        it); so, harmlessly, is one holding the text `\\u0000`."""
-        rows = sorted(([k, h, ids[k]] if k in ids else [k, h] for k, h in synced), key=itemgetter(0))
+        B-tree page), as one JSON array SQLite unpacks in C rather than five values bound per row from Python.
+        A key or id holding a NUL is bound row by row (SQLite's JSON cuts text at it); so, harmlessly, is one
+        holding the text `\\u0000`."""
+        rows = sorted(((k, h, ids.get(k)) for k, h in synced) if ids else synced, key=itemgetter(0))
         text = json.dumps(rows, ensure_ascii=False)
         if "\\u0000" in text:
             db.executemany(f"INSERT INTO snapshot {_SNAPSHOT_ROW} VALUES (?, ?, ?, ?, ?) {_SNAPSHOT_UPSERT}",
