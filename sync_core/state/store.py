@@ -16,7 +16,6 @@ import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -39,9 +38,6 @@ from .run_queue import RunQueue
 from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
-_SNAPSHOT_ROW = "(sync_id, key, row_hash, run_id, destination_id)"
-_SNAPSHOT_UPSERT = ("ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, run_id = excluded.run_id, "
-                    "destination_id = excluded.destination_id")
 
 
 @dataclass
@@ -318,7 +314,11 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def _record_batch(self, db, run_id, sync_id, fingerprint, synced, removed, problems, ids, now) -> None:
         if synced:
-            self._upsert_snapshot(db, run_id, sync_id, synced, ids)
+            db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_id, key) DO UPDATE SET "
+                           "row_hash = excluded.row_hash, run_id = excluded.run_id, "
+                           "destination_id = excluded.destination_id",
+                           [(sync_id, k, h, run_id, ids.get(k)) for k, h in synced])
             # A seek per key only when the sync has rejections at all (a first run has none)
             if db.execute("SELECT 1 FROM rejections WHERE sync_id = ? LIMIT 1", (sync_id,)).fetchone():
                 db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",
@@ -330,21 +330,6 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
                        "updated_at = excluded.updated_at", (sync_id, fingerprint, now))
         self._record_problems(db, run_id, sync_id, problems, now)
         self._bump(db, f"sync:{sync_id}")
-
-    @staticmethod
-    def _upsert_snapshot(db, run_id: int, sync_id: str, synced: list[tuple[str, str]], ids: dict[str, str]) -> None:
-        """The batch's confirmed rows into the snapshot, in key order (each insert lands next to the last one's
-        B-tree page), as one JSON array SQLite unpacks in C rather than five values bound per row from Python.
-        A key or id holding a NUL is bound row by row (SQLite's JSON cuts text at it); so, harmlessly, is one
-        holding the text `\\u0000`."""
-        rows = sorted(((k, h, ids.get(k)) for k, h in synced) if ids else synced, key=itemgetter(0))
-        text = json.dumps(rows, ensure_ascii=False)
-        if "\\u0000" in text:
-            db.executemany(f"INSERT INTO snapshot {_SNAPSHOT_ROW} VALUES (?, ?, ?, ?, ?) {_SNAPSHOT_UPSERT}",
-                           [(sync_id, r[0], r[1], run_id, r[2] if len(r) > 2 else None) for r in rows])
-        else:
-            db.execute(f"INSERT INTO snapshot {_SNAPSHOT_ROW} SELECT ?1, value ->> 0, value ->> 1, ?2, value ->> 2 "
-                       f"FROM json_each(?3) WHERE true {_SNAPSHOT_UPSERT}", (sync_id, run_id, text))
 
     @staticmethod
     def _marked_interrupted(db, run_id: int) -> bool:

@@ -103,8 +103,8 @@ def test_mqr_ledger_counts_a_key_once_per_period_and_entity(tmp_path):
 
 
 def test_a_batch_enters_the_snapshot_with_every_key_exactly_as_given(tmp_path):
-    """Confirmed rows reach SQLite as one JSON text (with a NUL, which SQLite's JSON would cut, row by row): any
-    key, hash and destination id comes back as given, and a key twice in a batch keeps its last values."""
+    """Any key, hash and destination id comes back as given (a NUL too, which SQLite's JSON functions would cut:
+    a guard for any faster way of writing a batch), and a key twice in a batch keeps its last values."""
     odd = ["é😀", 'x"y\\z\n', "plain"]
     with StateStore(tmp_path / "s.sqlite") as store:
         run = store.start_run("x", trigger="test", config_fingerprint="f")
