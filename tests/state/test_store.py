@@ -102,6 +102,47 @@ def test_mqr_ledger_counts_a_key_once_per_period_and_entity(tmp_path):
         assert store.mqr_usage("2026-11-01") == {"person": 4}
 
 
+def test_a_batch_enters_the_snapshot_with_every_key_exactly_as_given(tmp_path):
+    """Any key, hash and destination id comes back as given (a NUL too, which SQLite's JSON functions would cut:
+    a guard for any faster way of writing a batch), and a key twice in a batch keeps its last values."""
+    odd = ["é😀", 'x"y\\z\n', "plain"]
+    with StateStore(tmp_path / "s.sqlite") as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        store.commit_batch(run, "x", fingerprint="f", synced=[("a\x00b", "h-nul"), ("\\u0000 literally", "h-u")],
+                           destination_ids={"a\x00b": "guid\x00-1"})
+        store.commit_batch(run, "x", fingerprint="f", synced=[(k, f"h-{k}") for k in odd] + [("plain", "last")],
+                           destination_ids={"é😀": "guid-2", "plain": "guid-3"})
+        store.commit_batch(run, "x", fingerprint="f", synced=[("b", "h-b"), ("plain", "newest")])
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert dict(db.execute("SELECT key, row_hash FROM snapshot")) == {
+        "a\x00b": "h-nul", "\\u0000 literally": "h-u", "é😀": "h-é😀", 'x"y\\z\n': 'h-x"y\\z\n', "plain": "newest",
+        "b": "h-b"}
+    assert dict(db.execute("SELECT key, destination_id FROM snapshot WHERE destination_id IS NOT NULL")) == {
+        "a\x00b": "guid\x00-1", "é😀": "guid-2"}  # "plain" was confirmed again without an id
+    db.close()
+
+
+def test_mqr_digests_keep_every_bit_and_count_across_chunks(tmp_path, monkeypatch):
+    """Digests reach SQLite as JSON text: the largest 63-bit ones must come back exactly, and a call spanning
+    several statements (BIND_CHUNK) must count, mark and read every one of them."""
+    monkeypatch.setattr("sync_core.state.mqr_ledger.BIND_CHUNK", 2)
+    digests = [0, 7, 2**53 + 1, 2**62 + 12345, 2**63 - 1]
+    with StateStore(tmp_path / "s.sqlite") as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        assert store.record_queried("2026-11-01", "person", pa.array(digests, pa.int64()), run, sync_id="x") == 5
+        assert store.record_queried("2026-11-01", "person", [7, 8], run, sync_id="x") == 1
+        assert sorted(store.mqr_digests("2026-11-01", "person").digests.to_pylist()) == sorted(digests + [8])
+        store.record_sync_queried("2026-11-01", "x", digests[:3], store.sync_keys("2026-11-01", "x"),
+                                  held=digests[3:])
+        store.mark_held("2026-11-01", "x", [7, 2**53 + 1], store.sync_keys("2026-11-01", "x"))
+        assert [(m.first_counted, m.queried, m.held) for m in store.mqr_by_sync("2026-11-01")] == [(6, 5, 4)]
+    db = sqlite3.connect(tmp_path / "s.sqlite")  # what SQLite holds, not a cached copy
+    assert sorted(db.execute("SELECT key_digest FROM mqr_ledger")) == [(d,) for d in sorted(digests + [8])]
+    assert dict(db.execute("SELECT key_digest, held FROM mqr_sync_keys")) == {
+        0: 0, 7: 1, 2**53 + 1: 1, 2**62 + 12345: 1, 2**63 - 1: 1}
+    db.close()
+
+
 def known(store: StateStore, scope: str = "s") -> set[str]:
     return {i for (i,) in store._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))}
 
