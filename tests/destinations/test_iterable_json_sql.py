@@ -204,7 +204,8 @@ def test_event_parts_from_sql_are_the_python_events(tmp_path, match, nulls, name
     if created:
         extra["at"] = (created, TIMES[created])
     settings = EventSettings("syncs.s-ü", name="Fixed é" if named_by == "fixed" else None,
-                             name_column="nm" if named_by == "column" else None, created_at_column="at" if created else None)
+                             name_column="nm" if named_by == "column" else None,
+                             created_at_column="at" if created else None)
     dest = object_sync(tmp_path, "event", match=match, nulls=nulls, event=settings)
     con = event_model(extra)
     python, sql = sent_and_refused(dest, python_rows(dest, con)), sent_and_refused(dest, column_rows(dest, con))

@@ -201,6 +201,9 @@ class IterableEvents(IterableRecords):
     def _column_batches(self, rows: RowColumns) -> list[Batch]:
         """`batches` for rows whose parts part_sql made: the events that fit, cut by bytes; the others refused."""
         parts = rows.batch.column(PART)
+        if parts.null_count:  # never made by part_sql: a row must not fall out of both masks unnoticed
+            first = rows[pc.index(pc.is_null(parts), True).as_py()]
+            raise ValueError(f"{self.key}: the planned event of key {first.key!r} has no request part")
         sendable = pc.and_(pc.starts_with(parts, "{"),
                            pc.less_equal(pc.binary_length(parts), MAX_BODY_BYTES - ENVELOPE_BYTES))
         if pc.all(sendable).as_py():
