@@ -50,6 +50,7 @@ class Run:
     writes: int
     write_rate: float  # bulkUpdate requests per second, first to last
     sandbox_busy: float  # seconds the sandbox spent answering, intervals merged
+    cpu: float = 0.0  # CPU seconds (user + system) of the sync's process
 
 
 def main() -> int:
@@ -77,11 +78,16 @@ def main() -> int:
     return 0
 
 
-def arguments(doc: str, *, contacts: int) -> argparse.Namespace:
+def arguments(doc: str, *, contacts: int, baseline: bool = False) -> argparse.Namespace:
+    """The benchmarks' options; `baseline`: with --baseline and --repeat, for one that compares checkouts."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=contacts)
     parser.add_argument("--changed", type=float, default=0.01, help="share of rows changed before a rerun")
     parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
+    if baseline:
+        parser.add_argument("--baseline", help="also run sync-core from this checkout (e.g. `git worktree add "
+                                               "/tmp/base main`), interleaved with this one")
+        parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds against --baseline")
     return parser.parse_args()
 
 
@@ -130,22 +136,26 @@ class Sandbox:
 # ru_maxrss starts from the parent's resident size at fork and is not reset by exec.
 PEAK_OF = ("import resource, subprocess, sys\n"
            "code = subprocess.call(sys.argv[2:])\n"
-           "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+           "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+           "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}')\n"
            "sys.exit(code)\n")
 
 
 def measure(root: Path, sandbox: Sandbox, label: str, *flags: str, sync: str = SYNC,
-            write_endpoint: str = "users/bulkUpdate") -> Run:
+            write_endpoint: str = "users/bulkUpdate", env: dict | None = None) -> Run:
+    """One run of `sync` by the CLI in a process of its own (`env`: its environment, e.g. PYTHONPATH set to
+    another checkout)."""
     mark = sandbox.state.last_request_id()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
         process = subprocess.Popen([sys.executable, "-c", PEAK_OF, peak.name, sys.executable, "-m", "sync_core.cli",
                                     "-w", str(root), "run", sync, "--json", *flags],
-                                   stdout=subprocess.PIPE, stderr=errors)
+                                   stdout=subprocess.PIPE, stderr=errors, env=env)
         output = process.stdout.read()
         status = process.wait()
         wall = time.perf_counter() - started
-        rss_mb = int(peak.read() or 0) / 1024
+        rss_kib, cpu = peak.read().split() or ("0", "0")
+        rss_mb = int(rss_kib) / 1024
         try:
             record = json.loads(output)
         except ValueError:
@@ -155,7 +165,7 @@ def measure(root: Path, sandbox: Sandbox, label: str, *flags: str, sync: str = S
     log = [r for r in sandbox.state.requests(since_id=mark) if r["status"] is not None]
     writes = [r for r in log if r["endpoint"] == write_endpoint]
     rate = (len(writes) - 1) / (writes[-1]["at"] - writes[0]["at"]) if len(writes) > 1 else 0.0
-    run = Run(label, wall, rss_mb, record, len(log), len(writes), rate, busy_seconds(log))
+    run = Run(label, wall, rss_mb, record, len(log), len(writes), rate, busy_seconds(log), float(cpu))
     c = record["counts"]
     print(f"{label}: {wall:.1f} s, status {record['status']}, synced {c['synced']:,}, expected rejections "
           f"{c['rejected_expected']:,}, {run.requests} requests, phases {record['phases']}", flush=True)

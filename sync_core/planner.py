@@ -167,7 +167,7 @@ class LocalPlan:
         match = self.sync.match_column.lower()
         return destination.part_sql(("m." + quote(match), self._types[match]),
                                     [("m." + quote(name.lower()), self._types[name.lower()], field_name)
-                                     for name, field_name in self.sync.sent_columns])
+                                     for name, field_name in self.sync.sent_columns], "m._key")
 
     def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> pa.Array:
         """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledger, less those already

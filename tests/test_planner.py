@@ -142,10 +142,10 @@ def test_a_source_read_through_arrow_batches_plans_the_same_as_the_attached_ware
 
 class PartEncoder:
     """A destination reduced to its column-wise encoding (destinations.base.ColumnEncoding): its part names the
-    row's identifier and values, so a part that strays from its row shows."""
+    row's key, identifier and values, so a part that strays from its row shows."""
 
-    def part_sql(self, match, columns):
-        return " || '/' || ".join(f"coalesce(CAST({c} AS VARCHAR), '-')" for c, *_ in [match, *columns])
+    def part_sql(self, match, columns, key_sql):
+        return " || '/' || ".join(f"coalesce(CAST({c} AS VARCHAR), '-')" for c, *_ in [(key_sql,), match, *columns])
 
 
 def test_rows_with_encoded_parts_come_in_model_order_each_with_its_own_row(ws):
@@ -157,5 +157,5 @@ def test_rows_with_encoded_parts_come_in_model_order_each_with_its_own_row(ws):
     as_columns = [(r, part) for batch in batches for r, part in zip(batch, batch.parts)]
     assert [(r.key, r.operation, r.row_hash, r.match_value, r.prev_cause) for r, _ in as_columns] == \
            [(r.key, r.operation, r.row_hash, r.match_value, r.prev_cause) for r in as_objects]
-    assert [part for _, part in as_columns] == \
-           ["/".join("-" if v is None else str(v) for v in (r.match_value, *r.values.values())) for r in as_objects]
+    assert [part for _, part in as_columns] == ["/".join("-" if v is None else str(v) for v in
+                                                         (r.key, r.match_value, *r.values.values())) for r in as_objects]

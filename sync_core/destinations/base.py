@@ -224,10 +224,11 @@ class ColumnEncoding(Protocol):
     column types, the plan hands over PlannedRow objects with their values and `batches` encodes them in Python
     (the fallback a new destination can start with)."""
 
-    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]]) -> str | None:
-        """A DuckDB expression: a row's part as JSON text (UTF-8), from `match` (column SQL, DuckDB type) and
-        `columns` (column SQL, DuckDB type, field) of sync.sent_columns, in that order; None when a type is one
-        it does not encode in SQL (then every row takes the Python path, so one sync's parts never mix paths)."""
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]], key_sql: str) -> str | None:
+        """A DuckDB expression: a row's part as JSON text (UTF-8), from `match` (column SQL, DuckDB type),
+        `columns` (column SQL, DuckDB type, field) of sync.sent_columns, in that order, and `key_sql` (the row's
+        primary key as text: PlannedRow.key); None when a type is one it does not encode in SQL (then every row
+        takes the Python path, so one sync's parts never mix paths)."""
 
 
 @runtime_checkable

@@ -1,6 +1,7 @@
-"""Golden test: Iterable users' parts encoded column-wise in DuckDB SQL (json_sql.py, the hot path) parse to
-exactly what the Python path (IterableUsers.entry, the reference and the fallback) sends, type by type, and
-requests built from them stay within 4 MB counted in bytes."""
+"""Golden test: Iterable users', events' and list subscribers' parts encoded column-wise in DuckDB SQL
+(json_sql.py, the hot path) parse to exactly what the Python path (`entry`, `event`, `subscriber`: the reference
+and the fallback) sends, type by type, events refused before sending are refused alike, and requests built from
+them stay within 4 MB counted in bytes."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import duckdb
 import pytest
 
 from sync_core.config import DestinationConfig, Mapping, SyncConfig
-from sync_core.destinations.base import WHITESPACE
+from sync_core.destinations.base import WHITESPACE, Rejection
+from sync_core.destinations.iterable.events import IterableEvents, event_id
+from sync_core.destinations.iterable.lists import IterableLists
 from sync_core.destinations.iterable.json_sql import identifier_json_sql
 from sync_core.destinations.iterable.records import MAX_BODY_BYTES
 from sync_core.destinations.iterable.users import IterableUsers
+from sync_core.event_settings import EventSettings
 from sync_core.hashing import quote
 from sync_core.ratelimit import Limit, SharedRateLimits
 from sync_core.rows import PART, PlannedRow, RowColumns
@@ -78,7 +82,7 @@ def typed(value):
 def both_paths(dest: IterableUsers, con, columns=COLUMNS) -> tuple[list, list]:
     """Each row's part as the Python path writes it, and as the SQL path does, parsed."""
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE m)").fetchall())
-    part = dest.part_sql(("m.ident", types["ident"]), [(f"m.{quote(c)}", types[c], f"f_{c}") for c in columns])
+    part = dest.part_sql(("m.ident", types["ident"]), [(f"m.{quote(c)}", types[c], f"f_{c}") for c in columns], "m.ident")
     assert part is not None
     python = [json.loads(dest.entry(PlannedRow(str(i), "added", "h", r["ident"], {f"f_{c}": r[c] for c in columns})))
               for i, r in enumerate(con.sql("SELECT * FROM m").to_arrow_table().to_pylist())]
@@ -109,7 +113,7 @@ def test_requests_from_sql_parts_are_the_python_requests_within_4_mb_in_bytes(tm
     dest = destination(tmp_path, mode="update", columns=columns)
     con = duckdb.connect()
     con.execute("CREATE TABLE m AS SELECT 'p' || i || '@x.io' AS ident, repeat('漢', 200000 + i) AS txt FROM range(40) t(i)")
-    part = dest.part_sql(("m.ident", "VARCHAR"), [("m.txt", "VARCHAR", "f_txt")])
+    part = dest.part_sql(("m.ident", "VARCHAR"), [("m.txt", "VARCHAR", "f_txt")], "m.ident")
     [batch] = con.sql(f"SELECT ident AS key, 'added' AS operation, 'h' AS row_hash, ident AS match_value, "
                       f"NULL::INTEGER AS prev_cause, {part} AS {PART} FROM m").to_arrow_table().to_batches()
     sql_batches = dest.batches(RowColumns(batch))
@@ -124,11 +128,126 @@ def test_requests_from_sql_parts_are_the_python_requests_within_4_mb_in_bytes(tm
 @pytest.mark.parametrize("column_type", ["VARCHAR[]", "STRUCT(a INTEGER)", "JSON", "TIME", "UUID"])
 def test_types_not_encoded_in_sql_take_the_python_path(tmp_path, column_type):
     dest = destination(tmp_path, columns={"x": (column_type, None)})
-    assert dest.part_sql(("m.ident", "VARCHAR"), [("m.x", column_type, "f_x")]) is None
-    assert dest.part_sql(("m.ident", "DOUBLE"), []) is None  # an identifier whose text Python may spell otherwise
+    assert dest.part_sql(("m.ident", "VARCHAR"), [("m.x", column_type, "f_x")], "m.ident") is None
+    assert dest.part_sql(("m.ident", "DOUBLE"), [], "m.ident") is None  # an identifier whose text Python may spell otherwise
 
 
 def test_trimming_agrees_with_the_python_rule():
     text = WHITESPACE + "a b" + WHITESPACE
     [(part,)] = duckdb.connect().execute(f"SELECT {identifier_json_sql('CAST(? AS VARCHAR)', 'VARCHAR')}", [text]).fetchall()
     assert json.loads(part) == text.strip(WHITESPACE)
+
+
+# ---- events and lists: the same value rules, their own entries ----
+
+def object_sync(tmp_path, obj: str, *, match="email", nulls="omit", columns=COLUMNS, event=None, options=None):
+    config = DestinationConfig("iterable", "iterable", "http://127.0.0.1:9", SecretRef("env", "K", "ws.toml", "k"))
+    mappings = tuple(Mapping(c, f"f_{c}", nulls) for c in columns)
+    sync = SyncConfig("s-ü", "S", "m", "iterable", obj, "update", match, "ident", mappings, Schedule("manual"), (),
+                      event=event, options=options or {})
+    limits = SharedRateLimits(tmp_path / "limits.sqlite", "test", {})
+    return (IterableEvents if obj == "event" else IterableLists)(config, sync, "key", limits)
+
+
+def column_rows(dest, con) -> RowColumns:
+    """The model's rows as the plan hands them over on the column-wise path (planner.LocalPlan.rows)."""
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE m)").fetchall())
+    sent = dest.sync.sent_columns
+    part = dest.part_sql(("m.ident", types["ident"]), [(f"m.{quote(c)}", types[c], f) for c, f in sent], "m.k")
+    assert part is not None
+    return RowColumns(con.sql(f"SELECT k AS key, 'added' AS operation, 'h' AS row_hash, ident AS match_value, "
+                              f"NULL::INTEGER AS prev_cause, {part} AS {PART} FROM m ORDER BY k").to_arrow_table()
+                      .combine_chunks().to_batches()[0])
+
+
+def python_rows(dest, con) -> list[PlannedRow]:
+    return [PlannedRow(r["k"], "added", "h", r["ident"], {f: r[c] for c, f in dest.sync.sent_columns})
+            for r in con.sql("SELECT * FROM m ORDER BY k").to_arrow_table().to_pylist()]
+
+
+def sent_and_refused(dest, rows) -> tuple[list, list]:
+    """What the batches of `rows` send (each record, parsed and typed) and refuse (key, code, message, class)."""
+    sent, refused = [], []
+    for batch in dest.batches(rows):
+        if isinstance(batch.parts[0], Rejection):
+            refused += [(r.row.key, r.code, r.message, r.default_class, r.template) for r in batch.parts]
+        else:
+            sent += [typed(json.loads(part)) for part in batch.parts]
+    return sent, refused
+
+
+def event_model(extra: dict, columns=COLUMNS) -> duckdb.DuckDBPyConnection:
+    con = model({**columns, **extra})
+    con.execute("ALTER TABLE m ADD COLUMN k VARCHAR")
+    con.execute("UPDATE m SET k = 'kéy ' || rowid || ' 漢'")  # the event id hashes the key's UTF-8
+    return con
+
+
+NAMES = ("nm", ("VARCHAR", ["Signed Up", "é vent ☃", ' padded "q" ', "x", "\\back", "漢字", "a\tb", "z"]))
+TIMES = {"TIMESTAMP": ["2026-01-05 06:07:08.999999", "1970-01-01 00:00:00", "2001-09-09 01:46:40.5",
+                       "1969-12-31 23:59:59.5", "2026-06-30 23:59:59", "2000-02-29 12:00:00", "1999-12-31 23:59:59",
+                       "2010-10-10 10:10:10"],
+         "TIMESTAMP WITH TIME ZONE": ["2026-01-05 08:00:00+02", "2026-01-05 00:30:00-05:30", "1970-01-01 01:00:00+01",
+                                      "2000-01-01 00:00:00+14", "2026-03-29 01:30:00+01", "1970-01-01 00:00:00.9+00",
+                                      "2020-02-02 02:02:02+00", "2011-01-01 00:00:00-01"],
+         "DATE": ["2026-01-05", "1970-01-01", "2000-02-29", "2026-06-30", "1999-12-31", "2001-01-01", "2010-10-10",
+                  "1980-05-05"]}
+
+
+@pytest.mark.parametrize("match, nulls, named_by, created", [
+    ("email", "omit", "column", "TIMESTAMP"), ("email", "clear", "fixed", "TIMESTAMP WITH TIME ZONE"),
+    ("userId", "omit", "column", "DATE"), ("email", "omit", "fixed", None)])
+def test_event_parts_from_sql_are_the_python_events(tmp_path, match, nulls, named_by, created):
+    """Every type a field takes, nulls omitted or cleared, non-ASCII names and keys, userId mode; the event id
+    byte-identical (reconciliation reads events back by it), createdAt in Unix seconds cut toward zero."""
+    extra = {"nm": NAMES[1]} if named_by == "column" else {}
+    if created:
+        extra["at"] = (created, TIMES[created])
+    settings = EventSettings("syncs.s-ü", name="Fixed é" if named_by == "fixed" else None,
+                             name_column="nm" if named_by == "column" else None,
+                             created_at_column="at" if created else None)
+    dest = object_sync(tmp_path, "event", match=match, nulls=nulls, event=settings)
+    con = event_model(extra)
+    python, sql = sent_and_refused(dest, python_rows(dest, con)), sent_and_refused(dest, column_rows(dest, con))
+    assert sql == python and not sql[1] and len(sql[0]) == 8
+    ids = [("str", event_id("s-ü", f"kéy {i} 漢")) for i in range(8)]
+    assert sorted(e["id"] for e in sql[0]) == sorted(ids)
+    if created == "TIMESTAMP":
+        assert [e["createdAt"] for e in sql[0]][3] == ("int", 0)  # 1969-12-31 23:59:59.5: -0.5 s, cut to 0
+
+
+@pytest.mark.parametrize("created", ["TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE"])
+def test_events_refused_before_sending_are_refused_alike(tmp_path, created):
+    """A missing or blank name, a null, future or pre-1970 time, an event over 4 MB: the same rejections, word
+    for word, from either path, and no request for them."""
+    times = {"TIMESTAMP": [None, "2999-01-01 00:00:00", "1969-12-31 23:59:58", "0999-03-04 05:06:07"],
+             "TIMESTAMP WITH TIME ZONE": [None, "2999-01-01 00:00:00+00", "1970-01-01 00:59:58+01",
+                                          "0999-03-04 05:06:07+00"],
+             "DATE": [None, "2999-01-01", "1969-12-31", "0999-03-04"]}[created]
+    columns = {"txt": ("VARCHAR", ["ok", "ok", "ok", "ok", "ok", "ok", "x" * (MAX_BODY_BYTES - 100), "ok"])}
+    extra = {"nm": ("VARCHAR", [None, " \t", "n", "n", "n", "n", "n", "n"]),
+             "at": (created, ["2020-01-01" if created == "DATE" else "2020-01-01 00:00:00", "2020-01-01", *times,
+                              "2020-01-01", "2020-01-01"])}
+    settings = EventSettings("syncs.s-ü", name_column="nm", created_at_column="at")
+    dest = object_sync(tmp_path, "event", columns=columns, event=settings)
+    con = event_model(extra, columns)
+    python, sql = sent_and_refused(dest, python_rows(dest, con)), sent_and_refused(dest, column_rows(dest, con))
+    assert sql == python
+    codes = [code for _, code, *_ in sql[1]]
+    assert codes == ["MissingEventName", "MissingEventName", "MissingCreatedAt", "FutureCreatedAt",
+                     "InvalidCreatedAt", "InvalidCreatedAt", "EventTooLarge"]
+    assert "is 999-03-04, before 1970" in sql[1][5][2] and len(sql[0]) == 1
+
+
+@pytest.mark.parametrize("match, nulls, columns", [("email", "omit", COLUMNS), ("email", "clear", COLUMNS),
+                                                   ("userId", "omit", COLUMNS), ("email", "omit", {})])
+def test_list_subscribers_from_sql_are_the_python_subscribers(tmp_path, match, nulls, columns):
+    """A row whose every field is null and omitted subscribes without dataFields, as the Python path does."""
+    dest = object_sync(tmp_path, "list", match=match, nulls=nulls, columns=columns, options={"list_id": "1"})
+    con = event_model({}, columns)
+    con.execute("INSERT INTO m (ident, k) VALUES ('all-null@x.io', 'kz')")
+    python, sql = sent_and_refused(dest, python_rows(dest, con)), sent_and_refused(dest, column_rows(dest, con))
+    assert sql == python and len(sql[0]) == 9 and not sql[1]
+    by_ident = {record.get("email", record.get("userId"))[1]: record for record in sql[0]}
+    assert ("dataFields" in by_ident["all-null@x.io"]) == (nulls == "clear")
+    assert ("preferUserId" in by_ident["a@x.io"]) == (match == "userId")

@@ -13,28 +13,38 @@ keyed by their id (event_export.py), compared with the model's rows on their map
 
 Rows are checked before any call: an event name (from its column) that is empty, a `created_at` that is null,
 not a time, or in the future, and an event too large for one request are `data` rejections that cost nothing.
+
+Events are built column-wise (base.ColumnEncoding, `part_sql`): each row's trackBulk entry, its id included, is
+one DuckDB expression over the plan's columns, with the value rules of json_sql.py; `event` is the reference
+and the fallback (tests/destinations/test_iterable_json_sql.py runs the same rows through both).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, time, timezone
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...config import DestinationConfig, SyncConfig
 from ...event_settings import CREATED_AT_FIELD, EVENT_NAME_FIELD
 from ...hashing import sql_string
 from ...ratelimit import SharedRateLimits, vendor_limit
-from ...rows import PlannedRow
-from ..base import WHITESPACE, Batch, IdentifierRule, ReadBackField, Rejection, SendResult
+from ...rows import PART, PlannedRow, RowColumns
+from ..base import WHITESPACE, Batch, IdentifierRule, ReadBackField, Rejection, SendResult, trimmed_sql
 from . import MAX_EVENTS_PER_REQUEST
 from .event_export import CREATED_FIELD, ID_FIELD, NAME_FIELD, EventLines, person_field
+from .json_sql import TIMESTAMPS, fields_json_sql, identifier_json_sql
 from .records import ENVELOPE_BYTES, MAX_BODY_BYTES, NOT_FOUND_CODE, IterableRecords, dumps, iterable_value
 
 # A created_at up to this far ahead of the destination's clock is taken as clock skew, not a future event.
 FUTURE_TOLERANCE_SECONDS = 300
+BEFORE_1970 = "BeforeUnixEpoch"  # the refusal part_sql names; recorded as InvalidCreatedAt, as `event` does
+# created_at types part_sql dates in SQL exactly as `event` does in Python (not TIMESTAMP_NS: see part_sql)
+CREATED_AT_TYPES = ("DATE", *(t for t in TIMESTAMPS if t != "TIMESTAMP_NS"))
 FORGOTTEN = "The user was forgotten (privacy request); Iterable refuses their events"
 # failedUpdates list -> (code, default class, message)
 FAILURE_LISTS = {
@@ -87,10 +97,7 @@ class IterableEvents(IterableRecords):
         if name is None:
             name = row.values.get(EVENT_NAME_FIELD)
             if name is None or not str(name).strip(WHITESPACE):
-                return Rejection(row, "MissingEventName",
-                                 f"Column '{self.settings.name_column}' (event_name_column of {self.key} in "
-                                 "workspace.toml) is empty for this row: there is no event name to track it under. "
-                                 "Give every row a name in the model (e.g. COALESCE)", "data")
+                return self._refused_before_sending(row, "MissingEventName")
             name = str(name)
         created = self._created_at(row)
         if isinstance(created, Rejection):
@@ -106,32 +113,112 @@ class IterableEvents(IterableRecords):
 
     def _created_at(self, row: PlannedRow) -> int | Rejection:
         """Unix seconds of the event: its created_at column, or the run's time when the sync names none."""
-        column = self.settings.created_at_column
-        if column is None:
+        if self.settings.created_at_column is None:
             return self.run_time
         value = row.values.get(CREATED_AT_FIELD)
-        where = f"Column '{column}' (created_at of {self.key} in workspace.toml)"
         if value is None:
-            return Rejection(row, "MissingCreatedAt", f"{where} is null for this row: the event has no time. Give "
-                             "every row a time in the model, or leave created_at out to date events at the run's "
-                             "time", "data")
+            return self._refused_before_sending(row, "MissingCreatedAt")
         moment = _as_utc(value)
         if moment is None:
-            return Rejection(row, "InvalidCreatedAt", f"{where} holds '{value}', which is not a timestamp: write it "
-                             "as an ISO time (2026-01-31 12:00:00, or with +00:00) or cast the column to TIMESTAMP "
-                             "in the model", "data", f"{where} holds '<value>', which is not a timestamp")
+            return self._refused_before_sending(row, "InvalidCreatedAt", value=value)
         seconds = int(moment.timestamp())
-        now = self.client.limits.clock.now()
-        if seconds > now + FUTURE_TOLERANCE_SECONDS:
-            return Rejection(row, "FutureCreatedAt", f"{where} is {moment:%Y-%m-%d %H:%M:%S} UTC, in the future: an "
-                             "event is tracked once it happened. Fix the time in the model (a time zone "
-                             "mistake?), or filter out rows not yet due", "data",
-                             f"{where} is <time> UTC, in the future")
+        if seconds > self.client.limits.clock.now() + FUTURE_TOLERANCE_SECONDS:
+            return self._refused_before_sending(row, "FutureCreatedAt", moment)
         if seconds < 0:
-            return Rejection(row, "InvalidCreatedAt", f"{where} is {moment:%Y-%m-%d}, before 1970: Iterable dates "
-                             "events in Unix seconds. Fix the time in the model", "data",
-                             f"{where} is <date>, before 1970")
+            return self._refused_before_sending(row, BEFORE_1970, moment)
         return seconds
+
+    def _refused_before_sending(self, row: PlannedRow, code: str, moment: datetime | None = None,
+                                value=None) -> Rejection:
+        """Why a row's event cannot be sent, decided by either path (`event`, or `part_sql`'s refusals)."""
+        if code == "MissingEventName":
+            return Rejection(row, code, f"Column '{self.settings.name_column}' (event_name_column of {self.key} in "
+                             "workspace.toml) is empty for this row: there is no event name to track it under. "
+                             "Give every row a name in the model (e.g. COALESCE)", "data")
+        where = f"Column '{self.settings.created_at_column}' (created_at of {self.key} in workspace.toml)"
+        if code == "MissingCreatedAt":
+            return Rejection(row, code, f"{where} is null for this row: the event has no time. Give every row a "
+                             "time in the model, or leave created_at out to date events at the run's time", "data")
+        if code == "InvalidCreatedAt":
+            return Rejection(row, code, f"{where} holds '{value}', which is not a timestamp: write it as an ISO time "
+                             "(2026-01-31 12:00:00, or with +00:00) or cast the column to TIMESTAMP in the model",
+                             "data", f"{where} holds '<value>', which is not a timestamp")
+        if code == "FutureCreatedAt":
+            return Rejection(row, code, f"{where} is {moment:%Y-%m-%d %H:%M:%S} UTC, in the future: an event is "
+                             "tracked once it happened. Fix the time in the model (a time zone mistake?), or filter "
+                             "out rows not yet due", "data", f"{where} is <time> UTC, in the future")
+        return Rejection(row, "InvalidCreatedAt", f"{where} is {moment:%Y-%m-%d}, before 1970: Iterable dates "
+                         "events in Unix seconds. Fix the time in the model", "data", f"{where} is <date>, before 1970")
+
+    def _too_large(self, row: PlannedRow, size: int) -> Rejection:
+        return Rejection(row, "EventTooLarge", f"The event is {size:,} bytes as JSON; one trackBulk request carries "
+                         f"at most {MAX_BODY_BYTES:,} bytes. Send less with it: drop or shorten long mapped fields "
+                         f"of {self.key} for such rows", "data",
+                         "The event is <n> bytes as JSON; one trackBulk request carries at most 4 MB")
+
+    # ---- column-wise (base.ColumnEncoding) ----
+
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]], key_sql: str) -> str | None:
+        """`event` as one DuckDB expression: the same JSON, parsed, for every row it sends, and for a row it refuses
+        a JSON array [code] or [code, UTC time] (`_column_refusal` words it as `event` does). Names from a column
+        must be text and created_at a TIMESTAMP (with or without time zone, to the millisecond) or a DATE: text
+        times (read by Python's ISO parser) and nanosecond timestamps (rounded by pandas) take the Python path."""
+        by_field = {field: (column_sql, duckdb_type.upper()) for column_sql, duckdb_type, field in columns}
+        ident = identifier_json_sql(*match)
+        fields = fields_json_sql([c for c in columns if c[2] not in (EVENT_NAME_FIELD, CREATED_AT_FIELD)], self._null)
+        if ident is None or fields is None:
+            return None
+        refusals = []  # (condition, part), in the order `event` checks them
+        if self.settings.name is not None:
+            name = sql_string(dumps(self.settings.name))
+        else:
+            column_sql, duckdb_type = by_field[EVENT_NAME_FIELD]
+            if duckdb_type != "VARCHAR":
+                return None
+            name = f"to_json({column_sql})"
+            refusals.append((f"{column_sql} IS NULL OR {trimmed_sql(column_sql)} = ''", '\'["MissingEventName"]\''))
+        if self.settings.created_at_column is None:
+            created = str(self.run_time)
+        else:
+            column_sql, duckdb_type = by_field[CREATED_AT_FIELD]
+            if duckdb_type not in CREATED_AT_TYPES:
+                return None
+            moment = f"CAST({column_sql} AS TIMESTAMP)"  # UTC: the plan's session time zone
+            created = f"(epoch_us({moment}) // 1000000)"  # toward zero, as int(moment.timestamp())
+            at = f"'\"' || strftime({moment}, '%Y-%m-%d %H:%M:%S') || '\"]'"
+            latest = self.client.limits.clock.now() + FUTURE_TOLERANCE_SECONDS
+            refusals += [(f"{column_sql} IS NULL", '\'["MissingCreatedAt"]\''),
+                         (f"{created} > {latest!r}", f"'[\"FutureCreatedAt\", ' || {at}"),
+                         (f"{created} < 0", f"'[\"{BEFORE_1970}\", ' || {at}")]
+        label = "userId" if self.by_user_id else "email"
+        event = (f"""'{{"{label}": ' || {ident} || ', "eventName": ' || {name} || ', "id": "' || """
+                 f"""{self.record_id_sql(key_sql)} || '", "createdAt": ' || CAST({created} AS VARCHAR) || """
+                 f"""', "dataFields": ' || {fields} || '}}'""")
+        if not refusals:
+            return event
+        return f"CASE {' '.join(f'WHEN {c} THEN {p}' for c, p in refusals)} ELSE {event} END"
+
+    def _column_batches(self, rows: RowColumns) -> list[Batch]:
+        """`batches` for rows whose parts part_sql made: the events that fit, cut by bytes; the others refused."""
+        parts = rows.batch.column(PART)
+        if parts.null_count:  # never made by part_sql: a row must not fall out of both masks unnoticed
+            first = rows[pc.index(pc.is_null(parts), True).as_py()]
+            raise ValueError(f"{self.key}: the planned event of key {first.key!r} has no request part")
+        sendable = pc.and_(pc.starts_with(parts, "{"),
+                           pc.less_equal(pc.binary_length(parts), MAX_BODY_BYTES - ENVELOPE_BYTES))
+        if pc.all(sendable).as_py():
+            return self.pack(rows, rows.parts, rows.part_bytes())
+        sent, refused = RowColumns(rows.batch.filter(sendable)), RowColumns(rows.batch.filter(pc.invert(sendable)))
+        out = self.pack(sent, sent.parts, sent.part_bytes()) if len(sent) else []
+        rejections = [self._column_refusal(row, part) for row, part in zip(refused, refused.parts)]
+        return out + [Batch([r.row for r in rejections], rejections)]
+
+    def _column_refusal(self, row: PlannedRow, part: str) -> Rejection:
+        if part.startswith("{"):
+            return self._too_large(row, len(part.encode()))
+        code, *at = json.loads(part)
+        moment = datetime.fromisoformat(at[0]).replace(tzinfo=timezone.utc) if at else None
+        return self._refused_before_sending(row, code, moment)
 
     # ---- reading back (reconciliation) ----
 
@@ -175,55 +262,53 @@ class IterableEvents(IterableRecords):
         self.client.stream_to("/api/export/data.json", [("dataTypeName", "customEvent"), ("range", "All")], lines)
         lines.finish()
 
-    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
+    def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
         """Requests of ≤ max_rows events and ≤ 4 MB; rows refused before sending come in a batch of their own,
-        whose parts are None (send answers it without a call)."""
+        whose parts are their Rejections (send answers it without a call)."""
+        if isinstance(rows, RowColumns):
+            return self._column_batches(rows)
         sendable, parts, refused = [], [], []
         for row in rows:
             event = self.event(row)
-            part = dumps(event) if isinstance(event, dict) else None
-            if part is None or len(part) > MAX_BODY_BYTES - ENVELOPE_BYTES:
-                refused.append(row)
+            if isinstance(event, Rejection):
+                refused.append(event)
+                continue
+            part = dumps(event)
+            if len(part) > MAX_BODY_BYTES - ENVELOPE_BYTES:
+                refused.append(self._too_large(row, len(part)))
             else:
                 sendable.append(row)
                 parts.append(part)
         out = self.pack(sendable, parts)
         if refused:
-            out.append(Batch(refused, [None] * len(refused)))
+            out.append(Batch([r.row for r in refused], refused))
         return out
 
     # ---- requests ----
 
     def send(self, batch: Batch) -> SendResult:
-        if batch.parts and batch.parts[0] is None:
-            return SendResult(rejected=[self._refused(row) for row in batch.rows])
+        if batch.parts and isinstance(batch.parts[0], Rejection):
+            return SendResult(rejected=list(batch.parts))
         answer = self.client.post_json("/api/events/trackBulk", self.body(batch))
-        return self._outcomes(batch.rows, answer)
-
-    def _refused(self, row: PlannedRow) -> Rejection:
-        event = self.event(row)
-        if isinstance(event, Rejection):
-            return event
-        size = len(dumps(event))
-        return Rejection(row, "EventTooLarge", f"The event is {size:,} bytes as JSON; one trackBulk request carries "
-                         f"at most {MAX_BODY_BYTES:,} bytes. Send less with it: drop or shorten long mapped fields "
-                         f"of {self.key} for such rows", "data",
-                         "The event is <n> bytes as JSON; one trackBulk request carries at most 4 MB")
+        return self._outcomes(batch, answer)
 
     def body(self, batch: Batch) -> bytes:
-        """The request body: the parts are ASCII JSON (json.dumps escapes the rest), so characters are bytes."""
+        """The request body, UTF-8 (parts made in SQL keep non-ASCII text as it is; `dumps` escapes it)."""
         return ('{"events": [' + ", ".join(batch.parts) + "]" + (', "updateOnly": true' if self.update_only else "")
                 + "}").encode()
 
-    def _outcomes(self, rows: list[PlannedRow], answer: dict) -> SendResult:
+    def _outcomes(self, batch: Batch, answer: dict) -> SendResult:
+        rows = batch.rows
         failed = self.failed_updates(answer, "trackBulk")
         result = SendResult()
         accepted = self.refuse_listed(rows, failed, FAILURE_LISTS, result)
         disallowed = {str(n) for n in answer.get("disallowedEventNames") or []}
         if disallowed:
+            # Each event's name as sent (RowColumns carry no values): read from its part, on this rare path only.
+            names = {row.key: json.loads(part)["eventName"] for row, part in zip(rows, batch.parts)}
             kept = []
             for row in accepted:
-                name = self.settings.name or str(row.values.get(EVENT_NAME_FIELD))
+                name = names[row.key]
                 if name in disallowed:
                     result.rejected.append(self._disallowed(row, name))
                 else:

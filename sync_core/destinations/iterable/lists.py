@@ -16,24 +16,25 @@ Update-only mode subscribes only users who exist: the look-up of existing users 
 of the same credential share (records.py), and `updateExistingUsersOnly: true` makes Iterable skip a user deleted
 since (Iterable honours it in userId-based and hybrid projects; an email-based project creates that user: the
 race docs/architecture.md describes). Mapped fields, if any, are written to the member's profile as they are
-subscribed.
+subscribed. Subscribers are built column-wise (`part_sql`, as users are); unsubscribes come from keys, in Python.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 import pyarrow as pa
 
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
 from ...ratelimit import SharedRateLimits, vendor_limit
-from ...rows import PlannedRow
+from ...rows import PlannedRow, RowColumns
 from ..base import WHITESPACE, Batch, Rejection, SendResult, TransientError
 from ..http import json_object
 from . import MAX_SUBSCRIBERS_PER_REQUEST
+from .json_sql import fields_json_sql, identifier_json_sql
 from .records import IterableRecords, dumps, iterable_value
 from .users import FAILURE_LISTS
 
@@ -152,10 +153,29 @@ class IterableLists(IterableRecords):
             entry["preferUserId"] = True
         return entry
 
-    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]], key_sql: str) -> str | None:
+        """`subscriber` as one DuckDB expression (base.ColumnEncoding): the same JSON, parsed, for every row."""
+        ident, fields = identifier_json_sql(*match), fields_json_sql(columns, self._null)
+        if ident is None or fields is None:
+            return None
+        label = "userId" if self.by_user_id else "email"
+        head = f"""'{{"{label}": ' || {ident}""" + (""" || ', "preferUserId": true'""" if self.by_user_id else "")
+        if not columns:  # no mapped field: no dataFields
+            return f"{head} || '}}'"
+        data = f"""', "dataFields": ' || {fields} || '}}'"""
+        if any(self._null[field] == "clear" for _, _, field in columns):  # never empty
+            return f"{head} || {data}"
+        # dataFields is left out when every field is omitted (all null), as `subscriber` does
+        all_null = " AND ".join(f"{column_sql} IS NULL" for column_sql, _, _ in columns)
+        return f"{head} || CASE WHEN {all_null} THEN '}}' ELSE {data} END"
+
+    def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
         """Subscribes of ≤ max_rows members and ≤ 4 MB; unsubscribes likewise, under the identifier each removed
         key was subscribed with; removed rows that need no call (their identifier is still named by the model, or
-        none was recorded) in a batch of their own whose parts are None."""
+        none was recorded) in a batch of their own whose parts are None. RowColumns (the plan's rows to send,
+        with parts from part_sql) are all joining members."""
+        if isinstance(rows, RowColumns):
+            return self.pack(rows, rows.parts, rows.part_bytes())
         joining = [row for row in rows if row.operation not in LEAVING]
         leaving, settled = [], []
         for row in rows:

@@ -66,7 +66,7 @@ class IterableUsers(IterableRecords):
     def entry(self, row: PlannedRow) -> str:
         return dumps(self.user(row))
 
-    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]]) -> str | None:
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]], key_sql: str) -> str | None:
         """`user` as one DuckDB expression (base.ColumnEncoding): the same JSON, parsed, for every row."""
         ident, fields = identifier_json_sql(*match), fields_json_sql(columns, self._null)
         if ident is None or fields is None:
