@@ -10,7 +10,10 @@ from typing import Iterable, NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .bulk_cache import read_table
 from .key_state import Stamp
+
+_IDENTS = pa.schema([("ident", pa.string())])
 
 
 class KnownIdentifiers(NamedTuple):
@@ -30,9 +33,8 @@ class KnownIdentifierCache:
             if times is None:
                 return None
             stamp = self._stamp(name)
-            cached = self._read_through(name, stamp, lambda: pa.table({"ident": pa.array(
-                [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))],
-                pa.string())}))
+            cached = self._read_through(name, stamp, lambda: read_table(
+                self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,)), _IDENTS))
         return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,

@@ -83,7 +83,9 @@ def test_changes_apply_as_sqlite_applies_them():
     changes.removed(["c"])
     changes.forgotten(["f"])
     changes.rejected([("d", "hd3", 4)])  # the latest change of a key wins
-    new_snapshot, new_rejections = changes.apply(snapshot, rejections)
+    applied = {}
+    changes.apply(snapshot, rejections, lambda part, batches: applied.setdefault(part, batches.read_all()))
+    new_snapshot, new_rejections = applied["snapshot"], applied["rejections"]
     assert rows(new_snapshot) == {("a", "ha"), ("b", "hb2"), ("d", "hd2")}
     assert rows(new_rejections) == {("a", "ha2", 3), ("e", "he2", 1), ("d", "hd3", 4)}
 
