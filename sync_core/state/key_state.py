@@ -80,16 +80,26 @@ class KeyStateChanges:
         return pa.concat_arrays(keys) if keys else pa.array([], pa.string())
 
     def apply(self, snapshot: pa.Table, rejections: pa.Table,
-              save: Callable[[str, pa.RecordBatchReader], None], *, spill: Path | None = None) -> None:
+              save: Callable[[str, pa.RecordBatchReader], None], *, spill: Path | None = None) -> bool:
         """The two tables after this run's changes, as SQLite holds them now, handed to `save` ("snapshot", then
         "rejections") as batches to write as they come: a million keys are never held twice. A synced key enters
         the snapshot and leaves the rejection state; a removed key leaves the snapshot; a rejected key's state is
         replaced; a forgotten key leaves the rejection state. The latest change of a key wins. DuckDB holds at
-        most MEMORY_LIMIT, past it spills to `spill` (a run's end at 1M keys took about 100 MB unbounded)."""
+        most MEMORY_LIMIT, past it spills to `spill` (a run's end at 1M keys took about 100 MB unbounded).
+        False if DuckDB could not (the spill folder's disk full): the copies are then not current, and the next
+        run reads SQLite, as after any copy that could not be written."""
         if not self._batches:
             save("snapshot", snapshot.to_reader())
             save("rejections", rejections.to_reader())
-            return
+            return True
+        try:
+            self._apply(snapshot, rejections, save, spill)
+        except duckdb.Error:
+            return False
+        return True
+
+    def _apply(self, snapshot: pa.Table, rejections: pa.Table, save: Callable[[str, pa.RecordBatchReader], None],
+               spill: Path | None) -> None:
         config = {"memory_limit": MEMORY_LIMIT}
         if spill is not None:
             spill.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,6 @@ class KnownIdentifierCache:
 
 
 def _values(idents: pa.Array) -> Iterator[str]:
-    """An array's values, turned into Python strings FETCH_ROWS at a time (a full export's 1M at once: 70 MB)."""
+    """An array's values, turned into Python strings FETCH_ROWS at a time (a full export's 1M at once: about 80 MB)."""
     for start in range(0, len(idents), FETCH_ROWS):
         yield from idents.slice(start, FETCH_ROWS).to_pylist()

@@ -207,14 +207,14 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def save_key_state(self, state: KeyState, changes: KeyStateChanges) -> bool:
         """Cache the state a run leaves: its starting copy plus the changes it committed. Skipped (False) when
-        another process wrote this sync's state meanwhile; the next run then reads SQLite."""
+        another process wrote this sync's state meanwhile, or the changes could not be applied (the spill
+        folder's disk full); the next run then reads SQLite."""
         version = self._version_if_only_ours(state.stamp)
         if version is None:
             return False
-        changes.apply(state.snapshot, state.rejections,
-                      lambda part, batches: self._cache.save(f"{part}:{state.sync_id}", version, batches),
-                      spill=self._cache.folder / KEY_STATE_SPILL)
-        return True
+        return changes.apply(state.snapshot, state.rejections,
+                             lambda part, batches: self._cache.save(f"{part}:{state.sync_id}", version, batches),
+                             spill=self._cache.folder / KEY_STATE_SPILL)
 
     def _save_key_state(self, sync_id: str, version: int, snapshot: pa.Table, rejections: pa.Table) -> None:
         self._cache.save(f"snapshot:{sync_id}", version, snapshot)
