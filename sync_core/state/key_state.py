@@ -94,7 +94,7 @@ class KeyStateChanges:
             return True
         try:
             self._apply(snapshot, rejections, save, spill)
-        except duckdb.Error:
+        except (duckdb.Error, OSError):  # the spill folder cannot be made either
             return False
         return True
 
