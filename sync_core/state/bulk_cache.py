@@ -14,11 +14,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
 
 VERSION_KEY = b"sync_core.version"
+# Rows of SQLite turned into Arrow at a time: 1M keys as Python tuples at once would be about 200 MB.
+FETCH_ROWS = 50_000
 IDENTITY_KEY = b"sync_core.store"
 
 
@@ -53,22 +56,37 @@ class BulkCache:
         except (FileNotFoundError, pa.ArrowInvalid):  # never written, or cut short by a crash before the rename
             return None
 
-    def save(self, name: str, version: int, table: pa.Table) -> None:
+    def save(self, name: str, version: int, data: pa.Table | pa.RecordBatchReader) -> None:
         """Write a copy atomically: readers see the old file or the new one, never a part. A copy that cannot be
-        written (a full disk, a read-only folder) is skipped: it only saves time."""
+        written (a full disk, a read-only folder) is skipped: it only saves time. A reader's batches are written
+        as they come, never all held at once."""
         if self.read_only or self.identity is None:
             return
         target = self._file(name)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        table = table.replace_schema_metadata(self._stamp(version))
+        batches = data.to_reader() if isinstance(data, pa.Table) else data
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+            schema = batches.schema.with_metadata(self._stamp(version))
+            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
             os.replace(temporary, target)
         except OSError:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
+        except BaseException:  # the reader failed: no part of a copy is left behind
+            temporary.unlink(missing_ok=True)
+            raise
 
     def drop(self, name: str) -> None:
         self._file(name).unlink(missing_ok=True)
+
+
+def read_table(cursor: sqlite3.Cursor, schema: pa.Schema) -> pa.Table:
+    """A query's rows as an Arrow table of `schema` (its columns in order), FETCH_ROWS at a time."""
+    chunks = []
+    while rows := cursor.fetchmany(FETCH_ROWS):
+        chunks.append(pa.record_batch([pa.array(column, field.type) for column, field in zip(zip(*rows), schema)],
+                                      schema=schema))
+    return pa.Table.from_batches(chunks, schema)

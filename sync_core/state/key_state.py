@@ -8,7 +8,8 @@ end the next run's copy is built from this run's copy plus the changes, without 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from pathlib import Path
+from typing import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -16,6 +17,9 @@ import pyarrow.compute as pc
 
 SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
 REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
+# The DuckDB that applies a run's changes at its end may hold this much, then spills (to the store's cache folder).
+MEMORY_LIMIT = "64MB"
+KEY_STATE_SPILL = "key-state-spill"
 _CHANGE_SCHEMA = pa.schema([("seq", pa.int64()), ("kind", pa.string()), ("key", pa.string()),
                             ("row_hash", pa.string()), ("cause_id", pa.int64())])
 
@@ -75,24 +79,44 @@ class KeyStateChanges:
         keys = [b.column(2).filter(pc.equal(b.column(1), "synced")) for b in self._batches]
         return pa.concat_arrays(keys) if keys else pa.array([], pa.string())
 
-    def apply(self, snapshot: pa.Table, rejections: pa.Table) -> tuple[pa.Table, pa.Table]:
-        """The two tables after this run's changes, as SQLite holds them now. A synced key enters the snapshot
-        and leaves the rejection state; a removed key leaves the snapshot; a rejected key's state is replaced;
-        a forgotten key leaves the rejection state. The latest change of a key wins."""
+    def apply(self, snapshot: pa.Table, rejections: pa.Table,
+              save: Callable[[str, pa.RecordBatchReader], None], *, spill: Path | None = None) -> bool:
+        """The two tables after this run's changes, as SQLite holds them now, handed to `save` ("snapshot", then
+        "rejections") as batches to write as they come: a million keys are never held twice. A synced key enters
+        the snapshot and leaves the rejection state; a removed key leaves the snapshot; a rejected key's state is
+        replaced; a forgotten key leaves the rejection state. The latest change of a key wins. DuckDB holds at
+        most MEMORY_LIMIT, past it spills to `spill` (a run's end at 1M keys took about 100 MB unbounded).
+        False if DuckDB could not (the spill folder's disk full): the copies are then not current, and the next
+        run reads SQLite, as after any copy that could not be written."""
         if not self._batches:
-            return snapshot, rejections
-        with duckdb.connect() as con:
+            save("snapshot", snapshot.to_reader())
+            save("rejections", rejections.to_reader())
+            return True
+        try:
+            self._apply(snapshot, rejections, save, spill)
+        except (duckdb.Error, OSError):  # the spill folder cannot be made either
+            return False
+        return True
+
+    def _apply(self, snapshot: pa.Table, rejections: pa.Table, save: Callable[[str, pa.RecordBatchReader], None],
+               spill: Path | None) -> None:
+        config = {"memory_limit": MEMORY_LIMIT}
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(spill)
+        with duckdb.connect(config=config) as con:
             con.register("snap", snapshot)
             con.register("rej", rejections)
             con.register("changes", pa.Table.from_batches(self._batches, _CHANGE_SCHEMA))
             latest = ("SELECT * FROM changes WHERE kind IN ({}) "
                       "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1")
-            new_snapshot = con.sql(f"""
+            # One after the other: a connection streams one result at a time.
+            save("snapshot", con.sql(f"""
                 WITH s AS ({latest.format("'synced', 'removed'")})
                 SELECT key, row_hash FROM snap ANTI JOIN s USING (key)
-                UNION ALL SELECT key, row_hash FROM s WHERE kind = 'synced'""").to_arrow_table()
-            new_rejections = con.sql(f"""
+                UNION ALL SELECT key, row_hash FROM s WHERE kind = 'synced'""").to_arrow_reader().cast(SNAPSHOT_SCHEMA))
+            save("rejections", con.sql(f"""
                 WITH r AS ({latest.format("'rejected', 'synced', 'forgotten'")})
                 SELECT key, row_hash, cause_id FROM rej ANTI JOIN r USING (key)
-                UNION ALL SELECT key, row_hash, cause_id FROM r WHERE kind = 'rejected'""").to_arrow_table()
-        return new_snapshot.cast(SNAPSHOT_SCHEMA), new_rejections.cast(REJECTION_SCHEMA)
+                UNION ALL SELECT key, row_hash, cause_id FROM r WHERE kind = 'rejected'""").to_arrow_reader().cast(
+                REJECTION_SCHEMA))

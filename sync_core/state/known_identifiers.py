@@ -5,12 +5,15 @@ A part of StateStore (a mixin over its connection, write transactions and cached
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .bulk_cache import FETCH_ROWS, read_table
 from .key_state import Stamp
+
+_IDENTS = pa.schema([("ident", pa.string())])
 
 
 class KnownIdentifiers(NamedTuple):
@@ -30,9 +33,8 @@ class KnownIdentifierCache:
             if times is None:
                 return None
             stamp = self._stamp(name)
-            cached = self._read_through(name, stamp, lambda: pa.table({"ident": pa.array(
-                [i for (i,) in self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))],
-                pa.string())}))
+            cached = self._read_through(name, stamp, lambda: read_table(
+                self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,)), _IDENTS))
         return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
@@ -51,11 +53,11 @@ class KnownIdentifierCache:
             if full and known is not None:
                 gone = known.idents.filter(pc.invert(pc.is_in(known.idents, idents)))
                 db.executemany("DELETE FROM known_identifiers WHERE scope = ? AND ident = ?",
-                               ((scope, i) for i in gone.to_pylist()))
+                               ((scope, i) for i in _values(gone)))
             elif full and known is None:
                 db.execute("DELETE FROM known_identifiers WHERE scope = ?", (scope,))  # rows a crash left
             db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
-                           ((scope, i) for i in added.to_pylist()))
+                           ((scope, i) for i in _values(added)))
             db.execute("INSERT INTO known_identifier_scopes (scope, full_export_at, last_export_at) VALUES (?, ?, ?) "
                        "ON CONFLICT (scope) DO UPDATE SET last_export_at = excluded.last_export_at, "
                        "full_export_at = CASE WHEN ? THEN excluded.full_export_at ELSE full_export_at END",
@@ -90,3 +92,9 @@ class KnownIdentifierCache:
         then starts that much earlier too, which only repeats some users."""
         with self._write() as db:
             db.execute("UPDATE known_identifier_scopes SET last_export_at = last_export_at - ?", (seconds,))
+
+
+def _values(idents: pa.Array) -> Iterator[str]:
+    """An array's values, turned into Python strings FETCH_ROWS at a time (a full export's 1M at once: about 80 MB)."""
+    for start in range(0, len(idents), FETCH_ROWS):
+        yield from idents.slice(start, FETCH_ROWS).to_pylist()

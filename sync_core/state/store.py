@@ -26,11 +26,12 @@ from ..errors import RunFenced
 from ..outcomes import RowProblem
 from ..wal import write_transaction
 from .alert_log import AlertLog
-from .bulk_cache import BulkCache, cache_folder
+from .bulk_cache import BulkCache, cache_folder, read_table
 from .credential_log import CredentialLog
 from .integrity import as_state_error, open_read_only, open_read_write, show_as_interrupted
 from .known_identifiers import KnownIdentifierCache
-from .key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges, Stamp
+from .key_state import (KEY_STATE_SPILL, REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyState, KeyStateChanges,
+                        Stamp)
 from .mqr_ledger import MqrLedger
 from .reconciliations import ReconciliationLog
 from .run_log import INTERRUPTED_ERROR, RunLog, iso_utc
@@ -186,9 +187,8 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def snapshot_table(self, sync_id: str) -> pa.Table:
         """(key, row_hash) of every row the destination confirmed, for the planner's diff."""
-        rows = self._db.execute("SELECT key, row_hash FROM snapshot WHERE sync_id = ?", (sync_id,)).fetchall()
-        return pa.table([pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())],
-                        schema=SNAPSHOT_SCHEMA)
+        return read_table(self._db.execute("SELECT key, row_hash FROM snapshot WHERE sync_id = ?", (sync_id,)),
+                          SNAPSHOT_SCHEMA)
 
     def key_state(self, sync_id: str) -> KeyState:
         """The snapshot and rejection keys of a sync, for the planner: from the cached copy when it is current
@@ -207,12 +207,14 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def save_key_state(self, state: KeyState, changes: KeyStateChanges) -> bool:
         """Cache the state a run leaves: its starting copy plus the changes it committed. Skipped (False) when
-        another process wrote this sync's state meanwhile; the next run then reads SQLite."""
+        another process wrote this sync's state meanwhile, or the changes could not be applied (the spill
+        folder's disk full); the next run then reads SQLite."""
         version = self._version_if_only_ours(state.stamp)
         if version is None:
             return False
-        self._save_key_state(state.sync_id, version, *changes.apply(state.snapshot, state.rejections))
-        return True
+        return changes.apply(state.snapshot, state.rejections,
+                             lambda part, batches: self._cache.save(f"{part}:{state.sync_id}", version, batches),
+                             spill=self._cache.folder / KEY_STATE_SPILL)
 
     def _save_key_state(self, sync_id: str, version: int, snapshot: pa.Table, rejections: pa.Table) -> None:
         self._cache.save(f"snapshot:{sync_id}", version, snapshot)
@@ -257,11 +259,8 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
     def rejection_table(self, sync_id: str) -> pa.Table:
         """(key, row_hash, cause_id) of the current rejection state. A row rejected or failed with these values
         is planned again as `retried`; row_hash is null for rows the planner refused (duplicate keys)."""
-        rows = self._db.execute("SELECT key, row_hash, cause_id FROM rejections WHERE sync_id = ?",
-                                (sync_id,)).fetchall()
-        keys, hashes, causes = zip(*rows) if rows else ((), (), ())
-        return pa.table([pa.array(keys, pa.string()), pa.array(hashes, pa.string()), pa.array(causes, pa.int64())],
-                        schema=REJECTION_SCHEMA)
+        return read_table(self._db.execute("SELECT key, row_hash, cause_id FROM rejections WHERE sync_id = ?",
+                                           (sync_id,)), REJECTION_SCHEMA)
 
     def real_problem_keys(self, sync_id: str) -> pa.Array:
         """Keys whose rows failed or were rejected for a real reason (not an expected one): a retry's rows."""

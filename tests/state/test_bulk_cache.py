@@ -16,6 +16,7 @@ from sync_core import RunCounts, StateStore
 from sync_core.demo.workspace import advance_demo
 from sync_core.mqr import current_period_start
 from sync_core.state.bulk_cache import BulkCache
+from sync_core.state import key_state
 from sync_core.state.key_state import REJECTION_SCHEMA, SNAPSHOT_SCHEMA, KeyStateChanges
 
 SYNCS = ("iterable-production", "iterable-first-namespace")
@@ -83,9 +84,43 @@ def test_changes_apply_as_sqlite_applies_them():
     changes.removed(["c"])
     changes.forgotten(["f"])
     changes.rejected([("d", "hd3", 4)])  # the latest change of a key wins
-    new_snapshot, new_rejections = changes.apply(snapshot, rejections)
+    applied = {}
+    changes.apply(snapshot, rejections, lambda part, batches: applied.setdefault(part, batches.read_all()))
+    new_snapshot, new_rejections = applied["snapshot"], applied["rejections"]
     assert rows(new_snapshot) == {("a", "ha"), ("b", "hb2"), ("d", "hd2")}
     assert rows(new_rejections) == {("a", "ha2", 3), ("e", "he2", 1), ("d", "hd3", 4)}
+
+
+def test_changes_apply_alike_when_their_duckdb_must_spill(tmp_path: Path, monkeypatch):
+    """A run's end at 300k keys under a 32 MB bound (the default's 64 MB holds 3M): the same tables."""
+    monkeypatch.setattr(key_state, "MEMORY_LIMIT", "32MB")
+    n = 300_000
+    snapshot = pa.table({"key": [f"k{i}" for i in range(n)], "row_hash": ["h"] * n}, schema=SNAPSHOT_SCHEMA)
+    changes = KeyStateChanges()
+    changes.synced((f"k{i}", "new") for i in range(0, n, 2))
+    changes.removed(f"k{i}" for i in range(1, n, 4))
+    applied = {}
+    assert changes.apply(snapshot, REJECTION_SCHEMA.empty_table(),
+                         lambda part, batches: applied.setdefault(part, batches.read_all()), spill=tmp_path / "spill")
+    expected = {(f"k{i}", "new" if i % 2 == 0 else "h") for i in range(n) if i % 4 != 1}
+    assert rows(applied["snapshot"]) == expected and applied["rejections"].num_rows == 0
+
+
+def test_a_run_end_that_cannot_apply_its_changes_leaves_the_state_to_sqlite(tmp_path: Path, monkeypatch):
+    """DuckDB out of room (a bound too small to run in, as a full disk under the spill folder): no copy is
+    current, and the next read is SQLite's, the key the run confirmed in it."""
+    path = tmp_path / "state.sqlite"
+    sync_key(path, "a")
+    monkeypatch.setattr(key_state, "MEMORY_LIMIT", "1MB")
+    with StateStore(path) as store:
+        run = store.start_run("x", trigger="test", config_fingerprint="f")
+        state, changes = store.key_state("x"), KeyStateChanges()
+        store.commit_batch(run, "x", fingerprint="f", synced=[(f"b{i}", "h") for i in range(20_000)])
+        changes.synced((f"b{i}", "h") for i in range(20_000))
+        assert not store.save_key_state(state, changes)
+        after = store.key_state("x")
+        assert not after.from_cache and after.snapshot.num_rows == 20_001
+        assert rows(after.snapshot) == rows(store.snapshot_table("x"))
 
 
 def assert_cache_matches_sqlite(store: StateStore, sync_id: str) -> None:

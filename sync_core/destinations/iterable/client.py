@@ -3,8 +3,8 @@ body), and its export of JSON lines. Sessions, rate limits, timeouts and connect
 
 from __future__ import annotations
 
-import io
-from typing import BinaryIO
+import tempfile
+from typing import BinaryIO, Callable
 
 import pyarrow as pa
 import pyarrow.json as pa_json
@@ -66,22 +66,28 @@ class IterableClient(HttpClient):
         """One field of a JSON-lines export, as text (null where a line lacks it)."""
         return self.get_columns(path, params, [field])[field]
 
-    def get_columns(self, path: str, params: list[tuple[str, str]], fields: list[str]) -> dict[str, pa.Array]:
-        """Fields of a JSON-lines export, each as text (null where a line lacks it). The body is parsed by Arrow's
-        JSON reader: 500k lines in 0.15 s, against 4 s with one json.loads per line."""
-        body = io.BytesIO()
-        self.stream_to(path, params, body)
-        if not body.getvalue().strip():
-            return {field: pa.array([], pa.string()) for field in fields}
-        try:
-            table = _read_json_lines(body, fields, pa.string())
-        except pa.ArrowInvalid:  # a field is not text on some line (a number): read it as found, then as text
+    def get_columns(self, path: str, params: list[tuple[str, str]], fields: list[str],
+                    keep: Callable[[str, pa.Array], pa.Array] | None = None) -> dict[str, pa.Array]:
+        """Fields of a JSON-lines export, each as text (null where a line lacks it), or what `keep(field, values)`
+        keeps of each block of them. The body goes to a temporary file as it arrives and Arrow's JSON reader
+        parses it from there a block at a time, keeping only these fields (500k lines in 0.15 s, against 4 s with
+        one json.loads per line): the body and the parsed text of 1M users are never all held in memory."""
+        keep = keep or (lambda field, values: values)
+        with tempfile.TemporaryFile(prefix="sync-core-export-") as body:
+            self.stream_to(path, params, body)
+            if _blank(body):
+                return {field: keep(field, pa.array([], pa.string())) for field in fields}
             try:
-                table = _read_json_lines(body, fields, None)
-            except pa.ArrowInvalid:
-                raise TransientError("MalformedResponse", f"{path} sent a line that is not JSON") from None
-        return {field: table.column(field).combine_chunks().cast(pa.string()) if field in table.column_names
-                else pa.nulls(table.num_rows, pa.string()) for field in fields}
+                blocks = _json_blocks(body, fields, keep)
+            except pa.ArrowInvalid:  # a field is not text on some line (a number): read it as found, then as text
+                try:
+                    body.seek(0)
+                    table = pa_json.read_json(body, parse_options=pa_json.ParseOptions(
+                        unexpected_field_behavior="infer"))
+                except pa.ArrowInvalid:
+                    raise TransientError("MalformedResponse", f"{path} sent a line that is not JSON") from None
+                blocks = {field: [keep(field, _text(table, field))] for field in fields}
+        return {field: pa.concat_arrays(kept) for field, kept in blocks.items()}
 
     def stream_to(self, path: str, params: list[tuple[str, str]], sink: BinaryIO) -> None:
         """The body of a streamed GET, written to `sink` as it arrives (an export of a million users need not
@@ -96,9 +102,28 @@ class IterableClient(HttpClient):
             response.close()
 
 
-def _read_json_lines(body: io.BytesIO, fields: list[str], kind: pa.DataType | None) -> pa.Table:
+def _blank(body: BinaryIO) -> bool:
+    """Whether a body holds nothing but white space (an export with no users), read a MB at a time."""
     body.seek(0)
-    options = pa_json.ParseOptions(explicit_schema=pa.schema([(f, kind) for f in fields]) if kind else None,
-                                   unexpected_field_behavior="ignore" if kind else "infer")
-    return pa_json.read_json(body, parse_options=options)
+    while chunk := body.read(1 << 20):
+        if chunk.strip():
+            return False
+    return True
 
+
+def _json_blocks(body: BinaryIO, fields: list[str], keep: Callable[[str, pa.Array], pa.Array]
+                 ) -> dict[str, list[pa.Array]]:
+    """What `keep` keeps of each field, a block of the body at a time, every field read as text."""
+    body.seek(0)
+    options = pa_json.ParseOptions(explicit_schema=pa.schema([(f, pa.string()) for f in fields]),
+                                   unexpected_field_behavior="ignore")
+    blocks: dict[str, list[pa.Array]] = {field: [] for field in fields}
+    for batch in pa_json.open_json(body, parse_options=options):
+        for field in fields:
+            blocks[field].append(keep(field, batch.column(field)))
+    return blocks
+
+
+def _text(table: pa.Table, field: str) -> pa.Array:
+    return (table.column(field).combine_chunks().cast(pa.string()) if field in table.column_names
+            else pa.nulls(table.num_rows, pa.string()))

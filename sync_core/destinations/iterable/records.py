@@ -82,14 +82,15 @@ class IterableRecords(JsonValues):
             window = [("startDateTime", iterable_export_time(updated_since)),  # both in the destination's time
                       ("endDateTime", iterable_export_time(self.client.limits.clock.now() + 86_400))]
         labels = list(self.lookup_scopes)
+
+        def identifiers(label: str, values: pa.Array) -> pa.Array:  # of a block of the export, as it is read
+            values = IDENTIFIER_RULES[label].arrow(values.drop_null())
+            return values.filter(pc.not_equal(values, ""))
+
         columns = self.client.get_columns("/api/export/data.json", [("dataTypeName", "user"), *window,
                                                                     *(("onlyFields", label) for label in labels)],
-                                          labels)
-        found = {}
-        for label, values in columns.items():
-            values = IDENTIFIER_RULES[label].arrow(values.drop_null())
-            found[self.lookup_scopes[label]] = pc.unique(values.filter(pc.not_equal(values, "")))
-        return found
+                                          labels, identifiers)
+        return {self.lookup_scopes[label]: pc.unique(values) for label, values in columns.items()}
 
     def refusal(self, kind: str, row: PlannedRow) -> Rejection:
         label = self._rule.label
