@@ -178,7 +178,7 @@ class Receiver:
         self.process = subprocess.Popen([sys.executable, str(BENCH / "peer_receiver.py"), "--port", str(port)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         try:
-            wait_for_http(f"{self.url}/_count", f"the receiver (its log: {self.log})", timeout=10,
+            wait_for_http(f"{self.url}/_count", f"the receiver (its log: {self.log})", timeout=30,
                           processes=[self.process], every=0.05)
         except BaseException:
             self.__exit__()
