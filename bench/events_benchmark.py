@@ -25,7 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from sync_benchmark import Run, Sandbox, arguments, build_demo, measure
+from bench_common import load_average, print_table
+from sync_benchmark import Run, Sandbox, arguments, build_demo, measure, set_iterable
 from sync_core.demo.workspace import SANDBOX_PROJECT
 
 SYNC = "iterable-first-namespace-events"
@@ -43,7 +44,7 @@ def main() -> int:
             runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed", sync=SYNC,
                                 write_endpoint=WRITE))
             runs.append(measure(root, sandbox, "full resync", "--full-resync", sync=SYNC, write_endpoint=WRITE))
-            set_concurrency(root, 2)
+            set_iterable(root, "concurrency = 2")  # requests in flight
             runs.append(measure(root, sandbox, "full resync, concurrency = 2", "--full-resync", sync=SYNC,
                                 write_endpoint=WRITE))
             held = sandbox.state.event_count(SANDBOX_PROJECT)
@@ -94,14 +95,6 @@ def report_side_by_side(args, rounds: list[tuple[Run, Run]], load_before, load_a
           f"trackBulk's {VENDOR_LIMIT:g} req/s)")
 
 
-def set_concurrency(root: Path, requests_in_flight: int) -> None:
-    """The destination's `concurrency`: requests in flight."""
-    toml = root / "workspace.toml"
-    toml.write_text(toml.read_text().replace('api_key = "secrets:sandbox.iterable_api_key"\n',
-                                             'api_key = "secrets:sandbox.iterable_api_key"\n'
-                                             f'concurrency = {requests_in_flight}\n', 1))
-
-
 def change_namespaces(root: Path, share: float) -> None:
     """Change the plan of `share` of the namespaces, as a day of upgrades would."""
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
@@ -115,17 +108,14 @@ def report(args, runs: list[Run], held: int) -> None:
     print(f"## Events benchmark: {queried:,} model rows ({args.contacts:,} contacts), trackBulk at Iterable's "
           f"{VENDOR_LIMIT:g} req/s")
     print()
-    print(f"Command: `python bench/events_benchmark.py --contacts {args.contacts}`")
+    print(f"Command: `python bench/events_benchmark.py --contacts {args.contacts}`; {load_average()} at the end")
     print()
-    print("| run | wall s | CPU s | synced | expected rejections | trackBulk requests | trackBulk req/s "
-          "| share of 10 req/s | API calls / 1,000 rows | phases |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        c = r.record["counts"]
-        phases = ", ".join(f"{k} {v:.1f} s" for k, v in r.record["phases"].items())
-        print(f"| {r.label} | {r.wall:.1f} | {r.cpu:.2f} | {c['synced']:,} | {c['rejected_expected']:,} | {r.writes} "
-              f"| {r.write_rate:.2f} | {r.write_rate / VENDOR_LIMIT:.0%} | {1000 * r.requests / queried:.2f} "
-              f"| {phases} |")
+    print_table(["run", "wall s", "CPU s", "synced", "expected rejections", "trackBulk requests", "trackBulk req/s",
+                 "share of 10 req/s", "API calls / 1,000 rows", "phases"],
+                [[r.label, f"{r.wall:.1f}", f"{r.cpu:.2f}", f"{r.record['counts']['synced']:,}",
+                  f"{r.record['counts']['rejected_expected']:,}", r.writes, f"{r.write_rate:.2f}",
+                  f"{r.write_rate / VENDOR_LIMIT:.0%}", f"{1000 * r.requests / queried:.2f}",
+                  ", ".join(f"{k} {v:.1f} s" for k, v in r.record["phases"].items())] for r in runs])
     print()
     print(f"- events the sandbox holds after the four runs: {held:,} (one per synced key: resends updated them)")
 

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from limit_under_load import checkout  # noqa: E402
+from bench_common import add_refs_arguments, interleaved, print_medians
 
 ONE_RUN = """
 import sys, tempfile
@@ -39,28 +35,20 @@ with tempfile.TemporaryDirectory() as folder:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--refs", default="main,.", help="comma-separated git refs; `.` is this working tree")
+    add_refs_arguments(parser, rounds=3)
     args = parser.parse_args()
     refs = args.refs.split(",")
     rates: dict[str, list[float]] = {ref: [] for ref in refs}
-    with tempfile.TemporaryDirectory(prefix="limit-rate-") as tmp:
-        code = {ref: checkout(ref, Path(tmp)) for ref in refs}
-        for round_ in range(1, args.rounds + 1):
-            for ref in refs:
-                done = subprocess.run([sys.executable, "-c", ONE_RUN], cwd=code[ref], capture_output=True, text=True,
-                                      env={**os.environ, "PYTHONPATH": str(code[ref])}, timeout=900)
-                if done.returncode:
-                    raise SystemExit(done.stdout + done.stderr)
-                requests, rate, rejected = done.stdout.split()[-3:]
-                rates[ref].append(float(rate))
-                print(f"round {round_} {ref:>8}: {requests} requests at {float(rate):.2f} req/s "
-                      f"({float(rate) / 5:.0%} of 5/s), {rejected} answered 429, load {os.getloadavg()[0]:.1f}",
-                      flush=True)
-    for ref in refs:
-        print(f"{ref}: median {statistics.median(rates[ref]):.2f} req/s")
-    if len(refs) == 2:
-        print(f"{refs[1]} / {refs[0]}: {statistics.median(rates[refs[1]]) / statistics.median(rates[refs[0]]):.3f}")
+    for round_, ref, code, _ in interleaved(refs, args.rounds, "limit-rate-"):
+        done = subprocess.run([sys.executable, "-c", ONE_RUN], cwd=code, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(code)}, timeout=900)
+        if done.returncode:
+            raise SystemExit(done.stdout + done.stderr)
+        requests, rate, rejected = done.stdout.split()[-3:]
+        rates[ref].append(float(rate))
+        print(f"round {round_} {ref:>8}: {requests} requests at {float(rate):.2f} req/s "
+              f"({float(rate) / 5:.0%} of 5/s), {rejected} answered 429, load {os.getloadavg()[0]:.1f}", flush=True)
+    print_medians(rates, "median {median:.2f} req/s over {n} runs")
 
 
 if __name__ == "__main__":

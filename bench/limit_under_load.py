@@ -17,28 +17,13 @@ import argparse
 import os
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_common import add_refs_arguments, interleaved
+
 TEST = "tests/test_shared_limits.py::test_two_sync_processes_never_exceed_the_project_limit_together"
 SPIN = "while True: pass"
-
-
-def checkout(ref: str, into: Path) -> Path:
-    """The code of `ref` in a folder: the working tree itself for `.`, else a `git archive` export."""
-    if ref == ".":
-        return ROOT
-    folder = into / ref.replace("/", "_")
-    folder.mkdir()
-    archive = into / f"{folder.name}.tar"
-    with archive.open("wb") as out:
-        subprocess.run(["git", "-C", str(ROOT), "archive", ref], stdout=out, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder, filter="data")
-    return folder
 
 
 def run_test(code: Path) -> tuple[bool, float, str]:
@@ -53,28 +38,23 @@ def run_test(code: Path) -> tuple[bool, float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=4)
+    add_refs_arguments(parser, rounds=4)
     parser.add_argument("--busy", type=int, default=2, help="processes spinning on the CPU during the runs")
-    parser.add_argument("--refs", default="main,.", help="comma-separated git refs; `.` is this working tree")
     args = parser.parse_args()
     refs = args.refs.split(",")
     passes = {ref: 0 for ref in refs}
-    with tempfile.TemporaryDirectory(prefix="limit-load-") as tmp:
-        code = {ref: checkout(ref, Path(tmp)) for ref in refs}
-        spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(args.busy)]
-        try:
-            print(f"{args.busy} busy processes on {os.cpu_count()} cores; {args.rounds} rounds of {TEST}")
-            for round_ in range(1, args.rounds + 1):
-                for ref in refs:
-                    passed, seconds, reason = run_test(code[ref])
-                    passes[ref] += passed
-                    load = os.getloadavg()[0]
-                    print(f"round {round_} {ref:>8}: {'pass' if passed else 'FAIL'} in {seconds:5.1f} s, "
-                          f"load {load:.1f}  {reason}", flush=True)
-        finally:
-            for spinner in spinners:
-                spinner.kill()
-                spinner.wait()
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(args.busy)]
+    try:
+        print(f"{args.busy} busy processes on {os.cpu_count()} cores; {args.rounds} rounds of {TEST}")
+        for round_, ref, code, _ in interleaved(refs, args.rounds, "limit-load-"):
+            passed, seconds, reason = run_test(code)
+            passes[ref] += passed
+            print(f"round {round_} {ref:>8}: {'pass' if passed else 'FAIL'} in {seconds:5.1f} s, "
+                  f"load {os.getloadavg()[0]:.1f}  {reason}", flush=True)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
     for ref in refs:
         print(f"{ref}: {passes[ref]} of {args.rounds} passed")
 

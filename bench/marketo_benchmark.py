@@ -25,44 +25,27 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_common import ROOT, load_average
 
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # workspace_toml: the tests' workspace.toml builder, standard library only
 from sync_core import load_workspace, run_sync  # noqa: E402
 from sync_core.reconcile import reconcile  # noqa: E402
 from sync_core.sandbox import MarketoSandbox  # noqa: E402
+from workspace_toml import inline_source, marketo, model, sync, workspace  # noqa: E402
 
 INSTANCE, CLIENT_ID, CLIENT_SECRET = "123-BEN-456", "bench-client", "bench-secret"
 LIMIT_CALLS, LIMIT_SECONDS, PER_CALL = 100, 20.0, 300
-WORKSPACE = '''
-sources.wh = {{ type = "duckdb", path = "wh.duckdb" }}
 
-[destinations.marketo]
-type = "marketo"
-base_url = "{url}"
-client_id = "env:BENCH_MARKETO_CLIENT_ID"
-client_secret = "env:BENCH_MARKETO_CLIENT_SECRET"
-rate_limit_reserve = {reserve}
-concurrency = {concurrency}
 
-[models.people]
-source = "wh"
-sql = "SELECT * FROM people"
-primary_key = "email"
-
-[syncs.activities]
-model = "people"
-destination = "marketo"
-object = "activity"
-mode = "insert"
-activity_type = "benchActivity_c"
-match = {{ field = "email", column = "email" }}
-mappings = [
-  {{ column = "created_at", field = "activityDate" }},
-  {{ column = "namespace", field = "primaryAttributeValue" }},
-  {{ column = "plan", field = "plan" }},
-]
-'''
+def workspace_toml(url: str, reserve: float, concurrency: int) -> str:
+    """People in DuckDB; one sync adding a benchActivity_c activity per person, matched by email."""
+    return workspace(
+        inline_source(),
+        marketo(base_url=url, extra=f"rate_limit_reserve = {reserve}\nconcurrency = {concurrency}"),
+        model("SELECT * FROM people"),
+        sync("activities", destination="marketo", object="activity", mode="insert", activity_type="benchActivity_c",
+             mappings=[("created_at", "activityDate"), ("namespace", "primaryAttributeValue"), ("plan", "plan")]))
 
 
 def main() -> int:
@@ -80,7 +63,7 @@ def main() -> int:
 
 
 def bench(root: Path, args) -> int:
-    os.environ["BENCH_MARKETO_CLIENT_ID"], os.environ["BENCH_MARKETO_CLIENT_SECRET"] = CLIENT_ID, CLIENT_SECRET
+    os.environ["MARKETO_CLIENT_ID"], os.environ["MARKETO_CLIENT_SECRET"] = CLIENT_ID, CLIENT_SECRET  # this process
     emails = [f"person{i:07d}@example.com" for i in range(args.rows)]
     with duckdb.connect(str(root / "wh.duckdb")) as con:
         con.execute("CREATE TABLE people AS SELECT 'person' || lpad(CAST(i AS VARCHAR), 7, '0') || '@example.com'"
@@ -90,8 +73,7 @@ def bench(root: Path, args) -> int:
         server.state.add_instance(INSTANCE, CLIENT_ID, CLIENT_SECRET)
         server.state.add_activity_type(INSTANCE, "benchActivity_c", primary_attribute="namespace", attributes=["plan"])
         server.state.add_leads(INSTANCE, emails)
-        (root / "workspace.toml").write_text(WORKSPACE.format(url=server.url, reserve=args.reserve,
-                                                              concurrency=args.concurrency))
+        (root / "workspace.toml").write_text(workspace_toml(server.url, args.reserve, args.concurrency))
         started = time.monotonic()
         record = run_sync(load_workspace(root), "activities", trigger="bench")
         elapsed = time.monotonic() - started
@@ -114,6 +96,7 @@ def bench(root: Path, args) -> int:
     print(f"per 1,000 rows: {rest / args.rows * 1000:.2f} API calls, {quota / args.rows * 1000:.2f} daily quota "
           f"({quota:,} of 50,000 for the run)")
     print("\n".join(lines))
+    print(load_average())
     return 0 if record.counts.outcome("synced") == args.rows and checked else 1
 
 

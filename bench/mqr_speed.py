@@ -17,8 +17,6 @@ page's script in AppTest with Streamlit's data cache cleared, and the ledger's s
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sqlite3
 import statistics
@@ -29,12 +27,12 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_common import ROOT, generated_once
+from page_speed import time_page  # the same cold page run
 
+sys.path.insert(0, str(ROOT))
 from sync_core import RunCounts, StateStore  # noqa: E402
 from sync_core.clock import ManualClock  # noqa: E402
-from sync_core.demo.workspace import init_demo  # noqa: E402
 from sync_core.mqr import period_end  # noqa: E402
 
 SYNCS = (("iterable-production", 1.0), ("iterable-first-namespace", 0.8))  # (sync, share of the keys it queries)
@@ -44,13 +42,12 @@ PAGES = (("MQR", "pages/mqr.py"), ("Overview", "pages/overview.py"))
 
 
 def generate(workdir: Path, keys: int, periods: int) -> Path:
-    root = workdir / f"mqr-{keys}-{periods}"
-    marker = root / ".sync-state" / "generated.json"
-    if marker.exists():
-        return root
-    if root.exists():
-        raise SystemExit(f"{root} holds an unfinished generation: delete it and run again")
-    init_demo(root, contacts=200)
+    """A demo workspace (for its workspace.toml) whose state store holds the periods' ledger; reused if present."""
+    return generated_once(workdir / f"mqr-{keys}-{periods}", {"keys": keys, "periods": periods},
+                          lambda root: write_ledger(root, keys, periods))
+
+
+def write_ledger(root: Path, keys: int, periods: int) -> None:
     today = datetime.now(timezone.utc).date()
     months = today.year * 12 + today.month - 1 - (periods - 1)  # the 12 periods ending with today's
     first = date(months // 12, months % 12 + 1, 1)
@@ -63,8 +60,6 @@ def generate(workdir: Path, keys: int, periods: int) -> Path:
             _period(store, clock, start, min(end, today + timedelta(days=1)), keys, offset=number * 10 * keys)
             print(f"  period {start} written ({time.monotonic() - started:.0f} s)", flush=True)
             start = end
-    marker.write_text(json.dumps({"keys": keys, "periods": periods, "seconds": round(time.monotonic() - started)}))
-    return root
 
 
 def _period(store: StateStore, clock: ManualClock, start: date, end: date, keys: int, offset: int) -> None:
@@ -101,22 +96,6 @@ def time_cli(root: Path) -> float:
     return elapsed
 
 
-def time_page(page: str, title: str) -> float:
-    import streamlit as st
-    import streamlit.logger
-    from streamlit.testing.v1 import AppTest
-
-    streamlit.logger.set_log_level(logging.ERROR)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    st.cache_data.clear()
-    started = time.perf_counter()
-    at.switch_page(page).run()
-    elapsed = time.perf_counter() - started
-    if at.exception or not at.title or at.title[0].value != title:
-        raise SystemExit(f"{page} failed: {[e.value for e in at.exception]} {[t.value for t in at.title]}")
-    return elapsed
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1_500_000)
@@ -137,8 +116,8 @@ def main() -> int:
     cli = [time_cli(root) for _ in range(args.runs)]
     print(f"| `mqr --json` (a process) | {statistics.median(cli):.3f} | {max(cli):.3f} |", flush=True)
     for title, page in PAGES:
-        time_page(page, title)
-        seconds = [time_page(page, title) for _ in range(args.runs)]
+        time_page(root, page, {}, title, cold=True)  # imports, not measured
+        seconds = [time_page(root, page, {}, title, cold=True) for _ in range(args.runs)]
         print(f"| {title} page, cold | {statistics.median(seconds):.3f} | {max(seconds):.3f} |", flush=True)
     return 0
 

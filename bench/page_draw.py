@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,12 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).parent))
-from page_speed import generate  # noqa: E402  (the same year of history)
+from bench_common import ROOT, free_port, print_table, stop, wait_for_http
+from page_speed import generate  # the same year of history
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,12 +55,6 @@ new PerformanceObserver(list => { for (const e of list.getEntries()) window.__bu
 """
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
 DRAWN = '[data-testid="stMain"] [data-testid="stHeading"]'
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -100,17 +91,8 @@ class Served:
                                               stderr=subprocess.DEVNULL, start_new_session=True))
 
     def wait(self, timeout: float, url: str | None = None) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(c.poll() is not None for c in self.children):
-                raise SystemExit("the dashboard (or a sandbox) exited before it was ready")
-            try:
-                if requests.get(f"{url or self.url}/_stcore/health", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        raise SystemExit(f"the dashboard was not ready within {timeout:.0f} s")
+        wait_for_http(f"{url or self.url}/_stcore/health", "the dashboard (or a sandbox)", timeout=timeout,
+                      processes=self.children, every=1)
 
     def streamlit_pid(self, url: str | None = None) -> int:
         """Streamlit's process (under `up`, a child of the launcher): the one started with the URL's port."""
@@ -126,12 +108,7 @@ class Served:
 
     def stop(self) -> None:
         for child in reversed(self.children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-                try:
-                    child.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
+            stop(child, sig=signal.SIGINT, timeout=60)
 
 
 def settled(page, what: str, timeout: float = 90) -> float:
@@ -241,23 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         served.stop()
     for name in variants:
-        print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n\n"
-              "| page | first load (s) | warm median (s) | warm max (s) | browser busy, median (s) "
-              "| server CPU per warm load (s) |\n|---|---:|---:|---:|---:|---:|")
-        for label, (first, warm) in results[name].items():
-            drawn = [w[0] for w in warm]
-            print(f"| {label} | {first:.2f} | {statistics.median(drawn):.2f} | {max(drawn):.2f} | "
-                  f"{statistics.median(w[1] for w in warm):.2f} | {statistics.median(w[2] for w in warm):.2f} |")
-        print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n\n"
-              "| page | median (s) | max (s) |\n|---|---:|---:|")
-        for title, took in clicks[name].items():
-            print(f"| {title} | {statistics.median(took):.2f} | {max(took):.2f} |")
+        print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n")
+        print_table(["page", "first load (s)", "warm median (s)", "warm max (s)", "browser busy, median (s)",
+                     "server CPU per warm load (s)"],
+                    [[label, f"{first:.2f}", f"{statistics.median(w[0] for w in warm):.2f}",
+                      f"{max(w[0] for w in warm):.2f}", f"{statistics.median(w[1] for w in warm):.2f}",
+                      f"{statistics.median(w[2] for w in warm):.2f}"]
+                     for label, (first, warm) in results[name].items()])
+        print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n")
+        print_table(["page", "median (s)", "max (s)"],
+                    [[title, f"{statistics.median(took):.2f}", f"{max(took):.2f}"]
+                     for title, took in clicks[name].items()])
     if args.base:
-        print("\nThis checkout against the base, warm median of each page (ratio < 1: faster):\n\n"
-              "| page | this (s) | base (s) | ratio |\n|---|---:|---:|---:|")
-        for label in results["this"]:
-            this, base = (statistics.median(w[0] for w in results[n][label][1]) for n in ("this", "base"))
-            print(f"| {label} | {this:.2f} | {base:.2f} | {this / base:.2f} |")
+        print("\nThis checkout against the base, warm median of each page (ratio < 1: faster):\n")
+        medians = {label: [statistics.median(w[0] for w in results[n][label][1]) for n in ("this", "base")]
+                   for label in results["this"]}
+        print_table(["page", "this (s)", "base (s)", "ratio"],
+                    [[label, f"{this:.2f}", f"{base:.2f}", f"{this / base:.2f}"]
+                     for label, (this, base) in medians.items()])
     slow = [label for label, (_, warm) in results["this"].items()
             if statistics.median(w[0] for w in warm) > args.budget]
     print(f"\nEvery page drawn within {args.budget:g} s (warm median): {'yes' if not slow else 'NO: ' + ', '.join(slow)}")

@@ -19,7 +19,6 @@ the slowest run of each, and the size of each table.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sqlite3
@@ -33,12 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_common import ROOT, generated_once
 
+sys.path.insert(0, str(ROOT))
 from sync_core import RunCounts, StateStore  # noqa: E402
 from sync_core.clock import ManualClock  # noqa: E402
-from sync_core.demo.workspace import init_demo  # noqa: E402
 from sync_core.mqr import period_start  # noqa: E402
 from sync_core.outcomes import RowProblem  # noqa: E402
 
@@ -221,13 +219,11 @@ class Generator:
 
 def generate(workdir: Path, contacts: int, days: int) -> Path:
     """A demo workspace (for its workspace.toml) whose state store holds the generated year; reused if present."""
-    root = workdir / f"ws-{contacts}-{days}"
-    marker = root / ".sync-state" / "generated.json"
-    if marker.exists():
-        return root
-    if root.exists():
-        raise SystemExit(f"{root} holds an unfinished generation: delete it and run again")
-    init_demo(root, contacts=200)
+    return generated_once(workdir / f"ws-{contacts}-{days}", {"contacts": contacts, "days": days},
+                          lambda root: write_year(root, contacts, days))
+
+
+def write_year(root: Path, contacts: int, days: int) -> None:
     today = datetime.now(timezone.utc).replace(hour=2, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=days - 1)
     clock = ManualClock(first.timestamp())
@@ -238,8 +234,6 @@ def generate(workdir: Path, contacts: int, days: int) -> Path:
             generator.run_day(day, first + timedelta(days=day))
             if day % 30 == 0 or day == days - 1:
                 print(f"  generated day {day + 1} of {days} ({time.monotonic() - started:.0f} s)", flush=True)
-    marker.write_text(json.dumps({"contacts": contacts, "days": days, "seconds": round(time.monotonic() - started)}))
-    return root
 
 
 # ---- measurement ------------------------------------------------------------------------------------------------

@@ -22,10 +22,8 @@ After every run the receiver's count must show each row delivered once, or the b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from pathlib import Path
 
 import requests
 
+from bench_common import free_port, measured, stop, wait_for_http
 from peer_model import FIELDS, MATCH_COLUMN, QUERY, create_model
 
 BENCH = Path(__file__).resolve().parent
@@ -51,17 +50,6 @@ PEERS = {
 TOOLS = ("sync-core", "drt", "dlt")
 BASELINE = "baseline"  # sync-core from another checkout (--baseline)
 QUIET = {"DO_NOT_TRACK": "1", "RUNTIME__DLTHUB_TELEMETRY": "false"}  # no usage telemetry from any tool
-
-# Runs the command given after argv[1] and writes its wall time, exit code and the rusage of every process it
-# waited for to argv[1] as JSON. Linux's ru_maxrss starts from the parent's resident size at fork and is not
-# reset by exec, so the measured tool must be a child of this small process, not of the benchmark.
-MEASURE = ("import json, resource, subprocess, sys, time\n"
-           "started = time.perf_counter()\n"
-           "code = subprocess.call(sys.argv[2:])\n"
-           "wall = time.perf_counter() - started\n"
-           "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-           "json.dump({'code': code, 'wall': wall, 'cpu': u.ru_utime + u.ru_stime, 'peak_kib': u.ru_maxrss},\n"
-           "          open(sys.argv[1], 'w'))\n")
 
 SYNC_CORE_WORKSPACE = '''\
 [sources.model]
@@ -184,30 +172,18 @@ class Receiver:
         self.log = log
 
     def __enter__(self) -> Receiver:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self._log = open(self.log, "wb")
         self.process = subprocess.Popen([sys.executable, str(BENCH / "peer_receiver.py"), "--port", str(port)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         try:
-            self._wait_ready()
+            wait_for_http(f"{self.url}/_count", f"the receiver (its log: {self.log})", timeout=30,
+                          processes=[self.process], every=0.05)
         except BaseException:
             self.__exit__()
             raise
         return self
-
-    def _wait_ready(self) -> None:
-        for _ in range(200):
-            if self.process.poll() is not None:
-                raise SystemExit(f"the receiver exited at start (exit {self.process.returncode}); see {self.log}")
-            try:
-                self.counts()
-                return
-            except requests.RequestException:
-                time.sleep(0.05)
-        raise SystemExit(f"the receiver did not answer on {self.url} within 10 s; see {self.log}")
 
     def counts(self) -> dict:
         return requests.get(f"{self.url}/_count", timeout=5).json()
@@ -216,12 +192,7 @@ class Receiver:
         requests.post(f"{self.url}/_reset", timeout=5).raise_for_status()
 
     def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, timeout=10)
         self._log.close()
 
 
@@ -257,19 +228,17 @@ def prepare(tool: str, run_dir: Path, database: Path, url: str, python: Path | N
 
 def measure(tool: str, argv: list[str], env: dict, run_dir: Path, receiver: Receiver, rows: int) -> Run:
     receiver.reset()
-    figures = run_dir / "measure.json"
     with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
-        code = subprocess.call([sys.executable, "-c", MEASURE, str(figures), *argv], stdout=out, stderr=err,
-                               env=env, cwd=run_dir)
+        m = measured(argv, stdout=out, stderr=err, env=env, cwd=run_dir)
     got = receiver.counts()
+    code = m.code
     if code != 0 or got["users"] != rows or got["distinct"] != rows:
         tail = (run_dir / "stdout").read_text(errors="replace")[-1500:] + (run_dir / "stderr").read_text(
             errors="replace")[-3000:]
         raise SystemExit(f"{tool} (exit {code}) delivered {got['users']:,} users ({got['distinct']:,} distinct) "
                          f"of {rows:,} rows: the benchmark stops. The end of its output (its folder is kept with "
                          f"--workdir):\n{tail}")
-    m = json.loads(figures.read_text())
-    run = Run(tool, m["wall"], m["cpu"], m["peak_kib"] / 1024, got["requests"])
+    run = Run(tool, m.wall, m.cpu, m.peak_mb, got["requests"])
     print(f"  {tool}: {run.wall:.1f} s wall, {run.cpu:.1f} s CPU, {run.peak_mb:,.0f} MB peak RSS, "
           f"{run.requests:,} requests, every row received once", flush=True)
     return run

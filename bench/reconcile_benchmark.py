@@ -15,82 +15,64 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from sync_benchmark import NO_LIMIT, PEAK_OF, SYNC, Sandbox, free_port  # noqa: E402  (the same sandbox and limits)
-
-from sync_core import StateStore, load_workspace  # noqa: E402
-from sync_core.demo.workspace import init_demo  # noqa: E402
+from bench_common import load_average, print_table
+from sync_benchmark import NO_LIMIT, SYNC, Sandbox, build_demo, cli_json, set_iterable
+from sync_core import StateStore, load_workspace
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--edited", type=float, default=0.001, help="share of the synced users edited in the sandbox")
-    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.workdir or tmp) / "bench-workspace"
-        port = make_demo(root, args.contacts, NO_LIMIT)
-        with Sandbox(root, port, rate_limits=False) as sandbox:
-            run = measure(root, sandbox, "sync run (full)", ["run", SYNC, "--json"])
-            clean = measure(root, sandbox, "reconciliation, nothing changed", ["reconcile", SYNC, "--json"])
-            edited = edit_users(sandbox, args.edited)
-            with StateStore(load_workspace(root).state_path, read_only=True) as store:
-                held = {key.strip().lower() for key in store.snapshot_keys(SYNC)} & edited
-            found = measure(root, sandbox, f"reconciliation, {len(edited):,} users edited",
-                            ["reconcile", SYNC, "--json"])
-        report(run, clean, found, edited, held)
+    args = arguments(__doc__, contacts=1_000_000, edited="share of the synced users edited in the sandbox")
+    side_by_side(args, SYNC, NO_LIMIT, "sync run (full)", "users",
+                 lambda root, sandbox: edit_users(sandbox, args.edited), report)
     return 0
 
 
-def make_demo(root: Path, contacts: int, limits: str) -> int:
-    """A demo workspace whose people are all Iterable users, with the client's `limits` line; its sandbox port."""
-    port = free_port()
-    started = time.perf_counter()
-    init_demo(root, contacts=contacts, sandbox_port=port, product_share=1.0)
-    print(f"demo workspace: {contacts:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
-    toml = root / "workspace.toml"
-    toml.write_text(toml.read_text().replace('api_key = "secrets:sandbox.iterable_api_key"\n',
-                                             f'api_key = "secrets:sandbox.iterable_api_key"\n{limits}\n', 1))
-    return port
+def arguments(doc: str, *, contacts: int, edited: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=contacts)
+    parser.add_argument("--edited", type=float, default=0.001, help=edited)
+    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
+    return parser.parse_args()
+
+
+def side_by_side(args: argparse.Namespace, sync: str, limits: str, run_label: str, items: str,
+                 edit: Callable[[Path, Sandbox], set[str]], report: Callable) -> None:
+    """A demo whose people are all Iterable users, the client's `limits` line added, its sandbox in a process of
+    its own; measured there: the full sync run, a reconciliation of it (clean), then `edit(root, sandbox)` (the
+    keys of the rows whose `items` it edited) and a reconciliation that must find them. Then
+    report(root, run, clean, found, edited), with the workspace still there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root, port = build_demo(args, tmp, product_share=1.0)
+        set_iterable(root, limits)
+        with Sandbox(root, port, rate_limits=False) as sandbox:
+            run = measure(root, sandbox, run_label, ["run", sync, "--json"])
+            clean = measure(root, sandbox, "reconciliation, nothing changed", ["reconcile", sync, "--json"])
+            edited = edit(root, sandbox)
+            found = measure(root, sandbox, f"reconciliation, {len(edited):,} {items} edited",
+                            ["reconcile", sync, "--json"])
+            report(root, run, clean, found, edited)
 
 
 def print_steps(steps: list[dict]) -> None:
     print()
-    print("| step | wall s | API calls | exports | peak RSS |")
-    print("|---|---:|---:|---:|---:|")
-    for m in steps:
-        print(f"| {m['label']} | {m['wall']:.1f} | {m['calls']:,} | {m['exports']} | {m['rss_mb']:,.0f} MB |")
+    print_table(["step", "wall s", "API calls", "exports", "peak RSS"],
+                [[m["label"], f"{m['wall']:.1f}", f"{m['calls']:,}", m["exports"], f"{m['rss_mb']:,.0f} MB"]
+                 for m in steps])
     print()
 
 
 def measure(root: Path, sandbox: Sandbox, label: str, command: list[str]) -> dict:
     mark = sandbox.state.last_request_id()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
-        process = subprocess.Popen([sys.executable, "-c", PEAK_OF, peak.name, sys.executable, "-m", "sync_core.cli",
-                                    "-w", str(root), *command], stdout=subprocess.PIPE, stderr=errors)
-        output = process.stdout.read()
-        status = process.wait()
-        wall = time.perf_counter() - started
-        rss_mb = int(peak.read() or 0) / 1024
-        try:
-            result = json.loads(output)
-        except ValueError:
-            errors.seek(0)
-            raise SystemExit(f"{label}: failed (exit {status}):\n"
-                             f"{output.decode()[:2000]}\n{errors.read().decode()[-3000:]}") from None
-    calls = [r for r in sandbox.state.requests(since_id=mark) if r["status"] is not None]
-    out = {"label": label, "wall": wall, "rss_mb": rss_mb, "calls": len(calls),
+    result, m = cli_json(root, label, command)
+    calls = sandbox.answered_since(mark)
+    out = {"label": label, "wall": m.wall, "rss_mb": m.peak_mb, "calls": len(calls),
            "exports": sum(r["endpoint"] == "export/data.json" for r in calls), "result": result}
-    print(f"{label}: {wall:.1f} s, {len(calls)} API calls, peak RSS {rss_mb:,.0f} MB, phases "
+    print(f"{label}: {m.wall:.1f} s, {len(calls)} API calls, peak RSS {m.peak_mb:,.0f} MB, phases "
           f"{result.get('phases')}", flush=True)
     return out
 
@@ -107,7 +89,9 @@ def edit_users(sandbox: Sandbox, share: float) -> set[str]:
     return {email.lower() for _, email, _ in rows}
 
 
-def report(run: dict, clean: dict, found: dict, edited: set[str], held: set[str]) -> None:
+def report(root: Path, run: dict, clean: dict, found: dict, edited: set[str]) -> None:
+    with StateStore(load_workspace(root).state_path, read_only=True) as store:
+        held = {key.strip().lower() for key in store.snapshot_keys(SYNC)} & edited
     funnel = clean["result"]["funnel"]
     differing = {d["key"].strip().lower() for d in found["result"]["differences"]}
     print_steps([run, clean, found])
@@ -116,12 +100,18 @@ def report(run: dict, clean: dict, found: dict, edited: set[str], held: set[str]
     print(f"- after the edits: {found['result']['differing_rows']:,} differing rows found, "
           f"{len(differing & held):,} of the {len(held):,} edited users the sync holds ({len(edited) - len(held)} "
           "other edited users are no synced row: their model rows are invalid)")
+    print_ratios(run, clean, "users")
+
+
+def print_ratios(run: dict, clean: dict, items: str) -> None:
+    """The clean reconciliation against the sync run that sent the `items`."""
     print(f"- reconciliation phases (s): {clean['result']['phases']}")
     print(f"- reconciliation / full sync run, wall time: **{clean['wall'] / run['wall']:.1%}**")
     print(f"- reconciliation / full sync run, API calls: **{clean['calls']} / {run['calls']:,}**")
     print(f"- reconciliation / full sync run, peak RSS: **{clean['rss_mb'] / run['rss_mb']:.0%}** "
           f"({clean['rss_mb']:,.0f} MB / {run['rss_mb']:,.0f} MB)")
-    print(f"- reconciliation throughput: {funnel['present'] / clean['wall']:,.0f} users/s")
+    print(f"- reconciliation throughput: {clean['result']['funnel']['present'] / clean['wall']:,.0f} {items}/s")
+    print(f"- {load_average()} at the end")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,15 @@ RSS through a small wrapper process): the full sync run; a reconciliation of the
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from reconcile_benchmark import make_demo, measure, print_steps  # noqa: E402  (the same demo, wrapper, table)
-from sync_benchmark import Sandbox  # noqa: E402
-
-from sync_core import StateStore, load_workspace  # noqa: E402
-from sync_core.destinations.iterable.events import event_id  # noqa: E402
+from reconcile_benchmark import arguments, print_ratios, print_steps, side_by_side  # the same flow and table
+from sync_benchmark import Sandbox
+from sync_core import StateStore, load_workspace
+from sync_core.destinations.iterable.events import event_id
 
 SYNC = "iterable-first-namespace-events"
 NO_LIMIT = ('rate_limits = { "events/trackBulk" = "100000/s", "users/bulkUpdate" = "100000/s", '
@@ -32,24 +28,13 @@ NO_LIMIT = ('rate_limits = { "events/trackBulk" = "100000/s", "users/bulkUpdate"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=125_000)
-    parser.add_argument("--edited", type=float, default=0.001, help="share of the sync's events edited in the sandbox")
-    parser.add_argument("--workdir", help="keep the workspace here (default: a temporary folder, removed)")
-    args = parser.parse_args()
+    args = arguments(__doc__, contacts=125_000, edited="share of the sync's events edited in the sandbox")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.workdir or tmp) / "bench-workspace"
-        port = make_demo(root, args.contacts, NO_LIMIT)
-        with Sandbox(root, port, rate_limits=False) as sandbox:
-            run = measure(root, sandbox, "events sync run (full)", ["run", SYNC, "--json"])
-            clean = measure(root, sandbox, "reconciliation, nothing changed", ["reconcile", SYNC, "--json"])
-            with StateStore(load_workspace(root).state_path, read_only=True) as store:
-                synced = {event_id(SYNC, key): key for key in store.snapshot_keys(SYNC)}
-            edited = edit_events(sandbox, args.edited, synced)
-            found = measure(root, sandbox, f"reconciliation, {len(edited):,} events edited",
-                            ["reconcile", SYNC, "--json"])
-        report(run, clean, found, edited)
+    def edit(root: Path, sandbox: Sandbox) -> set[str]:
+        with StateStore(load_workspace(root).state_path, read_only=True) as store:
+            synced = {event_id(SYNC, key): key for key in store.snapshot_keys(SYNC)}
+        return edit_events(sandbox, args.edited, synced)
+    side_by_side(args, SYNC, NO_LIMIT, "events sync run (full)", "events", edit, report)
     return 0
 
 
@@ -66,7 +51,7 @@ def edit_events(sandbox: Sandbox, share: float, synced: dict[str, str]) -> set[s
     return {synced[eid] for eid in chosen}
 
 
-def report(run: dict, clean: dict, found: dict, edited: set[str]) -> None:
+def report(root: Path, run: dict, clean: dict, found: dict, edited: set[str]) -> None:
     funnel = clean["result"]["funnel"]
     differing = {d["key"] for d in found["result"]["differences"]}
     print_steps([run, clean, found])
@@ -75,12 +60,7 @@ def report(run: dict, clean: dict, found: dict, edited: set[str]) -> None:
           f"{fields} fields each; clean: {clean['result']['clean']}")
     print(f"- after the edits: {found['result']['differing_rows']:,} differing rows found, "
           f"{len(differing & edited):,} of the {len(edited):,} edited events")
-    print(f"- reconciliation phases (s): {clean['result']['phases']}")
-    print(f"- reconciliation / full sync run, wall time: **{clean['wall'] / run['wall']:.1%}**")
-    print(f"- reconciliation / full sync run, API calls: **{clean['calls']} / {run['calls']:,}**")
-    print(f"- reconciliation / full sync run, peak RSS: **{clean['rss_mb'] / run['rss_mb']:.0%}** "
-          f"({clean['rss_mb']:,.0f} MB / {run['rss_mb']:,.0f} MB)")
-    print(f"- reconciliation throughput: {funnel['present'] / clean['wall']:,.0f} events/s")
+    print_ratios(run, clean, "events")
 
 
 if __name__ == "__main__":

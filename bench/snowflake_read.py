@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_common import ROOT, free_port, load_average, print_table, stop, wait_for_http
+
 sys.path.insert(0, str(ROOT))
 
 MODEL = ("SELECT email, user_id, first_name, last_name, company, country, lifecycle_stage, lead_score, "
@@ -91,28 +92,6 @@ def measure(source: str, warehouse: Path, port: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def wait_until_serving(port: int) -> None:
-    """uvicorn binds after the load: poll its health route, for at most a minute."""
-    import requests
-    from sync_core.snowflake_settings import HEALTH_PATH
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"the emulator did not answer on port {port} within 60 s")
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -140,7 +119,9 @@ def main() -> None:
     try:
         if emulator.stdout.readline().strip() != "loaded":
             raise SystemExit("the emulator did not start")
-        wait_until_serving(port)
+        from sync_core.snowflake_settings import HEALTH_PATH
+        # uvicorn binds after the load
+        wait_for_http(f"http://127.0.0.1:{port}{HEALTH_PATH}", "the emulator", timeout=60, processes=[emulator])
         figures: dict[str, list[dict]] = {"duckdb": [], "snowflake": []}
         for run in range(args.runs):
             for source in figures:  # alternated, so the machine's noise falls on both alike
@@ -149,8 +130,7 @@ def main() -> None:
                 print(f"  run {run + 1}, {source}: {f['rows']:,} rows in {f['seconds']:.2f} s, peak RSS "
                       f"{f['peak_mb']:,.0f} MB", flush=True)
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+        stop(emulator)
 
     rows = {s: {r["rows"] for r in runs} for s, runs in figures.items()}
     if rows["duckdb"] != rows["snowflake"] or len(rows["duckdb"]) != 1:
@@ -159,13 +139,13 @@ def main() -> None:
                   "peak_mb": statistics.median(r["peak_mb"] for r in runs)} for s, runs in figures.items()}
     count = rows["duckdb"].pop()
     print(f"\nThe model read, {count:,} rows, median of {args.runs} (each read a process of its own):\n")
-    print("| source | wall s | rows/s | peak RSS |")
-    print("|---|---:|---:|---:|")
-    for source, m in median.items():
-        print(f"| {source} | {m['seconds']:.2f} | {count / m['seconds']:,.0f} | {m['peak_mb']:,.0f} MB |")
+    print_table(["source", "wall s", "rows/s", "peak RSS"],
+                [[source, f"{m['seconds']:.2f}", f"{count / m['seconds']:,.0f}", f"{m['peak_mb']:,.0f} MB"]
+                 for source, m in median.items()])
     d, s = median["duckdb"], median["snowflake"]
     print(f"\n- Snowflake / DuckDB rows/s: {d['seconds'] / s['seconds']:.2f}")
     print(f"- Snowflake / DuckDB peak RSS: {s['peak_mb'] / d['peak_mb']:.2f}")
+    print(f"- {load_average()} at the end")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import requests
 
+from bench_common import free_port, load_average, measured, print_table, stop, wait_for_http
 from sync_core import load_workspace
 from sync_core.demo.workspace import init_demo
 from sync_core.sandbox import IterableState
@@ -57,10 +55,7 @@ def main() -> int:
     args = arguments(__doc__, contacts=1_000_000)
     with tempfile.TemporaryDirectory() as tmp:
         root, port = build_demo(args, tmp, product_share=0.5)
-        toml = root / "workspace.toml"
-        default_toml = toml.read_text()
-        toml.write_text(default_toml.replace('api_key = "secrets:sandbox.iterable_api_key"\n',
-                                             f'api_key = "secrets:sandbox.iterable_api_key"\n{NO_LIMIT}\n', 1))
+        default_toml = set_iterable(root, NO_LIMIT)
 
         runs = []
         with Sandbox(root, port, rate_limits=False) as sandbox:
@@ -69,7 +64,7 @@ def main() -> int:
             runs.append(measure(root, sandbox, f"rerun after {args.changed:.0%} changed, limit off"))
             runs.append(measure(root, sandbox, "rerun with nothing changed, limit off"))
         model_query = model_query_seconds(root)
-        toml.write_text(default_toml)  # the client keeps Iterable's published limits again
+        (root / "workspace.toml").write_text(default_toml)  # the client keeps Iterable's published limits again
         with Sandbox(root, port, rate_limits=True) as sandbox:
             runs.append(measure(root, sandbox, "full resync, real limit", "--full-resync"))
             change_contacts(root, args.changed, seed=2)
@@ -101,10 +96,13 @@ def build_demo(args: argparse.Namespace, tmp: str, *, product_share: float) -> t
     return root, port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def set_iterable(root: Path, line: str) -> str:
+    """Add a TOML `line` to the demo's Iterable destination (its limits, its concurrency); the text it had."""
+    toml = root / "workspace.toml"
+    before = toml.read_text()
+    toml.write_text(before.replace('api_key = "secrets:sandbox.iterable_api_key"\n',
+                                   f'api_key = "secrets:sandbox.iterable_api_key"\n{line}\n', 1))
+    return before
 
 
 class Sandbox:
@@ -118,27 +116,31 @@ class Sandbox:
         argv = [sys.executable, "-m", "sync_core.cli", "-w", str(self.root), "sandbox"]
         self.process = subprocess.Popen(argv + ([] if self.rate_limits else ["--no-rate-limits"]),
                                         stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/_sandbox/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise SystemExit("the sandbox did not start")
+        try:
+            wait_for_http(f"http://127.0.0.1:{self.port}/_sandbox/health", "the sandbox", timeout=60,
+                          processes=[self.process])
+        except BaseException:
+            stop(self.process)
+            raise
+        return self
 
     def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        stop(self.process)
+
+    def answered_since(self, mark: int) -> list[dict]:
+        """The requests it answered after request id `mark`."""
+        return [r for r in self.state.requests(since_id=mark) if r["status"] is not None]
 
 
-# Runs the command in a small process and writes its peak RSS (KiB) to argv[1]. A child forked from this
-# benchmark would report this process's own peak (1.6 GB after building the demo) as its own: Linux's
-# ru_maxrss starts from the parent's resident size at fork and is not reset by exec.
-PEAK_OF = ("import resource, subprocess, sys\n"
-           "code = subprocess.call(sys.argv[2:])\n"
-           "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-           "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}')\n"
-           "sys.exit(code)\n")
+def cli_json(root: Path, label: str, command: list[str], env: dict | None = None):
+    """`sync-core -w root <command>` (a --json command) measured in a process of its own: (its JSON answer, the
+    Measured figures: wall time, peak RSS)."""
+    m = measured([sys.executable, "-m", "sync_core.cli", "-w", str(root), *command], capture_output=True, env=env)
+    try:
+        return json.loads(m.stdout), m
+    except ValueError:
+        raise SystemExit(f"{label}: failed (exit {m.code}):\n{m.stdout.decode()[:2000]}\n"
+                         f"{m.stderr.decode()[-3000:]}") from None
 
 
 def measure(root: Path, sandbox: Sandbox, label: str, *flags: str, sync: str = SYNC,
@@ -146,28 +148,13 @@ def measure(root: Path, sandbox: Sandbox, label: str, *flags: str, sync: str = S
     """One run of `sync` by the CLI in a process of its own (`env`: its environment, e.g. PYTHONPATH set to
     another checkout)."""
     mark = sandbox.state.last_request_id()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile("r") as peak:
-        process = subprocess.Popen([sys.executable, "-c", PEAK_OF, peak.name, sys.executable, "-m", "sync_core.cli",
-                                    "-w", str(root), "run", sync, "--json", *flags],
-                                   stdout=subprocess.PIPE, stderr=errors, env=env)
-        output = process.stdout.read()
-        status = process.wait()
-        wall = time.perf_counter() - started
-        rss_kib, cpu = peak.read().split() or ("0", "0")
-        rss_mb = int(rss_kib) / 1024
-        try:
-            record = json.loads(output)
-        except ValueError:
-            errors.seek(0)
-            raise SystemExit(f"{label}: the sync failed (exit {status}):\n"
-                             f"{output.decode()[:2000]}\n{errors.read().decode()[-3000:]}") from None
-    log = [r for r in sandbox.state.requests(since_id=mark) if r["status"] is not None]
+    record, m = cli_json(root, label, ["run", sync, "--json", *flags], env)
+    log = sandbox.answered_since(mark)
     writes = [r for r in log if r["endpoint"] == write_endpoint]
     rate = (len(writes) - 1) / (writes[-1]["at"] - writes[0]["at"]) if len(writes) > 1 else 0.0
-    run = Run(label, wall, rss_mb, record, len(log), len(writes), rate, busy_seconds(log), float(cpu))
+    run = Run(label, m.wall, m.peak_mb, record, len(log), len(writes), rate, busy_seconds(log), m.cpu)
     c = record["counts"]
-    print(f"{label}: {wall:.1f} s, status {record['status']}, synced {c['synced']:,}, expected rejections "
+    print(f"{label}: {m.wall:.1f} s, status {record['status']}, synced {c['synced']:,}, expected rejections "
           f"{c['rejected_expected']:,}, {run.requests} requests, phases {record['phases']}", flush=True)
     return run
 
@@ -176,10 +163,10 @@ def busy_seconds(log: list[dict]) -> float:
     """The sandbox's own time answering, with overlapping requests counted once."""
     spans = sorted((r["at"], r["at"] + (r["duration_ms"] or 0) / 1000) for r in log)
     busy, end = 0.0, float("-inf")
-    for start, stop in spans:
-        if stop > end:
-            busy += stop - max(start, end)
-            end = stop
+    for begin, finish in spans:
+        if finish > end:
+            busy += finish - max(begin, end)
+            end = finish
     return busy
 
 
@@ -218,17 +205,13 @@ def report(args, runs: list[Run], model_query: float) -> None:
     print()
     print(f"## Sync benchmark: {args.contacts:,} contacts, about half unknown to Iterable")
     print()
-    print(f"Command: `python bench/sync_benchmark.py --contacts {args.contacts}`; load average at the end "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"Command: `python bench/sync_benchmark.py --contacts {args.contacts}`; {load_average()} at the end")
     print()
-    print("| run | wall s | rows/s | synced | expected rejections | API calls / 1,000 rows | bulkUpdate req/s "
-          "| sandbox busy | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        c = r.record["counts"]
-        print(f"| {r.label} | {r.wall:.1f} | {queried / r.wall:,.0f} | {c['synced']:,} | {c['rejected_expected']:,} "
-              f"| {1000 * r.requests / queried:.2f} | {r.write_rate:.2f} | {r.sandbox_busy / r.wall:.0%} "
-              f"| {r.peak_rss_mb:,.0f} MB |")
+    print_table(["run", "wall s", "rows/s", "synced", "expected rejections", "API calls / 1,000 rows",
+                 "bulkUpdate req/s", "sandbox busy", "peak RSS"],
+                [[r.label, f"{r.wall:.1f}", f"{queried / r.wall:,.0f}", f"{r.record['counts']['synced']:,}",
+                  f"{r.record['counts']['rejected_expected']:,}", f"{1000 * r.requests / queried:.2f}",
+                  f"{r.write_rate:.2f}", f"{r.sandbox_busy / r.wall:.0%}", f"{r.peak_rss_mb:,.0f} MB"] for r in runs])
     print()
     print(f"- the model's own query (its SQL alone, by the source, into Arrow; median of 3): {model_query:.2f} s")
     print(f"- rerun with nothing changed / the model's query: **{unchanged.wall / model_query:.2f}x** "

@@ -21,26 +21,17 @@ import re
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from limit_under_load import checkout  # noqa: E402
+from bench_common import add_refs_arguments, free_port, interleaved, print_medians, stop
 
 READY = re.compile(r"Dashboard ready after")
 MARKS = {"sandbox": re.compile(r"sandbox: http"), "history": re.compile(r"^History ready")}  # first line of each
 DAY = re.compile(r"^Day (\d+) of")
 WAITED = re.compile(r"waited (\d+) s for (.+)'s rate limit")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def free_port_pair() -> int:
@@ -77,13 +68,7 @@ def start_up(code: Path, folder: Path, contacts: int | None) -> dict:
                 ready = time.monotonic() - started
                 break
     finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGINT)
-        try:
-            up.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
+        stop(up, sig=signal.SIGINT, timeout=120)
     if ready is None:
         raise SystemExit("`sync-core up` ended without a ready dashboard:\n" + "\n".join(lines[-20:]))
     history = next((line for line in lines if line.startswith("History ready")), "")
@@ -102,33 +87,25 @@ def start_up(code: Path, folder: Path, contacts: int | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--refs", default="main,.", help="comma-separated git refs; `.` is this working tree")
+    add_refs_arguments(parser, rounds=2)
     parser.add_argument("--contacts", type=int, help="the demo's size for every version (default: each one's own)")
     args = parser.parse_args()
     refs = args.refs.split(",")
     times: dict[str, list[float]] = {ref: [] for ref in refs}
-    with tempfile.TemporaryDirectory(prefix="up-ready-") as tmp:
-        code = {ref: checkout(ref, Path(tmp)) for ref in refs}
-        for round_ in range(1, args.rounds + 1):
-            for ref in refs:
-                load = os.getloadavg()[0]
-                result = start_up(code[ref], Path(tmp) / f"ws-{round_}-{ref.replace('/', '_')}", args.contacts)
-                times[ref].append(result["ready"])
-                marketo = result["marketo"]
-                print(f"round {round_} {ref:>8}: ready in {result['ready']:5.1f} s (load {load:.1f} at start; "
-                      f"{result['contacts']} contacts); "
-                      f"{', '.join(f'{m} {at:.1f}' for m, at in result['marks'].items())}; "
-                      f"{result['exports']} Iterable exports; {sum(marketo.values())} Marketo calls "
-                      f"({marketo.get('leads', 0)} look-ups, {marketo.get('activities/external', 0)} adds); "
-                      f"waited for rate limits: "
-                      f"{', '.join(f'{d} {s} s' for d, s in result['waited'].items()) or 'never'}; "
-                      f"{result['history']}", flush=True)
-    medians = {ref: statistics.median(values) for ref, values in times.items()}
-    for ref in refs:
-        print(f"{ref}: median {medians[ref]:.1f} s to ready over {len(times[ref])} starts")
-    if len(refs) == 2:
-        print(f"{refs[1]} / {refs[0]}: {medians[refs[1]] / medians[refs[0]]:.2f}")
+    for round_, ref, code, tmp in interleaved(refs, args.rounds, "up-ready-"):
+        load = os.getloadavg()[0]
+        result = start_up(code, tmp / f"ws-{round_}-{ref.replace('/', '_')}", args.contacts)
+        times[ref].append(result["ready"])
+        marketo = result["marketo"]
+        print(f"round {round_} {ref:>8}: ready in {result['ready']:5.1f} s (load {load:.1f} at start; "
+              f"{result['contacts']} contacts); "
+              f"{', '.join(f'{m} {at:.1f}' for m, at in result['marks'].items())}; "
+              f"{result['exports']} Iterable exports; {sum(marketo.values())} Marketo calls "
+              f"({marketo.get('leads', 0)} look-ups, {marketo.get('activities/external', 0)} adds); "
+              f"waited for rate limits: "
+              f"{', '.join(f'{d} {s} s' for d, s in result['waited'].items()) or 'never'}; "
+              f"{result['history']}", flush=True)
+    print_medians(times, "median {median:.1f} s to ready over {n} starts")
 
 
 if __name__ == "__main__":

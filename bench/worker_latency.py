@@ -24,9 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_common import ROOT, stop, wait_until
 
+sys.path.insert(0, str(ROOT))
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
@@ -49,21 +49,20 @@ def pick_up_latency(root: Path, requests: int) -> list[float]:
     worker = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: _store(workspace, lambda s: any(w.alive for w in s.workers())), "the worker never started")
+        _wait(lambda: _store(workspace, lambda s: any(w.alive for w in s.workers())), "the worker to start")
         seen = []
         for _ in range(requests):
             before = _store(workspace, lambda s: max((r.id for r in s.list_runs(limit=1)), default=0))
             asked = time.perf_counter()
             ask_for_run(workspace, SYNC, "dry_run", trigger="dashboard", requested_by="bench")
             _wait(lambda: _store(workspace, lambda s: max((r.id for r in s.list_runs(limit=1)), default=0)) > before,
-                  "the run never started", every=0.005)
+                  "the run to start", every=0.005)
             seen.append(time.perf_counter() - asked)
             _wait(lambda: _store(workspace, lambda s: not s.running_runs() and not s.open_requests()),
-                  "the run never ended")
+                  "the run to end")
         return seen
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop(worker, timeout=60)
 
 
 def _store(workspace, read):
@@ -71,13 +70,8 @@ def _store(workspace, read):
         return read(store)
 
 
-def _wait(predicate, what: str, every: float = 0.05, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(every)
-    raise SystemExit(what)
+def _wait(predicate, what: str, every: float = 0.05) -> None:
+    wait_until(predicate, what, timeout=300, every=every)
 
 
 def page_times(root: Path, runs: int) -> dict[str, list[float]]:
@@ -125,7 +119,7 @@ def main() -> None:
                     resyncs.append(run_sync(workspace, SYNC, full_resync=True, trigger="bench").status)
             writing = threading.Thread(target=write_until_stopped)
             writing.start()
-            _wait(lambda: _store(workspace, lambda s: bool(s.running_runs())), "the writing run never started")
+            _wait(lambda: _store(workspace, lambda s: bool(s.running_runs())), "the writing run to start")
             busy = page_times(root, args.page_runs)
             stop.set()
             writing.join()

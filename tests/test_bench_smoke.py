@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-import socket
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from bench_common import free_port, measured, stop, wait_for_http  # noqa: E402
 
 BENCH = Path(__file__).parent.parent / "bench" / "sync_benchmark.py"
 
@@ -70,18 +72,11 @@ def test_peer_benchmark_runs_sync_core_against_its_receiver_and_counts_every_row
 
 def test_peer_receiver_answers_bulk_update_as_iterable_and_counts_users():
     receiver = Path(__file__).parent.parent / "bench" / "peer_receiver.py"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen([sys.executable, str(receiver), "--port", str(port)], stdout=subprocess.DEVNULL)
     try:
-        for _ in range(200):  # bounded: up to 10 s for the process to listen
-            try:
-                requests.get(f"{url}/_count", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        wait_for_http(f"{url}/_count", "the receiver", timeout=30, processes=[process], every=0.05)
         users = [{"email": "a@example.com", "dataFields": {"x": 1}}, {"email": "b@example.com"},
                  {"email": "a@example.com", "dataFields": {"x": 2}}]
         answer = requests.post(f"{url}/api/users/bulkUpdate", json={"users": users}, timeout=5)
@@ -99,3 +94,27 @@ def test_peer_receiver_answers_bulk_update_as_iterable_and_counts_users():
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_measured_reports_the_childs_exit_code_output_and_its_own_peak_memory():
+    """The wrapper measures the command, not the benchmark that starts it: a child holding 200 MB reports at
+    least that, one holding nothing reports far less."""
+    big = measured([sys.executable, "-c", "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+                    "print('held'); raise SystemExit(3)"], capture_output=True)
+    small = measured([sys.executable, "-c", "pass"], capture_output=True)
+    assert big.code == 3 and big.stdout.strip() == b"held"
+    assert big.peak_mb >= 200 > small.peak_mb
+    assert small.code == 0 and small.wall > 0
+
+
+def test_waiting_for_a_server_stops_when_it_exits_and_stop_ends_a_process_that_ignores_the_signal():
+    exits = subprocess.Popen([sys.executable, "-c", "raise SystemExit(5)"])
+    with pytest.raises(SystemExit, match="exited \\(code 5\\) before it answered"):
+        wait_for_http(f"http://127.0.0.1:{free_port()}/", "the server", timeout=120, processes=[exits])
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                                 "while True: time.sleep(1)"], stdout=subprocess.PIPE, start_new_session=True)
+    assert stubborn.stdout.readline().strip() == b"ready"  # its handler is in place
+    stop(stubborn, sig=signal.SIGINT, timeout=1)
+    assert stubborn.returncode == -signal.SIGKILL
+    stubborn.stdout.close()
