@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 from typing import Any, Mapping
 
@@ -65,8 +64,8 @@ class TokenVendorApi(VendorApi):
                           stored=[str(call.request_id)])
 
     ROUTES = (
-        Route("POST", re.compile(r"/identity/oauth/token"), "identity/token", _token, 100, 1.0),
-        Route("POST", re.compile(r"/rest/v1/things\.json"), "things", _things, 100, 1.0),
+        Route("POST", r"/identity/oauth/token", "identity/token", _token, 100, 1.0),
+        Route("POST", r"/rest/v1/things\.json", "things", _things, 100, 1.0),
     )
 
 

@@ -55,11 +55,15 @@ class Reply:
 @dataclass(frozen=True)
 class Route:
     method: str
-    pattern: re.Pattern
+    path: str  # a regular expression the whole path must match; its named groups are the call's path_params
     endpoint: str  # stable name used by the request log, faults and rate limits
     handler: Callable[[Any, Call], Reply]
     limit: int  # requests per window, per account
     window: float  # seconds
+    pattern: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", re.compile(self.path))  # once, when the vendor's table is built
 
 
 def json_reply(status: int, payload: Any, **extra: Any) -> Reply:

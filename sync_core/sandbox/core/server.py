@@ -7,6 +7,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from ...clock import Clock, SystemClock
@@ -116,18 +117,25 @@ class SandboxServer:
     Faults come from the state file (`state.add_fault`, from this or any process). Requests
     held by a `hold` fault wait for `release_held` on this object, so that kind is only
     useful with a server running in the test's own process.
+
+    A vendor's own class names its vendor once (`VENDOR = ITERABLE`) and is built with the state path alone.
     """
+
+    VENDOR: ClassVar[Vendor | None] = None
 
     def __init__(
         self,
         state_path: str | Path,
-        vendor: Vendor,
+        vendor: Vendor | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
         clock: Clock | None = None,
     ) -> None:
+        vendor = vendor or self.VENDOR
+        if vendor is None:
+            raise TypeError(f"{type(self).__name__} needs a vendor: SandboxServer(path, vendor)")
         self.vendor = vendor
         self.state = vendor.state(state_path)
         self.clock = clock or SystemClock()

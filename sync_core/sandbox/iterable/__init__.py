@@ -1,15 +1,9 @@
-"""The Iterable sandbox: Iterable's user API on loopback, built on the sandbox core.
-
-- `api.py`: the routes and what each answers, Iterable's error envelope, and its own fault kinds' effects;
-- `state.py`: projects (API keys) and users in the state file; `user_batch.py`: how one bulkUpdate is applied;
-- `faults.py`: the endpoints faults can name and the fault kinds (the core's HTTP ones and Iterable's);
-- `schema.py`: Iterable's tables, a migration list the core's runner applies.
-"""
+"""The Iterable sandbox: Iterable's user, event and list APIs on loopback, built on the sandbox core and laid out
+as every vendor's package is (sandbox/__init__.py: `api.py`, `state.py`, `faults.py`, `schema.py`). Its own
+modules: `user_batch.py` (how one bulkUpdate is applied), `events.py` (custom events) and `lists.py` (static
+lists and their members)."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
 
 from ..core import SandboxServer, Vendor
 from .api import IterableApi
@@ -20,9 +14,7 @@ ITERABLE = Vendor(name="iterable", title="Iterable", state=IterableState, api=It
 
 class IterableSandbox(SandboxServer):
     """The Iterable sandbox on a real port; `port=0` picks a free one."""
-
-    def __init__(self, state_path: str | Path, **options: Any) -> None:
-        super().__init__(state_path, ITERABLE, **options)
+    VENDOR = ITERABLE
 
 
 __all__ = ["ITERABLE", "IterableApi", "IterableSandbox", "IterableState"]

@@ -274,28 +274,20 @@ class IterableApi(VendorApi):
 
     _GET_LIMIT = (100, 1.0)
     ROUTES = (
-        Route("POST", re.compile(r"/api/users/bulkUpdate"), "users/bulkUpdate",
-              _bulk_update, 5, 1.0),
-        Route("GET", re.compile(r"/api/users/getByEmail"), "users/getByEmail",
-              _get_by_email, *_GET_LIMIT),
-        Route("GET", re.compile(r"/api/users/byUserId/(?P<user_id>[^/]+)"), "users/byUserId",
-              _get_by_user_id, *_GET_LIMIT),
-        Route("GET", re.compile(r"/api/users/(?P<email>[^/]+)"), "users/get",
-              _get_by_path_email, *_GET_LIMIT),
-        Route("GET", re.compile(r"/api/export/data\.json"), "export/data.json",
-              _export_data, 4, 60.0),
+        Route("POST", r"/api/users/bulkUpdate", "users/bulkUpdate", _bulk_update, 5, 1.0),
+        Route("GET", r"/api/users/getByEmail", "users/getByEmail", _get_by_email, *_GET_LIMIT),
+        Route("GET", r"/api/users/byUserId/(?P<user_id>[^/]+)", "users/byUserId", _get_by_user_id, *_GET_LIMIT),
+        Route("GET", r"/api/users/(?P<email>[^/]+)", "users/get", _get_by_path_email, *_GET_LIMIT),
+        Route("GET", r"/api/export/data\.json", "export/data.json", _export_data, 4, 60.0),
         # Iterable publishes no limit for subscribe and unsubscribe: 5/s is ours (UNCONFIRMED), as bulkUpdate's.
-        Route("GET", re.compile(r"/api/lists"), "lists", _lists, *_GET_LIMIT),
-        Route("POST", re.compile(r"/api/lists"), "lists/create", _create_list, *_GET_LIMIT),
-        Route("POST", re.compile(r"/api/lists/subscribe"), "lists/subscribe", _subscribe, 5, 1.0),
-        Route("POST", re.compile(r"/api/lists/unsubscribe"), "lists/unsubscribe", _unsubscribe, 5, 1.0),
-        Route("GET", re.compile(r"/api/lists/getUsers"), "lists/getUsers", _list_users, 5, 60.0),
-        Route("POST", re.compile(r"/api/events/trackBulk"), "events/trackBulk",
-              _track_bulk, 10, 1.0),
-        Route("GET", re.compile(r"/api/events/byUserId/(?P<user_id>[^/]+)"), "events/byUserId",
-              _events_of_user_id, *_GET_LIMIT),
-        Route("GET", re.compile(r"/api/events/(?P<email>[^/]+)"), "events/get",
-              _events_of_email, *_GET_LIMIT),
+        Route("GET", r"/api/lists", "lists", _lists, *_GET_LIMIT),
+        Route("POST", r"/api/lists", "lists/create", _create_list, *_GET_LIMIT),
+        Route("POST", r"/api/lists/subscribe", "lists/subscribe", _subscribe, 5, 1.0),
+        Route("POST", r"/api/lists/unsubscribe", "lists/unsubscribe", _unsubscribe, 5, 1.0),
+        Route("GET", r"/api/lists/getUsers", "lists/getUsers", _list_users, 5, 60.0),
+        Route("POST", r"/api/events/trackBulk", "events/trackBulk", _track_bulk, 10, 1.0),
+        Route("GET", r"/api/events/byUserId/(?P<user_id>[^/]+)", "events/byUserId", _events_of_user_id, *_GET_LIMIT),
+        Route("GET", r"/api/events/(?P<email>[^/]+)", "events/get", _events_of_email, *_GET_LIMIT),
     )
 
 # --- Iterable's own fault kinds ---------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
 import secrets
 import threading
 from collections import defaultdict
@@ -245,18 +244,15 @@ class MarketoApi(VendorApi):
 
     _LIMITS = RATE_LIMIT  # the core's Route wants a limit; _process counts all REST endpoints in one window
     ROUTES = (
-        Route("GET", re.compile(r"/identity/oauth/token"), IDENTITY, _token, *_LIMITS),
-        Route("POST", re.compile(r"/identity/oauth/token"), IDENTITY, _token, *_LIMITS),
-        Route("GET", re.compile(r"/rest/v1/leads\.json"), "leads", _leads, *_LIMITS),
-        Route("POST", re.compile(r"/rest/v1/leads\.json"), "leads", _leads_by_post, *_LIMITS),
-        Route("GET", re.compile(r"/rest/v1/activities/external/types\.json"), "activities/external/types",
-              _activity_types, *_LIMITS),
-        Route("POST", re.compile(r"/rest/v1/activities/external\.json"), "activities/external",
-              _add_activities, *_LIMITS),
-        Route("GET", re.compile(r"/rest/v1/activities/pagingtoken\.json"), "activities/pagingtoken",
-              _paging_token, *_LIMITS),
-        Route("GET", re.compile(r"/rest/v1/activities\.json"), "activities", _activities, *_LIMITS),
-        Route("GET", re.compile(r"/rest/v1/stats/usage\.json"), "stats/usage", _usage, *_LIMITS),
+        Route("GET", r"/identity/oauth/token", IDENTITY, _token, *_LIMITS),
+        Route("POST", r"/identity/oauth/token", IDENTITY, _token, *_LIMITS),
+        Route("GET", r"/rest/v1/leads\.json", "leads", _leads, *_LIMITS),
+        Route("POST", r"/rest/v1/leads\.json", "leads", _leads_by_post, *_LIMITS),
+        Route("GET", r"/rest/v1/activities/external/types\.json", "activities/external/types", _activity_types, *_LIMITS),
+        Route("POST", r"/rest/v1/activities/external\.json", "activities/external", _add_activities, *_LIMITS),
+        Route("GET", r"/rest/v1/activities/pagingtoken\.json", "activities/pagingtoken", _paging_token, *_LIMITS),
+        Route("GET", r"/rest/v1/activities\.json", "activities", _activities, *_LIMITS),
+        Route("GET", r"/rest/v1/stats/usage\.json", "stats/usage", _usage, *_LIMITS),
     )
 
 
