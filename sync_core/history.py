@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from .config import Workspace
 from .mqr import current_period_start
-from .state import CauseSummary, RejectionRecord, StateStore, reports
+from .state import CauseRows, CauseSummary, RejectionRecord, StateStore, reports
 from .state.reports import RowScope, RunFilter  # noqa: F401 (part of this module's API)
 from .state.run_log import TERMINAL_STATUSES, RunRecord
 
@@ -131,23 +131,18 @@ def run_causes(store: StateStore, run_id: int, *, error_class: str | None = None
 
 
 @dataclass(frozen=True)
-class TrendPoint:
+class TrendPoint(CauseRows):
     """Rows of one cause in one run."""
     run_id: int
     sync_id: str
     started_at: str
-    cause_id: int
-    code: str
-    error_class: str
-    template: str
-    outcome: str
-    rows: int
 
 
 def cause_trend(store: StateStore, where: RunFilter = RunFilter(), *,
                 error_class: str | None = None) -> list[TrendPoint]:
     """Per run and cause, the rows it failed: each cause's trend over time. Oldest run first."""
-    return [TrendPoint(*point) for point in reports.cause_trend(store, where, error_class=error_class)]
+    return [TrendPoint(*cause, run_id=run_id, sync_id=sync_id, started_at=started_at)
+            for run_id, sync_id, started_at, *cause in reports.cause_trend(store, where, error_class=error_class)]
 
 
 # ---- a cause's rows ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from .alert_log import AlertRecord, DeliveryRecord
 from .run_log import RunRecord
-from .store import CauseSummary, RejectionRecord, StateStore
+from .store import CauseRows, CauseSummary, RejectionRecord, StateStore
 
-__all__ = ["AlertRecord", "CauseSummary", "DeliveryRecord", "RejectionRecord", "RunRecord", "StateStore"]
+__all__ = ["AlertRecord", "CauseRows", "CauseSummary", "DeliveryRecord", "RejectionRecord", "RunRecord",
+           "StateStore"]

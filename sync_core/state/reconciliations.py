@@ -95,14 +95,11 @@ class ReconciliationLog:
 
     def reconciliations(self, sync_id: str, limit: int = KEEP_PER_SYNC) -> list[ReconciliationRecord]:
         """The sync's reconciliations, newest first."""
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM reconciliations WHERE sync_id = ? ORDER BY id DESC LIMIT ?",
-                                (sync_id, limit)).fetchall()
-        return [_record(r) for r in rows]
+        return self._fetch_all(_record, f"SELECT {_COLUMNS} FROM reconciliations WHERE sync_id = ? "
+                                        "ORDER BY id DESC LIMIT ?", (sync_id, limit))
 
     def reconciliation(self, reconciliation_id: int) -> ReconciliationRecord | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM reconciliations WHERE id = ?",
-                               (reconciliation_id,)).fetchone()
-        return _record(row) if row else None
+        return self._fetch_one(_record, f"SELECT {_COLUMNS} FROM reconciliations WHERE id = ?", (reconciliation_id,))
 
     def resend_keys(self, reconciliation_id: int) -> list[str]:
         """The keys of its differing and missing rows, each once."""

@@ -270,13 +270,11 @@ class RunLog:
                           (self._now(), error, run_id)).rowcount == 1
 
     def get_run(self, run_id: int) -> RunRecord | None:
-        row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return run_from_row(row) if row else None
+        return self._fetch_one(run_from_row, f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
 
     def running_runs(self) -> list[RunRecord]:
         """Runs in progress, with their counts so far."""
-        return [run_from_row(r) for r in self._db.execute(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY id")]
+        return self._fetch_all(run_from_row, f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY id")
 
     def list_runs(self, *, sync_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
         sql = f"SELECT {RUN_COLUMNS} FROM runs"

@@ -161,13 +161,12 @@ class RunQueue:
                               (self._real_now(), f"withdrawn by {by}", request_id)).rowcount == 1
 
     def get_request(self, request_id: int) -> RequestRecord | None:
-        row = self._db.execute(f"SELECT {REQUEST_COLUMNS} FROM run_requests WHERE id = ?", (request_id,)).fetchone()
-        return _request(row) if row else None
+        return self._fetch_one(_request, f"SELECT {REQUEST_COLUMNS} FROM run_requests WHERE id = ?", (request_id,))
 
     def open_requests(self) -> list[RequestRecord]:
         """Requests queued or taken, oldest first."""
-        return [_request(r) for r in self._db.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM run_requests WHERE status IN ('queued', 'taken') ORDER BY id")]
+        return self._fetch_all(_request, f"SELECT {REQUEST_COLUMNS} FROM run_requests WHERE status IN "
+                                         "('queued', 'taken') ORDER BY id")
 
     def take_request(self, worker_id: str, busy_syncs: set[str] = frozenset()) -> RequestRecord | None:
         """The oldest queued request of a sync with no live run (and not in `busy_syncs`), now the worker's."""

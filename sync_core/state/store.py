@@ -17,7 +17,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import pyarrow as pa
 
@@ -39,16 +39,22 @@ from .run_queue import RunQueue
 from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
+T = TypeVar("T")
 
 
-@dataclass
-class CauseSummary:
+@dataclass(frozen=True)
+class CauseRows:
+    """How many rows one cause left with one outcome (a run's, or the current state's)."""
     cause_id: int
     code: str
     error_class: str
     template: str
     outcome: str
     rows: int
+
+
+@dataclass(frozen=True)
+class CauseSummary(CauseRows):
     example_keys: list[str] = field(default_factory=list)
 
 
@@ -415,6 +421,14 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [RejectionRecord(*r) for r in self._db.execute(sql, args)]
+
+    def _fetch_one(self, make: Callable[[tuple], T], sql: str, params: tuple = ()) -> T | None:
+        """The record the query's first row makes, or None when it finds none (the parts' `get_…` reads)."""
+        row = self._db.execute(sql, params).fetchone()
+        return make(row) if row else None
+
+    def _fetch_all(self, make: Callable[[tuple], T], sql: str, params: tuple = ()) -> list[T]:
+        return [make(row) for row in self._db.execute(sql, params)]
 
     def _select(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         """A query of the reports' (reports.py), its rows addressable by column name."""
