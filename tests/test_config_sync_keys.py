@@ -10,7 +10,7 @@ from sync_core import ConfigError, load_workspace
 from sync_core.destinations.catalog import DESTINATION_TYPES
 from sync_core.event_settings import EventSettings
 
-from workspace_toml import duckdb_source, iterable, marketo, model, sync, workspace
+from workspace_toml import added_after, duckdb_source, iterable, marketo, model, removed, sync, workspace
 
 WORKSPACE = workspace(
     duckdb_source(), iterable(), marketo(munchkin_id="123-ABC-456"),
@@ -71,7 +71,7 @@ def test_an_object_s_key_on_a_sync_of_another_object_names_the_object_it_belongs
     ('activity_type = "signedUp_c"', 'activity_type = ""', "syncs.activities.activity_type", "is empty"),
     ('activity_type = "signedUp_c"', 'activity_type = 3', "syncs.activities.activity_type", "must be str, not int"),
     ('list_id = 7', 'list_id = 7.5', "syncs.list.list_id", "must be int or str, not float"),
-    ('activity_type = "signedUp_c"\n', '', "syncs.activities.activity_type",
+    (*removed('activity_type = "signedUp_c"'), "syncs.activities.activity_type",
      'is required: give the API name of a custom activity type (Admin > Marketo Custom Activities) '
      '(activity_type = "namespaceCreated_c")'),
 ])
@@ -82,8 +82,8 @@ def test_a_wrong_value_names_the_key_and_what_it_should_be(tmp_path, old, new, k
 
 
 @pytest.mark.parametrize("old, new, given", [
-    ('list_id = 7\n', '', ""),
-    ('list_id = 7', 'list_id = 7\nlist_name = "Customers"', " (list_id and list_name are given: keep one)"),
+    (*removed('list_id = 7'), ""),
+    (*added_after('list_id = 7', 'list_name = "Customers"'), " (list_id and list_name are given: keep one)"),
 ])
 def test_a_group_of_keys_takes_exactly_one_and_shows_each_way(tmp_path, old, new, given):
     error = refused(tmp_path, WORKSPACE.replace(old, new))

@@ -64,3 +64,13 @@ def expected_error(sync_id: str, code: str, reason: str) -> str:
 def workspace(*sections: str) -> str:
     """The file: its sections, a blank line between them."""
     return "\n" + "\n".join(sections)
+
+
+def added_after(line: str, *added: str) -> tuple[str, str]:
+    """An edit for str.replace, as (old, new): `line`, kept, with the `added` lines after it."""
+    return line, "\n".join((line, *added))
+
+
+def removed(line: str) -> tuple[str, str]:
+    """An edit for str.replace, as (old, new): `line` gone, with its line end."""
+    return f"{line}\n", ""

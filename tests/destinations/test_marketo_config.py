@@ -7,7 +7,7 @@ import pytest
 
 from sync_core import ConfigError, load_workspace
 
-from workspace_toml import duckdb_source, iterable, marketo, model, sync, workspace
+from workspace_toml import added_after, duckdb_source, iterable, marketo, model, removed, sync, workspace
 
 MARKETO = workspace(
     duckdb_source(), marketo(munchkin_id="123-ABC-456", client_secret="secrets:marketo.client_secret"),
@@ -35,18 +35,18 @@ def test_a_marketo_destination_loads_with_its_instance_url_references_and_reserv
 
 
 @pytest.mark.parametrize("old, new, key, problem", [
-    ('munchkin_id = "123-ABC-456"\n', "", "destinations.marketo.munchkin_id", "is required (or give base_url)"),
+    (*removed('munchkin_id = "123-ABC-456"'), "destinations.marketo.munchkin_id", "is required (or give base_url)"),
     ('"123-ABC-456"', '"abc"', "destinations.marketo.munchkin_id", "does not read like"),
-    ('client_id = "env:MARKETO_CLIENT_ID"\n', "", "destinations.marketo.client_id", "secret reference"),
+    (*removed('client_id = "env:MARKETO_CLIENT_ID"'), "destinations.marketo.client_id", "secret reference"),
     ('client_secret = "secrets:marketo.client_secret"', 'client_secret = "hunter2"', "destinations.marketo.client_secret",
      ""),
     ('client_id = "env:MARKETO_CLIENT_ID"', 'api_key = "env:X"', "destinations.marketo", "api_key"),
-    ('activity_type = "namespaceCreated_c"\n', "", "syncs.activities.activity_type", "is required"),
+    (*removed('activity_type = "namespaceCreated_c"'), "syncs.activities.activity_type", "is required"),
     ('{ column = "namespace", field = "primaryAttributeValue" }', '{ column = "namespace", field = "ns" }',
      "syncs.activities.mappings", "must map a column to primaryAttributeValue"),
     ('mode = "insert"', 'mode = "update"', "syncs.activities.mode", "insert"),
-    ('type = "marketo"\n', 'type = "marketo"\ndaily_quota = 0\n', "destinations.marketo.daily_quota", "at least 1"),
-    ('type = "marketo"\n', 'type = "marketo"\ndaily_quota_reserve = 1.5\n', "destinations.marketo.daily_quota_reserve",
+    (*added_after('type = "marketo"', 'daily_quota = 0'), "destinations.marketo.daily_quota", "at least 1"),
+    (*added_after('type = "marketo"', 'daily_quota_reserve = 1.5'), "destinations.marketo.daily_quota_reserve",
      "share between 0 and 1"),
 ])
 def test_mistakes_name_the_file_and_key(tmp_path, old, new, key, problem):
