@@ -34,12 +34,19 @@ def demo(scheduled_demo):
     return scheduled_demo
 
 
+def enqueue_until_held(demo, held: int = 1):
+    """Queue a run of SYNC from the CLI, and wait until the sandbox's `hold` fault holds `held` of its requests:
+    the run then stays mid-way until the test releases them. The CLI's answer."""
+    queued = cli(demo, "run", SYNC, "--enqueue")
+    assert demo.server.wait_for_held(held, timeout=120), f"the sandbox never held {held} of the run's requests"
+    return queued
+
+
 def test_a_cli_request_is_run_once_by_the_worker_and_a_second_one_is_answered_with_the_first(demo):
     demo.sandbox.add_fault("users/bulkUpdate", "hold", after=1)  # the run stays in progress until released
     with worker(demo) as process:
-        first = cli(demo, "run", SYNC, "--enqueue")
+        first = enqueue_until_held(demo)
         assert "queued as request" in first.stdout
-        assert demo.server.wait_for_held(1, timeout=120), "the worker never sent the run's second batch"
         second = cli(demo, "run", SYNC, "--enqueue", "--full-resync")
         [run] = runs(demo)
         assert f"already running (run {run.id})" in second.stdout
@@ -87,8 +94,7 @@ def test_a_cancel_from_another_process_stops_the_run_after_its_requests_in_fligh
     existing = {u["email"] for u in demo.users()}
     demo.sandbox.add_fault("users/bulkUpdate", "hold", after=2)
     with worker(demo) as process:
-        cli(demo, "run", SYNC, "--enqueue")
-        assert demo.server.wait_for_held(1, timeout=120)
+        enqueue_until_held(demo)
         [run] = runs(demo)
         done = cli(demo, "run-cancel", str(run.id), "--yes", "--wait", "0")  # the run waits for its held request
         assert "asked to stop" in done.stdout
@@ -110,8 +116,7 @@ def test_a_cancel_from_another_process_stops_the_run_after_its_requests_in_fligh
 def test_sigterm_lets_the_requests_in_flight_finish_and_records_the_run_interrupted(demo):
     demo.sandbox.add_fault("users/bulkUpdate", "hold", after=2)
     with worker(demo) as process:
-        cli(demo, "run", SYNC, "--enqueue")
-        assert demo.server.wait_for_held(2, timeout=120)
+        enqueue_until_held(demo, 2)
         process.process.send_signal(signal.SIGTERM)
         wait_for(lambda: "stopping" in process.output, "the worker did not hear SIGTERM", process)
         release_until(demo, lambda: process.poll() is not None, "the worker never exited", None)
@@ -128,8 +133,7 @@ def test_a_sigkilled_workers_run_is_recovered_by_a_second_worker(demo):
     existing = {u["email"] for u in demo.users()}
     demo.sandbox.add_fault("users/bulkUpdate", "hold", after=3)
     with worker(demo) as first:
-        cli(demo, "run", SYNC, "--enqueue")
-        assert demo.server.wait_for_held(1, timeout=120)
+        enqueue_until_held(demo)
         os.kill(first.pid, signal.SIGKILL)
         first.process.wait(timeout=30)
     demo.sandbox.clear_faults()
