@@ -16,7 +16,8 @@ from datetime import timedelta
 import pytest
 
 from demo_helpers import demo_workspace
-from sync_core import StateStore
+from reconcile_checks import (BY_HAND, assert_every_field_matches_but, assert_one_changed_field_and_one_missing_record,
+                              resend, stored_reconciliation)
 from sync_core.demo.workspace import SANDBOX_PROJECT
 from sync_core.destinations.iterable.events import event_id
 from sync_core.reconcile import CHANGED_SINCE, ReconcileError, reconcile
@@ -66,7 +67,7 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_event_and_the_un
     synced = sorted(demo.snapshot(SYNC))
     altered, deleted = synced[0], synced[1]
     model = model_rows(demo)
-    set_data_field(demo, altered, "namespaceName", "Changed by hand")
+    set_data_field(demo, altered, "namespaceName", BY_HAND)
     assert demo.sandbox.delete_event(SANDBOX_PROJECT, event_id(SYNC, deleted))
     someone = next(u for u in demo.users() if u["userId"])
     answer, _ = demo.sandbox.track_events(SANDBOX_PROJECT, [
@@ -78,13 +79,8 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_event_and_the_un
 
     report = reconcile(demo.workspace, SYNC)
 
-    [difference] = report.differences
-    assert (difference.key, difference.field) == (altered, "namespaceName")
-    assert difference.model_value == model[altered]["namespaceName"]
-    assert difference.destination_value == '"Changed by hand"'
-    assert difference.state == CHANGED_SINCE  # the snapshot says the model's value was sent
-    assert report.missing == [deleted] and report.missing_rows == 1
-    assert report.differing_rows == 1 and report.status == "complete" and not report.clean
+    assert_one_changed_field_and_one_missing_record(report, altered=altered, field="namespaceName",
+                                                    model_value=model[altered]["namespaceName"], deleted=deleted)
     assert "events are matched by id" in report.normalisation  # what the comparison did, stated
     # Counts against the sandbox's own state, computed here: events of the sync's name, keyed by id.
     held = sandbox_events(demo)
@@ -96,18 +92,13 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_event_and_the_un
     assert funnel.valid_keys == len(model) and funnel.in_snapshot == len(synced)
     assert [m.field for m in report.fields] == ["namespaceId", "namespaceName", "plan", "region",
                                                 "daysToFirstNamespace", "@eventName", "@createdAt", "@userId"]
-    for match in report.fields:
-        assert match.compared == funnel.present
-        assert match.matching == funnel.present - (match.field == "namespaceName")
-    with StateStore(demo.workspace.state_path) as store:
-        [record] = store.reconciliations(SYNC)
-        stored = store.reconciliation_rows(record.id)
+    assert_every_field_matches_but(report, "namespaceName")
+    _, stored = stored_reconciliation(demo, SYNC)
     assert {(r["kind"], r["key"]) for r in stored} == {("differs", altered), ("missing", deleted)}
 
     # A resend of exactly those rows re-tracks both events under their ids: the next reconciliation is clean.
     assert report.resend_keys() == sorted([altered, deleted])
-    resend = demo.run(SYNC, only_keys=report.resend_keys())
-    assert any("Resend of chosen rows: 2 rows are sent again" in n for n in resend.notes), resend.notes
+    resend(demo, SYNC, report)
     after = sandbox_events(demo)
     assert after[event_id(SYNC, altered)]["dataFields"]["namespaceName"] == model[altered]["namespaceName"]
     assert event_id(SYNC, deleted) in after and len(after) == len(held) + 1  # updated and re-added, none doubled

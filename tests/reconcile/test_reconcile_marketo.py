@@ -12,10 +12,12 @@ from contextlib import closing
 import pytest
 
 from demo_helpers import demo_workspace
+from reconcile_checks import (BY_HAND, assert_every_field_matches_but, assert_one_changed_field_and_one_missing_record,
+                              resend)
 from sync_core import StateStore
 from sync_core.clock import SystemClock
 from sync_core.demo.workspace import MARKETO_ACTIVITY_TYPE, MARKETO_INSTANCE
-from sync_core.reconcile import CHANGED_SINCE, NOT_YET_SYNCED, reconcile
+from sync_core.reconcile import NOT_YET_SYNCED, reconcile
 from sync_core.sandbox import MarketoState
 from worker_helpers import cli
 
@@ -84,19 +86,14 @@ def test_the_report_finds_the_altered_attribute_the_deleted_activity_and_the_unk
     named = guids(demo)
     altered, deleted = sorted(named)[:2]
     model = {email: {"plan": plan} for email, _, plan, _ in demo.warehouse(FIRST_NAMESPACE)}
-    set_attribute(demo, named[altered], "plan", "Changed by hand")
+    set_attribute(demo, named[altered], "plan", BY_HAND)
     delete_activity(demo, named[deleted])
     add_stranger_activity(demo)
 
     report = reconcile(demo.workspace, SYNC)
 
-    [difference] = report.differences
-    assert (difference.key, difference.field) == (altered, "plan")
-    assert difference.model_value == model[altered]["plan"]
-    assert difference.destination_value == '"Changed by hand"'
-    assert difference.state == CHANGED_SINCE  # the snapshot says the model's value was sent
-    assert report.missing == [deleted] and report.missing_rows == 1
-    assert report.differing_rows == 1 and report.status == "complete" and not report.clean
+    assert_one_changed_field_and_one_missing_record(report, altered=altered, field="plan",
+                                                    model_value=model[altered]["plan"], deleted=deleted)
     # Counts against the sandbox's own state, computed here.
     held = activities(demo)
     funnel = report.funnel
@@ -104,15 +101,12 @@ def test_the_report_finds_the_altered_attribute_the_deleted_activity_and_the_unk
     assert funnel.unknown_to_model == len([a for a in held if a["marketoGUID"] not in named.values()]) == 1
     assert funnel.duplicates == 0
     assert funnel.in_snapshot == len(named) and funnel.present == len(named) - 1
-    for match in report.fields:
-        assert match.compared == funnel.present
-        assert match.matching == funnel.present - (match.field == "plan")
+    assert_every_field_matches_but(report, "plan")
     assert any(f"read {len(held)} activities of the type '{MARKETO_ACTIVITY_TYPE}'" in n for n in report.notes)
 
     # The resend adds one activity per key (Marketo has no update of an activity): the altered one stays in Marketo,
     # an earlier activity of a synced row, counted and not compared; the next reconciliation is clean.
-    resend = demo.run(SYNC, only_keys=report.resend_keys())
-    assert any("Resend of chosen rows: 2 rows are sent again" in n for n in resend.notes), resend.notes
+    resend(demo, SYNC, report)
     after = activities(demo)
     assert len(after) == len(held) + 2
     again = reconcile(demo.workspace, SYNC)

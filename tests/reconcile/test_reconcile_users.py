@@ -8,9 +8,11 @@ import sqlite3
 
 import pytest
 
+from reconcile_checks import (BY_HAND, assert_every_field_matches_but, assert_one_changed_field_and_one_missing_record,
+                              resend, stored_reconciliation)
 from sync_core import StateStore
 from sync_core.demo.workspace import SANDBOX_PROJECT
-from sync_core.reconcile import CHANGED_SINCE, NOT_YET_SYNCED, ReconcileError, reconcile
+from sync_core.reconcile import NOT_YET_SYNCED, ReconcileError, reconcile
 
 SYNC = "iterable-production"
 
@@ -40,19 +42,14 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_user_and_the_unk
     synced = sorted(demo.snapshot())
     altered, deleted = synced[0], synced[1]
     model = model_rows(demo)
-    set_data_field(demo, altered, "jobTitle", "Changed by hand")
+    set_data_field(demo, altered, "jobTitle", BY_HAND)
     assert demo.sandbox.delete_user(SANDBOX_PROJECT, email=deleted.lower())
     demo.sandbox.upsert_users(SANDBOX_PROJECT, [{"email": "stranger@nowhere.example", "dataFields": {"x": 1}}])
 
     report = reconcile(demo.workspace, SYNC)
 
-    [difference] = report.differences
-    assert (difference.key, difference.field) == (altered, "jobTitle")
-    assert difference.model_value == model[altered]["jobTitle"]
-    assert difference.destination_value == '"Changed by hand"'
-    assert difference.state == CHANGED_SINCE  # the snapshot says we sent the model's value
-    assert report.missing == [deleted] and report.missing_rows == 1
-    assert report.differing_rows == 1 and report.status == "complete" and not report.clean
+    assert_one_changed_field_and_one_missing_record(report, altered=altered, field="jobTitle",
+                                                    model_value=model[altered]["jobTitle"], deleted=deleted)
     # Counts against the sandbox's own state, computed here.
     users = demo.users()
     emails = {u["email"].lower() for u in users if u["email"]}
@@ -63,20 +60,15 @@ def test_the_report_finds_exactly_the_altered_field_the_deleted_user_and_the_unk
     assert funnel.unknown_to_model == len(emails - every_model_email) == 1
     assert funnel.present == len({e.lower() for e in model} & emails)
     assert funnel.in_snapshot == len(synced)
-    for match in report.fields:
-        assert match.compared == funnel.present
-        assert match.matching == funnel.present - (match.field == "jobTitle")
+    assert_every_field_matches_but(report, "jobTitle")
     # It is kept, with its rows, and counted nowhere in the MQR.
-    with StateStore(demo.workspace.state_path) as store:
-        [record] = store.reconciliations(SYNC)
-        stored = store.reconciliation_rows(record.id)
+    record, stored = stored_reconciliation(demo, SYNC)
     assert record.status == "complete" and record.summary["differing_rows"] == 1
     assert {(r["kind"], r["key"]) for r in stored} == {("differs", altered), ("missing", deleted)}
 
     # A resend of exactly those rows repairs them: the next reconciliation is clean.
     assert report.resend_keys() == sorted([altered, deleted])
-    resend = demo.run(SYNC, only_keys=report.resend_keys())
-    assert any("Resend of chosen rows: 2 rows are sent again" in n for n in resend.notes), resend.notes
+    resend(demo, SYNC, report)
     assert demo.sandbox.get_user(SANDBOX_PROJECT, email=altered.lower())["dataFields"]["jobTitle"] == \
         model[altered]["jobTitle"]
     again = reconcile(demo.workspace, SYNC)
