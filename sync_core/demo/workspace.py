@@ -76,83 +76,109 @@ GROUP BY ALL
 """
 
 {first_namespace}
-
-[syncs.iterable-production]
-name = "Iterable-Production"
-model = "contacts"
-destination = "iterable"
-object = "user"
-mode = "update"                 # contacts are created in Iterable by the product, never by this sync
-match = {{ field = "email", column = "email" }}
-schedule = "every 24h"
-mappings = [
-  {{ column = "first_name", field = "firstName" }},
-  {{ column = "last_name", field = "lastName" }},
-  {{ column = "company", field = "company" }},
-  {{ column = "job_title", field = "jobTitle" }},
-  {{ column = "country", field = "country" }},
-  {{ column = "lifecycle_stage", field = "lifecycleStage" }},
-  {{ column = "lead_score", field = "leadScore" }},
-  {{ column = "annual_revenue", field = "annualRevenue", null = "clear" }},
-  {{ column = "email_opt_in", field = "emailOptIn" }},
-  {{ column = "is_customer", field = "isCustomer" }},
-  {{ column = "namespace_count", field = "namespaceCount" }},
-  {{ column = "created_at", field = "signupDate" }},
-]
-
-[[syncs.iterable-production.expected_errors]]
-code = "NotFound"
-reason = "Update-only: people who have not signed up have no Iterable user yet; the product creates them."
-
-[syncs.iterable-first-namespace]
-name = "Iterable - First Namespace Details Sync"
-model = "first_namespace"
-destination = "iterable"
-object = "user"
-mode = "update"
-match = {{ field = "userId", column = "user_id" }}
-schedule = "every 24h"
-mappings = [
-  {{ column = "first_namespace_id", field = "firstNamespaceId" }},
-  {{ column = "first_namespace_name", field = "firstNamespaceName" }},
-  {{ column = "first_namespace_plan", field = "firstNamespacePlan" }},
-  {{ column = "first_namespace_region", field = "firstNamespaceRegion" }},
-  {{ column = "first_namespace_created_at", field = "firstNamespaceCreatedAt" }},
-  {{ column = "days_to_first_namespace", field = "daysToFirstNamespace" }},
-]
-
-[[syncs.iterable-first-namespace.expected_errors]]
-code = "NotFound"
-reason = "Update-only: the product creates Iterable users; this sync only adds namespace details."
-
-# The seed's third sync: the same rows as Iterable custom events, one per person, for people who already
-# exist in Iterable (update-only, as the seed marks it). Each event's id comes from this sync's id and the row's
-# key, so a resend updates the event it sent before (README: "Iterable custom events").
-[syncs.iterable-first-namespace-events]
-name = "Iterable - First Namespace Details Sync"      # the same display name as the user sync, as in the seed
-model = "first_namespace"
-destination = "iterable"
-object = "event"
-mode = "update"
-match = {{ field = "userId", column = "user_id" }}
-event_name = "First Namespace Created"
-created_at = "first_namespace_created_at"
-schedule = "every 24h"
-mappings = [
-  {{ column = "first_namespace_id", field = "namespaceId" }},
-  {{ column = "first_namespace_name", field = "namespaceName" }},
-  {{ column = "first_namespace_plan", field = "plan" }},
-  {{ column = "first_namespace_region", field = "region" }},
-  {{ column = "days_to_first_namespace", field = "daysToFirstNamespace" }},
-]
-
-[[syncs.iterable-first-namespace-events.expected_errors]]
-code = "NotFound"
-reason = "Update-only: events are tracked only for people the product already created in Iterable."
 '''
 
-# The segment sync and its model (a demo written with segment=False leaves them out).
-SEGMENT_TOML = '''
+
+@dataclass(frozen=True)
+class DemoSync:
+    """One of the demo's syncs, as its workspace.toml declares it (`sync_toml` writes it). Each runs daily and
+    creates nobody, so each expects NotFound rejections, for the reason it gives."""
+    id: str
+    name: str
+    model: str
+    destination: str
+    object: str
+    match: tuple[str, str]  # (field, column)
+    not_found: str  # why NotFound is expected: the reason of the sync's expected-error rule
+    mode: str = "update"
+    options: tuple[tuple[str, str], ...] = ()  # the object's own keys, (key, value): event_name, list_name...
+    mappings: tuple[tuple[str, ...], ...] = ()  # (column, field), or (column, field, null)
+    about: tuple[str, ...] = ()  # comment lines written above the sync
+    notes: tuple[tuple[str, str], ...] = ()  # (key, comment) written at the end of the key's line
+
+
+# The seed's Iterable syncs, in the order workspace.toml lists them.
+ITERABLE_SYNCS = (
+    DemoSync(
+        "iterable-production", name="Iterable-Production", model="contacts", destination="iterable", object="user",
+        match=("email", "email"),
+        not_found="Update-only: people who have not signed up have no Iterable user yet; the product creates them.",
+        notes=(("mode", "contacts are created in Iterable by the product, never by this sync"),),
+        mappings=(("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"),
+                  ("job_title", "jobTitle"), ("country", "country"), ("lifecycle_stage", "lifecycleStage"),
+                  ("lead_score", "leadScore"), ("annual_revenue", "annualRevenue", "clear"),
+                  ("email_opt_in", "emailOptIn"), ("is_customer", "isCustomer"),
+                  ("namespace_count", "namespaceCount"), ("created_at", "signupDate"))),
+    DemoSync(
+        "iterable-first-namespace", name="Iterable - First Namespace Details Sync", model="first_namespace",
+        destination="iterable", object="user", match=("userId", "user_id"),
+        not_found="Update-only: the product creates Iterable users; this sync only adds namespace details.",
+        mappings=(("first_namespace_id", "firstNamespaceId"), ("first_namespace_name", "firstNamespaceName"),
+                  ("first_namespace_plan", "firstNamespacePlan"), ("first_namespace_region", "firstNamespaceRegion"),
+                  ("first_namespace_created_at", "firstNamespaceCreatedAt"),
+                  ("days_to_first_namespace", "daysToFirstNamespace"))),
+    DemoSync(
+        "iterable-first-namespace-events", name="Iterable - First Namespace Details Sync", model="first_namespace",
+        destination="iterable", object="event", match=("userId", "user_id"),
+        not_found="Update-only: events are tracked only for people the product already created in Iterable.",
+        about=("The seed's third sync: the same rows as Iterable custom events, one per person, for people who already",
+               "exist in Iterable (update-only, as the seed marks it). Each event's id comes from this sync's id and "
+               "the row's",
+               'key, so a resend updates the event it sent before (README: "Iterable custom events").'),
+        notes=(("name", "the same display name as the user sync, as in the seed"),),
+        options=(("event_name", "First Namespace Created"), ("created_at", "first_namespace_created_at")),
+        mappings=(("first_namespace_id", "namespaceId"), ("first_namespace_name", "namespaceName"),
+                  ("first_namespace_plan", "plan"), ("first_namespace_region", "region"),
+                  ("days_to_first_namespace", "daysToFirstNamespace"))),
+)
+
+# The segment as a static Iterable list (a demo written with segment=False leaves it and its model out).
+SEGMENT_SYNC = DemoSync(
+    "iterable-customers-list", name="Iterable - Customers with a namespace (list)", model="customers_with_namespace",
+    destination="iterable", object="list", match=("email", "email"),
+    not_found="Update-only: only people the product already created in Iterable join the list.",
+    about=("The segment as the members of a static Iterable list: who enters it is subscribed, who leaves it "
+           "(churned,",
+           'deleted) is unsubscribed (README: "Iterable lists"). The list is named here and found through GET '
+           "/api/lists."),
+    options=(("list_name", SEGMENT_LIST),))
+
+# The seed's Marketo sync (a demo written with marketo=False leaves it, its destination and its sandbox out).
+MARKETO_SYNC = DemoSync(
+    "marketo-activities", name="Marketo Activities", model="first_namespace", destination="marketo",
+    object="activity", match=("email", "email"), mode="insert",
+    not_found="The product creates Marketo leads; this sync only adds activities to people who have one.",
+    notes=(("mode", "one activity per person's first namespace; a changed row adds another"),),
+    options=(("activity_type", MARKETO_ACTIVITY_TYPE),),
+    mappings=(("first_namespace_created_at", "activityDate"), ("first_namespace_name", "primaryAttributeValue"),
+              ("first_namespace_id", "namespaceId"), ("first_namespace_plan", "plan"),
+              ("first_namespace_region", "region")))
+
+NOTE_COLUMN = 32  # where a key's comment starts (two spaces after a longer line), as in the rest of the file
+
+
+def sync_toml(sync: DemoSync) -> str:
+    """The sync's section and its expected-error rule, as workspace.toml text (keys in the order users read them)."""
+    notes = dict(sync.notes)
+    keys = [("name", sync.name), ("model", sync.model), ("destination", sync.destination), ("object", sync.object),
+            *sync.options, ("mode", sync.mode)]
+    lines = [f"# {line}" for line in sync.about] + [f"[syncs.{sync.id}]"]
+    for key, value in keys:
+        line = f'{key} = "{value}"'
+        lines.append(f"{line:<{NOTE_COLUMN - 2}}  # {notes[key]}" if key in notes else line)
+    lines += ['match = {{ field = "{}", column = "{}" }}'.format(*sync.match), 'schedule = "every 24h"']
+    if sync.mappings:
+        lines += ["mappings = ["] + [_mapping(*m) for m in sync.mappings] + ["]"]
+    lines += ["", f"[[syncs.{sync.id}.expected_errors]]", 'code = "NotFound"', f'reason = "{sync.not_found}"']
+    return "\n".join(lines) + "\n"
+
+
+def _mapping(column: str, field: str, null: str | None = None) -> str:
+    return f'  {{ column = "{column}", field = "{field}"' + (f', null = "{null}"' if null else "") + " },"
+
+
+# The model of SEGMENT_SYNC.
+SEGMENT_MODEL_TOML = '''
 # A segment: customers who belong to at least one namespace.
 [models.customers_with_namespace]
 source = "warehouse"
@@ -164,25 +190,9 @@ FROM marketing_contacts c
 WHERE c.deleted_at IS NULL AND c.lifecycle_stage = 'customer'
   AND EXISTS (SELECT 1 FROM namespace_members m WHERE m.user_id = c.user_id)
 """
-
-# The segment as the members of a static Iterable list: who enters it is subscribed, who leaves it (churned,
-# deleted) is unsubscribed (README: "Iterable lists"). The list is named here and found through GET /api/lists.
-[syncs.iterable-customers-list]
-name = "Iterable - Customers with a namespace (list)"
-model = "customers_with_namespace"
-destination = "iterable"
-object = "list"
-list_name = "{list_name}"
-mode = "update"
-match = {{ field = "email", column = "email" }}
-schedule = "every 24h"
-
-[[syncs.iterable-customers-list.expected_errors]]
-code = "NotFound"
-reason = "Update-only: only people the product already created in Iterable join the list."
 '''
 
-# The seed's Marketo sync, with its destination and its sandbox (a demo written with marketo=False leaves it out).
+# The Marketo destination and its sandbox, for MARKETO_SYNC.
 MARKETO_TOML = '''
 [destinations.marketo]
 type = "marketo"
@@ -196,27 +206,6 @@ state = "sandbox/marketo.sqlite"
 port = {marketo_port}
 project = "{marketo_instance}"                  # the instance's Munchkin id
 api_key = "secrets:sandbox.marketo_credentials"  # the instance's CLIENT_ID:CLIENT_SECRET
-
-[syncs.marketo-activities]
-name = "Marketo Activities"
-model = "first_namespace"
-destination = "marketo"
-object = "activity"
-mode = "insert"                 # one activity per person's first namespace; a changed row adds another
-activity_type = "{marketo_activity_type}"
-match = {{ field = "email", column = "email" }}
-schedule = "every 24h"
-mappings = [
-  {{ column = "first_namespace_created_at", field = "activityDate" }},
-  {{ column = "first_namespace_name", field = "primaryAttributeValue" }},
-  {{ column = "first_namespace_id", field = "namespaceId" }},
-  {{ column = "first_namespace_plan", field = "plan" }},
-  {{ column = "first_namespace_region", field = "region" }},
-]
-
-[[syncs.marketo-activities.expected_errors]]
-code = "NotFound"
-reason = "The product creates Marketo leads; this sync only adds activities to people who have one."
 '''
 
 
@@ -342,11 +331,12 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
         translation="" if on_snowflake else "; the DuckDB source translates them",
         secrets=("the sandbox's API key and the emulator's password live\n#" if on_snowflake else
                  "the sandbox's API key lives"))
+    text += "".join("\n" + sync_toml(sync) for sync in ITERABLE_SYNCS)
     if segment:
-        text += SEGMENT_TOML.format(list_name=SEGMENT_LIST)
+        text += SEGMENT_MODEL_TOML + "\n" + sync_toml(SEGMENT_SYNC)
     if marketo:
-        text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE,
-                                    marketo_activity_type=MARKETO_ACTIVITY_TYPE)
+        text += MARKETO_TOML.format(marketo_port=marketo_port or sandbox_port + 1, marketo_instance=MARKETO_INSTANCE)
+        text += "\n" + sync_toml(MARKETO_SYNC)
     (root / WORKSPACE_FILE).write_text(text)
     workspace = load_workspace(root)
     state = _sandbox_state(workspace)
