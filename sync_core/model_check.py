@@ -7,7 +7,7 @@ Both run the model's own SQL, wrapped (`SELECT ... FROM (<model>) LIMIT n`), on 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import duckdb
 import pyarrow as pa
@@ -29,7 +29,7 @@ class SharedIdentifiers:
     compared: str  # how the destination compares them: "trimmed, without letter case"
     identifiers: int  # identifiers named by more than one key
     rows: int  # rows holding them
-    examples: list[str] = field(default_factory=list)
+    examples: list[str]
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,7 @@ KEEP_PER_SYNC = 20  # reconciliations kept per sync, with their rows; older ones
 
 
 class ReconciliationRunning(Exception):
-    """Another reconciliation of the sync is running (its id)."""
-
-    def __init__(self, reconciliation_id: int, started_at: str):
-        self.reconciliation_id, self.started_at = reconciliation_id, started_at
-        super().__init__(f"reconciliation {reconciliation_id} of this sync is running (started {started_at})")
+    """Another reconciliation of the sync is running: the message names it and when it started."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class ReconciliationLog:
             except sqlite3.IntegrityError:
                 rid, at = db.execute("SELECT id, started_at FROM reconciliations WHERE sync_id = ? AND "
                                      "status = 'running'", (sync_id,)).fetchone()
-                raise ReconciliationRunning(rid, at) from None
+                raise ReconciliationRunning(f"reconciliation {rid} of this sync is running (started {at})") from None
             return cursor.lastrowid
 
     def _interrupt_dead_reconciliations(self, db: sqlite3.Connection, sync_id: str) -> None:

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pyarrow as pa
+import pytest
 
 from sync_core import RunCounts, StateStore
 from sync_core.outcomes import RowProblem
+from sync_core.state.reconciliations import ReconciliationRunning
 from sync_core.state.schema import MIGRATIONS, _statements
 
 
@@ -73,6 +75,18 @@ def test_one_run_per_sync_at_a_time(tmp_path):
         else:
             raise AssertionError("a second concurrent run of the same sync was allowed")
         store.start_run("y", trigger="test", config_fingerprint="f")  # another sync may run
+
+
+def test_one_reconciliation_per_sync_at_a_time_and_the_refusal_names_the_running_one(tmp_path):
+    with StateStore(tmp_path / "s.sqlite") as store:
+        first = store.start_reconciliation("x", requested_by="ana")
+        [running] = store.reconciliations("x")
+        with pytest.raises(ReconciliationRunning) as refused:
+            store.start_reconciliation("x", requested_by="bob")
+        assert str(refused.value) == f"reconciliation {first} of this sync is running (started {running.started_at})"
+        store.start_reconciliation("y", requested_by="bob")  # another sync's may run
+        store.finish_reconciliation(first, status="complete")
+        assert store.start_reconciliation("x", requested_by="bob") != first  # and the next, once it finished
 
 
 def test_rejection_state_is_one_row_per_key_and_clears_when_synced(tmp_path):
