@@ -103,7 +103,8 @@ def main() -> int:
           f"average {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after")
     print()
-    print(f"| path | CPU s, median | CPU s, each round | {args.object}s/s of CPU |")
+    print(f"| path | CPU s, median | CPU s, each round | {'events' if args.object == 'event' else 'activities'}/s "
+          "of CPU |")
     print("|---|---:|---|---:|")
     for label, times in cpu.items():
         print(f"| {label} | {medians[label]:.2f} | {', '.join(f'{t:.2f}' for t in times)} "
