@@ -83,7 +83,7 @@ def leaving_rows(keys: list[str], operations: list[str]) -> RowColumns:
     alone (no hash, no identifier: the destination knows each member's), as RowColumns without parts."""
     return RowColumns(pa.record_batch({
         "key": pa.array(keys, pa.string()), "operation": pa.array(operations, pa.string()),
-        "row_hash": pa.repeat("", len(keys)).cast(pa.string()), "match_value": pa.nulls(len(keys), pa.string()),
+        "row_hash": pa.repeat("", len(keys)), "match_value": pa.nulls(len(keys), pa.string()),
         "prev_cause": pa.nulls(len(keys), pa.int64())}))
 
 
