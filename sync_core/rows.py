@@ -78,6 +78,30 @@ def row_columns(rows: Sequence[PlannedRow]) -> tuple[list[str], list[str], Count
     return [r.key for r in rows], [r.row_hash for r in rows], Counter(r.operation for r in rows)
 
 
+def leaving_rows(keys: list[str], operations: list[str]) -> RowColumns:
+    """Rows leaving a destination's set (base.Membership: operation `removed` or `withdrawn`), known by their keys
+    alone (no hash, no identifier: the destination knows each member's), as RowColumns without parts."""
+    return RowColumns(pa.record_batch({
+        "key": pa.array(keys, pa.string()), "operation": pa.array(operations, pa.string()),
+        "row_hash": pa.repeat("", len(keys)), "match_value": pa.nulls(len(keys), pa.string()),
+        "prev_cause": pa.nulls(len(keys), pa.int64())}))
+
+
+def column_of(rows: Sequence[PlannedRow], name: str) -> list:
+    """One field of every row (a name of ROW_COLUMNS), read as a whole column when the rows are RowColumns."""
+    return rows.column(name) if isinstance(rows, RowColumns) else [getattr(row, name) for row in rows]
+
+
+def taken(rows: Sequence[PlannedRow], indices: list[int]) -> Sequence[PlannedRow]:
+    """The rows at `indices` (ascending, each once), kept as columns when they are RowColumns; all of them are
+    the rows themselves."""
+    if len(indices) == len(rows):
+        return rows
+    if isinstance(rows, RowColumns):
+        return RowColumns(rows.batch.take(pa.array(indices, pa.int64())))
+    return [rows[i] for i in indices]
+
+
 def joined(first: Sequence[PlannedRow], second: Sequence[PlannedRow]) -> Sequence[PlannedRow]:
     """Two sequences of rows as one, kept as columns when both are (and either may be empty)."""
     if not second:

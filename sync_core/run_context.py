@@ -17,7 +17,7 @@ from .destinations.base import REFUSALS
 from .errors import SyncCoreError
 from .outcomes import RowProblem, classify
 from .progress import RunObserver
-from .rows import PlannedRow, row_columns
+from .rows import PlannedRow, column_of, row_columns
 from .state import RunRecord, StateStore
 from .state.key_state import KeyStateChanges
 
@@ -157,8 +157,9 @@ class RunContext:
         # planned) only leaves the snapshot once confirmed, or when there is nothing to withdraw; one not
         # confirmed stays, and is withdrawn next run.
         if per_operation.keys() & set(LEAVING):
-            entering = [(r.key, r.row_hash) for r in synced if r.operation not in LEAVING]
-            gone = [r.key for r in synced if r.operation in LEAVING]
+            operations = column_of(synced, "operation")
+            entering = [(k, h) for k, h, operation in zip(keys, hashes, operations) if operation not in LEAVING]
+            gone = [k for k, operation in zip(keys, operations) if operation in LEAVING]
         else:
             entering, gone = list(zip(keys, hashes)), []
         gone += [r.row.key for r in rejected if r.row.operation == WITHDRAWN and r.record_missing]

@@ -28,7 +28,7 @@ from .mqr import current_period_start
 from .plan import Plan
 from .planner import build_plan
 from .progress import RunObserver, SilentObserver
-from .rows import PlannedRow
+from .rows import leaving_rows
 from .run_context import CancelToken, RunCancelled, RunContext, RunEvents, RunRequest, count_outcome
 from .secrets import redact
 from .sources import open_source
@@ -324,11 +324,10 @@ class _Stages:
     def _removals(self):
         """Each removed key as a row of operation `removed`, and each member whose row is invalid now as one of
         operation `withdrawn` (counted invalid already), in batches: they leave the snapshot once confirmed."""
-        leaving = [(key, "removed") for key in self.plan.removed_keys]
-        leaving += [(key, "withdrawn") for key in self.plan.invalid_synced_keys]
+        removed, withdrawn = self.plan.removed_keys, self.plan.invalid_synced_keys
+        leaving = leaving_rows(removed + withdrawn, ["removed"] * len(removed) + ["withdrawn"] * len(withdrawn))
         for start in range(0, len(leaving), SEND_CHUNK_ROWS):
-            yield from self.destination.batches([PlannedRow(key, operation, "", None, {})
-                                                 for key, operation in leaving[start:start + SEND_CHUNK_ROWS]])
+            yield from self.destination.batches(leaving[start:start + SEND_CHUNK_ROWS])
 
     def _record(self, result) -> None:
         self.ctx.commit(result.synced, result.rejected, result.destination_ids)

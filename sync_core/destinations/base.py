@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Sequence, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..hashing import sql_string
 from ..rows import PlannedRow, joined
+
+if TYPE_CHECKING:
+    from ..config import SyncConfig
 
 
 class TransientError(Exception):
@@ -142,9 +145,28 @@ def unsupported_json_type(arrow_type: pa.DataType) -> str | None:
 
 
 class JsonValues:
-    """For a JSON API: the plan's checks of values (unsendable_json_sql, unsupported_json_type) and the rejections
-    of rows they refuse, worded for the vendor named by VENDOR."""
+    """For a JSON API whose records are looked up by an identifier: the plan's checks of values
+    (unsendable_json_sql, unsupported_json_type) and the rejections of rows its checks refuse (`refusal`), worded
+    for the vendor named by VENDOR and the kind of record named by RECORD ("user", "lead"). A subclass is a
+    DestinationObject (its identifier_rule() names the identifier) and says how its not-found rows are refused."""
     VENDOR: str
+    RECORD: str
+    sync: "SyncConfig"
+
+    def not_found_refusal(self, row: PlannedRow) -> Rejection:
+        """The rejection of a row whose identifier names no record (record_missing)."""
+        raise NotImplementedError
+
+    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+        if kind == "not_found":
+            return self.not_found_refusal(row)
+        if kind == "unsendable":
+            return self.unsendable_refusal(row)
+        if kind == "invalid":
+            return invalid_email_refusal(row)
+        message = (f"The match column '{self.sync.match_column}' is empty: no {self.identifier_rule().label} to look "
+                   f"the {self.RECORD} up by")
+        return Rejection(row, "MissingIdentifier", message, "data", message)
 
     def unsendable_sql(self, column_sql: str, duckdb_type: str) -> str | None:
         return unsendable_json_sql(column_sql, duckdb_type)

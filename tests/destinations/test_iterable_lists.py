@@ -5,12 +5,15 @@ model that would unsubscribe everyone) stops the run with a clear cause before a
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 import requests
 
 from small_workspace import KEY, PROJECT, small_workspace
 from sync_core import invariant_violations, load_workspace
 from sync_core.config import ConfigError
+from sync_core.destinations.opening import open_destination
+from sync_core.rows import RowColumns, column_of, leaving_rows
 
 TABLE = "k VARCHAR, email VARCHAR, plan VARCHAR"
 LIST = "Customers"
@@ -168,3 +171,32 @@ def test_a_member_whose_row_becomes_invalid_is_unsubscribed_and_comes_back_when_
         small.sql("DELETE FROM people WHERE email = 'ana.other@x.io'")
         assert small.run().counts.as_dict()["synced"] == 1
         assert members(small, list_id) == {"ana@x.io", "bob@x.io"}
+
+
+def test_leaving_keys_are_unsubscribed_settled_or_refused_as_their_recorded_identifier_says(tmp_path, monkeypatch):
+    """The rare outcomes of leaving rows, against the sandbox: a key whose identifier is still named by the model
+    stays subscribed with no call; a key with no identifier recorded cannot be unsubscribed exactly (it leaves
+    the snapshot, refused); an identifier Iterable refuses is refused; the rest are unsubscribed. Leaving rows
+    travel as columns of keys (rows.leaving_rows) and the confirmed ones come back as columns."""
+    with list_workspace(tmp_path, monkeypatch, [("k1", "ana@x.io", "team")]) as small:
+        list_id = small.sandbox.add_list(PROJECT, LIST)
+        small.create_users("ana@x.io", "bob@x.io", "cy@x.io")
+        workspace = small.workspace
+        dest = open_destination(workspace, workspace.syncs["people"])
+        dest.check_target()
+        dest._post("/api/lists/subscribe", ['{"email": "bob@x.io"}', '{"email": "cy@x.io"}'], None)
+        dest.track_members({"k-bob": "bob@x.io", "k-cy": "cy@x.io", "k-bad": "not an email"},
+                           pa.array(["cy@x.io"]))
+
+        batches = dest.batches(leaving_rows(["k-bob", "k-none", "k-cy", "k-bad"],
+                                            ["removed", "withdrawn", "removed", "removed"]))
+        results = [dest.send(batch) for batch in batches]
+
+        synced = sorted(key for r in results for key in column_of(r.synced, "key"))
+        refused = {r.row.key: (r.code, r.record_missing) for result in results for r in result.rejected}
+        assert all(isinstance(r.synced, RowColumns) for r in results)
+        assert synced == ["k-bob", "k-cy"]
+        assert refused == {"k-none": ("MembershipUnknown", True), "k-bad": ("InvalidIdentifier", False)}
+        assert members(small, list_id) == {"cy@x.io"}  # Bob left; Cy's identifier is still the model's
+        calls = [r for r in list_requests(small) if r["endpoint"] == "lists/unsubscribe"]
+        assert sorted(i for r in calls for i in r["identifiers"]) == ["bob@x.io", "not an email"]

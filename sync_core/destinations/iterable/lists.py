@@ -16,7 +16,8 @@ Update-only mode subscribes only users who exist: the look-up of existing users 
 of the same credential share (records.py), and `updateExistingUsersOnly: true` makes Iterable skip a user deleted
 since (Iterable honours it in userId-based and hybrid projects; an email-based project creates that user: the
 race docs/architecture.md describes). Mapped fields, if any, are written to the member's profile as they are
-subscribed. Subscribers are built column-wise (`part_sql`, as users are); unsubscribes come from keys, in Python.
+subscribed. Subscribers are built column-wise (`part_sql`, as users are); leaving rows come as RowColumns of keys
+(rows.leaving_rows), each given the identifier it was subscribed with from the snapshot's, no object per row.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pyarrow as pa
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
 from ...ratelimit import SharedRateLimits, vendor_limit
-from ...rows import PlannedRow, RowColumns
+from ...rows import PART, PlannedRow, RowColumns, column_of, leaving_rows, taken
 from ..base import WHITESPACE, Batch, Rejection, SendResult, TransientError
 from ..http import json_object
 from . import MAX_SUBSCRIBERS_PER_REQUEST
@@ -39,6 +40,7 @@ from .records import IterableRecords, dumps, iterable_value
 from .users import FAILURE_LISTS
 
 LEAVING = ("removed", "withdrawn")  # rows whose member is unsubscribed: gone from the model, or invalid now
+MEMBER = "member"  # the column of leaving rows naming the identifier each key was subscribed with (None: unknown)
 LISTS_SHOWN = 10  # lists named in an error about the one a sync names
 
 
@@ -170,22 +172,31 @@ class IterableLists(IterableRecords):
         return f"{head} || CASE WHEN {all_null} THEN '}}' ELSE {data} END"
 
     def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
-        """Subscribes of ≤ max_rows members and ≤ 4 MB; unsubscribes likewise, under the identifier each removed
-        key was subscribed with; removed rows that need no call (their identifier is still named by the model, or
-        none was recorded) in a batch of their own whose parts are None. RowColumns (the plan's rows to send,
-        with parts from part_sql) are all joining members."""
+        """Subscribes of ≤ max_rows members and ≤ 4 MB; unsubscribes likewise (`_leaving`). RowColumns are either
+        the plan's rows to send, with parts from part_sql, or the run's leaving rows (rows.leaving_rows)."""
         if isinstance(rows, RowColumns):
-            return self.pack(rows, rows.parts, rows.part_bytes())
+            if PART in rows.batch.schema.names:
+                return self.pack(rows, rows.parts, rows.part_bytes())
+            return self._leaving(rows)
         joining = [row for row in rows if row.operation not in LEAVING]
-        leaving, settled = [], []
-        for row in rows:
-            if row.operation in LEAVING:
-                ident = self._members.get(row.key)
-                (settled if ident is None or ident in self._current else leaving).append(row)
-        label = "userId" if self.by_user_id else "email"
+        leaving = [row for row in rows if row.operation in LEAVING]
         out = self.pack(joining, [dumps(self.subscriber(row)) for row in joining])
-        out += self.pack(leaving, [dumps({label: self._members[row.key]}) for row in leaving])
-        if settled:
+        if leaving:
+            out += self._leaving(leaving_rows([row.key for row in leaving], [row.operation for row in leaving]))
+        return out
+
+    def _leaving(self, rows: RowColumns) -> list[Batch]:
+        """Unsubscribes under the identifier each leaving key was subscribed with (kept in a column MEMBER); rows
+        that need no call (the model still names their identifier, or none was recorded) in a batch of their own
+        whose parts are None."""
+        members = [self._members.get(key) for key in rows.column("key")]
+        calls = [member is not None and member not in self._current for member in members]
+        rows = RowColumns(rows.batch.append_column(MEMBER, pa.array(members, pa.string())))
+        label = "userId" if self.by_user_id else "email"
+        out = self.pack(taken(rows, [i for i, call in enumerate(calls) if call]),
+                        [dumps({label: member}) for member, call in zip(members, calls) if call])
+        if not all(calls):
+            settled = taken(rows, [i for i, call in enumerate(calls) if not call])
             out.append(Batch(settled, [None] * len(settled)))
         return out
 
@@ -203,8 +214,10 @@ class IterableLists(IterableRecords):
         accepted = self.refuse_listed(batch.rows, self.failed_updates(answer, "lists/subscribe"), FAILURE_LISTS,
                                       result)
         self.confirm(accepted, answer, result)
-        result.destination_ids = {row.key: self.normalize(row.match_value) for row in result.synced}
-        self._unsubscribe_previous(result.synced)
+        keys = column_of(result.synced, "key")
+        idents = [self.normalize(value) for value in column_of(result.synced, "match_value")]
+        result.destination_ids = dict(zip(keys, idents))
+        self._unsubscribe_previous(keys, idents)
         return result
 
     def _post(self, path: str, parts: list[str], option: str | None) -> dict:
@@ -218,40 +231,38 @@ class IterableLists(IterableRecords):
                                        "Check that the list still exists and is a static list") from None
             raise
 
-    def _settled(self, rows: list[PlannedRow]) -> tuple[list[PlannedRow], list[Rejection]]:
-        """Removed rows answered without a call: a member still named by the model stays subscribed (its key
+    def _settled(self, rows: RowColumns) -> tuple[Sequence[PlannedRow], list[Rejection]]:
+        """Leaving rows answered without a call: a member still named by the model stays subscribed (its key
         left, the person did not); a key with no identifier recorded cannot be unsubscribed exactly."""
-        synced, rejected = [], []
-        for row in rows:
-            if self._members.get(row.key) is not None:
-                synced.append(row)
-            else:
-                rejected.append(Rejection(row, "MembershipUnknown", "The snapshot holds no identifier this key was "
-                                          f"subscribed with, so it cannot be unsubscribed from {self.list_label}: "
-                                          "it leaves the snapshot; remove the member in Iterable if needed", "data",
-                                          record_missing=True))
-        return synced, rejected
+        members = rows.column(MEMBER)
+        rejected = [Rejection(rows[i], "MembershipUnknown", "The snapshot holds no identifier this key was "
+                              f"subscribed with, so it cannot be unsubscribed from {self.list_label}: it leaves the "
+                              "snapshot; remove the member in Iterable if needed", "data", record_missing=True)
+                    for i, member in enumerate(members) if member is None]
+        return taken(rows, [i for i, member in enumerate(members) if member is not None]), rejected
 
-    def _unsubscribed(self, rows: list[PlannedRow], answer: dict) -> SendResult:
+    def _unsubscribed(self, rows: RowColumns, answer: dict) -> SendResult:
         """A member Iterable reports not found (its user was deleted) is not in the list either: unsubscribed."""
         failed = self.failed_updates(answer, "lists/unsubscribe")
         label = "UserIds" if self.by_user_id else "Emails"
         invalid = {self.normalize(v) for v in failed.get(f"invalid{label}") or []}
-        result = SendResult()
-        for row in rows:
-            if self._members[row.key] in invalid:
-                result.rejected.append(Rejection(row, "InvalidIdentifier", f"Iterable refused to unsubscribe "
-                                                 f"'{self._members[row.key]}' from {self.list_label}", "data"))
+        result, kept = SendResult(), []
+        for i, member in enumerate(rows.column(MEMBER)):
+            if member in invalid:
+                result.rejected.append(Rejection(rows[i], "InvalidIdentifier", f"Iterable refused to unsubscribe "
+                                                 f"'{member}' from {self.list_label}", "data"))
             else:
-                result.synced.append(row)
+                kept.append(i)
+        result.synced = taken(rows, kept)
         return result
 
-    def _unsubscribe_previous(self, synced: list[PlannedRow]) -> None:
+    def _unsubscribe_previous(self, keys: list[str], idents: list[str]) -> None:
         """Members subscribed under another identifier before (a changed email) leave under the old one, unless
-        the model still names it. A failure raises: the batch is sent again (a subscribe is idempotent)."""
+        the model still names it (`keys` and `idents`: the rows just subscribed). A failure raises: the batch is
+        sent again (a subscribe is idempotent)."""
         label = "userId" if self.by_user_id else "email"
-        previous = {self._members.get(row.key) for row in synced} - {None, *self._current}
-        previous -= {self.normalize(row.match_value) for row in synced}
+        previous = {member for member in map(self._members.get, keys) if member is not None} - self._current
+        previous -= set(idents)
         if previous:
             self._post("/api/lists/unsubscribe", [dumps({label: ident}) for ident in sorted(previous)],
                        '"channelUnsubscribe": false')

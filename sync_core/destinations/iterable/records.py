@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
 from ...rows import PlannedRow, RowColumns, joined
-from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError, invalid_email_refusal
+from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
 from . import ITERABLE
 from .client import IterableClient
 
@@ -37,7 +37,7 @@ IDENTIFIER_RULES = {"email": IdentifierRule("email", case_insensitive=True, vali
 class IterableRecords(JsonValues):
     """The part of a users or events object that does not depend on which: subclasses give `max_rows`,
     `entry(row)` (the JSON text of one row's record) and `send`."""
-    VENDOR = "Iterable"
+    VENDOR, RECORD = "Iterable", "user"
     max_rows: int
 
     def __init__(self, config: DestinationConfig, sync: SyncConfig, api_key: str, limits: SharedRateLimits):
@@ -92,17 +92,10 @@ class IterableRecords(JsonValues):
                                           labels, identifiers)
         return {self.lookup_scopes[label]: pc.unique(values) for label, values in columns.items()}
 
-    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
+    def not_found_refusal(self, row: PlannedRow) -> Rejection:
         label = self._rule.label
-        if kind == "not_found":
-            return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
-                             "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
-        if kind == "unsendable":
-            return self.unsendable_refusal(row)
-        if kind == "invalid":
-            return invalid_email_refusal(row)
-        message = f"The match column '{self.sync.match_column}' is empty: no {label} to look the user up by"
-        return Rejection(row, "MissingIdentifier", message, "data", message)
+        return Rejection(row, NOT_FOUND_CODE, f"No record was found with lookup for {label}:{row.match_value}",
+                         "data", f"No record was found with lookup for {label}:<{label}>", record_missing=True)
 
     # ---- requests ----
 

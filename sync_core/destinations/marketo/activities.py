@@ -8,6 +8,11 @@ whose emails were not looked up before (that look-up failed) looks them up itsel
 up by its API name before the first add (it must exist, be approved and have every mapped attribute), else the run
 stops as `config` before anything is added.
 
+Activities are built column-wise (base.ColumnEncoding, `part_sql`; json_sql.py): each row's activity is one DuckDB
+expression over the plan's columns, without its lead and type, which send() puts in front of it once the look-up and
+the type are known. `activity` is the reference and the fallback, for types SQL does not encode
+(tests/destinations/test_marketo_json_sql.py runs the same rows through both).
+
 Activities have no idempotency key. The executor commits each batch's outcome as it arrives and keeps at most
 `concurrency` requests unsettled, so a run killed mid-way can have added at most that many batches' activities
 without recording them: the next run adds those again (the duplicate window; `concurrency = 1` makes it one batch).
@@ -20,7 +25,7 @@ import math
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Sequence
 
 import pyarrow as pa
 
@@ -28,11 +33,11 @@ from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
 from ...marketo_day import reset_time_text
 from ...ratelimit import Limit, SharedRateLimits
-from ...rows import PlannedRow
-from ..base import (WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError,
-                    invalid_email_refusal)
+from ...rows import PlannedRow, RowColumns, column_of, joined, taken
+from ..base import WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
 from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
 from .client import MarketoClient, credential_reference
+from .json_sql import activity_json_sql
 from .leads import LeadDirectory
 from .read_back import ReadCount, ReadPlan, plan_read, read_activities
 from .shared_cache import MarketoSharedCache
@@ -45,7 +50,7 @@ CONFIG_RECORD_CODES = ("1006", "1013")  # a field or type Marketo does not know:
 
 
 class MarketoActivities(JsonValues):
-    VENDOR = "Marketo"
+    VENDOR, RECORD = "Marketo", "lead"
     # Per instance, over every REST endpoint (look-ups, types and adds alike); the reserve is the config's.
     LIMITS = {"rest": Limit(100, 20.0)}
     LIMITS_PER_INSTANCE = True  # opening.py shares them by base_url, whichever credential calls
@@ -84,16 +89,9 @@ class MarketoActivities(JsonValues):
         """Known before any secret is resolved (`sync-core model check`): Marketo looks leads up by email."""
         return IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN)
 
-    def refusal(self, kind: str, row: PlannedRow) -> Rejection:
-        if kind == "not_found":
-            return Rejection(row, NOT_FOUND_CODE, f"No Marketo lead has the email {row.match_value}", "data",
-                             "No Marketo lead has the email <email>", record_missing=True)
-        if kind == "unsendable":
-            return self.unsendable_refusal(row)
-        if kind == "invalid":
-            return invalid_email_refusal(row)
-        message = f"The match column '{self.sync.match_column}' is empty: no email to look the lead up by"
-        return Rejection(row, "MissingIdentifier", message, "data", message)
+    def not_found_refusal(self, row: PlannedRow) -> Rejection:
+        return Rejection(row, NOT_FOUND_CODE, f"No Marketo lead has the email {row.match_value}", "data",
+                         "No Marketo lead has the email <email>", record_missing=True)
 
     def existing_among(self, identifiers: pa.Array) -> pa.Array:
         """The emails (as compared) naming at least one lead: from this run's look-ups, the shared cache, or new
@@ -106,7 +104,8 @@ class MarketoActivities(JsonValues):
     # ---- requests ----
 
     def activity(self, row: PlannedRow) -> dict:
-        """The row's activity, without its lead and type (known once looked up)."""
+        """The row's activity, without its lead and type (known once looked up): the reference, and the fallback
+        for the types part_sql does not encode."""
         activity: dict[str, Any] = {}
         attributes = []
         for name, value in row.values.items():
@@ -121,56 +120,69 @@ class MarketoActivities(JsonValues):
         activity["attributes"] = attributes
         return activity
 
-    def batches(self, rows: list[PlannedRow]) -> list[Batch]:
-        """≤ 300 activities and ≤ 1 MB per request (with room for the envelope and the ids added at send)."""
-        out, current, parts, size = [], [], [], 0
-        for row in rows:
-            part = json.dumps(self.activity(row), default=str)
-            if current and (len(current) >= self.max_rows or size + len(part) + 64 > MAX_BODY_BYTES - 1024):
-                out.append(Batch(current, parts))
-                current, parts, size = [], [], 0
-            current.append(row)
-            parts.append(part)
-            size += len(part) + 64  # ", " and '"leadId": …, "activityTypeId": …, '
-        if current:
-            out.append(Batch(current, parts))
+    def part_sql(self, match: tuple[str, str], columns: list[tuple[str, str, str]], key_sql: str) -> str | None:
+        """`activity` as one DuckDB expression (base.ColumnEncoding; json_sql.py): the same JSON, parsed, for every
+        row. The lead and the type are not in it: send() puts them in front once they are known."""
+        return activity_json_sql(columns, self._null)
+
+    def batches(self, rows: Sequence[PlannedRow]) -> list[Batch]:
+        """≤ 300 activities and ≤ 1 MB per request (with room for the envelope and the ids added at send).
+        RowColumns come with their parts encoded (part_sql); other rows are encoded here, a row at a time."""
+        if isinstance(rows, RowColumns):
+            return self._pack(rows, rows.parts, rows.part_bytes())
+        parts = [json.dumps(self.activity(row), default=str) for row in rows]
+        return self._pack(rows, parts, [len(part) for part in parts])  # ASCII JSON: characters are bytes
+
+    def _pack(self, rows: Sequence[PlannedRow], parts: Sequence[str], sizes: list[int]) -> list[Batch]:
+        out, start, size = [], 0, 0
+        for i, part_size in enumerate(sizes):
+            if i > start and (i - start >= self.max_rows or size + part_size + 64 > MAX_BODY_BYTES - 1024):
+                out.append(Batch(rows[start:i], parts[start:i]))
+                start, size = i, 0
+            size += part_size + 64  # ", " and '"leadId": …, "activityTypeId": …, '
+        if start < len(sizes):
+            out.append(Batch(rows[start:], parts[start:]))
         return out
 
     def send(self, batch: Batch) -> SendResult:
         type_id = self.activity_type_id()
-        leads = self.leads.leads_of([row.match_value for row in batch.rows])
+        emails = column_of(batch.rows, "match_value")
+        leads = self.leads.leads_of(emails)
         result = SendResult()
-        sending: list[tuple[PlannedRow, str]] = []
-        for row, part in zip(batch.rows, batch.parts):
-            ids = leads[self._rule.python(row.match_value)]
-            if not ids:
-                result.rejected.append(self.refusal("not_found", row))
-            elif len(ids) > 1:
+        sending, activities = [], []  # the rows sent (their places in the batch), and their activities
+        for i, (email, part) in enumerate(zip(emails, batch.parts)):
+            ids = leads[self._rule.python(email)]
+            if len(ids) == 1:
+                sending.append(i)
+                activities.append(f'{{"leadId": {ids[0]}, "activityTypeId": {type_id}, {part[1:]}')
+            elif not ids:
+                result.rejected.append(self.refusal("not_found", batch.rows[i]))
+            else:
                 result.rejected.append(Rejection(
-                    row, MULTIPLE_LEADS_CODE, f"{len(ids)} Marketo leads have the email {row.match_value} (ids "
+                    batch.rows[i], MULTIPLE_LEADS_CODE, f"{len(ids)} Marketo leads have the email {email} (ids "
                     f"{', '.join(map(str, ids))}): merge them in Marketo, or the activity goes to no one", "data",
                     "<n> Marketo leads have the email <email>: merge them in Marketo, or the activity goes to no one"))
-            else:
-                sending.append((row, f'{{"leadId": {ids[0]}, "activityTypeId": {type_id}, {part[1:]}'))
         if sending:
-            body = ('{"input": [' + ", ".join(part for _, part in sending) + "]}").encode()
+            body = ('{"input": [' + ", ".join(activities) + "]}").encode()
             answer = self.client.call("POST", "/rest/v1/activities/external.json", data=body)
-            self._outcomes([row for row, _ in sending], answer, result)
+            self._outcomes(taken(batch.rows, sending), answer, result)
         return result
 
-    def _outcomes(self, rows: list[PlannedRow], answer: dict, result: SendResult) -> None:
+    def _outcomes(self, rows: Sequence[PlannedRow], answer: dict, result: SendResult) -> None:
+        """One outcome per activity sent; the rows added stay columns when they came as RowColumns."""
         results = answer.get("result")
         if not isinstance(results, list) or len(results) != len(rows):
             # Nothing says which rows were stored: none is called synced (the next run may duplicate them).
             raise TransientError("MalformedResponse", f"Marketo answered {len(rows)} activities with "
                                  f"{len(results) if isinstance(results, list) else 'no'} results")
-        gone = []
-        for row, outcome in zip(rows, results):
+        gone, added = [], []
+        for i, (key, outcome) in enumerate(zip(column_of(rows, "key"), results)):
             status = outcome.get("status") if isinstance(outcome, dict) else None
             if status == "added" and outcome.get("marketoGUID") is not None:
-                result.synced.append(row)
-                result.destination_ids[row.key] = str(outcome["marketoGUID"])
+                added.append(i)
+                result.destination_ids[key] = str(outcome["marketoGUID"])
                 continue
+            row = rows[i]
             error = ((outcome.get("errors") or [{}])[0] if isinstance(outcome, dict) else {}) or {}
             code, message = str(error.get("code", "")), str(error.get("message", ""))
             if code == "1004":  # deleted since the look-up
@@ -183,6 +195,7 @@ class MarketoActivities(JsonValues):
             else:
                 result.rejected.append(Rejection(row, "UnexplainedFailure", f"Marketo answered {status!r} "
                                                  "without an error code", "transient"))
+        result.synced = joined(result.synced, taken(rows, added))
         if gone:
             self.leads.forget(gone)
 
@@ -266,9 +279,9 @@ def checked_activity_type(destination: str, sync: SyncConfig, types: list[dict])
 def marketo_date(value: Any) -> Any:
     """A date-time as Marketo takes it (ISO 8601 with an offset; a time without a zone is UTC); text as given,
     for Marketo to judge (a wrong format comes back as its record code 1001)."""
-    if isinstance(value, datetime):
+    if isinstance(value, datetime):  # four-digit years, as ISO 8601 (strftime writes year 99 as `99`)
         value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+        return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S") + "Z"
     if isinstance(value, date):
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"
     return value.strip(WHITESPACE) if isinstance(value, str) else value
