@@ -128,7 +128,7 @@ def test_a_cause_ticked_in_one_table_is_unticked_when_another_is_chosen(history,
     at.selectbox(key="fr_cause").select(notfound).run()  # then the dropdown: the other table's cause
     assert at.session_state["fr_real"]["selection"]["rows"] == []
     assert at.session_state["fr_expected"]["selection"]["rows"] == [0]
-    assert any(f"not synced as they stand" in m.value or f"since run {run_id}" in m.value for m in at.markdown)
+    assert any("not synced as they stand" in m.value or f"since run {run_id}" in m.value for m in at.markdown)
 
     at.selectbox(key="fr_cause").select(None).run()  # cleared: no tick anywhere, no rows
     assert at.session_state["fr_expected"]["selection"]["rows"] == [] and not at.get("download_button")
