@@ -4,7 +4,8 @@
     python bench/state_writes.py --rows 1000000 --repeat 1 --baseline /tmp/base
 
 What a run of N rows writes to the state store besides the network's part: N confirmed rows in batches of 1,000,
-each batch's transaction followed by its progress write (runner -> RunContext.commit), then the MQR ledger's three
+each with its progress write as the checkout's RunContext.commit makes it (in the batch's own transaction where
+the checkout has `RunProgress`, else a transaction after it), then the MQR ledger's three
 writes of N sorted digests (record_queried, record_sync_queried, mark_held; the planner gives them sorted). Each
 measurement is a fresh process on a fresh store, the checkouts interleaved (A B A B ...), so a busy machine
 slows both alike; the figures are medians of each part's wall and CPU seconds (on a busy machine the wall
@@ -32,6 +33,10 @@ from pathlib import Path
 import pyarrow as pa
 from sync_core.counts import RunCounts
 from sync_core.state.store import StateStore
+try:
+    from sync_core.state.run_log import RunProgress
+except ImportError:  # a checkout that writes the progress in a transaction of its own
+    RunProgress = None
 
 rows, batch, folder = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 keys = [f"contact{i}@example.com" for i in range(rows)]
@@ -43,8 +48,12 @@ run = store.start_run("s", trigger="bench", config_fingerprint="f")
 counts = RunCounts()
 started, cpu = time.perf_counter(), time.process_time()
 for start in range(0, rows, batch):
-    store.commit_batch(run, "s", fingerprint="f", synced=list(zip(keys[start:start + batch], hashes[start:start + batch])))
-    store.save_progress(run, counts, {}, [])
+    synced = list(zip(keys[start:start + batch], hashes[start:start + batch]))
+    if RunProgress is None:
+        store.commit_batch(run, "s", fingerprint="f", synced=synced)
+        store.save_progress(run, counts, {}, [])
+    else:
+        store.commit_batch(run, "s", fingerprint="f", synced=synced, progress=RunProgress(counts, {}, []))
 snapshot, snapshot_cpu = time.perf_counter() - started, time.process_time() - cpu
 started, cpu = time.perf_counter(), time.process_time()
 period = "2026-12-01"

@@ -92,9 +92,11 @@ class Executor:
         sender only once the result of an earlier one is committed. So a kill loses the outcomes of at most
         `concurrency` requests (the duplicate window), however long a commit takes.
 
-        `meanwhile` is the caller's own work, a step per next() (recording refused rows): this thread runs a
-        step whenever no result is waiting, so the work overlaps the requests in flight instead of preceding
-        them; the steps left when the last result is in run then, even after a fatal error.
+        While the requests are in flight and no result is waiting, this thread makes the next batch (so it is sent
+        as soon as a result is recorded), then runs `meanwhile`, the caller's own work, a step per next()
+        (recording refused rows), so that work overlaps the requests in flight instead of preceding them; the
+        steps left when the last result is in run then, even after a fatal error. A batch made ahead and not
+        sent (a stop) is not attempted.
 
         Raises the first fatal DestinationError after in-flight requests have settled; batches not sent by
         then are simply not attempted (the caller knows which rows it got results for). Whatever else stops
@@ -106,18 +108,25 @@ class Executor:
         unsettled: set = set()  # requests submitted whose result on_result has not had yet
         meanwhile = meanwhile if meanwhile is not None else iter(())
         working = True  # steps of `meanwhile` may remain
+        ahead, exhausted = None, False  # the next batch, made while the requests before it are in flight
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sync-send") as pool:
             try:
                 while True:
                     while not self._stopping() and len(unsettled) < self.concurrency:
-                        batch = next(source, None)
+                        batch, ahead = (ahead, None) if ahead is not None else (next(source, None), None)
                         if batch is None:
+                            exhausted = True
                             break
                         unsettled.add(pool.submit(self._deliver, batch))
                     if not unsettled:
                         break
-                    done, _ = wait(unsettled, timeout=0 if working else None, return_when=FIRST_COMPLETED)
-                    if not done:
+                    make_ahead = ahead is None and not exhausted and not self._stopping()
+                    done, _ = wait(unsettled, timeout=0 if working or make_ahead else None,
+                                   return_when=FIRST_COMPLETED)
+                    if not done and make_ahead:  # it leaves as soon as a result is recorded, not after its making
+                        ahead = next(source, None)
+                        exhausted = ahead is None
+                    elif not done:
                         working = next(meanwhile, _DONE) is not _DONE
                     for future in done:
                         result = future.result()

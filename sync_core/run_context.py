@@ -4,10 +4,11 @@ caller or an alert can hang on. runner.py runs the stages over it."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Sequence
 
 from .config import SyncConfig
@@ -20,6 +21,7 @@ from .progress import RunObserver
 from .rows import PlannedRow, column_of, row_columns
 from .state import RunRecord, StateStore
 from .state.key_state import KeyStateChanges
+from .state.run_log import RunProgress
 
 WITHDRAWN = "withdrawn"  # a member of a destination's set whose row is invalid now (destinations.base.Membership)
 LEAVING = ("removed", WITHDRAWN)  # rows that leave the snapshot when their removal from the destination is confirmed
@@ -165,35 +167,49 @@ class RunContext:
         gone += [r.row.key for r in rejected if r.row.operation == WITHDRAWN and r.record_missing]
         rejected = [r for r in rejected if r.row.operation != WITHDRAWN]
         problems = [self.problem(r) for r in rejected]
+        counts = self._settled(per_operation, rejected, problems)
         # Only rows planned against the snapshot can be in it: an added row never is (500k not-found rows of a
         # first run would otherwise be 500k deletes of nothing). A removed row confirmed (a list's member
-        # unsubscribed) leaves it.
+        # unsubscribed) leaves it. The counts with this batch settled are written in the batch's transaction (and
+        # only then adopted: a fenced batch, RunFenced, counts nothing).
         self.commit_changes(synced=entering, problems=problems,
                             removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"]
                             + gone,
-                            destination_ids=destination_ids)
+                            destination_ids=destination_ids, progress=counts)
+        for f in fields(RunCounts):
+            setattr(self.counts, f.name, getattr(counts, f.name))
+        self._progressed()
+
+    def _settled(self, per_operation, rejected: list[Rejection], problems: list[RowProblem]) -> RunCounts:
+        """A copy of the run's counts with one batch's outcomes settled."""
+        counts = copy.deepcopy(self.counts)
         for operation, rows in per_operation.items():
             if operation != WITHDRAWN:
-                self.counts.settle(operation, "synced", rows)
+                counts.settle(operation, "synced", rows)
         for rejection, p in zip(rejected, problems):
             outcome = count_outcome(p)
-            self.counts.settle(rejection.row.operation, outcome)
+            counts.settle(rejection.row.operation, outcome)
             if rejection.row.operation == "retried" and rejection.row.prev_cause == self._cause_id(p):
-                self.counts.repeat(outcome)
-        self.save_progress()
+                counts.repeat(outcome)
+        return counts
 
     def save_progress(self) -> None:
         """The counts so far, on the run's record (what a killed run leaves) and to the observer."""
         self.store.save_progress(self.run_id, self.counts, self.phases, self.notes)
+        self._progressed()
+
+    def _progressed(self) -> None:
         settled = self.counts.planned - self.counts.outcome("not_attempted")
         self.observer.progress(settled, self.counts.planned)
 
     def commit_changes(self, *, synced: list[tuple[str, str]] = (), problems: list[RowProblem] = (),
                        removed: list[str] = (), forgotten: list[str] = (),
-                       destination_ids: dict[str, str] | None = None) -> None:
-        """Commit to the state store, and note the change to the sync's key state."""
+                       destination_ids: dict[str, str] | None = None, progress: RunCounts | None = None) -> None:
+        """Commit to the state store, and note the change to the sync's key state. `progress`: the run's counts
+        to record with it, in the same transaction."""
         self.store.commit_batch(self.run_id, self.sync.id, fingerprint=self.fingerprint, synced=synced,
-                                removed=removed, problems=problems, destination_ids=destination_ids)
+                                removed=removed, problems=problems, destination_ids=destination_ids,
+                                progress=None if progress is None else RunProgress(progress, self.phases, self.notes))
         if forgotten:
             self.store.forget_rejections(self.sync.id, forgotten)
         self.changes.synced(synced)

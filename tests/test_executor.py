@@ -145,3 +145,21 @@ def test_the_callers_work_left_runs_even_after_a_fatal_error():
     with pytest.raises(DestinationError, match="401"):
         Executor(dest, concurrency=1).deliver([Batch(rows(1), [""])], lambda result: None, meanwhile=work())
     assert done == [0, 1, 2, 3, 4]
+
+
+def test_the_next_batch_is_made_while_the_requests_before_it_are_in_flight():
+    """So it leaves as soon as a result is recorded. Here the first request is only answered once the second
+    batch is made: made after that answer instead, as it used to be, the first request would never be let through."""
+    dest = Gated()
+    log = []
+
+    def batches():
+        for i in range(3):
+            log.append(f"made {i}")
+            if i == 1:
+                dest.gate.set()
+            yield Batch(rows(2), [""] * 2)
+
+    Executor(dest, concurrency=1).deliver(batches(), lambda result: log.append("result"))
+    assert log[:2] == ["made 0", "made 1"]
+    assert log.count("result") == 3 and len(dest.calls) == 3

@@ -72,9 +72,10 @@ class KnownIdentifierCache:
     def add_known_identifiers(self, scope: str, idents: Iterable[str]) -> None:
         """Identifiers a write has just shown to exist, added to a scope that is looked up (else nothing)."""
         name = f"known:{scope}"
+        # Most scopes are never looked up: then no write transaction per batch. A scope, once looked up, stays.
+        if self._db.execute("SELECT 1 FROM known_identifier_scopes WHERE scope = ?", (scope,)).fetchone() is None:
+            return
         with self._write() as db:
-            if db.execute("SELECT 1 FROM known_identifier_scopes WHERE scope = ?", (scope,)).fetchone() is None:
-                return
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO known_identifiers (scope, ident) VALUES (?, ?)",
                            ((scope, i) for i in idents))

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ..counts import RunCounts
 from ..errors import WorkspaceBusyError
@@ -125,6 +125,13 @@ class Holder:
 HOLDER_COLUMNS = ("host", "pid", "pid_started", "lease_expires_at")
 
 
+class RunProgress(NamedTuple):
+    """A run's counts so far, with its phase timings and notes: what its row shows while it runs."""
+    counts: RunCounts
+    phases: dict[str, float]
+    notes: list[str]
+
+
 class RunLog:
     def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, run_type: str = "sync",
                   full_resync: bool = False, retry_failed: bool = False) -> int:
@@ -189,8 +196,12 @@ class RunLog:
     def save_progress(self, run_id: int, counts: RunCounts, phases: dict[str, float], notes: list[str]) -> None:
         """The run's counts so far; renews its lease in the same transaction."""
         with self._write() as db:
-            self._save_counts(db, run_id, counts, phases, notes)
-            self._renew(db, run_id)
+            self._write_progress(db, run_id, RunProgress(counts, phases, notes))
+
+    def _write_progress(self, db: sqlite3.Connection, run_id: int, progress: RunProgress) -> None:
+        """Inside a write transaction (save_progress's, or a batch's own: store.commit_batch)."""
+        self._save_counts(db, run_id, *progress)
+        self._renew(db, run_id)
 
     def finish_run(self, run_id: int, *, status: str, counts: RunCounts, phases: dict[str, float],
                    notes: list[str], error: str | None = None, error_class: str | None = None) -> None:

@@ -12,7 +12,7 @@ from sync_core import RunCounts, StateStore
 from sync_core.clock import ManualClock
 from sync_core.errors import RunFenced, WorkspaceBusyError
 from sync_core.outcomes import RowProblem
-from sync_core.state.run_log import LEASE_SECONDS, iso_utc
+from sync_core.state.run_log import LEASE_SECONDS, RunProgress, iso_utc
 
 
 def status(path, run_id: int, clock: ManualClock, *, read_only: bool = False) -> str:
@@ -118,3 +118,31 @@ def test_a_batch_of_a_run_another_process_marked_interrupted_is_not_recorded_and
         assert zombie.rejections(sync_id="x") == []
         ended = zombie.get_run(run)
     assert ended.status == "interrupted" and "went on after the run was marked interrupted" in ended.notes[-1]
+
+
+def test_a_batchs_progress_is_recorded_with_it_renewing_the_lease_and_not_at_all_once_the_run_is_fenced(tmp_path):
+    """One transaction per request: the run's counts with the batch settled go in with the batch's rows, and renew
+    the lease; a batch of a run marked interrupted elsewhere records neither its rows nor its counts."""
+    path, clock = tmp_path / "state.sqlite", ManualClock()
+    with StateStore(path, lease_clock=clock) as worker:
+        run = worker.start_run("x", trigger="test", config_fingerprint="f")
+        counts = RunCounts()
+        counts.plan("added", 3)
+        counts.settle("added", "synced", 2)
+        clock.advance(LEASE_SECONDS - 10)
+        worker.commit_batch(run, "x", fingerprint="f", synced=[("a@x.io", "h"), ("b@x.io", "h")],
+                            progress=RunProgress(counts, {"sync": 1.5}, ["a note"]))
+        record = worker.get_run(run)
+        assert record.counts.as_dict()["synced"] == 2 and record.counts.as_dict()["not_attempted"] == 1
+        assert record.phases == {"sync": 1.5} and record.notes == ["a note"]
+        clock.advance(LEASE_SECONDS - 10)  # past the first lease, within the one the batch renewed
+        assert status(path, run, clock) == "running"
+        clock.advance(LEASE_SECONDS + 1)  # then it stopped renewing: another opener marks it interrupted
+        assert status(path, run, clock) == "interrupted"
+        counts.settle("added", "synced", 1)
+        with pytest.raises(RunFenced):
+            worker.commit_batch(run, "x", fingerprint="f", synced=[("c@x.io", "h")],
+                                progress=RunProgress(counts, {"sync": 2.0}, []))
+        record = worker.get_run(run)
+        assert record.counts.as_dict()["synced"] == 2 and record.phases == {"sync": 1.5}
+        assert worker.snapshot_keys("x") == {"a@x.io", "b@x.io"}
