@@ -5,6 +5,7 @@
     python bench/page_draw.py --year --contacts 20000 --days 30 --loads 3    # a quick look
     python bench/page_draw.py --base /tmp/base       # also a baseline checkout's dashboard, loads interleaved
     python bench/page_draw.py --floor                # also an empty Streamlit page: what any page costs
+    python bench/page_draw.py --year --heartbeats    # as with a worker beside the dashboard: its heartbeats write
 
 Each page is opened in a new browser tab (a new Streamlit session) once "first" (right after the server started:
 imports, caches empty) and then --loads times "warm", each time twice: in a new browser context (nothing in the
@@ -23,6 +24,8 @@ time is the sum of its main thread's long tasks (over 50 ms) during the load: pa
 With --base DIR (a checkout of another commit, e.g. `git worktree add /tmp/base main`), that checkout's app.py is
 served too, by a second Streamlit on the same workspace (its own sync_core on PYTHONPATH), and every load alternates
 between the two, so both are measured under the same load of the machine; the table then has both and their ratio.
+With --heartbeats (for --year: the demo has its worker), the benchmark writes a worker's heartbeat to the state
+store every WORKER_BEAT_SECONDS, as an idle `sync-core worker` does, without running any schedule.
 With --floor, an app whose only element is a title is served too and measured the same way, interleaved: the
 floor no page of a Streamlit app can go under on this machine.
 """
@@ -37,10 +40,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+from sync_core import StateStore
+from sync_core.state.run_queue import WORKER_BEAT_SECONDS
 
 from bench_common import ROOT, free_port, print_table, stop, wait_for_http
 from page_speed import generate  # the same year of history
@@ -190,6 +197,28 @@ FLOOR = "An empty page (floor)"
 FLOOR_APP = 'import streamlit as st\n\nst.title("An empty page")\n'
 
 
+class Heartbeats:
+    """An idle worker's writes to the state store (its heartbeat), in a thread, until stopped."""
+
+    def __init__(self, root: Path):
+        self.store = StateStore(root / ".sync-state" / "state.sqlite")
+        self.worker = self.store.register_worker(1)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="heartbeats", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        with StateStore(self.store.path) as store:  # a connection of this thread's own
+            while not self.stopped.wait(WORKER_BEAT_SECONDS):
+                store.worker_heartbeat(self.worker)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.store.stop_worker(self.worker)
+        self.store.close()
+
+
 def measure(opener, url: str, pid: int) -> tuple[float, float, float]:
     """One load: (seconds until drawn, seconds the browser was busy, the server's CPU seconds over the load)."""
     before = cpu_seconds(pid)
@@ -210,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=2.0, help="seconds a page's warm median may take")
     parser.add_argument("--base", type=Path, help="a checkout of another commit, measured side by side")
     parser.add_argument("--floor", action="store_true", help="also an empty Streamlit page, interleaved")
+    parser.add_argument("--heartbeats", action="store_true", help="write an idle worker's heartbeats meanwhile")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sync-core-page-speed")
     args = parser.parse_args(argv)
 
@@ -218,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         root = Path(tempfile.mkdtemp(prefix="page-draw-")) / "demo-workspace"
     served = Served(root, demo=not args.year)
+    beats = None
     try:
         served.wait(timeout=900)
+        beats = Heartbeats(root) if args.heartbeats else None
         variants = {"this": served.url}
         if args.base:
             variants["base"] = served.dashboard(args.base.resolve(), free_port())
@@ -233,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         pids = {url: served.streamlit_pid(url) for url in [*variants.values(), *([floor] if floor else [])]}
         print(f"{'Year of history: ' + str(root) if args.year else 'The demo (sync-core up)'}; load average "
               f"{os.getloadavg()[0]:.1f}; {args.loads} warm loads a page"
-              + (f"; this checkout against {args.base}, loads interleaved" if args.base else ""), flush=True)
+              + (f"; this checkout against {args.base}, loads interleaved" if args.base else "")
+              + (f"; a worker's heartbeat written every {WORKER_BEAT_SECONDS} s" if beats else ""), flush=True)
         # results[variant][page] = (first load, [empty-cache loads], [cache-kept loads])
         results: dict[str, dict[str, tuple]] = {name: {} for name in variants}
         clicks: dict[str, dict[str, list[float]]] = {}
@@ -263,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
         print(f"Load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
+        if beats is not None:
+            beats.stop()
         served.stop()
     for name in variants:
         print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n")
