@@ -6,8 +6,7 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 
-from sync_core import StateStore
-from sync_core.counts import RunCounts
+from sync_core import RunCounts, StateStore
 from sync_core import history as reports
 from sync_core.history import RowScope, RunFilter
 
