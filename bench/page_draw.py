@@ -4,21 +4,30 @@
     python bench/page_draw.py --year                   # a year of history over 1M contacts (bench/page_speed.py's)
     python bench/page_draw.py --year --contacts 20000 --days 30 --loads 3    # a quick look
     python bench/page_draw.py --base /tmp/base       # also a baseline checkout's dashboard, loads interleaved
+    python bench/page_draw.py --floor                # also an empty Streamlit page: what any page costs
+    python bench/page_draw.py --year --heartbeats    # as with a worker beside the dashboard: its heartbeats write
 
 Each page is opened in a new browser tab (a new Streamlit session) once "first" (right after the server started:
-imports, caches empty) and then --loads times "warm"; and, in one tab, reached --loads times by a click on its
-link in the sidebar, as a user moves around the app (no new session, the frontend already loaded). A page counts as fully drawn at its last change to the
+imports, caches empty) and then --loads times "warm", each time twice: in a new browser context (nothing in the
+browser's cache: a first visit, the frontend downloaded and compiled again) and in a new tab of one context that
+keeps its cache (as a user's browser does for a new tab or a reload: Streamlit serves its hashed bundles as
+immutable); and, in one tab, reached --loads times by a click on its link in the sidebar, as a user moves around
+the app (no new session, the frontend already loaded). A page counts as fully drawn at its last change to the
 page's DOM (a MutationObserver records the time of each change, from the navigation's start), once its script has
 stopped (no status widget), no element is still a skeleton, it has its heading, and nothing has changed for
 QUIET seconds. The server's CPU per load is the Streamlit process's user + system time over the load. Printed:
 one table, the medians, and whether every page is drawn within --budget seconds (warm median).
 
-Each new tab is a new browser context: nothing is in the browser's cache, as on a first visit. The browser's busy
+The browser's busy
 time is the sum of its main thread's long tasks (over 50 ms) during the load: parsing scripts, drawing.
 
 With --base DIR (a checkout of another commit, e.g. `git worktree add /tmp/base main`), that checkout's app.py is
 served too, by a second Streamlit on the same workspace (its own sync_core on PYTHONPATH), and every load alternates
 between the two, so both are measured under the same load of the machine; the table then has both and their ratio.
+With --heartbeats (for --year: the demo has its worker), the benchmark writes a worker's heartbeat to the state
+store every WORKER_BEAT_SECONDS, as an idle `sync-core worker` does, without running any schedule.
+With --floor, an app whose only element is a title is served too and measured the same way, interleaved: the
+floor no page of a Streamlit app can go under on this machine.
 """
 
 from __future__ import annotations
@@ -31,10 +40,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+from sync_core import StateStore
+from sync_core.state.run_queue import WORKER_BEAT_SECONDS
 
 from bench_common import ROOT, free_port, print_table, stop, wait_for_http
 from page_speed import generate  # the same year of history
@@ -53,6 +66,7 @@ window.__busy = 0;  // ms of the main thread's long tasks
 new PerformanceObserver(list => { for (const e of list.getEntries()) window.__busy += e.duration; })
   .observe({type: "longtask", buffered: true});
 """
+VIEWPORT = {"width": 1440, "height": 1600}
 BUSY = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
 DRAWN = '[data-testid="stMain"] [data-testid="stHeading"]'
 
@@ -80,8 +94,12 @@ class Served:
 
     def dashboard(self, checkout: Path, port: int) -> str:
         """Streamlit on checkout's app.py (and its sync_core) over this workspace; returns its URL."""
+        return self.streamlit(checkout / "app.py", checkout, port)
+
+    def streamlit(self, script: Path, checkout: Path, port: int) -> str:
+        """Streamlit on a script, from checkout (its .streamlit/config.toml, its sync_core); returns its URL."""
         env = {**os.environ, "PYTHONPATH": str(checkout)}
-        self._start([sys.executable, "-m", "streamlit", "run", str(checkout / "app.py"), "--server.headless", "true",
+        self._start([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
                      "--server.port", str(port), "--browser.gatherUsageStats", "false", "--",
                      "--workspace", str(self.root)], cwd=checkout, env=env)
         return f"http://127.0.0.1:{port}"
@@ -108,7 +126,9 @@ class Served:
 
     def stop(self) -> None:
         for child in reversed(self.children):
-            stop(child, sig=signal.SIGINT, timeout=60)
+            # SIGTERM, not SIGINT: a job started with `&` ignores SIGINT, and then `up` would be killed at the
+            # timeout without stopping its worker and sandbox (sessions of their own). It stops them on SIGTERM.
+            stop(child, sig=signal.SIGTERM, timeout=120)
 
 
 def settled(page, what: str, timeout: float = 90) -> float:
@@ -125,10 +145,16 @@ def settled(page, what: str, timeout: float = 90) -> float:
         page.wait_for_timeout(100)
 
 
-def load(browser, url: str) -> tuple[float, float]:
-    """Open url in a new tab; seconds from the navigation's start to the page's last change, and the seconds the
-    browser's main thread was busy in long tasks until then."""
-    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+def tab(opener):
+    """A new tab of a browser (in a context of its own) or of a context (created with VIEWPORT)."""
+    return opener.new_page(viewport=VIEWPORT) if hasattr(opener, "new_context") else opener.new_page()
+
+
+def load(opener, url: str) -> tuple[float, float]:
+    """Open url in a new tab of `opener` (a browser: a new context each time; or a context: its cache kept);
+    seconds from the navigation's start to the page's last change, and the seconds the browser's main thread was
+    busy in long tasks until then."""
+    page = tab(opener)
     try:
         page.add_init_script(OBSERVE)
         page.goto(url)
@@ -138,10 +164,10 @@ def load(browser, url: str) -> tuple[float, float]:
         page.close()
 
 
-def switches(browser, url: str, titles: list[str], rounds: int) -> dict[str, list[float]]:
+def switches(opener, url: str, titles: list[str], rounds: int) -> dict[str, list[float]]:
     """In one tab, as a user moves around the app: seconds from a click on a page's link in the sidebar to that
     page's last change, `rounds` times per page, the pages taken in turn."""
-    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    page = tab(opener)
     times: dict[str, list[float]] = {title: [] for title in titles}
     try:
         page.add_init_script(OBSERVE)
@@ -167,6 +193,43 @@ def pages(root: Path) -> list[tuple[str, str]]:
             ("Failed rows, one run", f"/failed_rows?run={last}"), ("Reconciliation", "/reconciliation")]
 
 
+FLOOR = "An empty page (floor)"
+FLOOR_APP = 'import streamlit as st\n\nst.title("An empty page")\n'
+
+
+class Heartbeats:
+    """An idle worker's writes to the state store (its heartbeat), in a thread, until stopped."""
+
+    def __init__(self, root: Path):
+        self.store = StateStore(root / ".sync-state" / "state.sqlite")
+        self.worker = self.store.register_worker(1)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="heartbeats", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        with StateStore(self.store.path) as store:  # a connection of this thread's own
+            while not self.stopped.wait(WORKER_BEAT_SECONDS):
+                store.worker_heartbeat(self.worker)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.store.stop_worker(self.worker)
+        self.store.close()
+
+
+def measure(opener, url: str, pid: int) -> tuple[float, float, float]:
+    """One load: (seconds until drawn, seconds the browser was busy, the server's CPU seconds over the load)."""
+    before = cpu_seconds(pid)
+    drawn, busy = load(opener, url)
+    return drawn, busy, cpu_seconds(pid) - before
+
+
+def medians(loads: list[tuple[float, float, float]]) -> list[float]:
+    return [statistics.median(load[i] for load in loads) for i in range(3)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--year", action="store_true", help="a generated year of history instead of the demo")
@@ -175,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loads", type=int, default=5, help="warm loads per page (the median is reported)")
     parser.add_argument("--budget", type=float, default=2.0, help="seconds a page's warm median may take")
     parser.add_argument("--base", type=Path, help="a checkout of another commit, measured side by side")
+    parser.add_argument("--floor", action="store_true", help="also an empty Streamlit page, interleaved")
+    parser.add_argument("--heartbeats", action="store_true", help="write an idle worker's heartbeats meanwhile")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sync-core-page-speed")
     args = parser.parse_args(argv)
 
@@ -183,63 +248,92 @@ def main(argv: list[str] | None = None) -> int:
     else:
         root = Path(tempfile.mkdtemp(prefix="page-draw-")) / "demo-workspace"
     served = Served(root, demo=not args.year)
+    beats = None
     try:
         served.wait(timeout=900)
+        beats = Heartbeats(root) if args.heartbeats else None
         variants = {"this": served.url}
         if args.base:
             variants["base"] = served.dashboard(args.base.resolve(), free_port())
             served.wait(timeout=300, url=variants["base"])
-        pids = {name: served.streamlit_pid(url) for name, url in variants.items()}
+        floor = None
+        if args.floor:  # beside the app, so that the project's .streamlit/config.toml applies to it too
+            script = Path(tempfile.mkdtemp(prefix="page-floor-")) / "floor.py"
+            script.write_text(FLOOR_APP)
+            floor = served.streamlit(script, ROOT, free_port())
+            served.wait(timeout=300, url=floor)
+        pids = {url: served.streamlit_pid(url) for url in [*variants.values(), *([floor] if floor else [])]}
         print(f"{'Year of history: ' + str(root) if args.year else 'The demo (sync-core up)'}; load average "
               f"{os.getloadavg()[0]:.1f}; {args.loads} warm loads a page"
-              + (f"; this checkout against {args.base}, loads interleaved" if args.base else ""), flush=True)
+              + (f"; this checkout against {args.base}, loads interleaved" if args.base else "")
+              + (f"; a worker's heartbeat written every {WORKER_BEAT_SECONDS} s" if beats else ""), flush=True)
+        # results[variant][page] = (first load, [empty-cache loads], [cache-kept loads])
         results: dict[str, dict[str, tuple]] = {name: {} for name in variants}
         clicks: dict[str, dict[str, list[float]]] = {}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            kept = {url: browser.new_context(viewport=VIEWPORT) for url in pids}  # per server, its cache kept
             titles = ["Run history", "Syncs", "MQR", "Failed rows", "Reconciliation", "Overview"]
             for name, url in variants.items():
-                clicks[name] = switches(browser, url, titles, args.loads)
-            for label, path in pages(root):
-                firsts = {name: load(browser, url + path)[0] for name, url in variants.items()}
-                warm: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+                clicks[name] = switches(kept[url], url, titles, args.loads)  # also fills that context's cache
+            rows = pages(root) + ([(FLOOR, "/")] if floor else [])
+            for label, path in rows:
+                urls = {"this": floor} if label == FLOOR else variants
+                if label == FLOOR:
+                    load(kept[floor], floor)  # its cache filled, as the app's was by the clicks
+                firsts = {name: load(browser, url + path)[0] for name, url in urls.items()}
+                empty: dict[str, list] = {name: [] for name in urls}
+                cached: dict[str, list] = {name: [] for name in urls}
                 for _ in range(args.loads):
-                    for name, url in variants.items():  # interleaved: both see the same load of the machine
-                        before = cpu_seconds(pids[name])
-                        drawn, busy = load(browser, url + path)
-                        warm[name].append((drawn, busy, cpu_seconds(pids[name]) - before))  # the server's work
-                for name in variants:
-                    results[name][label] = (firsts[name], warm[name])
+                    for name, url in urls.items():  # interleaved: every variant sees the same load of the machine
+                        empty[name].append(measure(browser, url + path, pids[url]))
+                        cached[name].append(measure(kept[url], url + path, pids[url]))
+                for name in urls:
+                    results.setdefault(name, {})[label] = (firsts[name], empty[name], cached[name])
                 print(f"  {label}: " + "; ".join(f"{name} first {firsts[name]:.2f} s, warm median "
-                                                 f"{statistics.median(w[0] for w in warm[name]):.2f} s"
-                                                 for name in variants), flush=True)
+                                                 f"{medians(empty[name])[0]:.2f} s (cache kept "
+                                                 f"{medians(cached[name])[0]:.2f} s)" for name in urls), flush=True)
             browser.close()
         print(f"Load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
+        if beats is not None:
+            beats.stop()
         served.stop()
     for name in variants:
         print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n")
-        print_table(["page", "first load (s)", "warm median (s)", "warm max (s)", "browser busy, median (s)",
-                     "server CPU per warm load (s)"],
-                    [[label, f"{first:.2f}", f"{statistics.median(w[0] for w in warm):.2f}",
-                      f"{max(w[0] for w in warm):.2f}", f"{statistics.median(w[1] for w in warm):.2f}",
-                      f"{statistics.median(w[2] for w in warm):.2f}"]
-                     for label, (first, warm) in results[name].items()])
+        print_table(["page", "first load (s)", "new tab, empty cache: median (s)", "max (s)", "browser busy (s)",
+                     "server CPU (s)", "new tab, cache kept: median (s)", "max (s)", "browser busy (s)",
+                     "server CPU (s)"],
+                    [[label, f"{first:.2f}", *_cells(empty), *_cells(cached)]
+                     for label, (first, empty, cached) in results[name].items()])
         print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n")
         print_table(["page", "median (s)", "max (s)"],
                     [[title, f"{statistics.median(took):.2f}", f"{max(took):.2f}"]
                      for title, took in clicks[name].items()])
     if args.base:
-        print("\nThis checkout against the base, warm median of each page (ratio < 1: faster):\n")
-        medians = {label: [statistics.median(w[0] for w in results[n][label][1]) for n in ("this", "base")]
-                   for label in results["this"]}
-        print_table(["page", "this (s)", "base (s)", "ratio"],
-                    [[label, f"{this:.2f}", f"{base:.2f}", f"{this / base:.2f}"]
-                     for label, (this, base) in medians.items()])
-    slow = [label for label, (_, warm) in results["this"].items()
-            if statistics.median(w[0] for w in warm) > args.budget]
-    print(f"\nEvery page drawn within {args.budget:g} s (warm median): {'yes' if not slow else 'NO: ' + ', '.join(slow)}")
-    return 1 if slow else 0
+        print("\nThis checkout against the base, warm medians (ratio < 1: faster):\n")
+        print_table(["page", "empty cache: this (s)", "base (s)", "ratio", "cache kept: this (s)", "base (s)",
+                     "ratio", "server CPU, empty cache: this / base (s)"],
+                    [[label, *_versus(results["this"][label][1], results["base"][label][1]),
+                      *_versus(results["this"][label][2], results["base"][label][2]),
+                      f"{medians(results['this'][label][1])[2]:.2f} / {medians(results['base'][label][1])[2]:.2f}"]
+                     for label in results["base"]])
+    ours = {label: value for label, value in results["this"].items() if label != FLOOR}
+    for mode, index in (("empty cache", 1), ("cache kept", 2)):
+        slow = [label for label, value in ours.items() if medians(value[index])[0] > args.budget]
+        print(f"Every page drawn within {args.budget:g} s (warm median, new tab, {mode}): "
+              f"{'yes' if not slow else 'NO: ' + ', '.join(slow)}")
+    return 1 if any(medians(value[1])[0] > args.budget for value in ours.values()) else 0
+
+
+def _cells(loads: list[tuple[float, float, float]]) -> list[str]:
+    drawn, busy, cpu = medians(loads)
+    return [f"{drawn:.2f}", f"{max(load[0] for load in loads):.2f}", f"{busy:.2f}", f"{cpu:.2f}"]
+
+
+def _versus(this: list, base: list) -> list[str]:
+    a, b = medians(this)[0], medians(base)[0]
+    return [f"{a:.2f}", f"{b:.2f}", f"{a / b:.2f}"]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ be reached, and how much of them bought nothing."""
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import streamlit as st
 
 from ui import data, frame
@@ -87,5 +88,6 @@ for line, name in zip(report.by_sync, sync_names(report.by_sync)):
 stopped_runs()
 if report.earlier:
     st.subheader("Earlier periods")
-    st.dataframe([{"period start": f"{d:%Y-%m-%d}", "records": used, "share of today's limit":
-                   f"{used / report.limit:.0%}"} for d, used in report.earlier], hide_index=True, key="mqr_earlier")
+    earlier = pd.DataFrame([{"period start": f"{d:%Y-%m-%d}", "records": used,
+                             "share of today's limit": f"{used / report.limit:.0%}"} for d, used in report.earlier])
+    st.table(earlier.style.format({"records": "{:,}"}), hide_index=True)  # static: nothing to select, no grid to load

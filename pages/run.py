@@ -10,7 +10,6 @@ from ui.errors import empty, problem
 from ui.filters import seed_from_url, sync_label, to_url
 from ui.formatting import local_text, status_markdown, zone_label
 from ui.status import run_sentence
-from ui.tables import COUNT
 
 frame.require_app()
 
@@ -71,7 +70,7 @@ with counts:
     st.subheader("Counts")
     run_view.invariant(record)
     table = run_view.operations_table(record)
-    st.dataframe(table, width="stretch", key="run_operations", column_config={c: COUNT for c in table.columns})
+    st.table(table.style.format("{:,}"))  # static, as the causes above: nothing to select
 with timing:
     st.subheader("Phases")
     if record.phases:

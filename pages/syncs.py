@@ -42,5 +42,5 @@ else:
     st.info(who.why_not, icon=":material/lock:")
     if who.signed_out:
         st.button("Sign in", on_click=st.login)
-live(workspace, chosen, who)
+live(workspace, status, who)
 alerts(workspace, chosen)

@@ -64,6 +64,11 @@ def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     return reports.latest_runs(store)
 
 
+def change_stamp(store: StateStore) -> tuple:
+    """A value that changes whenever any report here could (what it covers: reports.change_stamp)."""
+    return reports.change_stamp(store)
+
+
 @dataclass(frozen=True)
 class RunProblems:
     """A run's rows with data problems (invalid keys and real rejections), told as new or standing, and its

@@ -1,8 +1,11 @@
 """The dashboard's data access: sync_core.history and the state store's read methods, never SQL.
 
-Answers are cached per state version (size and mtime of the SQLite file and of its WAL, where runs write
-first), so a finished run shows on the next rerun; the TTL only bounds memory. Cached functions take the
-state file's path, not the Workspace, so that the cache key stays small and exact.
+Answers are cached per change of the data they show (history.change_stamp: runs, their progress, bulk state),
+so a finished run shows on the next rerun, while a worker's heartbeat (every 5 s) or an alert check, which
+change the file but no report, leave every answer cached: a new tab re-queries nothing (on a year of history the
+MQR report alone takes seconds). The stamp itself is read only when the SQLite file or its WAL changed (size
+and mtime). The TTL bounds memory, and how long anything the stamp does not cover can stay stale. Cached
+functions take the state file's path, not the Workspace, so that the cache key stays small and exact.
 """
 
 from __future__ import annotations
@@ -35,8 +38,18 @@ def state_version(workspace: Workspace) -> tuple[int, ...]:
     return tuple(stamp)
 
 
-def _key(workspace: Workspace) -> tuple[str, tuple[int, ...]]:
-    return str(workspace.state_path), state_version(workspace)
+def _key(workspace: Workspace) -> tuple[str, tuple]:
+    path = str(workspace.state_path)
+    return path, _data_version(path, state_version(workspace))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _data_version(path: str, file_version: tuple[int, ...]) -> tuple:
+    """The data's change stamp, read again only when the file changed; a missing file has none."""
+    if not Path(path).exists():
+        return file_version
+    with StateStore(path, read_only=True) as store:
+        return history.change_stamp(store)
 
 
 # ---- runs ---------------------------------------------------------------------------------------------------

@@ -74,16 +74,9 @@ def causes_split(causes) -> None:
             if not group:
                 st.caption("None in this run.")
                 continue
-            st.dataframe(pd.DataFrame([{"rows": c.rows, "class": CLASS_LABELS.get(c.error_class, c.error_class),
-                                        "code": c.code, "message": c.template,
-                                        "example keys": ", ".join(c.example_keys), "outcome": c.outcome}
-                                       for c in group]),
-                         hide_index=True, width="stretch", key=f"run_causes_{kind}", column_config=CAUSE_COLUMNS)
-
-
-# Widths that fit a laptop's screen (1440 px) up to the example keys; the outcome, a detail, comes last.
-CAUSE_COLUMNS = {"rows": st.column_config.NumberColumn(format="localized", width=60),
-                 "class": st.column_config.TextColumn(width=130), "code": st.column_config.TextColumn(width=170),
-                 "message": st.column_config.TextColumn(width=330),
-                 "example keys": st.column_config.TextColumn(width=170),
-                 "outcome": st.column_config.TextColumn(width=80)}
+            # A static table: nothing here is selected or sorted, and the interactive grid costs a new tab about
+            # a second in the browser (docs/benchmarks.md, "In a real browser"); its messages wrap instead.
+            st.table(pd.DataFrame([{"rows": c.rows, "class": CLASS_LABELS.get(c.error_class, c.error_class),
+                                    "code": c.code, "message": c.template,
+                                    "example keys": ", ".join(c.example_keys), "outcome": c.outcome}
+                                   for c in group]).style.format({"rows": "{:,}"}), hide_index=True)

@@ -17,6 +17,7 @@ from ui.formatting import STATUS_MARKDOWN, local_text, zone_label
 from ui.status import run_sentence
 
 LIVE_EVERY = 2  # seconds between redraws of a run in progress
+IDLE_EVERY = 10  # seconds between redraws while nothing is queued or running: how soon a run started elsewhere shows
 PHASES = {"query": "Reading the model and comparing it with what the last runs confirmed",
           "record": "Counting MQR and recording the rows that cannot be sent",
           "lookup": "Waiting for the destination's list of who exists (an update-only sync sends only to them)",
@@ -141,11 +142,23 @@ def _ask(workspace: Workspace, sync_id: str, kind: str, who: Access) -> None:
     st.session_state["confirm"] = None
 
 
-@st.fragment(run_every=LIVE_EVERY)
-def live(workspace: Workspace, sync_id: str, who: Access) -> None:
-    """The sync's run in progress or queued request, else how its last run ended; redrawn every LIVE_EVERY s."""
+def live(workspace: Workspace, status: SyncStatus, who: Access) -> None:
+    """The sync's run in progress or queued request, else how its last run ended: redrawn every LIVE_EVERY s
+    while a run is queued or going, every IDLE_EVERY s otherwise (each redraw reads the state store; an open tab
+    on an idle sync need not do it every 2 s)."""
+    active = _active(status)
+    st.fragment(run_every=LIVE_EVERY if active else IDLE_EVERY)(_live)(workspace, status.sync.id, who, active)
+
+
+def _active(status: SyncStatus) -> bool:
+    return status.running is not None or status.request is not None
+
+
+def _live(workspace: Workspace, sync_id: str, who: Access, was_active: bool) -> None:
     statuses, workers = board(workspace)
     status = next(s for s in statuses if s.sync.id == sync_id)
+    if _active(status) != was_active:  # a run was queued, began or ended elsewhere: redraw the page, at the pace
+        st.rerun()                     # that suits it (a fragment keeps the pace it was drawn with)
     st.markdown(f"**Next run** {_next(status)}")
     if status.running is not None:
         _running(workspace, status, who)

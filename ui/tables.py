@@ -8,9 +8,6 @@ import streamlit as st
 from ui.formatting import STATUS_COLOURS, local_times, zone_label
 
 
-COUNT = st.column_config.NumberColumn(format="localized")  # a count of rows: 20,292, not 20292
-
-
 def runs_table(frame: pd.DataFrame, *, key: str) -> int | None:
     """The runs, newest first; returns the selected run's id. Only what a person reads first, so the table fits
     a laptop's width: the run's error, its full counts and whether they add up are in the run's view."""

@@ -63,6 +63,18 @@ def latest_runs(store: StateStore) -> dict[str, RunRecord]:
     return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
 
 
+def change_stamp(store: StateStore) -> tuple:
+    """Changes whenever a report could: a run is added or ends, a run in progress records anything (its row,
+    counts and phase), or a transaction changes bulk state (snapshot and rejections of a sync, the MQR ledger:
+    each bumps its state_versions row). A worker's heartbeat, an alert check or a queued request changes none of
+    it, so a reader's cache keyed on it survives them. Not covered: the retention's pruning of example keys from
+    runs older than its window (the dashboard's cache lifetime bounds how long an old run shows them)."""
+    runs = tuple(store._select("SELECT COUNT(*), MAX(id), MAX(finished_at) FROM runs")[0])
+    live = tuple(tuple(r) for r in store._select(f"SELECT {RUN_COLUMNS} FROM runs WHERE finished_at IS NULL"))
+    versions = tuple(store._select("SELECT COALESCE(SUM(version), 0), COUNT(*) FROM state_versions")[0])
+    return runs, live, versions
+
+
 # ---- causes of the rows not synced now, and per run -----------------------------------------------------------
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timezone
 
-from sync_core import StateStore
+from sync_core import RunCounts, StateStore
 from sync_core import history as reports
 from sync_core.history import RowScope, RunFilter
 
@@ -96,3 +97,35 @@ def test_run_problems_are_new_against_the_syncs_previous_run(history):
             else:
                 assert found.compared_with is not None and found.new == by_sql
                 assert found.standing == found.data - found.new
+
+
+def test_change_stamp_ignores_a_workers_heartbeat_and_follows_every_run(history, tmp_path):
+    """The dashboard keys its cached reports on this stamp: a worker beating every 5 s must not empty the cache
+    (a new tab would query everything again), and a run starting, progressing or ending must."""
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(history.root / ".sync-state" / "state.sqlite") as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+
+    def stamp():
+        with StateStore(path, read_only=True) as reader:  # as the dashboard reads it
+            return reports.change_stamp(reader)
+
+    sync_id = next(iter(history.workspace.syncs))
+    with StateStore(path) as s:
+        before = stamp()
+        worker = s.register_worker(1)
+        s.worker_heartbeat(worker)
+        s.enqueue(sync_id, trigger="dashboard", requested_by="a test")
+        assert stamp() == before
+        run_id = s.start_run(sync_id, trigger="test", config_fingerprint="f")
+        started = stamp()
+        assert started != before
+        s.set_phase(run_id, "query")
+        in_query = stamp()
+        assert in_query != started
+        s.save_progress(run_id, RunCounts(queried=10, unchanged=10), {"query": 0.1}, [])
+        progressed = stamp()
+        assert progressed != in_query
+        s.finish_run(run_id, status="healthy", counts=RunCounts(queried=10, unchanged=10), phases={"query": 0.1},
+                     notes=[])
+        assert stamp() not in (before, started, in_query, progressed)

@@ -23,6 +23,7 @@ def load_bench():
 
 
 def test_page_speed_benchmark_at_small_scale(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # as `python bench/page_speed.py` has it: bench_common
     bench = load_bench()
     assert bench.main(["--contacts", "3000", "--days", "100", "--runs", "1", "--budget", "2",
                        "--workdir", str(tmp_path)]) == 0

@@ -42,7 +42,7 @@ def test_counts_on_the_page_satisfy_the_invariant_and_match_the_store(history, o
         assert shown == json.loads(stored)
         assert invariant_violations(shown) == []
 
-        matrix = at.dataframe[-1].value  # operation x outcome, with totals: after the run's causes
+        matrix = at.table[-1].value  # operation x outcome, with totals: after the run's causes
         [(by_operation,)] = history.state_sql("SELECT by_operation FROM runs WHERE id = ?", (run_id,))
         by_operation = json.loads(by_operation)
         for op in OPERATIONS:
@@ -66,7 +66,7 @@ def test_phases_and_causes_are_the_runs_own(history, open_app):
     assert len(headings) == 2
     assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} row{'s' * (real != 1)}")
     assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} row{'s' * (expected != 1)}")
-    assert sum(at.dataframe[0].value["rows"]) == real and sum(at.dataframe[1].value["rows"]) == expected
+    assert sum(at.table[0].value["rows"]) == real and sum(at.table[1].value["rows"]) == expected
     [link] = [p.proto for p in at.get("page_link") if p.proto.page == "failed_rows"]
     assert link.query_string == f"run={run_id}&sync={history.runs[run_id].sync_id}"
 
