@@ -19,7 +19,6 @@ from .outcomes import RowProblem, classify
 from .progress import RunObserver
 from .rows import PlannedRow, row_columns
 from .state import RunRecord, StateStore
-from .state.key_state import KeyStateChanges
 
 WITHDRAWN = "withdrawn"  # a member of a destination's set whose row is invalid now (destinations.base.Membership)
 LEAVING = ("removed", WITHDRAWN)  # rows that leave the snapshot when their removal from the destination is confirmed
@@ -120,7 +119,7 @@ class RunContext:
         self.phases: dict[str, float] = {}
         self.notes: list[str] = []
         self.fingerprint = ""
-        self.changes = KeyStateChanges()  # what this run commits to the sync's key state, for its cached copy
+        self.changes = store.key_state_changes()  # what this run commits to the sync's key state, for its copy
         self._cause_ids: dict[tuple[str, str, str], int] = {}
 
     @contextmanager
