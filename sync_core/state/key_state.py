@@ -61,6 +61,8 @@ class KeyStateChanges:
         self._seq = 0
         self._spool = None  # the file, made at the first write
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        # Why the spool lost changes (its disk full): the run goes on, SQLite has them; no copy is made of them.
+        self._lost: OSError | None = None
 
     def _add(self, kind: str, keys: list[str], hashes: list[str | None] | None = None,
              causes: list[int | None] | None = None) -> None:
@@ -77,17 +79,24 @@ class KeyStateChanges:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending or self._lost is not None:
+            self._pending, self._pending_rows = [], 0
             return
-        if self._writer is None:
-            self._spool = _anonymous_file(self._folder)
-            self._writer = pa.ipc.new_stream(self._spool, _CHANGE_SCHEMA)
-        self._writer.write_table(pa.Table.from_batches(self._pending, _CHANGE_SCHEMA).combine_chunks())
+        try:
+            if self._writer is None:
+                self._spool = _anonymous_file(self._folder)
+                self._writer = pa.ipc.new_stream(self._spool, _CHANGE_SCHEMA)
+            self._writer.write_table(pa.Table.from_batches(self._pending, _CHANGE_SCHEMA).combine_chunks())
+        except OSError as exc:  # pyarrow's IO errors are OSErrors too
+            self._lost = exc
         self._pending, self._pending_rows = [], 0
 
     def _reader(self) -> pa.RecordBatchReader:
-        """Every change so far, in commit order, read from the spool file a batch at a time."""
+        """Every change so far, in commit order, read from the spool file a batch at a time; OSError if the spool
+        lost some."""
         self._flush()
+        if self._lost is not None:
+            raise OSError(f"the run's key-state changes could not be spooled: {self._lost}")
         if self._spool is None:
             return pa.RecordBatchReader.from_batches(_CHANGE_SCHEMA, [])
         return pa.ipc.open_stream(io.BufferedReader(_PositionalReader(self._spool.fileno())))
@@ -98,7 +107,7 @@ class KeyStateChanges:
             self._writer.close()
             self._spool.close()
             self._spool = self._writer = None
-        self._pending, self._pending_rows, self._seq = [], 0, 0
+        self._pending, self._pending_rows, self._seq, self._lost = [], 0, 0, None
 
     def synced(self, pairs: Iterable[tuple[str, str]]) -> None:
         pairs = list(pairs)
@@ -116,11 +125,12 @@ class KeyStateChanges:
 
     def synced_keys(self) -> pa.RecordBatchReader:
         """The keys this run confirmed (entered the snapshot), as batches of one column `key`, streamed from the
-        spool file (10M keys at once would be about 300 MB)."""
+        spool file (10M keys at once would be about 300 MB). OSError if the spool lost some."""
         schema = pa.schema([("key", pa.string())])
+        changes = self._reader()
 
         def batches() -> Iterator[pa.RecordBatch]:
-            with self._reader() as reader:
+            with changes as reader:
                 for batch in reader:
                     yield pa.record_batch([batch.column(2).filter(pc.equal(batch.column(1), "synced"))], schema=schema)
         return pa.RecordBatchReader.from_batches(schema, batches())

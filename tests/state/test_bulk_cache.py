@@ -128,6 +128,22 @@ def test_changes_spooled_to_disk_in_several_parts_apply_alike(tmp_path: Path, mo
     changes.close()
 
 
+def test_a_spool_that_cannot_be_written_loses_the_copy_never_the_run(monkeypatch):
+    """A full disk under the spool: committing goes on (SQLite has the rows), the run's end makes no copy (the
+    next run reads SQLite), and the confirmed keys are an error to log, never a silently short list."""
+    def full_disk(folder):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(key_state, "_anonymous_file", full_disk)
+    monkeypatch.setattr(key_state, "SPOOL_ROWS", 2)
+    changes = KeyStateChanges()
+    changes.synced([("a", "h"), ("b", "h")])
+    changes.synced([("c", "h")])
+    assert not changes.apply(SNAPSHOT_SCHEMA.empty_table(), REJECTION_SCHEMA.empty_table(),
+                             lambda part, batches: pytest.fail("a copy was written"))
+    with pytest.raises(OSError, match="could not be spooled"):
+        changes.synced_keys()
+
+
 def test_a_run_end_that_cannot_apply_its_changes_leaves_the_state_to_sqlite(tmp_path: Path, monkeypatch):
     """DuckDB out of room (a bound too small to run in, as a full disk under the spill folder): no copy is
     current, and the next read is SQLite's, the key the run confirmed in it."""
