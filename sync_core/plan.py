@@ -30,9 +30,9 @@ class Plan(Protocol):
         """MQR digests of the distinct keys queried, less those already counted in the period; `unchanged`: only
         the keys whose rows are unchanged (held by the destination as they are), or only the others."""
 
-    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> pa.Array:
-        """MQR digests of the keys the destination holds after the run (unchanged rows, and `synced_keys`), less
-        those `already_held`."""
+    def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
+        """MQR digests of the keys the destination holds after the run (unchanged rows, and `synced_keys`: batches
+        of one column `key`, read once), less those `already_held`."""
 
     def check_rows(self, destination: DestinationObject, existing: pa.Array | None) -> dict[str, int]:
         """Refuse, without a call, rows the destination cannot take (destinations.base.REFUSALS); returns the

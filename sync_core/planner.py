@@ -183,10 +183,10 @@ class LocalPlan:
                 f"SELECT DISTINCT m._digest AS d FROM model_rows m {joined} ANTI JOIN counted c ON c.d = m._digest "
                 f"WHERE m._key IS NOT NULL {which} ORDER BY d").to_arrow_table())
 
-    def held_digests(self, synced_keys: pa.Array, already_held: pa.Array) -> pa.Array:
+    def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
         with self._con.cursor() as cursor:  # the run may still hold a stream on the main one
-            cursor.register("synced", pa.table({"key": synced_keys}))
+            cursor.register("synced", synced_keys)  # read once, as DuckDB builds the IN list's hash table
             cursor.register("held", pa.table({"d": already_held}))
             return _int64_column(cursor.sql(
                 "SELECT DISTINCT m._digest FROM model_rows m LEFT JOIN planned p ON p._ord = m.rowid "

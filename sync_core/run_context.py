@@ -20,7 +20,6 @@ from .outcomes import RowProblem, classify
 from .progress import RunObserver
 from .rows import PlannedRow, column_of, row_columns
 from .state import RunRecord, StateStore
-from .state.key_state import KeyStateChanges
 from .state.run_log import RunProgress
 
 WITHDRAWN = "withdrawn"  # a member of a destination's set whose row is invalid now (destinations.base.Membership)
@@ -122,7 +121,7 @@ class RunContext:
         self.phases: dict[str, float] = {}
         self.notes: list[str] = []
         self.fingerprint = ""
-        self.changes = KeyStateChanges()  # what this run commits to the sync's key state, for its cached copy
+        self.changes = store.key_state_changes()  # what this run commits to the sync's key state, for its copy
         self._cause_ids: dict[tuple[str, str, str], int] = {}
 
     @contextmanager

@@ -358,6 +358,7 @@ class _Stages:
         store.save_key_state(self.key_state, ctx.changes)
 
     def close(self) -> None:
+        self.ctx.changes.close()
         if self.plan is not None:
             self.plan.close()
 

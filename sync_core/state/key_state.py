@@ -7,9 +7,12 @@ end the next run's copy is built from this run's copy plus the changes, without 
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +25,8 @@ MEMORY_LIMIT = "64MB"
 KEY_STATE_SPILL = "key-state-spill"
 _CHANGE_SCHEMA = pa.schema([("seq", pa.int64()), ("kind", pa.string()), ("key", pa.string()),
                             ("row_hash", pa.string()), ("cause_id", pa.int64())])
+# Changes held in memory before they are written to the run's spool file as one batch.
+SPOOL_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -43,22 +48,66 @@ class KeyState:
 
 
 class KeyStateChanges:
-    """The snapshot and rejection-state changes of one run, in commit order (the order SQLite applied them)."""
+    """The snapshot and rejection-state changes of one run, in commit order (the order SQLite applied them).
 
-    def __init__(self) -> None:
-        self._batches: list[pa.RecordBatch] = []
+    They go to a spool file as the run commits them, SPOOL_ROWS at a time, not held in memory: a full sync of 1M
+    rows makes 1M changes (about 75 MB as Arrow), of 10M rows ten times that. The file is anonymous (unlinked as
+    it is made, in `folder`, else the system's temporary folder), so a crash or a kill leaves nothing behind."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._folder = folder
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
         self._seq = 0
+        self._spool = None  # the file, made at the first write
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        # Why the spool lost changes (its disk full): the run goes on, SQLite has them; no copy is made of them.
+        self._lost: OSError | None = None
 
     def _add(self, kind: str, keys: list[str], hashes: list[str | None] | None = None,
              causes: list[int | None] | None = None) -> None:
         if not keys:
             return
         n = len(keys)
-        self._batches.append(pa.record_batch([
+        self._pending.append(pa.record_batch([
             pa.array(range(self._seq, self._seq + n), pa.int64()), pa.array([kind] * n, pa.string()),
             pa.array(keys, pa.string()), pa.array(hashes or [None] * n, pa.string()),
             pa.array(causes or [None] * n, pa.int64())], schema=_CHANGE_SCHEMA))
         self._seq += n
+        self._pending_rows += n
+        if self._pending_rows >= SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending or self._lost is not None:
+            self._pending, self._pending_rows = [], 0
+            return
+        try:
+            if self._writer is None:
+                self._spool = _anonymous_file(self._folder)
+                self._writer = pa.ipc.new_stream(self._spool, _CHANGE_SCHEMA)
+            self._writer.write_table(pa.Table.from_batches(self._pending, _CHANGE_SCHEMA).combine_chunks())
+        except OSError as exc:  # pyarrow's IO errors are OSErrors too
+            self._lost = exc
+        self._pending, self._pending_rows = [], 0
+
+    def _reader(self) -> pa.RecordBatchReader:
+        """Every change so far, in commit order, read from the spool file a batch at a time; OSError if the spool
+        lost some."""
+        self._flush()
+        if self._lost is not None:
+            raise OSError(f"the run's key-state changes could not be spooled: {self._lost}")
+        if self._spool is None:
+            return pa.RecordBatchReader.from_batches(_CHANGE_SCHEMA, [])
+        return pa.ipc.open_stream(io.BufferedReader(_PositionalReader(self._spool.fileno())))
+
+    def close(self) -> None:
+        """Free the spool file (also freed when this object is collected, or the process ends)."""
+        if self._spool is not None:
+            self._writer.close()
+            self._spool.close()
+            self._spool = self._writer = None
+        self._pending, self._pending_rows, self._seq, self._lost = [], 0, 0, None
 
     def synced(self, pairs: Iterable[tuple[str, str]]) -> None:
         pairs = list(pairs)
@@ -74,10 +123,17 @@ class KeyStateChanges:
     def forgotten(self, keys: Iterable[str]) -> None:
         self._add("forgotten", list(keys))
 
-    def synced_keys(self) -> pa.Array:
-        """The keys this run confirmed (entered the snapshot)."""
-        keys = [b.column(2).filter(pc.equal(b.column(1), "synced")) for b in self._batches]
-        return pa.concat_arrays(keys) if keys else pa.array([], pa.string())
+    def synced_keys(self) -> pa.RecordBatchReader:
+        """The keys this run confirmed (entered the snapshot), as batches of one column `key`, streamed from the
+        spool file (10M keys at once would be about 300 MB). OSError if the spool lost some."""
+        schema = pa.schema([("key", pa.string())])
+        changes = self._reader()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with changes as reader:
+                for batch in reader:
+                    yield pa.record_batch([batch.column(2).filter(pc.equal(batch.column(1), "synced"))], schema=schema)
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def apply(self, snapshot: pa.Table, rejections: pa.Table,
               save: Callable[[str, pa.RecordBatchReader], None], *, spill: Path | None = None) -> bool:
@@ -88,7 +144,7 @@ class KeyStateChanges:
         most MEMORY_LIMIT, past it spills to `spill` (a run's end at 1M keys took about 100 MB unbounded).
         False if DuckDB could not (the spill folder's disk full): the copies are then not current, and the next
         run reads SQLite, as after any copy that could not be written."""
-        if not self._batches:
+        if self._seq == 0:
             save("snapshot", snapshot.to_reader())
             save("rejections", rejections.to_reader())
             return True
@@ -107,16 +163,46 @@ class KeyStateChanges:
         with duckdb.connect(config=config) as con:
             con.register("snap", snapshot)
             con.register("rej", rejections)
-            con.register("changes", pa.Table.from_batches(self._batches, _CHANGE_SCHEMA))
             latest = ("SELECT * FROM changes WHERE kind IN ({}) "
                       "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1")
-            # One after the other: a connection streams one result at a time.
+            # One after the other: a connection streams one result at a time. Each reads the spool file anew (a
+            # reader is read once).
+            con.register("changes", self._reader())
             save("snapshot", con.sql(f"""
                 WITH s AS ({latest.format("'synced', 'removed'")})
                 SELECT key, row_hash FROM snap ANTI JOIN s USING (key)
                 UNION ALL SELECT key, row_hash FROM s WHERE kind = 'synced'""").to_arrow_reader().cast(SNAPSHOT_SCHEMA))
+            con.register("changes", self._reader())
             save("rejections", con.sql(f"""
                 WITH r AS ({latest.format("'rejected', 'synced', 'forgotten'")})
                 SELECT key, row_hash, cause_id FROM rej ANTI JOIN r USING (key)
                 UNION ALL SELECT key, row_hash, cause_id FROM r WHERE kind = 'rejected'""").to_arrow_reader().cast(
                 REJECTION_SCHEMA))
+
+
+def _anonymous_file(folder: Path | None):
+    """A file for the spool, already unlinked; in `folder` if it can be made there, else the temporary folder."""
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(dir=folder, buffering=0)
+        except OSError:
+            pass
+    return tempfile.TemporaryFile(buffering=0)
+
+
+class _PositionalReader(io.RawIOBase):
+    """Reads an open file from its start at an offset of its own (pread), so that reading the spool never moves
+    the offset its writer appends at."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd, self._offset = fd, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = os.pread(self._fd, len(buffer), self._offset)
+        buffer[:len(data)] = data
+        self._offset += len(data)
+        return len(data)

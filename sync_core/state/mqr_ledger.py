@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from .key_state import Stamp
 
 PRUNE_CHUNK = 20_000  # keys deleted per write transaction when a closed period's keys are pruned
+# Keys marked held per write transaction: 10M in one held the lock past two lease renewals of the run
+HELD_CHUNK = 500_000
 BIND_CHUNK = 50_000  # digests handed to SQLite per statement, not all at once (1M as one text: 20 MB)
 
 
@@ -158,14 +160,17 @@ class MqrLedger:
         if not len(digests):
             return
         name = f"mqr-sync:{period_start}:{sync_id}"
-        with self._write() as db:
-            before = db.total_changes
-            for chunk in _json_chunks(digests):
-                db.execute("UPDATE mqr_sync_keys SET held = 1 WHERE period_start = ? AND sync_id = ? AND key_digest "
-                           "IN (SELECT value FROM json_each(?)) AND held = 0", (period_start, sync_id, chunk))
-            self._add_sync_totals(db, period_start, sync_id, held=db.total_changes - before)
-            version = self._bump(db, name)
-        if version == seen.stamp.version + 1:
+        transactions = range(0, len(digests), HELD_CHUNK)
+        for start in transactions:  # each part's flags, totals and version together: a kill leaves them agreeing
+            with self._write() as db:
+                before = db.total_changes
+                for chunk in _json_chunks(digests.slice(start, HELD_CHUNK)):
+                    db.execute("UPDATE mqr_sync_keys SET held = 1 WHERE period_start = ? AND sync_id = ? AND "
+                               "key_digest IN (SELECT value FROM json_each(?)) AND held = 0",
+                               (period_start, sync_id, chunk))
+                self._add_sync_totals(db, period_start, sync_id, held=db.total_changes - before)
+                version = self._bump(db, name)
+        if version == seen.stamp.version + len(transactions):  # nobody else wrote them in between
             held = pc.or_(seen.held, pc.is_in(seen.digests, value_set=digests))
             self._cache.save(name, version, pa.table({"d": seen.digests, "h": held}))
 

@@ -212,6 +212,10 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         self._save_key_state(sync_id, stamp.version, snapshot, rejections)
         return KeyState(sync_id, snapshot, rejections, stamp)
 
+    def key_state_changes(self) -> KeyStateChanges:
+        """An empty record of a run's key-state changes, spooled next to this store's cached copies."""
+        return KeyStateChanges(self._cache.folder / KEY_STATE_SPILL)
+
     def save_key_state(self, state: KeyState, changes: KeyStateChanges) -> bool:
         """Cache the state a run leaves: its starting copy plus the changes it committed. Skipped (False) when
         another process wrote this sync's state meanwhile, or the changes could not be applied (the spill

@@ -106,6 +106,44 @@ def test_changes_apply_alike_when_their_duckdb_must_spill(tmp_path: Path, monkey
     assert rows(applied["snapshot"]) == expected and applied["rejections"].num_rows == 0
 
 
+def test_changes_spooled_to_disk_in_several_parts_apply_alike(tmp_path: Path, monkeypatch):
+    """A run's changes go to an anonymous spool file a part at a time: the keys it confirmed can be read while
+    it goes on committing, the end applies every part in commit order, and no file is left in the folder."""
+    monkeypatch.setattr(key_state, "SPOOL_ROWS", 3)
+    changes = KeyStateChanges(tmp_path / "spool")
+    changes.synced([(f"k{i}", "h1") for i in range(5)])
+    changes.removed(["old"])
+    assert changes.synced_keys().read_all().column("key").to_pylist() == [f"k{i}" for i in range(5)]
+    changes.rejected([("k1", "h2", 7)])
+    changes.synced([("k1", "h3")])  # the latest change of a key wins, across parts
+    changes.removed(["k4"])
+    assert list((tmp_path / "spool").iterdir()) == []  # nothing a crash could leave behind
+    applied = {}
+    snapshot = pa.table({"key": ["old", "k0"], "row_hash": ["h0", "h0"]}, schema=SNAPSHOT_SCHEMA)
+    assert changes.apply(snapshot, REJECTION_SCHEMA.empty_table(),
+                         lambda part, batches: applied.setdefault(part, batches.read_all()))
+    assert rows(applied["snapshot"]) == {("k0", "h1"), ("k1", "h3"), ("k2", "h1"), ("k3", "h1")}
+    assert applied["rejections"].num_rows == 0
+    assert changes.synced_keys().read_all().column("key").to_pylist() == [f"k{i}" for i in range(5)] + ["k1"]
+    changes.close()
+
+
+def test_a_spool_that_cannot_be_written_loses_the_copy_never_the_run(monkeypatch):
+    """A full disk under the spool: committing goes on (SQLite has the rows), the run's end makes no copy (the
+    next run reads SQLite), and the confirmed keys are an error to log, never a silently short list."""
+    def full_disk(folder):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(key_state, "_anonymous_file", full_disk)
+    monkeypatch.setattr(key_state, "SPOOL_ROWS", 2)
+    changes = KeyStateChanges()
+    changes.synced([("a", "h"), ("b", "h")])
+    changes.synced([("c", "h")])
+    assert not changes.apply(SNAPSHOT_SCHEMA.empty_table(), REJECTION_SCHEMA.empty_table(),
+                             lambda part, batches: pytest.fail("a copy was written"))
+    with pytest.raises(OSError, match="could not be spooled"):
+        changes.synced_keys()
+
+
 def test_a_run_end_that_cannot_apply_its_changes_leaves_the_state_to_sqlite(tmp_path: Path, monkeypatch):
     """DuckDB out of room (a bound too small to run in, as a full disk under the spill folder): no copy is
     current, and the next read is SQLite's, the key the run confirmed in it."""

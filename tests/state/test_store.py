@@ -157,6 +157,23 @@ def test_mqr_digests_keep_every_bit_and_count_across_chunks(tmp_path, monkeypatc
     db.close()
 
 
+def test_keys_marked_held_in_several_transactions_agree_with_their_totals_and_the_cached_copy(tmp_path, monkeypatch):
+    """A large mark_held commits in parts (HELD_CHUNK keys each) so a run's lease renewal never waits long: every
+    key is marked, the totals count each once, and the sync's keys read next (through the cached copy) say so."""
+    monkeypatch.setattr("sync_core.state.mqr_ledger.HELD_CHUNK", 2)
+    digests = list(range(1, 8))
+    with StateStore(tmp_path / "s.sqlite") as store:
+        store.record_sync_queried("2026-11-01", "x", digests, store.sync_keys("2026-11-01", "x"))
+        store.mark_held("2026-11-01", "x", digests[:5] + [99], store.sync_keys("2026-11-01", "x"))
+        store.mark_held("2026-11-01", "x", digests[3:], store.sync_keys("2026-11-01", "x"))  # 4 and 5 again
+        assert [(m.queried, m.held) for m in store.mqr_by_sync("2026-11-01")] == [(7, 7)]
+        keys = store.sync_keys("2026-11-01", "x")
+        assert dict(zip(keys.digests.to_pylist(), keys.held.to_pylist())) == {d: True for d in digests}
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert dict(db.execute("SELECT key_digest, held FROM mqr_sync_keys")) == {d: 1 for d in digests}
+    db.close()
+
+
 def known(store: StateStore, scope: str = "s") -> set[str]:
     return {i for (i,) in store._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,))}
 
