@@ -330,12 +330,16 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         invalid_synced = [k for (k,) in con.execute(
             "SELECT key FROM snap WHERE key IN (SELECT _key FROM duplicates UNION ALL SELECT _key FROM shared)"
         ).fetchall()]
-        present = "SELECT _key FROM model_rows WHERE _key IS NOT NULL"
-        removed = [k for (k,) in con.execute(f"SELECT key FROM snap WHERE key NOT IN ({present}) ORDER BY key").fetchall()]
+        # Keys of the snapshot (removed) and of the rejection state (departed) the model no longer returns: one
+        # anti join against the model's keys for both, not one each (each builds a hash table of 1M keys)
+        gone = con.execute("SELECT key, _removed FROM (SELECT key, TRUE AS _removed FROM snap UNION ALL "
+                           "SELECT key, FALSE FROM rejected) WHERE key NOT IN "
+                           "(SELECT _key FROM model_rows WHERE _key IS NOT NULL) ORDER BY key").fetchall()
+        removed = [k for k, is_removed in gone if is_removed]
         counts.plan("removed", len(removed))
         if retry_only is not None:  # removals wait for the next run, as the other changes do
             removed = []
-        departed = [k for (k,) in con.execute(f"SELECT key FROM rejected WHERE key NOT IN ({present})").fetchall()]
+        departed = [k for k, is_removed in gone if not is_removed]
 
         fingerprint = workspace.fingerprint(sync.id)
         notes = _config_notes(store, sync, fingerprint, counts, full_resync)

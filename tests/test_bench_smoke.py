@@ -28,6 +28,22 @@ def test_sync_benchmark_runs_end_to_end_on_a_small_warehouse(tmp_path):
     assert "| full, limit off |" in done.stdout
 
 
+RERUN_FLOOR = Path(__file__).parent.parent / "bench" / "rerun_floor.py"
+
+
+def test_rerun_floor_benchmark_runs_each_variant_and_reports_both_ratios(tmp_path):
+    """This checkout at the planner's bound and at another one; every rerun is a real `sync-core run` whose
+    counts it reads, so a variant that fails stops the benchmark."""
+    done = subprocess.run([sys.executable, str(RERUN_FLOOR), "--contacts", "3000", "--rounds", "1",
+                           "--changed-rounds", "1", "--bounds", "1GB", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for row in ("| nothing changed | this checkout |", "| nothing changed | this checkout, planner bound 1GB |",
+                "| 1% changed | this checkout |", "| 1% changed | this checkout, planner bound 1GB |"):
+        assert row in done.stdout
+    assert "the model's own query" in done.stdout
+
+
 SNOWFLAKE_READ = Path(__file__).parent.parent / "bench" / "snowflake_read.py"
 
 
