@@ -8,7 +8,7 @@ import copy
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .config import SyncConfig
@@ -175,8 +175,7 @@ class RunContext:
                             removed=[r.row.key for r in rejected if r.record_missing and r.row.operation != "added"]
                             + gone,
                             destination_ids=destination_ids, progress=counts)
-        for f in fields(RunCounts):
-            setattr(self.counts, f.name, getattr(counts, f.name))
+        self.counts = counts  # adopted only now that its transaction committed
         self._progressed()
 
     def _settled(self, per_operation, rejected: list[Rejection], problems: list[RowProblem]) -> RunCounts:
