@@ -1,10 +1,9 @@
 """Iterable's JSON built column-wise in DuckDB SQL: a value as `iterable_value` and `json.dumps` write it
 (records.py), as one expression over a column, so a million users are encoded without a Python loop.
 
-Each expression yields the JSON text of the value (never NULL for a non-null value); the parsed result equals
-what the Python path sends, which tests/destinations/test_iterable_json_sql.py checks type by type. Text keeps
-its non-ASCII characters as UTF-8 (the Python path escapes them): requests are sized in bytes, not characters.
-A type without an entry here returns None, and the sync takes the Python path for all its rows.
+Numbers, booleans and text follow the shared rules (destinations/json_sql.py); dates and times are Iterable's. The
+parsed result equals what the Python path sends, which tests/destinations/test_iterable_json_sql.py checks type by
+type. A type without an entry here returns None, and the sync takes the Python path for all its rows.
 """
 
 from __future__ import annotations
@@ -13,29 +12,15 @@ import json
 
 from ...hashing import sql_string
 from ..base import trimmed_sql
-
-INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-            "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
-# DuckDB's session time zone is UTC in the plan (planner.build_plan), so a TIMESTAMP WITH TIME ZONE cast to
-# TIMESTAMP is its UTC wall time, as Python's astimezone(timezone.utc) gives it.
-TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME",
-              "TIMESTAMPTZ")
+from ..json_sql import INTEGERS, TIMESTAMPS, scalar_json_sql
 
 
 def value_json_sql(column_sql: str, duckdb_type: str) -> str | None:
     """The JSON text of a non-null value, as Iterable takes it, or None for a type not encoded in SQL."""
     t = duckdb_type.upper()
-    if t == "VARCHAR":
-        return f"to_json({column_sql})"
-    if t in INTEGERS:
-        return f"CAST({column_sql} AS VARCHAR)"
-    if t == "BOOLEAN":
-        return f"CASE WHEN {column_sql} THEN 'true' ELSE 'false' END"
-    if t in ("DOUBLE", "FLOAT", "REAL"):  # a FLOAT widened exactly, as Arrow hands it to Python
-        return f"to_json(CAST({column_sql} AS DOUBLE))"
-    if t.startswith("DECIMAL"):  # integral -> a JSON integer, else the nearest double (as float(Decimal))
-        return (f"CASE WHEN {column_sql} % 1 = 0 THEN CAST(CAST({column_sql} AS HUGEINT) AS VARCHAR) "
-                f"ELSE to_json(CAST(CAST({column_sql} AS VARCHAR) AS DOUBLE)) END")
+    scalar = scalar_json_sql(column_sql, t)
+    if scalar is not None:
+        return scalar
     if t == "DATE":  # strftime writes four-digit years (year 999 as 0999), as iterable_value does
         return f"'\"' || strftime({column_sql}, '%Y-%m-%d') || '\"'"
     if t in TIMESTAMPS:  # to the second, in UTC

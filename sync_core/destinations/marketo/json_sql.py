@@ -4,7 +4,7 @@ they are known), as one expression over the plan's columns, so a run's activitie
 
 Values follow `marketo_value` and `marketo_date` (activities.py): times as ISO 8601 in UTC to the second with a Z,
 a DATE at midnight UTC, text as it is (activityDate trimmed), numbers and booleans as JSON numbers and booleans
-(the number rules are Iterable's: iterable/json_sql.py). The parsed result equals what the Python path sends,
+(the shared rules: destinations/json_sql.py). The parsed result equals what the Python path sends,
 which tests/destinations/test_marketo_json_sql.py checks type by type. A type without an entry returns None (TIME,
 UUID, lists, structs, JSON: `json.dumps(default=str)` spells them in Python), and the sync takes the Python path.
 """
@@ -15,7 +15,7 @@ import json
 
 from ...hashing import sql_string
 from ..base import trimmed_sql
-from ..iterable.json_sql import TIMESTAMPS, value_json_sql
+from ..json_sql import TIMESTAMPS, scalar_json_sql
 from . import ACTIVITY_DATE, PRIMARY_ATTRIBUTE
 
 
@@ -34,11 +34,11 @@ def date_json_sql(column_sql: str, duckdb_type: str) -> str | None:
 
 
 def attribute_json_sql(column_sql: str, duckdb_type: str) -> str | None:
-    """A non-null value as `marketo_value` writes it: times as dates, the rest as Iterable's values."""
+    """A non-null value as `marketo_value` writes it: times as dates, the rest by the shared rules."""
     t = duckdb_type.upper()
     if t in TIMESTAMPS or t == "DATE":
         return date_json_sql(column_sql, t)
-    return value_json_sql(column_sql, t)
+    return scalar_json_sql(column_sql, t)
 
 
 def activity_json_sql(columns: list[tuple[str, str, str]], null: dict[str, str]) -> str | None:
