@@ -14,6 +14,7 @@ from ui.access import Access
 from ui.formatting import local_text
 
 LIVE_EVERY = 2  # seconds between redraws of a reconciliation in progress
+IDLE_EVERY = 10  # seconds between redraws while none runs: how soon one started elsewhere shows
 PHASES = {"starting": "Starting", "query": "Reading the model and comparing it with the snapshot",
           "read": "Reading the destination's records back (within the rate limits it shares with the runs)",
           "compare": "Comparing every field of every row"}
@@ -43,7 +44,7 @@ def start(workspace: Workspace, sync_id: str, access: Access) -> None:
     error = st.session_state.pop("start_error", None)
     if error:
         st.error(f"The last reconciliation started here ended with an error: {error}", icon=":material/error:")
-    running = next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+    running = _running(workspace, sync_id)
     if access.who is None:
         st.caption(access.why_not or "Sign in to start a reconciliation.")
         return
@@ -58,12 +59,24 @@ def _start(workspace: Workspace, sync_id: str, who: str) -> None:
     st.session_state["reconciliation_process"] = start_in_background(workspace, sync_id, requested_by=who)
 
 
-@st.fragment(run_every=LIVE_EVERY)
 def progress(workspace: Workspace, sync_id: str) -> None:
-    """The reconciliation in progress, if any, from the state store (a reload shows the same); once the one this
-    session started or watched ends, a full rerun shows its report."""
-    running = next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+    """The reconciliation in progress, if any, from the state store (a reload shows the same), redrawn every
+    LIVE_EVERY s while one runs or this session is starting one, every IDLE_EVERY s otherwise (each redraw reads
+    the state store: an open tab on an idle sync need not do it every 2 s); once the one this session started or
+    watched ends, a full rerun shows its report."""
+    active = _running(workspace, sync_id) is not None or "reconciliation_process" in st.session_state
+    st.fragment(run_every=LIVE_EVERY if active else IDLE_EVERY)(_progress)(workspace, sync_id, active)
+
+
+def _running(workspace: Workspace, sync_id: str):
+    return next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+
+
+def _progress(workspace: Workspace, sync_id: str, was_active: bool) -> None:
+    running = _running(workspace, sync_id)
     launched = st.session_state.get("reconciliation_process")
+    if running is not None and not was_active:  # started elsewhere (the CLI, another tab): redraw the page, at
+        st.rerun()                              # the pace that suits it (a fragment keeps the pace it was drawn with)
     if running is not None:
         st.session_state["watching"] = running.id
         st.info(f"Reconciliation {running.id} is running (started {local_text(running.started_at)} by "
