@@ -11,8 +11,10 @@ from sync_core import StateStore, Workspace
 from sync_core.control import resend_differences
 from sync_core.reconcile import STATE_WORDS, log_path, start_in_background
 from ui.access import Access
+from ui.bars import ROOM, Bar, BarChart, Part
 from ui.formatting import local_text
 
+BLUE = "#4C7BD9"
 LIVE_EVERY = 2  # seconds between redraws of a reconciliation in progress
 IDLE_EVERY = 10  # seconds between redraws while none runs: how soon one started elsewhere shows
 PHASES = {"starting": "Starting", "query": "Reading the model and comparing it with the snapshot",
@@ -107,8 +109,8 @@ def report(workspace: Workspace, record) -> None:
                    icon=":material/warning:")
     f = s["funnel"]
     left, right = st.columns(2)
-    left.vega_lite_chart(spec=funnel_chart(f), width="stretch", key=f"funnel_{record.id}")
-    right.vega_lite_chart(spec=field_chart(s["fields"]), width="stretch", key=f"fields_{record.id}")
+    left.html(funnel_chart(f))  # HTML bars, not Vega-Lite: ui/bars.py says why
+    right.html(field_chart(s["fields"]))
     metrics = [("Differing rows", s["differing_rows"]), ("Missing in the destination", s["missing_rows"]),
                ("Destination records unknown to the model", f["unknown_to_model"])]
     if s.get("not_found_confirmed") is not None:
@@ -122,28 +124,21 @@ def report(workspace: Workspace, record) -> None:
     st.caption(f"Values are normalised before comparing: {s['normalisation']}.")
 
 
-def _bars_with_text(title: str, rows: list[dict], x: dict) -> dict:
-    """Horizontal bars in the rows' order, each with its text at its end (a Vega-Lite spec: ui/charts.py)."""
-    y = {"field": "label", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 220}}
-    return {"title": title, "height": 260, "data": {"values": rows}, "layer": [
-        {"mark": {"type": "bar", "color": "#4C7BD9"}, "encoding": {"y": y, "x": x, "tooltip": [{"field": "text"}]}},
-        {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {"y": y, "x": x, "text": {"field": "text"}}}]}
-
-
-def funnel_chart(f: dict) -> dict:
+def funnel_chart(f: dict) -> str:
     stages = [("Model rows", f["model_rows"]), ("Valid keys", f["valid_keys"]), ("In the snapshot", f["in_snapshot"]),
               ("Present in the destination", f["present"])]
     first = stages[0][1] or 1
-    return _bars_with_text("From the model to the destination", [
-        {"label": s, "value": n, "text": f"{n:,} ({n / first:.0%})"} for s, n in stages],
-        {"field": "value", "type": "quantitative", "title": "rows", "scale": {"zero": True}})
+    return BarChart("funnel", [Bar(s, [Part(s, n, BLUE)], text=f"{n:,} ({n / first:.0%})") for s, n in stages],
+                    title="From the model to the destination").html()
 
 
-def field_chart(fields: list[dict]) -> dict:
-    return _bars_with_text("Rows whose field matches (%)", [
-        {"label": m["field"], "value": 100 * (m["matching"] / m["compared"] if m["compared"] else 1.0),
-         "text": f"{m['matching']:,} of {m['compared']:,}"} for m in fields],
-        {"field": "value", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}})
+def field_chart(fields: list[dict]) -> str:
+    bars = []
+    for m in fields:
+        share = 100 * (m["matching"] / m["compared"] if m["compared"] else 1.0)
+        bars.append(Bar(m["field"], [Part(m["field"], share, BLUE)], text=f"{m['matching']:,} of {m['compared']:,}",
+                        value=share))
+    return BarChart("fields", bars, title="Rows whose field matches (%)", domain_max=100 * ROOM).html()
 
 
 def mismatches(workspace: Workspace, record) -> None:
