@@ -2,8 +2,8 @@
 MQR by sync, a reconciliation's funnel and field matches.
 
 Not Vega-Lite: its embed is a 775 kB script that a new browser tab loads, compiles and runs before it draws, about
-0.3-0.4 s of a new tab for one chart on this machine (bench/element_cost.py; docs/benchmarks.md, "In a real
-browser"), the same whether the chart has five bars or five hundred. A few bars are a few styled boxes. Every bar
+0.2 s of the browser's main thread and 0.4 s until drawn for one chart on this machine (bench/element_cost.py;
+docs/benchmarks.md, "In a real browser"), whether the chart has five bars or five hundred. A few bars are a few styled boxes. Every bar
 carries its figures as data attributes (`data-label`, `data-value`, a segment's `data-part`) and a tooltip, so
 what is drawn can be read back from the HTML alone (tests/html_charts.py). Colours are mid tones or translucent,
 read on the light and the dark theme alike; text takes the theme's colour."""
