@@ -19,7 +19,9 @@ QUIET seconds. The server's CPU per load is the Streamlit process's user + syste
 one table, the medians, and whether every page is drawn within --budget seconds (warm median).
 
 The browser's busy
-time is the sum of its main thread's long tasks (over 50 ms) during the load: parsing scripts, drawing.
+time is the sum of its main thread's long tasks (over 50 ms) during the load: parsing scripts, drawing. Its main
+thread's time is every task's, long or short (Chromium's TaskDuration, read through the DevTools protocol when the
+page is drawn): the steadier figure on a loaded machine, where the wall time also waits for the other processes.
 
 With --base DIR (a checkout of another commit, e.g. `git worktree add /tmp/base main`), that checkout's app.py is
 served too, by a second Streamlit on the same workspace (its own sync_core on PYTHONPATH), and every load alternates
@@ -150,16 +152,25 @@ def tab(opener):
     return opener.new_page(viewport=VIEWPORT) if hasattr(opener, "new_context") else opener.new_page()
 
 
-def load(opener, url: str) -> tuple[float, float]:
+SCRIPTS = ("performance.getEntriesByType('resource').filter(e => e.name.endsWith('.js'))"
+           ".reduce((sum, e) => sum + e.decodedBodySize, 0) / 1024")
+
+
+def load(opener, url: str) -> tuple[float, float, float, float]:
     """Open url in a new tab of `opener` (a browser: a new context each time; or a context: its cache kept);
-    seconds from the navigation's start to the page's last change, and the seconds the browser's main thread was
-    busy in long tasks until then."""
+    seconds from the navigation's start to the page's last change, the seconds the browser's main thread was
+    busy in long tasks until then, the seconds of all its tasks (module doc), and the kB of scripts the page ran
+    (fetched or read from the cache)."""
     page = tab(opener)
     try:
+        devtools = page.context.new_cdp_session(page)
+        devtools.send("Performance.enable", {"timeDomain": "threadTicks"})
         page.add_init_script(OBSERVE)
         page.goto(url)
         drawn = settled(page, url)
-        return drawn, page.evaluate("window.__busy") / 1000
+        metrics = {m["name"]: m["value"] for m in devtools.send("Performance.getMetrics")["metrics"]}
+        devtools.detach()
+        return drawn, page.evaluate("window.__busy") / 1000, metrics["TaskDuration"], page.evaluate(SCRIPTS)
     finally:
         page.close()
 
@@ -219,15 +230,16 @@ class Heartbeats:
         self.store.close()
 
 
-def measure(opener, url: str, pid: int) -> tuple[float, float, float]:
-    """One load: (seconds until drawn, seconds the browser was busy, the server's CPU seconds over the load)."""
+def measure(opener, url: str, pid: int) -> tuple[float, float, float, float, float]:
+    """One load: (seconds until drawn, seconds the browser was busy in long tasks, the server's CPU seconds over the
+    load, seconds of the browser's main-thread tasks, kB of scripts)."""
     before = cpu_seconds(pid)
-    drawn, busy = load(opener, url)
-    return drawn, busy, cpu_seconds(pid) - before
+    drawn, busy, main_thread, scripts = load(opener, url)
+    return drawn, busy, cpu_seconds(pid) - before, main_thread, scripts
 
 
-def medians(loads: list[tuple[float, float, float]]) -> list[float]:
-    return [statistics.median(load[i] for load in loads) for i in range(3)]
+def medians(loads: list[tuple[float, ...]]) -> list[float]:
+    return [statistics.median(load[i] for load in loads) for i in range(len(loads[0]))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,9 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in variants:
         print(f"\n{name}{' (' + str(args.base) + ')' if name == 'base' else ''}:\n")
         print_table(["page", "first load (s)", "new tab, empty cache: median (s)", "max (s)", "browser busy (s)",
-                     "server CPU (s)", "new tab, cache kept: median (s)", "max (s)", "browser busy (s)",
-                     "server CPU (s)"],
-                    [[label, f"{first:.2f}", *_cells(empty), *_cells(cached)]
+                     "main thread (s)", "server CPU (s)", "new tab, cache kept: median (s)", "max (s)",
+                     "browser busy (s)", "main thread (s)", "server CPU (s)", "scripts (kB)"],
+                    [[label, f"{first:.2f}", *_cells(empty), *_cells(cached), f"{medians(cached)[4]:,.0f}"]
                      for label, (first, empty, cached) in results[name].items()])
         print("\nIn one tab, from a click on the page's link in the sidebar to its last change:\n")
         print_table(["page", "median (s)", "max (s)"],
@@ -313,10 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.base:
         print("\nThis checkout against the base, warm medians (ratio < 1: faster):\n")
         print_table(["page", "empty cache: this (s)", "base (s)", "ratio", "cache kept: this (s)", "base (s)",
-                     "ratio", "server CPU, empty cache: this / base (s)"],
+                     "ratio", "main thread, empty cache: this / base (s)", "cache kept: this / base (s)",
+                     "server CPU, empty cache: this / base (s)", "cache kept: this / base (s)"],
                     [[label, *_versus(results["this"][label][1], results["base"][label][1]),
                       *_versus(results["this"][label][2], results["base"][label][2]),
-                      f"{medians(results['this'][label][1])[2]:.2f} / {medians(results['base'][label][1])[2]:.2f}"]
+                      *[f"{medians(results['this'][label][mode])[i]:.2f} / {medians(results['base'][label][mode])[i]:.2f}"
+                        for i in (3, 2) for mode in (1, 2)]]
                      for label in results["base"]])
     ours = {label: value for label, value in results["this"].items() if label != FLOOR}
     for mode, index in (("empty cache", 1), ("cache kept", 2)):
@@ -326,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(medians(value[1])[0] > args.budget for value in ours.values()) else 0
 
 
-def _cells(loads: list[tuple[float, float, float]]) -> list[str]:
-    drawn, busy, cpu = medians(loads)
-    return [f"{drawn:.2f}", f"{max(load[0] for load in loads):.2f}", f"{busy:.2f}", f"{cpu:.2f}"]
+def _cells(loads: list[tuple[float, ...]]) -> list[str]:
+    drawn, busy, cpu, main_thread, _ = medians(loads)
+    return [f"{drawn:.2f}", f"{max(load[0] for load in loads):.2f}", f"{busy:.2f}", f"{main_thread:.2f}",
+            f"{cpu:.2f}"]
 
 
 def _versus(this: list, base: list) -> list[str]:

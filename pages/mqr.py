@@ -48,7 +48,7 @@ if not report.used:
 
 left, right = st.columns([2, 3])
 with left:
-    st.vega_lite_chart(spec=gauge(report), width="stretch", key="mqr_gauge")
+    st.html(gauge(report))  # HTML, not Vega-Lite: ui/bars.py says why
     guard = ("stops a run" if report.policy == "block" else "warns of a run") + " that would count past"
     reserve = " (the limit less its reserve)" if report.budget < report.limit else ""
     st.caption(f"{report.share:.1%} of the limit used. The budget guard ([mqr] policy = \"{report.policy}\") "
@@ -76,7 +76,7 @@ st.subheader("By sync")
 st.caption("A record two syncs query counts once, for the first that counted it; each sync's bar is every record "
            "it queried, split into those the destination held after a run of the period and those it never did.")
 if any(line.queried is not None for line in report.by_sync):
-    st.vega_lite_chart(spec=by_sync(report), width="stretch", key="mqr_by_sync")
+    st.html(by_sync(report))
 for line, name in zip(report.by_sync, sync_names(report.by_sync)):
     wasted = "" if line.unproductive is None else (
         f"; **{line.unproductive:,}** of its {line.queried:,} records ({line.unproductive / max(1, line.queried):.0%}) "

@@ -94,7 +94,7 @@ if not actions:
 st.subheader("MQR this period")
 left, right = st.columns([2, 3])
 with left:
-    st.vega_lite_chart(spec=gauge(report), width="stretch", key="overview_gauge")
+    st.html(gauge(report))  # HTML, not Vega-Lite: ui/bars.py says why
 with right:
     scale = " (demo scale)" if workspace.sandbox is not None else ""
     st.markdown(f"**{report.used:,}** of **{report.limit:,}**{scale} records counted since "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ui.bars import Bar, BarChart, Part
 from ui.formatting import STATUS_COLOURS, local_times
 
 # What became of a run's rows, in its owner's words (the run's view has the terms of the count invariant).
@@ -73,19 +74,11 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> dict:
     }
 
 
-def phases(phase_seconds: dict[str, float]) -> dict:
+def phases(phase_seconds: dict[str, float]) -> str:
+    """A run's phases as HTML bars (ui/bars.py), each with its seconds and share of the run."""
     total = sum(phase_seconds.values()) or 1.0
-    rows = [{"phase": name, "seconds": s, "text": f"{s:.2f} s ({s / total:.0%})"} for name, s in phase_seconds.items()]
-    y = {"field": "phase", "type": "nominal", "sort": None, "title": None}
-    # Room right of the longest bar for its label (the chart would cut it off at its edge).
-    longest = max(phase_seconds.values(), default=0.0) or 1.0
-    x = {"field": "seconds", "type": "quantitative", "title": "seconds",
-         "scale": {"zero": True, "domainMax": longest * 1.45, "nice": False}}
-    return {"height": 40 * len(rows), "data": {"values": rows}, "layer": [
-        {"mark": {"type": "bar", "color": "#5B47FB"},
-         "encoding": {"y": y, "x": x, "tooltip": [{"field": "phase"}, {"field": "seconds", "format": ".3f"}]}},
-        {"mark": {"type": "text", "align": "left", "dx": 4},
-         "encoding": {"y": y, "x": x, "text": {"field": "text"}}}]}
+    return BarChart("phases", [Bar(name, [Part(name, s, "#5B47FB")], text=f"{s:.2f} s ({s / total:.0%})")
+                               for name, s in phase_seconds.items()], label_width=90).html()
 
 
 # Mid tones, read on a light background and on a dark one alike (the viewer's browser chooses the theme).

@@ -206,10 +206,18 @@ def cause_table(kind: str, causes: pd.DataFrame, daily: pd.DataFrame) -> None:
                              "change", format="%+d", width=80, help="Rows on the last day less the day before")})
 
 
+CHARTS = "fr_charts"  # the expander of the trends, by its widget key: open or not
+
+
 def trends(real: pd.DataFrame, expected: pd.DataFrame, daily: pd.DataFrame, marked_day) -> None:
     """Each kind's causes as lines over the days, in an expander: a chart to read when the numbers above
-    raise a question, below the rows of a cause rather than between the tables and them."""
-    with st.expander("Rows per day of each cause, as charts"):
+    raise a question, below the rows of a cause rather than between the tables and them. Drawn only once the
+    expander is opened (it reruns the page): a closed expander's charts would still cost a new tab the Vega-Lite
+    embed and their drawing (docs/benchmarks.md, "In a real browser")."""
+    charts_shown = st.expander("Rows per day of each cause, as charts", key=CHARTS, on_change="rerun")
+    if not charts_shown.open:
+        return
+    with charts_shown:
         for kind, frame in ((REAL, real), (EXPECTED, expected)):
             picked = daily[daily["cause_id"].isin(frame["cause_id"])]
             if not picked.empty:

@@ -1,42 +1,27 @@
-"""The MQR charts, as Vega-Lite specs (ui/charts.py says why not Plotly): used against the limit, the period's
-cumulative series with its forecast, and each sync's records split into those that bought something and those that
-did not."""
+"""The MQR charts: used against the limit and each sync's records split into those that bought something and those
+that did not, as HTML bars (ui/bars.py: a few bars need no chart library); the period's cumulative series with its
+forecast, a Vega-Lite spec (ui/charts.py says why not Plotly)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from sync_core.mqr_report import MqrReport, SyncLine
+from ui.bars import Bar, BarChart, Part, bullet
 from ui.charts import colours
 
 GOOD, NEAR, OVER = "#2E9E5B", "#E0A100", "#D64545"
 NEAR_SHARE = 0.8  # from here on the bar turns amber
 
 
-def gauge(report: MqrReport, *, height: int = 90) -> dict:
-    """Used against the limit, as a bullet bar: the axis ends at the limit; bands under 80% and 80-100%; the
-    budget (the limit less the reserve) is the red mark. Over the budget the bar turns red; the number is written
-    above it."""
+def gauge(report: MqrReport) -> str:
+    """Used against the limit, as a bullet bar (HTML: ui/bars.py): the scale ends at the limit; bands under 80% and
+    80-100%; the budget (the limit less the reserve) is the red mark. Over the budget the bar turns red; the
+    number is written above it."""
     limit, used = report.limit, report.used
     colour = OVER if used > report.budget else NEAR if used >= NEAR_SHARE * limit else GOOD
-    x = {"type": "quantitative", "title": None, "scale": {"domain": [0, max(limit, used)], "nice": False},
-         "axis": {"format": "~s", "tickCount": 5}}
-    band = {"type": "bar", "height": 36}
-    return {
-        "height": height, "data": {"values": [{"used": used, "limit": limit, "budget": report.budget,
-                                               "near": NEAR_SHARE * limit, "zero": 0}]},
-        "layer": [
-            {"mark": {"type": "text", "align": "left", "baseline": "bottom", "dy": -20, "fontSize": 20},
-             "encoding": {"x": {"field": "zero", **x}, "text": {"value": f"{used:,} of {limit:,}"}}},
-            {"mark": {**band, "color": "rgba(46,158,91,0.15)"},
-             "encoding": {"x": {"field": "zero", **x}, "x2": {"field": "near"}}},
-            {"mark": {**band, "color": "rgba(224,161,0,0.2)"},
-             "encoding": {"x": {"field": "near", **x}, "x2": {"field": "limit"}}},
-            {"mark": {"type": "bar", "height": 14, "color": colour},
-             "encoding": {"x": {"field": "used", **x}, "tooltip": [{"field": "used", "format": ","}]}},
-            {"mark": {"type": "tick", "thickness": 3, "size": 44, "color": OVER},
-             "encoding": {"x": {"field": "budget", **x}, "tooltip": [{"field": "budget", "format": ","}]}},
-        ]}
+    return bullet(used=used, limit=limit, budget=report.budget, near=NEAR_SHARE * limit, colour=colour,
+                  bands=("rgba(46,158,91,0.15)", "rgba(224,161,0,0.2)"), mark=OVER, name="mqr_gauge")
 
 
 def cumulative(report: MqrReport) -> dict:
@@ -92,20 +77,12 @@ def sync_names(lines: list[SyncLine]) -> list[str]:
     return [f"{name} ({line.sync_id})" if names.count(name) > 1 else name for name, line in zip(names, lines)]
 
 
-def by_sync(report: MqrReport) -> dict:
+def by_sync(report: MqrReport) -> str:
     """Per sync, the records it queried: those the destination held after a run of the period, and those it never
-    held (they bought nothing)."""
+    held (they bought nothing). HTML bars (ui/bars.py)."""
     lines = [line for line in report.by_sync if line.queried is not None]
     parts = [("reached the destination", GOOD), ("bought nothing", OVER)]
-    bars = []
-    for line, name in zip(lines, sync_names(lines)):
-        bars += [{"sync": name, "part": parts[0][0], "order": 0, "records": line.queried - line.unproductive},
-                 {"sync": name, "part": parts[1][0], "order": 1, "records": line.unproductive}]
-    return {"height": 50 * len(lines), "data": {"values": bars}, "mark": "bar", "encoding": {
-        "y": {"field": "sync", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 420}},
-        "x": {"field": "records", "type": "quantitative", "stack": "zero", "title": "records queried",
-              "scale": {"zero": True}},
-        "color": {"field": "part", "type": "nominal", "title": None, "scale": colours(parts),
-                  "legend": {"orient": "top"}},
-        "order": {"field": "order"},
-        "tooltip": [{"field": "sync"}, {"field": "part"}, {"field": "records", "format": ","}]}}
+    bars = [Bar(name, [Part(parts[0][0], line.queried - line.unproductive, GOOD),
+                       Part(parts[1][0], line.unproductive, OVER)], text=f"{line.queried:,}")
+            for line, name in zip(lines, sync_names(lines))]
+    return BarChart("mqr_by_sync", bars, title="Records queried", legend=parts, label_width=420).html()

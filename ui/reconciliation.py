@@ -11,9 +11,12 @@ from sync_core import StateStore, Workspace
 from sync_core.control import resend_differences
 from sync_core.reconcile import STATE_WORDS, log_path, start_in_background
 from ui.access import Access
+from ui.bars import ROOM, Bar, BarChart, Part
 from ui.formatting import local_text
 
+BLUE = "#4C7BD9"
 LIVE_EVERY = 2  # seconds between redraws of a reconciliation in progress
+IDLE_EVERY = 10  # seconds between redraws while none runs: how soon one started elsewhere shows
 PHASES = {"starting": "Starting", "query": "Reading the model and comparing it with the snapshot",
           "read": "Reading the destination's records back (within the rate limits it shares with the runs)",
           "compare": "Comparing every field of every row"}
@@ -43,7 +46,7 @@ def start(workspace: Workspace, sync_id: str, access: Access) -> None:
     error = st.session_state.pop("start_error", None)
     if error:
         st.error(f"The last reconciliation started here ended with an error: {error}", icon=":material/error:")
-    running = next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+    running = _running(workspace, sync_id)
     if access.who is None:
         st.caption(access.why_not or "Sign in to start a reconciliation.")
         return
@@ -58,12 +61,24 @@ def _start(workspace: Workspace, sync_id: str, who: str) -> None:
     st.session_state["reconciliation_process"] = start_in_background(workspace, sync_id, requested_by=who)
 
 
-@st.fragment(run_every=LIVE_EVERY)
 def progress(workspace: Workspace, sync_id: str) -> None:
-    """The reconciliation in progress, if any, from the state store (a reload shows the same); once the one this
-    session started or watched ends, a full rerun shows its report."""
-    running = next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+    """The reconciliation in progress, if any, from the state store (a reload shows the same), redrawn every
+    LIVE_EVERY s while one runs or this session is starting one, every IDLE_EVERY s otherwise (each redraw reads
+    the state store: an open tab on an idle sync need not do it every 2 s); once the one this session started or
+    watched ends, a full rerun shows its report."""
+    active = _running(workspace, sync_id) is not None or "reconciliation_process" in st.session_state
+    st.fragment(run_every=LIVE_EVERY if active else IDLE_EVERY)(_progress)(workspace, sync_id, active)
+
+
+def _running(workspace: Workspace, sync_id: str):
+    return next((r for r in history(workspace, sync_id) if r.status == "running"), None)
+
+
+def _progress(workspace: Workspace, sync_id: str, was_active: bool) -> None:
+    running = _running(workspace, sync_id)
     launched = st.session_state.get("reconciliation_process")
+    if running is not None and not was_active:  # started elsewhere (the CLI, another tab): redraw the page, at
+        st.rerun()                              # the pace that suits it (a fragment keeps the pace it was drawn with)
     if running is not None:
         st.session_state["watching"] = running.id
         st.info(f"Reconciliation {running.id} is running (started {local_text(running.started_at)} by "
@@ -94,8 +109,8 @@ def report(workspace: Workspace, record) -> None:
                    icon=":material/warning:")
     f = s["funnel"]
     left, right = st.columns(2)
-    left.vega_lite_chart(spec=funnel_chart(f), width="stretch", key=f"funnel_{record.id}")
-    right.vega_lite_chart(spec=field_chart(s["fields"]), width="stretch", key=f"fields_{record.id}")
+    left.html(funnel_chart(f))  # HTML bars, not Vega-Lite: ui/bars.py says why
+    right.html(field_chart(s["fields"]))
     metrics = [("Differing rows", s["differing_rows"]), ("Missing in the destination", s["missing_rows"]),
                ("Destination records unknown to the model", f["unknown_to_model"])]
     if s.get("not_found_confirmed") is not None:
@@ -109,28 +124,21 @@ def report(workspace: Workspace, record) -> None:
     st.caption(f"Values are normalised before comparing: {s['normalisation']}.")
 
 
-def _bars_with_text(title: str, rows: list[dict], x: dict) -> dict:
-    """Horizontal bars in the rows' order, each with its text at its end (a Vega-Lite spec: ui/charts.py)."""
-    y = {"field": "label", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 220}}
-    return {"title": title, "height": 260, "data": {"values": rows}, "layer": [
-        {"mark": {"type": "bar", "color": "#4C7BD9"}, "encoding": {"y": y, "x": x, "tooltip": [{"field": "text"}]}},
-        {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {"y": y, "x": x, "text": {"field": "text"}}}]}
-
-
-def funnel_chart(f: dict) -> dict:
+def funnel_chart(f: dict) -> str:
     stages = [("Model rows", f["model_rows"]), ("Valid keys", f["valid_keys"]), ("In the snapshot", f["in_snapshot"]),
               ("Present in the destination", f["present"])]
     first = stages[0][1] or 1
-    return _bars_with_text("From the model to the destination", [
-        {"label": s, "value": n, "text": f"{n:,} ({n / first:.0%})"} for s, n in stages],
-        {"field": "value", "type": "quantitative", "title": "rows", "scale": {"zero": True}})
+    return BarChart("funnel", [Bar(s, [Part(s, n, BLUE)], text=f"{n:,} ({n / first:.0%})") for s, n in stages],
+                    title="From the model to the destination").html()
 
 
-def field_chart(fields: list[dict]) -> dict:
-    return _bars_with_text("Rows whose field matches (%)", [
-        {"label": m["field"], "value": 100 * (m["matching"] / m["compared"] if m["compared"] else 1.0),
-         "text": f"{m['matching']:,} of {m['compared']:,}"} for m in fields],
-        {"field": "value", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}})
+def field_chart(fields: list[dict]) -> str:
+    bars = []
+    for m in fields:
+        share = 100 * (m["matching"] / m["compared"] if m["compared"] else 1.0)
+        bars.append(Bar(m["field"], [Part(m["field"], share, BLUE)], text=f"{m['matching']:,} of {m['compared']:,}",
+                        value=share))
+    return BarChart("fields", bars, title="Rows whose field matches (%)", domain_max=100 * ROOM).html()
 
 
 def mismatches(workspace: Workspace, record) -> None:

@@ -159,7 +159,8 @@ def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
     assert f"Run {run_id}:" in body and body.count("✓") == 3  # the three identities hold
     assert "Run history" in body and "Failed rows" in body and "Demo: marketing contacts" in body
     assert "chosen by the --workspace argument" in body
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1  # the phases
+    [(phases,)] = launched.sql("SELECT phases FROM runs WHERE id = ?", (run_id,))
+    assert drawn_bars(page, "phases") == json.loads(phases)  # HTML bars, each the run's own seconds
     assert overflowing_tables(page) == []
 
 
@@ -173,16 +174,34 @@ def overflowing_tables(page: Page) -> list[int]:
 
 def test_the_overview_and_the_mqr_page(browser, launched):
     """The business owner's pages: the app opens on the Overview; MQR has its gauge and series."""
+    used = launched.sql("SELECT SUM(used) FROM mqr_totals WHERE period_start = (SELECT MAX(period_start) "
+                        "FROM mqr_totals)")[0][0]  # this period's (the history may start in the one before)
     page = open_page(browser, launched, "/", "overview")
     body = page.inner_text("body")
     assert "Needs action" in body and "MQR this period" in body and "Iterable-Production" in body
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1  # the gauge
-    used = launched.sql("SELECT SUM(used) FROM mqr_totals WHERE period_start = (SELECT MAX(period_start) "
-                        "FROM mqr_totals)")[0][0]  # this period's (the history may start in the one before)
+    assert gauge_used(page) == used  # the gauge: HTML, drawn with the period's figure
     page = open_page(browser, launched, "/mqr", "mqr")
     body = page.inner_text("body")
     assert f"{used:,}" in body and "demo scale" in body and "Method:" in body
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 3  # gauge, day by day, by sync
+    assert gauge_used(page) == used
+    assert page.locator('[data-testid="stVegaLiteChart"] svg').count() == 1  # day by day
+    synced = launched.sql("SELECT COUNT(DISTINCT sync_id) FROM runs")[0][0]
+    assert len(drawn_bars(page, "mqr_by_sync")) == synced  # by sync: a bar per sync that queried records
+
+
+def drawn_bars(page: Page, chart: str) -> dict:
+    """An HTML bar chart's bars as drawn (ui/bars.py): {label: value}, from the attributes each bar carries."""
+    figure = page.locator(f'figure[data-chart="{chart}"]')
+    assert figure.is_visible()
+    return {label: json.loads(value) for label, value in figure.evaluate(
+        "f => [...f.querySelectorAll('[data-label]')].map(e => [e.dataset.label, e.dataset.value])")}
+
+
+def gauge_used(page: Page) -> int:
+    """The MQR gauge's figure as drawn (ui/bars.py), once it is visible."""
+    gauge = page.locator('figure[data-chart="mqr_gauge"]')
+    assert gauge.is_visible() and gauge.bounding_box()["height"] > 40
+    return int(gauge.get_attribute("data-used"))
 
 
 def test_run_history_shows_the_runs(browser, launched):
@@ -199,8 +218,13 @@ def test_run_history_shows_the_runs(browser, launched):
 
 def background(page: Page) -> float:
     """The app's background lightness, 0 (black) to 1 (white)."""
-    rgb = page.evaluate("""() => getComputedStyle(document.querySelector('[data-testid="stApp"]'))
-        .backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)""")
+    return lightness(page, '[data-testid="stApp"]', "backgroundColor")
+
+
+def lightness(page: Page, selector: str, colour: str) -> float:
+    """The lightness of an element's colour (a computed style's name), 0 (black) to 1 (white)."""
+    rgb = page.locator(selector).first.evaluate(
+        f"e => getComputedStyle(e).{colour}.match(/\\d+/g).slice(0, 3).map(Number)")
     return sum(rgb) / 765
 
 
@@ -208,7 +232,9 @@ def test_the_browsers_dark_preference_applies(browser, launched):
     """The theme follows the browser: dark when it prefers dark, light otherwise, with the charts drawn."""
     dark = open_page(browser, launched, "/", "runs_dark", scheme="dark")
     assert background(dark) < 0.2
-    assert dark.locator('[data-testid="stVegaLiteChart"] svg').count() >= 1
+    assert gauge_used(dark) > 0 and lightness(dark, 'figure[data-chart="mqr_gauge"]', "color") > 0.7  # its text
+    runs = open_page(browser, launched, "/runs", "runs_dark_chart", scheme="dark")
+    assert runs.locator('[data-testid="stVegaLiteChart"] svg').count() >= 1
     assert background(open_page(browser, launched, "/syncs", "syncs_light")) > 0.9
 
 def test_failed_rows_with_a_cause_and_its_csv(browser, launched):

@@ -9,15 +9,11 @@ import sys
 from datetime import date
 
 from sync_core import load_workspace
-from vega_charts import rows, specs
+from html_charts import chart
 
 
 def gauge_value(at) -> int:
-    for spec in specs(at.main):
-        for row in rows(spec):
-            if "used" in row and "limit" in row:
-                return row["used"]
-    raise AssertionError("no gauge on the page")
+    return chart(at.main, "mqr_gauge")["used"]
 
 
 def mqr_json(root) -> dict:
@@ -35,10 +31,11 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
     assert "Method:" in text and "demo scale" in text
     # One bar per sync, though the seed names two syncs alike: each its own figures
-    [bars] = [spec for spec in specs(at.main) if spec.get("mark") == "bar"]
-    names = [r["sync"] for r in rows(bars) if r["part"] == "reached the destination"]
+    bars = chart(at.main, "mqr_by_sync")["rows"]
+    names = [bar["label"] for bar in bars if "reached the destination" in bar["parts"]]
     queried = {s["sync_id"]: s["queried"] for s in shown["by_sync"]}
     assert len(set(names)) == len(names) == len(queried) == 3, names
+    assert sorted(sum(bar["parts"].values()) for bar in bars) == sorted(queried.values())  # each bar its own figures
     assert "Iterable - First Namespace Details Sync (iterable-first-namespace-events)" in names
 
     at = open_app(history.root, "pages/overview.py")

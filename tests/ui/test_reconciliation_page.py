@@ -9,12 +9,13 @@ import json
 import sqlite3
 
 import pytest
+from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 
 from sync_core import StateStore
 from sync_core.demo.workspace import SANDBOX_PROJECT
 from sync_core.reconcile import reconcile
-from ui import access
-from vega_charts import specs
+from ui import access, reconciliation
+from html_charts import html_charts
 from worker_helpers import wait_for
 
 SYNC = "iterable-production"
@@ -57,7 +58,14 @@ def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_sho
     at.run()
     clean(at)
     assert any("Reconciliation 1" in m.value and "complete" in m.value for m in at.markdown)
-    assert len(specs(at)) == 2  # the funnel and the field matches
+    funnel, fields = html_charts(at)  # the funnel and the field matches
+    summary = reconciliations(demo)[0].summary
+    assert {r["label"]: r["value"] for r in funnel["rows"]} == {
+        "Model rows": summary["funnel"]["model_rows"], "Valid keys": summary["funnel"]["valid_keys"],
+        "In the snapshot": summary["funnel"]["in_snapshot"], "Present in the destination": summary["funnel"]["present"]}
+    assert {r["label"]: r["value"] for r in fields["rows"]} == {
+        m["field"]: 100 * m["matching"] / m["compared"] for m in summary["fields"]}
+    assert fields["rows"][[r["label"] for r in fields["rows"]].index("jobTitle")]["value"] < 100  # the one altered
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Differing rows"] == "1" and metrics["Missing in the destination"] == "1"
     differing, missing, past = (d.value for d in at.dataframe)  # in the page's order
@@ -105,3 +113,36 @@ def test_a_failed_reconciliation_shows_its_error_in_the_report_and_the_history(d
     assert any("job_title" in e.value for e in at.error)
     [past] = [d.value for d in at.dataframe]
     assert past["status"].tolist() == ["failed"]
+
+
+def fragment_paces(monkeypatch) -> list[list[float]]:
+    """Per script run of the app, the intervals (s) its fragments asked to be redrawn at (Streamlit's auto-rerun
+    messages to the browser), read from AppTest's message queue."""
+    paces: list[list[float]] = []
+    sent = LocalScriptRunner.forward_msgs
+
+    def recording(runner):
+        messages = sent(runner)
+        paces.append([m.auto_rerun.interval for m in messages if m.HasField("auto_rerun")])
+        return messages
+    monkeypatch.setattr(LocalScriptRunner, "forward_msgs", recording)
+    return paces
+
+
+def test_the_progress_panel_idles_while_no_reconciliation_runs(demo, open_app, monkeypatch):
+    """An open tab costs the server a redraw of the progress panel every 2 s only while a reconciliation runs;
+    one started elsewhere (the CLI, another tab) shows at that pace, and once it ended the panel idles again."""
+    paces = fragment_paces(monkeypatch)
+    demo.run(SYNC)
+    at = open_app(demo.root, PAGE)
+    assert paces[-1] == [reconciliation.IDLE_EVERY]
+    with StateStore(demo.workspace.state_path) as store:  # as `sync-core reconcile` records it (this process)
+        running = store.start_reconciliation(SYNC, requested_by="cli")
+    at.run()
+    assert any(f"Reconciliation {running} is running" in i.value for i in at.info)
+    assert paces[-1] == [reconciliation.LIVE_EVERY]
+    with StateStore(demo.workspace.state_path) as store:
+        store.finish_reconciliation(running, status="failed", error="stopped by the test")
+    at.run()
+    assert not any("is running" in i.value for i in at.info) and any("stopped by the test" in e.value for e in at.error)
+    assert paces[-1] == [reconciliation.IDLE_EVERY]

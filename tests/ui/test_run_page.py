@@ -6,7 +6,7 @@ import json
 import re
 
 from sync_core import OPERATIONS, OUTCOMES, invariant_violations
-from vega_charts import rows, specs
+from html_charts import html_charts
 
 TERM = re.compile(r"([a-z][a-z ]*?) ([\d,]+)")
 
@@ -55,8 +55,8 @@ def test_phases_and_causes_are_the_runs_own(history, open_app):
     run_id = max(history.runs)
     at = open_app(history.root, "pages/run.py", run=run_id)
     [(phases,)] = history.state_sql("SELECT phases FROM runs WHERE id = ?", (run_id,))
-    [figure] = specs(at)
-    assert {r["phase"]: r["seconds"] for r in rows(figure)} == json.loads(phases)
+    [figure] = html_charts(at)
+    assert figure["chart"] == "phases" and {r["label"]: r["value"] for r in figure["rows"]} == json.loads(phases)
 
     causes = history.state_sql("SELECT c.error_class, rc.rows FROM run_causes rc JOIN causes c ON c.id = rc.cause_id "
                                "WHERE rc.run_id = ?", (run_id,))

@@ -1,0 +1,40 @@
+"""The dashboard's HTML bar charts (ui/bars.py) as an AppTest sees them: each chart's figures, read back from the
+data attributes every bar carries, so a test reads what is drawn from the HTML alone."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+
+class _Figures(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.charts: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "figure" and "data-chart" in attrs:
+            self.charts.append({"chart": attrs["data-chart"], "rows": [], **{
+                k[5:]: json.loads(v) for k, v in attrs.items() if k.startswith("data-") and k != "data-chart"}})
+        elif "data-label" in attrs:
+            self.charts[-1]["rows"].append({"label": attrs["data-label"], "value": json.loads(attrs["data-value"]),
+                                            "parts": {}})
+        elif "data-part" in attrs:
+            self.charts[-1]["rows"][-1]["parts"][attrs["data-part"]] = json.loads(attrs["data-value"])
+
+
+def html_charts(node) -> list[dict]:
+    """Every HTML chart under `node` (an AppTest or a container), in page order: {"chart": its name, "rows":
+    [{"label", "value", "parts": {name: value}}], and the figure's own figures (a gauge's used, limit, budget)}."""
+    found = []
+    for element in node.get("html"):
+        parser = _Figures()
+        parser.feed(element.proto.body)
+        found += parser.charts
+    return found
+
+
+def chart(node, name: str) -> dict:
+    [found] = [c for c in html_charts(node) if c["chart"] == name]
+    return found
