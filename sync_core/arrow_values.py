@@ -30,13 +30,17 @@ def combined(column: pa.ChunkedArray) -> pa.Array:
 
 def strings(values: Sequence[str | None]) -> pa.StringArray:
     """A string array of `values` (None: null), as `pa.array(values, pa.string())` makes it."""
-    encoded = [b"" if v is None else v.encode() for v in values]
-    data = b"".join(encoded)
+    has_nulls = None in values
+    texts = ["" if v is None else v for v in values] if has_nulls else values
+    joined = "".join(texts)
+    data = joined.encode()
     if len(data) > _INT32_MAX:
         raise ValueError(f"{len(data):,} bytes of text is more than one Arrow string array holds (2 GiB)")
-    offsets = np.fromiter(accumulate(map(len, encoded), initial=0), np.int32, len(encoded) + 1)
-    validity, nulls = _validity(v is not None for v in values) if None in values else (None, 0)
-    return pa.Array.from_buffers(pa.string(), len(encoded), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+    # ASCII text (keys, hashes: the usual case) has one byte a character, so its lengths need no encoding each
+    lengths = map(len, texts) if len(data) == len(joined) else (len(t.encode()) for t in texts)
+    offsets = np.fromiter(accumulate(lengths, initial=0), np.int32, len(texts) + 1)
+    validity, nulls = _validity(v is not None for v in values) if has_nulls else (None, 0)
+    return pa.Array.from_buffers(pa.string(), len(texts), [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
                                  null_count=nulls)
 
 
@@ -69,7 +73,14 @@ def array(values: Sequence, type_: pa.DataType) -> pa.Array:
 
 def repeated(value: str | None, n: int) -> pa.StringArray:
     """`n` times one string (or n nulls)."""
-    return pa.nulls(n, pa.string()) if value is None else strings([value] * n)
+    if value is None:
+        return pa.nulls(n, pa.string())
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    if offsets[-1] > _INT32_MAX:
+        raise ValueError(f"{offsets[-1]:,} bytes of text is more than one Arrow string array holds (2 GiB)")
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)),
+                                                  pa.py_buffer(data * n)])
 
 
 def _validity(present: Iterable[bool]) -> tuple[pa.Buffer, int]:
