@@ -20,8 +20,8 @@ After every run the receiver's count must show each row delivered once, or the b
 
 sync-core's modules (this checkout's and the baseline's) are compiled to bytecode first, as a pip install compiles
 the peers' (and sync-core's when installed so): a run from a source checkout under PYTHONDONTWRITEBYTECODE (set
-where these benchmarks run) would otherwise compile about 130 modules at every start, some 0.2 s of CPU that no
-installed copy pays. --no-compile measures it as before.
+where these benchmarks run) would otherwise compile the 70-odd modules a run imports at every start, some 0.2 s
+of CPU that no installed copy pays. --no-compile measures it as before.
 """
 
 from __future__ import annotations
