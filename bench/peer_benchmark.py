@@ -17,11 +17,17 @@ and printed). Each tool runs as a whole process with fresh state (a first full s
 (A B C A B C ...). A small wrapper process around each run measures wall time, CPU time (user + sys of the
 tool and every process it waited for) and peak RSS: a child forked from this script would inherit its peak.
 After every run the receiver's count must show each row delivered once, or the benchmark stops.
+
+sync-core's modules (this checkout's and the baseline's) are compiled to bytecode first, as a pip install compiles
+the peers' (and sync-core's when installed so): a run from a source checkout under PYTHONDONTWRITEBYTECODE (set
+where these benchmarks run) would otherwise compile the 70-odd modules a run imports at every start, some 0.2 s
+of CPU that no installed copy pays. --no-compile measures it as before.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -114,6 +120,9 @@ def main() -> int:
     args = arguments()
     tools = [t for t in TOOLS if t in args.tools] + ([BASELINE] if args.baseline else [])
     pythons = {tool: install_peer(Path(args.cache), tool) for tool in tools if tool in PEERS}
+    if not args.no_compile:
+        for checkout in [REPO] + ([Path(args.baseline)] if args.baseline else []):
+            compile_package(checkout / "sync_core")
     with tempfile.TemporaryDirectory(prefix="peer-bench-") as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -144,6 +153,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workdir", help="keep the model and each run's folder here (default: removed)")
     parser.add_argument("--baseline", help="also run sync-core from this checkout (e.g. `git worktree add /tmp/base "
                                            "main`), interleaved with the others, as the tool `baseline`")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave sync-core's modules uncompiled (each run compiles those without a current .pyc)")
     args = parser.parse_args()
     if args.repeat < 1 or min(args.rows) < 1:
         parser.error("--rows and --repeat must be at least 1")
@@ -163,6 +174,13 @@ def install_peer(cache: Path, tool: str) -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], check=True)
         marker.write_text("\n".join(requirements) + "\n")
     return python
+
+
+def compile_package(package: Path) -> None:
+    """Bytecode for every module of `package`, in its __pycache__ folders (ignored by git), as pip install writes
+    it; a module changed later is compiled again when imported, as without this."""
+    if not compileall.compile_dir(str(package), quiet=1):
+        raise SystemExit(f"could not compile {package} to bytecode (see above); --no-compile runs without")
 
 
 class Receiver:

@@ -1,6 +1,5 @@
 """sync_core: the reverse-ETL engine and its domain. The CLI and the dashboard use only what is exported here."""
 
-from .alerts.monitor import Alerts
 from .alerts.settings import AlertSettings
 from .config import SyncConfig, Workspace, load_workspace
 from .counts import OPERATIONS, OUTCOMES, RunCounts, invariant_violations
@@ -19,3 +18,12 @@ __all__ = [
     "SyncConfig",
     "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
 ]
+
+
+def __getattr__(name: str):
+    """`Alerts` is imported when first asked for: a `sync-core run` never needs it (nor its HTTP and SMTP
+    channels), and every CLI command pays for what this module imports."""
+    if name == "Alerts":
+        from .alerts.monitor import Alerts
+        return Alerts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

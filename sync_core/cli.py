@@ -9,20 +9,18 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cli_doctor, cli_model, cli_mqr, cli_reconcile, cli_state, cli_worker, history
+from . import cli_doctor, cli_model, cli_mqr, cli_reconcile, cli_state, cli_worker
 from .cli_progress import TerminalProgress
 from .config import WORKSPACE_ENV, Workspace, chosen_workspace_dir, load_workspace
 from .counts import invariant_violations
 from .credential_age import credential_ages
 from .demo import DEFAULT_CONTACTS
-from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
 from .runner import run_sync
 from .secrets import redact
 from .snowflake_settings import DEFAULT_EMULATOR_PORT
 from .state import RunRecord, StateStore
-from .sync_status import live_workers, sync_statuses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +152,9 @@ def _store(workspace: Workspace) -> StateStore:
 
 
 def cmd_syncs(args) -> int:
+    # What only this command reads, imported here: every command (a run too) would pay for it otherwise
+    from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
+    from .sync_status import live_workers, sync_statuses
     workspace = _workspace(args)
     now = datetime.now(timezone.utc)
     with _store(workspace) as store:
@@ -277,6 +278,7 @@ def cmd_run_show(args) -> int:
 
 
 def cmd_failures(args) -> int:
+    from .history import current_causes, run_causes  # only this command reads them
     workspace = _workspace(args)
     if args.sync:
         workspace.sync(args.sync)
@@ -285,9 +287,9 @@ def cmd_failures(args) -> int:
             if store.get_run(args.run) is None:
                 print(f"error: no run {args.run} (see `sync-core runs`)", file=sys.stderr)
                 return 2
-            causes = history.run_causes(store, args.run, error_class=args.error_class)
+            causes = run_causes(store, args.run, error_class=args.error_class)
         else:
-            causes = history.current_causes(store, sync_id=args.sync, error_class=args.error_class)
+            causes = current_causes(store, sync_id=args.sync, error_class=args.error_class)
     if args.json:
         print(json.dumps([_cause_json(c) for c in causes], indent=2))
         return 0

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from .config import chosen_workspace_dir, load_workspace
-from .mqr_report import MqrReport, mqr_report
 from .state import StateStore
+
+if TYPE_CHECKING:
+    from .mqr_report import MqrReport
 
 
 def add_commands(sub) -> None:
@@ -25,6 +28,7 @@ def cmd_mqr(args) -> int:
     except ValueError:
         print(f"error: --period {args.period!r} is not a date: give YYYY-MM-DD (a day of the period)", file=sys.stderr)
         return 2
+    from .mqr_report import mqr_report  # this command's alone: not imported by every command
     workspace = load_workspace(chosen_workspace_dir(args.workspace))
     with StateStore(workspace.state_path, read_only=True) as store:
         report = mqr_report(workspace, store, day)

@@ -1,4 +1,5 @@
-"""`sync-core reconcile`: compare a sync's model with what its destination holds, field by field; its history."""
+"""`sync-core reconcile`: compare a sync's model with what its destination holds, field by field; its history.
+reconcile/ is imported by the command, not by every command that builds the parser."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import json
 from .cli_progress import TerminalProgress
 from .cli_worker import who
 from .config import chosen_workspace_dir, load_workspace
-from .control import resend_differences, rows_to_resend
-from .reconcile import ReconcileError, reconcile
 from .runner import run_sync
 from .state import StateStore
 
@@ -34,6 +33,7 @@ def cmd_reconcile(args) -> int:
         return _history(workspace, args)
     if args.resend is not None:
         return _resend(workspace, args)
+    from .reconcile import reconcile
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     progress = TerminalProgress()
     report = reconcile(workspace, args.sync, fields=fields, sample=args.sample, observer=progress,
@@ -47,6 +47,8 @@ def cmd_reconcile(args) -> int:
 
 
 def _resend(workspace, args) -> int:
+    from .control import resend_differences, rows_to_resend
+    from .reconcile import ReconcileError
     sync_id, keys = rows_to_resend(workspace, args.resend)
     if sync_id != args.sync:
         raise ReconcileError(f"resend: reconciliation {args.resend} is of {sync_id}, not of {args.sync}")

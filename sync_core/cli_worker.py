@@ -1,5 +1,8 @@
 """`sync-core worker`, `run --enqueue`, `queue`, `withdraw`, `pause` and `resume`: runs asked for and run by a
-worker (worker.py) instead of in the terminal."""
+worker (worker.py) instead of in the terminal.
+
+The worker, the queue's control and the alerts are imported by the commands that use them: every command (a
+`sync-core run` too) imports this module for its parsers and `who`."""
 
 from __future__ import annotations
 
@@ -10,10 +13,7 @@ import sys
 from datetime import datetime, timezone
 
 from .config import Workspace, chosen_workspace_dir, load_workspace
-from .control import RunKind, ask_for_run, set_paused, withdraw_request
 from .state import StateStore
-from .sync_status import live_workers
-from .worker import Worker, check_alerts
 
 
 def add_commands(sub) -> None:
@@ -53,6 +53,8 @@ def _workspace(args) -> Workspace:
 
 def enqueue(args) -> int:
     """`sync-core run SYNC --enqueue`: queue the run for a worker and say where it stands."""
+    from .control import RunKind, ask_for_run
+    from .sync_status import live_workers
     workspace = _workspace(args)
     kind = RunKind("cli", "run", run_type="dry_run" if args.dry_run else "sync", full_resync=args.full_resync,
                    retry_failed=args.retry_failed)
@@ -74,6 +76,7 @@ def cmd_worker(args) -> int:
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
         return 2
+    from .worker import Worker
     worker = Worker(chosen_workspace_dir(args.workspace), concurrency=args.concurrency,
                     say=lambda text: print(text, flush=True))
 
@@ -89,11 +92,13 @@ def cmd_worker(args) -> int:
 
 
 def cmd_check_alerts(args) -> int:
+    from .worker import check_alerts
     check_alerts(chosen_workspace_dir(args.workspace), datetime.now(timezone.utc), say=print)
     return 0
 
 
 def cmd_queue(args) -> int:
+    from .sync_status import live_workers
     workspace = _workspace(args)
     with StateStore(workspace.state_path, read_only=True) as store:
         requests = store.open_requests()
@@ -110,6 +115,7 @@ def cmd_queue(args) -> int:
 
 
 def cmd_withdraw(args) -> int:
+    from .control import withdraw_request
     workspace = _workspace(args)
     with StateStore(workspace.state_path, read_only=True) as store:
         request = store.get_request(args.request_id)
@@ -125,12 +131,14 @@ def cmd_withdraw(args) -> int:
 
 
 def cmd_pause(args) -> int:
+    from .control import set_paused
     set_paused(_workspace(args), args.sync, True, who())
     print(f"{args.sync}: schedule paused; `sync-core resume {args.sync}` resumes it.")
     return 0
 
 
 def cmd_resume(args) -> int:
+    from .control import set_paused
     set_paused(_workspace(args), args.sync, False, who())
     print(f"{args.sync}: schedule resumed.")
     return 0

@@ -37,6 +37,7 @@ from typing import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_values import empty
 from .clock import Clock
 from .destinations.base import BatchRejected, ExistenceExport, ExistenceLookup, TransientError
 from .errors import DestinationError, DestinationUnavailable
@@ -156,4 +157,4 @@ def look_up_planned(plan: Plan, destination: ExistenceLookup, executor: Executor
                                        f"{destination.name}: look up existing records"))
         except TransientError:
             return None
-    return pa.concat_arrays(found) if found else pa.array([], pa.string())
+    return pa.concat_arrays(found) if found else empty(pa.string())

@@ -74,7 +74,7 @@ def preview(workspace: Workspace, name: str, limit: int = 10) -> pa.Table:
     source = open_source(workspace.sources[model.source])
     first = _wrapped(model, f"SELECT * FROM ({{query}}) AS preview LIMIT {int(limit)}")
     batches = list(source.batches(first))
-    return pa.Table.from_batches(batches) if batches else source.schema(first).empty_table()
+    return pa.Table.from_batches(batches, None if batches else source.schema(first))
 
 
 def check(workspace: Workspace, name: str) -> ModelCheck:

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
+from .arrow_values import combined, empty
 from .config import ConfigError, SyncConfig, Workspace
 from .errors import ModelError
 from .event_settings import check_event_columns
@@ -68,7 +69,7 @@ class LocalPlan:
         invalid = f"NOT regexp_full_match(_ident, '{rule.valid_pattern}')" if rule.valid_pattern else "FALSE"
         unsendable = self._unsendable_sql(destination)
         self._con.register("existing", pa.table({"ident": existing if existing is not None
-                                                 else pa.array([], pa.string())}))
+                                                 else empty(pa.string())}))
         # NOT IN over the list: a semi join, without the DISTINCT a join would need (0.3 s against 0.5 s for
         # 500k rows against 500k identifiers)
         not_found = ("_ident NOT IN (SELECT ident FROM existing WHERE ident IS NOT NULL)" if existing is not None
@@ -176,7 +177,7 @@ class LocalPlan:
         joined = "" if unchanged is None else "LEFT JOIN planned p ON p._ord = m.rowid"
         with self._con.cursor() as cursor:
             cursor.register("counted", pa.table({"d": already_counted if already_counted is not None
-                                                  else pa.array([], pa.int64())}))
+                                                  else empty(pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
             return _int64_column(cursor.sql(
@@ -199,7 +200,7 @@ class LocalPlan:
         with self._con.cursor() as cursor:
             found = cursor.sql(f"SELECT DISTINCT {ident} AS i FROM model_rows m JOIN planned p ON p._ord = m.rowid "
                                f"WHERE {ident} <> ''").to_arrow_table()
-        return found.column("i").combine_chunks()
+        return combined(found.column("i"))
 
     def identifiers_to_send(self, rule: IdentifierRule) -> pa.Array:
         """The distinct valid identifiers of the rows to send, as `rule` spells them (plan.Plan.identifiers_to_send)."""
@@ -209,7 +210,7 @@ class LocalPlan:
             found = cursor.sql(f"SELECT DISTINCT {ident} AS i FROM planned p JOIN model_rows m ON m.rowid = p._ord "
                                f"WHERE p._op <> 'unchanged' AND p._send AND {ident} <> ''{valid} ORDER BY i"
                                ).to_arrow_table()
-        return found.column("i").combine_chunks()
+        return combined(found.column("i"))
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The plan's DuckDB, for a reader that compares its tables with something else (reconcile/):
@@ -227,7 +228,7 @@ class LocalPlan:
 
 
 def _int64_column(table: pa.Table) -> pa.Array:
-    return table.column(0).combine_chunks().cast(pa.int64())
+    return combined(table.column(0)).cast(pa.int64())
 
 
 def check_columns(workspace: Workspace, sync: SyncConfig, schema: pa.Schema,
@@ -294,8 +295,8 @@ def build_plan(workspace: Workspace, sync: SyncConfig, source: Source, store: St
         _find_shared_identifiers(con, sync, _one_record_rule(destination), key_column)
         con.register("snap", key_state.snapshot)
         con.register("rejected", key_state.rejections)
-        con.register("resend", pa.table({"key": resend if resend is not None else pa.array([], pa.string())}))
-        con.register("retry_only", pa.table({"key": retry_only if retry_only is not None else pa.array([], pa.string())}))
+        con.register("resend", pa.table({"key": resend if resend is not None else empty(pa.string())}))
+        con.register("retry_only", pa.table({"key": retry_only if retry_only is not None else empty(pa.string())}))
         send = "k._key IN (SELECT key FROM retry_only)" if retry_only is not None else "TRUE"
         # A row rejected with other values than today's is sent even when today's equal the snapshot's: the
         # failed write may have been stored (a timeout), and its rejection must not outlive it. So is a key

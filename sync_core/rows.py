@@ -10,6 +10,7 @@ from typing import Any, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_values import int64s, repeated, strings
 
 @dataclass(frozen=True)
 class PlannedRow:
@@ -82,8 +83,8 @@ def leaving_rows(keys: list[str], operations: list[str]) -> RowColumns:
     """Rows leaving a destination's set (base.Membership: operation `removed` or `withdrawn`), known by their keys
     alone (no hash, no identifier: the destination knows each member's), as RowColumns without parts."""
     return RowColumns(pa.record_batch({
-        "key": pa.array(keys, pa.string()), "operation": pa.array(operations, pa.string()),
-        "row_hash": pa.repeat("", len(keys)), "match_value": pa.nulls(len(keys), pa.string()),
+        "key": strings(keys), "operation": strings(operations),
+        "row_hash": repeated("", len(keys)), "match_value": pa.nulls(len(keys), pa.string()),
         "prev_cause": pa.nulls(len(keys), pa.int64())}))
 
 
@@ -98,7 +99,7 @@ def taken(rows: Sequence[PlannedRow], indices: list[int]) -> Sequence[PlannedRow
     if len(indices) == len(rows):
         return rows
     if isinstance(rows, RowColumns):
-        return RowColumns(rows.batch.take(pa.array(indices, pa.int64())))
+        return RowColumns(rows.batch.take(int64s(indices)))
     return [rows[i] for i in indices]
 
 

@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_values import strings
 from .clock import Clock, SystemClock
 from .config import Workspace
 from .credential_age import record_source_credential
@@ -199,7 +199,7 @@ class _Stages:
         source = open_source(source_config, sync_id=sync.id, run_id=ctx.run_id)
         retry_only = store.real_problem_keys(sync.id) if request.retry_failed else None
         if request.only_keys is not None:  # sent again even if unchanged: the destination may have lost them
-            resend = retry_only = pa.array(request.only_keys, pa.string())
+            resend = retry_only = strings(list(request.only_keys))
         self.plan = build_plan(self.workspace, sync, source, store,
                                self.key_state, full_resync=request.full_resync, resend=resend,
                                retry_only=retry_only, destination=self.destination, columns_checked=start_lookup)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from ..arrow_values import strings
 from ..hashing import sql_string
 
 JOIN_ON = "d._ident = p._key"  # compared_sql's join: `destination._ident` is the snapshot key naming the record
@@ -29,7 +30,7 @@ def load_destination(con, lines_sql: str, fields: list[str], ids: dict[str, str]
         SELECT * FROM read_json({lines_sql}, format = 'newline_delimited', columns = {columns})
         WHERE _record IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY _record) = 1""")
-    named = pa.table({"key": pa.array(list(ids), pa.string()), "record": pa.array(list(ids.values()), pa.string())})
+    named = pa.table({"key": strings(list(ids)), "record": strings(list(ids.values()))})
     con.register("named_view", named)
     try:
         con.execute("CREATE TABLE named_records AS SELECT n.key, n.record FROM named_view n "

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..arrow_values import array
+
 VERSION_KEY = b"sync_core.version"
 # Rows of SQLite turned into Arrow at a time: 1M keys as Python tuples at once would be about 200 MB.
 FETCH_ROWS = 50_000
@@ -87,6 +89,6 @@ def read_table(cursor: sqlite3.Cursor, schema: pa.Schema) -> pa.Table:
     """A query's rows as an Arrow table of `schema` (its columns in order), FETCH_ROWS at a time."""
     chunks = []
     while rows := cursor.fetchmany(FETCH_ROWS):
-        chunks.append(pa.record_batch([pa.array(column, field.type) for column, field in zip(zip(*rows), schema)],
+        chunks.append(pa.record_batch([array(column, field.type) for column, field in zip(zip(*rows), schema)],
                                       schema=schema))
     return pa.Table.from_batches(chunks, schema)

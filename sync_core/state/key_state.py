@@ -18,6 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow_values import int64s, repeated, strings
+
 SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
 REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
 # The DuckDB that applies a run's changes at its end may hold this much, then spills (to the store's cache folder).
@@ -70,9 +72,9 @@ class KeyStateChanges:
             return
         n = len(keys)
         self._pending.append(pa.record_batch([
-            pa.array(range(self._seq, self._seq + n), pa.int64()), pa.array([kind] * n, pa.string()),
-            pa.array(keys, pa.string()), pa.array(hashes or [None] * n, pa.string()),
-            pa.array(causes or [None] * n, pa.int64())], schema=_CHANGE_SCHEMA))
+            int64s(range(self._seq, self._seq + n)), repeated(kind, n), strings(keys),
+            strings(hashes) if hashes else repeated(None, n), int64s(causes) if causes else pa.nulls(n, pa.int64())],
+            schema=_CHANGE_SCHEMA))
         self._seq += n
         self._pending_rows += n
         if self._pending_rows >= SPOOL_ROWS:
@@ -127,12 +129,13 @@ class KeyStateChanges:
         """The keys this run confirmed (entered the snapshot), as batches of one column `key`, streamed from the
         spool file (10M keys at once would be about 300 MB). OSError if the spool lost some."""
         schema = pa.schema([("key", pa.string())])
+        synced = strings(["synced"])[0]
         changes = self._reader()
 
         def batches() -> Iterator[pa.RecordBatch]:
             with changes as reader:
                 for batch in reader:
-                    yield pa.record_batch([batch.column(2).filter(pc.equal(batch.column(1), "synced"))], schema=schema)
+                    yield pa.record_batch([batch.column(2).filter(pc.equal(batch.column(1), synced))], schema=schema)
         return pa.RecordBatchReader.from_batches(schema, batches())
 
     def apply(self, snapshot: pa.Table, rejections: pa.Table,

@@ -10,6 +10,7 @@ from typing import Iterable, Iterator, NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow_values import combined
 from .bulk_cache import FETCH_ROWS, read_table
 from .key_state import Stamp
 
@@ -35,7 +36,7 @@ class KnownIdentifierCache:
             stamp = self._stamp(name)
             cached = self._read_through(name, stamp, lambda: read_table(
                 self._db.execute("SELECT ident FROM known_identifiers WHERE scope = ?", (scope,)), _IDENTS))
-        return KnownIdentifiers(cached.column("ident").combine_chunks(), times[0], times[1], stamp)
+        return KnownIdentifiers(combined(cached.column("ident")), times[0], times[1], stamp)
 
     def save_known_identifiers(self, scope: str, idents: pa.Array, *, exported_at: float, full: bool,
                                known: KnownIdentifiers | None = None) -> pa.Array:

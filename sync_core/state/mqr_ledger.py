@@ -16,6 +16,8 @@ from typing import Iterable, Iterator, NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow_values import bools, combined, int64s, strings
+
 from .key_state import Stamp
 
 PRUNE_CHUNK = 20_000  # keys deleted per write transaction when a closed period's keys are pruned
@@ -83,11 +85,10 @@ class MqrLedger:
 
             def read() -> pa.Table:
                 self._drop_earlier_periods(period_start, entity)  # a new period's first read, most often
-                return pa.table({"d": pa.array([d for (d,) in self._db.execute(
-                    "SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?", (period_start, entity))],
-                    pa.int64())})
+                return pa.table({"d": int64s([d for (d,) in self._db.execute(
+                    "SELECT key_digest FROM mqr_ledger WHERE period_start = ? AND entity = ?", (period_start, entity))])})
             cached = self._read_through(name, stamp, read)
-        return CountedKeys(cached.column("d").combine_chunks(), stamp)
+        return CountedKeys(combined(cached.column("d")), stamp)
 
     def _drop_earlier_periods(self, period_start: str, entity: str) -> None:
         """Runs count keys in the current period only: the copies of earlier periods' digests (8 MB per
@@ -126,10 +127,9 @@ class MqrLedger:
                     self._cache.drop(earlier)
                 rows = self._db.execute("SELECT key_digest, held FROM mqr_sync_keys WHERE period_start = ? AND "
                                         "sync_id = ?", (period_start, sync_id)).fetchall()
-                return pa.table({"d": pa.array([r[0] for r in rows], pa.int64()),
-                                 "h": pa.array([bool(r[1]) for r in rows], pa.bool_())})
+                return pa.table({"d": int64s([r[0] for r in rows]), "h": bools([bool(r[1]) for r in rows])})
             cached = self._read_through(name, stamp, read)
-        return SyncKeys(cached.column("d").combine_chunks(), cached.column("h").combine_chunks(), stamp)
+        return SyncKeys(combined(cached.column("d")), combined(cached.column("h")), stamp)
 
     def record_sync_queried(self, period_start: str, sync_id: str, new_digests: pa.Array | Iterable[int],
                             seen: SyncKeys, *, held: pa.Array | Iterable[int] = ()) -> None:
@@ -150,8 +150,7 @@ class MqrLedger:
         if version == seen.stamp.version + 1:  # nobody else wrote them in between: the copy follows
             self._cache.save(name, version, pa.table({
                 "d": pa.concat_arrays([seen.digests, new_digests, held]),
-                "h": pa.concat_arrays([seen.held, pa.array([False] * len(new_digests), pa.bool_()),
-                                       pa.array([True] * len(held), pa.bool_())])}))
+                "h": pa.concat_arrays([seen.held, bools([False] * len(new_digests)), bools([True] * len(held))])}))
 
     def mark_held(self, period_start: str, sync_id: str, digests: pa.Array | Iterable[int], seen: SyncKeys) -> None:
         """The destination holds these keys' values after a run of the period (`seen`: the sync's keys as read
@@ -208,7 +207,7 @@ class MqrLedger:
 
 def _digests(digests: pa.Array | Iterable[int]) -> pa.Array:
     """Key digests as an int64 Arrow array (the planner gives them so; tests and benchmarks give lists)."""
-    return digests if isinstance(digests, pa.Array) else pa.array(list(digests), pa.int64())
+    return digests if isinstance(digests, pa.Array) else int64s(list(digests))
 
 
 def _json_chunks(digests: pa.Array) -> Iterator[str]:
@@ -216,7 +215,8 @@ def _json_chunks(digests: pa.Array) -> Iterator[str]:
     in C, in the digests' order (the planner's is ascending: B-tree appends). The insert of 100k digests alone:
     0.06-0.08 s so, 0.17-0.27 s bound a row at a time (docs/benchmarks.md). SQLite reads these integers exactly
     (int64)."""
+    comma = strings([","])[0]
     for start in range(0, len(digests), BIND_CHUNK):
         text = pc.cast(digests.slice(start, BIND_CHUNK), pa.string())
-        one_list = pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text)
-        yield "[" + pc.binary_join(one_list, ",")[0].as_py() + "]"
+        one_list = pa.ListArray.from_arrays(int64s([0, len(text)]).cast(pa.int32()), text)
+        yield "[" + pc.binary_join(one_list, comma)[0].as_py() + "]"

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import pyarrow as pa
 
 from ..clock import Clock, SystemClock
+from ..arrow_values import strings
 from ..errors import RunFenced
 from ..outcomes import RowProblem
 from ..wal import write_transaction
@@ -252,8 +253,8 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def confirmed_before(self, sync_id: str, run_id: int) -> pa.Array:
         """Keys of the snapshot last confirmed by a run before `run_id`."""
-        return pa.array([k for (k,) in self._db.execute(
-            "SELECT key FROM snapshot WHERE sync_id = ? AND run_id < ?", (sync_id, run_id))], pa.string())
+        return strings([k for (k,) in self._db.execute(
+            "SELECT key FROM snapshot WHERE sync_id = ? AND run_id < ?", (sync_id, run_id))])
 
     def snapshot_fingerprint(self, sync_id: str) -> str | None:
         row = self._db.execute("SELECT config_fingerprint FROM snapshot_meta WHERE sync_id = ?", (sync_id,)).fetchone()
@@ -277,7 +278,7 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
         """Keys whose rows failed or were rejected for a real reason (not an expected one): a retry's rows."""
         rows = self._db.execute("SELECT r.key FROM rejections r JOIN causes c ON c.id = r.cause_id "
                                 "WHERE r.sync_id = ? AND c.error_class <> 'expected'", (sync_id,)).fetchall()
-        return pa.array([k for (k,) in rows], pa.string())
+        return strings([k for (k,) in rows])
 
     def cause_id(self, code: str, error_class: str, template: str) -> int:
         with self._write() as db:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import requests
 
+from ...arrow_values import combined, empty
 from ...errors import DestinationError
 from ...ratelimit import SharedRateLimits
 from ..base import BatchRejected, TransientError
@@ -76,7 +77,7 @@ class IterableClient(HttpClient):
         with tempfile.TemporaryFile(prefix="sync-core-export-") as body:
             self.stream_to(path, params, body)
             if _blank(body):
-                return {field: keep(field, pa.array([], pa.string())) for field in fields}
+                return {field: keep(field, empty(pa.string())) for field in fields}
             try:
                 blocks = _json_blocks(body, fields, keep)
             except pa.ArrowInvalid:  # a field is not text on some line (a number): read it as found, then as text
@@ -125,5 +126,5 @@ def _json_blocks(body: BinaryIO, fields: list[str], keep: Callable[[str, pa.Arra
 
 
 def _text(table: pa.Table, field: str) -> pa.Array:
-    return (table.column(field).combine_chunks().cast(pa.string()) if field in table.column_names
+    return (combined(table.column(field)).cast(pa.string()) if field in table.column_names
             else pa.nulls(table.num_rows, pa.string()))

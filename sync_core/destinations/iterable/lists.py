@@ -28,6 +28,7 @@ from typing import BinaryIO, Sequence
 
 import pyarrow as pa
 
+from ...arrow_values import strings
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
 from ...ratelimit import SharedRateLimits, vendor_limit
@@ -191,7 +192,7 @@ class IterableLists(IterableRecords):
         whose parts are None."""
         members = [self._members.get(key) for key in rows.column("key")]
         calls = [member is not None and member not in self._current for member in members]
-        rows = RowColumns(rows.batch.append_column(MEMBER, pa.array(members, pa.string())))
+        rows = RowColumns(rows.batch.append_column(MEMBER, strings(members)))
         label = "userId" if self.by_user_id else "email"
         out = self.pack(taken(rows, [i for i, call in enumerate(calls) if call]),
                         [dumps({label: member}) for member, call in zip(members, calls) if call])

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, Sequence
 
 import pyarrow as pa
 
+from ...arrow_values import strings
 from ...config import DestinationConfig, SyncConfig
 from ...errors import DestinationError
 from ...marketo_day import reset_time_text
@@ -99,7 +100,7 @@ class MarketoActivities(JsonValues):
         send() refuses its row (1007)."""
         emails = identifiers.to_pylist()
         leads = self.leads.leads_of(emails)
-        return pa.array([email for email in emails if leads[self._rule.python(email)]], pa.string())
+        return strings([email for email in emails if leads[self._rule.python(email)]])
 
     # ---- requests ----
 
