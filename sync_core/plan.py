@@ -26,9 +26,12 @@ class Plan(Protocol):
     removed_keys: list[str]  # keys of the snapshot the model no longer returns
     rejections_not_in_model: list[str]  # keys with a rejection state the model no longer returns
 
-    def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> pa.Array:
-        """MQR digests of the distinct keys queried, less those already counted in the period; `unchanged`: only
-        the keys whose rows are unchanged (held by the destination as they are), or only the others."""
+    def key_digests(self, already_counted: pa.Array | None = None) -> pa.Array:
+        """MQR digests of the distinct keys queried, less those already counted in the period."""
+
+    def split_digests(self, already_seen: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """key_digests less `already_seen`, in two: the keys whose rows are not unchanged, and those whose rows
+        are unchanged (held by the destination as they are)."""
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """MQR digests of the keys the destination holds after the run (unchanged rows, and `synced_keys`: batches

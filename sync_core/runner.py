@@ -259,8 +259,8 @@ class _Stages:
             return
         added = store.record_queried(period.isoformat(), model.entity, new, ctx.run_id, counted, sync_id=sync.id)
         seen = store.sync_keys(period.isoformat(), sync.id)
-        store.record_sync_queried(period.isoformat(), sync.id, self.plan.key_digests(seen.digests, unchanged=False),
-                                  seen, held=self.plan.key_digests(seen.digests, unchanged=True))
+        queried, held = self.plan.split_digests(seen.digests)
+        store.record_sync_queried(period.isoformat(), sync.id, queried, seen, held=held)
         store.set_mqr_new(ctx.run_id, added)
         self.mqr_period = period.isoformat()
 

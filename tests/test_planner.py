@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from sync_core import StateStore, invariant_violations, load_workspace
@@ -116,6 +117,22 @@ def test_a_mapping_change_says_how_many_rows_it_resends(ws):
 def test_mqr_digests_are_distinct_queried_keys(ws):
     _, p = plan(ws)
     assert len(p.key_digests()) == 5  # a, b, c, d, dup (counted once); the null key is no record
+
+
+def test_mqr_digests_split_by_whether_the_row_is_unchanged(ws):
+    store, p = plan(ws)
+    confirm(store, p, {"a@x.io", "b@x.io"})
+    sql(ws, "UPDATE people SET score = 20 WHERE email = 'b@x.io'")
+    _, p = plan(ws)
+    everyone = p.key_digests()
+    changed, unchanged = p.split_digests(pa.array([], pa.int64()))
+    # a@x.io alone is unchanged; b (changed), c and d (added) and dup (invalid) are not: every digest once
+    assert (len(changed), len(unchanged)) == (4, 1)
+    assert sorted(changed.to_pylist() + unchanged.to_pylist()) == everyone.to_pylist()
+    assert changed.to_pylist() == sorted(changed.to_pylist())
+    # digests already seen this period are left out of both
+    changed2, unchanged2 = p.split_digests(unchanged)
+    assert (changed2.to_pylist(), len(unchanged2)) == (changed.to_pylist(), 0)
 
 
 def test_a_source_read_through_arrow_batches_plans_the_same_as_the_attached_warehouse(ws):
