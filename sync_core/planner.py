@@ -26,6 +26,7 @@ from .rows import PART, PlannedRow, RowColumns
 from .counts import RunCounts
 from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
 from .outcomes import RowProblem
+from .plan import KeyDigests
 from .sources import Source
 from .state import StateStore
 from .state.key_state import KeyState
@@ -170,29 +171,28 @@ class LocalPlan:
                                     [("m." + quote(name.lower()), self._types[name.lower()], field_name)
                                      for name, field_name in self.sync.sent_columns], "m._key")
 
-    def key_digests(self, already_counted: pa.Array | None = None) -> pa.Array:
-        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledger, less those already
-        counted."""
+    def key_digests(self, already_counted: pa.Array | None = None, already_seen: pa.Array | None = None) -> KeyDigests:
+        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledgers (KeyDigests): less
+        those `already_counted` in the period's ledger, and less those `already_seen` among the sync's keys of the
+        period. One pass over the model for all three (three anti joins before); only the rows left (on a rerun,
+        few) are joined to the plan."""
         with self._con.cursor() as cursor:
-            cursor.register("counted", pa.table({"d": already_counted if already_counted is not None
-                                                  else pa.array([], pa.int64())}))
+            for name, digests in (("counted", already_counted), ("seen", already_seen)):
+                cursor.register(name, pa.table({"d": digests if digests is not None else pa.array([], pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
-            return _int64_column(cursor.sql(
-                "SELECT DISTINCT m._digest AS d FROM model_rows m ANTI JOIN counted c ON c.d = m._digest "
-                "WHERE m._key IS NOT NULL ORDER BY d").to_arrow_table())
-
-    def split_digests(self, already_seen: pa.Array) -> tuple[pa.Array, pa.Array]:
-        """key_digests less `already_seen`, in two: those of keys whose rows are not unchanged, and those of keys
-        whose rows are unchanged. One pass for both (two anti joins against the same digests before)."""
-        with self._con.cursor() as cursor:
-            cursor.register("seen", pa.table({"d": already_seen}))
             found = cursor.sql(
-                "SELECT DISTINCT m._digest AS d, (p._op = 'unchanged') IS TRUE AS u FROM model_rows m "
-                "LEFT JOIN planned p ON p._ord = m.rowid ANTI JOIN seen s ON s.d = m._digest "
-                "WHERE m._key IS NOT NULL ORDER BY d").to_arrow_table()
-        unchanged = found.column("u")
-        return (_int64_column(found.filter(pc.invert(unchanged))), _int64_column(found.filter(unchanged)))
+                "SELECT DISTINCT m.d, (p._op = 'unchanged') IS TRUE AS u, m.c, m.s FROM (SELECT rowid AS r, "
+                "_digest AS d, _digest IN (SELECT d FROM counted) AS c, _digest IN (SELECT d FROM seen) AS s "
+                "FROM model_rows WHERE _key IS NOT NULL) m LEFT JOIN planned p ON p._ord = m.r "
+                "WHERE NOT (m.c AND m.s) ORDER BY m.d").to_arrow_table()
+        d, unchanged, counted, seen = (found.column(c).combine_chunks() for c in ("d", "u", "c", "s"))
+        not_seen = pc.invert(seen)
+        # A digest is listed once per value of u; two keys with one digest could give it both: unique() keeps
+        # the order.
+        return KeyDigests(pc.unique(d.filter(pc.invert(counted))).cast(pa.int64()),
+                          d.filter(pc.and_(pc.invert(unchanged), not_seen)).cast(pa.int64()),
+                          d.filter(pc.and_(unchanged, not_seen)).cast(pa.int64()))
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
