@@ -196,13 +196,14 @@ class LocalPlan:
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
+        # Only the keys not held yet are joined to the plan (1M keys, half of them held: 0.5 -> 0.3 s CPU).
         with self._con.cursor() as cursor:  # the run may still hold a stream on the main one
             cursor.register("synced", synced_keys)  # read once, as DuckDB builds the IN list's hash table
             cursor.register("held", pa.table({"d": already_held}))
             return _int64_column(cursor.sql(
-                "SELECT DISTINCT m._digest FROM model_rows m LEFT JOIN planned p ON p._ord = m.rowid "
-                "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
-                "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").to_arrow_table())
+                "SELECT DISTINCT m._digest FROM (SELECT rowid AS r, _key, _digest FROM model_rows WHERE _key IS NOT "
+                "NULL AND _digest NOT IN (SELECT d FROM held)) m LEFT JOIN planned p ON p._ord = m.r "
+                "WHERE p._op = 'unchanged' OR m._key IN (SELECT key FROM synced) ORDER BY 1").to_arrow_table())
 
     def identifiers(self, rule: IdentifierRule) -> pa.Array:
         """The distinct identifiers the model's valid rows name now, as `rule` spells them (plan.Plan.identifiers)."""
