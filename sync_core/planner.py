@@ -181,18 +181,20 @@ class LocalPlan:
                 cursor.register(name, pa.table({"d": digests if digests is not None else pa.array([], pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
+            # One row per digest (GROUP BY, not DISTINCT over the flags: no digest twice, so no unique() in
+            # Python, whose hash table took 20 MB more at a 1M-row first run's peak).
             found = cursor.sql(
-                "SELECT DISTINCT m.d, (p._op = 'unchanged') IS TRUE AS u, m.c, m.s FROM (SELECT rowid AS r, "
-                "_digest AS d, _digest IN (SELECT d FROM counted) AS c, _digest IN (SELECT d FROM seen) AS s "
-                "FROM model_rows WHERE _key IS NOT NULL) m LEFT JOIN planned p ON p._ord = m.r "
-                "WHERE NOT (m.c AND m.s) ORDER BY m.d").to_arrow_table()
-        d, unchanged, counted, seen = (found.column(c).combine_chunks() for c in ("d", "u", "c", "s"))
-        not_seen = pc.invert(seen)
-        # A digest is listed once per value of u; two keys with one digest could give it both: unique() keeps
-        # the order.
-        return KeyDigests(pc.unique(d.filter(pc.invert(counted))).cast(pa.int64()),
-                          d.filter(pc.and_(pc.invert(unchanged), not_seen)).cast(pa.int64()),
-                          d.filter(pc.and_(unchanged, not_seen)).cast(pa.int64()))
+                "SELECT m.d, bool_or(p._op IS DISTINCT FROM 'unchanged') AS other, bool_or(p._op = 'unchanged') AS "
+                "unchanged, any_value(m.c) AS c, any_value(m.s) AS s FROM (SELECT rowid AS r, _digest AS d, "
+                "_digest IN (SELECT d FROM counted) AS c, _digest IN (SELECT d FROM seen) AS s FROM model_rows "
+                "WHERE _key IS NOT NULL) m LEFT JOIN planned p ON p._ord = m.r WHERE NOT (m.c AND m.s) "
+                "GROUP BY m.d ORDER BY m.d").to_arrow_table()
+        d, not_seen = found.column("d"), pc.invert(found.column("s"))
+
+        def where(mask) -> pa.Array:
+            return d.filter(mask).combine_chunks().cast(pa.int64())
+        return KeyDigests(where(pc.invert(found.column("c"))), where(pc.and_(found.column("other"), not_seen)),
+                          where(pc.and_(found.column("unchanged"), not_seen)))
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
