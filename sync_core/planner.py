@@ -15,7 +15,6 @@ from typing import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .config import ConfigError, SyncConfig, Workspace
 from .errors import ModelError
@@ -174,27 +173,26 @@ class LocalPlan:
     def key_digests(self, already_counted: pa.Array | None = None, already_seen: pa.Array | None = None) -> KeyDigests:
         """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledgers (KeyDigests): less
         those `already_counted` in the period's ledger, and less those `already_seen` among the sync's keys of the
-        period. One pass over the model for all three (three anti joins before); only the rows left (on a rerun,
-        few) are joined to the plan."""
+        period. Two passes, not three: the sync's two lists come from one, which joins the plan only for the
+        digests not seen yet (on a rerun, few)."""
         with self._con.cursor() as cursor:
             for name, digests in (("counted", already_counted), ("seen", already_seen)):
                 cursor.register(name, pa.table({"d": digests if digests is not None else pa.array([], pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
-            # One row per digest (GROUP BY, not DISTINCT over the flags: no digest twice, so no unique() in
-            # Python, whose hash table took 20 MB more at a 1M-row first run's peak).
+            new = _int64_column(cursor.sql(
+                "SELECT DISTINCT m._digest AS d FROM model_rows m ANTI JOIN counted c ON c.d = m._digest "
+                "WHERE m._key IS NOT NULL ORDER BY d").to_arrow_table())
+            # One row per digest, flagged by whether its rows are unchanged or not (a digest has one key but for
+            # a collision: then it may be both, as when these were two queries).
             found = cursor.sql(
                 "SELECT m.d, bool_or(p._op IS DISTINCT FROM 'unchanged') AS other, bool_or(p._op = 'unchanged') AS "
-                "unchanged, any_value(m.c) AS c, any_value(m.s) AS s FROM (SELECT rowid AS r, _digest AS d, "
-                "_digest IN (SELECT d FROM counted) AS c, _digest IN (SELECT d FROM seen) AS s FROM model_rows "
-                "WHERE _key IS NOT NULL) m LEFT JOIN planned p ON p._ord = m.r WHERE NOT (m.c AND m.s) "
+                "unchanged FROM (SELECT rowid AS r, _digest AS d FROM model_rows WHERE _key IS NOT NULL "
+                "AND _digest NOT IN (SELECT d FROM seen)) m LEFT JOIN planned p ON p._ord = m.r "
                 "GROUP BY m.d ORDER BY m.d").to_arrow_table()
-        d, not_seen = found.column("d"), pc.invert(found.column("s"))
-
-        def where(mask) -> pa.Array:
-            return d.filter(mask).combine_chunks().cast(pa.int64())
-        return KeyDigests(where(pc.invert(found.column("c"))), where(pc.and_(found.column("other"), not_seen)),
-                          where(pc.and_(found.column("unchanged"), not_seen)))
+        d = found.column("d")
+        return KeyDigests(new, _int64_column(pa.table({"d": d.filter(found.column("other"))})),
+                          _int64_column(pa.table({"d": d.filter(found.column("unchanged"))})))
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
