@@ -26,6 +26,7 @@ from .rows import PART, PlannedRow, RowColumns
 from .counts import RunCounts
 from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
 from .outcomes import RowProblem
+from .plan import KeyDigests
 from .sources import Source
 from .state import StateStore
 from .state.key_state import KeyState
@@ -170,29 +171,40 @@ class LocalPlan:
                                     [("m." + quote(name.lower()), self._types[name.lower()], field_name)
                                      for name, field_name in self.sync.sent_columns], "m._key")
 
-    def key_digests(self, already_counted: pa.Array | None = None, *, unchanged: bool | None = None) -> pa.Array:
-        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledger, less those already
-        counted. `unchanged`: only the keys whose rows are unchanged (True), or only the others (False)."""
-        which = "" if unchanged is None else f"AND (p._op = 'unchanged') IS {'TRUE' if unchanged else 'NOT TRUE'}"
-        joined = "" if unchanged is None else "LEFT JOIN planned p ON p._ord = m.rowid"
+    def key_digests(self, already_counted: pa.Array | None = None, already_seen: pa.Array | None = None) -> KeyDigests:
+        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledgers (KeyDigests): less
+        those `already_counted` in the period's ledger, and less those `already_seen` among the sync's keys of the
+        period. Two passes, not three: the sync's two lists come from one, which joins the plan only for the
+        digests not seen yet (on a rerun, few)."""
         with self._con.cursor() as cursor:
-            cursor.register("counted", pa.table({"d": already_counted if already_counted is not None
-                                                  else empty(pa.int64())}))
+            for name, digests in (("counted", already_counted), ("seen", already_seen)):
+                cursor.register(name, pa.table({"d": digests if digests is not None else empty(pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
-            return _int64_column(cursor.sql(
-                f"SELECT DISTINCT m._digest AS d FROM model_rows m {joined} ANTI JOIN counted c ON c.d = m._digest "
-                f"WHERE m._key IS NOT NULL {which} ORDER BY d").to_arrow_table())
+            new = _int64_column(cursor.sql(
+                "SELECT DISTINCT m._digest AS d FROM model_rows m ANTI JOIN counted c ON c.d = m._digest "
+                "WHERE m._key IS NOT NULL ORDER BY d").to_arrow_table())
+            # One row per digest, flagged by whether its rows are unchanged or not (a digest has one key but for
+            # a collision: then it may be both, as when these were two queries).
+            found = cursor.sql(
+                "SELECT m.d, bool_or(p._op IS DISTINCT FROM 'unchanged') AS other, bool_or(p._op = 'unchanged') AS "
+                "unchanged FROM (SELECT rowid AS r, _digest AS d FROM model_rows WHERE _key IS NOT NULL "
+                "AND _digest NOT IN (SELECT d FROM seen)) m LEFT JOIN planned p ON p._ord = m.r "
+                "GROUP BY m.d ORDER BY m.d").to_arrow_table()
+        d = found.column("d")
+        return KeyDigests(new, _int64_column(pa.table({"d": d.filter(found.column("other"))})),
+                          _int64_column(pa.table({"d": d.filter(found.column("unchanged"))})))
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""
+        # Only the keys not held yet are joined to the plan (1M keys, half of them held: 0.5 -> 0.3 s CPU).
         with self._con.cursor() as cursor:  # the run may still hold a stream on the main one
             cursor.register("synced", synced_keys)  # read once, as DuckDB builds the IN list's hash table
             cursor.register("held", pa.table({"d": already_held}))
             return _int64_column(cursor.sql(
-                "SELECT DISTINCT m._digest FROM model_rows m LEFT JOIN planned p ON p._ord = m.rowid "
-                "WHERE m._key IS NOT NULL AND (p._op = 'unchanged' OR m._key IN (SELECT key FROM synced)) "
-                "AND m._digest NOT IN (SELECT d FROM held) ORDER BY 1").to_arrow_table())
+                "SELECT DISTINCT m._digest FROM (SELECT rowid AS r, _key, _digest FROM model_rows WHERE _key IS NOT "
+                "NULL AND _digest NOT IN (SELECT d FROM held)) m LEFT JOIN planned p ON p._ord = m.r "
+                "WHERE p._op = 'unchanged' OR m._key IN (SELECT key FROM synced) ORDER BY 1").to_arrow_table())
 
     def identifiers(self, rule: IdentifierRule) -> pa.Array:
         """The distinct identifiers the model's valid rows name now, as `rule` spells them (plan.Plan.identifiers)."""

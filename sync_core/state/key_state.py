@@ -164,6 +164,9 @@ class KeyStateChanges:
             spill.mkdir(parents=True, exist_ok=True)
             config["temp_directory"] = str(spill)
         with duckdb.connect(config=config) as con:
+            # DuckDB draws a progress bar on stdout (a terminal or not) for a statement past 2 s, as a 1M-key full
+            # sync's application is under load: it broke `sync-core run --json`'s output.
+            con.execute("SET enable_progress_bar = false")
             con.register("snap", snapshot)
             con.register("rej", rejections)
             latest = ("SELECT * FROM changes WHERE kind IN ({}) "
