@@ -90,6 +90,7 @@ def check(workspace: Workspace, name: str) -> ModelCheck:
     wanted = list(dict.fromkeys([model.primary_key.lower()] + [s.match_column.lower() for s in syncs]))
     narrow = _wrapped(model, f"SELECT {', '.join(wanted)} FROM ({{query}}) AS model")
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on stdout, in --json output
         with source.scan(con, narrow) as rows:
             named = {n.lower(): n for n, *_ in con.execute(f"DESCRIBE SELECT * FROM {rows}").fetchall()}
             key = f"NULLIF({trimmed_sql(quote(named[model.primary_key.lower()]))}, '')"
