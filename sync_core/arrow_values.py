@@ -61,6 +61,12 @@ def bools(values: Sequence[bool | None]) -> pa.BooleanArray:
     return pa.Array.from_buffers(pa.bool_(), len(values), [validity, pa.py_buffer(bits)], null_count=nulls)
 
 
+def scalar(value: str | int) -> pa.Scalar:
+    """One text or integer as an Arrow scalar, for a compute call (given a Python value, `pyarrow.compute`
+    converts it with `pa.scalar`, which probes)."""
+    return (strings([value]) if isinstance(value, str) else int64s([value]))[0]
+
+
 _BUILDERS = {pa.string(): strings, pa.int64(): int64s, pa.bool_(): bools}
 
 

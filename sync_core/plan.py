@@ -17,11 +17,10 @@ from .outcomes import RowProblem
 from .rows import PlannedRow
 
 
-class KeyDigests(NamedTuple):
-    """MQR digests (int64, ascending) of the distinct keys a plan's query returned."""
-    new: pa.Array  # not yet in the billing period's ledger (already_counted)
-    queried: pa.Array  # not yet among the sync's keys of the period (already_seen), rows not unchanged
-    held: pa.Array  # not yet among them, rows unchanged: the destination holds them as they are
+class SyncDigests(NamedTuple):
+    """MQR digests (int64, ascending) of a plan's keys not yet among the sync's keys of the billing period."""
+    queried: pa.Array  # keys whose rows are not unchanged
+    held: pa.Array  # keys whose rows are unchanged: the destination holds them as they are
 
 
 class Plan(Protocol):
@@ -33,10 +32,12 @@ class Plan(Protocol):
     removed_keys: list[str]  # keys of the snapshot the model no longer returns
     rejections_not_in_model: list[str]  # keys with a rejection state the model no longer returns
 
-    def key_digests(self, already_counted: pa.Array | None = None, already_seen: pa.Array | None = None) -> KeyDigests:
-        """MQR digests of the distinct keys queried: those not `already_counted` in the
-        period's ledger (new), and those not `already_seen` among the sync's keys of the period, split by
-        whether their rows are unchanged (held by the destination as they are) or not (queried)."""
+    def key_digests(self, already_counted: pa.Array | None = None) -> pa.Array:
+        """MQR digests of the distinct keys queried, less those `already_counted` in the period's ledger."""
+
+    def sync_digests(self, already_seen: pa.Array | None = None) -> SyncDigests:
+        """MQR digests of the distinct keys queried that are not `already_seen` among the sync's keys of the
+        period, split by whether their rows are unchanged or not."""
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """MQR digests of the keys the destination holds after the run (unchanged rows, and `synced_keys`: batches

@@ -26,7 +26,7 @@ from .rows import PART, PlannedRow, RowColumns
 from .counts import RunCounts
 from .hashing import key_digest_sql, quote, row_hash_sql, sql_string
 from .outcomes import RowProblem
-from .plan import KeyDigests
+from .plan import SyncDigests
 from .sources import Source
 from .state import StateStore
 from .state.key_state import KeyState
@@ -171,29 +171,34 @@ class LocalPlan:
                                     [("m." + quote(name.lower()), self._types[name.lower()], field_name)
                                      for name, field_name in self.sync.sent_columns], "m._key")
 
-    def key_digests(self, already_counted: pa.Array | None = None, already_seen: pa.Array | None = None) -> KeyDigests:
-        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledgers (KeyDigests): less
-        those `already_counted` in the period's ledger, and less those `already_seen` among the sync's keys of the
-        period. Two passes, not three: the sync's two lists come from one, which joins the plan only for the
-        digests not seen yet (on a rerun, few)."""
+    def key_digests(self, already_counted: pa.Array | None = None) -> pa.Array:
+        """63-bit digests (int64) of the distinct keys the query returned, for the MQR ledger, less those
+        `already_counted` in the period's ledger (plan.Plan.key_digests)."""
         with self._con.cursor() as cursor:
-            for name, digests in (("counted", already_counted), ("seen", already_seen)):
-                cursor.register(name, pa.table({"d": digests if digests is not None else empty(pa.int64())}))
+            cursor.register("counted", pa.table({"d": already_counted if already_counted is not None
+                                                  else empty(pa.int64())}))
             # In key order: SQLite appends to its B-tree instead of inserting at random places (1M digests: 7.0 s
             # -> 2.5 s). As Arrow, not Python ints: 1M of them fetched as tuples took 90 MB more at the peak.
-            new = _int64_column(cursor.sql(
+            return _int64_column(cursor.sql(
                 "SELECT DISTINCT m._digest AS d FROM model_rows m ANTI JOIN counted c ON c.d = m._digest "
                 "WHERE m._key IS NOT NULL ORDER BY d").to_arrow_table())
+
+    def sync_digests(self, already_seen: pa.Array | None = None) -> SyncDigests:
+        """The digests of the keys not `already_seen` among the sync's keys of the period, split by whether their
+        rows are unchanged (plan.Plan.sync_digests). One pass, which joins the plan only for the digests not seen
+        yet (on a rerun, few), not one pass over every row for each list."""
+        with self._con.cursor() as cursor:
+            cursor.register("seen", pa.table({"d": already_seen if already_seen is not None else empty(pa.int64())}))
             # One row per digest, flagged by whether its rows are unchanged or not (a digest has one key but for
-            # a collision: then it may be both, as when these were two queries).
+            # a collision: then it may be both).
             found = cursor.sql(
                 "SELECT m.d, bool_or(p._op IS DISTINCT FROM 'unchanged') AS other, bool_or(p._op = 'unchanged') AS "
                 "unchanged FROM (SELECT rowid AS r, _digest AS d FROM model_rows WHERE _key IS NOT NULL "
                 "AND _digest NOT IN (SELECT d FROM seen)) m LEFT JOIN planned p ON p._ord = m.r "
                 "GROUP BY m.d ORDER BY m.d").to_arrow_table()
         d = found.column("d")
-        return KeyDigests(new, _int64_column(pa.table({"d": d.filter(found.column("other"))})),
-                          _int64_column(pa.table({"d": d.filter(found.column("unchanged"))})))
+        return SyncDigests(_int64_column(pa.table({"d": d.filter(found.column("other"))})),
+                           _int64_column(pa.table({"d": d.filter(found.column("unchanged"))})))
 
     def held_digests(self, synced_keys: pa.RecordBatchReader, already_held: pa.Array) -> pa.Array:
         """Digests (int64) of the keys the destination holds after the run (plan.Plan.held_digests)."""

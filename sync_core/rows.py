@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from .arrow_values import int64s, repeated, strings
 
+
 @dataclass(frozen=True)
 class PlannedRow:
     key: str

@@ -242,9 +242,7 @@ class _Stages:
         model = self.workspace.models[sync.model]
         period = current_period_start(mqr.billing_period_start_day, datetime.fromtimestamp(self.dated.now(), timezone.utc))
         counted = store.mqr_digests(period.isoformat(), model.entity)
-        seen = store.sync_keys(period.isoformat(), sync.id) if record else None
-        digests = self.plan.key_digests(counted.digests, seen.digests if seen is not None else None)
-        new = digests.new
+        new = self.plan.key_digests(counted.digests)
         over = mqr_over_budget(mqr, used=sum(store.mqr_usage(period.isoformat()).values()), new=len(new), period=period)
         if over and not record:
             ctx.note(f"A run would be {'blocked' if mqr.policy == 'block' else 'warned'}. {over}")
@@ -260,7 +258,9 @@ class _Stages:
             store.set_mqr_new(ctx.run_id, len(new))
             return
         added = store.record_queried(period.isoformat(), model.entity, new, ctx.run_id, counted, sync_id=sync.id)
-        store.record_sync_queried(period.isoformat(), sync.id, digests.queried, seen, held=digests.held)
+        seen = store.sync_keys(period.isoformat(), sync.id)
+        queried, held = self.plan.sync_digests(seen.digests)
+        store.record_sync_queried(period.isoformat(), sync.id, queried, seen, held=held)
         store.set_mqr_new(ctx.run_id, added)
         self.mqr_period = period.isoformat()
 

@@ -37,13 +37,14 @@ def test_the_other_shapes():
     assert av.combined(pa.chunked_array([av.int64s([1]), av.int64s([2, 3])])).to_pylist() == [1, 2, 3]
     assert av.array(["a", None], pa.string()).equals(pa.array(["a", None], pa.string()))
     assert av.array([1.5], pa.float64()).equals(pa.array([1.5], pa.float64()))  # a type no run builds
+    assert av.scalar("synced").equals(pa.scalar("synced")) and av.scalar(7).equals(pa.scalar(7, pa.int64()))
 
 
 def test_building_arrays_loads_no_pandas():
     code = ("import sys, pyarrow as pa, pyarrow.compute as pc\n"
             "from sync_core import arrow_values as av\n"
             "keys = av.strings(['a', None]); av.int64s([1, None]); av.bools([True]); av.repeated('x', 2)\n"
-            "av.combined(pa.chunked_array([], pa.string())); pc.equal(keys, av.strings(['a'])[0])\n"
+            "av.combined(pa.chunked_array([], pa.string())); pc.equal(keys, av.scalar('a')); pc.less_equal(av.int64s([1]), av.scalar(2))\n"
             "print('pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

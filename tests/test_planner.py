@@ -116,7 +116,7 @@ def test_a_mapping_change_says_how_many_rows_it_resends(ws):
 
 def test_mqr_digests_are_distinct_queried_keys(ws):
     _, p = plan(ws)
-    assert len(p.key_digests().new) == 5  # a, b, c, d, dup (counted once); the null key is no record
+    assert len(p.key_digests()) == 5  # a, b, c, d, dup (counted once); the null key is no record
 
 
 def test_mqr_digests_split_by_ledger_and_by_whether_the_row_is_unchanged(ws):
@@ -124,18 +124,19 @@ def test_mqr_digests_split_by_ledger_and_by_whether_the_row_is_unchanged(ws):
     confirm(store, p, {"a@x.io", "b@x.io"})
     sql(ws, "UPDATE people SET score = 20 WHERE email = 'b@x.io'")
     _, p = plan(ws)
-    everyone = p.key_digests().new
-    digests = p.key_digests()
+    everyone = p.key_digests()
+    digests = p.sync_digests()
     # a@x.io alone is unchanged; b (changed), c and d (added) and dup (invalid) are not: every digest once
     assert (len(digests.queried), len(digests.held)) == (4, 1)
     assert sorted(digests.queried.to_pylist() + digests.held.to_pylist()) == everyone.to_pylist()
     assert digests.queried.to_pylist() == sorted(digests.queried.to_pylist())
     # digests already counted in the ledger, or already seen by the sync, are left out of their lists only
     counted = everyone.slice(0, 2)
-    again = p.key_digests(counted, digests.held)
-    assert again.new.to_pylist() == everyone.to_pylist()[2:]
+    assert p.key_digests(counted).to_pylist() == everyone.to_pylist()[2:]
+    again = p.sync_digests(digests.held)
     assert (again.queried.to_pylist(), len(again.held)) == (digests.queried.to_pylist(), 0)
-    assert p.key_digests(everyone, everyone) == (pa.array([], pa.int64()),) * 3
+    assert p.key_digests(everyone).to_pylist() == []
+    assert p.sync_digests(everyone) == (pa.array([], pa.int64()),) * 2
 
 
 def test_a_source_read_through_arrow_batches_plans_the_same_as_the_attached_warehouse(ws):

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrow_values import int64s, repeated, strings
+from ..arrow_values import int64s, repeated, scalar, strings
 
 SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
 REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
@@ -129,7 +129,7 @@ class KeyStateChanges:
         """The keys this run confirmed (entered the snapshot), as batches of one column `key`, streamed from the
         spool file (10M keys at once would be about 300 MB). OSError if the spool lost some."""
         schema = pa.schema([("key", pa.string())])
-        synced = strings(["synced"])[0]
+        synced = scalar("synced")
         changes = self._reader()
 
         def batches() -> Iterator[pa.RecordBatch]:

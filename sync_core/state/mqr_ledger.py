@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..arrow_values import bools, combined, int64s, strings
-
 from .key_state import Stamp
 
 PRUNE_CHUNK = 20_000  # keys deleted per write transaction when a closed period's keys are pruned

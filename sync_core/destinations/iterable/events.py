@@ -29,7 +29,7 @@ from typing import BinaryIO, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ...arrow_values import int64s
+from ...arrow_values import scalar
 from ...config import DestinationConfig, SyncConfig
 from ...event_settings import CREATED_AT_FIELD, EVENT_NAME_FIELD
 from ...hashing import sql_string
@@ -207,7 +207,7 @@ class IterableEvents(IterableRecords):
             first = rows[pc.index(pc.is_null(parts), True).as_py()]
             raise ValueError(f"{self.key}: the planned event of key {first.key!r} has no request part")
         sendable = pc.and_(pc.starts_with(parts, "{"),
-                           pc.less_equal(pc.binary_length(parts), int64s([MAX_BODY_BYTES - ENVELOPE_BYTES])[0]))
+                           pc.less_equal(pc.binary_length(parts), scalar(MAX_BODY_BYTES - ENVELOPE_BYTES)))
         if pc.all(sendable).as_py():
             return self.pack(rows, rows.parts, rows.part_bytes())
         sent, refused = RowColumns(rows.batch.filter(sendable)), RowColumns(rows.batch.filter(pc.invert(sendable)))

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ...arrow_values import strings
+from ...arrow_values import scalar
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
 from ...rows import PlannedRow, RowColumns, joined
@@ -83,11 +83,10 @@ class IterableRecords(JsonValues):
             window = [("startDateTime", iterable_export_time(updated_since)),  # both in the destination's time
                       ("endDateTime", iterable_export_time(self.client.limits.clock.now() + 86_400))]
         labels = list(self.lookup_scopes)
-        blank = strings([""])[0]
 
         def identifiers(label: str, values: pa.Array) -> pa.Array:  # of a block of the export, as it is read
             values = IDENTIFIER_RULES[label].arrow(values.drop_null())
-            return values.filter(pc.not_equal(values, blank))
+            return values.filter(pc.not_equal(values, scalar("")))
 
         columns = self.client.get_columns("/api/export/data.json", [("dataTypeName", "user"), *window,
                                                                     *(("onlyFields", label) for label in labels)],
