@@ -26,10 +26,12 @@ if not reconciliation.has_run(workspace, sync_id):
           f"Run it first: `sync-core -w {workspace.root} run {sync_id}` (or **Run now** on the Syncs page).")
     st.stop()
 viewer = access(workspace)
-reconciliation.start(workspace, sync_id, viewer)
-reconciliation.progress(workspace, sync_id)
+past = reconciliation.history(workspace, sync_id)  # read once: the progress panel reads it again as it ticks
+running = next((r for r in past if r.status == "running"), None)
+reconciliation.start(workspace, sync_id, viewer, running)
+reconciliation.progress(workspace, sync_id, running)
 
-records = [r for r in reconciliation.history(workspace, sync_id) if r.status != "running"]
+records = [r for r in past if r.status != "running"]
 if not records:
     empty("No reconciliation of this sync yet.",
           f"Start one above, or from a terminal: `sync-core -w {workspace.root} reconcile {sync_id}`.")

@@ -41,12 +41,12 @@ def rows_of(workspace: Workspace, reconciliation_id: int) -> pd.DataFrame:
     return frame.assign(state=frame["state"].map(STATE_WORDS))
 
 
-def start(workspace: Workspace, sync_id: str, access: Access) -> None:
-    """The start button; the process it starts records itself in the state store."""
+def start(workspace: Workspace, sync_id: str, access: Access, running) -> None:
+    """The start button (off while `running`, the sync's reconciliation in progress, is not None); the process it
+    starts records itself in the state store."""
     error = st.session_state.pop("start_error", None)
     if error:
         st.error(f"The last reconciliation started here ended with an error: {error}", icon=":material/error:")
-    running = _running(workspace, sync_id)
     if access.who is None:
         st.caption(access.why_not or "Sign in to start a reconciliation.")
         return
@@ -61,12 +61,12 @@ def _start(workspace: Workspace, sync_id: str, who: str) -> None:
     st.session_state["reconciliation_process"] = start_in_background(workspace, sync_id, requested_by=who)
 
 
-def progress(workspace: Workspace, sync_id: str) -> None:
-    """The reconciliation in progress, if any, from the state store (a reload shows the same), redrawn every
-    LIVE_EVERY s while one runs or this session is starting one, every IDLE_EVERY s otherwise (each redraw reads
-    the state store: an open tab on an idle sync need not do it every 2 s); once the one this session started or
-    watched ends, a full rerun shows its report."""
-    active = _running(workspace, sync_id) is not None or "reconciliation_process" in st.session_state
+def progress(workspace: Workspace, sync_id: str, running) -> None:
+    """The reconciliation in progress, if any (`running`, as the page read it), from the state store (a reload
+    shows the same), redrawn every LIVE_EVERY s while one runs or this session is starting one, every IDLE_EVERY
+    s otherwise (each redraw reads the state store: an open tab on an idle sync need not do it every 2 s); once
+    the one this session started or watched ends, a full rerun shows its report."""
+    active = running is not None or "reconciliation_process" in st.session_state
     st.fragment(run_every=LIVE_EVERY if active else IDLE_EVERY)(_progress)(workspace, sync_id, active)
 
 
