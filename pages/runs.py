@@ -3,7 +3,7 @@
 import streamlit as st
 
 from sync_core.history import RUN_STATUSES, RunFilter
-from ui import charts, data, frame, tables
+from ui import data, frame, tables, timeline
 from ui.context import current_workspace
 from ui.errors import empty
 from ui.filters import date_range, sync_ids, sync_label
@@ -43,7 +43,7 @@ if frame.empty:
         empty("No runs match these filters.", "Widen the date range, or clear a filter.")
     st.stop()
 
-st.vega_lite_chart(spec=charts.runs_timeline(frame, zone_label()), width="stretch", key="runs_chart")
+st.html(timeline.runs_timeline(frame, zone_label()))
 st.caption(f"{len(frame):,} runs. Select one to open it.")
 picked = tables.runs_table(frame, key="runs_table")
 if picked is not None:

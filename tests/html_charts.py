@@ -19,14 +19,25 @@ class _Figures(HTMLParser):
                 k[5:]: json.loads(v) for k, v in attrs.items() if k.startswith("data-") and k != "data-chart"}})
         elif "data-label" in attrs:
             self.charts[-1]["rows"].append({"label": attrs["data-label"], "value": json.loads(attrs["data-value"]),
-                                            "parts": {}})
+                                            "parts": {}, "title": attrs.get("title"), **{
+                                                k[5:]: _value(v) for k, v in attrs.items()
+                                                if k.startswith("data-") and k not in ("data-label", "data-value")}})
         elif "data-part" in attrs:
             self.charts[-1]["rows"][-1]["parts"][attrs["data-part"]] = json.loads(attrs["data-value"])
 
 
+def _value(text: str):
+    """A data attribute's figure (JSON: a number, null), or its text (a sync's id, a status)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def html_charts(node) -> list[dict]:
     """Every HTML chart under `node` (an AppTest or a container), in page order: {"chart": its name, "rows":
-    [{"label", "value", "parts": {name: value}}], and the figure's own figures (a gauge's used, limit, budget)}."""
+    [{"label", "value", "parts": {name: value}, "title": its tooltip, and its other data attributes by name}], and
+    the figure's own figures (a gauge's used, limit, budget)}."""
     found = []
     for element in node.get("html"):
         parser = _Figures()

@@ -53,7 +53,7 @@ class BarChart:
         top = self.domain_max or (longest * ROOM) or 1.0
         rows = "".join(self._row(bar, top) for bar in self.bars)
         return (f'<figure data-chart="{self.name}" role="img" aria-label="{escape(self._summary())}" '
-                f'style="margin:0 0 0.5rem 0">{self._caption()}{self._legend()}'
+                f'style="margin:0 0 0.5rem 0">{self._caption()}{legend(self.legend)}'
                 f'<div style="display:grid;grid-template-columns:minmax(0,{self.label_width}px) 1fr;'
                 f'gap:6px 10px;align-items:center">{rows}</div></figure>')
 
@@ -77,16 +77,18 @@ class BarChart:
         return (f'<figcaption style="font-weight:600;font-size:0.875rem;margin-bottom:6px">{escape(self.title)}'
                 '</figcaption>' if self.title else "")
 
-    def _legend(self) -> str:
-        if not self.legend:
-            return ""
-        return '<div style="display:flex;gap:14px;font-size:0.8rem;margin-bottom:6px">' + "".join(
-            f'<span><span style="display:inline-block;width:10px;height:10px;margin-right:4px;background:{c}">'
-            f'</span>{escape(name)}</span>' for name, c in self.legend) + "</div>"
-
     def _summary(self) -> str:
         return (self.title + ": " if self.title else "") + "; ".join(
             f"{b.label} {b.text or _figure(b.total)}" for b in self.bars)
+
+
+def legend(entries: list[tuple[str, str]]) -> str:
+    """A chart's legend: a swatch of each (name, colour) and its name, in a row."""
+    if not entries:
+        return ""
+    return '<div style="display:flex;flex-wrap:wrap;gap:4px 14px;font-size:0.8rem;margin-bottom:6px">' + "".join(
+        f'<span><span style="display:inline-block;width:10px;height:10px;margin-right:4px;background:{c}">'
+        f'</span>{escape(name)}</span>' for name, c in entries) + "</div>"
 
 
 def _share(value: float, top: float) -> str:

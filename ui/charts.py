@@ -1,5 +1,6 @@
-"""The run charts, as Vega-Lite specs (drawn with `st.vega_lite_chart(spec=...)`). They take frames in UTC and show
-local time (the axis title says which zone).
+"""The charts with many points, as Vega-Lite specs (drawn with `st.vega_lite_chart(spec=...)`): failed rows per day
+and cause, and (ui/mqr_charts.py) MQR over the period. They take frames in UTC and show local time (the axis title
+says which zone). A run's phases are HTML bars (ui/bars.py), and Run history's timeline HTML (ui/timeline.py).
 
 Vega-Lite, not Plotly: a page with one Plotly chart took 1-2 s longer to be drawn in a new browser tab than the
 same page without it (its 4.7 MB script, then the drawing), more than the page's whole script run; Streamlit's
@@ -11,13 +12,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ui.bars import Bar, BarChart, Part
-from ui.formatting import STATUS_COLOURS, local_times
-
-# What became of a run's rows, in its owner's words (the run's view has the terms of the count invariant).
-OUTCOME_BARS = [("synced", "synced", "#2E9E5B"), ("expected", "left out as expected", "#A9B0BF"),
-                ("invalid", "key missing or repeated", "#F08A4B"),
-                ("rejected_other", "refused: data problem", "#D64545"),
-                ("failed", "not sent this time", "#8E2C8E"), ("not_attempted", "not sent: run stopped", "#E3E6ED")]
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -30,48 +24,6 @@ def colours(pairs) -> dict:
     """A colour scale with a fixed colour per value: [(value, colour), ...]."""
     pairs = list(pairs)
     return {"domain": [v for v, _ in pairs], "range": [c for _, c in pairs]}
-
-
-def runs_timeline(frame: pd.DataFrame, zone: str) -> dict:
-    """Per run, oldest left: its duration coloured by status, and what became of its rows.
-
-    Runs are categories in time order (the label says when): runs of several syncs minutes apart would
-    otherwise draw as hairlines on a time axis."""
-    runs = frame.sort_values("run").assign(when=lambda f: local_times(f["started"]).dt.strftime("%m-%d %H:%M"))
-    runs = runs.assign(label=[f"#{r} · {w}" for r, w in zip(runs["run"], runs["when"])])
-    order = list(runs["label"])  # a category axis in run order
-    x = {"field": "label", "type": "ordinal", "sort": order, "title": None,
-         "axis": {"labelOverlap": "greedy", "labelAngle": -45}}
-    durations = runs[["run", "label", "sync", "status", "duration_s"]]
-    outcomes = runs.melt(id_vars=["run", "label", "sync"], value_vars=[c for c, _, _ in OUTCOME_BARS],
-                         var_name="column", value_name="rows")
-    names = {c: label for c, label, _ in OUTCOME_BARS}
-    outcomes = outcomes.assign(outcome=outcomes["column"].map(names), order=outcomes["column"].map(
-        {c: i for i, (c, _, _) in enumerate(OUTCOME_BARS)}))[["run", "label", "sync", "outcome", "order", "rows"]]
-    status_scale = colours((s, c) for s, c in STATUS_COLOURS.items() if s in set(runs["status"]))
-    return {
-        "vconcat": [
-            {"title": "Duration (s), coloured by status", "height": 150, "data": {"values": records(durations)},
-             "mark": {"type": "point", "filled": True, "size": 70},
-             "encoding": {"x": {**x, "axis": {"labels": False, "ticks": False}},
-                          "y": {"field": "duration_s", "type": "quantitative", "title": "seconds",
-                                "scale": {"zero": True}},
-                          "color": {"field": "status", "type": "nominal", "scale": status_scale, "title": "status"},
-                          "tooltip": [{"field": "run"}, {"field": "sync"}, {"field": "status"},
-                                      {"field": "duration_s", "title": "seconds", "format": ".2f"}]}},
-            {"title": "Rows each run sent or could not send, by what became of them", "height": 260,
-             "data": {"values": records(outcomes)}, "mark": "bar",
-             "encoding": {"x": {**x, "title": f"run · start ({zone})"},
-                          "y": {"field": "rows", "type": "quantitative", "stack": "zero", "title": "rows",
-                                "scale": {"zero": True}},
-                          "color": {"field": "outcome", "type": "nominal", "title": "rows",
-                                    "scale": colours((label, c) for _, label, c in OUTCOME_BARS)},
-                          "order": {"field": "order"},
-                          "tooltip": [{"field": "run"}, {"field": "sync"}, {"field": "outcome"},
-                                      {"field": "rows", "format": ","}]}},
-        ],
-        "resolve": {"scale": {"color": "independent"}},
-    }
 
 
 def phases(phase_seconds: dict[str, float]) -> str:

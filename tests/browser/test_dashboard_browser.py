@@ -206,7 +206,12 @@ def gauge_used(page: Page) -> int:
 
 def test_run_history_shows_the_runs(browser, launched):
     page = open_page(browser, launched, "/runs", "runs")
-    assert page.locator('[data-testid="stVegaLiteChart"] svg').count() >= 1
+    # The timeline (HTML): a column per run, each drawn with its bar and its dot
+    runs = launched.sql("SELECT COUNT(*) FROM runs")[0][0]
+    columns = page.locator('figure[data-chart="runs_timeline"] [data-run]')
+    assert columns.count() == runs
+    assert all(bar.bounding_box()["height"] > 5 for bar in columns.locator('[data-part="left out as expected"]').all())
+    assert page.locator('figure[data-chart="runs_timeline"] .rt-dot').count() == runs
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     body = page.inner_text("body")
     assert "Iterable-Production" in body and "WARNING" not in body  # a sentence, not a word in capitals
@@ -234,7 +239,7 @@ def test_the_browsers_dark_preference_applies(browser, launched):
     assert background(dark) < 0.2
     assert gauge_used(dark) > 0 and lightness(dark, 'figure[data-chart="mqr_gauge"]', "color") > 0.7  # its text
     runs = open_page(browser, launched, "/runs", "runs_dark_chart", scheme="dark")
-    assert runs.locator('[data-testid="stVegaLiteChart"] svg').count() >= 1
+    assert lightness(runs, 'figure[data-chart="runs_timeline"]', "color") > 0.7  # its text, on the dark theme
     assert background(open_page(browser, launched, "/syncs", "syncs_light")) > 0.9
 
 def test_failed_rows_with_a_cause_and_its_csv(browser, launched):

@@ -3,6 +3,9 @@ Failed rows headers carry no bookkeeping terms. Those stay complete in the run's
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from vega_charts import chart_words, specs
 
 JARGON = ("queried", "planned", "retried", "fingerprint", "invariant", "transient", "not attempted", "invalid",
@@ -11,12 +14,15 @@ JARGON = ("queried", "planned", "retried", "fingerprint", "invariant", "transien
 
 def words_on_screen(at) -> str:
     """Everything the page says in its own words: text, headings, labels and their help, the tables' headers
-    and chart titles and legends (not the values of the tables, which quote the destination)."""
+    and charts' titles, legends and tooltips (not the values of the tables, which quote the destination)."""
     said = [e.value for kind in ("title", "subheader", "markdown", "caption", "info") for e in getattr(at.main, kind)]
     said += [f"{m.label} {m.proto.help}" for m in at.main.metric]
     said += [" ".join(map(str, d.value.columns)) for d in at.main.dataframe]
     for spec in specs(at):  # chart titles, axis titles and the legends' entries
         said += chart_words(spec)
+    for element in at.main.get("html"):  # HTML charts: their text and their tooltips
+        body = re.sub(r"<style>.*?</style>", "", element.proto.body, flags=re.S)
+        said += [unescape(re.sub(r"<[^>]+>", " ", body))] + [unescape(t) for t in re.findall(r'title="([^"]*)"', body)]
     return "\n".join(said)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sync_core import invariant_violations
 from ui.formatting import STATUS_COLOURS
-from vega_charts import rows, specs
+from html_charts import chart
 
 
 def runs_by_id(history) -> dict[int, tuple]:
@@ -86,23 +86,39 @@ def test_a_tile_tells_new_problems_from_standing_ones(demo, open_app):
 
 
 def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, clean):
+    """The timeline (ui/timeline.py, HTML): a column per run in run order, its outcomes stacked, its duration and
+    status, and a tooltip saying them."""
     at = open_app(history.root)
-    [figure] = specs(at)
-    durations, outcomes = figure["vconcat"]
+    figure = chart(at, "runs_timeline")
     expected = runs_by_id(history)
-    ordered = [expected[i] for i in sorted(expected)]
-    bars = {}
-    for row in rows(outcomes):
-        bars.setdefault(row["outcome"], []).append((row["run"], row["rows"]))
-    assert [n for _, n in sorted(bars["synced"])] == [c["synced"] for *_, c in ordered]
-    assert [n for _, n in sorted(bars["left out as expected"])] == [c["rejected_expected"] for *_, c in ordered]
-    statuses = {status for _, status, *_ in ordered}
-    markers = rows(durations)
-    assert {m["status"] for m in markers} == statuses
-    assert durations["encoding"]["color"]["scale"]["domain"] == [s for s in STATUS_COLOURS if s in statuses]
-    assert sorted(m["run"] for m in markers) == sorted(expected)  # a point per run...
-    assert all(m["duration_s"] > 0 for m in markers)  # ...at its duration
-    assert [view["encoding"]["y"]["scale"]["zero"] for view in (durations, outcomes)] == [True, True]
+    columns = figure["rows"]
+    assert [c["run"] for c in columns] == sorted(expected)  # oldest left
+    for column in columns:
+        sync, status, _, _, c = expected[column["run"]]
+        assert (column["sync"], column["status"]) == (sync, status)
+        assert column["parts"].get("synced", 0) == c["synced"]
+        assert column["parts"].get("left out as expected", 0) == c["rejected_expected"]
+        assert column["parts"].get("key missing or repeated", 0) == c["invalid"]
+        assert column["value"] == sum(column["parts"].values()) > 0
+        assert column["duration"] > 0  # a dot at its duration
+        assert f"{sync} · {status} · {column['duration']:,.2f} s" in column["title"]
+        assert f"synced: {c['synced']:,}" in column["title"] or not c["synced"]
+    [html] = [h.proto.body for h in at.get("html") if 'data-chart="runs_timeline"' in h.proto.body]
+    assert html.count('class="rt-dot"') == len(expected)
+    statuses = {status for _, status, *_ in expected.values()}
+    assert all(f"background:{STATUS_COLOURS[s]}" in html for s in statuses)  # each status its colour
+    assert not at.get("vega_lite_chart")  # the page loads no chart library
+
+
+def test_the_timeline_scale_is_round_and_covers_the_longest_bar():
+    from ui.timeline import ticks
+    assert ticks(2.31) == (3.0, [0.0, 1.0, 2.0, 3.0])
+    assert ticks(346_000) == (400_000.0, [0.0, 100_000.0, 200_000.0, 300_000.0, 400_000.0])
+    assert ticks(7) == (8.0, [0.0, 2.0, 4.0, 6.0, 8.0])
+    assert ticks(0) == (1.0, [0.0, 1.0])
+    for top in (0.4, 3, 9.99, 10, 11, 123_456, 1_500_000):
+        end, marks = ticks(top)
+        assert end >= top and marks[-1] == end and 3 <= len(marks) <= 6
 
 
 def test_filters_narrow_the_runs(history, open_app, clean):
