@@ -38,12 +38,14 @@ def html_charts(node) -> list[dict]:
     """Every HTML chart under `node` (an AppTest or a container), in page order: {"chart": its name, "rows":
     [{"label", "value", "parts": {name: value}, "title": its tooltip, and its other data attributes by name}], and
     the figure's own figures (a gauge's used, limit, budget)}."""
-    found = []
-    for element in node.get("html"):
-        parser = _Figures()
-        parser.feed(element.proto.body)
-        found += parser.charts
-    return found
+    return [figure for element in node.get("html") for figure in figures(element.proto.body)]
+
+
+def figures(html: str) -> list[dict]:
+    """The charts in one piece of HTML, as html_charts gives them."""
+    parser = _Figures()
+    parser.feed(html)
+    return parser.charts
 
 
 def chart(node, name: str) -> dict:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pandas as pd
+
+from html_charts import chart, figures
 from sync_core import invariant_violations
+from ui.data import RUN_COLUMNS
 from ui.formatting import STATUS_COLOURS
-from html_charts import chart
+from ui.timeline import runs_timeline, ticks
 
 
 def runs_by_id(history) -> dict[int, tuple]:
@@ -111,7 +115,6 @@ def test_chart_has_duration_by_status_and_outcomes_per_run(history, open_app, cl
 
 
 def test_the_timeline_scale_is_round_and_covers_the_longest_bar():
-    from ui.timeline import ticks
     assert ticks(2.31) == (3.0, [0.0, 1.0, 2.0, 3.0])
     assert ticks(346_000) == (400_000.0, [0.0, 100_000.0, 200_000.0, 300_000.0, 400_000.0])
     assert ticks(7) == (8.0, [0.0, 2.0, 4.0, 6.0, 8.0])
@@ -172,3 +175,18 @@ def test_an_open_page_shows_runs_of_a_new_day(demo, open_app):
     tomorrow = demo.run("iterable-first-namespace", dated=OffsetClock(86_400))
     at.run()
     assert list(at.dataframe[0].value["run"]) == [tomorrow.id, first.id]
+
+
+def test_a_running_run_has_a_bar_and_no_dot_yet():
+    """A run still going has no duration: its column is drawn (its rows so far) without a dot, and says so."""
+    def run(i, status, duration, synced):
+        return {**dict.fromkeys(RUN_COLUMNS, 0), "run": i, "sync": "s", "status": status, "trigger": "cli",
+                "started": f"2026-12-0{i}T02:00:00+00:00", "duration_s": duration, "synced": synced, "error": ""}
+
+    frame = pd.DataFrame([run(2, "running", None, 40), run(1, "healthy", 1.5, 100)], columns=RUN_COLUMNS)
+    html = runs_timeline(frame, "UTC")
+    [figure] = figures(html)
+    assert [(c["run"], c["status"], c["duration"], c["value"]) for c in figure["rows"]] == [
+        (1, "healthy", 1.5, 100), (2, "running", None, 40)]
+    assert html.count('class="rt-dot"') == 1 and "still running" in figure["rows"][1]["title"]
+    assert "#1 · 12-01 02:00" in html and "#2 · 12-02 02:00" in html  # both runs named under the bars
