@@ -9,6 +9,7 @@ read-only reports). Their SQL is SQLite's, so a server database would replace th
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -123,6 +124,15 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
                 self._db.close()
                 raise
         self._cache = BulkCache(cache_folder(self.path), identity=self.identity, read_only=read_only)
+
+    def sibling(self) -> "StateStore":
+        """This store on a connection of its own, for work on another thread while this one writes (a run's MQR
+        ledger beside its sends; a connection serves one transaction at a time). Nothing is checked or migrated
+        again; the cached copies and this process's count of its own bumps are shared. Close it when done."""
+        twin = copy.copy(self)
+        twin._db = open_read_write(self.path)
+        twin._heartbeats = {}  # the runs' leases stay with this store
+        return twin
 
     def close(self) -> None:
         self._stop_heartbeats()
