@@ -28,6 +28,10 @@ class Beside(Generic[T]):
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that joins
             self._error = exc
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def join(self) -> T:
         self._thread.join()
         if self._error is not None:

@@ -49,7 +49,8 @@ class RunMqr:
         many it would count; under policy "block" a run over the budget stops here (MqrBudgetExceeded)."""
         ctx, store, sync, mqr = self.ctx, self.ctx.store, self.ctx.sync, self.workspace.mqr
         entity = self.workspace.models[sync.model].entity
-        period = current_period_start(mqr.billing_period_start_day, datetime.fromtimestamp(self.dated.now(), timezone.utc))
+        now = datetime.fromtimestamp(self.dated.now(), timezone.utc)
+        period = current_period_start(mqr.billing_period_start_day, now)
         counted = store.mqr_digests(period.isoformat(), entity)
         new = self.plan.key_digests(counted.digests)
         over = mqr_over_budget(mqr, used=sum(store.mqr_usage(period.isoformat()).values()), new=len(new), period=period)
@@ -86,8 +87,11 @@ class RunMqr:
     def before_sending(self) -> None:
         """Wait for the ledger's writes; raises what stopped them."""
         if self._ledger is not None:
-            ledger, self._ledger = self._ledger, None
-            self.period = ledger.join()
+            try:
+                self.period = self._ledger.join()
+            finally:  # kept while it runs (a Ctrl-C during the wait): `settle` joins it before the plan is freed
+                if not self._ledger.running:
+                    self._ledger = None
 
     def count_held_beside(self) -> None:
         """Start marking held the keys the destination holds after the run (unchanged, or confirmed by it): the
@@ -117,8 +121,8 @@ class RunMqr:
         try:
             self.before_sending()
             if self._held is not None:
-                held, self._held = self._held, None
-                held.join()
+                self._held.join()
+                self._held = None
             elif self.period is not None:  # the run ended before its finish stage: rows it synced count
                 self._mark_held(self.ctx.changes.synced_keys(), self.ctx.store)
         except Exception as exc:
