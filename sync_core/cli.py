@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import traceback
@@ -418,5 +419,18 @@ def _print_run(record: RunRecord, store: StateStore) -> None:
             print(f"    {cause.rows:>9,}  {cause.error_class:<10} {cause.outcome:<9} {cause.code}: {cause.template}")
 
 
+def entry() -> None:
+    """The `sync-core` command and `python -m sync_core.cli`: main(), then an exit without the interpreter's
+    collections over every object the imports made (pyarrow, DuckDB, sqlglot), which the OS frees anyway: one
+    collection here finalizes what the command left unreachable (a connection in a reference cycle is closed,
+    as before), the rest is frozen; 0.15-0.2 s of every command's end here. What a command writes is closed
+    before main() returns, and stdout and stderr are still flushed at exit. Not in main(): tests call that in
+    their own long-lived process."""
+    code = main()
+    gc.collect()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -103,13 +103,14 @@ class LocalPlan:
         (rows, a few example keys). They need counting, not rewriting."""
         self._repeat_causes = causes
         out = {}
-        for kind, cause in causes.items():
-            where = f"{self._repeat_filter(kind, cause)}"
-            n = self._con.execute(f"SELECT COUNT(*) FROM checked WHERE {where}").fetchall()[0][0]
-            if n:
-                examples = [k for (k,) in self._con.execute(f"SELECT _key FROM checked WHERE {where} "
-                                                            "ORDER BY _ord LIMIT 5").fetchall()]
-                out[kind] = (n, examples)
+        with self._con.cursor() as cursor:  # rows() may be streaming on the main connection already
+            for kind, cause in causes.items():
+                where = f"{self._repeat_filter(kind, cause)}"
+                n = cursor.execute(f"SELECT COUNT(*) FROM checked WHERE {where}").fetchall()[0][0]
+                if n:
+                    examples = [k for (k,) in cursor.execute(f"SELECT _key FROM checked WHERE {where} "
+                                                             "ORDER BY _ord LIMIT 5").fetchall()]
+                    out[kind] = (n, examples)
         return out
 
     @staticmethod

@@ -7,11 +7,8 @@ is finished in one place, once, with the status that says how it ended."""
 from __future__ import annotations
 
 import itertools
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
-import pyarrow.compute as pc
 
 from .arrow_values import strings
 from .clock import Clock, SystemClock
@@ -22,21 +19,20 @@ from .destinations.base import CallBudget, ExistenceExport, ExistenceLookup, Mem
 from .destinations.opening import open_destination
 from .errors import INTERNAL, SyncCoreError
 from .executor import Executor
-from .guards import MqrBudgetExceeded, RunBlocked, check_change_guards, mqr_over_budget
+from .guards import RunBlocked, check_change_guards
 from .lookup import PendingLookup, look_up_planned, remember_confirmed
-from .mqr import current_period_start
 from .plan import Plan
 from .planner import build_plan
 from .progress import RunObserver, SilentObserver
 from .rows import leaving_rows
 from .run_context import CancelToken, RunCancelled, RunContext, RunEvents, RunRequest, count_outcome
+from .run_mqr import RunMqr
 from .secrets import redact
 from .sources import open_source
 from .state import RunRecord, StateStore
 from .state.run_log import INTERRUPTED_ERROR
 from .state.run_queue import CancelWatch
 
-log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 2  # requests in flight when neither the workspace nor the destination object says
 SEND_CHUNK_ROWS = 2_000  # rows turned into requests at a time: small, so the GIL is never held long
 # (a long hold delays the senders after they took a rate-limit slot, and requests arrive bunched)
@@ -97,7 +93,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
         finally:
             if watch is not None:
                 watch.stop()
-            stages.count_held_safely()
+            stages.settle_mqr()
             stages.close()
             store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases, notes=ctx.notes,
                              error=ending.error, error_class=ending.error_class)
@@ -118,10 +114,10 @@ class _Stages:
     def __init__(self, workspace: Workspace, ctx: RunContext, clock: Clock, dated: Clock):
         self.workspace, self.ctx, self.clock, self.dated = workspace, ctx, clock, dated
         self.plan: Plan | None = None
+        self.mqr: RunMqr | None = None  # the run's MQR, once there is a plan
         self.lookup: PendingLookup | None = None
         # Under [mqr] policy = "block" the look-up waits for the budget check instead of overlapping the query
         self.lookup_deferred = False
-        self.mqr_period: str | None = None  # set once this run's keys are counted in a period's MQR
         self.budget_checked = False  # CallBudget.before_sending ran: once, before the run's first counted call
 
     def run(self) -> str:
@@ -133,7 +129,7 @@ class _Stages:
         ctx.save_progress()  # the plan's counts, for whoever watches the run (the dashboard)
         self.guard()
         if ctx.request.dry_run:
-            self.count_mqr(record=False)  # what the run would add to this period's MQR
+            self.mqr.check(record=False)  # what the run would add to this period's MQR
             return "planned"
         ctx.check_cancel()
         if ctx.request.full_resync:  # owed until a run has tried every row: an interrupted one is continued
@@ -156,6 +152,7 @@ class _Stages:
             self.send(existing)
         ctx.check_cancel()  # a cancel during the sends left rows unsent: the run has not tried every row
         with ctx.phase("finish"):
+            self.mqr.count_held_beside()  # the held marks beside the finish's own writes
             self.finish()
         return ctx.counts.status(ctx.sync.failure_threshold)
 
@@ -204,6 +201,7 @@ class _Stages:
                                self.key_state, full_resync=request.full_resync, resend=resend,
                                retry_only=retry_only, destination=self.destination, columns_checked=start_lookup)
         ctx.counts, ctx.fingerprint = self.plan.counts, self.plan.fingerprint
+        self.mqr = RunMqr(self.workspace, ctx, self.plan, self.dated)
         for note in self.plan.notes:
             ctx.note(note)
         if resend is not None and request.only_keys is None:
@@ -228,66 +226,34 @@ class _Stages:
             ctx.note(f"A run would be blocked. {exc}")
 
     def record(self) -> None:
-        """The MQR ledger counts the keys queried; invalid rows get their rejection state and leave the snapshot."""
-        self.count_mqr(record=True)
+        """The MQR budget checked; invalid rows get their rejection state and leave the snapshot; the ledger counts
+        the keys queried, beside the run's work until the first request (run_mqr.py)."""
+        counting = self.mqr.check(record=True)
         # A member of a destination's set whose row is invalid now leaves the set first (send), then the snapshot.
         withdrawn = isinstance(self.destination, Membership)
         self.ctx.commit_changes(problems=self.plan.invalid, removed=[] if withdrawn else self.plan.invalid_synced_keys)
+        self.mqr.record_beside(*counting)
 
-    def count_mqr(self, *, record: bool) -> None:
-        """The keys queried that are new to this billing period's MQR: checked against its budget, then added to
-        its ledger and to the sync's own count (`record`), or only counted (a dry run). Either way the run
-        records how many."""
-        ctx, store, sync, mqr = self.ctx, self.ctx.store, self.ctx.sync, self.workspace.mqr
-        model = self.workspace.models[sync.model]
-        period = current_period_start(mqr.billing_period_start_day, datetime.fromtimestamp(self.dated.now(), timezone.utc))
-        counted = store.mqr_digests(period.isoformat(), model.entity)
-        new = self.plan.key_digests(counted.digests)
-        over = mqr_over_budget(mqr, used=sum(store.mqr_usage(period.isoformat()).values()), new=len(new), period=period)
-        if over and not record:
-            ctx.note(f"A run would be {'blocked' if mqr.policy == 'block' else 'warned'}. {over}")
-        elif over and mqr.policy == "block":
-            store.set_mqr_new(ctx.run_id, 0)
-            raise MqrBudgetExceeded(f"{over} Nothing was sent, and nothing counted. Raise [mqr] limit in "
-                                    f"{self.workspace.file.name} if the plan allows more, restrict model "
-                                    f"'{sync.model}' to fewer records, or wait for the next billing period; with "
-                                    '[mqr] policy = "warn" the run goes ahead and records a warning.')
-        elif over:
-            ctx.note(f"Warning: {over} The run went ahead ([mqr] policy = \"warn\").")
-        if not record:
-            store.set_mqr_new(ctx.run_id, len(new))
-            return
-        added = store.record_queried(period.isoformat(), model.entity, new, ctx.run_id, counted, sync_id=sync.id)
-        seen = store.sync_keys(period.isoformat(), sync.id)
-        queried, held = self.plan.sync_digests(seen.digests)
-        store.record_sync_queried(period.isoformat(), sync.id, queried, seen, held=held)
-        store.set_mqr_new(ctx.run_id, added)
-        self.mqr_period = period.isoformat()
-
-    def count_held_safely(self) -> None:
-        """count_held, for the end of every run: a failure there is logged, never the run's ending (it only
-        attributes MQR; the next run of the period marks the same keys)."""
-        try:
-            self.count_held()
-        except Exception as exc:
-            log.warning("run %s: the keys it left held were not counted in the sync's MQR: %s", self.ctx.run_id,
-                        redact(str(exc)))
-
-    def count_held(self) -> None:
-        """The keys the destination holds after this run (unchanged, or synced by it): the sync's MQR that bought
-        something this period. Whatever ended the run, rows it synced count."""
-        if self.mqr_period is None:
-            return
-        ctx, store = self.ctx, self.ctx.store
-        seen = store.sync_keys(self.mqr_period, ctx.sync.id)
-        held = self.plan.held_digests(ctx.changes.synced_keys(), pc.filter(seen.digests, seen.held))
-        store.mark_held(self.mqr_period, ctx.sync.id, held, seen)
+    def settle_mqr(self) -> None:
+        """For the end of every run: the MQR's work beside it joined, the held marks made (run_mqr.RunMqr.settle)."""
+        if self.mqr is not None:
+            self.mqr.settle()
 
     def send(self, existing) -> None:
         """Refuse, without a call, rows whose identifier is empty, malformed or unknown, or whose values the
         destination cannot take; then send the rest."""
         ctx, plan, destination = self.ctx, self.plan, self.destination
         plan.check_rows(destination, existing)
+        # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
+        # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
+        batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS, destination) for batch in destination.batches(chunk))
+        if isinstance(destination, Membership):  # rows that left the model leave the destination's set too
+            destination.track_members(ctx.store.destination_ids(ctx.sync.id),
+                                      plan.identifiers(destination.identifier_rule()))
+            batches = itertools.chain(batches, self._removals())
+        # The first batch is made (the rows' sort, in DuckDB) while the MQR ledger is written beside, and before
+        # this thread's own writes below, which would wait for the ledger's.
+        first = next(batches, None)
         # A retry records each refused row again (a handful); the count-only fast path and the sweep below
         # assume every planned row was tried, which a retry's plan does not.
         causes = {} if ctx.request.limited else ctx.refusal_causes(destination)
@@ -298,16 +264,11 @@ class _Stages:
             ctx.counts.repeat(count_outcome(sample), rows)
         ctx.save_progress()  # before any request: a run killed from here on shows what it had not attempted
         self.check_budget()
-        # One stream of requests over every chunk, so the pipeline never drains between chunks; the refused rows
-        # are recorded while requests are in flight (500k new refusals take 18 s of SQLite writes here).
-        batches = (batch for chunk in plan.rows(SEND_CHUNK_ROWS, destination) for batch in destination.batches(chunk))
-        if isinstance(destination, Membership):  # rows that left the model leave the destination's set too
-            destination.track_members(ctx.store.destination_ids(ctx.sync.id),
-                                      plan.identifiers(destination.identifier_rule()))
-            batches = itertools.chain(batches, self._removals())
+        self.mqr.before_sending()  # nothing reaches the destination uncounted
         refusals = (ctx.commit([], [destination.refusal(kind, row) for kind, row in chunk])
                     for chunk in plan.refused(REFUSED_CHUNK_ROWS))
-        self.executor.deliver(batches, self._record, meanwhile=refusals)
+        self.executor.deliver(itertools.chain([first] if first is not None else [], batches), self._record,
+                              meanwhile=refusals)
 
     def check_budget(self) -> None:
         """A destination whose calls a day are counted is told, once and before the run's first counted call, how

@@ -101,7 +101,9 @@ class KeyStateChanges:
             raise OSError(f"the run's key-state changes could not be spooled: {self._lost}")
         if self._spool is None:
             return pa.RecordBatchReader.from_batches(_CHANGE_SCHEMA, [])
-        return pa.ipc.open_stream(io.BufferedReader(_PositionalReader(self._spool.fileno())))
+        # Up to the changes written so far: another thread may read while this one appends (runner's held marks)
+        fd = self._spool.fileno()
+        return pa.ipc.open_stream(io.BufferedReader(_PositionalReader(fd, os.fstat(fd).st_size)))
 
     def close(self) -> None:
         """Free the spool file (also freed when this object is collected, or the process ends)."""
@@ -198,17 +200,17 @@ def _anonymous_file(folder: Path | None):
 
 
 class _PositionalReader(io.RawIOBase):
-    """Reads an open file from its start at an offset of its own (pread), so that reading the spool never moves
-    the offset its writer appends at."""
+    """Reads an open file from its start up to `end` at an offset of its own (pread), so that reading the spool
+    never moves the offset its writer appends at, nor meets a batch still being appended."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd, self._offset = fd, 0
+    def __init__(self, fd: int, end: int) -> None:
+        self._fd, self._offset, self._end = fd, 0, end
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = os.pread(self._fd, len(buffer), self._offset)
+        data = os.pread(self._fd, min(len(buffer), self._end - self._offset), self._offset)
         buffer[:len(data)] = data
         self._offset += len(data)
         return len(data)

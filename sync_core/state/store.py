@@ -9,6 +9,7 @@ read-only reports). Their SQL is SQLite's, so a server database would replace th
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -41,6 +42,8 @@ from .run_queue import RunQueue
 from .schema import identity, migrate
 
 EXAMPLES_PER_CAUSE = 5
+_SNAPSHOT_UPSERT = ("ON CONFLICT (sync_id, key) DO UPDATE SET row_hash = excluded.row_hash, run_id = excluded.run_id, "
+                    "destination_id = excluded.destination_id")
 T = TypeVar("T")
 
 
@@ -123,6 +126,15 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
                 self._db.close()
                 raise
         self._cache = BulkCache(cache_folder(self.path), identity=self.identity, read_only=read_only)
+
+    def sibling(self) -> "StateStore":
+        """This store on a connection of its own, for work on another thread while this one writes (a run's MQR
+        ledger beside its sends; a connection serves one transaction at a time). Nothing is checked or migrated
+        again; the cached copies and this process's count of its own bumps are shared. Close it when done."""
+        twin = copy.copy(self)
+        twin._db = open_read_write(self.path)
+        twin._heartbeats = {}  # the runs' leases stay with this store
+        return twin
 
     def close(self) -> None:
         self._stop_heartbeats()
@@ -333,11 +345,20 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
             # In key order: neighbouring keys share B-tree pages, so a model in any order inserts a batch with
             # fewer page visits (1,000 random keys a batch: about 15% less CPU). A stable sort: were a key there
             # twice, its last row would still win.
-            db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) "
-                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_id, key) DO UPDATE SET "
-                           "row_hash = excluded.row_hash, run_id = excluded.run_id, "
-                           "destination_id = excluded.destination_id",
-                           [(sync_id, k, h, run_id, ids.get(k)) for k, h in sorted(synced, key=itemgetter(0))])
+            rows = [(k, h, ids.get(k)) for k, h in sorted(synced, key=itemgetter(0))]
+            # One statement over the batch as JSON: SQLite makes the rows in C and releases the GIL once, where
+            # binding 1,000 rows hands it over at every row, to the sending threads (a request's commit: about
+            # 12% less wall time, 7% less CPU, docs/benchmarks.md). SQLite's JSON functions cut a text at a NUL:
+            # a batch holding one (or a key spelling `\u0000`) is bound row by row, as before.
+            text = json.dumps(rows, ensure_ascii=False)
+            if "\\u0000" in text:
+                db.executemany("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) VALUES "
+                               f"(?, ?, ?, ?, ?) {_SNAPSHOT_UPSERT}", [(sync_id, k, h, run_id, i) for k, h, i in rows])
+            else:
+                db.execute("INSERT INTO snapshot (sync_id, key, row_hash, run_id, destination_id) SELECT ?1, "
+                           "value ->> 0, value ->> 1, ?2, value ->> 2 FROM json_each(?3) WHERE true "
+                           f"{_SNAPSHOT_UPSERT}",
+                           (sync_id, run_id, text))
             # A seek per key only when the sync has rejections at all (a first run has none)
             if db.execute("SELECT 1 FROM rejections WHERE sync_id = ? LIMIT 1", (sync_id,)).fetchone():
                 db.executemany("DELETE FROM rejections WHERE sync_id = ? AND key = ?",

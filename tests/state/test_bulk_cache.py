@@ -128,6 +128,20 @@ def test_changes_spooled_to_disk_in_several_parts_apply_alike(tmp_path: Path, mo
     changes.close()
 
 
+def test_confirmed_keys_opened_before_more_changes_stop_where_the_spool_ended(tmp_path: Path, monkeypatch):
+    """The MQR's held marks read the confirmed keys on another thread while the run's thread appends changes (its
+    finish stage): the reader ends where the spool ended when it was opened, never inside a part being written."""
+    monkeypatch.setattr(key_state, "SPOOL_ROWS", 3)
+    changes = KeyStateChanges(tmp_path / "spool")
+    changes.synced([(f"k{i}", "h") for i in range(5)])
+    confirmed = changes.synced_keys()
+    changes.synced([(f"late{i}", "h") for i in range(4)])  # a part past SPOOL_ROWS: written to the spool at once
+    changes.removed(["old"])
+    assert changes.synced_keys().read_all().num_rows == 9  # the spool holds them all now
+    assert confirmed.read_all().column("key").to_pylist() == [f"k{i}" for i in range(5)]
+    changes.close()
+
+
 def test_a_spool_that_cannot_be_written_loses_the_copy_never_the_run(monkeypatch):
     """A full disk under the spool: committing goes on (SQLite has the rows), the run's end makes no copy (the
     next run reads SQLite), and the confirmed keys are an error to log, never a silently short list."""
