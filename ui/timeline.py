@@ -2,10 +2,10 @@
 status, and under it what became of its rows as a stacked bar.
 
 HTML, not Vega-Lite, for the reason ui/bars.py gives: the Vega-Lite timeline cost a new tab of Run history about
-0.35 s of its browser's main thread, the HTML one 0.08 s (docs/benchmarks.md, "Stop 26: Run history's timeline as
-HTML"), more than the page's whole script. Runs are columns in run order, not points on a time axis: runs of several syncs
-minutes apart would otherwise draw as hairlines. Each run's column carries its figures as data attributes
-(`data-run`, `data-sync`, `data-status`, `data-duration`, a segment's `data-part` and `data-value`), read back by
+0.35 s of its browser's main thread, the HTML one 0.08 s (docs/benchmarks.md, "Stop 26: Run history's timeline
+as HTML"). Runs are columns in run order, not points on a time axis: runs of several syncs minutes apart would
+otherwise draw as hairlines. Each run's column carries its figures as data attributes (`data-run`, `data-sync`,
+`data-status`, `data-duration`, a segment's `data-part` and `data-value`), read back by
 the tests (tests/html_charts.py), and a tooltip with all of them."""
 
 from __future__ import annotations
