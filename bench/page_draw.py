@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", action="store_true", help="also an empty Streamlit page, interleaved")
     parser.add_argument("--heartbeats", action="store_true", help="write an idle worker's heartbeats meanwhile")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sync-core-page-speed")
-    parser.add_argument("--pages", help="comma-separated page names to measure (default: every page), e.g. "
-                                        "'Run history,Failed rows' (a name takes both Failed rows rows)")
+    parser.add_argument("--pages", help="measure only the pages whose name starts with one of these, comma-separated "
+                                        "(e.g. 'Run history,Failed rows'); default: every page")
     args = parser.parse_args(argv)
 
     if args.year:

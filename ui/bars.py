@@ -60,10 +60,10 @@ class BarChart:
     def _row(self, bar: Bar, top: float) -> str:
         # The bar is its share of the scale, its text just right of it; its segments, their shares of the bar.
         value = bar.total if bar.value is None else bar.value
-        width = _share(bar.total, top)
+        width = share(bar.total, top)
         segments = "".join(
             f'<span data-part="{escape(p.name)}" data-value="{_number(p.value)}" title="{escape(p.name)}: '
-            f'{_figure(p.value)}" style="display:inline-block;height:100%;width:{_share(p.value, bar.total or 1)};'
+            f'{_figure(p.value)}" style="display:inline-block;height:100%;width:{share(p.value, bar.total or 1)};'
             f'background:{p.colour}"></span>' for p in bar.parts)
         text = (f'<span style="position:absolute;left:calc({width} + 6px);white-space:nowrap">{escape(bar.text)}'
                 '</span>' if bar.text else "")
@@ -91,7 +91,8 @@ def legend(entries: list[tuple[str, str]]) -> str:
         f'</span>{escape(name)}</span>' for name, c in entries) + "</div>"
 
 
-def _share(value: float, top: float) -> str:
+def share(value: float, top: float) -> str:
+    """`value`'s share of `top` as a CSS percentage, clamped to 0-100%."""
     return f"{max(0.0, min(1.0, value / top)) * 100:.3f}%"
 
 
@@ -119,19 +120,19 @@ def bullet(*, used: int, limit: int, budget: int, near: float, colour: str, band
     five ticks below."""
     top = max(limit, used) or 1
     shift = {0: 0, 4: 100}  # the end labels stay inside the scale; the others are centred on their tick
-    ticks = "".join(f'<span style="position:absolute;left:{_share(top * i / 4, top)};transform:translateX('
+    ticks = "".join(f'<span style="position:absolute;left:{share(top * i / 4, top)};transform:translateX('
                     f'-{shift.get(i, 50)}%);font-size:0.75rem;opacity:0.75">{short(top * i / 4)}</span>'
                     for i in range(5))
     return (f'<figure data-chart="{name}" data-used="{used}" data-limit="{limit}" data-budget="{budget}" role="img" '
             f'aria-label="{used:,} of {limit:,}; budget {budget:,}" style="margin:0 0 0.5rem 0">'
             f'<div style="font-size:1.25rem;margin-bottom:4px">{used:,} of {limit:,}</div>'
             f'<div style="position:relative;height:44px">'
-            f'<span style="position:absolute;left:0;top:4px;height:36px;width:{_share(near, top)};'
+            f'<span style="position:absolute;left:0;top:4px;height:36px;width:{share(near, top)};'
             f'background:{bands[0]}"></span>'
-            f'<span style="position:absolute;left:{_share(near, top)};top:4px;height:36px;'
-            f'width:{_share(max(0, limit - near), top)};background:{bands[1]}"></span>'
+            f'<span style="position:absolute;left:{share(near, top)};top:4px;height:36px;'
+            f'width:{share(max(0, limit - near), top)};background:{bands[1]}"></span>'
             f'<span title="used: {used:,}" style="position:absolute;left:0;top:15px;height:14px;'
-            f'width:{_share(used, top)};background:{colour}"></span>'
-            f'<span title="budget: {budget:,}" style="position:absolute;left:{_share(budget, top)};top:0;'
+            f'width:{share(used, top)};background:{colour}"></span>'
+            f'<span title="budget: {budget:,}" style="position:absolute;left:{share(budget, top)};top:0;'
             f'height:44px;width:3px;margin-left:-1px;background:{mark}"></span></div>'
             f'<div style="position:relative;height:1.1rem">{ticks}</div></figure>')

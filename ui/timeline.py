@@ -16,7 +16,7 @@ from html import escape
 
 import pandas as pd
 
-from ui.bars import legend, short
+from ui.bars import legend, share, short
 from ui.formatting import STATUS_COLOURS, local_times
 
 # What became of a run's rows, in its owner's words (the run's view has the terms of the count invariant).
@@ -47,21 +47,22 @@ def runs_timeline(frame: pd.DataFrame, zone: str) -> str:
     seconds_top, seconds_ticks = ticks(float(runs["duration_s"].max(skipna=True) or 0))
     dots, bars = [], []
     for name, run, total in zip(names, runs.to_dict("records"), totals):
-        tip = _tooltip(run, name, zone)
-        duration = run["duration_s"]
-        if duration == duration and duration is not None:  # a run still going has no duration yet
-            dots.append(f'<div class="rt-col" title="{tip.split("&#10;")[0]}"><i class="rt-dot" style="bottom:'
-                        f'{_share(duration, seconds_top)};background:{STATUS_COLOURS.get(run["status"], "#7A7F8C")}">'
-                        '</i></div>')
-        else:
+        duration = run["duration_s"] if _known(run["duration_s"]) else None  # a run still going has none yet
+        tip = _tooltip(run, name, duration, zone)
+        if duration is None:
             dots.append('<div class="rt-col"></div>')
+        else:
+            dots.append(f'<div class="rt-col" title="{tip[0]}"><i class="rt-dot" style="bottom:'
+                        f'{share(duration, seconds_top)};background:{STATUS_COLOURS.get(run["status"], "#7A7F8C")}">'
+                        '</i></div>')
         segments = "".join(
             f'<span data-part="{escape(label)}" data-value="{int(run[column])}" class="rt-o{i}" style="height:'
-            f'{_share(run[column], rows_top)}"></span>'
+            f'{share(run[column], rows_top)}"></span>'
             for i, (column, label, _) in enumerate(OUTCOME_BARS) if run[column])  # a zero is not drawn
-        bars.append(f'<div class="rt-col" data-label="{escape(name)}" data-value="{int(total)}" data-run="{int(run["run"])}" data-sync="{escape(run["sync"])}" '
+        bars.append(f'<div class="rt-col" data-label="{escape(name)}" data-value="{int(total)}" '
+                    f'data-run="{int(run["run"])}" data-sync="{escape(run["sync"])}" '
                     f'data-status="{escape(run["status"])}" data-duration="{_number(duration)}" '
-                    f'title="{tip}">{segments}</div>')
+                    f'title="{"&#10;".join(tip)}">{segments}</div>')
     statuses = [(s, c) for s, c in STATUS_COLOURS.items() if s in set(runs["status"])]
     summary = (f"{len(runs):,} runs, #{runs['run'].iloc[0]} to #{runs['run'].iloc[-1]}: "
                f"{int(runs['synced'].sum()):,} rows synced, {int(runs['expected'].sum()):,} left out as expected")
@@ -87,8 +88,8 @@ def ticks(top: float) -> tuple[float, list[float]]:
 
 
 def _panel(columns: list[str], top: float, marks: list[float], height: int) -> str:
-    lines = "".join(f'<div class="rt-line" style="bottom:{_share(v, top)}"></div>'
-                    f'<span style="{TICK};right:calc(100% + 5px);bottom:{_share(v, top)};transform:translateY(50%)">'
+    lines = "".join(f'<div class="rt-line" style="bottom:{share(v, top)}"></div>'
+                    f'<span style="{TICK};right:calc(100% + 5px);bottom:{share(v, top)};transform:translateY(50%)">'
                     f'{short(v)}</span>' for v in marks)
     return f'<div class="rt-plot" style="height:{height}px">{lines}{"".join(columns)}</div>'
 
@@ -106,18 +107,17 @@ def _run_names(names: list[str], zone: str) -> str:
             f'run · start ({escape(zone)})</div>')
 
 
-def _tooltip(run: dict, name: str, zone: str) -> str:
-    """A run's tooltip, its lines joined by a newline's character reference (the dot's is the first line)."""
-    duration = run["duration_s"]
-    took = f"{duration:,.2f} s" if duration == duration and duration is not None else "still running"
+def _tooltip(run: dict, name: str, duration: float | None, zone: str) -> list[str]:
+    """A run's tooltip as escaped lines (the dot's is the first; the bar's all, joined by a newline's reference)."""
+    took = "still running" if duration is None else f"{duration:,.2f} s"
     lines = [f"Run {name} ({zone}): {run['sync']} · {run['status']} · {took}"]
     lines += [f"{label}: {int(run[column]):,}" for column, label, _ in OUTCOME_BARS if run[column]]
-    return "&#10;".join(escape(line) for line in lines)
+    return [escape(line) for line in lines]
 
 
-def _share(value: float, top: float) -> str:
-    return f"{max(0.0, min(1.0, value / top)) * 100:.2f}%"
+def _known(value) -> bool:
+    return value is not None and value == value  # not None, not NaN
 
 
-def _number(value) -> str:
-    return "null" if value is None or value != value else json.dumps(round(float(value), 3))
+def _number(value: float | None) -> str:
+    return "null" if value is None else json.dumps(round(float(value), 3))
