@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -171,21 +172,44 @@ class KeyStateChanges:
             con.execute("SET enable_progress_bar = false")
             con.register("snap", snapshot)
             con.register("rej", rejections)
-            latest = ("SELECT * FROM changes WHERE kind IN ({}) "
-                      "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1")
-            # One after the other: a connection streams one result at a time. Each reads the spool file anew (a
-            # reader is read once).
+            # One after the other: a connection streams one result at a time.
+            save("snapshot", self._latest(con, "snap", snapshot.num_rows, ("synced", "removed"), "synced",
+                                          "key, row_hash").cast(SNAPSHOT_SCHEMA))
+            save("rejections", self._latest(con, "rej", rejections.num_rows, ("rejected", "synced", "forgotten"),
+                                            "rejected", "key, row_hash, cause_id").cast(REJECTION_SCHEMA))
+
+    def _latest(self, con: duckdb.DuckDBPyConnection, before: str, rows_before: int, kinds: tuple[str, ...],
+                kept: str, columns: str) -> pa.RecordBatchReader:
+        """Table `before` with the run's changes of `kinds` applied: a key's latest change wins, and keeps the key
+        (with that change's values) if it is of kind `kept`, else leaves it out. Each statement reads the spool
+        file anew (a reader is read once)."""
+        listed = ", ".join(f"'{kind}'" for kind in kinds)
+        if self._no_key_twice(con, listed):
+            # Each change is its key's latest: no window to order them, which over a full sync's 1M changes
+            # spilled for seconds in MEMORY_LIMIT, or failed ("could not pin block") and left no copy.
             con.register("changes", self._reader())
-            save("snapshot", con.sql(f"""
-                WITH s AS ({latest.format("'synced', 'removed'")})
-                SELECT key, row_hash FROM snap ANTI JOIN s USING (key)
-                UNION ALL SELECT key, row_hash FROM s WHERE kind = 'synced'""").to_arrow_reader().cast(SNAPSHOT_SCHEMA))
-            con.register("changes", self._reader())
-            save("rejections", con.sql(f"""
-                WITH r AS ({latest.format("'rejected', 'synced', 'forgotten'")})
-                SELECT key, row_hash, cause_id FROM rej ANTI JOIN r USING (key)
-                UNION ALL SELECT key, row_hash, cause_id FROM r WHERE kind = 'rejected'""").to_arrow_reader().cast(
-                REJECTION_SCHEMA))
+            kept_rows = f"SELECT {columns} FROM changes WHERE kind = '{kept}'"
+            if rows_before == 0:  # a first run: the copy is its changes, streamed
+                return con.sql(kept_rows).to_arrow_reader()
+            con.register("changed", self._reader())
+            return con.sql(f"SELECT {columns} FROM {before} ANTI JOIN (SELECT key FROM changed WHERE kind IN "
+                           f"({listed})) USING (key) UNION ALL {kept_rows}").to_arrow_reader()
+        con.register("changes", self._reader())
+        return con.sql(f"""
+            WITH c AS (SELECT * FROM changes WHERE kind IN ({listed})
+                       QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1)
+            SELECT {columns} FROM {before} ANTI JOIN c USING (key)
+            UNION ALL SELECT {columns} FROM c WHERE kind = '{kept}'""").to_arrow_reader()
+
+    def _no_key_twice(self, con: duckdb.DuckDBPyConnection, listed: str) -> bool:
+        """Whether no key has two changes among these kinds, told by a 64-bit hash of each key, sorted (8 bytes a
+        change: 8 MB for 1M, where DuckDB grouping the keys' text spills). Two keys of one hash read as a key
+        changed twice: the exact path then runs, never a wrong copy."""
+        con.register("changes", self._reader())
+        parts = [batch.column(0).to_numpy() for batch in
+                 con.sql(f"SELECT hash(key) FROM changes WHERE kind IN ({listed})").to_arrow_reader()]
+        hashes = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+        return not bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _anonymous_file(folder: Path | None):

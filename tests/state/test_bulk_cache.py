@@ -92,7 +92,7 @@ def test_changes_apply_as_sqlite_applies_them():
 
 
 def test_changes_apply_alike_when_their_duckdb_must_spill(tmp_path: Path, monkeypatch):
-    """A run's end at 300k keys under a 32 MB bound (the default's 64 MB holds 3M): the same tables."""
+    """A run's end at 300k keys under a 32 MB bound: the same tables."""
     monkeypatch.setattr(key_state, "MEMORY_LIMIT", "32MB")
     n = 300_000
     snapshot = pa.table({"key": [f"k{i}" for i in range(n)], "row_hash": ["h"] * n}, schema=SNAPSHOT_SCHEMA)
@@ -104,6 +104,36 @@ def test_changes_apply_alike_when_their_duckdb_must_spill(tmp_path: Path, monkey
                          lambda part, batches: applied.setdefault(part, batches.read_all()), spill=tmp_path / "spill")
     expected = {(f"k{i}", "new" if i % 2 == 0 else "h") for i in range(n) if i % 4 != 1}
     assert rows(applied["snapshot"]) == expected and applied["rejections"].num_rows == 0
+
+
+def test_a_first_full_sync_leaves_a_copy_even_where_its_changes_could_not_be_ordered(tmp_path: Path, monkeypatch):
+    """A first run that confirms or refuses each key once: its changes are the copy. Ordering them per key under
+    the bound spilled, or failed and left no copy (1M keys in 64 MB, as 200k in 8 MB here): the next run then read
+    1M rows from SQLite."""
+    monkeypatch.setattr(key_state, "MEMORY_LIMIT", "8MB")
+    n = 200_000
+    changes = KeyStateChanges(tmp_path / "spool")
+    for start in range(0, n, 1000):
+        changes.synced((f"user{i}@example.com", f"h{i}") for i in range(start, start + 1000))
+    changes.rejected((f"unknown{i}@example.com", "h", 1) for i in range(n // 2))
+    applied = {}
+    assert changes.apply(SNAPSHOT_SCHEMA.empty_table(), REJECTION_SCHEMA.empty_table(),
+                         lambda part, batches: applied.setdefault(part, batches.read_all()), spill=tmp_path / "spill")
+    assert rows(applied["snapshot"]) == {(f"user{i}@example.com", f"h{i}") for i in range(n)}
+    assert rows(applied["rejections"]) == {(f"unknown{i}@example.com", "h", 1) for i in range(n // 2)}
+
+
+def test_a_first_run_that_changed_a_key_twice_keeps_its_latest_change():
+    changes = KeyStateChanges()
+    changes.synced([("a", "h1"), ("b", "h1"), ("c", "h1")])
+    changes.rejected([("a", "h2", 5)])  # a's later values refused: its confirmed row stays in the snapshot
+    changes.synced([("c", "h2")])
+    changes.removed(["b"])
+    applied = {}
+    assert changes.apply(SNAPSHOT_SCHEMA.empty_table(), REJECTION_SCHEMA.empty_table(),
+                         lambda part, batches: applied.setdefault(part, batches.read_all()))
+    assert rows(applied["snapshot"]) == {("a", "h1"), ("c", "h2")}
+    assert rows(applied["rejections"]) == {("a", "h2", 5)}
 
 
 def test_changes_spooled_to_disk_in_several_parts_apply_alike(tmp_path: Path, monkeypatch):
