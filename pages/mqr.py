@@ -27,7 +27,7 @@ def stopped_runs() -> None:
 
 workspace = current_workspace()
 st.title("MQR")
-demo = workspace.sandbox is not None
+demo = workspace.mqr_demo_scaled
 picked = st.date_input("Billing period holding", value=datetime.now(timezone.utc).date(), key="mqr_day",
                        help=f"Periods start on day {workspace.mqr.billing_period_start_day} of a month "
                             f"([mqr] billing_period_start_day in {workspace.file.name})")

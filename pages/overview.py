@@ -96,7 +96,7 @@ left, right = st.columns([2, 3])
 with left:
     st.html(gauge(report))  # HTML, not Vega-Lite: ui/bars.py says why
 with right:
-    scale = " (demo scale)" if workspace.sandbox is not None else ""
+    scale = " (demo scale)" if workspace.mqr_demo_scaled else ""
     st.markdown(f"**{report.used:,}** of **{report.limit:,}**{scale} records counted since "
                 f"{report.period_start:%Y-%m-%d} ({report.share:.0%}).")
     f = report.forecast
@@ -107,9 +107,11 @@ with right:
                 f"would be reached on {f.limit_on:%Y-%m-%d}" if f.limit_on else "is not reached this period")
         st.markdown(f"Expected at the period's end: **{f.expected:,}** (range {f.low:,} to {f.high:,}); the budget "
                     f"{when}.")
-    wasted = sum(line.unproductive or 0 for line in report.by_sync)
-    if wasted:
-        st.markdown(f"**{wasted:,}** records queried by syncs never reached their destination this period.")
+    # One sync's figure, not a sum: syncs' figures overlap (a record two syncs query counts once)
+    worst = max(report.by_sync, key=lambda line: line.unproductive or 0, default=None)
+    if worst is not None and worst.unproductive:
+        st.markdown(f"Most MQR that bought nothing: {titled(workspace, worst.sync_id)}, {worst.unproductive:,} of "
+                    f"the {worst.queried:,} records it queried never reached its destination this period.")
     st.page_link("pages/mqr.py", label="MQR: by sync, day by day, and the forecast's method",
                  icon=":material/data_usage:")
 

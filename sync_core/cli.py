@@ -313,7 +313,7 @@ def cmd_up(args) -> int:
         return 2
     root = chosen_workspace_dir(args.workspace, "demo-workspace-snowflake" if args.snowflake else "demo-workspace")
     return up(root, contacts=args.contacts or DEFAULT_CONTACTS, days=args.days, port=args.port,
-              sandbox_port=args.sandbox_port, observer_factory=TerminalProgress,
+              sandbox_port=args.sandbox_port, observer_factory=lambda: TerminalProgress(plain_phases=False),
               snowflake_port=args.snowflake_port if args.snowflake else None)
 
 

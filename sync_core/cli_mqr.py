@@ -35,7 +35,7 @@ def cmd_mqr(args) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        _print(report, demo=workspace.sandbox is not None)
+        _print(report, demo=workspace.mqr_demo_scaled)
     return 0
 
 

@@ -6,16 +6,20 @@ import sys
 
 
 class TerminalProgress:
-    """A one-line progress bar on stderr when it is a terminal; plain phase lines otherwise."""
+    """A one-line progress bar on stderr when it is a terminal; plain phase lines otherwise, unless
+    `plain_phases` is off (`sync-core up`'s log, where each run prints a line of its own when it ends)."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=sys.stderr, *, plain_phases: bool = True):
         self.stream = stream
         self.tty = stream.isatty()
+        self.plain_phases = plain_phases
         self._phase = ""
 
     def phase(self, name: str) -> None:
         self._end_line()
         self._phase = name
+        if not self.tty and not self.plain_phases:
+            return
         self.stream.write(f"{name}...\n" if not self.tty else f"\r{name}...")
         self.stream.flush()
 

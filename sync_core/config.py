@@ -136,9 +136,12 @@ class SyncConfig:
 MQR_POLICIES = ("warn", "block")
 
 
+SEED_MQR_LIMIT = 1_500_000  # Monthly Queried Records in the seed's plan
+
+
 @dataclass(frozen=True)
 class MqrConfig:
-    limit: int = 1_500_000
+    limit: int = SEED_MQR_LIMIT
     billing_period_start_day: int = 1  # 1-31; in a shorter month, the period starts on its last day (mqr.py)
     policy: str = "warn"  # a run that would pass the limit less the reserve: warn, or block it before it counts
     reserve: float = 0  # kept for other uses: a share of the limit (0 <= r < 1) or a count of records (>= 1)
@@ -168,6 +171,12 @@ class Workspace:
     operators: tuple[str, ...] = ()
     alerts: AlertSettings | None = None  # None: no [alerts] table; alerts are recorded, not sent
     snowflake_emulator: EmulatorSettings | None = None  # the Snowflake demo's local emulator
+
+    @property
+    def mqr_demo_scaled(self) -> bool:
+        """A sandbox workspace whose MQR limit is not the seed's plan: `sync-core up` scaled it to the demo's size,
+        and its figures are labelled so."""
+        return bool(self.sandboxes) and self.mqr.limit != SEED_MQR_LIMIT
 
     @property
     def sandbox(self) -> SandboxConfig | None:

@@ -167,7 +167,8 @@ def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncL
 
 
 def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str | None:
-    """What would save the sync's unproductive MQR, from its latest run's mix of rows that bought nothing."""
+    """What would save the sync's unproductive MQR, from its latest run's mix of rows that bought nothing: at most
+    that much, since a record counts once a period and another sync that queries it would still count it."""
     sync = workspace.syncs.get(totals.sync_id)
     if not sync or not totals.unproductive or run is None:
         return None
@@ -179,7 +180,7 @@ def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str
     destination = workspace.destinations[sync.destination].type.capitalize()
     parts = []
     if expected and sync.mode == "update":
-        parts.append(f"restricting model `{sync.model}` to records that exist in {destination} would save about "
+        parts.append(f"restricting model `{sync.model}` to records that exist in {destination} would save up to "
                      f"{round(totals.unproductive * expected / wasted):,} MQR a period")
     if invalid:
         parts.append(f"fixing or filtering its invalid keys (null, duplicated) about "
@@ -187,4 +188,6 @@ def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str
     if real:
         parts.append(f"fixing the rows {destination} rejects for a real reason about "
                      f"{round(totals.unproductive * real / wasted):,}")
-    return "; ".join(parts) or None
+    if not parts:
+        return None
+    return "; ".join(parts) + " (less the records another sync of the same people queries: those still count once)"

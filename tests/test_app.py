@@ -39,15 +39,23 @@ def test_header_names_the_workspace_and_how_it_was_chosen(demo, monkeypatch):
     assert any(str(demo.root) in c.value and "$SYNC_CORE_WORKSPACE" in c.value for c in at.sidebar.caption)
 
 
-def test_mqr_figure_is_this_periods_usage_and_says_it_is_demo_scale(demo, monkeypatch):
+def test_mqr_figure_is_this_periods_usage_and_says_demo_scale_only_where_the_limit_was_scaled(demo, monkeypatch):
     demo.run("iterable-production")
     with StateStore(demo.workspace.state_path) as store:
         used = sum(store.mqr_usage(current_period_start(1, datetime.now(timezone.utc)).isoformat()).values())
-    at = app_for(monkeypatch, demo.root)
+    at = app_for(monkeypatch, demo.root)  # `demo init`'s workspace: the seed's plan, 1.5M
     [mqr] = at.sidebar.metric
-    assert (mqr.label, mqr.value) == ("MQR this period (demo scale)", f"{used:,}") and used > 0
+    assert (mqr.label, mqr.value) == ("MQR this period", f"{used:,}") and used > 0
     limit = demo.workspace.mqr.limit
     assert at.sidebar.get("progress")[0].proto.text == f"{used / limit:.0%} of {limit:,}"
+    assert not any("scales the demo's MQR limit" in c.value for c in at.sidebar.caption)
+
+    toml = demo.root / "workspace.toml"  # scaled to the demo's size, as `sync-core up` writes it
+    toml.write_text(toml.read_text().replace(f"limit = {limit}", "limit = 15000", 1))
+    at = app_for(monkeypatch, demo.root)
+    [mqr] = at.sidebar.metric
+    assert (mqr.label, mqr.value) == ("MQR this period (demo scale)", f"{used:,}")
+    assert at.sidebar.get("progress")[0].proto.text == f"{used / 15000:.0%} of 15,000"
     assert any("Demo workspace" in c.value and "scales the demo's MQR limit" in c.value for c in at.sidebar.caption)
 
 

@@ -26,7 +26,7 @@ def workspace_header(choice: WorkspaceChoice) -> None:
         except Exception as exc:  # the page reads the same store and shows the error with its next step
             st.caption(f"MQR usage could not be read ({type(exc).__name__}).")
             return
-        demo = workspace.sandbox is not None
+        demo = workspace.mqr_demo_scaled
         st.metric("MQR this period (demo scale)" if demo else "MQR this period", f"{usage.used:,}", help=(
             f"Distinct records queried since {usage.period_start:%Y-%m-%d} (billing period start), across "
             f"entities; the limit is [mqr] limit in {workspace.file.name}."))

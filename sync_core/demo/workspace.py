@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from ..config import WORKSPACE_FILE, Workspace, load_workspace
+from ..config import SEED_MQR_LIMIT, WORKSPACE_FILE, Workspace, load_workspace
 from ..errors import SyncCoreError
 from ..sandbox import IterableState, MarketoState
 from ..secrets import SECRETS_FILE
@@ -282,9 +282,6 @@ class DemoInitSummary:
     root: Path
     contacts: int
     iterable_users: int
-
-
-SEED_MQR_LIMIT = 1_500_000
 
 
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,

@@ -29,7 +29,7 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     shown = mqr_json(history.root)
     assert shown["used"] > 0 and gauge_value(at) == shown["used"]
     text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
-    assert "Method:" in text and "demo scale" in text
+    assert "Method:" in text and "demo scale" not in text  # `demo init` keeps the seed's plan: nothing scaled
     # One bar per sync, though the seed names two syncs alike: each its own figures
     bars = chart(at.main, "mqr_by_sync")["rows"]
     names = [bar["label"] for bar in bars if "reached the destination" in bar["parts"]]
@@ -41,6 +41,12 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     at = open_app(history.root, "pages/overview.py")
     clean(at)
     assert gauge_value(at) == shown["used"]
+    # What bought nothing: the sync with the most, its own figures; never a sum of figures that overlap
+    worst = max(shown["by_sync"], key=lambda s: s["unproductive"] or 0)
+    assert worst["unproductive"] > 0
+    [line] = [m.value for m in at.main.markdown if m.value.startswith("Most MQR that bought nothing")]
+    assert f"`{worst['sync_id']}`" in line or load_workspace(history.root).syncs[worst["sync_id"]].name in line
+    assert f"{worst['unproductive']:,} of the {worst['queried']:,} records" in line
 
 
 def test_a_period_without_data_says_so(history, open_app):
