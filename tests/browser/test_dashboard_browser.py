@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import ipaddress
 import os
 import queue
 import signal
@@ -149,6 +150,26 @@ def test_the_main_command_builds_dated_history_and_a_scaled_demo(launched):
     assert load_workspace(launched.root).mqr.limit == 2_000  # 1.5 per contact, rounded (README, "Demo size")
     assert requests.get(f"http://127.0.0.1:{launched.sandbox_port}/_sandbox/health", timeout=5).ok
     assert requests.get(f"http://127.0.0.1:{launched.sandbox_port + 1}/_sandbox/health", timeout=5).ok  # Marketo
+    # Without sign-in whoever reaches the dashboard may run syncs: it listens on loopback only, as the sandboxes do
+    for port in (launched.port, launched.sandbox_port, launched.sandbox_port + 1):
+        assert listening_addresses(port) == {"127.0.0.1"}, port
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port` (Linux's /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    raw = bytes.fromhex(address)
+                    # IPv4 in little-endian 32-bit words; IPv6 as four such words
+                    words = [raw[i:i + 4][::-1] for i in range(0, len(raw), 4)]
+                    found.add(str(ipaddress.ip_address(b"".join(words))))
+    return found
 
 
 def test_a_deep_link_to_a_run_opens_its_view_in_the_frame(browser, launched):
