@@ -76,14 +76,15 @@ for status, sentence in data.password_warnings(workspace):
     actions += 1
     (st.error if status == "expired" else st.warning)(f"**Snowflake password**: {sentence}", icon=":material/key:")
 for destination, quota in data.marketo_quotas(workspace):
+    named = "Marketo" if destination.lower() == "marketo" else f"Marketo {destination}"  # not "Marketo marketo"
     if isinstance(quota, str):
-        st.info(f"**Marketo {destination}**: {quota}", icon=":material/api:")
+        st.info(f"**{named}**: {quota}", icon=":material/api:")
     elif quota.state == QUOTA_OK:
-        st.info(f"**Marketo {destination}**: {quota.describe()}.", icon=":material/api:")
+        st.info(f"**{named}**: {quota.describe()}.", icon=":material/api:")
     else:
         actions += 1
         (st.error if quota.state == USED_UP else st.warning)(
-            f"**Marketo {destination}**: {quota.state}: {quota.describe()}. Runs send "
+            f"**{named}**: {quota.state}: {quota.describe()}. Runs send "
             f"{'nothing' if quota.state == USED_UP else 'only what is left above the reserve'} until the reset.",
             icon=":material/api:")
 if not actions:

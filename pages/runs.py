@@ -24,7 +24,7 @@ if not facets.runs:
 
 last_runs(workspace, data.latest_runs(workspace))
 
-syncs, statuses, triggers, dates = st.columns([3, 2, 2, 2])
+syncs, statuses, triggers, dates = st.columns([3, 2, 2, 3])  # the dates whole at a laptop's width
 chosen_syncs = syncs.multiselect("Syncs", sync_ids(workspace, facets), format_func=lambda s: sync_label(workspace, s),
                                  placeholder="All syncs", key="runs_syncs")
 chosen_statuses = statuses.multiselect("Status", RUN_STATUSES, placeholder="Any status", key="runs_statuses")

@@ -56,7 +56,7 @@ def scope_filters(workspace: Workspace, facets: Facets, notices) -> Scope:
             problem(f"This link names a sync `{unknown}` that this workspace does not have.",
                     f"Showing all syncs: pick one under **Sync**. The syncs are declared in {workspace.file.name}.")
     # One row of filters: the tables, and a cause's rows under them, start within the first screen.
-    sync_col, run_col, class_col, dates_col = st.columns([2, 4, 2, 2])
+    sync_col, run_col, class_col, dates_col = st.columns([2, 4, 2, 3])  # the dates whole at a laptop's width
     sync_id = sync_col.selectbox("Sync", syncs, key="fr_sync",
                                  format_func=lambda s: "All syncs" if s is None else sync_label(workspace, s))
     error_class = class_col.selectbox("Class", [None, *ERROR_CLASSES], key="fr_class",

@@ -14,7 +14,7 @@ from demo_helpers import demo_workspace
 
 
 def quota_lines(at) -> list[str]:
-    return [e.value for e in [*at.main.info, *at.main.warning, *at.main.error] if "Marketo marketo" in e.value]
+    return [e.value for e in [*at.main.info, *at.main.warning, *at.main.error] if "**Marketo**:" in e.value]
 
 
 def test_the_overview_shows_the_marketo_quota_and_an_error_once_it_is_used_up(tmp_path, open_app):
@@ -34,6 +34,6 @@ def test_the_overview_shows_the_marketo_quota_and_an_error_once_it_is_used_up(tm
             after = reset_time_text(time.time())
         finally:
             state.close()
-        [error] = [e.value for e in at.main.error if "Marketo marketo" in e.value]
+        [error] = [e.value for e in at.main.error if "**Marketo**:" in e.value]
         assert "used up" in error and "0 left" in error
         assert before in error or after in error
