@@ -32,6 +32,8 @@ reconciliation.start(workspace, sync_id, viewer, running)
 reconciliation.progress(workspace, sync_id, running)
 
 records = [r for r in past if r.status != "running"]
+if not records and (running is not None or "reconciliation_process" in st.session_state):
+    st.stop()  # its first is starting or running: the panel above says so, and the page shows its report then
 if not records:
     empty("No reconciliation of this sync yet.",
           f"Start one above, or from a terminal: `sync-core -w {workspace.root} reconcile {sync_id}`.")

@@ -189,4 +189,5 @@ def history_table(records) -> None:
     # Compared with the one before it: did the last repair work?
     differing = pd.to_numeric(frame["differing rows"], errors="coerce")  # None where it failed
     frame["differing change"] = differing - differing.shift(-1)
+    frame[["by", "error"]] = frame[["by", "error"]].fillna("")  # blank, not the word None
     st.dataframe(frame, hide_index=True, key="reconciliation_history")

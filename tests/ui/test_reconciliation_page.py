@@ -51,6 +51,7 @@ def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_sho
         reloaded = open_app(demo.root, PAGE)  # a reload (or a second browser) shows it running
         assert any("Reconciliation 1 is running" in i.value and "Reading the destination's records back" in i.value
                    for i in reloaded.info)
+        assert not any("No reconciliation of this sync yet" in i.value for i in reloaded.info)  # not both at once
     finally:
         demo.server.release_held(drop=False)
     wait_for(lambda: [r.status for r in reconciliations(demo)] == ["complete"], "it never finished")
@@ -75,6 +76,7 @@ def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_sho
     assert missing["key"].tolist() == [deleted]
     assert at.get("download_button")
     assert past["reconciliation"].tolist() == [1]
+    assert past["error"].tolist() == [""]  # blank, not the word None
 
     at.button(key="resend_1").click().run()  # an operator (no sign-in: the local dashboard is one)
     assert any("Resend queued as request" in s.value for s in at.success)
