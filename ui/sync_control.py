@@ -224,14 +224,17 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
 
 
 def _latest(workspace: Workspace, sync_id: str) -> None:
-    """How the sync's newest run ended (a dry run shows its plan)."""
+    """How the sync's newest run ended (a dry run shows its plan, and names the latest run that sent)."""
     with StateStore(workspace.state_path, read_only=True) as store:
         [run] = store.list_runs(sync_id=sync_id, limit=1) or [None]
+        sent = store.list_runs(sync_id=sync_id, limit=20) if run is not None and run.dry_run else []
     if run is None:
         st.caption("No run yet.")
         return
     colour = STATUS_MARKDOWN.get(run.status, "gray")
-    st.markdown(f"**Latest run {run.id}**: :{colour}[{run.status}] ({run.run_type.replace('_', ' ')}, asked by "
+    # A dry run is not the sync's latest run as the Overview and Run history tell it: named apart
+    st.markdown(f"**{'Dry run' if run.dry_run else 'Latest run'} {run.id}**: :{colour}[{run.status}] "
+                f"({run.run_type.replace('_', ' ')}, asked by "
                 f"{run.requested_by or run.trigger}), {local_text(run.finished_at or run.started_at)}")
     if run.dry_run:
         c = run.counts.as_dict()
@@ -242,6 +245,10 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
             cell.metric(label, f"{value:,}")
         for note in run.notes:
             st.caption(note)
+        latest = next((r for r in sent if not r.dry_run), None)
+        if latest is not None:
+            st.caption(f"Latest run that sent: run {latest.id}, {latest.status}, "
+                       f"{local_text(latest.finished_at or latest.started_at)}.")
     else:  # the words of Run history's tile, so the two pages tell the same run alike
         st.markdown(run_sentence(run, None if run.status == "running" else data.run_problems(workspace, run)))
         if run.error:

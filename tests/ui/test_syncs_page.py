@@ -110,9 +110,14 @@ def test_a_dry_run_shows_its_plan_and_changes_nothing(manual, open_app):
     c = run.counts.as_dict()
     assert shown["Would add"] == f"{c['added']:,}" and c["added"] > 0
     assert shown["New MQR"] == f"{run.mqr_new:,}" and run.mqr_new > 0
+    assert any(f"Dry run {run.id}" in m.value for m in at.main.markdown)
+    assert not any("Latest run" in m.value for m in at.main.markdown)  # the Overview's latest run is not a dry one
     assert demo.snapshot() == set() and demo.stored() == set(), "a dry run sends and confirms nothing"
     real = demo.run(SYNC)
     assert real.mqr_new == run.mqr_new, "the dry run counted the MQR the run then added"
+    demo.run(SYNC, dry_run=True)
+    at = open_app(demo.root, "pages/syncs.py")
+    assert any(f"Latest run that sent: run {real.id}, {real.status}" in c.value for c in at.main.caption)
 
 
 @pytest.mark.parametrize("email, may_run", [("ana@example.com", True), ("eve@other.org", False)])
