@@ -365,8 +365,10 @@ def cmd_demo_advance(args) -> int:
     workspace = _workspace(args)
     for _ in range(args.days):
         s = advance_demo(workspace)
-        # Day 1 is the warehouse as created (its day 0), as `sync-core up` counts the days of its history.
-        print(f"Day {s.day + 1} of the demo (warehouse data as of {s.as_of:%Y-%m-%d}): {s.new_contacts:,} new "
+        # Day 1 is the warehouse as created (its day 0), as `sync-core up` counts the days of its history. The
+        # warehouse's own timestamps (s.as_of) are a fixed, seeded calendar, not today's: not printed beside the
+        # runs' dates, which are today's.
+        print(f"Day {s.day + 1} of the demo: {s.new_contacts:,} new "
               f"contacts, {s.changed_contacts:,} changed, {s.removed_contacts:,} removed; the product created "
               f"{len(s.product_created_users):,} Iterable users.")
     emulator = workspace.snowflake_emulator

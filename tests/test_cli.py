@@ -97,5 +97,5 @@ def test_syncs_lists_all_syncs_and_empty_history_says_what_to_do(demo):
 
 def test_demo_advance_counts_days_as_the_demo_history_does(demo):
     # `sync-core up` calls the warehouse as created day 1 of its history, so the next day is day 2.
-    assert cli(demo, "demo", "advance").stdout.startswith("Day 2 of the demo (warehouse data as of ")
+    assert cli(demo, "demo", "advance").stdout.startswith("Day 2 of the demo: ")
     assert cli(demo, "demo", "advance").stdout.startswith("Day 3 of the demo")
