@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.tokens import TokenType
 
 from ..config import ModelConfig
 from ..errors import ModelError
@@ -30,9 +31,12 @@ def checked_query(model: ModelConfig) -> str:
 def _one_query(model: ModelConfig) -> exp.Query:
     sql = model.query()
     try:
+        _no_empty_list_item(sql)
         statements = sqlglot.parse(sql, read="snowflake")
-    except ParseError as exc:
-        raise ModelError(model.name, model.source, f"SQL does not parse as Snowflake SQL: {_first_line(exc)}") from None
+    except (ParseError, TokenError) as exc:  # TokenError: an unterminated string or comment
+        raise ModelError(model.name, model.source, f"SQL does not parse as Snowflake SQL: {_first_line(exc)} (line "
+                         "and column within the model's SQL). Fix the SQL, then check it with "
+                         f"`sync-core model check {model.name}`") from None
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise ModelError(model.name, model.source, f"must be exactly one query, found {len(statements)} statements")
@@ -41,6 +45,15 @@ def _one_query(model: ModelConfig) -> exp.Query:
         raise ModelError(model.name, model.source,
                          f"must be a query (SELECT ...), not {query.key.upper()}: models never change the warehouse")
     return query
+
+
+def _no_empty_list_item(sql: str) -> None:
+    """Two commas in a row (`a,, b`): Snowflake refuses them, sqlglot's parser quietly drops the empty item, and the
+    embedded source would then run a model that fails on Snowflake."""
+    tokens = sqlglot.tokenize(sql, read="snowflake")
+    for before, token in zip(tokens, tokens[1:]):
+        if before.token_type == token.token_type == TokenType.COMMA:
+            raise ParseError(f"Two commas in a row. Line {token.line}, Col: {token.col}.")
 
 
 def _first_line(exc: Exception) -> str:

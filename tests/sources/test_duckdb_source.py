@@ -41,7 +41,9 @@ def test_table_and_columns_model(source):
 @pytest.mark.parametrize("sql, words", [
     ("SELECT nope FROM people", ["model 'people'", "query failed", "nope"]),
     ("SELECT TO_VARCHAR(Score, '999') FROM people", ["model 'people'", "cannot run"]),
-    ("SELEC email FROM people", ["model 'people'", "does not parse"]),
+    ("SELEC email FROM people", ["model 'people'", "does not parse", "sync-core model check people"]),
+    ("SELECT email,, score FROM people", ["model 'people'", "does not parse", "Two commas in a row"]),
+    ("SELECT 'unterminated FROM people", ["model 'people'", "does not parse"]),
     ("DELETE FROM people", ["model 'people'", "must be a query"]),
     ("SELECT 1; SELECT 2", ["model 'people'", "exactly one query"]),
 ])
