@@ -280,23 +280,32 @@ def cmd_run_show(args) -> int:
 
 def cmd_failures(args) -> int:
     from .history import current_causes, run_causes  # only this command reads them
+    from .state.reports import latest_runs
     workspace = _workspace(args)
     if args.sync:
         workspace.sync(args.sync)
     with _store(workspace) as store:
         if args.run is not None:
-            if store.get_run(args.run) is None:
+            run = store.get_run(args.run)
+            if run is None:
                 print(f"error: no run {args.run} (see `sync-core runs`)", file=sys.stderr)
                 return 2
             causes = run_causes(store, args.run, error_class=args.error_class)
+            whole = [run]
         else:
             causes = current_causes(store, sync_id=args.sync, error_class=args.error_class)
+            whole = [r for s, r in latest_runs(store).items() if args.sync in (None, s)]
     if args.json:
         print(json.dumps([_cause_json(c) for c in causes], indent=2))
         return 0
     scope = f"run {args.run}" if args.run is not None else "rows not synced as they stand"
+    # A run that failed as a whole (a password, an API key) is told first: it is not among its rows' causes
+    for run in whole:
+        if run.status == "failed" and args.error_class in (None, run.error_class):
+            print(f"Run {run.id} of {run.sync_id} failed as a whole ({run.error_class}): {run.error} "
+                  f"(`sync-core run-show {run.id}`)")
     if not causes:
-        print(f"No failures ({scope}).")
+        print(f"No failures of rows ({scope}).")
         return 0
     print(f"Causes ({scope}):")
     for c in causes:

@@ -84,6 +84,12 @@ def test_a_failed_run_exits_non_zero(demo):
     (demo.root / ".streamlit" / "secrets.toml").write_text('[sandbox]\niterable_api_key = "wrong"\n')
     done = cli(demo, "run", "iterable-production", check=False)
     assert done.returncode == 1 and "FAILED" in done.stdout and "HTTP 401" in done.stdout
+    # No row failed: the run failed as a whole, and `failures` says so rather than "no failures"
+    for args, rows in ((["--class", "config"], "No failures of rows"), (["--run", "1"], "Causes (run 1)")):
+        shown = cli(demo, "failures", *args).stdout
+        assert shown.startswith("Run 1 of iterable-production failed as a whole (config)") and rows in shown
+        assert "wrong" not in shown  # the key's value is never printed
+    assert "failed as a whole" not in cli(demo, "failures", "--class", "data").stdout
 
 
 def test_syncs_lists_all_syncs_and_empty_history_says_what_to_do(demo):
