@@ -57,6 +57,8 @@ def test_dry_run_sends_nothing_and_counts_no_mqr(demo):
     with StateStore(demo.workspace.state_path) as store:
         assert store.snapshot_keys("iterable-production") == set()
         assert store.mqr_usage(current_period_start(1).isoformat()) == {}
+    said = cli(demo, "run", "iterable-production", "--dry-run").stdout  # the text says it too
+    assert f"MQR: would add {run['mqr_new']:,} records new to the period" in said and run["mqr_new"] > 0
     cli(demo, "run", "iterable-production")
     with StateStore(demo.workspace.state_path) as store:
         assert store.mqr_usage(current_period_start(1).isoformat())["person"] == run["counts"]["queried"] \
