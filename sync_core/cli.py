@@ -180,21 +180,23 @@ def cmd_syncs(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    pad = max([28] + [len(r["id"]) + 1 for r in rows])  # ids and names whole, the columns aligned
+    named = max([42] + [len(r["name"]) + 1 for r in rows])
     for status, r in zip(statuses, rows):
         last = r["last_run"]
         state = f"last run {last['id']} {last['status']} at {last['started_at']}" if last else "never run"
-        print(f"{r['id']:<28} {r['name']:<42} {r['object']}/{r['mode']:<7} {r['schedule']:<14} {state}")
-        print(f"{'':<28} {_next_run(status)}")
+        print(f"{r['id']:<{pad}} {r['name']:<{named}} {r['object'] + '/' + r['mode']:<16} {r['schedule']:<14} {state}")
+        print(f"{'':<{pad}} {_next_run(status)}")
         if "dbt" in r:
             dbt = workspace.models[r["model"]].dbt
-            print(f"{'':<28} model {r['model']}: {dbt.summary()}")
+            print(f"{'':<{pad}} model {r['model']}: {dbt.summary()}")
             if dbt.description:
-                print(f"{'':<28}   {dbt.description}")
+                print(f"{'':<{pad}}   {dbt.description}")
         if "dbt_problem" in r:
-            print(f"{'':<28} WARNING: {r['dbt_problem']}")
+            print(f"{'':<{pad}} WARNING: {r['dbt_problem']}")
         age = r["password_age"]
         if age:
-            print(f"{'':<28} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")
+            print(f"{'':<{pad}} {'WARNING: ' if age['status'] != 'ok' else 'password: '}{age['message']}")
     for destination, quota in quotas.items():
         if isinstance(quota, DailyQuota):
             warning = "" if quota.state == QUOTA_OK else f"WARNING ({quota.state}): "

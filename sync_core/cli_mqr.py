@@ -49,11 +49,13 @@ def _print(r: MqrReport, *, demo: bool) -> None:
     if not r.used:
         print("No records counted in this period yet.")
     if r.by_sync:
-        print(f"\n{'sync':<32} {'first counted':>14} {'queried':>10} {'bought nothing':>15}")
+        # By id, whole: the CLI's name for a sync, unique where display names repeat (the seed's do)
+        width = max(len("sync"), *(len(s.sync_id) for s in r.by_sync))
+        print(f"\n{'sync':<{width}} {'first counted':>14} {'queried':>10} {'bought nothing':>15}")
         for s in r.by_sync:
             queried = f"{s.queried:,}" if s.queried is not None else "-"
             wasted = f"{s.unproductive:,}" if s.unproductive is not None else "-"
-            print(f"{s.name[:32]:<32} {s.first_counted:>14,} {queried:>10} {wasted:>15}")
+            print(f"{s.sync_id:<{width}} {s.first_counted:>14,} {queried:>10} {wasted:>15}")
             if s.saving:
                 print(f"  {s.saving}")
         print("(first counted adds up to the total; a record two syncs query counts once)")
