@@ -96,7 +96,7 @@ class Report:
         out.append("  fields (matching / compared):")
         out += [f"    {m.field:<24} {m.matching:,} / {m.compared:,} ({m.share:.1%})" for m in self.fields]
         out.append(f"  differing rows: {self.differing_rows:,}; missing rows: {self.missing_rows:,}"
-                   + (f"; expected not-found confirmed absent: {self.not_found_confirmed:,}"
+                   + (f"; never synced, confirmed absent: {self.not_found_confirmed:,}"
                       if self.not_found_confirmed is not None else ""))
         for d in self.differences[:20]:
             out.append(f"    differs {d.key} {d.field}: model {d.model_value} / destination {d.destination_value} "

@@ -226,8 +226,11 @@ class _Reconciliation:
                                                  f"ORDER BY _key LIMIT {MAX_STORED_ROWS}").fetchall()]
         update_only = sync.mode == "update"
         if update_only and never_synced_absent:
+            # Not all expected: rows rejected for a real reason (an invalid email) are absent too; Failed rows
+            # tells them apart by their causes
             self.notes.append(f"{never_synced_absent:,} model rows were never synced and the destination holds no "
-                              "such record: the update-only sync is expected to find them absent"
+                              "such record: an update-only sync finds people not in the destination absent, as "
+                              "expected; any rejected for a real reason are in Failed rows"
                               + (" (in the part read)" if partial else ""))
         if duplicates:
             self.notes.append(f"{duplicates:,} records read are earlier ones of synced rows (the destination keeps "
