@@ -93,3 +93,11 @@ def _validity(present: Iterable[bool]) -> tuple[pa.Buffer, int]:
     """Arrow's validity bitmap of the values present, and how many are not."""
     mask = np.fromiter(present, np.bool_)
     return pa.py_buffer(np.packbits(mask, bitorder="little")), int(len(mask) - np.count_nonzero(mask))
+
+
+def numbers(values: pa.Array) -> np.ndarray:
+    """A fixed-width array without nulls as a numpy view of its buffer (`to_numpy` probes for pandas too)."""
+    if values.null_count:
+        raise ValueError("numbers() takes an array without nulls")
+    dtype = values.type.to_pandas_dtype()  # a numpy type: no probe
+    return np.frombuffer(values.buffers()[1], dtype=dtype)[values.offset:values.offset + len(values)]

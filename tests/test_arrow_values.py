@@ -38,6 +38,10 @@ def test_the_other_shapes():
     assert av.array(["a", None], pa.string()).equals(pa.array(["a", None], pa.string()))
     assert av.array([1.5], pa.float64()).equals(pa.array([1.5], pa.float64()))  # a type no run builds
     assert av.scalar("synced").equals(pa.scalar("synced")) and av.scalar(7).equals(pa.scalar(7, pa.int64()))
+    sliced = pa.array([5, 6, 2**64 - 1], pa.uint64()).slice(1)
+    assert av.numbers(sliced).tolist() == [6, 2**64 - 1] and str(av.numbers(sliced).dtype) == "uint64"
+    with pytest.raises(ValueError, match="without nulls"):
+        av.numbers(pa.array([1, None], pa.int64()))
 
 
 def test_building_arrays_loads_no_pandas():
@@ -45,6 +49,7 @@ def test_building_arrays_loads_no_pandas():
             "from sync_core import arrow_values as av\n"
             "keys = av.strings(['a', None]); av.int64s([1, None]); av.bools([True]); av.repeated('x', 2)\n"
             "av.combined(pa.chunked_array([], pa.string())); pc.equal(keys, av.scalar('a')); pc.less_equal(av.int64s([1]), av.scalar(2))\n"
+            "av.numbers(av.int64s([1, 2]))\n"
             "print('pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

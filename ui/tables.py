@@ -22,7 +22,7 @@ def runs_table(frame: pd.DataFrame, *, key: str) -> int | None:
     event = st.dataframe(styled, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
                          width="stretch", height=min(420, 38 + 35 * len(shown)), column_config={
                              "run": st.column_config.NumberColumn(format="%d", width=55),
-                             "sync": st.column_config.TextColumn(width=240),  # the seed's longest id whole
+                             "sync": st.column_config.TextColumn(width=180),
                              "status": st.column_config.TextColumn(width=80),
                              f"started ({zone})": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm",
                                                                                   width=140),

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrow_values import int64s, repeated, scalar, strings
+from ..arrow_values import int64s, numbers, repeated, scalar, strings
 
 SNAPSHOT_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
 REJECTION_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string()), ("cause_id", pa.int64())])
@@ -206,9 +206,11 @@ class KeyStateChanges:
         change: 8 MB for 1M, where DuckDB grouping the keys' text spills). Two keys of one hash read as a key
         changed twice: the exact path then runs, never a wrong copy."""
         con.register("changes", self._reader())
-        parts = [batch.column(0).to_numpy() for batch in
+        parts = [numbers(batch.column(0)) for batch in
                  con.sql(f"SELECT hash(key) FROM changes WHERE kind IN ({listed})").to_arrow_reader()]
-        hashes = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+        hashes = np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        del parts
+        hashes.sort()  # in place: 8 bytes a change in all
         return not bool((hashes[1:] == hashes[:-1]).any())
 
 
