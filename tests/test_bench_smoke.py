@@ -86,6 +86,14 @@ def test_peer_benchmark_runs_sync_core_against_its_receiver_and_counts_every_row
     assert row.split("|")[7].strip() == "2"  # 2,000 users in requests of 1,000
 
 
+def test_key_state_apply_benchmark_reports_each_copy_it_made():
+    done = subprocess.run([sys.executable, str(BENCH.parent / "key_state_apply.py"), "--refs", ".", "--keys", "3000",
+                           "--rejected", "1000", "--rounds", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| . |")]
+    assert row.rstrip(" |").endswith("2 of 2")
+
+
 def test_peer_receiver_answers_bulk_update_as_iterable_and_counts_users():
     receiver = Path(__file__).parent.parent / "bench" / "peer_receiver.py"
     port = free_port()
