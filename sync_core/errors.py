@@ -87,3 +87,12 @@ class RunFenced(SyncCoreError):
     run to send again, since what the destination holds of them is no longer known."""
     error_class = "transient"
 
+
+def engine_message(exc: Exception) -> str:
+    """An engine's error in one line: its first, and the suggestion DuckDB gives on the next ("Did you mean
+    "marketing_contacts"?", "Candidate bindings: ..."), without the quoted SQL and its caret."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if not lines:
+        return type(exc).__name__
+    hints = [line for line in lines[1:3] if line.startswith(("Did you mean", "Candidate bindings"))]
+    return " ".join([lines[0], *hints])

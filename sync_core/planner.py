@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .arrow_values import combined, empty
 from .config import ConfigError, SyncConfig, Workspace
-from .errors import ModelError
+from .errors import ModelError, engine_message
 from .event_settings import check_event_columns
 from .destinations.base import (ColumnEncoding, DestinationObject, IdentifierRule, ManyPerIdentifier, MatchTypeCheck,
                                 trimmed_sql)
@@ -405,8 +405,7 @@ def _load_model(con: duckdb.DuckDBPyConnection, source: Source, model, sync: Syn
             con.execute(f"CREATE TABLE memory.main.model_rows AS SELECT {selected}, {key} AS _key, "
                         f"{row_hash_sql(hashed)} AS _hash, {key_digest_sql(key)} AS _digest FROM {rows}")
         except duckdb.Error as exc:
-            message = str(exc).strip().splitlines()[0]
-            raise ModelError(model.name, model.source, f"query failed: {message}") from None
+            raise ModelError(model.name, model.source, f"query failed: {engine_message(exc)}") from None
     return {c: types[c][1] for c in columns}
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ..config import ModelConfig, SourceConfig
 from ..dbt_models import missing_relation
-from ..errors import ModelError, WorkspaceBusyError
+from ..errors import ModelError, WorkspaceBusyError, engine_message
 from .snowflake_sql import to_duckdb
 
 
@@ -66,8 +66,7 @@ class DuckDBSource:
         except duckdb.Error as exc:
             if model.dbt is not None and isinstance(exc, duckdb.CatalogException) and "does not exist" in str(exc):
                 raise missing_relation(model.name, self.config.name, model.dbt, "duckdb") from None
-            message = str(exc).strip().splitlines()[0]
-            raise ModelError(model.name, self.config.name, f"query failed: {message}") from None
+            raise ModelError(model.name, self.config.name, f"query failed: {engine_message(exc)}") from None
 
     def schema(self, model: ModelConfig) -> pa.Schema:
         sql = f"SELECT * FROM ({to_duckdb(model)}) AS model LIMIT 0"

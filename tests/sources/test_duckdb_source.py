@@ -39,7 +39,8 @@ def test_table_and_columns_model(source):
 
 
 @pytest.mark.parametrize("sql, words", [
-    ("SELECT nope FROM people", ["model 'people'", "query failed", "nope"]),
+    ("SELECT nope FROM people", ["model 'people'", "query failed", "nope", "Candidate bindings"]),
+    ("SELECT email FROM peeple", ["model 'people'", "query failed", 'Did you mean "people"']),
     ("SELECT TO_VARCHAR(Score, '999') FROM people", ["model 'people'", "cannot run"]),
     ("SELEC email FROM people", ["model 'people'", "does not parse", "sync-core model check people"]),
     ("SELECT email,, score FROM people", ["model 'people'", "does not parse", "Two commas in a row"]),
