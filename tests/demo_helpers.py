@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -116,3 +117,18 @@ class Demo:
         text = path.read_text()
         assert old in text, old
         path.write_text(text.replace(old, new, 1))
+
+
+def sandbox_port() -> int:
+    """A free port whose next is free too: `--sandbox-port P` serves Iterable's sandbox on P and Marketo's on P + 1
+    (a free P alone left P + 1 to chance: another test's server held it once)."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two neighbouring free ports on 127.0.0.1")

@@ -24,6 +24,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, sync_playwright
 
+from demo_helpers import sandbox_port
 from sync_core import load_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ class Launched:
 
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
-    app = Launched(tmp_path_factory.mktemp("browser") / "demo-workspace", free_port(), free_port())
+    app = Launched(tmp_path_factory.mktemp("browser") / "demo-workspace", free_port(), sandbox_port())
     try:
         app.wait_for("Dashboard ready", timeout=180)
         yield app

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from demo_helpers import sandbox_port
 from sync_core import StateStore, load_workspace, run_sync
 from sync_core.demo.snowflake_emulator import snowflake_emulator
 from sync_core.demo.workspace import advance_demo, init_demo
@@ -115,7 +116,7 @@ def test_without_the_emulator_the_snowflake_demo_says_how_to_install_it_and_the_
     assert not (tmp_path / "snow" / "workspace.toml").exists()
 
     done = cli_without_fakesnow("-w", str(tmp_path / "up"), "up", "--snowflake", "--port", str(free_port()),
-                                "--sandbox-port", str(free_port()), "--snowflake-port", str(free_port()))
+                                "--sandbox-port", str(sandbox_port()), "--snowflake-port", str(free_port()))
     assert done.returncode == 2 and 'pip install -e ".[snowflake-demo]"' in done.stderr, done.stderr
     assert not (tmp_path / "up" / "workspace.toml").exists()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from demo_helpers import sandbox_port
 from sync_core import StateStore, load_workspace
 from sync_core.snowflake_settings import HEALTH_PATH
 
@@ -54,7 +55,7 @@ def test_up_snowflake_serves_the_demo_through_the_emulator_and_stops_every_proce
     with log.open("w") as out:
         up = subprocess.Popen(
             [sys.executable, "-m", "sync_core.cli", "-w", str(root), "up", "--snowflake", "--contacts", "300",
-             "--days", "2", "--port", str(free_port()), "--sandbox-port", str(free_port()),
+             "--days", "2", "--port", str(free_port()), "--sandbox-port", str(sandbox_port()),
              "--snowflake-port", str(emulator_port)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
