@@ -418,7 +418,7 @@ def _print_run(record: RunRecord, store: StateStore) -> None:
           f"+ retried {c['retried']:,}")
     print(f"          = synced {c['synced']:,} + rejected expected {c['rejected_expected']:,} + rejected other "
           f"{c['rejected_other']:,} + failed {c['failed']:,} + not attempted {c['not_attempted']:,}")
-    if record.mqr_new is not None:  # a dry run's: what the run would add to the period's MQR
+    if record.mqr_new is not None:  # a dry run counts nothing: what the run would add
         print(f"  MQR: {'would add' if record.dry_run else 'added'} {record.mqr_new:,} records new to the period")
     standing = record.counts
     if standing.repeated_expected or standing.repeated_other:

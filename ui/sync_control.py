@@ -226,11 +226,11 @@ def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
 def _latest(workspace: Workspace, sync_id: str) -> None:
     """How the sync's newest run ended (a dry run shows its plan, and names the latest run that sent)."""
     with StateStore(workspace.state_path, read_only=True) as store:
-        [run] = store.list_runs(sync_id=sync_id, limit=1) or [None]
-        sent = store.list_runs(sync_id=sync_id, limit=20) if run is not None and run.dry_run else []
-    if run is None:
+        recent = store.list_runs(sync_id=sync_id, limit=20)  # newest first: a dry run may hide the run that sent
+    if not recent:
         st.caption("No run yet.")
         return
+    run = recent[0]
     colour = STATUS_MARKDOWN.get(run.status, "gray")
     # A dry run is not the sync's latest run as the Overview and Run history tell it: named apart
     st.markdown(f"**{'Dry run' if run.dry_run else 'Latest run'} {run.id}**: :{colour}[{run.status}] "
@@ -245,7 +245,7 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
             cell.metric(label, f"{value:,}")
         for note in run.notes:
             st.caption(note)
-        latest = next((r for r in sent if not r.dry_run), None)
+        latest = next((r for r in recent if not r.dry_run), None)
         if latest is not None:
             st.caption(f"Latest run that sent: run {latest.id}, {latest.status}, "
                        f"{local_text(latest.finished_at or latest.started_at)}.")
