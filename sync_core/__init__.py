@@ -1,4 +1,6 @@
-"""sync_core: the reverse-ETL engine and its domain. The CLI and the dashboard use only what is exported here."""
+"""sync_core: the reverse-ETL engine and its domain. What is exported here is what most callers need; the
+dashboard's views also read the domain modules that answer its questions (control, sync_status, history,
+mqr_report, reconcile), never Streamlit-side copies of their rules."""
 
 from .alerts.settings import AlertSettings
 from .config import SyncConfig, Workspace, load_workspace
@@ -9,6 +11,7 @@ from .outcomes import ERROR_CLASSES
 from .progress import RunObserver, SilentObserver
 from .runner import run_sync
 from .schedules import Schedule
+from .secrets import redact
 from .state import AlertRecord, CauseSummary, DeliveryRecord, RejectionRecord, RunRecord, StateStore
 
 __all__ = [
@@ -16,7 +19,7 @@ __all__ = [
     "ERROR_CLASSES", "ModelError", "OPERATIONS", "OUTCOMES", "RejectionRecord", "RunCounts", "RunObserver",
     "RunRecord", "Schedule", "SilentObserver", "StateDamaged", "StateStore", "StateStoreError", "StateUnwritable",
     "SyncConfig",
-    "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "run_sync",
+    "SyncCoreError", "Workspace", "WorkspaceBusyError", "invariant_violations", "load_workspace", "redact", "run_sync",
 ]
 
 

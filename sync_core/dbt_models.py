@@ -23,7 +23,6 @@ from .errors import ConfigError, ModelError
 
 PROJECT_FILE = "dbt_project.yml"
 OLDEST_MANIFEST = 10  # dbt-core 1.6
-FUSION_MANIFEST = 20
 _VERSION = re.compile(r"/manifest/v(\d+)\.json$")
 
 

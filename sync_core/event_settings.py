@@ -40,9 +40,6 @@ class EventSettings:
             out.append((self.created_at_column, CREATED_AT_FIELD))
         return tuple(out)
 
-    def describe_name(self) -> str:
-        return f"'{self.name}'" if self.name else f"from column '{self.name_column}'"
-
 
 def from_options(key: str, options: Mapping[str, str]) -> EventSettings:
     """The settings of the event sync at `key` ("syncs.<id>") from its sync keys, as config.py validated them:

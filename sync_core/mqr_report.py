@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from .config import Workspace
-from .mqr import current_period_start, period_end, period_start
+from .mqr import period_end, period_start
 from .state import RunRecord, StateStore, reports
 from .state.mqr_ledger import SyncMqr
 
@@ -110,10 +110,6 @@ def mqr_report(workspace: Workspace, store: StateStore, period: date | None = No
                      _by_sync(workspace, store, key), daily, forecast,
                      reports.mqr_blocked_runs(store, key, end.isoformat()),
                      [(p, sum(store.mqr_usage(p.isoformat()).values())) for p in stored if p < start], notes)
-
-
-def current_report(workspace: Workspace, store: StateStore, now: datetime | None = None) -> MqrReport:
-    return mqr_report(workspace, store, current_period_start(workspace.mqr.billing_period_start_day, now))
 
 
 def _series(rows: list[tuple[str, int]]) -> list[DayPoint]:

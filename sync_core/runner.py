@@ -1,5 +1,5 @@
 """One run of one sync, as explicit stages over a run context (run_context.py): connect, plan, guard, record,
-look up, send, finish. The CLI and the dashboard both call `run_sync`.
+look up, send, finish. The CLI and the worker (which runs what the dashboard asks for) call `run_sync`.
 
 Whatever ends a run (its last stage, a guard, a cancel, an error the user must fix, a bug, Ctrl-C), its record
 is finished in one place, once, with the status that says how it ended."""
@@ -79,11 +79,11 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             watch = CancelWatch(store.path, run_id, cancel.cancel)
             ending = _Ending(stages.run())
         except RunBlocked as exc:  # before anything was recorded: the run only reports its plan
-            ending = _Ending("blocked", str(exc), exc.error_class)
+            ending = _Ending("blocked", redact(str(exc)), exc.error_class)
         except RunCancelled as exc:
             ending = _Ending(exc.status, str(exc), exc.error_class)
-        except (SyncCoreError, TransientError) as exc:
-            ending = _Ending("failed", str(exc), getattr(exc, "error_class", "transient"))
+        except (SyncCoreError, TransientError) as exc:  # may quote a vendor's or a proxy's answer
+            ending = _Ending("failed", redact(str(exc)), getattr(exc, "error_class", "transient"))
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM where the caller turns it into one (`sync-core up`)
             ending = _Ending("interrupted", INTERRUPTED_ERROR, "transient")
             raise

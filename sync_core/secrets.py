@@ -5,11 +5,13 @@ workspace.toml never holds a secret: it holds a reference, resolved only when a 
   "secrets:iterable.api_key"    a key in the workspace's .streamlit/secrets.toml (Streamlit's format)
 
 Every value resolved in this process is remembered, so `redact` can take it out of a text that could reach a
-log or the state store (an unexpected exception's message may quote a request header).
+log or the state store (an unexpected exception's message may quote a request header). Every log record made
+in a process that imports this module is redacted the same way, its traceback included.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import tomllib
@@ -32,6 +34,33 @@ def redact(text: str) -> str:
     for value in values:
         text = text.replace(value, REDACTED)
     return text
+
+
+def _redacting_factory(make_record):
+    def make(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if not _resolved:
+            return record
+        try:
+            record.msg, record.args = redact(record.getMessage()), ()
+        except (TypeError, ValueError):  # arguments that do not fit the message: logging reports it on emit
+            pass
+        if record.exc_info and not record.exc_text:  # formatted here, so a handler never formats the raw one
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+    make.redacts = True
+    return make
+
+
+def _redact_log_records() -> None:
+    """A log record factory, not a handler's filter: records reach handlers this project does not install
+    (Streamlit's, Python's last resort), and a logger's filter misses what its children log."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "redacts", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
+
+
+_redact_log_records()
 
 
 def remember(value: str) -> None:

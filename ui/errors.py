@@ -7,7 +7,7 @@ import sqlite3
 
 import streamlit as st
 
-from sync_core import StateStoreError, SyncCoreError
+from sync_core import StateStoreError, SyncCoreError, redact
 
 log = logging.getLogger("sync_core.dashboard")
 
@@ -34,9 +34,9 @@ def unexpected(exc: Exception, workspace_dir: str) -> None:
                 f"{exc.next_step} Give each command `-w {workspace_dir}`; `sync-core -w {workspace_dir} runs` "
                 "shows whether the state store reads.")
     elif isinstance(exc, SyncCoreError):
-        problem(f"**{exc}**", f"Fix what the message names, then reload. `sync-core -w {workspace_dir} syncs` "
+        problem(f"**{redact(str(exc))}**", f"Fix what the message names, then reload. `sync-core -w {workspace_dir} syncs` "
                 "checks the workspace from a terminal.")
     else:
-        problem(f"**This page failed:** {type(exc).__name__}: {exc}",
+        problem(f"**This page failed:** {type(exc).__name__}: {redact(str(exc))}",
                 "Reload the page. If it fails again, the full traceback is in the terminal running the "
                 f"dashboard; `sync-core -w {workspace_dir} runs` shows whether the state store reads.")

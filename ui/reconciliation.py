@@ -47,7 +47,7 @@ def start(workspace: Workspace, sync_id: str, access: Access, running) -> None:
     error = st.session_state.pop("start_error", None)
     if error:
         st.error(f"The last reconciliation started here ended with an error: {error}", icon=":material/error:")
-    if access.who is None:
+    if not access.may_run:  # it reads the whole destination, spending the calls and exports the runs share
         st.caption(access.why_not or "Sign in to start a reconciliation.")
         return
     st.button("Start a reconciliation", icon=":material/compare_arrows:", disabled=running is not None,

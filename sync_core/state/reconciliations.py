@@ -1,6 +1,7 @@
 """Reconciliations as the state store keeps them: one row per reconciliation (its progress while it runs, its
 summary once done) and the rows that did not match. One runs per sync at a time (a partial unique index on the
-running ones); one left `running` by a process that is gone is marked interrupted when the next one starts.
+running ones); one left `running` by a process of this host that is gone reads as interrupted, and is marked so
+when the next one starts.
 
 A part of StateStore (a mixin over its connection and write transactions)."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from . import process
@@ -34,12 +35,23 @@ class ReconciliationRecord:
     error: str | None
 
 
-_COLUMNS = "id, sync_id, status, requested_by, started_at, finished_at, phase, summary, error"
+_COLUMNS = "id, sync_id, status, requested_by, started_at, finished_at, phase, summary, error, host, pid, pid_started"
+DEAD_ERROR = "its process ended before it finished"
 
 
 def _record(row) -> ReconciliationRecord:
-    *head, summary, error = row
-    return ReconciliationRecord(*head, json.loads(summary) if summary else None, error)
+    """A `running` one whose process on this host is gone reads as interrupted (a reader may not write; the next
+    start writes it so): else the dashboard would show it running, and its start button off, for ever."""
+    *head, summary, error, host, pid, started = row
+    record = ReconciliationRecord(*head, json.loads(summary) if summary else None, error)
+    if record.status == "running" and _dead(host, pid, started):
+        record = replace(record, status="interrupted", phase=None, error=DEAD_ERROR)
+    return record
+
+
+def _dead(host: str | None, pid: int | None, started) -> bool:
+    """Its process is gone; asked only on the host that recorded it (elsewhere, that host alone can tell)."""
+    return host == process.host() and pid is not None and not process.alive(pid, started)
 
 
 class ReconciliationLog:
@@ -60,13 +72,12 @@ class ReconciliationLog:
             return cursor.lastrowid
 
     def _interrupt_dead_reconciliations(self, db: sqlite3.Connection, sync_id: str) -> None:
-        here = process.host()
         for rid, host, pid, started in db.execute(
                 "SELECT id, host, pid, pid_started FROM reconciliations WHERE sync_id = ? AND status = 'running'",
                 (sync_id,)).fetchall():
-            if host == here and not process.alive(pid, started):  # elsewhere, its host alone can tell
+            if _dead(host, pid, started):
                 db.execute("UPDATE reconciliations SET status = 'interrupted', finished_at = ?, error = ? "
-                           "WHERE id = ?", (self._now(), "its process ended before it finished", rid))
+                           "WHERE id = ?", (self._now(), DEAD_ERROR, rid))
 
     def reconciliation_phase(self, reconciliation_id: int, phase: str) -> None:
         with self._write() as db:

@@ -6,6 +6,8 @@ and (for operators only) the resend action, which queues a run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import sqlite3
 
 import pytest
@@ -85,8 +87,10 @@ def test_a_reconciliation_started_here_runs_in_the_background_and_its_report_sho
         assert store.resend_of(request.id) == 1 and request.requested_by == "dashboard"
 
 
-@pytest.mark.parametrize("email, may_resend", [("ana@example.com", True), ("eve@other.org", False)])
-def test_only_operators_see_the_resend_action(demo, open_app, monkeypatch, email, may_resend):
+@pytest.mark.parametrize("email, may_act", [("ana@example.com", True), ("eve@other.org", False)])
+def test_only_operators_may_start_a_reconciliation_or_resend(demo, open_app, monkeypatch, email, may_act):
+    """A reconciliation reads the whole destination, spending the vendor's calls the runs share: a signed-in
+    viewer who is not an operator starts none."""
     demo.edit_workspace("[mqr]", '[dashboard]\noperators = ["@example.com"]\n\n[mqr]')
     monkeypatch.setattr(access, "sign_in_configured", lambda: True)
     monkeypatch.setattr(access, "signed_in_email", lambda: email)
@@ -94,7 +98,10 @@ def test_only_operators_see_the_resend_action(demo, open_app, monkeypatch, email
     alter(demo)
     reconcile(demo.workspace, SYNC, requested_by="cli")
     at = open_app(demo.root, PAGE)
-    assert bool([b for b in at.button if b.key == "resend_1"]) is may_resend
+    assert bool([b for b in at.button if b.key == "resend_1"]) is may_act
+    assert bool([b for b in at.button if b.key == "start_reconciliation"]) is may_act
+    if not may_act:
+        assert any("not an operator" in c.value for c in at.caption)
 
 
 def test_a_sync_that_never_ran_says_to_run_it_first_and_offers_no_start(demo, open_app, clean):
@@ -148,3 +155,25 @@ def test_the_progress_panel_idles_while_no_reconciliation_runs(demo, open_app, m
     at.run()
     assert not any("is running" in i.value for i in at.info) and any("stopped by the test" in e.value for e in at.error)
     assert paces[-1] == [reconciliation.IDLE_EVERY]
+
+
+def test_a_reconciliation_whose_process_died_shows_interrupted_and_another_may_start(demo, open_app):
+    """`sync-core reconcile` killed (or the machine restarted) leaves its record `running`; the page reads it as
+    interrupted, with why, and offers a new start, instead of showing it running for ever with the button off."""
+    demo.run(SYNC)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with StateStore(demo.workspace.state_path) as store:  # as the killed process recorded it
+        dead = store.start_reconciliation(SYNC, requested_by="cli")
+    with sqlite3.connect(demo.workspace.state_path) as db:
+        db.execute("UPDATE reconciliations SET pid = ?, pid_started = NULL WHERE id = ?", (gone.pid, dead))
+    at = open_app(demo.root, PAGE)
+    assert not any("is running" in i.value for i in at.info)
+    assert any("its process ended before it finished" in e.value for e in at.error)
+    [start] = [b for b in at.button if b.key == "start_reconciliation"]
+    assert not start.disabled
+    [past] = [d.value for d in at.dataframe]
+    assert past["status"].tolist() == ["interrupted"]
+    with StateStore(demo.workspace.state_path) as store:  # and the next start records it so
+        assert store.start_reconciliation(SYNC, requested_by="cli") != dead
+        assert store.reconciliation(dead).status == "interrupted"
