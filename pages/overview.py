@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from sync_core.destinations.marketo.quota import OK as QUOTA_OK, USED_UP
+from sync_core.sync_status import schedules_wait_for_a_worker
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
@@ -56,7 +57,7 @@ for s in statuses:
         actions += 1
         st.error(f"**{s.sync.name}**: {s.overdue_text()}", icon=":material/schedule:")
         st.page_link("pages/syncs.py", label=f"{s.sync.name} on the Syncs page", query_params={"sync": s.sync.id})
-if any(not s.sync.schedule.manual and not s.paused for s in statuses) and not workers:
+if schedules_wait_for_a_worker(statuses, workers):
     actions += 1
     st.warning("**No worker is running**: scheduled syncs do not run. Start one: "
                f"`sync-core -w {workspace.root} worker`.", icon=":material/power_off:")

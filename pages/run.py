@@ -43,7 +43,7 @@ run_view.run_error(record, workspace.root)
 c = record.counts.as_dict()
 tiles = [("queried", c["queried"]), ("planned", c["planned"]), ("synced", c["synced"]),
          ("expected rejections", c["rejected_expected"]),
-         ("real problems", c["invalid"] + c["rejected_other"] + c["failed"]), ("not attempted", c["not_attempted"])]
+         ("real problems", record.counts.real_rows), ("not attempted", c["not_attempted"])]
 for column, (label, value) in zip(st.columns(len(tiles)), tiles):
     column.metric(label, f"{value:,}")
 

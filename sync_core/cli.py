@@ -155,7 +155,7 @@ def _store(workspace: Workspace) -> StateStore:
 def cmd_syncs(args) -> int:
     # What only this command reads, imported here: every command (a run too) would pay for it otherwise
     from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
-    from .sync_status import live_workers, sync_statuses
+    from .sync_status import live_workers, schedules_wait_for_a_worker, sync_statuses
     workspace = _workspace(args)
     now = datetime.now(timezone.utc)
     with _store(workspace) as store:
@@ -203,7 +203,7 @@ def cmd_syncs(args) -> int:
             print(f"destination {destination}: {warning}{quota.describe()}")
         else:
             print(f"destination {destination}: {quota}")
-    if any(not s.sync.schedule.manual and not s.paused for s in statuses) and not workers:
+    if schedules_wait_for_a_worker(statuses, workers):
         print("No worker is running: scheduled runs wait for one (`sync-core worker`).")
     return 0
 

@@ -74,7 +74,11 @@ def cmd_run_cancel(args) -> int:
         if not confirm(f"Mark run {record.id} of {record.sync_id} (started {record.started_at}) as interrupted? "
                        f"{process}.", args.yes):
             return 1
-        store.cancel_run(record.id)
+        if not store.cancel_run(record.id):  # it ended while the question waited for an answer
+            ended = store.get_run(record.id)
+            print(f"Run {record.id} ended before it was marked: it is {ended.status} (`sync-core run-show {record.id}`). "
+                  "Nothing changed.")
+            return 0
     print(f"Run {record.id} is marked interrupted. The next run of {record.sync_id} can start; it sends the rows "
           "this one had not confirmed.")
     return 0

@@ -13,11 +13,11 @@ import duckdb
 import pyarrow as pa
 
 from .config import ConfigError, ModelConfig, Workspace
-from .destinations.base import trimmed_sql
+from .destinations.base import WHITESPACE, trimmed_sql
 from .destinations.catalog import DESTINATION_TYPES
 from .hashing import quote
 from .sources import open_source
-from .sources.snowflake_sql import checked_query
+from .sources.snowflake_sql import checked_query, to_duckdb
 
 EXAMPLES = 5
 
@@ -105,6 +105,17 @@ def check(workspace: Workspace, name: str) -> ModelCheck:
         shared = [_shared(con, workspace, sync) for sync in syncs]
     return ModelCheck(name, model.source, model.primary_key, [(f.name.lower(), str(f.type)) for f in schema],
                       total, nulls, dup_keys, int(dup_rows), examples, shared)
+
+
+def null_key_query(workspace: Workspace, model: ModelConfig) -> str:
+    """The query that finds the model's rows without a key as the planner counts them (null, or empty once
+    trimmed of WHITESPACE, tabs and line breaks included), in its source's dialect, to run in the warehouse.
+    The characters are written with CHR, which both dialects have (a tab inside a literal cannot be copied)."""
+    key = model.primary_key  # as written: quoted, Snowflake would take it case-sensitive
+    characters = " || ".join(f"CHR({ord(c)})" for c in WHITESPACE)
+    wrapped = _wrapped(model, "SELECT * FROM ({query}) AS model WHERE " + key + " IS NULL OR "
+                       f"TRIM(CAST({key} AS VARCHAR), {characters}) = ''")
+    return to_duckdb(wrapped) if workspace.sources[model.source].type == "duckdb" else checked_query(wrapped)
 
 
 def _shared(con: duckdb.DuckDBPyConnection, workspace: Workspace, sync) -> SharedIdentifiers:

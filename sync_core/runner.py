@@ -91,14 +91,34 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
             ending = _Ending("failed", redact(f"internal error: {type(exc).__name__}: {exc}"), INTERNAL)
             raise
         finally:
-            if watch is not None:
-                watch.stop()
-            stages.settle_mqr()
-            stages.close()
-            store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases, notes=ctx.notes,
-                             error=ending.error, error_class=ending.error_class)
+            try:
+                _end_stages(watch, stages)
+            except BaseException as exc:  # a second Ctrl-C, or a bug, in the cleanup: the run still gets its ending
+                if ending.status not in ("failed", "interrupted"):
+                    ending = _ending_of_cleanup(exc)
+                raise
+            finally:
+                store.finish_run(run_id, status=ending.status, counts=ctx.counts, phases=ctx.phases,
+                                 notes=ctx.notes, error=ending.error, error_class=ending.error_class)
             events.announce_finish(store.get_run(run_id))
         return store.get_run(run_id)
+
+
+def _end_stages(watch: CancelWatch | None, stages: _Stages) -> None:
+    """The cancel watch stopped, the MQR's work joined, the plan and the key-state changes closed, whatever the
+    step before raised."""
+    try:
+        if watch is not None:
+            watch.stop()
+        stages.settle_mqr()
+    finally:
+        stages.close()
+
+
+def _ending_of_cleanup(exc: BaseException) -> _Ending:
+    if isinstance(exc, KeyboardInterrupt):
+        return _Ending("interrupted", INTERRUPTED_ERROR, "transient")
+    return _Ending("failed", redact(f"internal error at the run's end: {type(exc).__name__}: {exc}"), INTERNAL)
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,8 @@ def last_started(last: RunRecord | None, running: RunRecord | None) -> datetime 
 
 def live_workers(store: StateStore) -> list[WorkerRecord]:
     return [w for w in store.workers() if w.alive]
+
+
+def schedules_wait_for_a_worker(statuses: list[SyncStatus], workers: list[WorkerRecord]) -> bool:
+    """A sync has a schedule it is not paused from, and no worker is alive to run it."""
+    return not workers and any(not s.sync.schedule.manual and not s.paused for s in statuses)

@@ -9,12 +9,14 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from small_workspace import small_workspace
 from sync_core.demo.snowflake_emulator import snowflake_emulator
-from sync_core.model_check import check
+from sync_core.model_check import check, null_key_query
+from sync_core.sources import open_source
 
 PASSWORD_VAR = "MODEL_TEST_PASSWORD"
 
@@ -85,6 +87,20 @@ def test_a_model_whose_keys_are_fine_passes(tmp_path, monkeypatch):
         assert "2 rows" in done.stdout and "Keys are fine" in done.stdout
 
 
+def test_the_query_for_rows_without_a_key_finds_what_the_run_counted_tabs_and_line_breaks_included(tmp_path,
+                                                                                                  monkeypatch):
+    rows = [(None, 1), ("", 2), (" ", 3), ("\t", 4), ("\n \r", 5), ("\u00a0", 6), ("a@x.io", 7)]
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score BIGINT", rows=rows, mode="upsert",
+                         mappings=[("score", "score")]) as s:
+        run = s.run()
+        assert s.causes(run.id).get("NullPrimaryKey") == 5  # a no-break space is not trimmed (base.py's rule)
+        assert check(s.workspace, "people").null_keys == 5
+        query = null_key_query(s.workspace, s.workspace.models["people"])
+        assert "\t" not in query and "\n" not in query  # copyable: the characters are written with CHR
+        found = s.sql(query)
+        assert sorted(score for _, score in found) == [1, 2, 3, 4, 5]
+
+
 @pytest.fixture(scope="module")
 def emulator():
     with snowflake_emulator() as em:
@@ -115,3 +131,7 @@ def test_on_snowflake_keys_are_compared_as_the_destination_compares_them(emulato
 
         dry = s.run(dry_run=True)
         assert found.null_keys + found.duplicate_rows + shared.rows == dry.counts.invalid
+        query = null_key_query(s.workspace, s.workspace.models["people"])  # Snowflake SQL, run on Snowflake
+        without_key = replace(s.workspace.models["people"], sql=query, table=None, columns=())
+        source = open_source(s.workspace.sources["wh"])
+        assert [b.to_pylist() for b in source.batches(without_key)] == [[{"email": None, "score": 3}]]

@@ -3,10 +3,13 @@ whatever it was, and a cancel stops it between requests without losing a row."""
 
 from __future__ import annotations
 
+import pytest
+
 from small_workspace import PROJECT, small_workspace
 from sync_core import StateStore
 from sync_core.progress import SilentObserver
 from sync_core.run_context import CancelToken, RunEvents
+from sync_core.run_mqr import RunMqr
 
 ROWS = [(f"user{i}@x.io", f"U{i}", i) for i in range(40)]
 
@@ -77,3 +80,21 @@ def test_a_retry_after_longer_than_a_run_waits_leaves_the_rows_for_the_next_run(
             [failed] = {r.message for r in store.rejections(sync_id="people")}
         assert "asked to wait 3600 s" in failed and "max_retry_after_seconds = 300" in failed
         assert s.run(clock=clock).counts.outcome("synced") == 5  # the next run sends them
+
+
+def test_a_second_ctrl_c_in_the_runs_last_step_still_records_its_ending(tmp_path, monkeypatch):
+    """Ctrl-C pressed again while the run joins its MQR work: the record is finished as interrupted at once (not
+    left `running` until its lease lapses), and the next run sends nothing twice."""
+    with people(tmp_path, monkeypatch) as s:
+        def interrupted_settle(self):
+            raise KeyboardInterrupt
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+            patched.setattr(RunMqr, "settle", interrupted_settle)
+            s.run()
+        with StateStore(s.workspace.state_path) as store:
+            [record] = store.list_runs(sync_id="people")
+        assert record.status == "interrupted" and record.finished_at is not None
+        assert len(s.snapshot()) == 40  # every row it sent was confirmed before the end
+        again = s.run()
+        assert again.status == "healthy", again.error
+        assert again.counts.outcome("synced") == 0 and len(s.writes_since(0)) == 8

@@ -10,6 +10,7 @@ import streamlit as st
 
 from sync_core import ERROR_CLASSES, Workspace
 from sync_core.history import Facets, RowScope, RunFilter, is_expected
+from sync_core.model_check import null_key_query
 from sync_core.planner import NULL_KEY
 from ui import charts, data
 from ui.errors import problem
@@ -291,9 +292,11 @@ def _null_key_rows(workspace: Workspace, scope: Scope, count: int) -> None:
              "in its latest run" if scope.sync_id else "in the latest run of each sync")
     st.markdown(f"**{rows(count)}** with a null or empty primary key {where}")
     st.info("A row without a key cannot be synced, listed or followed from run to run: nothing identifies it. "
-            "Find these rows in the warehouse, then give each a key (or leave it out of the model):\n\n"
-            + "\n".join(f"- model `{m.name}`: `SELECT * FROM (<its SQL>) WHERE {m.primary_key} IS NULL OR "
-                        f"trim(CAST({m.primary_key} AS VARCHAR)) = ''`" for m in models), icon=":material/key_off:")
+            "Find these rows in the warehouse with the query below (a key of spaces, tabs or line breaks counts as "
+            "empty), then give each a key, or leave it out of the model.", icon=":material/key_off:")
+    for model in models:
+        st.caption(f"Model `{model.name}`, on its source `{model.source}`:")
+        st.code(null_key_query(workspace, model), language="sql", wrap_lines=True)
 
 
 def marked_day(scope: Scope, workspace: Workspace):

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
+
+import pytest
 
 from sync_core import StateStore
 from sync_core.state.process import host
@@ -68,6 +72,24 @@ def test_run_cancel_frees_a_sync_whose_run_looks_alive(demo):
     assert cli(demo, "run", "iterable-production").returncode == 0
     again = cli(demo, "run-cancel", str(stuck), "--yes")
     assert again.returncode == 2 and "not running" in again.stderr
+
+
+def test_run_cancel_force_does_not_claim_a_run_that_ended_while_it_asked(demo):
+    """`--force` waits for a yes; a run that ends meanwhile keeps its ending, and the command says so."""
+    StateStore(demo.workspace.state_path).close()
+    stuck = record_running_run(demo, os.getpid(), None)
+    asking = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run-cancel", str(stuck),
+                               "--force"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    question = ""
+    while "Continue?" not in question:  # the question is on screen: the command waits for the answer
+        question += asking.stderr.read(1) or pytest.fail(f"run-cancel ended without asking: {question}")
+    with sqlite3.connect(demo.workspace.state_path) as db:  # meanwhile, the run ends as its process finishes it
+        db.execute("UPDATE runs SET status = 'healthy', finished_at = ? WHERE id = ?", (iso_utc(time.time()), stuck))
+    out, _ = asking.communicate("y\n", timeout=300)
+    assert asking.returncode == 0
+    assert f"Run {stuck} ended before it was marked: it is healthy" in out and "marked interrupted" not in out
+    assert json.loads(cli(demo, "run-show", str(stuck), "--json").stdout)["status"] == "healthy"
 
 
 def test_the_cli_judges_a_run_by_its_lease_not_by_a_pid_from_another_host(demo):
