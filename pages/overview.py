@@ -5,13 +5,12 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from sync_core.destinations.marketo.quota import OK as QUOTA_OK, USED_UP
-from sync_core.sync_status import schedules_wait_for_a_worker
+from sync_core.needs_action import ERROR, INFO, WARNING, by_urgency, needs_action
 from ui import data, frame
 from ui.context import current_workspace
 from ui.errors import empty
 from ui.filters import titled
-from ui.formatting import local_text, rows, status_markdown
+from ui.formatting import local_text, status_markdown
 from ui.mqr_charts import gauge
 from ui.status import run_sentence
 from ui.sync_control import board
@@ -22,73 +21,32 @@ workspace = current_workspace()
 st.title("Overview")
 statuses, workers = board(workspace)
 report = data.mqr_report(workspace)
-ORDER = {"failed": 0, "blocked": 0, "warning": 1, "interrupted": 2, "cancelled": 2, "healthy": 3}
-
-
-def rank(status) -> tuple:
-    run = status.last_run
-    return (ORDER.get(run.status, 2) if run else 2, status.overdue_by is None, status.sync.name)
-
-
-statuses = sorted(statuses, key=rank)
+statuses = by_urgency(statuses)
 if all(s.last_run is None for s in statuses):
     empty("No sync has run yet in this workspace.",
           f"Run one from the Syncs page (Run now), or from a terminal: `sync-core -w {workspace.root} run "
           f"{next(iter(workspace.syncs), 'SYNC')}`. `sync-core up` builds a few days of history on the demo.")
 
 st.subheader("Needs action")
-actions = 0
-for s in statuses:
-    run = s.last_run
-    if run is not None and run.status in ("failed", "blocked"):
-        actions += 1
-        reason = (run.error or "").splitlines()[0][:200] if run.error else f"{run.counts.real_rows:,} rows with real problems"
-        st.error(f"**{s.sync.name}**: last run {run.status} ({local_text(run.finished_at or run.started_at)}): {reason}",
-                 icon=":material/error:")
-        st.page_link("pages/run.py", label=f"Run {run.id}: what happened and what to do", query_params={"run": run.id})
-    elif run is not None and run.status == "warning":
-        problems = data.run_problems(workspace, run)
-        if problems.new and problems.compared_with is not None:
-            actions += 1
-            st.warning(f"**{s.sync.name}**: {rows(problems.new)} with data problems new since its previous run "
-                       f"({problems.data:,} in all).", icon=":material/report:")
-            st.page_link("pages/failed_rows.py", label=f"Failed rows of run {run.id}", query_params={"run": run.id})
-    if s.overdue_by is not None:
-        actions += 1
-        st.error(f"**{s.sync.name}**: {s.overdue_text()}", icon=":material/schedule:")
-        st.page_link("pages/syncs.py", label=f"{s.sync.name} on the Syncs page", query_params={"sync": s.sync.id})
-if schedules_wait_for_a_worker(statuses, workers):
-    actions += 1
-    st.warning("**No worker is running**: scheduled syncs do not run. Start one: "
-               f"`sync-core -w {workspace.root} worker`.", icon=":material/power_off:")
-for run in report.blocked_runs:
-    actions += 1
-    st.error(f"**MQR budget**: run {run.id} of {run.sync_id} was stopped before it counted anything.",
-             icon=":material/block:")
-    st.page_link("pages/mqr.py", label="MQR: the budget and where it goes")
-if report.used > report.budget:
-    actions += 1
-    st.error(f"**MQR**: {report.used:,} records counted this period, over the budget of {report.budget:,}.",
-             icon=":material/data_usage:")
-for status, sentence in data.password_warnings(workspace):
-    if status == "unknown":  # this dashboard's host may lack a secret the worker's has: worth a note, not an alarm
-        st.info(f"**Snowflake password**: {sentence}", icon=":material/key:")
-        continue
-    actions += 1
-    (st.error if status == "expired" else st.warning)(f"**Snowflake password**: {sentence}", icon=":material/key:")
-for destination, quota in data.marketo_quotas(workspace):
-    named = "Marketo" if destination.lower() == "marketo" else f"Marketo {destination}"  # not "Marketo marketo"
-    if isinstance(quota, str):
-        st.info(f"**{named}**: {quota}", icon=":material/api:")
-    elif quota.state == QUOTA_OK:
-        st.info(f"**{named}**: {quota.describe()}.", icon=":material/api:")
-    else:
-        actions += 1
-        (st.error if quota.state == USED_UP else st.warning)(
-            f"**{named}**: {quota.state}: {quota.describe()}. Runs send "
-            f"{'nothing' if quota.state == USED_UP else 'only what is left above the reserve'} until the reset.",
-            icon=":material/api:")
-if not actions:
+SHOW = {ERROR: st.error, WARNING: st.warning, INFO: st.info}
+ICONS = {"run": "error", "data_problems": "report", "overdue": "schedule", "no_worker": "power_off",
+         "mqr_blocked": "block", "mqr_over_budget": "data_usage", "password": "key", "quota": "api"}
+actions = needs_action(statuses, workers, report, problems_of=lambda run: data.run_problems(workspace, run),
+                       passwords=data.password_warnings(workspace), quotas=data.marketo_quotas(workspace),
+                       when=local_text, worker_command=f"sync-core -w {workspace.root} worker")
+for action in actions:
+    SHOW[action.severity](f"**{action.subject}**: {action.text}", icon=f":material/{ICONS[action.kind]}:")
+    if action.kind == "run":
+        st.page_link("pages/run.py", label=f"Run {action.run_id}: what happened and what to do",
+                     query_params={"run": action.run_id})
+    elif action.kind == "data_problems":
+        st.page_link("pages/failed_rows.py", label=f"Failed rows of run {action.run_id}",
+                     query_params={"run": action.run_id})
+    elif action.kind == "overdue":
+        st.page_link("pages/syncs.py", label=f"{action.subject} on the Syncs page", query_params={"sync": action.sync_id})
+    elif action.kind == "mqr_blocked":
+        st.page_link("pages/mqr.py", label="MQR: the budget and where it goes")
+if all(a.severity == INFO for a in actions):
     st.success("Nothing needs action: no sync's last run failed, none is overdue, MQR is within budget, no "
                "password is about to expire, and no Marketo quota is running out.",
                icon=":material/check_circle:")
