@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -234,12 +235,22 @@ def cmd_run(args) -> int:
                       allow_removals=args.allow_removals, retry_failed=args.retry_failed, observer=progress,
                       requested_by=cli_worker.who())
     progress.close()
-    if args.json:
-        print(json.dumps(record.to_json(), indent=2))
-    else:
-        with _store(workspace) as store:
-            _print_run(record, store)
+    try:
+        if args.json:
+            print(json.dumps(record.to_json(), indent=2))
+        else:
+            with _store(workspace) as store:
+                _print_run(record, store)
+    except BrokenPipeError:  # the reader left (`| head`); the run is recorded, and the exit code still tells
+        _drop_stdout()
     return 1 if record.status in ("failed", "blocked", "cancelled", "interrupted") else 0
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not meet the broken pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def cmd_runs(args) -> int:

@@ -125,6 +125,21 @@ def totals(causes: list[CauseSummary]) -> Totals:
     return Totals(expected=expected, real=sum(c.rows for c in causes) - expected)
 
 
+@dataclass(frozen=True)
+class Retryable:
+    """What a retry of a sync's failed rows (`run --retry-failed`, the dashboard's button) would do now."""
+    sendable: int  # rows that failed or were rejected for a real reason: the rows it sends again
+    invalid: int  # rows the plan refuses (a null, repeated or shared key): no retry sends them
+    expected: int  # expected rejections: not retried
+
+
+def retryable(store: StateStore, sync_id: str) -> Retryable:
+    causes = current_causes(store, sync_id=sync_id)
+    expected = sum(c.rows for c in causes if is_expected(c.error_class))
+    invalid = sum(c.rows for c in causes if c.outcome == "invalid" and not is_expected(c.error_class))
+    return Retryable(sum(c.rows for c in causes) - expected - invalid, invalid, expected)
+
+
 def current_causes(store: StateStore, *, sync_id: str | None = None,
                    error_class: str | None = None) -> list[CauseSummary]:
     """Causes of the rows not synced as they stand, largest first (how they are counted: reports.current_causes)."""

@@ -107,3 +107,20 @@ def test_demo_advance_counts_days_as_the_demo_history_does(demo):
     # `sync-core up` calls the warehouse as created day 1 of its history, so the next day is day 2.
     assert cli(demo, "demo", "advance").stdout.startswith("Day 2 of the demo: ")
     assert cli(demo, "demo", "advance").stdout.startswith("Day 3 of the demo")
+
+
+def test_a_run_whose_output_nobody_reads_any_more_still_runs_to_its_end(demo):
+    """`sync-core run SYNC 2>&1 | head -2` in a cron job or a log pipe: the reader gone, the progress and the
+    summary are dropped, not the run; the exit code still says how it ended."""
+    read, write = os.pipe()
+    os.close(read)  # the reader left before the first line: every write meets a broken pipe
+    try:
+        done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(demo.root), "run", "iterable-production"],
+                              stdout=write, stderr=write, timeout=300)
+    finally:
+        os.close(write)
+    with StateStore(demo.workspace.state_path, read_only=True) as store:
+        [record] = store.list_runs(sync_id="iterable-production")
+    assert record.status == "warning", record.error  # the demo's invalid rows; not "failed: BrokenPipeError"
+    assert record.counts.outcome("synced") > 0
+    assert done.returncode == 0

@@ -99,7 +99,8 @@ def _runs_frame(path: str, version, where: history.RunFilter) -> pd.DataFrame:
 
 
 RUN_COLUMNS = ["run", "sync", "status", "trigger", "started", "finished", "duration_s", "queried", "planned",
-               "synced", "expected", "real", "invalid", "rejected_other", "failed", "not_attempted", "adds_up", "error"]
+               "synced", "expected", "real", "invalid", "rejected_other", "failed", "not_attempted", "adds_up", "error",
+               "retry"]
 
 
 def _run_row(r: RunRecord) -> dict:
@@ -110,7 +111,7 @@ def _run_row(r: RunRecord) -> dict:
             "planned": c.get("planned", 0), "synced": c.get("synced", 0), "expected": c.get("rejected_expected", 0),
             "real": r.counts.real_rows, "invalid": c.get("invalid", 0), "rejected_other": c.get("rejected_other", 0),
             "failed": c.get("failed", 0), "not_attempted": c.get("not_attempted", 0), "adds_up": adds_up,
-            "error": r.error or ""}
+            "error": r.error or "", "retry": r.retry_failed}
 
 
 def run_detail(workspace: Workspace, run_id: int):

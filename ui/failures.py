@@ -121,12 +121,15 @@ def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:
 
 
 def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Rows per local day and cause: of each sync's last run that day that read its model (an hourly sync's
-    failing rows are not counted 24 times), summed over the syncs; a day with runs but no such rows is 0."""
-    if trend.empty or runs.empty:
+    """Rows per local day and cause: of each sync's last run that day that read its model and tried every row
+    (an hourly sync's failing rows are not counted 24 times; a retry of the failed rows leaves the others, its
+    expected rejections too, not attempted, so it would read as a drop to 0), summed over the syncs; a day with
+    such runs but no such rows is 0."""
+    read = runs[(runs["queried"] > 0) & ~runs["retry"].astype(bool)] if not runs.empty else runs
+    if trend.empty or read.empty:
         return pd.DataFrame(columns=["cause_id", "label", "day", "rows"])
-    days = sorted(set(local_times(runs["started"]).dt.date))
-    read = runs[runs["queried"] > 0].assign(day=local_times(runs["started"]).dt.date)
+    read = read.assign(day=local_times(read["started"]).dt.date)
+    days = sorted(set(read["day"]))
     last_of_day = set(read.groupby(["sync", "day"])["run"].max())
     trend = trend[trend["run"].isin(last_of_day)]
     frame = trend.assign(day=local_times(trend["started"]).dt.date,

@@ -40,15 +40,19 @@ def run_sentence(run: RunRecord, problems: RunProblems | None) -> str:
         unsent_text = f"{rows(unsent)} were not sent" if unsent else "nothing was sent"
         return (f"Stopped before it finished, because of {STOPPED.get(run.error_class or '', 'an error')}: "
                 f"{unsent_text}. Open it for the message and what to do.")
-    return _finished(c, problems)
+    return _finished(c, problems, retry=run.retry_failed)
 
 
-def _finished(c: dict[str, int], problems: RunProblems | None) -> str:
+def _finished(c: dict[str, int], problems: RunProblems | None, *, retry: bool) -> str:
     if problems is None or not problems.data:
         said = "No data problems."
     else:
         said = f"**{rows(problems.data)} with data problems**, " + _news(problems) + "."
-    if c["synced"]:
+    if retry:  # it tried only the rows with real problems: "nothing had changed" would mislead
+        tried = c["planned"] - c["not_attempted"]
+        done = [f"A retry of the failed rows: {rows(tried)} sent again, {c['synced']:,} synced" if tried else
+                "A retry of the failed rows: none of them could be sent again"]
+    elif c["synced"]:
         done = [f"{rows(c['synced'])} synced"]
     elif not (c["added"] or c["changed"] or c["removed"]):
         done = ["Nothing had changed to sync"]

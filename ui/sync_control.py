@@ -13,7 +13,7 @@ from sync_core.control import RUN_KINDS, ask_for_run, cancel_run, set_paused, wi
 from sync_core.sync_status import SyncStatus, live_workers, sync_statuses
 from ui import data
 from ui.access import Access
-from ui.formatting import STATUS_MARKDOWN, local_text, zone_label
+from ui.formatting import STATUS_MARKDOWN, local_text, rows, zone_label
 from ui.status import run_sentence
 
 LIVE_EVERY = 2  # seconds between redraws of a run in progress
@@ -97,10 +97,15 @@ def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
         return (f"Plans a run of **{sync.name}** without sending anything: what would be added, changed, removed "
                 "and retried, and the MQR it would add. Nothing is recorded as synced and nothing counts in MQR.")
     with StateStore(workspace.state_path, read_only=True) as store:
-        totals = history.totals(history.current_causes(store, sync_id=sync.id))
-    return (f"Sends again only the **{totals.real:,} rows** of {sync.name} that failed or were rejected for a real "
-            f"reason; the {totals.expected:,} expected rejections are not retried, and other changes wait for the "
-            "next run.")
+        retry = history.retryable(store, sync.id)
+    invalid = (f" The {rows(retry.invalid)} whose key is missing, repeated or shared cannot be sent until the model "
+               "is fixed." if retry.invalid else "")
+    if not retry.sendable:
+        return f"Nothing to retry: no row of {sync.name} failed or was rejected for a real reason.{invalid}"
+    return (f"Sends again only the **{rows(retry.sendable)}** of {sync.name} that failed or were rejected for a "
+            f"real reason; the {retry.expected:,} expected rejections are not retried, and other changes wait for "
+            f"the next run.{invalid}")
+
 
 
 def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_running: bool) -> None:
@@ -132,8 +137,14 @@ def _confirm(workspace: Workspace, sync: SyncConfig, kind: str, who: Access) -> 
     with st.container(border=True):
         st.markdown(f"**{RUN_KINDS[kind].label}?** {what_it_does(workspace, sync, kind)}")
         go, back = st.columns([1, 5])
-        go.button("Confirm", type="primary", key="confirm_yes", on_click=_ask, args=(workspace, sync.id, kind, who))
+        go.button("Confirm", type="primary", key="confirm_yes", on_click=_ask, args=(workspace, sync.id, kind, who),
+                  disabled=kind == "retry_failed" and not _has_rows_to_retry(workspace, sync))
         back.button("Cancel", key="confirm_no", on_click=_set, args=("confirm", None))
+
+
+def _has_rows_to_retry(workspace: Workspace, sync: SyncConfig) -> bool:
+    with StateStore(workspace.state_path, read_only=True) as store:
+        return history.retryable(store, sync.id).sendable > 0
 
 
 def _ask(workspace: Workspace, sync_id: str, kind: str, who: Access) -> None:
@@ -194,15 +205,27 @@ def _cancel(workspace: Workspace, run_id: int, by: str) -> None:
         st.toast(f"Run {run_id} had already ended.", icon=":material/info:")
 
 
+def _kind_of(run) -> str:
+    """What kind of run, as the buttons name it: a full resync and a retry are not plain syncs."""
+    if run.dry_run:
+        return "dry run"
+    return "full resync" if run.full_resync else "retry of failed rows" if run.retry_failed else "sync"
+
+
 def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
     run = status.running
     counts = run.counts.as_dict()
     planned, left = counts.get("planned", 0), counts.get("not_attempted", 0)
     with st.container(border=True):
-        st.markdown(f"**Run {run.id} in progress**: {run.run_type.replace('_', ' ')}, phase **{run.phase or 'starting'}**, "
+        st.markdown(f"**Run {run.id} in progress**: {_kind_of(run)}, phase **{run.phase or 'starting'}**, "
                     f"asked by {run.requested_by or run.trigger}, started {local_text(run.started_at)}")
+        # The planned rows' outcomes only, so they add up to the rows settled; rows with an invalid key were never
+        # planned (the plan refused them), and are said apart
+        planned_problems = counts.get("rejected_other", 0) + counts.get("failed", 0)
+        invalid = counts.get("invalid", 0)
         settled = (f"{counts.get('synced', 0):,} synced, {counts.get('rejected_expected', 0):,} expected, "
-                   f"{run.counts.real_rows:,} real problems")
+                   f"{planned_problems:,} real problems"
+                   + (f"; besides, {rows(invalid)} with an invalid key, not planned" if invalid else ""))
         if run.retry_failed:  # it leaves the other planned rows unsent: no share of them to show
             st.caption(f"Retrying failed rows: {settled} so far.")
         elif planned:
@@ -234,7 +257,7 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
     colour = STATUS_MARKDOWN.get(run.status, "gray")
     # A dry run is not the sync's latest run as the Overview and Run history tell it: named apart
     st.markdown(f"**{'Dry run' if run.dry_run else 'Latest run'} {run.id}**: :{colour}[{run.status}] "
-                f"({run.run_type.replace('_', ' ')}, asked by "
+                f"({_kind_of(run)}, asked by "
                 f"{run.requested_by or run.trigger}), {local_text(run.finished_at or run.started_at)}")
     if run.dry_run:
         c = run.counts.as_dict()

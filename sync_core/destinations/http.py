@@ -180,7 +180,7 @@ class HttpClient:
         raise DestinationUnavailable(self.destination, "ConnectionRefused",
                                      f"nothing accepts connections at {where.hostname}:"
                                      f"{where.port or _PORTS[where.scheme]} (connection refused twice, "
-                                     f"{REFUSED_PAUSE_SECONDS:g} s apart; nothing was sent)",
+                                     f"{REFUSED_PAUSE_SECONDS:g} s apart; this request was not sent)",
                                      self.unreachable_hint)
 
 

@@ -9,7 +9,9 @@ import pandas as pd
 
 from sync_core import StateStore, history
 from sync_core.clock import OffsetClock
+from ui import data
 from ui.failures import daily_trend
+from small_workspace import small_workspace
 from vega_charts import rows, specs
 
 
@@ -271,12 +273,29 @@ def test_keys_that_cannot_be_synced_are_explained_not_listed_as_missing(history,
 def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
     runs = pd.DataFrame({"run": [1, 2, 3, 4], "sync": ["a", "a", "b", "a"], "queried": [10, 10, 10, 0],
                          "started": ["2026-11-28T12:00:00+00:00", "2026-11-28T13:30:00+00:00",
-                                     "2026-11-28T12:30:00+00:00", "2026-11-28T14:00:00+00:00"]})  # one day anywhere
+                                     "2026-11-28T12:30:00+00:00", "2026-11-28T14:00:00+00:00"],  # one day anywhere
+                         "retry": [False] * 4})
     trend = pd.DataFrame({"run": [1, 2, 3], "sync": ["a", "a", "b"], "started": runs["started"][:3],
                           "cause_id": [7, 7, 7], "code": ["X"] * 3, "class": ["data"] * 3, "message": ["m"] * 3,
                           "outcome": ["rejected"] * 3, "rows": [40, 30, 5]})
     daily = daily_trend(trend, runs)  # run 4 failed before reading the model: a's day is run 2's
     assert daily["rows"].tolist() == [35]
+
+
+def test_a_retry_of_the_failed_rows_is_not_a_days_figure(tmp_path, monkeypatch):
+    """A retry sends only the rows with real problems and leaves the expected rejections not attempted: taken as
+    the day's last run, every expected cause would read as a drop to 0 that day."""
+    rows = [("ana@x.io", 1.0), ("bob@x.io", float("nan")), ("carl@x.io", 3.0)]
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
+                         mappings=[("score", "score")]) as s:
+        s.create_users("ana@x.io", "bob@x.io")  # carl is not in Iterable: an expected rejection
+        s.run()
+        retry = s.run(retry_failed=True)
+        assert retry.counts.outcome("rejected_expected") == 0  # carl not attempted by the retry
+        daily = daily_trend(data.trend_frame(s.workspace, history.RunFilter(), None),
+                            data.runs_frame(s.workspace, history.RunFilter()))
+    by_code = {code: rows for code, rows in zip(daily["label"].str.split(":").str[0], daily["rows"])}
+    assert by_code["NotFound"] == 1, "the day's figure is the full run's, not the retry's 0"
 
 
 def test_a_link_to_an_unknown_sync_or_cause_says_so(history, open_app):

@@ -6,6 +6,7 @@ the page says so and runs nothing."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,10 +16,11 @@ from contextlib import closing, contextmanager
 
 import pytest
 
-from sync_core import StateStore, invariant_violations
+from sync_core import StateStore, history, invariant_violations
 from sync_core.clock import OffsetClock
 from sync_core.worker import Worker
 from ui import access
+from small_workspace import small_workspace
 from worker_helpers import cli, wait_for, worker
 
 SYNC = "iterable-production"
@@ -150,9 +152,13 @@ def test_a_run_in_progress_shows_its_progress_and_can_be_cancelled(manual, open_
         assert demo.server.wait_for_held(1, timeout=120)
         at.run()
         [run] = runs(demo)
-        assert any(f"Run {run.id} in progress" in m.value and "phase **sync**" in m.value for m in at.main.markdown)
+        assert any(f"Run {run.id} in progress**: sync, phase **sync**" in m.value for m in at.main.markdown)
         [bar] = at.main.get("progress")
-        assert "planned rows settled" in bar.proto.text
+        settled = re.search(r"([\d,]+) of [\d,]+ planned rows settled", bar.proto.text)
+        outcomes = re.search(r"([\d,]+) synced, ([\d,]+) expected, ([\d,]+) real problems", bar.proto.text)
+        number = lambda text: int(text.replace(",", ""))  # noqa: E731
+        assert sum(map(number, outcomes.groups())) == number(settled.group(1)), bar.proto.text  # they add up
+        assert "with an invalid key, not planned" in bar.proto.text  # the demo's invalid keys, said apart
         at.button(key="cancel_run").click().run()
 
         def released_and_ended():
@@ -248,21 +254,44 @@ def test_pause_resume_and_withdraw_act_on_the_store_and_the_page_says_so(demo, o
 def test_full_resync_and_retry_failed_rows_ask_for_the_run_their_confirmation_describes(manual, open_app):
     demo = manual
     first = demo.run(SYNC)
+    with StateStore(demo.workspace.state_path, read_only=True) as store:
+        retryable = history.retryable(store, SYNC)
+    assert retryable.sendable > 0 and retryable.invalid > 0  # the demo's invalid emails, and its invalid keys
     with running_worker(demo.root):
         at = open_app(demo.root, "pages/syncs.py")
         assert "Sends **every row** of `contacts`" in ask(at, "full_resync")
         wait_for(ended(demo, 2), "the full resync never ran")
-        assert "Sends again only the" in ask(at, "retry_failed")
+        offer = ask(at, "retry_failed")
+        assert f"Sends again only the **{retryable.sendable:,} rows** of" in offer
+        assert f"The {retryable.invalid:,} rows whose key is missing, repeated or shared cannot be sent" in offer
         wait_for(ended(demo, 3), "the retry never ran")
+        at.run()
     resync, retry = sorted((r for r in runs(demo) if r.id != first.id), key=lambda r: r.id)
     assert (resync.full_resync, resync.retry_failed, resync.trigger) == (True, False, "dashboard")
     assert (retry.full_resync, retry.retry_failed, retry.trigger) == (False, True, "dashboard")
     for run in (resync, retry):
         assert run.status in ("healthy", "warning") and invariant_violations(run.counts.as_dict()) == []
-    # The full resync sent every row the destination holds again; the retry sent only rows with real problems,
-    # and the demo's only real problems are invalid keys, which cannot be sent.
+    # The full resync sent every row the destination holds again; the retry sent only the rows with real problems
+    # it was offered (invalid emails, refused again), none with an invalid key
     assert resync.counts.as_dict()["synced"] == first.counts.as_dict()["synced"] > 0
-    assert retry.counts.as_dict()["synced"] == 0
+    c = retry.counts.as_dict()
+    assert c["planned"] - c["not_attempted"] == retryable.sendable and c["synced"] == 0
+    assert any(f"A retry of the failed rows: {retryable.sendable:,} rows sent again, 0 synced" in m.value
+               for m in at.main.markdown)
+
+
+def test_a_retry_with_no_row_it_could_send_is_not_offered(tmp_path, monkeypatch, open_app):
+    rows = [("ana@x.io", 1.0), ("carl@x.io", 3.0), (None, 4.0), ("dup@x.io", 5.0), ("dup@x.io", 6.0)]
+    with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
+                         mappings=[("score", "score")]) as s:
+        s.create_users("ana@x.io")  # carl is not in Iterable: an expected rejection
+        s.run()
+        with running_worker(s.root):
+            at = open_app(s.root, "pages/syncs.py")
+            at.button(key="ask_retry_failed").click().run()
+            [offer] = [m.value for m in at.main.markdown if "?**" in m.value]
+            assert "Nothing to retry" in offer and "The 3 rows whose key is missing, repeated or shared" in offer
+            assert at.button(key="confirm_yes").disabled
 
 
 def test_a_live_workers_heartbeat_shows_and_a_worker_whose_process_died_is_not_running(manual, open_app):
