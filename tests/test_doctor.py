@@ -50,6 +50,10 @@ def test_a_healthy_demo_workspace_passes_and_doctor_changes_nothing(demo):
         ("source warehouse", "model contacts"): "ok",
         ("source warehouse", "model first_namespace"): "ok",
         ("source warehouse", "model customers_with_namespace"): "ok",
+        ("source warehouse", "sync iterable-production columns"): "ok",
+        ("source warehouse", "sync iterable-first-namespace columns"): "ok",
+        ("source warehouse", "sync iterable-first-namespace-events columns"): "ok",
+        ("source warehouse", "sync iterable-customers-list columns"): "ok",
         ("destination iterable", "rate limit"): "ok",
         ("destination iterable", "reachable"): "ok",
         ("destination iterable", "authenticated"): "ok",
@@ -61,7 +65,7 @@ def test_a_healthy_demo_workspace_passes_and_doctor_changes_nothing(demo):
     assert demo.users() == users_before
 
     text = doctor(demo.root)
-    assert text.returncode == 0 and "All 9 checks passed." in text.stdout
+    assert text.returncode == 0 and "All 13 checks passed." in text.stdout
     assert re.search(r"^ok\s+destination iterable\s+authenticated\s+the API key is accepted", text.stdout, re.M)
 
 
@@ -108,6 +112,18 @@ def test_a_model_the_warehouse_cannot_run_fails_its_line_naming_the_model(demo):
     assert model["status"] == "fail" and "model 'contacts'" in model["found"] and "marketing_contactz" in model["found"]
     assert "models.contacts" in model["next_step"]
     assert checks[("source warehouse", "model first_namespace")]["status"] == "ok"
+
+
+def test_a_mapped_column_the_model_no_longer_returns_fails_its_syncs_line_naming_the_key(demo):
+    """A column renamed in the model's SQL: every run of the sync would stop at once, so doctor is not green."""
+    demo.edit_workspace("c.first_name,", "c.first_name AS given_name,")
+    done = doctor(demo.root, "--json")
+    assert done.returncode == 1
+    checks = lines(json.loads(done.stdout))
+    assert checks[("source warehouse", "model contacts")]["status"] == "ok"  # the model itself reads
+    broken = checks[("source warehouse", "sync iterable-production columns")]
+    assert broken["status"] == "fail" and "syncs.iterable-production.mappings[0].column" in broken["found"]
+    assert "column 'first_name' is not returned by model 'contacts'" in broken["found"]
 
 
 def test_rate_limit_headroom_is_read_from_the_shared_limiter(demo):

@@ -11,6 +11,7 @@ from ..config import ModelConfig, SourceConfig, Workspace
 from ..credential_age import (EXPIRED, FROM_SNOWFLAKE, OK as AGE_OK, CredentialAge, age_of, password_last_set,
                               password_login)
 from ..errors import ConfigError, ModelError, SyncCoreError, WorkspaceBusyError
+from ..planner import check_columns
 from ..sources import open_source
 from ..state import StateStore
 from .checks import FAIL, OK, WARN, Check, from_error
@@ -23,35 +24,53 @@ def check_source(workspace: Workspace, source: SourceConfig, store: StateStore, 
     models = [m for m in workspace.models.values() if m.source == source.name]
     if source.type == "snowflake":
         return _snowflake(workspace, source, models, store, now)
-    return _duckdb(source, models)
+    return _duckdb(workspace, source, models)
 
 
-def _duckdb(source: SourceConfig, models: list[ModelConfig]) -> list[Check]:
+def _duckdb(workspace: Workspace, source: SourceConfig, models: list[ModelConfig]) -> list[Check]:
     target = f"source {source.name}"
     if not source.path.is_file():
         return [Check(target, "reachable", FAIL, f"the DuckDB file {source.path} does not exist",
                       f"Correct `path` of [sources.{source.name}] in workspace.toml, or create the warehouse there")]
     checks = [Check(target, "reachable", OK, f"DuckDB file {source.path} (a local file: no login)")]
     reader = open_source(source)
-    return checks + [_model_check(target, model, lambda m=model: reader.schema(m)) for model in models]
+    return checks + [c for model in models for c in _model_checks(workspace, target, model,
+                                                                   lambda m=model: reader.schema(m))]
 
 
-def _model_check(target: str, model: ModelConfig, describe) -> Check:
+def _model_checks(workspace: Workspace, target: str, model: ModelConfig, describe) -> list[Check]:
+    """The model readable, with its primary key; then each sync of it finds the columns it reads (a run would
+    stop at once on a column the model no longer returns, after a rename in its SQL)."""
     check = f"model {model.name}"
     try:
         schema: pa.Schema = describe()
     except WorkspaceBusyError as exc:
-        return from_error(target, check, exc, WARN)
+        return [from_error(target, check, exc, WARN)]
     except ModelError as exc:
-        return Check(target, check, FAIL, str(exc), MODEL_STEP.format(model=model.name))
+        return [Check(target, check, FAIL, str(exc), MODEL_STEP.format(model=model.name))]
     except SyncCoreError as exc:
-        return from_error(target, check, exc)
+        return [from_error(target, check, exc)]
     names = [f.name.lower() for f in schema]
     if model.primary_key.lower() not in names:
-        return Check(target, check, FAIL, f"readable, but its primary key column '{model.primary_key}' is not among "
-                                          f"its columns ({', '.join(names)})",
-                     f"Set models.{model.name}.primary_key to one of its columns, or return that column")
-    return Check(target, check, OK, f"readable: {len(names)} columns, primary key {model.primary_key}")
+        return [Check(target, check, FAIL, f"readable, but its primary key column '{model.primary_key}' is not among "
+                                           f"its columns ({', '.join(names)})",
+                      f"Set models.{model.name}.primary_key to one of its columns, or return that column")]
+    checks = [Check(target, check, OK, f"readable: {len(names)} columns, primary key {model.primary_key}")]
+    for sync in (s for s in workspace.syncs.values() if s.model == model.name):
+        try:
+            check_columns(workspace, sync, _lower(schema))
+        except ConfigError as exc:
+            checks.append(Check(target, f"sync {sync.id} columns", FAIL, str(exc),
+                                f"Return the column from model {model.name}'s SQL, or correct the sync's key in "
+                                "workspace.toml"))
+        else:
+            checks.append(Check(target, f"sync {sync.id} columns", OK, f"model {model.name} returns every column "
+                                                                       "the sync reads"))
+    return checks
+
+
+def _lower(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_name(f.name.lower()) for f in schema])
 
 
 def _snowflake(workspace: Workspace, source: SourceConfig, models: list[ModelConfig], store: StateStore,
@@ -71,7 +90,8 @@ def _snowflake(workspace: Workspace, source: SourceConfig, models: list[ModelCon
             checks.append(Check(target, "reachable", OK, f"Snowflake account {who.account}"))
             checks.append(Check(target, "authenticated", OK, f"logged in as {who.user}"
                                                              f"{f' with role {who.role}' if who.role else ''}"))
-            checks += [_model_check(target, m, lambda m=m: reader.described(session, m)) for m in models]
+            checks += [c for m in models for c in _model_checks(workspace, target, m,
+                                                                 lambda m=m: reader.described(session, m))]
             if login is not None:
                 changed_at, why = password_last_set(session, login.user)
     except SnowflakeAccessError as exc:
