@@ -114,3 +114,18 @@ def test_row_scopes_see_the_swept_runs(tmp_path):
         assert keys() == (["a@x.io", "b@x.io", "c@x.io"], 3)  # now
         [found] = history.find_record(store, "a@x.io").failing
         assert (found.times_seen, found.last_run_id, found.last_seen) == (3, swept, swept_at)
+
+
+def test_a_key_held_by_several_rows_of_the_model_is_seen_once_a_run_and_its_rows_all_count(tmp_path):
+    """Two rows with one key are two rows of the run's cause, but one key seen once by each run: "times seen"
+    counts runs, as the Failed rows page says, not rows."""
+    def duplicate() -> RowProblem:
+        return RowProblem("dup@x.io", "invalid", "DuplicatePrimaryKey",
+                          "Duplicate primary key: email 'dup@x.io' appears in 2 rows of the model", "data")
+    clock = ManualClock()
+    with StateStore(tmp_path / "s.sqlite", clock=clock) as store:
+        for _ in range(3):
+            last = run(store, clock, problems=[duplicate(), duplicate()])
+        assert states(store)["dup@x.io"].times_seen == 3
+        [cause] = store.run_causes(last)
+        assert cause.rows == 2
