@@ -78,5 +78,12 @@ def causes_split(causes) -> None:
             # a second in the browser (docs/benchmarks.md, "In a real browser"); its messages wrap instead.
             st.table(pd.DataFrame([{"rows": c.rows, "class": CLASS_LABELS.get(c.error_class, c.error_class),
                                     "code": c.code, "message": c.template,
-                                    "example keys": ", ".join(c.example_keys), "outcome": c.outcome}
+                                    "example keys": ", ".join(map(key_text, c.example_keys)), "outcome": c.outcome}
                                    for c in group]).style.format({"rows": "{:,}"}), hide_index=True)
+
+
+def key_text(key: str) -> str:
+    """A key as code in a table's Markdown: as it is, never made a link (an email becomes a mailto: link, and an
+    invalid one with a space, a link to another address)."""
+    fence = "``" if "`" in key else "`"
+    return f"{fence} {key} {fence}" if fence == "``" else f"`{key}`"

@@ -67,6 +67,8 @@ def test_phases_and_causes_are_the_runs_own(history, open_app):
     assert "Real problems" in headings[0] and headings[0].endswith(f": {real:,} row{'s' * (real != 1)}")
     assert "Expected" in headings[1] and headings[1].endswith(f": {expected:,} row{'s' * (expected != 1)}")
     assert sum(at.table[0].value["rows"]) == real and sum(at.table[1].value["rows"]) == expected
+    keys = [k for table in at.table[:2] for cell in table.value["example keys"] for k in cell.split(", ") if cell]
+    assert keys and all(k.startswith("`") and k.endswith("`") for k in keys)  # code, never made a mailto: link
     [link] = [p.proto for p in at.get("page_link") if p.proto.page == "failed_rows"]
     assert link.query_string == f"run={run_id}&sync={history.runs[run_id].sync_id}"
 
