@@ -92,7 +92,8 @@ for s in statuses:
         elif s.paused:
             nxt.markdown("schedule paused")
         elif s.next_run_at:
-            nxt.markdown(f"next run {local_text(s.next_run_at.isoformat())}")
+            due = s.due(datetime.now(timezone.utc))
+            nxt.markdown(f"{'due since' if due else 'next run'} {local_text(s.next_run_at.isoformat())}")
         else:
             nxt.markdown("runs when asked")
         nxt.page_link("pages/syncs.py", label="Open", query_params={"sync": s.sync.id})

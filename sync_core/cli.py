@@ -19,6 +19,7 @@ from .credential_age import credential_ages
 from .demo import DEFAULT_CONTACTS
 from .errors import SyncCoreError
 from .outcomes import ERROR_CLASSES
+from .run_context import RunEvents
 from .runner import run_sync
 from .secrets import redact
 from .snowflake_settings import DEFAULT_EMULATOR_PORT
@@ -220,7 +221,8 @@ def _next_run(status) -> str:
         return "manual: runs when asked"
     if status.overdue_by is not None:
         return f"OVERDUE: {status.overdue_text()}"
-    return f"next run {status.next_run_at.isoformat(timespec='minutes')}"
+    when = status.next_run_at.isoformat(timespec='minutes')
+    return f"due since {when}: a worker starts it" if status.due(datetime.now(timezone.utc)) else f"next run {when}"
 
 
 def cmd_run(args) -> int:
@@ -231,9 +233,18 @@ def cmd_run(args) -> int:
         return cli_worker.enqueue(args)
     workspace = _workspace(args)
     progress = TerminalProgress()
-    record = run_sync(workspace, args.sync, trigger="cli", full_resync=args.full_resync, dry_run=args.dry_run,
-                      allow_removals=args.allow_removals, retry_failed=args.retry_failed, observer=progress,
-                      requested_by=cli_worker.who())
+    started: list[int] = []
+    try:
+        record = run_sync(workspace, args.sync, trigger="cli", full_resync=args.full_resync, dry_run=args.dry_run,
+                          allow_removals=args.allow_removals, retry_failed=args.retry_failed, observer=progress,
+                          requested_by=cli_worker.who(), events=RunEvents(started=[started.append]))
+    except KeyboardInterrupt:
+        progress.close()
+        if not started:
+            raise
+        print(f"Run {started[0]} of {args.sync} interrupted: the rows it had not confirmed are sent by the next run "
+              f"(`sync-core run-show {started[0]}`).", file=sys.stderr)
+        return 130
     progress.close()
     try:
         if args.json:

@@ -85,14 +85,24 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
         children.insert(children.index(app), worker)  # stopped after the dashboard, before the sandbox
         _wait_for_dashboard(app, port)
         print(f"Dashboard ready after {time.monotonic() - started:.0f} s: http://localhost:{port}  "
-              "(Ctrl-C stops the dashboard, the worker and the sandbox)", flush=True)
+              f"(Ctrl-C stops {_parts(workspace)})", flush=True)
         return app.wait()
     except KeyboardInterrupt:
-        print("\nStopping the dashboard, the worker and the sandbox...", flush=True)  # Streamlit prints its own "Stopping..."
+        print(f"\nStopping {_parts(workspace)}...", flush=True)  # Streamlit prints its own "Stopping..."
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _stop(children, patient=worker)
+
+
+def _parts(workspace: Workspace) -> str:
+    """What `up` started, in the order it stops them: "the dashboard, the worker and the sandbox"."""
+    parts = ["the dashboard", "the worker"]
+    if workspace.sandboxes:
+        parts.append("the sandbox" if len(workspace.sandboxes) == 1 else "the sandboxes")
+    if workspace.snowflake_emulator is not None:
+        parts.append("the Snowflake emulator")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 class _HeldOutput:

@@ -28,6 +28,11 @@ class SyncStatus:
     def schedule(self) -> str:
         return self.sync.schedule.describe()
 
+    def due(self, now: datetime) -> bool:
+        """Its next run's time has passed and nothing is queued or running for it: a worker starts it at its next
+        look at the schedules (within seconds), or, with none running, when one starts."""
+        return self.next_run_at is not None and self.next_run_at <= now and not (self.running or self.request)
+
     def overdue_text(self) -> str | None:
         """"due 26 h ago, last run failed: <its error>", for the alert line and the CLI."""
         if self.overdue_by is None:

@@ -74,6 +74,7 @@ class Worker:
         self._next_beat = self._next_schedule = 0.0
         self._said_stopping = False
         self._last_trouble: str | None = None
+        self._schedules_problem = LastingProblem("schedules")
         self._old_periods: list[str] | None = None  # MQR periods whose keys are past the retention (None: not looked)
         workspace = load_workspace(self.root)  # a config error stops the worker before it registers
         self.store = StateStore(workspace.state_path)
@@ -160,8 +161,9 @@ class Worker:
         try:
             workspace = load_workspace(self.root)
         except SyncCoreError as exc:
-            log.warning("schedules not checked: %s", exc)
+            self._schedules_problem.failed(str(exc))
             return
+        self._schedules_problem.cleared()
         now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
         marks = self.store.schedule_marks()
         latest = latest_runs(self.store)
@@ -345,6 +347,7 @@ class AlertLoop:
 
     def __init__(self, worker: Worker):
         self._worker = worker
+        self._problem = LastingProblem("alerts")
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
         self._thread.start()
@@ -354,8 +357,29 @@ class AlertLoop:
             try:
                 self._worker.check_alerts()
             except Exception as exc:  # an alert never stops the worker; a delivery's own failure is recorded
-                log.warning("alerts not checked: %s", redact(str(exc)))
+                self._problem.failed(redact(str(exc)))
+            else:
+                self._problem.cleared()
 
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join(timeout=60)
+
+
+class LastingProblem:
+    """A problem that lasts (a typo in workspace.toml) logged when it starts, changes and ends, not at every
+    check every few seconds."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self._said: str | None = None
+
+    def failed(self, text: str) -> None:
+        if text != self._said:
+            log.warning("%s not checked: %s", self.what, text)
+            self._said = text
+
+    def cleared(self) -> None:
+        if self._said is not None:
+            log.warning("%s checked again: the problem above is gone", self.what)
+            self._said = None

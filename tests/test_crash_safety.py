@@ -65,7 +65,9 @@ def test_ctrl_c_mid_run_records_the_run_as_interrupted_and_the_next_run_sends_th
         demo.server.release_held(drop=True)
         _, err = sync.communicate(timeout=60)
     assert sync.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "Traceback" not in err
+    assert "Run 1 of iterable-production interrupted: the rows it had not confirmed are sent by the next run " \
+           "(`sync-core run-show 1`)." in err
     # Nothing was sent after Ctrl-C: not the queued batches, nor a retry of the two dropped in flight.
     assert len(demo.sandbox.requests(endpoint="users/bulkUpdate")) == 4
 

@@ -10,7 +10,8 @@ import streamlit as st
 
 from sync_core.history import utc_iso
 
-STATUS_COLOURS = {"healthy": "#2E9E5B", "warning": "#E0A100", "failed": "#D64545", "interrupted": "#7A7F8C",
+# Interrupted (its process ended) and cancelled (someone stopped it) are both muted, and never alike in a chart.
+STATUS_COLOURS = {"healthy": "#2E9E5B", "warning": "#E0A100", "failed": "#D64545", "interrupted": "#8E6C8A",
                   "planned": "#4C7BD9", "running": "#5B47FB", "blocked": "#B5651D",
                   "cancelled": "#7A7F8C"}
 # Markdown colours of Streamlit's palette, for a status in text (headless browsers may lack emoji fonts).

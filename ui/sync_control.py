@@ -60,7 +60,7 @@ def definition(workspace: Workspace, status: SyncStatus) -> None:
     left, right = st.columns(2)
     left.markdown(f"**Model** `{sync.model}`  \n**Destination** `{sync.destination}` ({destination.type} "
                   f"{sync.object}s, {sync.mode})  \n**Match** `{sync.match_column}` → `{sync.match_field}`  \n"
-                  f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings)}")
+                  f"**Fields** {', '.join(f'`{m.field}`' for m in sync.mappings) or 'none: it sends who belongs'}")
     paused = f" (paused by {status.paused_by})" if status.paused else ""
     right.markdown(f"**Schedule** {status.schedule}{paused}")
     dbt, problem = workspace.models[sync.model].dbt, workspace.models[sync.model].dbt_problem
@@ -79,7 +79,8 @@ def _next(status: SyncStatus) -> str:
         return "none while paused"
     if status.next_run_at is None:
         return "when asked (manual)"
-    return f"{local_text(status.next_run_at.isoformat())} ({zone_label()})"
+    when = f"{local_text(status.next_run_at.isoformat())} ({zone_label()})"
+    return f"due since {when}: a worker starts it" if status.due(datetime.now(timezone.utc)) else when
 
 
 def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:

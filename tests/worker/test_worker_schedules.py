@@ -4,13 +4,15 @@ each test calls its schedule step, so nothing depends on timing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from sync_core import StateStore
-from sync_core.clock import ManualClock
+from sync_core.clock import ManualClock, OffsetClock
 from sync_core.sync_status import sync_statuses
 from sync_core.worker import Worker
 from small_workspace import small_workspace
@@ -110,3 +112,42 @@ def test_cron_in_a_time_zone_runs_its_slot_when_the_clock_jumps_in_spring(schedu
         finally:
             worker.store.close()
 
+
+
+def test_a_typo_in_the_workspace_is_logged_once_while_it_lasts_and_its_end_is_said(scheduled, caplog):
+    with scheduled('schedule = "every 1h"') as small:
+        worker = Worker(small.root, clock=ManualClock(time.time()))
+        toml = small.root / "workspace.toml"
+        good = toml.read_text()
+        try:
+            toml.write_text(good.replace('schedule = "every 1h"', 'schedul = "every 1h"'))
+            for _ in range(5):  # the loop checks schedules every few seconds
+                worker.fire_schedules()
+            toml.write_text(good)
+            worker.fire_schedules()
+        finally:
+            worker.store.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "sync_core.worker"]
+    assert len([m for m in said if m.startswith("schedules not checked")]) == 1, said
+    assert "schedul" in said[0] and said[-1] == "schedules checked again: the problem above is gone"
+    assert len(requests(small)) == 1, "fixed: the schedule fires"
+
+
+def test_a_run_whose_time_has_passed_is_due_until_a_worker_asks_for_it(scheduled):
+    with scheduled('schedule = "every 1h"') as small:
+        small.run(dated=OffsetClock(-HOUR - 60))  # its next slot was a minute ago: not yet an interval late
+        clock = ManualClock(time.time())
+        with StateStore(small.workspace.state_path) as store:
+            [status] = sync_statuses(small.workspace, store, utc(clock))
+        assert status.overdue_by is None and status.due(utc(clock))
+        done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(small.root), "syncs"],
+                              capture_output=True, text=True, timeout=120)
+        assert "due since" in done.stdout and "a worker starts it" in done.stdout, done.stdout
+        worker = Worker(small.root, clock=clock)
+        try:
+            worker.fire_schedules()
+        finally:
+            worker.store.close()
+        with StateStore(small.workspace.state_path) as store:
+            [status] = sync_statuses(small.workspace, store, utc(clock))
+        assert status.request is not None and not status.due(utc(clock)), "asked for: no longer waiting"
