@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
 
 import requests
 
@@ -58,13 +58,14 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
         raise SystemExit(f"error: {root} holds a workspace without a Snowflake emulator, and --snowflake applies "
                          "to a new demo: choose a new folder with -w, or leave out --snowflake")
     children: list[subprocess.Popen] = []
-    worker = None
+    kept = Kept()
     signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops the children too, as Ctrl-C does
     try:
         if workspace.snowflake_emulator is not None:  # first, so it is stopped last: runs in flight read it
-            children.append(_start_emulator(root, workspace.snowflake_emulator))
+            children.append(kept.add("Snowflake emulator",
+                                     lambda: _start_emulator(root, workspace.snowflake_emulator)))
         if workspace.sandboxes:
-            children.append(_start_sandboxes(root, workspace))
+            children.append(kept.add("sandbox", lambda: _start_sandboxes(root, workspace)))
         # The dashboard starts while the history is built (it takes seconds to start, on the same cores); its output
         # is held until the history is ready, so that its address is not printed before the dashboard shows it.
         app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
@@ -80,19 +81,67 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
         # Its own session, as the sandbox's: a Ctrl-C in the terminal reaches only this process, which stops the
         # worker first and waits for its requests in flight, while the sandbox still answers them (_stop). It
         # starts after the history, whose runs its schedules would otherwise start again.
-        worker = subprocess.Popen([sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"],
-                                  start_new_session=True)
+        worker = kept.add("worker", lambda: subprocess.Popen(
+            [sys.executable, "-m", "sync_core.cli", "-w", str(root), "worker"], start_new_session=True))
         children.insert(children.index(app), worker)  # stopped after the dashboard, before the sandbox
         _wait_for_dashboard(app, port)
         print(f"Dashboard ready after {time.monotonic() - started:.0f} s: http://localhost:{port}  "
               f"(Ctrl-C stops {_parts(workspace)})", flush=True)
-        return app.wait()
+        return kept.watch(app, children)
     except KeyboardInterrupt:
         print(f"\nStopping {_parts(workspace)}...", flush=True)  # Streamlit prints its own "Stopping..."
         return 0
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _stop(children, patient=worker)
+        _stop(children, patient=kept.current("worker"))
+
+
+class Kept:
+    """The children `up` keeps running beside the dashboard (worker, sandbox, emulator), each with how to start it
+    again: one that stops (killed, crashed) is said and started again, at most once a minute, so the dashboard
+    never shows runs asked for that no worker takes, or runs failing on a sandbox that is gone, without a word."""
+
+    AGAIN_AFTER_SECONDS = 60
+
+    def __init__(self):
+        self._start: dict[str, Callable[[], subprocess.Popen]] = {}
+        self._running: dict[str, subprocess.Popen] = {}
+        self._restarted: dict[str, float] = {}
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+        self._start[name], self._running[name] = start, start()
+        return self._running[name]
+
+    def current(self, name: str) -> subprocess.Popen | None:
+        return self._running.get(name)
+
+    def watch(self, app: subprocess.Popen, children: list[subprocess.Popen], poll_seconds: float = 1.0) -> int:
+        """Wait for the dashboard to end, its exit code; meanwhile start again what stopped (in `children`, in
+        place, so they still stop in order)."""
+        while True:
+            try:
+                return app.wait(timeout=poll_seconds)
+            except subprocess.TimeoutExpired:
+                pass
+            for name, child in list(self._running.items()):
+                if child.poll() is not None:
+                    self._again(name, child, children)
+
+    def _again(self, name: str, child: subprocess.Popen, children: list[subprocess.Popen]) -> None:
+        del self._running[name]  # said once: a child left stopped is not reported at every look
+        now = time.monotonic()
+        if now - self._restarted.get(name, -self.AGAIN_AFTER_SECONDS) < self.AGAIN_AFTER_SECONDS:
+            print(f"The {name} stopped again (exit {child.returncode}) within a minute: not starting it again. Its "
+                  "output above says why; Ctrl-C, then `sync-core up` again.", flush=True)
+            return
+        print(f"The {name} stopped (exit {child.returncode}): starting it again.", flush=True)
+        try:
+            again = self._start[name]()
+        except SystemExit as exc:  # its start's own error: a port taken meanwhile, say
+            print(f"The {name} could not start again: {exc}", flush=True)
+            return
+        children[children.index(child)] = again
+        self._running[name], self._restarted[name] = again, now
 
 
 def _parts(workspace: Workspace) -> str:

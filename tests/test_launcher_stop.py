@@ -46,3 +46,47 @@ def test_a_second_ctrl_c_while_stopping_kills_the_children_left_and_abandons_non
                 child.kill()
             child.wait(timeout=30)
             child.stdout.close()
+
+
+SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(600)\n"
+
+
+def _sleeper() -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "ready\n"
+    return child
+
+
+def test_a_child_that_stops_beside_the_dashboard_is_said_and_started_again_once_a_minute(capsys):
+    """`up` keeps its worker and sandbox running: one killed is started again in its place (stopped in the same
+    order at the end); one that keeps stopping is left stopped, said once."""
+    kept = launcher.Kept()
+    sandbox, worker, app = kept.add("sandbox", _sleeper), kept.add("worker", _sleeper), _sleeper()
+    children = [sandbox, worker, app]
+    ended = threading.Event()
+    watching = threading.Thread(target=lambda: (kept.watch(app, children, poll_seconds=0.05), ended.set()),
+                                daemon=True)
+    try:
+        watching.start()
+        worker.kill()
+        worker.wait()
+        while kept.current("worker") is worker or kept.current("worker") is None:  # bounded by the test's timeout
+            threading.Event().wait(0.05)
+        again = kept.current("worker")
+        assert again.poll() is None and children == [sandbox, again, app]
+        again.kill()  # again within a minute: left stopped
+        again.wait()
+        while kept.current("worker") is not None:
+            threading.Event().wait(0.05)
+        app.terminate()
+        watching.join(timeout=60)
+        assert ended.is_set()
+        said = capsys.readouterr().out
+        assert "The worker stopped (exit -9): starting it again." in said
+        assert "The worker stopped again (exit -9) within a minute: not starting it again." in said
+        assert said.count("The worker") == 2 and "sandbox" not in said
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+            child.wait(timeout=30)
