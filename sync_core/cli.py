@@ -157,6 +157,7 @@ def _store(workspace: Workspace) -> StateStore:
 def cmd_syncs(args) -> int:
     # What only this command reads, imported here: every command (a run too) would pay for it otherwise
     from .destinations.marketo.quota import OK as QUOTA_OK, DailyQuota, daily_quotas
+    from .state.reports import latest_runs
     from .sync_status import live_workers, schedules_wait_for_a_worker, sync_statuses
     workspace = _workspace(args)
     now = datetime.now(timezone.utc)
@@ -164,6 +165,7 @@ def cmd_syncs(args) -> int:
         statuses = sync_statuses(workspace, store, now)
         workers = live_workers(store)
         ages = {age.source: age for age in credential_ages(workspace, store, now)}
+        gone = {s: r for s, r in latest_runs(store).items() if s not in workspace.syncs}
     quotas = dict(daily_quotas(workspace))  # Marketo destinations: one usage call each
     rows = []
     for status in statuses:
@@ -207,6 +209,10 @@ def cmd_syncs(args) -> int:
             print(f"destination {destination}: {quota}")
     if schedules_wait_for_a_worker(statuses, workers):
         print("No worker is running: scheduled runs wait for one (`sync-core worker`).")
+    for sync_id, last in sorted(gone.items()):
+        print(f"Runs of '{sync_id}', no longer in {workspace.file.name} (last run {last.id}, {last.started_at}): "
+              f"`sync-core runs --sync {sync_id}` shows them. A renamed sync's new id has no snapshot of its "
+              "own: its first run sends every row again.")
     return 0
 
 
@@ -264,11 +270,24 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
+def _history_of(workspace: Workspace, store: StateStore, sync_id: str) -> None:
+    """A sync whose history is asked for: one of the workspace, or one that has runs though workspace.toml no
+    longer names it (renamed or removed: its runs stay under its old id), said on stderr. Else the unknown id's
+    error, with the ids there are."""
+    if sync_id in workspace.syncs:
+        return
+    if not store.list_runs(sync_id=sync_id, limit=1):
+        workspace.sync(sync_id)  # raises, naming the syncs there are
+    print(f"note: {workspace.file} no longer has a sync '{sync_id}'; these are its runs from before. A sync renamed "
+          "keeps its runs under its old id, and its new id starts with no snapshot: its first run sends every row.",
+          file=sys.stderr)
+
+
 def cmd_runs(args) -> int:
     workspace = _workspace(args)
-    if args.sync:
-        workspace.sync(args.sync)  # an unknown id is an error, not an empty list
     with _store(workspace) as store:
+        if args.sync:
+            _history_of(workspace, store, args.sync)
         runs = store.list_runs(sync_id=args.sync, limit=args.limit)
     if args.json:
         print(json.dumps([r.to_json() for r in runs], indent=2))
@@ -306,9 +325,9 @@ def cmd_failures(args) -> int:
     from .history import current_causes, run_causes  # only this command reads them
     from .state.reports import latest_runs
     workspace = _workspace(args)
-    if args.sync:
-        workspace.sync(args.sync)
     with _store(workspace) as store:
+        if args.sync:
+            _history_of(workspace, store, args.sync)
         if args.run is not None:
             run = store.get_run(args.run)
             if run is None:

@@ -124,3 +124,18 @@ def test_a_run_whose_output_nobody_reads_any_more_still_runs_to_its_end(demo):
     assert record.status == "warning", record.error  # the demo's invalid rows; not "failed: BrokenPipeError"
     assert record.counts.outcome("synced") > 0
     assert done.returncode == 0
+
+
+def test_a_renamed_sync_keeps_its_runs_under_its_old_id_and_the_cli_says_so(demo):
+    cli(demo, "run", "iterable-production")
+    toml = demo.root / "workspace.toml"
+    toml.write_text(toml.read_text().replace("syncs.iterable-production", "syncs.iterable-prod"))  # its tables
+    shown = cli(demo, "runs", "--sync", "iterable-production")
+    assert "iterable-production" in shown.stdout and "no longer has a sync 'iterable-production'" in shown.stderr
+    assert "its first run sends every row" in shown.stderr
+    listed = cli(demo, "syncs")
+    assert "Runs of 'iterable-production', no longer in workspace.toml (last run 1" in listed.stdout
+    failures = cli(demo, "failures", "--sync", "iterable-production")
+    assert "no longer has a sync" in failures.stderr
+    unknown = cli(demo, "runs", "--sync", "iterable-nope", check=False)
+    assert unknown.returncode == 2 and "no sync with id 'iterable-nope'" in unknown.stderr
