@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from sync_core import launcher
 
@@ -61,6 +62,13 @@ def test_a_child_that_stops_beside_the_dashboard_is_said_and_started_again_once_
     """`up` keeps its worker and sandbox running: one killed is started again in its place (stopped in the same
     order at the end); one that keeps stopping is left stopped, said once."""
     kept = launcher.Kept()
+    kept.AGAIN_AFTER_SECONDS = 3600  # "within a minute" on any machine, however busy
+
+    def wait_until(done, what: str) -> None:
+        deadline = time.monotonic() + 120  # a bound on a hang, not a timing assertion
+        while not done():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
     sandbox, worker, app = kept.add("sandbox", _sleeper), kept.add("worker", _sleeper), _sleeper()
     children = [sandbox, worker, app]
     ended = threading.Event()
@@ -70,14 +78,12 @@ def test_a_child_that_stops_beside_the_dashboard_is_said_and_started_again_once_
         watching.start()
         worker.kill()
         worker.wait()
-        while kept.current("worker") is worker or kept.current("worker") is None:  # bounded by the test's timeout
-            threading.Event().wait(0.05)
+        wait_until(lambda: kept.current("worker") not in (worker, None), "the worker was never started again")
         again = kept.current("worker")
         assert again.poll() is None and children == [sandbox, again, app]
         again.kill()  # again within a minute: left stopped
         again.wait()
-        while kept.current("worker") is not None:
-            threading.Event().wait(0.05)
+        wait_until(lambda: kept.current("worker") is None, "the second stop was never seen")
         app.terminate()
         watching.join(timeout=60)
         assert ended.is_set()

@@ -85,5 +85,6 @@ def causes_split(causes) -> None:
 def key_text(key: str) -> str:
     """A key as code in a table's Markdown: as it is, never made a link (an email becomes a mailto: link, and an
     invalid one with a space, a link to another address)."""
-    fence = "``" if "`" in key else "`"
-    return f"{fence} {key} {fence}" if fence == "``" else f"`{key}`"
+    if "`" in key:  # a double fence, spaced, holds a backtick
+        return f"`` {key} ``"
+    return f"`{key}`"

@@ -108,7 +108,6 @@ def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
             f"the next run.{invalid}")
 
 
-
 def buttons(workspace: Workspace, status: SyncStatus, who: Access, worker_running: bool) -> None:
     """Run now, Full resync, Dry run, Retry failed rows (each confirmed first), and pause/resume. Clicks act in
     callbacks, before the page reruns: a click is never lost to a rerun, and acts once."""
