@@ -131,10 +131,10 @@ class Kept:
         del self._running[name]  # said once: a child left stopped is not reported at every look
         now = time.monotonic()
         if now - self._restarted.get(name, -self.AGAIN_AFTER_SECONDS) < self.AGAIN_AFTER_SECONDS:
-            print(f"The {name} stopped again (exit {child.returncode}) within a minute: not starting it again. Its "
-                  "output above says why; Ctrl-C, then `sync-core up` again.", flush=True)
+            print(f"The {name} stopped again ({_how(child)}) within a minute: not starting it again. Its output "
+                  "above says why; Ctrl-C, then `sync-core up` again.", flush=True)
             return
-        print(f"The {name} stopped (exit {child.returncode}): starting it again.", flush=True)
+        print(f"The {name} stopped ({_how(child)}): starting it again.", flush=True)
         try:
             again = self._start[name]()
         except SystemExit as exc:  # its start's own error: a port taken meanwhile, say
@@ -142,6 +142,13 @@ class Kept:
             return
         children[children.index(child)] = again
         self._running[name], self._restarted[name] = again, now
+
+
+def _how(child: subprocess.Popen) -> str:
+    """How a child ended: "killed by SIGKILL", "exit 1"."""
+    if child.returncode < 0:
+        return f"killed by {signal.Signals(-child.returncode).name}"
+    return f"exit {child.returncode}"
 
 
 def _parts(workspace: Workspace) -> str:

@@ -10,6 +10,7 @@ asking anything (a quota that is fine, a password whose age cannot be told here)
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,7 +39,7 @@ def by_urgency(statuses: list[SyncStatus]) -> list[SyncStatus]:
     """Failed and blocked syncs first, then warnings, then the rest; overdue before on time; then by name."""
     def urgency(status: SyncStatus) -> tuple:
         run = status.last_run
-        return _URGENCY.get(run.status, 2) if run else 2, status.overdue_by is None, status.sync.name
+        return _URGENCY.get(run.status, 2) if run else 2, status.overdue_by is None, status.sync.name, status.sync.id
     return sorted(statuses, key=urgency)
 
 
@@ -49,8 +50,10 @@ def needs_action(statuses: list[SyncStatus], workers: list, report: MqrReport, *
     """`passwords`: (status, sentence) of each Snowflake password not "ok"; `quotas`: each Marketo destination's
     quota, or why it could not be read; `when` writes a run's ISO time for the reader."""
     actions = []
+    shared = {n for n, count in Counter(s.sync.name for s in statuses).items() if count > 1}
     for s in by_urgency(statuses):
-        actions += _sync_actions(s, problems_of, when)
+        named = f"{s.sync.name} ({s.sync.id})" if s.sync.name in shared else s.sync.name  # two syncs, one name
+        actions += _sync_actions(s, named, problems_of, when)
     if schedules_wait_for_a_worker(statuses, workers):
         actions.append(Action("no_worker", WARNING, "No worker is running",
                               f"scheduled syncs do not run. Start one: `{worker_command}`."))
@@ -70,23 +73,31 @@ def needs_action(statuses: list[SyncStatus], workers: list, report: MqrReport, *
     return actions
 
 
-def _sync_actions(s: SyncStatus, problems_of, when) -> list[Action]:
+def _sync_actions(s: SyncStatus, named: str, problems_of, when) -> list[Action]:
     found = []
     run = s.last_run
     if run is not None and run.status in ("failed", "blocked"):
-        reason = (run.error.splitlines()[0][:200] if run.error else f"{run.counts.real_rows:,} rows with real problems")
-        found.append(Action("run", ERROR, s.sync.name,
+        reason = _first_line(run.error) if run.error else f"{run.counts.real_rows:,} rows with real problems"
+        found.append(Action("run", ERROR, named,
                             f"last run {run.status} ({when(run.finished_at or run.started_at)}): {reason}",
                             s.sync.id, run.id))
     elif run is not None and run.status == "warning":
         problems = problems_of(run)
         if problems.new and problems.compared_with is not None:
-            found.append(Action("data_problems", WARNING, s.sync.name,
+            found.append(Action("data_problems", WARNING, named,
                                 f"{problems.new:,} row{'' if problems.new == 1 else 's'} with data problems new since "
                                 f"its previous run ({problems.data:,} in all).", s.sync.id, run.id))
     if s.overdue_by is not None:
-        found.append(Action("overdue", ERROR, s.sync.name, s.overdue_text(), s.sync.id))
+        found.append(Action("overdue", ERROR, named, s.overdue_text(), s.sync.id))
     return found
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    """An error's first line, cut at a word within `limit` characters (the run's page has it whole)."""
+    line = text.splitlines()[0]
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
 def _quota_action(destination: str, quota: DailyQuota | str) -> Action:

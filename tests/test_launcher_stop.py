@@ -88,8 +88,8 @@ def test_a_child_that_stops_beside_the_dashboard_is_said_and_started_again_once_
         watching.join(timeout=60)
         assert ended.is_set()
         said = capsys.readouterr().out
-        assert "The worker stopped (exit -9): starting it again." in said
-        assert "The worker stopped again (exit -9) within a minute: not starting it again." in said
+        assert "The worker stopped (killed by SIGKILL): starting it again." in said
+        assert "The worker stopped again (killed by SIGKILL) within a minute: not starting it again." in said
         assert said.count("The worker") == 2 and "sandbox" not in said
     finally:
         for child in children:

@@ -92,3 +92,22 @@ def test_the_mqr_budget_passwords_and_quotas_with_the_lines_that_only_inform(tmp
         ("quota", WARNING, "Marketo"), ("quota", INFO, "Marketo eu")]
     assert actions[0].run_id == 9 and "run 9 of beta was stopped" in actions[0].text
     assert "only what is left above the reserve" in actions[4].text
+
+
+def test_a_long_error_is_cut_at_a_word_and_two_syncs_of_one_name_are_told_apart(tmp_path):
+    (tmp_path / "workspace.toml").write_text(workspace(
+        inline_source(), iterable(), model("SELECT * FROM people"),
+        sync("users", name="Namespace Sync", mappings=[("plan", "plan")]),
+        sync("events", name="Namespace Sync", mappings=[("plan", "plan")], object="event",
+             mode="upsert", event_name="signed_up")))
+    ws = load_workspace(tmp_path)
+    with StateStore(ws.state_path) as store:
+        report = mqr_report(ws, store, date(2026, 12, 2))
+    error = "Iterable answered 401 BadApiKey: " + "the key is not valid for this project " * 8
+    actions = judged([status(ws, "users", run(1, "users", "failed", error)),
+                      status(ws, "events", run(2, "events", "failed", "Iterable answered 500"))], report)
+    assert [a.subject for a in actions] == ["Namespace Sync (events)", "Namespace Sync (users)"]
+    cut = actions[1].text.split("): ", 1)[1]
+    kept = cut.removesuffix(" …")
+    assert cut.endswith(" …") and len(kept) <= 200 and error.startswith(kept)
+    assert error[len(kept)] == " ", "cut between two words, not within one"

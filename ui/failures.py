@@ -121,11 +121,13 @@ def _run_label(run_id, sync_id: str, started_at: str, status: str) -> str:
 
 
 def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Rows per local day and cause: of each sync's last run that day that read its model and tried every row
-    (an hourly sync's failing rows are not counted 24 times; a retry of the failed rows leaves the others, its
-    expected rejections too, not attempted, so it would read as a drop to 0), summed over the syncs; a day with
-    such runs but no such rows is 0."""
-    read = runs[(runs["queried"] > 0) & ~runs["retry"].astype(bool)] if not runs.empty else runs
+    """Rows per local day and cause: of each sync's last run that day that tried every row (an hourly sync's
+    failing rows are not counted 24 times), summed over the syncs; a day with such runs but no such rows is 0.
+    Not a dry run (it records no row), a retry of the failed rows (it leaves the others, the expected rejections
+    too, not attempted), nor a run that stopped early: each would read as a drop to 0."""
+    tried_all = (~runs["status"].isin(NOT_A_RESULT) & (runs["error"] == "") & (runs["queried"] > 0)
+                 & ~runs["retry"].astype(bool))
+    read = runs[tried_all] if not runs.empty else runs
     if trend.empty or read.empty:
         return pd.DataFrame(columns=["cause_id", "label", "day", "rows"])
     read = read.assign(day=local_times(read["started"]).dt.date)
@@ -139,6 +141,11 @@ def daily_trend(trend: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     grid = causes.merge(pd.DataFrame({"day": days}), how="cross")
     return grid.merge(summed, on=["cause_id", "label", "day"], how="left").fillna({"rows": 0})
 
+
+# Runs that are no day's result: a dry run's plan, a run still going, one a change guard stopped. A run that
+# stopped early (a fatal error, a cancel, its process gone) has an error; a `failed` run without one tried every
+# row and failed on their share.
+NOT_A_RESULT = ("planned", "running", "blocked")
 
 REAL, EXPECTED = "real", "expected"
 HEADINGS = {REAL: REAL_HEADING, EXPECTED: EXPECTED_HEADING}

@@ -61,8 +61,8 @@ def _model_checks(workspace: Workspace, target: str, model: ModelConfig, describ
             check_columns(workspace, sync, _lower(schema))
         except ConfigError as exc:
             checks.append(Check(target, f"sync {sync.id} columns", FAIL, str(exc),
-                                f"Return the column from model {model.name}'s SQL, or correct the sync's key in "
-                                "workspace.toml"))
+                                f"Return the column from the SQL of model {model.name}, or correct the sync's key "
+                                "in workspace.toml"))
         else:
             checks.append(Check(target, f"sync {sync.id} columns", OK, f"model {model.name} returns every column "
                                                                        "the sync reads"))

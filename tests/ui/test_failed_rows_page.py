@@ -274,7 +274,8 @@ def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
     runs = pd.DataFrame({"run": [1, 2, 3, 4], "sync": ["a", "a", "b", "a"], "queried": [10, 10, 10, 0],
                          "started": ["2026-11-28T12:00:00+00:00", "2026-11-28T13:30:00+00:00",
                                      "2026-11-28T12:30:00+00:00", "2026-11-28T14:00:00+00:00"],  # one day anywhere
-                         "retry": [False] * 4})
+                         "retry": [False] * 4, "status": ["warning"] * 3 + ["failed"],
+                         "error": [""] * 3 + ["the source's password expired"]})
     trend = pd.DataFrame({"run": [1, 2, 3], "sync": ["a", "a", "b"], "started": runs["started"][:3],
                           "cause_id": [7, 7, 7], "code": ["X"] * 3, "class": ["data"] * 3, "message": ["m"] * 3,
                           "outcome": ["rejected"] * 3, "rows": [40, 30, 5]})
@@ -282,9 +283,9 @@ def test_a_sync_run_several_times_a_day_counts_its_failing_rows_once_that_day():
     assert daily["rows"].tolist() == [35]
 
 
-def test_a_retry_of_the_failed_rows_is_not_a_days_figure(tmp_path, monkeypatch):
-    """A retry sends only the rows with real problems and leaves the expected rejections not attempted: taken as
-    the day's last run, every expected cause would read as a drop to 0 that day."""
+def test_a_retry_or_a_dry_run_is_not_a_days_figure(tmp_path, monkeypatch):
+    """A retry sends only the rows with real problems and leaves the expected rejections not attempted, and a dry
+    run records no row: taken as the day's last run, every cause would read as a drop to 0 that day."""
     rows = [("ana@x.io", 1.0), ("bob@x.io", float("nan")), ("carl@x.io", 3.0)]
     with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
                          mappings=[("score", "score")]) as s:
@@ -292,6 +293,7 @@ def test_a_retry_of_the_failed_rows_is_not_a_days_figure(tmp_path, monkeypatch):
         s.run()
         retry = s.run(retry_failed=True)
         assert retry.counts.outcome("rejected_expected") == 0  # carl not attempted by the retry
+        s.run(dry_run=True)
         daily = daily_trend(data.trend_frame(s.workspace, history.RunFilter(), None),
                             data.runs_frame(s.workspace, history.RunFilter()))
     by_code = {code: rows for code, rows in zip(daily["label"].str.split(":").str[0], daily["rows"])}
