@@ -299,7 +299,8 @@ def _null_key_rows(workspace: Workspace, scope: Scope, count: int) -> None:
     syncs = [scope.run_sync_id or scope.sync_id] if (scope.run_sync_id or scope.sync_id) else list(workspace.syncs)
     models = dict.fromkeys(workspace.models[workspace.syncs[s].model] for s in syncs if s in workspace.syncs)
     where = (f"in run {scope.run_id}" if scope.run_id else
-             "in its latest run" if scope.sync_id else "in the latest run of each sync")
+             "in its latest run" if scope.sync_id else
+             "in the latest run of each sync (a model that several syncs read counts once for each)")
     st.markdown(f"**{rows(count)}** with a null or empty primary key {where}")
     st.info("A row without a key cannot be synced, listed or followed from run to run: nothing identifies it. "
             "Find these rows in the warehouse with the query below (a key of spaces, tabs or line breaks counts as "
