@@ -387,7 +387,10 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
 
     def _record_problems(self, db, run_id: int, sync_id: str, problems: Iterable[RowProblem], now: str) -> None:
         per_cause: dict[tuple[int, str], list] = {}
-        state_rows: dict[str, tuple] = {}  # by key: a key held by several rows of the model is seen once a run
+        state_rows = []
+        # A key held by several rows of the model (invalid: a duplicate) is one state row, seen once a run; only
+        # invalid keys repeat, so only they are remembered (a run may refuse 500k rows in one call)
+        invalid_keys: set[str] = set()
         cause_ids: dict[tuple[str, str, str], int] = {}
         latest_sweep = db.execute("SELECT coalesce(MAX(seq), 0) FROM rejection_sweeps WHERE sync_id = ?",
                                   (sync_id,)).fetchone()[0]
@@ -401,8 +404,12 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
             if p.key is not None:
                 if len(entry[1]) < EXAMPLES_PER_CAUSE and p.key not in entry[1]:  # a duplicated key: once
                     entry[1].append(p.key)
-                state_rows[p.key] = (sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id,
-                                     run_id, latest_sweep)
+                if p.outcome == "invalid":
+                    if p.key in invalid_keys:
+                        continue
+                    invalid_keys.add(p.key)
+                state_rows.append((sync_id, p.key, p.row_hash, p.outcome, cause_id, p.message, now, now, run_id, run_id,
+                                   latest_sweep))
         # Rewriting a row moves its last_run_id past the sweeps it has not absorbed yet: fold them into times_seen
         # (the sync's latest sweep's seq, less that of the last sweep the row had seen: one primary-key seek).
         db.executemany(
@@ -413,7 +420,7 @@ class StateStore(RunLog, RunQueue, KnownIdentifierCache, MqrLedger, AlertLog, Cr
             " times_seen = rejections.times_seen + 1 + ?11 - coalesce((SELECT s.seq FROM rejection_sweeps s"
             " WHERE s.sync_id = rejections.sync_id AND s.run_id <= rejections.last_run_id"
             " ORDER BY s.run_id DESC LIMIT 1), 0),"
-            " last_run_id = excluded.last_run_id", state_rows.values())
+            " last_run_id = excluded.last_run_id", state_rows)
         for (cause_id, outcome), (rows, examples) in per_cause.items():
             self._add_run_cause(db, run_id, cause_id, outcome, rows, examples)
 
