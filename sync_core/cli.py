@@ -295,11 +295,12 @@ def cmd_runs(args) -> int:
     if not runs:
         print("No runs yet. Start one with `sync-core run SYNC` (see `sync-core syncs`).")
         return 0
-    print(f"{'run':>5}  {'sync':<26} {'status':<11} {'started (UTC)':<25} {'queried':>9} {'planned':>8} "
+    pad = max([26] + [len(r.sync_id) + 1 for r in runs])  # ids whole, the columns aligned
+    print(f"{'run':>5}  {'sync':<{pad}} {'status':<11} {'started (UTC)':<25} {'queried':>9} {'planned':>8} "
           f"{'synced':>8} {'expected':>8} {'invalid':>7} {'other':>7} {'failed':>7}")
     for r in runs:
         c = r.counts.as_dict()
-        print(f"{r.id:>5}  {r.sync_id:<26} {r.status:<11} {r.started_at:<25} {c['queried']:>9,} {c['planned']:>8,} "
+        print(f"{r.id:>5}  {r.sync_id:<{pad}} {r.status:<11} {r.started_at:<25} {c['queried']:>9,} {c['planned']:>8,} "
               f"{c['synced']:>8,} {c['rejected_expected']:>8,} {c['invalid']:>7,} {c['rejected_other']:>7,} "
               f"{c['failed']:>7,}")
     return 0

@@ -139,3 +139,12 @@ def test_a_renamed_sync_keeps_its_runs_under_its_old_id_and_the_cli_says_so(demo
     assert "no longer has a sync" in failures.stderr
     unknown = cli(demo, "runs", "--sync", "iterable-nope", check=False)
     assert unknown.returncode == 2 and "no sync with id 'iterable-nope'" in unknown.stderr
+
+
+def test_runs_prints_a_long_sync_id_whole_with_the_columns_aligned(demo):
+    cli(demo, "run", "iterable-production")
+    cli(demo, "run", "iterable-first-namespace-events")
+    header, *rows = cli(demo, "runs").stdout.splitlines()
+    assert any(" iterable-first-namespace-events " in r for r in rows)
+    status_at = header.index("status")
+    assert all(r[status_at:].split()[0] in ("healthy", "warning") for r in rows), rows  # each status under its head
