@@ -83,8 +83,9 @@ def _next(status: SyncStatus) -> str:
     return f"due since {when}: a worker starts it" if status.due(datetime.now(timezone.utc)) else when
 
 
-def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
-    """The confirmation's text: what the run will do, in the sync's own terms."""
+def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str, retry: history.Retryable | None) -> str:
+    """The confirmation's text: what the run will do, in the sync's own terms (`retry`: for a retry, what it
+    would send)."""
     target = f"{workspace.destinations[sync.destination].type} {sync.object}s ({sync.mode})"
     if kind == "run":
         return (f"Runs **{sync.name}** now: queries `{sync.model}`, sends the rows added or changed since the last "
@@ -97,8 +98,6 @@ def what_it_does(workspace: Workspace, sync: SyncConfig, kind: str) -> str:
     if kind == "dry_run":
         return (f"Plans a run of **{sync.name}** without sending anything: what would be added, changed, removed "
                 "and retried, and the MQR it would add. Nothing is recorded as synced and nothing counts in MQR.")
-    with StateStore(workspace.state_path, read_only=True) as store:
-        retry = history.retryable(store, sync.id)
     invalid = (f" The {rows(retry.invalid)} whose key is missing, repeated or shared cannot be sent until the model "
                "is fixed." if retry.invalid else "")
     if not retry.sendable:
@@ -135,16 +134,15 @@ def _set(name: str, value) -> None:
 
 def _confirm(workspace: Workspace, sync: SyncConfig, kind: str, who: Access) -> None:
     with st.container(border=True):
-        st.markdown(f"**{RUN_KINDS[kind].label}?** {what_it_does(workspace, sync, kind)}")
+        retry = None
+        if kind == "retry_failed":
+            with StateStore(workspace.state_path, read_only=True) as store:
+                retry = history.retryable(store, sync.id)
+        st.markdown(f"**{RUN_KINDS[kind].label}?** {what_it_does(workspace, sync, kind, retry)}")
         go, back = st.columns([1, 5])
         go.button("Confirm", type="primary", key="confirm_yes", on_click=_ask, args=(workspace, sync.id, kind, who),
-                  disabled=kind == "retry_failed" and not _has_rows_to_retry(workspace, sync))
+                  disabled=retry is not None and not retry.sendable)
         back.button("Cancel", key="confirm_no", on_click=_set, args=("confirm", None))
-
-
-def _has_rows_to_retry(workspace: Workspace, sync: SyncConfig) -> bool:
-    with StateStore(workspace.state_path, read_only=True) as store:
-        return history.retryable(store, sync.id).sendable > 0
 
 
 def _ask(workspace: Workspace, sync_id: str, kind: str, who: Access) -> None:
@@ -205,19 +203,12 @@ def _cancel(workspace: Workspace, run_id: int, by: str) -> None:
         st.toast(f"Run {run_id} had already ended.", icon=":material/info:")
 
 
-def _kind_of(run) -> str:
-    """What kind of run, as the buttons name it: a full resync and a retry are not plain syncs."""
-    if run.dry_run:
-        return "dry run"
-    return "full resync" if run.full_resync else "retry of failed rows" if run.retry_failed else "sync"
-
-
 def _running(workspace: Workspace, status: SyncStatus, who: Access) -> None:
     run = status.running
     counts = run.counts.as_dict()
     planned, left = counts.get("planned", 0), counts.get("not_attempted", 0)
     with st.container(border=True):
-        st.markdown(f"**Run {run.id} in progress**: {_kind_of(run)}, phase **{run.phase or 'starting'}**, "
+        st.markdown(f"**Run {run.id} in progress**: {run.kind}, phase **{run.phase or 'starting'}**, "
                     f"asked by {run.requested_by or run.trigger}, started {local_text(run.started_at)}")
         # The planned rows' outcomes only, so they add up to the rows settled; rows with an invalid key were never
         # planned (the plan refused them), and are said apart
@@ -257,7 +248,7 @@ def _latest(workspace: Workspace, sync_id: str) -> None:
     colour = STATUS_MARKDOWN.get(run.status, "gray")
     # A dry run is not the sync's latest run as the Overview and Run history tell it: named apart
     st.markdown(f"**{'Dry run' if run.dry_run else 'Latest run'} {run.id}**: :{colour}[{run.status}] "
-                f"({_kind_of(run)}, asked by "
+                f"({run.kind}, asked by "
                 f"{run.requested_by or run.trigger}), {local_text(run.finished_at or run.started_at)}")
     if run.dry_run:
         c = run.counts.as_dict()

@@ -48,6 +48,14 @@ CANCELLED_ERROR = ("cancelled with `sync-core run-cancel --force`: marked interr
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked", "cancelled")
 
 
+def run_kind(run_type: str, full_resync: bool, retry_failed: bool) -> str:
+    """What a run does, in a few words, for a run and for the request asking for it alike: 'dry run', 'full
+    resync', 'retry failed rows', 'run'."""
+    if run_type == "dry_run":
+        return "dry run"
+    return "full resync" if full_resync else "retry failed rows" if retry_failed else "run"
+
+
 def iso_utc(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="seconds")
 
@@ -77,6 +85,10 @@ class RunRecord:
     @property
     def dry_run(self) -> bool:
         return self.run_type == "dry_run"
+
+    @property
+    def kind(self) -> str:
+        return run_kind(self.run_type, self.full_resync, self.retry_failed)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -27,7 +27,7 @@ from typing import Callable
 from urllib.parse import quote
 
 from . import process
-from .run_log import iso_utc
+from .run_log import iso_utc, run_kind
 
 WORKER_BEAT_SECONDS = 5  # a worker renews its heartbeat this often
 WORKER_STALE_SECONDS = 30  # a worker not heard from for this long is gone
@@ -53,10 +53,8 @@ class RequestRecord:
     error: str | None
 
     def describe(self) -> str:
-        """What the run will do, in a few words: 'dry run', 'full resync', 'retry failed rows', 'run'."""
-        if self.run_type == "dry_run":
-            return "dry run"
-        return "full resync" if self.full_resync else "retry failed rows" if self.retry_failed else "run"
+        """What the run will do, in a few words (run_log.run_kind)."""
+        return run_kind(self.run_type, self.full_resync, self.retry_failed)
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def test_a_run_in_progress_shows_its_progress_and_can_be_cancelled(manual, open_
         assert demo.server.wait_for_held(1, timeout=120)
         at.run()
         [run] = runs(demo)
-        assert any(f"Run {run.id} in progress**: sync, phase **sync**" in m.value for m in at.main.markdown)
+        assert any(f"Run {run.id} in progress**: run, phase **sync**" in m.value for m in at.main.markdown)
         [bar] = at.main.get("progress")
         settled = re.search(r"([\d,]+) of [\d,]+ planned rows settled", bar.proto.text)
         outcomes = re.search(r"([\d,]+) synced, ([\d,]+) expected, ([\d,]+) real problems", bar.proto.text)
