@@ -4,6 +4,7 @@ the sandboxes a workspace declares (`sync-core sandbox`). Faults are given as sp
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import threading
 from dataclasses import dataclass
@@ -41,8 +42,15 @@ def run(setups: list[Setup], *, faults: list[str] = (), clear_faults: bool = Fal
     servers: list[SandboxServer] = []
     try:
         for setup, vendor_specs in zip(setups, specs):
-            server = SandboxServer(setup.state, setup.vendor, host=setup.host, port=setup.port,
-                                   rate_limits=rate_limits)
+            try:
+                server = SandboxServer(setup.state, setup.vendor, host=setup.host, port=setup.port,
+                                       rate_limits=rate_limits)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                raise SystemExit(f"error: port {setup.port} is already in use, so the {setup.vendor.title} sandbox "
+                                 "cannot listen there: stop what uses it (another `sync-core sandbox` or `up`?), or "
+                                 "give the sandbox another port and its destination's base_url the same") from None
             servers.append(server)
             _prepare(server.state, setup, vendor_specs, clear_faults)
             print(f"{setup.vendor.title} sandbox listening on {server.url} (state: {setup.state})", flush=True)

@@ -85,3 +85,16 @@ def _answer(port: int, child: subprocess.Popen) -> int | None:
         except requests.ConnectionError:
             time.sleep(0.05)
     return None
+
+
+def test_a_port_already_in_use_is_said_plainly_not_as_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("SANDBOX_KEY", API_KEY)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        declare(tmp_path, ("iterable", port))
+        done = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(tmp_path), "sandbox"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"error: port {port} is already in use, so the Iterable sandbox cannot listen there" in done.stderr
