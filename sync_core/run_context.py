@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+import pyarrow as pa
+
 from .config import SyncConfig
 from .counts import RunCounts
 from .destinations import Rejection
@@ -126,6 +128,9 @@ class RunContext:
 
     @contextmanager
     def phase(self, name: str):
+        # Arrow's allocator keeps what it freed for reuse; a phase's start hands back what the ones before it
+        # (the query's batches, the look-up's export) no longer use, so it is not counted again in the next one.
+        pa.default_memory_pool().release_unused()
         self.observer.phase(name)
         self.store.set_phase(self.run_id, name)  # what the dashboard shows of a run in progress
         started = time.perf_counter()
