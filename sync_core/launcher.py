@@ -19,7 +19,7 @@ import requests
 
 from .clock import OffsetClock, SystemClock
 from .config import WORKSPACE_FILE, Workspace, load_workspace
-from .demo.workspace import DEFAULT_EMULATOR_PORT, advance_demo, init_demo, require_emulator
+from .demo.workspace import DEFAULT_EMULATOR_PORT, advance_demo, history_period_start_day, init_demo, require_emulator
 from .run_context import CancelToken
 from .runner import run_sync
 from .sandbox.vendors import VENDORS, vendor_named
@@ -51,6 +51,7 @@ def up(root: Path, *, contacts: int, days: int, port: int, sandbox_port: int, ob
         print(f"Creating the demo workspace in {root} ({contacts:,} contacts{on})...", flush=True)
         init_demo(root, contacts=contacts, sandbox_port=sandbox_port,
                   mqr_limit=max(1000, int(round(contacts * DEMO_MQR_LIMIT_PER_CONTACT, -3))),
+                  billing_period_start_day=history_period_start_day(days),
                   source="duckdb" if snowflake_port is None else "snowflake",
                   emulator_port=snowflake_port or DEFAULT_EMULATOR_PORT)
     workspace = load_workspace(root)

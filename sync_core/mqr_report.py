@@ -16,7 +16,8 @@ from .state import RunRecord, StateStore, reports
 from .state.mqr_ledger import SyncMqr
 
 FORECAST_DAYS = 7  # the growth rate is the mean of up to this many latest days
-MIN_GROWTH_DAYS = 3  # fewer days after the period's first: too little history to project
+MIN_GROWTH_DAYS = 2  # fewer days after the period's first: too little history to project (the range says how
+# little two days are; `sync-core up`'s three days of history, in one period, get a forecast)
 
 
 @dataclass(frozen=True)

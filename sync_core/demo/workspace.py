@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib
 import secrets
+import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
@@ -43,7 +45,7 @@ name = "Demo: marketing contacts"{dbt_project}
 
 [mqr]
 limit = {mqr_limit}{mqr_comment}
-billing_period_start_day = 1
+billing_period_start_day = {start_day}{start_day_comment}
 policy = "block"                # a run that would pass the limit less the reserve is stopped before it counts
 reserve = 0.05                  # 5% kept for other uses of the plan
 
@@ -284,15 +286,27 @@ class DemoInitSummary:
     iterable_users: int
 
 
+def history_period_start_day(days: int, now: float | None = None) -> int:
+    """The day of the month (UTC, as billing periods are counted: mqr.py) on which a history of `days` simulated
+    days ending today begins. A demo whose billing period starts then has its whole history in the current
+    period, whatever today's date, so its MQR page has the days a forecast needs (on the 2nd of a month, a
+    period starting on the 1st would hold only two of three days)."""
+    first = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc) - timedelta(days=days - 1)
+    return first.day
+
+
 def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int = 7, sandbox_port: int = 8765,
               product_share: float = 0.6, mqr_limit: int = SEED_MQR_LIMIT, source: str = "duckdb",
               emulator_port: int = DEFAULT_EMULATOR_PORT, marketo_port: int | None = None,
-              marketo: bool = True, segment: bool = True) -> DemoInitSummary:
+              marketo: bool = True, segment: bool = True, billing_period_start_day: int | None = None
+              ) -> DemoInitSummary:
     """Write a demo workspace in `root` (which must not hold a workspace yet). `mqr_limit` other than the
     seed's 1.5M is written with a comment saying the limit is scaled to the demo's size. `source="snowflake"`
     reads the warehouse through a local Snowflake emulator on `emulator_port`. The Marketo sandbox listens on
     `marketo_port` (default: the Iterable sandbox's port + 1); `marketo=False` writes the demo without the
-    Marketo sync and sandbox; `segment=False` without the segment (Iterable list) sync and its list."""
+    Marketo sync and sandbox; `segment=False` without the segment (Iterable list) sync and its list.
+    `billing_period_start_day`: the day its history begins (history_period_start_day), written with a comment
+    saying so; else 1."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     if source == "snowflake":
@@ -323,6 +337,8 @@ def init_demo(root: str | Path, *, contacts: int = DEFAULT_CONTACTS, seed: int =
         dbt_project="" if on_snowflake else f'\ndbt_project = "{DBT_FOLDER}"            # the dbt project models may name',
         first_namespace=FIRST_NAMESPACE_SQL if on_snowflake else FIRST_NAMESPACE_DBT,
         port=sandbox_port, project=SANDBOX_PROJECT, mqr_limit=mqr_limit, mqr_comment=comment,
+        start_day=billing_period_start_day or 1, start_day_comment="" if billing_period_start_day is None else
+        " " * (3 - len(str(billing_period_start_day))) + "# the history's first day: the forecast has all its days",
         source=SNOWFLAKE_SOURCE.format(emulator_port=emulator_port) if on_snowflake else DUCKDB_SOURCE,
         warehouse="a local Snowflake emulator" if on_snowflake else "an embedded DuckDB warehouse",
         translation="" if on_snowflake else "; the DuckDB source translates them",

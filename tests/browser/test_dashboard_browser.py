@@ -196,8 +196,10 @@ def overflowing_tables(page: Page) -> list[int]:
 
 def test_the_overview_and_the_mqr_page(browser, launched):
     """The business owner's pages: the app opens on the Overview; MQR has its gauge and series."""
-    used = launched.sql("SELECT SUM(used) FROM mqr_totals WHERE period_start = (SELECT MAX(period_start) "
-                        "FROM mqr_totals)")[0][0]  # this period's (the history may start in the one before)
+    # `up` starts the demo's billing period on its history's first day: the whole history is this period's
+    [(periods, start, used)] = launched.sql("SELECT COUNT(DISTINCT period_start), MIN(period_start), SUM(used) "
+                                            "FROM mqr_totals")
+    assert periods == 1 and start == launched.sql("SELECT substr(MIN(started_at), 1, 10) FROM runs")[0][0]
     page = open_page(browser, launched, "/", "overview")
     body = page.inner_text("body")
     assert "Needs action" in body and "MQR this period" in body and "Iterable-Production" in body

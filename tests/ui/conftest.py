@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from sync_core import load_workspace, run_sync
 from sync_core.clock import OffsetClock
-from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo, init_demo
+from sync_core.demo.workspace import SANDBOX_PROJECT, advance_demo, history_period_start_day, init_demo
 from sync_core.sandbox import IterableSandbox, IterableState
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -132,8 +132,10 @@ def history(tmp_path_factory) -> History:
     state_file.parent.mkdir(parents=True)
     built = History(root)
     with IterableSandbox(state_file, port=0, rate_limits=False) as server:
-        # The seed's Iterable syncs (not the segment's list: the tests count each sync's data problems)
-        init_demo(root, contacts=CONTACTS, sandbox_port=server.port, marketo=False, segment=False)
+        # The seed's Iterable syncs (not the segment's list: the tests count each sync's data problems); its billing
+        # period starts on the history's first day, as `sync-core up` has it, so the MQR forecast has every day
+        init_demo(root, contacts=CONTACTS, sandbox_port=server.port, marketo=False, segment=False,
+                  billing_period_start_day=history_period_start_day(DAYS))
         workspace = load_workspace(root)
         sandbox = IterableState(state_file)
         for day in range(DAYS):

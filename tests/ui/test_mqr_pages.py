@@ -9,6 +9,7 @@ import sys
 from datetime import date
 
 from sync_core import load_workspace
+from sync_core.mqr import period_end, period_start
 from html_charts import chart
 
 
@@ -30,6 +31,11 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     assert shown["used"] > 0 and gauge_value(at) == shown["used"]
     text = " ".join(m.value for m in [*at.main.markdown, *at.main.caption])
     assert "Method:" in text and "demo scale" not in text  # `demo init` keeps the seed's plan: nothing scaled
+    # Three days in one period, as `sync-core up` builds: a forecast, the CLI's figure, and a range around it
+    forecast = shown["forecast"]
+    assert forecast["reason"] is None and forecast["low"] <= forecast["expected"] <= forecast["high"]
+    [expected] = [m for m in at.main.metric if m.label == "Expected at the period's end"]
+    assert expected.value == f"{forecast['expected']:,}" and not at.main.info
     # One bar per sync, though the seed names two syncs alike: each its own figures
     bars = chart(at.main, "mqr_by_sync")["rows"]
     names = [bar["label"] for bar in bars if "reached the destination" in bar["parts"]]
@@ -41,6 +47,7 @@ def test_the_gauge_shows_what_the_cli_reports(history, open_app, clean):
     at = open_app(history.root, "pages/overview.py")
     clean(at)
     assert gauge_value(at) == shown["used"]
+    assert any(m.value.startswith(f"Expected at the period's end: **{forecast['expected']:,}**") for m in at.main.markdown)
     # What bought nothing: the sync with the most, its own figures; never a sum of figures that overlap
     worst = max(shown["by_sync"], key=lambda s: s["unproductive"] or 0)
     assert worst["unproductive"] > 0
@@ -53,7 +60,10 @@ def test_a_period_without_data_says_so(history, open_app):
     at = open_app(history.root, "pages/mqr.py")
     at.date_input(key="mqr_day").set_value(date(2025, 1, 15)).run()
     assert not at.exception
-    assert any("No records were counted in the period 2025-01-01 to 2025-02-01" in i.value for i in at.info)
+    start_day = history.workspace.mqr.billing_period_start_day  # the day the history began
+    start = period_start(date(2025, 1, 15), start_day)
+    period = f"{start:%Y-%m-%d} to {period_end(start, start_day):%Y-%m-%d}"
+    assert any(f"No records were counted in the period {period}" in i.value for i in at.info)
 
 
 def test_a_workspace_without_runs_says_what_to_do(demo, open_app):
