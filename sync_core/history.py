@@ -59,9 +59,10 @@ def facets(store: StateStore) -> Facets:
                   last_started=max((g[5] for g in groups), default=None))
 
 
-def latest_runs(store: StateStore) -> dict[str, RunRecord]:
-    """The last run of each sync that has run (a dry run is a preview, not the sync's last result)."""
-    return reports.latest_runs(store)
+def latest_runs(store: StateStore, *, whole: bool = False) -> dict[str, RunRecord]:
+    """The last run of each sync that has run (a dry run is a preview, not the sync's last result); `whole`: the
+    last that tried every row (not a retry of the failed rows)."""
+    return reports.latest_runs(store, whole=whole)
 
 
 def change_stamp(store: StateStore) -> tuple:

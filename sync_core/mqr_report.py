@@ -153,7 +153,7 @@ def _forecast(daily: list[DayPoint], used: int, budget: int, today: date, end: d
 
 
 def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncLine]:
-    latest = reports.latest_runs(store)
+    latest = reports.latest_runs(store, whole=True)  # a retry's rows are the failed ones only: not the sync's mix
     lines = []
     for totals in store.mqr_by_sync(period):
         sync = workspace.syncs.get(totals.sync_id)
@@ -164,7 +164,7 @@ def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncL
 
 
 def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str | None:
-    """What would save the sync's unproductive MQR, from its latest run's mix of rows that bought nothing: at most
+    """What would save the sync's unproductive MQR, from its latest whole run's mix of rows that bought nothing: at most
     that much, since a record counts once a period and another sync that queries it would still count it."""
     sync = workspace.syncs.get(totals.sync_id)
     if not sync or not totals.unproductive or run is None:

@@ -81,12 +81,13 @@ def _sync_actions(s: SyncStatus, named: str, problems_of, when) -> list[Action]:
         found.append(Action("run", ERROR, named,
                             f"last run {run.status} ({when(run.finished_at or run.started_at)}): {reason}",
                             s.sync.id, run.id))
-    elif run is not None and run.status == "warning":
-        problems = problems_of(run)
+    whole = s.last_whole_run  # a retry of failed rows meets them again: it does not make them standing
+    if whole is not None and whole.status == "warning":
+        problems = problems_of(whole)
         if problems.new and problems.compared_with is not None:
             found.append(Action("data_problems", WARNING, named,
                                 f"{problems.new:,} row{'' if problems.new == 1 else 's'} with data problems new since "
-                                f"its previous run ({problems.data:,} in all).", s.sync.id, run.id))
+                                f"its previous run ({problems.data:,} in all).", s.sync.id, whole.id))
     if s.overdue_by is not None:
         found.append(Action("overdue", ERROR, named, s.overdue_text(), s.sync.id))
     return found

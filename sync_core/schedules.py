@@ -4,8 +4,8 @@ A sync's schedule is `manual`, `every N` (minutes, hours or days), or a 5-field 
 time in an IANA time zone (the slots are cronsim's). Every datetime taken or returned is timezone-aware, and those
 returned are UTC.
 
-The anchor is `last_fired` (when the schedule last enqueued a run), else `last_run_started` (the sync's latest run,
-whatever started it), else there is none.
+The anchor is `last_fired` (when the schedule last enqueued a run), else `last_run_started` (the sync's latest run
+that tried every row, whatever started it: not a retry of the failed rows), else there is none.
 
 - manual: never due; next_run_at and overdue_by are None.
 - every N: next_run_at = anchor + N; with no anchor the sync has never run and is due now. `due_slot` is `now` once

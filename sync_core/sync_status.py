@@ -17,6 +17,8 @@ from .state.run_queue import RequestRecord, ScheduleMark, WorkerRecord
 class SyncStatus:
     sync: SyncConfig
     last_run: RunRecord | None  # the last run that was not a dry run
+    last_whole_run: RunRecord | None  # the last that tried every row (not a retry of failed rows): the schedule
+    # counts from it, and its data problems are the sync's
     running: RunRecord | None  # a run in progress (of any type)
     request: RequestRecord | None  # an open request (queued, or taken by a worker)
     paused: bool
@@ -76,32 +78,35 @@ def _parse(iso: str | None) -> datetime | None:
 
 def sync_statuses(workspace: Workspace, store: StateStore, now: datetime) -> list[SyncStatus]:
     """Every sync of the workspace, in its order, as it stands at `now` (aware)."""
-    latest = latest_runs(store)
+    latest, whole = latest_runs(store), latest_runs(store, whole=True)
     running = {r.sync_id: r for r in store.running_runs()}
     requests: dict[str, RequestRecord] = {}
     for request in store.open_requests():
         requests.setdefault(request.sync_id, request)
     marks = store.schedule_marks()
-    return [_status(sync, latest.get(sync.id), running.get(sync.id), requests.get(sync.id),
+    return [_status(sync, latest.get(sync.id), whole.get(sync.id), running.get(sync.id), requests.get(sync.id),
                     marks.get(sync.id), now) for sync in workspace.syncs.values()]
 
 
-def _status(sync: SyncConfig, last: RunRecord | None, running: RunRecord | None, request: RequestRecord | None,
-            mark: ScheduleMark | None, now: datetime) -> SyncStatus:
+def _status(sync: SyncConfig, last: RunRecord | None, last_whole: RunRecord | None, running: RunRecord | None,
+            request: RequestRecord | None, mark: ScheduleMark | None, now: datetime) -> SyncStatus:
     paused = bool(mark and mark.paused)
     next_run_at = overdue_by = None
     if not sync.schedule.manual and not paused:
         last_fired = mark.last_fired if mark else None
-        next_run_at = sync.schedule.next_run_at(last_fired=last_fired, last_run_started=last_started(last, running),
-                                                now=now)
+        next_run_at = sync.schedule.next_run_at(last_fired=last_fired,
+                                                last_run_started=last_started(last_whole, running), now=now)
         if running is None:  # a sync that is running is not late; one queued for longer than its interval is
             overdue_by = sync.schedule.overdue_by(next_run_at=next_run_at, now=now)
-    return SyncStatus(sync, last, running, request, paused, mark.paused_by if mark else None, next_run_at, overdue_by)
+    return SyncStatus(sync, last, last_whole, running, request, paused, mark.paused_by if mark else None, next_run_at,
+                      overdue_by)
 
 
 def last_started(last: RunRecord | None, running: RunRecord | None) -> datetime | None:
-    """When the sync last started a run, for an `every N` schedule's anchor."""
-    moments = [_parse(r.started_at) for r in (last, running) if r is not None]
+    """When the sync last started a run that tries every row, for an `every N` schedule's anchor: `last`, its
+    latest whole run, or the run in progress unless that is a retry of the failed rows (which leaves the other
+    rows to the schedule's next run)."""
+    moments = [_parse(r.started_at) for r in (last, running) if r is not None and not r.retry_failed]
     return max(moments) if moments else None
 
 

@@ -166,7 +166,7 @@ class Worker:
         self._schedules_problem.cleared()
         now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
         marks = self.store.schedule_marks()
-        latest = latest_runs(self.store)
+        latest = latest_runs(self.store, whole=True)  # a retry of failed rows leaves the others to the schedule
         running = {r.sync_id: r for r in self.store.running_runs()}
         for sync in workspace.syncs.values():
             mark = marks.get(sync.id)

@@ -37,8 +37,9 @@ def run(run_id: int, sync_id: str, status: str, error: str | None = None, real: 
 
 
 def status(ws, sync_id: str, last: RunRecord | None, overdue: timedelta | None = None,
-           paused: bool = False) -> SyncStatus:
-    return SyncStatus(ws.syncs[sync_id], last, None, None, paused, None, None, overdue)
+           paused: bool = False, whole: RunRecord | None = None) -> SyncStatus:
+    """`whole`: the last run that tried every row, when `last` is a retry of failed rows."""
+    return SyncStatus(ws.syncs[sync_id], last, whole or last, None, None, paused, None, None, overdue)
 
 
 def judged(statuses, report, *, workers=("w",), problems=None, passwords=(), quotas=()):
@@ -111,3 +112,18 @@ def test_a_long_error_is_cut_at_a_word_and_two_syncs_of_one_name_are_told_apart(
     kept = cut.removesuffix(" …")
     assert cut.endswith(" …") and len(kept) <= 200 and error.startswith(kept)
     assert error[len(kept)] == " ", "cut between two words, not within one"
+
+
+def test_a_retry_of_failed_rows_leaves_new_data_problems_needing_action(tmp_path):
+    """A retry sends the failed rows again and meets the same problems: they stay new since the sync's previous
+    whole run, and the action links to the run that found them."""
+    ws, report = setup(tmp_path)
+    found = run(4, "alpha", "warning", real=50)
+    retry = replace(run(5, "alpha", "warning", real=50), retry_failed=True)
+    problems = {4: RunProblems(50, 1, 0, compared_with=3), 5: RunProblems(50, 0, 0, compared_with=4)}
+    [action] = judged([status(ws, "alpha", retry, whole=found)], report, problems=problems)
+    assert (action.kind, action.run_id) == ("data_problems", 4)
+    assert action.text == "1 row with data problems new since its previous run (50 in all)."
+    failed_retry = replace(retry, status="failed", error="Iterable answered 401: bad API key")
+    actions = judged([status(ws, "alpha", failed_retry, whole=found)], report, problems=problems)
+    assert [(a.kind, a.run_id) for a in actions] == [("run", 5), ("data_problems", 4)]

@@ -3,13 +3,14 @@ for a real reason; the worker prunes row-level history past the workspace's rete
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sync_core import StateStore, invariant_violations, load_workspace
 from sync_core import worker as worker_module
 from sync_core.clock import OffsetClock
 from sync_core.mqr import period_start
 from sync_core.mqr_report import mqr_report
+from sync_core.sync_status import sync_statuses
 from sync_core.worker import Worker
 from small_workspace import small_workspace
 
@@ -20,9 +21,9 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
                                                                                                    monkeypatch):
     rows = [("ana@x.io", 1.0), ("bob@x.io", 2.0), ("carl@x.io", 3.0), ("dave@x.io", float("nan"))]
     with small_workspace(tmp_path, monkeypatch, table="email VARCHAR, score DOUBLE", rows=rows,
-                         mappings=[("score", "score")]) as s:
+                         mappings=[("score", "score")], sync_settings='schedule = "every 24h"') as s:
         s.create_users("ana@x.io", "bob@x.io", "dave@x.io")  # carl is not in Iterable: an expected rejection
-        first = s.run()
+        first = s.run(dated=OffsetClock(-3_600))  # an hour before the retry: the schedule tells them apart
         assert s.rejections() == {"carl@x.io": "NotFound", "dave@x.io": "UnsendableValue"}
         s.sql("UPDATE people SET score = 4 WHERE email = 'dave@x.io'")  # the fix
         s.sql("UPDATE people SET score = 10 WHERE email = 'ana@x.io'")  # an ordinary change
@@ -43,6 +44,15 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
         assert s.rejections() == {"carl@x.io": "NotFound"}
         assert _rejection(s, "carl@x.io") == carl_before, "a row the retry did not try was not seen again"
         assert retry.retry_failed and retry.to_json()["retry_failed"] is True
+
+        # It left the other rows to the next run: the schedule still counts from the run that tried them all, and
+        # what would save the sync's MQR is still read from that run's mix (the retry had no expected rejection)
+        with StateStore(s.workspace.state_path) as store:
+            [status] = sync_statuses(s.workspace, store, datetime.now(timezone.utc))
+            [line] = mqr_report(s.workspace, store, datetime.now(timezone.utc).date()).by_sync
+        assert status.last_run.id == retry.id and status.last_whole_run.id == first.id
+        assert status.next_run_at == datetime.fromisoformat(first.started_at) + timedelta(hours=24)
+        assert "restricting model `people` to records that exist in Iterable" in line.saving
 
         after = s.run()
         assert after.counts.as_dict()["synced"] == 2 and s.user("ana@x.io")["dataFields"] == {"score": 10}
