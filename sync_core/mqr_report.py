@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from .config import Workspace
+from .destinations.base import NOT_FOUND_CODE
 from .mqr import period_end, period_start
-from .state import RunRecord, StateStore, reports
+from .history import EXPECTED
+from .state import CauseRows, RunRecord, StateStore, reports
 from .state.mqr_ledger import SyncMqr
 
 FORECAST_DAYS = 7  # the growth rate is the mean of up to this many latest days
@@ -157,15 +159,18 @@ def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncL
     lines = []
     for totals in store.mqr_by_sync(period):
         sync = workspace.syncs.get(totals.sync_id)
+        run = latest.get(totals.sync_id)
         lines.append(SyncLine(totals.sync_id, sync.name if sync else f"{totals.sync_id} (not in workspace.toml)",
                               totals.first_counted, totals.queried, totals.unproductive,
-                              _saving(workspace, totals, latest.get(totals.sync_id))))
+                              _saving(workspace, totals, run, store.run_causes(run.id) if run else [])))
     return sorted(lines, key=lambda line: -(line.unproductive or 0))
 
 
-def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str | None:
-    """What would save the sync's unproductive MQR, from its latest whole run's mix of rows that bought nothing: at most
-    that much, since a record counts once a period and another sync that queries it would still count it."""
+def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None, causes: list[CauseRows]) -> str | None:
+    """What would save the sync's unproductive MQR, from its latest whole run's mix of rows that bought nothing: at
+    most that much, since a record counts once a period and another sync that queries it would still count it.
+    Expected rejections of records the destination does not hold (`NotFound`, whatever the destination or the
+    sync's mode) would be saved by querying only records that exist there."""
     sync = workspace.syncs.get(totals.sync_id)
     if not sync or not totals.unproductive or run is None:
         return None
@@ -175,10 +180,13 @@ def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None) -> str
     if not wasted:
         return None
     destination = workspace.destinations[sync.destination].type.capitalize()
+    listed = [cause for cause in causes if cause.error_class == EXPECTED]
+    not_found = (expected * sum(cause.rows for cause in listed if cause.code == NOT_FOUND_CODE)
+                 / max(1, sum(cause.rows for cause in listed)))
     parts = []
-    if expected and sync.mode == "update":
+    if not_found:
         parts.append(f"restricting model `{sync.model}` to records that exist in {destination} would save up to "
-                     f"{round(totals.unproductive * expected / wasted):,} MQR a period")
+                     f"{round(totals.unproductive * not_found / wasted):,} MQR a period")
     if invalid:
         parts.append(f"fixing or filtering its invalid keys (null, duplicated) about "
                      f"{round(totals.unproductive * invalid / wasted):,}")

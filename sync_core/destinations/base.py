@@ -39,6 +39,11 @@ class BatchRejected(Exception):
         super().__init__(f"{code}: {message}")
 
 
+# The code of a row whose identifier names no record in the destination, whichever destination: the MQR report
+# reads it to tell records that exist nowhere from other rejections.
+NOT_FOUND_CODE = "NotFound"
+
+
 @dataclass(frozen=True)
 class Rejection:
     row: PlannedRow

@@ -4,8 +4,11 @@ snapshot keeps each activity's marketoGUID."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sync_core import StateStore, invariant_violations
 from sync_core.demo.workspace import MARKETO_ACTIVITY_TYPE, MARKETO_INSTANCE
+from sync_core.mqr_report import mqr_report
 from sync_core.sandbox import MarketoState
 
 from demo_helpers import demo_workspace
@@ -37,6 +40,12 @@ def test_every_demo_sync_runs_and_marketo_holds_one_activity_per_synced_key(tmp_
             assert invariant_violations(record.counts.as_dict()) == [], sync_id
         marketo = records["marketo-activities"].counts
         assert marketo.outcome("synced") > 0 and marketo.outcome("rejected_expected") > 0  # leads the product made
+        # Its expected rejections are people with no lead: the MQR page says what querying only leads would save
+        with StateStore(workspace.state_path) as store:
+            report = mqr_report(workspace, store, datetime.now(timezone.utc).date())
+        [line] = [line for line in report.by_sync if line.sync_id == "marketo-activities"]
+        assert line.unproductive >= marketo.outcome("rejected_expected")
+        assert "restricting model `first_namespace` to records that exist in Marketo would save up to" in line.saving
 
         activities = read_back(workspace)
         with StateStore(workspace.state_path) as store:

@@ -23,14 +23,13 @@ from ...arrow_values import scalar
 from ...config import DestinationConfig, SyncConfig
 from ...ratelimit import SharedRateLimits, credential_digest
 from ...rows import PlannedRow, RowColumns, joined
-from ..base import Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
+from ..base import NOT_FOUND_CODE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
 from . import ITERABLE
 from .client import IterableClient
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 ENVELOPE_BYTES = 1024  # left in each request for what wraps the records
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-NOT_FOUND_CODE = "NotFound"
 IDENTIFIER_RULES = {"email": IdentifierRule("email", case_insensitive=True, valid_pattern=EMAIL_PATTERN),
                     "userId": IdentifierRule("userId", case_insensitive=False, valid_pattern=None)}
 

@@ -35,7 +35,7 @@ from ...errors import DestinationError
 from ...marketo_day import reset_time_text
 from ...ratelimit import Limit, SharedRateLimits
 from ...rows import PlannedRow, RowColumns, column_of, joined, taken
-from ..base import WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
+from ..base import NOT_FOUND_CODE, WHITESPACE, Batch, IdentifierRule, JsonValues, Rejection, SendResult, TransientError
 from . import ACTIVITY_DATE, MAX_ACTIVITIES_PER_REQUEST, PRIMARY_ATTRIBUTE
 from .client import MarketoClient, credential_reference
 from .json_sql import activity_json_sql
@@ -45,7 +45,6 @@ from .shared_cache import MarketoSharedCache
 
 MAX_BODY_BYTES = 1024 * 1024  # HTTP 413 past this
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-NOT_FOUND_CODE = "NotFound"
 MULTIPLE_LEADS_CODE = "1007"
 CONFIG_RECORD_CODES = ("1006", "1013")  # a field or type Marketo does not know: the setup, not the row
 
