@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_runs)
 
     p = sub.add_parser("run-show", help="one run: phases, counts, causes")
-    p.add_argument("run_id", metavar="RUN_ID", type=int)
+    p.add_argument("run_id", metavar="RUN_ID|SYNC", help="a run's id, or a sync's id for its last run (not a dry run)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_run_show)
 
@@ -307,11 +307,18 @@ def cmd_runs(args) -> int:
 
 
 def cmd_run_show(args) -> int:
+    from .state.reports import latest_runs
     workspace = _workspace(args)
     with _store(workspace) as store:
-        record = store.get_run(args.run_id)
+        if args.run_id.isdigit():
+            record = store.get_run(int(args.run_id))
+            missing = f"no run {args.run_id} in {workspace.state_path} (see `sync-core runs`)"
+        else:
+            workspace.sync(args.run_id)  # a config error naming the syncs, for an id that is neither
+            record = latest_runs(store).get(args.run_id)
+            missing = f"sync '{args.run_id}' has not run yet: `sync-core run {args.run_id}` runs it"
         if record is None:
-            print(f"error: no run {args.run_id} in {workspace.state_path} (see `sync-core runs`)", file=sys.stderr)
+            print(f"error: {missing}", file=sys.stderr)
             return 2
         if args.json:
             data = record.to_json()

@@ -57,6 +57,6 @@ def mqr_over_budget(mqr: MqrConfig, *, used: int, new: int, period: date) -> str
     None when it does not. Pure, like the change guards."""
     if used + new <= mqr.budget:
         return None
-    reserve = f" less its reserve ({mqr.budget:,} left to the syncs)" if mqr.budget < mqr.limit else ""
+    reserve = f" less its reserve: a budget of {mqr.budget:,} for the syncs" if mqr.budget < mqr.limit else ""
     return (f"MQR budget: this run would count {new:,} records new to the billing period starting {period:%Y-%m-%d}, "
             f"on top of the {used:,} counted so far: {used + new:,}, over the limit of {mqr.limit:,}{reserve}.")

@@ -115,8 +115,8 @@ class PendingLookup:
         if self.full:
             return mine, f"Looked up all {len(found):,} existing records (full export)."
         return mine, (
-            f"Looked up existing records: {len(self._new[self.scope]):,} new since the last look-up ({len(found):,} "
-            f"updated since then), {len(mine):,} known in all.")
+            f"Looked up existing records: {len(found):,} changed since the last look-up, {len(self._new[self.scope]):,} "
+            f"of them new; {len(mine):,} known in all.")
 
 
 def _ran_since(store: StateStore, sync_id: str, run_id: int, exported_at: float) -> bool:

@@ -69,7 +69,7 @@ def needs_action(statuses: list[SyncStatus], workers: list, report: MqrReport, *
         severity = INFO if status == "unknown" else ERROR if status == "expired" else WARNING
         actions.append(Action("password", severity, "Snowflake password", sentence))
     for destination, quota in quotas:
-        actions.append(_quota_action(destination, quota))
+        actions.append(_quota_action(destination, quota, when))
     return actions
 
 
@@ -101,12 +101,12 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
-def _quota_action(destination: str, quota: DailyQuota | str) -> Action:
+def _quota_action(destination: str, quota: DailyQuota | str, when: Callable[[str], str]) -> Action:
     named = "Marketo" if destination.lower() == "marketo" else f"Marketo {destination}"  # not "Marketo marketo"
     if isinstance(quota, str):  # could not be read
         return Action("quota", INFO, named, quota)
     if quota.state == QUOTA_OK:
-        return Action("quota", INFO, named, f"{quota.describe()}.")
+        return Action("quota", INFO, named, f"{quota.describe(when)}.")
     return Action("quota", ERROR if quota.state == USED_UP else WARNING, named,
-                  f"{quota.state}: {quota.describe()}. Runs send "
+                  f"{quota.state}: {quota.describe(when)}. Runs send "
                   f"{'nothing' if quota.state == USED_UP else 'only what is left above the reserve'} until the reset.")

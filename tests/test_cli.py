@@ -77,6 +77,10 @@ def test_a_dry_run_is_not_the_syncs_last_run(demo):
     header, *lines = cli(demo, "runs").stdout.splitlines()
     assert header.split()[-4:] == ["expected", "invalid", "other", "failed"]
     counts = json.loads(cli(demo, "run-show", "1", "--json").stdout)["counts"]
+    by_sync = json.loads(cli(demo, "run-show", "iterable-production", "--json").stdout)  # its last run: not the dry run
+    assert by_sync["id"] == 1 and by_sync["counts"] == counts
+    never = cli(demo, "run-show", "iterable-first-namespace", check=False)
+    assert never.returncode == 2 and "has not run yet: `sync-core run iterable-first-namespace`" in never.stderr
     [first] = [line for line in lines if line.split()[0] == "1"]
     assert [int(v.replace(",", "")) for v in first.split()[-4:]] == [
         counts["rejected_expected"], counts["invalid"], counts["rejected_other"], counts["failed"]]

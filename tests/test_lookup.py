@@ -32,7 +32,7 @@ def test_later_runs_export_only_what_changed(demo, monkeypatch):
     day = advance_demo(demo.workspace)  # the product creates some users
     third = demo.run("iterable-production")
     [note] = [n for n in third.notes if "Looked up" in n]
-    new = int(re.search(r"([\d,]+) new since the last look-up", note)[1].replace(",", ""))
+    new = int(re.search(r"([\d,]+) of them new", note)[1].replace(",", ""))
     assert new == len({u["email"].lower() for u in day.product_created_users})
     # ...and they are synced now, through that small export.
     created_and_valid = {u["email"] for u in day.product_created_users} & demo.valid_emails()

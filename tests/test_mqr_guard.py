@@ -40,7 +40,7 @@ def test_block_stops_a_run_that_would_pass_the_budget_before_it_sends_anything(t
         record = s.run()
         assert record.status == "failed" and record.error_class == "config"
         assert record.error.startswith("MQR budget: this run would count 10 records new to the billing period")
-        assert "over the limit of 12 less its reserve (9 left to the syncs)" in record.error
+        assert "over the limit of 12 less its reserve: a budget of 9 for the syncs." in record.error
         assert "Nothing was sent, and nothing counted" in record.error
         assert s.sandbox.requests(since_id=mark) == [], "the sandbox received no request"
         assert used(s) == 0 and s.snapshot() == {}

@@ -93,6 +93,7 @@ def test_the_mqr_budget_passwords_and_quotas_with_the_lines_that_only_inform(tmp
         ("quota", WARNING, "Marketo"), ("quota", INFO, "Marketo eu")]
     assert actions[0].run_id == 9 and "run 9 of beta was stopped" in actions[0].text
     assert "only what is left above the reserve" in actions[4].text
+    assert "resets at 00:00 (midnight US Central)" in actions[4].text  # its time as the reader reads times
 
 
 def test_a_long_error_is_cut_at_a_word_and_two_syncs_of_one_name_are_told_apart(tmp_path):

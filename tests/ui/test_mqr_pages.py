@@ -102,7 +102,7 @@ def test_the_demos_guard_stops_a_run_past_its_limit_and_both_pages_say_so(demo, 
     mark = demo.sandbox.last_request_id()
     blocked = demo.run("iterable-production")
     assert blocked.status == "failed" and blocked.error_class == "config"
-    assert "MQR budget: this run would count" in blocked.error and "(950 left to the syncs)" in blocked.error
+    assert "MQR budget: this run would count" in blocked.error and "less its reserve: a budget of 950 for the syncs" in blocked.error
     sent = demo.sandbox.requests(since_id=mark)
     assert sent == [], "the sandbox received no request"
     assert mqr_json(demo.root)["used"] == 0

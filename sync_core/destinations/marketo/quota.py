@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...clock import Clock, SystemClock
@@ -48,10 +49,11 @@ class DailyQuota:
             return USED_UP
         return UNDER_RESERVE if self.left <= self.reserve_calls else OK
 
-    def describe(self) -> str:
+    def describe(self, when: Callable[[str], str] | None = None) -> str:
+        """`when` writes the reset's ISO time for the reader (the dashboard: in the browser's time zone)."""
         return (f"daily quota {self.used:,} of {self.limit:,} calls used today, {self.left:,} left "
                 f"({self.reserve:.0%} = {self.reserve_calls:,} kept for other integrations); resets at "
-                f"{self.resets_at} (midnight US Central)")
+                f"{when(self.resets_at) if when else self.resets_at} (midnight US Central)")
 
     def to_json(self) -> dict:
         return {"destination": self.destination, "limit": self.limit, "used": self.used, "left": self.left,
