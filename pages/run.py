@@ -36,7 +36,7 @@ st.title(f"Run {record.id}: {sync_label(workspace, record.sync_id)}")
 problems = None if record.status == "running" else data.run_problems(workspace, record)
 flags = [f for f, on in (("dry run", record.dry_run), ("full resync", record.full_resync)) if on]
 st.markdown(f"{status_markdown(record.status)}{' · ' + ', '.join(flags) if flags else ''} "
-            f"{run_sentence(record, problems)}")
+            f"{run_sentence(record, problems, on_its_page=True)}")
 st.caption(f"Started {local_text(record.started_at)}, finished {local_text(record.finished_at)} ({zone_label()}).")
 run_view.run_error(record, workspace.root)
 

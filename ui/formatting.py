@@ -70,3 +70,9 @@ def status_markdown(status: str) -> str:
 
 def rows(n: int) -> str:
     return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def share_text(part: int, whole: int) -> str:
+    """A percentage that reads 100% (or 0%) only when it is: 10,249 of 10,279 is 99.7%, not 100%."""
+    share = part / whole
+    return f"{share:.1%}" if part not in (0, whole) and round(share * 100) in (0, 100) else f"{share:.0%}"

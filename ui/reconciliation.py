@@ -12,7 +12,7 @@ from sync_core.control import resend_differences
 from sync_core.reconcile import STATE_WORDS, log_path, start_in_background
 from ui.access import Access
 from ui.bars import ROOM, Bar, BarChart, Part
-from ui.formatting import local_text
+from ui.formatting import local_text, share_text
 
 BLUE = "#4C7BD9"
 LIVE_EVERY = 2  # seconds between redraws of a reconciliation in progress
@@ -128,7 +128,7 @@ def funnel_chart(f: dict) -> str:
     stages = [("Model rows", f["model_rows"]), ("Valid keys", f["valid_keys"]), ("In the snapshot", f["in_snapshot"]),
               ("Present in the destination", f["present"])]
     first = stages[0][1] or 1
-    return BarChart("funnel", [Bar(s, [Part(s, n, BLUE)], text=f"{n:,} ({n / first:.0%})") for s, n in stages],
+    return BarChart("funnel", [Bar(s, [Part(s, n, BLUE)], text=f"{n:,} ({share_text(n, first)})") for s, n in stages],
                     title="From the model to the destination").html()
 
 

@@ -19,9 +19,10 @@ STOPPED = {  # why a run stopped early, by its error class, in its owner's words
 }
 
 
-def run_sentence(run: RunRecord, problems: RunProblems | None) -> str:
+def run_sentence(run: RunRecord, problems: RunProblems | None, *, on_its_page: bool = False) -> str:
     """What a run did, in plain words: its problems first (new ones marked), then what it synced and left out.
-    `problems` may be None for a run that has not finished."""
+    `problems` may be None for a run that has not finished. `on_its_page`: the run's own page, which shows what
+    the other pages send the reader to open."""
     c = run.counts.as_dict()
     unsent = c["not_attempted"]
     if run.dry_run:
@@ -31,7 +32,7 @@ def run_sentence(run: RunRecord, problems: RunProblems | None) -> str:
         return f"Running now: {c['planned'] - unsent:,} of {rows(c['planned'])} done."
     if run.status == "blocked":
         return ("Held back by a safety check before anything was sent: the model changed more than the sync "
-                "allows. Open it to see the change and how to accept it.")
+                "allows." + ("" if on_its_page else " Open it to see the change and how to accept it."))
     if run.status in ("cancelled", "interrupted"):
         why = (f"cancelled by {run.cancel_requested_by}" if run.status == "cancelled" and run.cancel_requested_by
                else "cancelled" if run.status == "cancelled" else "the process running it ended")
@@ -39,7 +40,7 @@ def run_sentence(run: RunRecord, problems: RunProblems | None) -> str:
     if run.error:
         unsent_text = f"{rows(unsent)} were not sent" if unsent else "nothing was sent"
         return (f"Stopped before it finished, because of {STOPPED.get(run.error_class or '', 'an error')}: "
-                f"{unsent_text}. Open it for the message and what to do.")
+                f"{unsent_text}." + ("" if on_its_page else " Open it for the message and what to do."))
     return _finished(c, problems, retry=run.retry_failed)
 
 

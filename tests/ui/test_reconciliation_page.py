@@ -17,6 +17,7 @@ from sync_core import StateStore
 from sync_core.demo.workspace import SANDBOX_PROJECT
 from sync_core.reconcile import reconcile
 from ui import access, reconciliation
+from ui.formatting import share_text
 from html_charts import html_charts
 from worker_helpers import wait_for
 
@@ -177,3 +178,7 @@ def test_a_reconciliation_whose_process_died_shows_interrupted_and_another_may_s
     with StateStore(demo.workspace.state_path) as store:  # and the next start records it so
         assert store.start_reconciliation(SYNC, requested_by="cli") != dead
         assert store.reconciliation(dead).status == "interrupted"
+
+
+def test_a_funnel_share_reads_100_percent_only_when_every_row_is_there():
+    assert [share_text(n, 10_279) for n in (10_279, 10_249, 9_000, 20, 0)] == ["100%", "99.7%", "88%", "0.2%", "0%"]

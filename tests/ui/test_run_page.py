@@ -103,6 +103,7 @@ def test_a_failed_run_shows_its_error_with_a_next_step(demo, open_app):
 
     at = open_app(demo.root, "pages/run.py", run=record.id)
     assert f"Run {record.id} stopped" in at.error[0].value and "NO_SUCH_KEY_VARIABLE" in at.error[0].value
+    assert not any("Open it" in m.value for m in at.markdown)  # the reader is on it: the error is above
     assert "Fix the setup" in at.info[0].value and "sync-core" in at.info[0].value
     assert any("stopped before planning" in i.value for i in at.info)
 
