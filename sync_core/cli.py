@@ -310,13 +310,14 @@ def cmd_run_show(args) -> int:
     from .state.reports import latest_runs
     workspace = _workspace(args)
     with _store(workspace) as store:
-        if args.run_id.isdigit():
+        if args.run_id in workspace.syncs or not (args.run_id.isascii() and args.run_id.isdigit()):
+            record = latest_runs(store).get(args.run_id)  # a sync removed from workspace.toml keeps its runs
+            if record is None:
+                workspace.sync(args.run_id)  # a config error naming the syncs, for an id that is neither
+            missing = f"sync '{args.run_id}' has not run yet: `sync-core run {args.run_id}` runs it"
+        else:
             record = store.get_run(int(args.run_id))
             missing = f"no run {args.run_id} in {workspace.state_path} (see `sync-core runs`)"
-        else:
-            workspace.sync(args.run_id)  # a config error naming the syncs, for an id that is neither
-            record = latest_runs(store).get(args.run_id)
-            missing = f"sync '{args.run_id}' has not run yet: `sync-core run {args.run_id}` runs it"
         if record is None:
             print(f"error: {missing}", file=sys.stderr)
             return 2
@@ -342,16 +343,16 @@ def cmd_failures(args) -> int:
                 print(f"error: no run {args.run} (see `sync-core runs`)", file=sys.stderr)
                 return 2
             causes = run_causes(store, args.run, error_class=args.error_class)
-            whole = [run]
+            runs = [run]
         else:
             causes = current_causes(store, sync_id=args.sync, error_class=args.error_class)
-            whole = [r for s, r in latest_runs(store).items() if args.sync in (None, s)]
+            runs = [r for s, r in latest_runs(store).items() if args.sync in (None, s)]
     if args.json:
         print(json.dumps([_cause_json(c) for c in causes], indent=2))
         return 0
     scope = f"run {args.run}" if args.run is not None else "rows not synced as they stand"
     # A run that failed as a whole (a password, an API key) is told first: it is not among its rows' causes
-    for run in whole:
+    for run in runs:
         if run.status == "failed" and args.error_class in (None, run.error_class):
             print(f"Run {run.id} of {run.sync_id} failed as a whole ({run.error_class}): {run.error} "
                   f"(`sync-core run-show {run.id}`)")

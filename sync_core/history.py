@@ -61,7 +61,7 @@ def facets(store: StateStore) -> Facets:
 
 def latest_runs(store: StateStore, *, whole: bool = False) -> dict[str, RunRecord]:
     """The last run of each sync that has run (a dry run is a preview, not the sync's last result); `whole`: the
-    last that tried every row (not a retry of the failed rows)."""
+    last that tried every row (not a retry of the failed rows, nor a resend of chosen ones)."""
     return reports.latest_runs(store, whole=whole)
 
 

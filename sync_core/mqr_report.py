@@ -155,7 +155,9 @@ def _forecast(daily: list[DayPoint], used: int, budget: int, today: date, end: d
 
 
 def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncLine]:
-    latest = reports.latest_runs(store, whole=True)  # a retry's rows are the failed ones only: not the sync's mix
+    # The last run that tried every row and ran to its end: a retry's rows are the failed ones only, a run an
+    # error or the budget stopped sent few or none, and neither is the sync's mix
+    latest = reports.latest_runs(store, whole=True, completed=True)
     lines = []
     for totals in store.mqr_by_sync(period):
         sync = workspace.syncs.get(totals.sync_id)
@@ -167,8 +169,9 @@ def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncL
 
 
 def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None, causes: list[CauseRows]) -> str | None:
-    """What would save the sync's unproductive MQR, from its latest whole run's mix of rows that bought nothing: at
-    most that much, since a record counts once a period and another sync that queries it would still count it.
+    """What would save the sync's unproductive MQR, from its latest completed whole run's mix of rows that bought
+    nothing: at most that much, since a record counts once a period and another sync that queries it would still
+    count it.
     Expected rejections of records the destination does not hold (`NotFound`, whatever the destination or the
     sync's mode) would be saved by querying only records that exist there."""
     sync = workspace.syncs.get(totals.sync_id)

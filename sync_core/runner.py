@@ -67,7 +67,7 @@ def run_sync(workspace: Workspace, sync_id: str, *, trigger: str = "cli", full_r
     with StateStore(workspace.state_path, clock=dated or clock) as store:
         run_id = store.start_run(sync.id, trigger=request.trigger, config_fingerprint=workspace.fingerprint(sync.id),
                                  run_type=request.run_type, full_resync=request.full_resync,
-                                 retry_failed=request.retry_failed)
+                                 retry_failed=request.retry_failed, resend=request.only_keys is not None)
         cancel = cancel or CancelToken()
         ctx = RunContext(store, run_id, sync, request, observer or SilentObserver(), cancel)
         stages = _Stages(workspace, ctx, clock, dated or clock)

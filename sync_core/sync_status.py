@@ -17,7 +17,7 @@ from .state.run_queue import RequestRecord, ScheduleMark, WorkerRecord
 class SyncStatus:
     sync: SyncConfig
     last_run: RunRecord | None  # the last run that was not a dry run
-    last_whole_run: RunRecord | None  # the last that tried every row (not a retry of failed rows): the schedule
+    last_whole_run: RunRecord | None  # the last that tried every row (not a retry or a resend): the schedule
     # counts from it, and its data problems are the sync's
     running: RunRecord | None  # a run in progress (of any type)
     request: RequestRecord | None  # an open request (queued, or taken by a worker)
@@ -104,9 +104,9 @@ def _status(sync: SyncConfig, last: RunRecord | None, last_whole: RunRecord | No
 
 def last_started(last: RunRecord | None, running: RunRecord | None) -> datetime | None:
     """When the sync last started a run that tries every row, for an `every N` schedule's anchor: `last`, its
-    latest whole run, or the run in progress unless that is a retry of the failed rows (which leaves the other
-    rows to the schedule's next run)."""
-    moments = [_parse(r.started_at) for r in (last, running) if r is not None and not r.retry_failed]
+    latest whole run, or the run in progress unless that sends only some rows (a retry of the failed ones, a
+    resend of chosen ones: they leave the other rows to the schedule's next run)."""
+    moments = [_parse(r.started_at) for r in (last, running) if r is not None and not r.partial]
     return max(moments) if moments else None
 
 

@@ -128,3 +128,7 @@ def test_a_retry_of_failed_rows_leaves_new_data_problems_needing_action(tmp_path
     failed_retry = replace(retry, status="failed", error="Iterable answered 401: bad API key")
     actions = judged([status(ws, "alpha", failed_retry, whole=found)], report, problems=problems)
     assert [(a.kind, a.run_id) for a in actions] == [("run", 5), ("data_problems", 4)]
+    # A retry after the data was fixed meets none of them: nothing is left to act on
+    fixed = replace(retry, status="healthy")
+    assert judged([status(ws, "alpha", fixed, whole=found)], report,
+                  problems={**problems, 5: RunProblems(0, 0, 0, compared_with=4)}) == []

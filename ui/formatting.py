@@ -73,6 +73,9 @@ def rows(n: int) -> str:
 
 
 def share_text(part: int, whole: int) -> str:
-    """A percentage that reads 100% (or 0%) only when it is: 10,249 of 10,279 is 99.7%, not 100%."""
-    share = part / whole
-    return f"{share:.1%}" if part not in (0, whole) and round(share * 100) in (0, 100) else f"{share:.0%}"
+    """A percentage that reads 100% (or 0%) only when it is: 10,249 of 10,279 is 99.7%, 10,278 is 99.99%."""
+    percent = 100 * part / whole
+    decimals = 0
+    while 0 < part < whole and decimals < 6 and round(percent, decimals) in (0, 100):
+        decimals += 1
+    return f"{percent:.{decimals}f}%"

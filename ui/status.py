@@ -41,18 +41,21 @@ def run_sentence(run: RunRecord, problems: RunProblems | None, *, on_its_page: b
         unsent_text = f"{rows(unsent)} were not sent" if unsent else "nothing was sent"
         return (f"Stopped before it finished, because of {STOPPED.get(run.error_class or '', 'an error')}: "
                 f"{unsent_text}." + ("" if on_its_page else " Open it for the message and what to do."))
-    return _finished(c, problems, retry=run.retry_failed)
+    return _finished(c, problems, partial=PARTIAL[run.kind] if run.partial else None)
 
 
-def _finished(c: dict[str, int], problems: RunProblems | None, *, retry: bool) -> str:
+PARTIAL = {"retry failed rows": "A retry of the failed rows", "resend of chosen rows": "A resend of chosen rows"}
+
+
+def _finished(c: dict[str, int], problems: RunProblems | None, *, partial: str | None) -> str:
     if problems is None or not problems.data:
         said = "No data problems."
     else:
         said = f"**{rows(problems.data)} with data problems**, " + _news(problems) + "."
-    if retry:  # it tried only the rows with real problems: "nothing had changed" would mislead
+    if partial:  # it tried only some rows (failed, or chosen): "nothing had changed" would mislead
         tried = c["planned"] - c["not_attempted"]
-        done = [f"A retry of the failed rows: {rows(tried)} sent again, {c['synced']:,} synced" if tried else
-                "A retry of the failed rows: none of them could be sent again"]
+        done = [f"{partial}: {rows(tried)} sent again, {c['synced']:,} synced" if tried else
+                f"{partial}: none of them could be sent again"]
     elif c["synced"]:
         done = [f"{rows(c['synced'])} synced"]
     elif not (c["added"] or c["changed"] or c["removed"]):

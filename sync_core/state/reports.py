@@ -56,13 +56,16 @@ def run_groups(store: StateStore) -> list[tuple[str, str, str, int, str, str]]:
                                             "MAX(started_at) FROM runs GROUP BY sync_id, trigger, status")]
 
 
-def latest_runs(store: StateStore, *, whole: bool = False) -> dict[str, RunRecord]:
+def latest_runs(store: StateStore, *, whole: bool = False, completed: bool = False) -> dict[str, RunRecord]:
     """The last run of each sync that has run (a dry run is a preview, not the sync's last result). `whole`: the
-    last that tried every row, not a retry of the failed rows only (which leaves the others for the next run): what
-    a schedule counts from, and whose mix of rows says what the sync's MQR buys."""
-    retries = " AND retry_failed = 0" if whole else ""
+    last that tried every row, not a retry of the failed rows or a resend of chosen ones (which leave the others
+    for the next run): what a schedule counts from, and whose data problems are the sync's. `completed`: one that
+    also ran to its end (healthy, warning, or failed by its share of problems rather than stopped by an error),
+    whose mix of rows says what the sync's MQR buys."""
+    where = " AND retry_failed = 0 AND resend = 0" if whole else ""
+    where += " AND status IN ('healthy', 'warning', 'failed') AND error IS NULL" if completed else ""
     rows = store._select(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN "
-                         f"(SELECT MAX(id) FROM runs WHERE run_type = 'sync'{retries} GROUP BY sync_id)")
+                         f"(SELECT MAX(id) FROM runs WHERE run_type = 'sync'{where} GROUP BY sync_id)")
     return {r["sync_id"]: run_from_row(tuple(r)) for r in rows}
 
 

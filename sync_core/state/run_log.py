@@ -48,11 +48,13 @@ CANCELLED_ERROR = ("cancelled with `sync-core run-cancel --force`: marked interr
 TERMINAL_STATUSES = ("healthy", "warning", "failed", "interrupted", "planned", "blocked", "cancelled")
 
 
-def run_kind(run_type: str, full_resync: bool, retry_failed: bool) -> str:
+def run_kind(run_type: str, full_resync: bool, retry_failed: bool, resend: bool = False) -> str:
     """What a run does, in a few words, for a run and for the request asking for it alike: 'dry run', 'full
-    resync', 'retry failed rows', 'run'."""
+    resync', 'retry failed rows', 'resend of chosen rows', 'run'."""
     if run_type == "dry_run":
         return "dry run"
+    if resend:
+        return "resend of chosen rows"
     return "full resync" if full_resync else "retry failed rows" if retry_failed else "run"
 
 
@@ -81,14 +83,21 @@ class RunRecord:
     cancel_requested_by: str | None = None
     mqr_new: int | None = None  # records new to the billing period's MQR (a dry run: that it would count)
     retry_failed: bool = False  # a retry of the failed rows only
+    resend: bool = False  # a resend of chosen keys only (a reconciliation's differing and missing rows)
 
     @property
     def dry_run(self) -> bool:
         return self.run_type == "dry_run"
 
     @property
+    def partial(self) -> bool:
+        """It sent only some rows (a retry of the failed ones, a resend of chosen ones): the others wait for the
+        next whole run, which the schedule counts from and whose data problems are the sync's."""
+        return self.retry_failed or self.resend
+
+    @property
     def kind(self) -> str:
-        return run_kind(self.run_type, self.full_resync, self.retry_failed)
+        return run_kind(self.run_type, self.full_resync, self.retry_failed, self.resend)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -102,7 +111,7 @@ class RunRecord:
     def to_json(self) -> dict:
         return {"id": self.id, "sync": self.sync_id, "trigger": self.trigger, "status": self.status,
                 "type": self.run_type, "dry_run": self.dry_run, "full_resync": self.full_resync,
-                "retry_failed": self.retry_failed,
+                "retry_failed": self.retry_failed, "resend": self.resend,
                 "config_fingerprint": self.config_fingerprint, "started_at": self.started_at,
                 "finished_at": self.finished_at, "counts": self.counts.as_dict(),
                 "by_operation": self.counts.by_operation, "standing": self.counts.standing(),
@@ -146,7 +155,7 @@ class RunProgress(NamedTuple):
 
 class RunLog:
     def start_run(self, sync_id: str, *, trigger: str, config_fingerprint: str, run_type: str = "sync",
-                  full_resync: bool = False, retry_failed: bool = False) -> int:
+                  full_resync: bool = False, retry_failed: bool = False, resend: bool = False) -> int:
         """Record a new running run and claim its lease; refuse if this sync already has a live run, or if the
         store fails SQLite's quick check (run here when due, not at every open: see integrity.py)."""
         with self._translated():
@@ -163,11 +172,11 @@ class RunLog:
                         "stopped)")
                 self._interrupt(db, run_id)
             cursor = db.execute(
-                "INSERT INTO runs (sync_id, trigger, status, run_type, dry_run, full_resync, retry_failed,"
+                "INSERT INTO runs (sync_id, trigger, status, run_type, dry_run, full_resync, retry_failed, resend,"
                 " config_fingerprint, started_at, pid, pid_started, host, lease_expires_at)"
-                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (sync_id, trigger, run_type, int(run_type == "dry_run"), int(full_resync), int(retry_failed),
-                 config_fingerprint, self._now(), pid, started, here, self._lease_end()))
+                 int(resend), config_fingerprint, self._now(), pid, started, here, self._lease_end()))
             run_id = cursor.lastrowid
         self._running = run_id
         self._heartbeats[run_id] = Heartbeat(lambda: self._renew_from(self.path, run_id), RENEW_EVERY)
@@ -359,16 +368,16 @@ class Heartbeat:
 
 RUN_COLUMNS = ("id, sync_id, trigger, status, run_type, full_resync, config_fingerprint, started_at, finished_at,"
                " counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase,"
-               " cancel_requested_by, mqr_new, retry_failed")
+               " cancel_requested_by, mqr_new, retry_failed, resend")
 
 
 def run_from_row(row) -> RunRecord:
     (run_id, sync_id, trigger, status, run_type, full_resync, fingerprint, started, finished,
      counts, by_operation, standing, phases, notes, error, error_class, requested_by, phase, cancel_by, mqr_new,
-     retry_failed) = row
+     retry_failed, resend) = row
     return RunRecord(run_id, sync_id, trigger, status, run_type, bool(full_resync), fingerprint, started,
                      finished, RunCounts.from_dict(json.loads(counts) | json.loads(standing), json.loads(by_operation)),
                      json.loads(phases), json.loads(notes), error, error_class, requested_by, phase, cancel_by, mqr_new,
-                     bool(retry_failed))
+                     bool(retry_failed), bool(resend))
 
 

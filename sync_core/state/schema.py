@@ -350,6 +350,9 @@ MIGRATIONS = [
         reconciliation_id INTEGER NOT NULL
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN resend INTEGER NOT NULL DEFAULT 0;  -- it sent chosen keys only (a reconciliation's)
+    """,
 ]
 
 

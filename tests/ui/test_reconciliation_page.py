@@ -181,4 +181,5 @@ def test_a_reconciliation_whose_process_died_shows_interrupted_and_another_may_s
 
 
 def test_a_funnel_share_reads_100_percent_only_when_every_row_is_there():
-    assert [share_text(n, 10_279) for n in (10_279, 10_249, 9_000, 20, 0)] == ["100%", "99.7%", "88%", "0.2%", "0%"]
+    assert [share_text(n, 10_279) for n in (10_279, 10_249, 10_278, 9_000, 20, 1, 0)] == [
+        "100%", "99.7%", "99.99%", "88%", "0.2%", "0.01%", "0%"]

@@ -3,6 +3,7 @@ for a real reason; the worker prunes row-level history past the workspace's rete
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from sync_core import StateStore, invariant_violations, load_workspace
@@ -10,7 +11,7 @@ from sync_core import worker as worker_module
 from sync_core.clock import OffsetClock
 from sync_core.mqr import period_start
 from sync_core.mqr_report import mqr_report
-from sync_core.sync_status import sync_statuses
+from sync_core.sync_status import last_started, sync_statuses
 from sync_core.worker import Worker
 from small_workspace import small_workspace
 
@@ -52,6 +53,7 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
             [line] = mqr_report(s.workspace, store, datetime.now(timezone.utc).date()).by_sync
         assert status.last_run.id == retry.id and status.last_whole_run.id == first.id
         assert status.next_run_at == datetime.fromisoformat(first.started_at) + timedelta(hours=24)
+        assert last_started(first, replace(retry, status="running")) == datetime.fromisoformat(first.started_at)
         assert "restricting model `people` to records that exist in Iterable" in line.saving
 
         after = s.run()

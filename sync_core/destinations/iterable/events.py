@@ -40,7 +40,8 @@ from ..json_sql import TIMESTAMPS
 from . import MAX_EVENTS_PER_REQUEST
 from .event_export import CREATED_FIELD, ID_FIELD, NAME_FIELD, EventLines, person_field
 from .json_sql import fields_json_sql, identifier_json_sql
-from .records import ENVELOPE_BYTES, MAX_BODY_BYTES, NOT_FOUND_CODE, IterableRecords, dumps, iterable_value
+from ..base import NOT_FOUND_CODE
+from .records import ENVELOPE_BYTES, MAX_BODY_BYTES, IterableRecords, dumps, iterable_value
 
 # A created_at up to this far ahead of the destination's clock is taken as clock skew, not a future event.
 FUTURE_TOLERANCE_SECONDS = 300

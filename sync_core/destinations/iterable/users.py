@@ -15,7 +15,8 @@ from ...rows import PlannedRow
 from ..base import WHITESPACE, Batch, SendResult
 from . import MAX_USERS_PER_REQUEST
 from .json_sql import fields_json_sql, identifier_json_sql
-from .records import NOT_FOUND_CODE, IterableRecords, dumps, iterable_value
+from ..base import NOT_FOUND_CODE
+from .records import IterableRecords, dumps, iterable_value
 
 # failedUpdates list -> (code, default class, message). Classes: data = fix the source row.
 FAILURE_LISTS = {
