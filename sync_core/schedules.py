@@ -5,7 +5,8 @@ time in an IANA time zone (the slots are cronsim's). Every datetime taken or ret
 returned are UTC.
 
 The anchor is `last_fired` (when the schedule last enqueued a run), else `last_run_started` (the sync's latest run
-that tried every row, whatever started it: not a retry of the failed rows), else there is none.
+that tried every row, whatever started it: not a retry of failed rows nor a resend of chosen ones), else there
+is none.
 
 - manual: never due; next_run_at and overdue_by are None.
 - every N: next_run_at = anchor + N; with no anchor the sync has never run and is due now. `due_slot` is `now` once
