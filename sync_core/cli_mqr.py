@@ -64,7 +64,7 @@ def _print(r: MqrReport, *, demo: bool) -> None:
         for p in r.daily:
             print(f"{p.day}  {p.new:>8,}  {p.cumulative:>12,}")
     f = r.forecast
-    print(f"\nForecast: {f.reason or ''}")
+    print("\nForecast:" + (f" {f.reason}" if f.reason else ""))
     if f.expected is not None and r.current and f.reason is None:
         print(f"  {f.expected:,} at the period's end (range {f.low:,} to {f.high:,})")
         if f.limit_reached:
