@@ -453,7 +453,7 @@ def _cause_json(c) -> dict:
 def _print_run(record: RunRecord, store: StateStore) -> None:
     c = record.counts.as_dict()
     print(f"Run {record.id} of {record.sync_id}: {record.status.upper()}"
-          f"{' (dry run)' if record.dry_run else ''}{' (full resync)' if record.full_resync else ''}")
+          f"{'' if record.kind == 'run' else f' ({record.kind})'}")  # a dry run, a retry of failed rows...
     print(f"  started {record.started_at}, finished {record.finished_at or '-'}, trigger {record.trigger}, "
           f"config {record.config_fingerprint}")
     if record.error:

@@ -3,6 +3,8 @@ for a real reason; the worker prunes row-level history past the workspace's rete
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -45,6 +47,9 @@ def test_a_retry_sends_only_the_rows_with_real_problems_and_leaves_other_changes
         assert s.rejections() == {"carl@x.io": "NotFound"}
         assert _rejection(s, "carl@x.io") == carl_before, "a row the retry did not try was not seen again"
         assert retry.retry_failed and retry.to_json()["retry_failed"] is True
+        shown = subprocess.run([sys.executable, "-m", "sync_core.cli", "-w", str(s.root), "run-show", str(retry.id)],
+                               capture_output=True, text=True, timeout=120).stdout
+        assert shown.startswith(f"Run {retry.id} of people: {retry.status.upper()} (retry failed rows)")
 
         # It left the other rows to the next run: the schedule still counts from the run that tried them all, and
         # what would save the sync's MQR is still read from that run's mix (the retry had no expected rejection)
