@@ -164,16 +164,23 @@ def _by_sync(workspace: Workspace, store: StateStore, period: str) -> list[SyncL
         run = latest.get(totals.sync_id)
         lines.append(SyncLine(totals.sync_id, sync.name if sync else f"{totals.sync_id} (not in workspace.toml)",
                               totals.first_counted, totals.queried, totals.unproductive,
-                              _saving(workspace, totals, run, store.run_causes(run.id) if run else [])))
+                              _saving(workspace, totals, run, _expected_causes(store, run))))
     return sorted(lines, key=lambda line: -(line.unproductive or 0))
+
+
+def _expected_causes(store: StateStore, run: RunRecord | None) -> list[CauseRows]:
+    """The run's causes of expected rejections, read only for a run that had some (a report reads few rows)."""
+    if run is None or not run.counts.outcome("rejected_expected"):
+        return []
+    return [cause for cause in store.run_causes(run.id) if cause.error_class == EXPECTED]
 
 
 def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None, causes: list[CauseRows]) -> str | None:
     """What would save the sync's unproductive MQR, from its latest completed whole run's mix of rows that bought
     nothing: at most that much, since a record counts once a period and another sync that queries it would still
-    count it.
-    Expected rejections of records the destination does not hold (`NotFound`, whatever the destination or the
-    sync's mode) would be saved by querying only records that exist there."""
+    count it. `causes`: its expected rejections' causes (_expected_causes); those of records the destination does
+    not hold (`NotFound`, whatever the destination or the sync's mode) would be saved by querying only records that
+    exist there."""
     sync = workspace.syncs.get(totals.sync_id)
     if not sync or not totals.unproductive or run is None:
         return None
@@ -183,9 +190,8 @@ def _saving(workspace: Workspace, totals: SyncMqr, run: RunRecord | None, causes
     if not wasted:
         return None
     destination = workspace.destinations[sync.destination].type.capitalize()
-    listed = [cause for cause in causes if cause.error_class == EXPECTED]
-    not_found = (expected * sum(cause.rows for cause in listed if cause.code == NOT_FOUND_CODE)
-                 / max(1, sum(cause.rows for cause in listed)))
+    not_found = (expected * sum(cause.rows for cause in causes if cause.code == NOT_FOUND_CODE)
+                 / max(1, sum(cause.rows for cause in causes)))
     parts = []
     if not_found:
         parts.append(f"restricting model `{sync.model}` to records that exist in {destination} would save up to "

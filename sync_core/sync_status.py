@@ -78,7 +78,9 @@ def _parse(iso: str | None) -> datetime | None:
 
 def sync_statuses(workspace: Workspace, store: StateStore, now: datetime) -> list[SyncStatus]:
     """Every sync of the workspace, in its order, as it stands at `now` (aware)."""
-    latest, whole = latest_runs(store), latest_runs(store, whole=True)
+    latest = latest_runs(store)
+    # Unless a sync's last run sent only some rows, each last run is also its last whole run: one query, not two
+    whole = latest_runs(store, whole=True) if any(r.partial for r in latest.values()) else latest
     running = {r.sync_id: r for r in store.running_runs()}
     requests: dict[str, RequestRecord] = {}
     for request in store.open_requests():

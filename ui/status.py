@@ -41,10 +41,8 @@ def run_sentence(run: RunRecord, problems: RunProblems | None, *, on_its_page: b
         unsent_text = f"{rows(unsent)} were not sent" if unsent else "nothing was sent"
         return (f"Stopped before it finished, because of {STOPPED.get(run.error_class or '', 'an error')}: "
                 f"{unsent_text}." + ("" if on_its_page else " Open it for the message and what to do."))
-    return _finished(c, problems, partial=PARTIAL[run.kind] if run.partial else None)
-
-
-PARTIAL = {"retry failed rows": "A retry of the failed rows", "resend of chosen rows": "A resend of chosen rows"}
+    return _finished(c, problems, partial="A retry of the failed rows" if run.retry_failed else
+                     "A resend of chosen rows" if run.resend else None)
 
 
 def _finished(c: dict[str, int], problems: RunProblems | None, *, partial: str | None) -> str:
